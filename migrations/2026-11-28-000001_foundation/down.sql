@@ -1,0 +1,16 @@
+DROP TABLE audit_log;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE user_product_access;
+DROP TABLE tenant_products;
+DROP TABLE workspace_members;
+DROP TABLE user_roles;
+DROP TABLE roles;
+DROP TABLE workspaces;
+DROP TABLE users;
+DROP TABLE platform_audit_log;
+DROP TABLE platform_admins;
+DROP TABLE products;
+DROP TABLE tenants;
+DROP FUNCTION hub_enable_system_rls(regclass);
+DROP FUNCTION hub_enable_tenant_rls(regclass, text);

@@ -1,0 +1,138 @@
+//! Builds the hub: prepares the database, opens the pool, loads the signing keys, builds the
+//! GraphQL schema and binds the HTTP server. [`Application::port`] tells the bound port, so
+//! tests can bind port 0.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpMessage, HttpServer, dev::Server, web};
+use anyhow::Context;
+
+use crate::{
+    auth::{KeyStore, TokenIssuer, login_limiter::LoginLimiter, session_cache::SessionCache},
+    config::Settings,
+    db::{Db, bootstrap},
+    graphql,
+    http::{
+        self,
+        meta::{REQUEST_ID_HEADER, RequestId, choose_request_id},
+    },
+};
+
+/// What every request handler shares.
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Db,
+    pub tokens: TokenIssuer,
+    pub sessions: SessionCache,
+    pub login_limiter: LoginLimiter,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    /// Prepares the database (create, migrate, app role) and binds the server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let summary = bootstrap::prepare(&settings.db).await?;
+        tracing::info!(
+            database_created = summary.database_created,
+            migrations_applied = summary.migrations_applied.len(),
+            app_role = summary.app_role,
+            "database ready"
+        );
+        let state = Arc::new(AppState::new(settings)?);
+        crate::auth::password::warm_up();
+        spawn_key_reloader(state.clone());
+
+        let listener = TcpListener::bind(&state.settings.bind)
+            .with_context(|| format!("cannot listen on {}", state.settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let schema = graphql::build_schema(state.clone());
+        let data_state = web::Data::new(state.clone());
+        let data_schema = web::Data::new(schema);
+        let max_body = state.settings.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data_state.clone())
+                .app_data(data_schema.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .wrap_fn(|req, srv| {
+                    use actix_web::dev::Service;
+                    let id = choose_request_id(&req);
+                    req.extensions_mut().insert(RequestId(id.clone()));
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+                            res.headers_mut().insert(
+                                actix_web::http::header::HeaderName::from_static(REQUEST_ID_HEADER),
+                                value,
+                            );
+                        }
+                        res.headers_mut().insert(
+                            actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+                            actix_web::http::header::HeaderValue::from_static("nosniff"),
+                        );
+                        Ok(res)
+                    }
+                })
+                .configure(http::configure)
+        })
+        .listen(listener)?
+        .shutdown_timeout(10);
+        if state.settings.workers > 0 {
+            server = server.workers(state.settings.workers);
+        }
+        Ok(Application { port, server: server.run(), state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight (10 s at most).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// A handle to stop the server from elsewhere (tests).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> anyhow::Result<AppState> {
+        let db = Db::connect(&settings.db)?;
+        let retention = Duration::from_secs(settings.tokens.access_token_ttl_secs + settings.tokens.leeway_secs);
+        let keys = Arc::new(KeyStore::open(&settings.tokens.keys_dir, settings.tokens.jwt_alg, retention)?);
+        let tokens = TokenIssuer::new(keys, &settings.tokens);
+        let sessions = SessionCache::new(Duration::from_millis(settings.tokens.session_cache_ms));
+        let login_limiter = LoginLimiter::new(settings.login_failures_per_ip, settings.login_failures_per_account);
+        Ok(AppState { settings, db, tokens, sessions, login_limiter })
+    }
+}
+
+fn spawn_key_reloader(state: Arc<AppState>) {
+    let every = Duration::from_secs(state.settings.tokens.keys_reload_secs.max(1));
+    let weak = Arc::downgrade(&state);
+    drop(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            if let Err(e) = state.tokens.keys().reload() {
+                tracing::warn!(error = format!("{e:#}"), "cannot reload signing keys; keeping the current ones");
+            }
+        }
+    });
+}

@@ -1,0 +1,244 @@
+//! The authentication flows behind the GraphQL mutations: login, refresh, logout, adminLogin.
+//! Password hashes are checked outside any transaction, so a slow hash never holds a connection.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use crate::db::ScopedFutureExt;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::{jwt::IssuedToken, password, principal::MemberPrincipal, refresh},
+    db::{
+        Conn,
+        audit::{self, Actor, AuditEvent},
+        models::{PlatformAdminRow, RefreshTokenRow, SessionRow, TenantRow, UserRow},
+    },
+    error::{AppError, AppResult},
+    http::meta::RequestMeta,
+};
+
+/// The one message for every kind of wrong credentials.
+pub const BAD_CREDENTIALS: &str = "wrong tenant, email or password";
+
+pub struct LoginOutcome {
+    pub access: IssuedToken,
+    pub refresh_token: String,
+    pub user: UserRow,
+    pub tenant: TenantRow,
+}
+
+pub struct RefreshOutcome {
+    pub access: IssuedToken,
+    pub refresh_token: String,
+}
+
+/// Starts a session for a verified user: the session row, its first refresh token and an
+/// audit record, in the caller's transaction.
+pub async fn open_session(
+    conn: &mut Conn,
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<(Uuid, String)> {
+    let now = Utc::now();
+    let session = SessionRow {
+        tenant_id,
+        id: Uuid::now_v7(),
+        user_id,
+        created_at: now,
+        last_refreshed_at: now,
+        expires_at: now + ChronoDuration::seconds(state.settings.tokens.session_ttl_secs as i64),
+        revoked_at: None,
+        revoked_reason: None,
+        ip: Some(meta.ip.clone()),
+        user_agent: meta.user_agent.clone(),
+    };
+    SessionRow::insert(conn, &session).await?;
+    let (token, hash) = refresh::generate(tenant_id);
+    RefreshTokenRow::insert(conn, tenant_id, session.id, hash).await?;
+    audit::record(
+        conn,
+        tenant_id,
+        &meta.audit(Actor::User(user_id)),
+        AuditEvent::new("auth.login").target("session", session.id),
+    )
+    .await?;
+    Ok((session.id, token))
+}
+
+/// Logs a member in by tenant (domain, slug or id), email and password.
+pub async fn login(state: &AppState, meta: &RequestMeta, tenant_key: &str, email: &str, password: &str) -> AppResult<LoginOutcome> {
+    let account = format!("{}/{}", tenant_key.trim().to_lowercase(), email.trim().to_lowercase());
+    state.login_limiter.check(&meta.ip, &account)?;
+
+    let key = tenant_key.to_owned();
+    let tenant = state
+        .db
+        .system_tx(|conn| TenantRow::find_by_login_key(conn, &key).scope_boxed())
+        .await?;
+    let user = match &tenant {
+        Some(t) => {
+            let email = email.trim().to_owned();
+            state.db.tenant_tx(t.id, |conn| UserRow::find_by_email(conn, &email).scope_boxed()).await?
+        }
+        None => None,
+    };
+    let hash = user.as_ref().filter(|u| u.is_active()).and_then(|u| u.password_hash.as_deref());
+    let verified = password::verify(password, hash).await?;
+
+    let (Some(tenant), Some(user), true) = (tenant.clone(), user.clone(), verified) else {
+        if let Some(t) = &tenant {
+            let (tenant_id, ctx) = (t.id, meta.audit(Actor::Anonymous));
+            let details = json!({ "email": email.trim().to_lowercase() });
+            let target = user.as_ref().map(|u| u.id);
+            state
+                .db
+                .tenant_tx(tenant_id, move |conn| {
+                    async move {
+                        let mut event = AuditEvent::new("auth.login_failed").details(details);
+                        if let Some(id) = target {
+                            event = event.target("user", id);
+                        }
+                        audit::record(conn, tenant_id, &ctx, event).await
+                    }
+                    .scope_boxed()
+                })
+                .await?;
+        }
+        state.login_limiter.failed(&meta.ip, &account)?;
+        return Err(AppError::unauthenticated(BAD_CREDENTIALS));
+    };
+    if !tenant.is_active() {
+        return Err(AppError::tenant_inactive());
+    }
+
+    let (tenant_id, user_id) = (tenant.id, user.id);
+    let (session_id, refresh_token) = state
+        .db
+        .tenant_tx(tenant_id, |conn| open_session(conn, state, meta, tenant_id, user_id).scope_boxed())
+        .await?;
+    let access = state.tokens.issue_member(tenant_id, user_id, session_id)?;
+    Ok(LoginOutcome { access, refresh_token, user, tenant })
+}
+
+/// Exchanges a refresh token for a new pair. A token presented twice revokes its session.
+pub async fn refresh_session(state: &AppState, meta: &RequestMeta, token: &str) -> AppResult<RefreshOutcome> {
+    let invalid = || AppError::unauthenticated("invalid refresh token");
+    let tenant_id = refresh::tenant_of(token).ok_or_else(invalid)?;
+    let presented = refresh::hash(token);
+    enum Outcome {
+        Rotated { user_id: Uuid, session_id: Uuid, token: String },
+        Reused { session_id: Uuid },
+        Invalid,
+        Inactive,
+    }
+    let ttl_ok = chrono::Utc::now();
+    let outcome = state
+        .db
+        .tenant_tx(tenant_id, move |conn| {
+            async move {
+                let Some(row) = RefreshTokenRow::find_for_update(conn, &presented).await? else {
+                    return Ok(Outcome::Invalid);
+                };
+                let Some(session) = SessionRow::find(conn, row.session_id).await? else {
+                    return Ok(Outcome::Invalid);
+                };
+                if row.used_at.is_some() {
+                    if SessionRow::revoke(conn, session.id, "refresh_token_reuse").await? {
+                        audit::record(
+                            conn,
+                            tenant_id,
+                            &meta.audit(Actor::Anonymous),
+                            AuditEvent::new("auth.refresh_token_reused")
+                                .target("session", session.id)
+                                .details(json!({ "user_id": session.user_id })),
+                        )
+                        .await?;
+                    }
+                    return Ok(Outcome::Reused { session_id: session.id });
+                }
+                let Some(state_row) = SessionRow::state(conn, session.id, session.user_id).await? else {
+                    return Ok(Outcome::Invalid);
+                };
+                if !state_row.session_usable(ttl_ok) {
+                    return Ok(Outcome::Invalid);
+                }
+                if state_row.tenant_status != "active" {
+                    return Ok(Outcome::Inactive);
+                }
+                RefreshTokenRow::mark_used(conn, &presented).await?;
+                let (token, hash) = refresh::generate(tenant_id);
+                RefreshTokenRow::insert(conn, tenant_id, session.id, hash).await?;
+                SessionRow::touch_refreshed(conn, session.id).await?;
+                Ok(Outcome::Rotated { user_id: session.user_id, session_id: session.id, token })
+            }
+            .scope_boxed()
+        })
+        .await?;
+    match outcome {
+        Outcome::Rotated { user_id, session_id, token } => {
+            let access = state.tokens.issue_member(tenant_id, user_id, session_id)?;
+            Ok(RefreshOutcome { access, refresh_token: token })
+        }
+        Outcome::Reused { session_id } => {
+            state.sessions.invalidate(session_id);
+            Err(AppError::unauthenticated("this refresh token was already used; the session is revoked"))
+        }
+        Outcome::Invalid => Err(invalid()),
+        Outcome::Inactive => Err(AppError::tenant_inactive()),
+    }
+}
+
+/// Revokes the caller's session: its refresh tokens stop working and its access tokens are
+/// refused from now on (at once on this replica).
+pub async fn logout(state: &AppState, meta: &RequestMeta, member: &MemberPrincipal) -> AppResult<bool> {
+    let (tenant_id, session_id, user_id) = (member.tenant_id, member.session_id, member.user_id);
+    let revoked = state
+        .db
+        .tenant_tx(tenant_id, move |conn| {
+            async move {
+                let revoked = SessionRow::revoke(conn, session_id, "logout").await?;
+                audit::record(
+                    conn,
+                    tenant_id,
+                    &meta.audit(Actor::User(user_id)),
+                    AuditEvent::new("auth.logout").target("session", session_id),
+                )
+                .await?;
+                Ok(revoked)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    state.sessions.invalidate(session_id);
+    Ok(revoked)
+}
+
+/// Logs a platform admin in. Recorded in the platform audit log, failures too.
+pub async fn admin_login(state: &AppState, meta: &RequestMeta, email: &str, password: &str) -> AppResult<IssuedToken> {
+    let account = format!("platform/{}", email.trim().to_lowercase());
+    state.login_limiter.check(&meta.ip, &account)?;
+    let lookup = email.trim().to_owned();
+    let admin = state
+        .db
+        .system_tx(|conn| PlatformAdminRow::find_by_email(conn, &lookup).scope_boxed())
+        .await?;
+    let hash = admin.as_ref().filter(|a| a.disabled_at.is_none()).map(|a| a.password_hash.as_str());
+    let verified = password::verify(password, hash).await?;
+    let ctx = meta.audit(admin.as_ref().filter(|_| verified).map_or(Actor::Anonymous, |a| Actor::PlatformAdmin(a.id)));
+    let action = if verified { "platform.admin_login" } else { "platform.admin_login_failed" };
+    let details = json!({ "email": email.trim().to_lowercase() });
+    state
+        .db
+        .system_tx(|conn| audit::record_platform(conn, &ctx, AuditEvent::new(action).details(details)).scope_boxed())
+        .await?;
+    match (admin, verified) {
+        (Some(admin), true) => state.tokens.issue_platform_admin(admin.id),
+        _ => {
+            state.login_limiter.failed(&meta.ip, &account)?;
+            Err(AppError::unauthenticated("wrong email or password"))
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Access tokens: JWTs signed by the current key, verified against the published ones.
+//!
+//! Verification pins the algorithm to the one of the key the `kid` names (so `alg: none` and an
+//! HS256 token "signed" with a public key are refused), requires `typ: at+jwt`, and checks
+//! exp, nbf, iss and aud with a small leeway.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    auth::keys::{KeyStore, now_unix},
+    config::TokenSettings,
+    error::{AppError, AppResult},
+};
+
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// The `scope` claim of a platform admin's token.
+pub const PLATFORM_SCOPE: &str = "platform";
+
+/// The claims of an access token. Small on purpose: permissions and product access are asked
+/// from `tenantContext`, so they change without waiting for tokens to expire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user (or platform admin) id.
+    pub sub: Uuid,
+    /// The tenant; absent on platform admin tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<Uuid>,
+    /// The session; absent on platform admin tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    /// `platform` on platform admin tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+/// Issues and verifies access tokens.
+pub struct TokenIssuer {
+    keys: Arc<KeyStore>,
+    issuer: String,
+    audience: String,
+    ttl_secs: i64,
+    leeway_secs: u64,
+}
+
+/// A freshly signed access token.
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: i64,
+    pub claims: AccessClaims,
+}
+
+impl TokenIssuer {
+    pub fn new(keys: Arc<KeyStore>, settings: &TokenSettings) -> TokenIssuer {
+        TokenIssuer {
+            keys,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            ttl_secs: settings.access_token_ttl_secs as i64,
+            leeway_secs: settings.leeway_secs,
+        }
+    }
+
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+
+    /// A member's token: tenant, user and session.
+    pub fn issue_member(&self, tenant_id: Uuid, user_id: Uuid, session_id: Uuid) -> AppResult<IssuedToken> {
+        self.issue(user_id, Some(tenant_id), Some(session_id), None)
+    }
+
+    /// A platform admin's token: no tenant, platform scope.
+    pub fn issue_platform_admin(&self, admin_id: Uuid) -> AppResult<IssuedToken> {
+        self.issue(admin_id, None, None, Some(PLATFORM_SCOPE.to_owned()))
+    }
+
+    fn issue(&self, sub: Uuid, tid: Option<Uuid>, sid: Option<Uuid>, scope: Option<String>) -> AppResult<IssuedToken> {
+        let now = now_unix();
+        let key = self
+            .keys
+            .keys()
+            .signer(now)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no active signing key")))?;
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub,
+            tid,
+            sid,
+            scope,
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl_secs,
+            jti: Uuid::new_v4(),
+        };
+        let mut header = Header::new(key.alg);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        let token = encode(&header, &claims, &key.encoding).map_err(|e| AppError::internal(anyhow::Error::new(e)))?;
+        Ok(IssuedToken { token, expires_in: self.ttl_secs, claims })
+    }
+
+    /// Verifies signature, algorithm, type and registered claims. Every failure is the same
+    /// UNAUTHENTICATED to the client; the reason goes to the debug log.
+    pub fn verify(&self, token: &str) -> AppResult<AccessClaims> {
+        let refuse = |why: &str| {
+            tracing::debug!(reason = why, "access token refused");
+            AppError::unauthenticated("invalid or expired access token")
+        };
+        let header = decode_header(token).map_err(|_| refuse("malformed header"))?;
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return Err(refuse("wrong typ"));
+        }
+        let kid = header.kid.as_deref().ok_or_else(|| refuse("no kid"))?;
+        let key = self.keys.keys().find(kid, now_unix()).ok_or_else(|| refuse("unknown kid"))?;
+        if header.alg != key.alg {
+            return Err(refuse("algorithm does not match the key"));
+        }
+        let mut validation = Validation::new(key.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.validate_nbf = true;
+        validation.leeway = self.leeway_secs;
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]);
+        let data = decode::<AccessClaims>(token, &key.decoding, &validation).map_err(|e| {
+            tracing::debug!(error = %e, "access token refused");
+            AppError::unauthenticated("invalid or expired access token")
+        })?;
+        let claims = data.claims;
+        let platform = claims.scope.as_deref() == Some(PLATFORM_SCOPE);
+        let member = claims.tid.is_some() && claims.sid.is_some() && claims.scope.is_none();
+        if platform == member || (platform && claims.tid.is_some()) {
+            return Err(refuse("neither a member's nor a platform admin's token"));
+        }
+        Ok(claims)
+    }
+}

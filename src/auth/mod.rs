@@ -1,0 +1,15 @@
+//! Authentication: passwords, signing keys and JWKS, access tokens, refresh sessions, the
+//! Principal of a request, and the login flows that tie them together.
+
+pub mod flows;
+pub mod jwt;
+pub mod keys;
+pub mod login_limiter;
+pub mod password;
+pub mod principal;
+pub mod refresh;
+pub mod session_cache;
+
+pub use jwt::{AccessClaims, TokenIssuer};
+pub use keys::KeyStore;
+pub use principal::{MemberPrincipal, Principal};

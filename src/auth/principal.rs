@@ -1,0 +1,93 @@
+//! Who is calling: the Principal of a request, from its Bearer token, verified and checked
+//! against the session, user and tenant rows (cached briefly, see `session_cache`).
+
+use uuid::Uuid;
+
+use crate::db::ScopedFutureExt;
+
+use crate::{
+    app::AppState,
+    db::models::SessionRow,
+    error::{AppError, AppResult},
+};
+
+/// A tenant member, as proven by an access token of a live session.
+#[derive(Debug, Clone)]
+pub struct MemberPrincipal {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    /// active | suspended | deactivated: guards refuse inactive tenants (TENANT_INACTIVE),
+    /// except where the owner may still act (export).
+    pub tenant_status: String,
+}
+
+impl MemberPrincipal {
+    pub fn tenant_active(&self) -> bool {
+        self.tenant_status == "active"
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Anonymous,
+    Member(MemberPrincipal),
+    PlatformAdmin { admin_id: Uuid },
+}
+
+impl Principal {
+    pub fn tenant_id(&self) -> Option<Uuid> {
+        match self {
+            Principal::Member(m) => Some(m.tenant_id),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves the `Authorization` header. No header: Anonymous. A header that is not a valid
+/// Bearer token of a live session: UNAUTHENTICATED (never silently anonymous).
+pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppResult<Principal> {
+    let Some(header) = authorization else {
+        return Ok(Principal::Anonymous);
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AppError::unauthenticated("the Authorization header must be `Bearer <access token>`"))?;
+    let claims = state.tokens.verify(token)?;
+    match (claims.tid, claims.sid) {
+        (Some(tenant_id), Some(session_id)) => {
+            let user_id = claims.sub;
+            let cached = state.sessions.get(session_id);
+            let session = match cached {
+                Some(s) => Some(s),
+                None => {
+                    let s = state
+                        .db
+                        .tenant_tx(tenant_id, move |conn| SessionRow::state(conn, session_id, user_id).scope_boxed())
+                        .await?;
+                    if let Some(s) = &s {
+                        state.sessions.put(session_id, s.clone());
+                    }
+                    s
+                }
+            };
+            let session = session.ok_or_else(|| AppError::unauthenticated("session not found"))?;
+            if !session.session_usable(chrono::Utc::now()) {
+                return Err(AppError::unauthenticated("this session has ended; log in again"));
+            }
+            if session.tenant_status == "purged" {
+                return Err(AppError::unauthenticated("session not found"));
+            }
+            Ok(Principal::Member(MemberPrincipal {
+                tenant_id,
+                user_id,
+                session_id,
+                tenant_status: session.tenant_status,
+            }))
+        }
+        _ => Ok(Principal::PlatformAdmin { admin_id: claims.sub }),
+    }
+}

@@ -1,0 +1,210 @@
+//! Typed settings, each from an environment variable or the matching flag of `tenant-hub serve`.
+//!
+//! Secrets (database passwords, the integration key) never reach a log line: URLs are printed
+//! through [`redact_url`], and clap is told not to show the environment's values in `--help`.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, ValueEnum};
+
+/// Where the hub runs; production turns off introspection and the playground by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The signing algorithm of newly generated keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SigningAlg {
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+/// Database settings, shared by every command that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL used to create the database, migrate it and manage the application role.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/tenant_hub"
+    )]
+    pub database_url: String,
+
+    /// URL the server's pool logs in with, as the application role (not superuser, no
+    /// BYPASSRLS, owns nothing). Default: DATABASE_URL with the user `tenant_hub_app`.
+    #[arg(long, env = "HUB_APP_DATABASE_URL", hide_env_values = true)]
+    pub app_database_url: Option<String>,
+
+    /// Connections in the server's pool.
+    #[arg(long, env = "HUB_DB_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: usize,
+
+    /// statement_timeout of every pooled connection, in milliseconds.
+    #[arg(long, env = "HUB_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub statement_timeout_ms: u64,
+
+    /// How long a request waits for a pooled connection (and to open one), in milliseconds.
+    #[arg(long, env = "HUB_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3_000)]
+    pub acquire_timeout_ms: u64,
+}
+
+/// The default application role, used when HUB_APP_DATABASE_URL is not set.
+pub const DEFAULT_APP_ROLE: &str = "tenant_hub_app";
+
+impl DatabaseSettings {
+    /// The URL of the runtime pool: the explicit one, or DATABASE_URL with the app role as user.
+    pub fn app_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.app_database_url {
+            return Ok(url.clone());
+        }
+        let mut url = url::Url::parse(&self.database_url)?;
+        url.set_username(DEFAULT_APP_ROLE)
+            .map_err(|_| anyhow::anyhow!("DATABASE_URL cannot carry a user name"))?;
+        url.set_password(None)
+            .map_err(|_| anyhow::anyhow!("DATABASE_URL cannot carry a password"))?;
+        Ok(url.to_string())
+    }
+
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_millis(self.statement_timeout_ms)
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.acquire_timeout_ms)
+    }
+}
+
+/// Token and key settings.
+#[derive(Debug, Clone, Args)]
+pub struct TokenSettings {
+    /// Folder of the PEM signing keys; one is generated on first start when it holds none.
+    #[arg(long, env = "HUB_KEYS_DIR", default_value = "./keys")]
+    pub keys_dir: PathBuf,
+
+    /// Algorithm of generated keys (EdDSA = Ed25519, or RS256).
+    #[arg(long, env = "HUB_JWT_ALG", value_enum, default_value = "EdDSA")]
+    pub jwt_alg: SigningAlg,
+
+    /// `iss` of issued tokens and the only issuer accepted.
+    #[arg(long, env = "HUB_JWT_ISSUER", default_value = "tenant-hub")]
+    pub issuer: String,
+
+    /// `aud` of issued tokens and the only audience accepted.
+    #[arg(long, env = "HUB_JWT_AUDIENCE", default_value = "tenant-hub-products")]
+    pub audience: String,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "HUB_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// Lifetime of a session (its refresh tokens), in seconds.
+    #[arg(long, env = "HUB_SESSION_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub session_ttl_secs: u64,
+
+    /// Clock skew tolerated on exp and nbf, in seconds.
+    #[arg(long, env = "HUB_JWT_LEEWAY_SECS", default_value_t = 30)]
+    pub leeway_secs: u64,
+
+    /// How long a verified session state is cached per replica, in milliseconds. A revoked
+    /// session is refused on the replica that revoked it at once, on others within this time.
+    #[arg(long, env = "HUB_SESSION_CACHE_MS", default_value_t = 5_000)]
+    pub session_cache_ms: u64,
+
+    /// How often signing keys are re-read from HUB_KEYS_DIR, in seconds.
+    #[arg(long, env = "HUB_KEYS_RELOAD_SECS", default_value_t = 30)]
+    pub keys_reload_secs: u64,
+}
+
+/// Everything `tenant-hub serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub db: DatabaseSettings,
+
+    #[command(flatten)]
+    pub tokens: TokenSettings,
+
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "HUB_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// development | production.
+    #[arg(long = "env", env = "HUB_ENV", value_enum, default_value = "development")]
+    pub environment: Environment,
+
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "HUB_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// text | json.
+    #[arg(long, env = "HUB_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Anyone may create a tenant with createTenant; when off, only platform admins can.
+    #[arg(long, env = "HUB_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub signup_enabled: bool,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "HUB_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Failed logins allowed per client IP per minute (also the burst).
+    #[arg(long, env = "HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE", default_value_t = 30)]
+    pub login_failures_per_ip: u32,
+
+    /// Failed logins allowed per account per minute (also the burst).
+    #[arg(long, env = "HUB_LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE", default_value_t = 5)]
+    pub login_failures_per_account: u32,
+
+    /// Proxies whose X-Forwarded-For is believed (comma-separated IPs). Empty: the peer address.
+    #[arg(long, env = "HUB_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// Prints a database URL without its password.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("*****"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<unparseable database URL>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_the_password_and_keeps_the_rest() {
+        let shown = redact_url("postgres://hub:s3cret@db.example:5432/tenant_hub");
+        assert!(!shown.contains("s3cret"));
+        assert_eq!(shown, "postgres://hub:*****@db.example:5432/tenant_hub");
+    }
+
+    #[test]
+    fn app_url_defaults_to_the_application_role_without_a_password() {
+        let db = DatabaseSettings {
+            database_url: "postgres://postgres:pw@127.0.0.1:5432/x".into(),
+            app_database_url: None,
+            pool_size: 1,
+            statement_timeout_ms: 1,
+            acquire_timeout_ms: 1,
+        };
+        assert_eq!(db.app_url().unwrap(), "postgres://tenant_hub_app@127.0.0.1:5432/x");
+    }
+}

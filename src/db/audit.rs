@@ -1,0 +1,122 @@
+//! Writing the audit logs: `audit_log` (per tenant, visible to the tenant) and
+//! `platform_audit_log` (events of no tenant). Records are written in the same transaction as
+//! the change they describe, so a rolled-back change leaves no record and a change never goes
+//! unrecorded. The details never hold a secret or a password.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        Conn,
+        schema::{audit_log, platform_audit_log},
+    },
+    error::AppResult,
+};
+
+/// Who did it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User(Uuid),
+    PlatformAdmin(Uuid),
+    System,
+    Anonymous,
+}
+
+impl Actor {
+    fn parts(self) -> (&'static str, Option<Uuid>) {
+        match self {
+            Actor::User(id) => ("user", Some(id)),
+            Actor::PlatformAdmin(id) => ("platform_admin", Some(id)),
+            Actor::System => ("system", None),
+            Actor::Anonymous => ("anonymous", None),
+        }
+    }
+}
+
+/// The request an action came with: who, from where, under which request id.
+#[derive(Debug, Clone)]
+pub struct AuditContext {
+    pub actor: Actor,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl AuditContext {
+    pub fn system() -> AuditContext {
+        AuditContext { actor: Actor::System, ip: None, request_id: None }
+    }
+
+    pub fn with_actor(&self, actor: Actor) -> AuditContext {
+        AuditContext { actor, ..self.clone() }
+    }
+}
+
+/// One event: `action` is a dotted verb such as `user.created`.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub action: &'static str,
+    pub target_type: Option<&'static str>,
+    pub target_id: Option<String>,
+    pub details: Value,
+}
+
+impl AuditEvent {
+    pub fn new(action: &'static str) -> AuditEvent {
+        AuditEvent { action, target_type: None, target_id: None, details: Value::Object(Default::default()) }
+    }
+
+    pub fn target(mut self, kind: &'static str, id: impl ToString) -> AuditEvent {
+        self.target_type = Some(kind);
+        self.target_id = Some(id.to_string());
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> AuditEvent {
+        self.details = details;
+        self
+    }
+}
+
+/// Appends to the tenant's audit log (inside that tenant's transaction, or system scope).
+pub async fn record(conn: &mut Conn, tenant_id: Uuid, ctx: &AuditContext, event: AuditEvent) -> AppResult<()> {
+    let (actor_type, actor_id) = ctx.actor.parts();
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::tenant_id.eq(tenant_id),
+            audit_log::id.eq(Uuid::now_v7()),
+            audit_log::actor_type.eq(actor_type),
+            audit_log::actor_id.eq(actor_id),
+            audit_log::action.eq(event.action),
+            audit_log::target_type.eq(event.target_type),
+            audit_log::target_id.eq(event.target_id),
+            audit_log::ip.eq(&ctx.ip),
+            audit_log::request_id.eq(&ctx.request_id),
+            audit_log::details.eq(event.details),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends to the platform audit log (system scope).
+pub async fn record_platform(conn: &mut Conn, ctx: &AuditContext, event: AuditEvent) -> AppResult<()> {
+    let (actor_type, actor_id) = ctx.actor.parts();
+    diesel::insert_into(platform_audit_log::table)
+        .values((
+            platform_audit_log::id.eq(Uuid::now_v7()),
+            platform_audit_log::actor_type.eq(actor_type),
+            platform_audit_log::actor_id.eq(actor_id),
+            platform_audit_log::action.eq(event.action),
+            platform_audit_log::target_type.eq(event.target_type),
+            platform_audit_log::target_id.eq(event.target_id),
+            platform_audit_log::ip.eq(&ctx.ip),
+            platform_audit_log::request_id.eq(&ctx.request_id),
+            platform_audit_log::details.eq(event.details),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! Making a database ready: create it when missing, run the embedded migrations, and make sure
+//! the application role exists with exactly its grants. Used by `serve` and `migrate`, and by the
+//! test harness to build its template database.
+//!
+//! Everything here connects with `DATABASE_URL` (an owner or superuser), never as the app role.
+
+use anyhow::{Context, anyhow, bail};
+use diesel::{
+    QueryableByName,
+    sql_types::{Bool, Text},
+};
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+    async_connection_wrapper::AsyncConnectionWrapper,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::{DatabaseSettings, redact_url};
+
+/// The migrations under `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The application role's privileges; `{role}` stands for the quoted role name.
+pub const GRANTS_SQL: &str = include_str!("grants.sql");
+
+/// Serialises concurrent migration runs (several replicas starting at once).
+const MIGRATION_LOCK_KEY: i64 = 0x7465_6e61_6e74_6875; // "tenanthu"
+
+/// What [`prepare`] did, for the command's summary line.
+#[derive(Debug, Default)]
+pub struct PrepareSummary {
+    pub database_created: bool,
+    pub migrations_applied: Vec<String>,
+    pub app_role: String,
+    pub app_role_created: bool,
+}
+
+/// Creates the database if needed, migrates it and sets up the application role.
+pub async fn prepare(settings: &DatabaseSettings) -> anyhow::Result<PrepareSummary> {
+    let mut summary = PrepareSummary {
+        database_created: ensure_database(&settings.database_url).await?,
+        ..Default::default()
+    };
+    summary.migrations_applied = migrate(&settings.database_url).await?;
+    let app_url = url::Url::parse(&settings.app_url()?).context("HUB_APP_DATABASE_URL")?;
+    let role = app_url.username().to_owned();
+    if role.is_empty() {
+        bail!("HUB_APP_DATABASE_URL names no user: the application role is required");
+    }
+    let mut conn = connect(&settings.database_url).await?;
+    summary.app_role_created = ensure_app_role(&mut conn, &role, app_url.password()).await?;
+    apply_grants(&mut conn, &role).await?;
+    summary.app_role = role;
+    Ok(summary)
+}
+
+/// Opens one connection, with an error that names the server (without password) and the cause.
+pub async fn connect(url: &str) -> anyhow::Result<AsyncPgConnection> {
+    AsyncPgConnection::establish(url)
+        .await
+        .map_err(|e| anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)))
+}
+
+/// Creates the database named by `url` if it does not exist. Returns whether it created it.
+pub async fn ensure_database(url: &str) -> anyhow::Result<bool> {
+    let parsed = url::Url::parse(url).context("DATABASE_URL is not a URL")?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    if name.is_empty() {
+        bail!("DATABASE_URL names no database: {}", redact_url(url));
+    }
+    let mut maintenance = parsed.clone();
+    maintenance.set_path("/postgres");
+    let mut conn = connect(maintenance.as_str()).await?;
+
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = Bool)]
+        exists: bool,
+    }
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(&name)
+            .get_result(&mut conn)
+            .await?;
+    if found.exists {
+        return Ok(false);
+    }
+    match conn
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+        .await
+    {
+        Ok(()) => Ok(true),
+        // Another process created it in the meantime.
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("already exists") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(anyhow!("cannot create database {name}: {e}")),
+    }
+}
+
+/// Runs the pending embedded migrations under an advisory lock; returns their names.
+pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
+    // Fails early, with the clear message, when the server is unreachable.
+    drop(connect(url).await?);
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+            .map_err(|e| anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(&url)))?;
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")),
+            &mut conn,
+        )?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow!("migration failed: {e}"))
+            .map(|versions| versions.iter().map(|v| v.to_string()).collect());
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")),
+            &mut conn,
+        )?;
+        applied
+    })
+    .await?
+}
+
+#[derive(QueryableByName)]
+struct RoleAttrs {
+    #[diesel(sql_type = Bool)]
+    rolsuper: bool,
+    #[diesel(sql_type = Bool)]
+    rolbypassrls: bool,
+    #[diesel(sql_type = Bool)]
+    rolcanlogin: bool,
+}
+
+/// Makes sure the application role exists as a plain LOGIN role. Refuses to go on when the
+/// configured role is a superuser or may bypass RLS: isolation would silently be off.
+pub async fn ensure_app_role(
+    conn: &mut AsyncPgConnection,
+    role: &str,
+    password: Option<&str>,
+) -> anyhow::Result<bool> {
+    let existing = role_attrs(conn, role).await?;
+    let created = if existing.is_none() {
+        let password_clause = match password {
+            Some(p) => format!(" PASSWORD {}", quote_literal(&percent_decode(p))),
+            None => String::new(),
+        };
+        let sql = format!(
+            "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT{password_clause}",
+            quote_ident(role)
+        );
+        match conn.batch_execute(&sql).await {
+            Ok(()) => true,
+            // Roles are cluster-wide: a concurrent creator (another test database, another
+            // replica) may have won the race; the checks below hold for its role too.
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("already exists")
+                    || info.message().contains("duplicate key") =>
+            {
+                false
+            }
+            Err(e) => return Err(anyhow!("cannot create role {role}: {e}")),
+        }
+    } else {
+        false
+    };
+    let attrs = role_attrs(conn, role)
+        .await?
+        .ok_or_else(|| anyhow!("role {role} vanished"))?;
+    if attrs.rolsuper || attrs.rolbypassrls {
+        bail!(
+            "the application role {role} is a superuser or has BYPASSRLS: row-level security \
+             would not apply to it; use a plain role"
+        );
+    }
+    if !attrs.rolcanlogin {
+        bail!("the application role {role} cannot log in (ALTER ROLE {role} LOGIN)");
+    }
+    Ok(created)
+}
+
+async fn role_attrs(conn: &mut AsyncPgConnection, role: &str) -> anyhow::Result<Option<RoleAttrs>> {
+    let rows: Vec<RoleAttrs> = diesel::sql_query(
+        "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1",
+    )
+    .bind::<Text, _>(role)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().next())
+}
+
+/// Applies `grants.sql` for `role` in the current database.
+pub async fn apply_grants(conn: &mut AsyncPgConnection, role: &str) -> anyhow::Result<()> {
+    let sql = GRANTS_SQL.replace("{role}", &quote_ident(role));
+    conn.transaction(async |conn| conn.batch_execute(&sql).await)
+        .await
+        .with_context(|| format!("cannot grant privileges to {role}"))
+}
+
+/// Quotes an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}

@@ -1,0 +1,164 @@
+//! The database: the pool and the only two ways code reaches tenant tables.
+//!
+//! * [`Db::tenant_tx`] runs a closure in one transaction with `app.tenant_id` set
+//!   transaction-locally; RLS then shows and accepts that tenant's rows only.
+//! * [`Db::system_tx`] sets `app.scope = 'system'` instead, for the few paths that must cross
+//!   tenants (login's tenant lookup, platform reports, maintenance). Only guarded code calls it.
+//!
+//! Both settings end with the transaction (`set_config(..., true)`), so a pooled connection never
+//! carries a tenant into the next checkout, also behind PgBouncer in transaction mode.
+
+pub mod audit;
+pub mod bootstrap;
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
+    pooled_connection::{
+        AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+        deadpool::{Object, Pool},
+    },
+};
+use futures_util::FutureExt;
+pub use scoped_futures::{ScopedBoxFuture, ScopedFutureExt};
+use uuid::Uuid;
+
+use crate::{
+    config::DatabaseSettings,
+    error::{AppError, AppResult},
+};
+
+/// The connection type every query runs on.
+pub type Conn = AsyncPgConnection;
+
+/// The `application_name` of the hub's pooled connections (visible in pg_stat_activity).
+pub const APPLICATION_NAME: &str = "tenant-hub";
+
+/// The pool of connections, logged in as the application role.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<AsyncPgConnection>,
+}
+
+/// Which rows a transaction may see.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    Tenant(Uuid),
+    System,
+}
+
+impl Db {
+    /// Builds the pool; connections are opened lazily. Each new connection gets the
+    /// statement_timeout and application_name.
+    pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+        let url = settings.app_url()?;
+        let timeout_ms = settings.statement_timeout_ms;
+        let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        config.custom_setup = Box::new(move |url| {
+            async move {
+                let mut conn = AsyncPgConnection::establish(url).await?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {timeout_ms}; \
+                     SET idle_in_transaction_session_timeout = {}; \
+                     SET application_name = '{APPLICATION_NAME}'",
+                    timeout_ms.saturating_mul(2)
+                ))
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            }
+            .boxed()
+        });
+        // A broken or closed connection is still detected on recycling (is_broken); Fast saves
+        // a round trip per checkout.
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size.max(1))
+            .runtime(deadpool::Runtime::Tokio1)
+            .wait_timeout(Some(settings.acquire_timeout()))
+            .create_timeout(Some(settings.acquire_timeout()))
+            .recycle_timeout(Some(Duration::from_secs(1)))
+            .build()?;
+        Ok(Db { pool })
+    }
+
+    /// A connection outside any transaction. Not for tenant data (RLS would show nothing):
+    /// health checks and the like.
+    pub async fn connection(&self) -> AppResult<Object<AsyncPgConnection>> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Runs `f` in one transaction scoped to `tenant`: every statement sees and writes that
+    /// tenant's rows only. An error from `f` rolls everything back.
+    pub async fn tenant_tx<'a, T, F>(&self, tenant: Uuid, f: F) -> AppResult<T>
+    where
+        T: Send + 'a,
+        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
+    {
+        let mut conn = self.pool.get().await?;
+        run_in_transaction(&mut conn, Scope::Tenant(tenant), f).await
+    }
+
+    /// Runs `f` in one transaction in system scope, across tenants. Callers are guarded:
+    /// platform admins, login's tenant lookup, maintenance.
+    pub async fn system_tx<'a, T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'a,
+        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
+    {
+        let mut conn = self.pool.get().await?;
+        run_in_transaction(&mut conn, Scope::System, f).await
+    }
+
+    /// `SELECT 1` through the pool: is the database reachable right now?
+    pub async fn ping(&self) -> AppResult<()> {
+        let mut conn = self.pool.get().await?;
+        conn.batch_execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Pool figures for /metrics and /readyz.
+    pub fn pool_status(&self) -> deadpool::managed::Status {
+        self.pool.status()
+    }
+}
+
+async fn run_in_transaction<'a, T, F>(conn: &mut Conn, scope: Scope, f: F) -> AppResult<T>
+where
+    T: Send + 'a,
+    F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
+{
+    type Tm = <Conn as AsyncConnection>::TransactionManager;
+    Tm::begin_transaction(conn).await?;
+    let scoped = match scope {
+        Scope::Tenant(tenant) => diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind::<Text, _>(tenant.to_string())
+            .execute(conn)
+            .await,
+        Scope::System => diesel::sql_query("SELECT set_config('app.scope', 'system', true)")
+            .execute(conn)
+            .await,
+    };
+    let outcome = match scoped {
+        Ok(_) => f(conn).await,
+        Err(e) => Err(AppError::from(e)),
+    };
+    match outcome {
+        Ok(value) => {
+            Tm::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(err) => {
+            // A failed rollback leaves the connection broken; the pool then discards it.
+            if let Err(rollback) = Tm::rollback_transaction(conn).await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(err)
+        }
+    }
+}

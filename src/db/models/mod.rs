@@ -1,0 +1,19 @@
+//! Diesel row structs, one file per table (or closely bound pair), with the queries on them as
+//! associated functions taking the connection first. They are not GraphQL types: the GraphQL
+//! layer converts `From` them. Every function here runs inside `tenant_tx` or `system_tx`.
+
+pub mod platform_admin;
+pub mod product;
+pub mod role;
+pub mod session;
+pub mod tenant;
+pub mod user;
+pub mod workspace;
+
+pub use platform_admin::PlatformAdminRow;
+pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};
+pub use role::{RoleRow, UserRoleRow};
+pub use session::{RefreshTokenRow, SessionRow};
+pub use tenant::TenantRow;
+pub use user::UserRow;
+pub use workspace::{WorkspaceMemberRow, WorkspaceRow};

@@ -1,0 +1,142 @@
+//! `sessions` and `refresh_tokens`: a login and the single-use refresh tokens it was given.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        Conn,
+        schema::{refresh_tokens, sessions, tenants, users},
+    },
+    error::AppResult,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
+pub struct SessionRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_refreshed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_reason: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(diesel::pg::Pg))]
+pub struct RefreshTokenRow {
+    pub tenant_id: Uuid,
+    pub token_hash: Vec<u8>,
+    pub session_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// What an access token's bearer is worth right now: read on every request (cached briefly).
+#[derive(Debug, Clone, Queryable)]
+pub struct SessionState {
+    pub tenant_status: String,
+    pub user_status: String,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SessionState {
+    pub fn session_usable(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now && self.user_status == "active"
+    }
+}
+
+impl SessionRow {
+    pub async fn insert(conn: &mut Conn, row: &SessionRow) -> AppResult<()> {
+        diesel::insert_into(sessions::table).values(row).execute(conn).await?;
+        Ok(())
+    }
+
+    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<SessionRow>> {
+        Ok(sessions::table
+            .filter(sessions::id.eq(id))
+            .select(SessionRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    /// The session with its user's and tenant's status, in one statement.
+    pub async fn state(conn: &mut Conn, id: Uuid, user_id: Uuid) -> AppResult<Option<SessionState>> {
+        Ok(sessions::table
+            .inner_join(tenants::table)
+            .inner_join(
+                users::table.on(users::tenant_id
+                    .eq(sessions::tenant_id)
+                    .and(users::id.eq(sessions::user_id))),
+            )
+            .filter(sessions::id.eq(id))
+            .filter(sessions::user_id.eq(user_id))
+            .select((tenants::status, users::status, sessions::revoked_at, sessions::expires_at))
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    /// Revokes one session (no-op when already revoked); returns whether it changed anything.
+    pub async fn revoke(conn: &mut Conn, id: Uuid, reason: &str) -> AppResult<bool> {
+        let n = diesel::update(sessions::table.filter(sessions::id.eq(id)).filter(sessions::revoked_at.is_null()))
+            .set((sessions::revoked_at.eq(diesel::dsl::now), sessions::revoked_reason.eq(reason)))
+            .execute(conn)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Revokes every open session of a user; returns their ids.
+    pub async fn revoke_all_of_user(conn: &mut Conn, user_id: Uuid, reason: &str) -> AppResult<Vec<Uuid>> {
+        Ok(diesel::update(
+            sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::revoked_at.is_null()),
+        )
+        .set((sessions::revoked_at.eq(diesel::dsl::now), sessions::revoked_reason.eq(reason)))
+        .returning(sessions::id)
+        .get_results(conn)
+        .await?)
+    }
+
+    pub async fn touch_refreshed(conn: &mut Conn, id: Uuid) -> AppResult<()> {
+        diesel::update(sessions::table.filter(sessions::id.eq(id)))
+            .set(sessions::last_refreshed_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+impl RefreshTokenRow {
+    pub async fn insert(conn: &mut Conn, tenant_id: Uuid, session_id: Uuid, token_hash: Vec<u8>) -> AppResult<()> {
+        let row = RefreshTokenRow { tenant_id, token_hash, session_id, created_at: Utc::now(), used_at: None };
+        diesel::insert_into(refresh_tokens::table).values(&row).execute(conn).await?;
+        Ok(())
+    }
+
+    /// Finds the token and locks it, so two concurrent refreshes with one token cannot both win.
+    pub async fn find_for_update(conn: &mut Conn, token_hash: &[u8]) -> AppResult<Option<RefreshTokenRow>> {
+        Ok(refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .select(RefreshTokenRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn mark_used(conn: &mut Conn, token_hash: &[u8]) -> AppResult<()> {
+        diesel::update(refresh_tokens::table.filter(refresh_tokens::token_hash.eq(token_hash)))
+            .set(refresh_tokens::used_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}

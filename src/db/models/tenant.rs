@@ -1,0 +1,113 @@
+//! `tenants`: one row per customer organisation.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    db::{Conn, schema::tenants},
+    domain::{Branding, Features, Limits},
+    error::{AppError, AppResult},
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = tenants, check_for_backend(diesel::pg::Pg))]
+pub struct TenantRow {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub domain: Option<String>,
+    pub status: String,
+    pub plan: String,
+    pub branding: serde_json::Value,
+    pub features: serde_json::Value,
+    pub limits: serde_json::Value,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    pub purge_after: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = tenants)]
+pub struct NewTenant<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub slug: &'a str,
+    pub domain: &'a str,
+    pub plan: &'a str,
+    pub features: serde_json::Value,
+    pub limits: serde_json::Value,
+}
+
+impl TenantRow {
+    pub fn branding(&self) -> Branding {
+        serde_json::from_value(self.branding.clone()).unwrap_or_default()
+    }
+
+    pub fn features(&self) -> Features {
+        serde_json::from_value(self.features.clone()).unwrap_or_default()
+    }
+
+    pub fn limits(&self) -> Limits {
+        serde_json::from_value(self.limits.clone()).unwrap_or_default()
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+
+    /// The tenant in scope (RLS shows only that one).
+    pub async fn current(conn: &mut Conn, id: Uuid) -> AppResult<TenantRow> {
+        tenants::table
+            .find(id)
+            .select(TenantRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("tenant"))
+    }
+
+    /// System scope: the tenant a login names, by id, domain or slug.
+    pub async fn find_by_login_key(conn: &mut Conn, key: &str) -> AppResult<Option<TenantRow>> {
+        let key = key.trim().to_ascii_lowercase();
+        let mut query = tenants::table
+            .select(TenantRow::as_select())
+            .filter(tenants::domain.eq(&key).or(tenants::slug.eq(&key)))
+            .into_boxed();
+        if let Ok(id) = Uuid::parse_str(&key) {
+            query = query.or_filter(tenants::id.eq(id));
+        }
+        Ok(query.filter(tenants::status.ne("purged")).first(conn).await.optional()?)
+    }
+
+    /// System scope: inserts a tenant, mapping a taken domain or slug to CONFLICT.
+    pub async fn insert(conn: &mut Conn, new: NewTenant<'_>) -> AppResult<TenantRow> {
+        let taken: i64 = tenants::table
+            .filter(tenants::domain.eq(new.domain))
+            .count()
+            .get_result(conn)
+            .await?;
+        if taken > 0 {
+            let mut e = AppError::conflict("a tenant with this domain exists already");
+            e.field = Some("domain".into());
+            return Err(e);
+        }
+        let taken: i64 = tenants::table
+            .filter(tenants::slug.eq(new.slug))
+            .count()
+            .get_result(conn)
+            .await?;
+        if taken > 0 {
+            let mut e = AppError::conflict("a tenant with this slug exists already");
+            e.field = Some("slug".into());
+            return Err(e);
+        }
+        Ok(diesel::insert_into(tenants::table)
+            .values(&new)
+            .returning(TenantRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+}

@@ -1,0 +1,86 @@
+//! `users`: the members of a tenant.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    db::{Conn, schema::users},
+    error::{AppError, AppResult},
+};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct UserRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub email: &'a str,
+    pub display_name: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+impl UserRow {
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+
+    /// Inserts a user; an email taken in this tenant (in any case) is a CONFLICT.
+    pub async fn insert(conn: &mut Conn, new: NewUser<'_>) -> AppResult<UserRow> {
+        if UserRow::find_by_email(conn, new.email).await?.is_some() {
+            let mut e = AppError::conflict("a user with this email exists already");
+            e.field = Some("email".into());
+            return Err(e);
+        }
+        Ok(diesel::insert_into(users::table)
+            .values(&new)
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<UserRow>> {
+        Ok(users::table
+            .filter(users::id.eq(id))
+            .select(UserRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<UserRow> {
+        UserRow::find(conn, id).await?.ok_or_else(|| AppError::not_found("user"))
+    }
+
+    pub async fn find_by_email(conn: &mut Conn, email: &str) -> AppResult<Option<UserRow>> {
+        Ok(users::table
+            .filter(lower(users::email).eq(email.to_lowercase()))
+            .select(UserRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn load_many(conn: &mut Conn, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
+        Ok(users::table
+            .filter(users::id.eq_any(ids))
+            .select(UserRow::as_select())
+            .load(conn)
+            .await?)
+    }
+}

@@ -1,0 +1,220 @@
+//! One error type for the whole hub, with the stable codes clients see as `extensions.code`.
+//!
+//! [`AppError`] deliberately does not implement `Display`: async-graphql converts any `Display`
+//! type into an error without extensions, and we want every error to carry its code. The
+//! `From<AppError> for async_graphql::Error` impl below is the one way out; internal causes are
+//! logged there, with their chain, and replaced by a generic message.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The codes listed at the top of `contract/operations.graphql`. Never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    Conflict,
+    RateLimited,
+    QuotaExceeded,
+    TenantInactive,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::TenantInactive => "TENANT_INACTIVE",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status used when this error answers a whole request (not a GraphQL field).
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden | ErrorCode::TenantInactive => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::BadUserInput => 400,
+            ErrorCode::Conflict => 409,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::QuotaExceeded => 403,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// An error on its way to a client: a stable code, a message meant for the client, and for
+/// internal errors the cause, which is logged and never sent.
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The input field at fault (BAD_USER_INPUT), as `extensions.field`.
+    pub field: Option<String>,
+    /// A machine-readable refinement of the code, as `extensions.reason` (e.g. `feature_disabled`).
+    pub reason: Option<&'static str>,
+    /// Seconds until a retry can succeed (RATE_LIMITED), as `extensions.retryAfter`.
+    pub retry_after_secs: Option<u64>,
+    source: Option<anyhow::Error>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AppError {
+            code,
+            message: message.into(),
+            field: None,
+            reason: None,
+            retry_after_secs: None,
+            source: None,
+        }
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// `what` names the kind of thing, e.g. "user"; ids are not echoed back.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn bad_input(field: &str, message: impl Into<String>) -> Self {
+        let mut e = Self::new(ErrorCode::BadUserInput, message);
+        e.field = Some(field.to_owned());
+        e
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    pub fn quota_exceeded(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::QuotaExceeded, message)
+    }
+
+    pub fn tenant_inactive() -> Self {
+        Self::new(ErrorCode::TenantInactive, "this tenant is not active")
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            ErrorCode::RateLimited,
+            format!("too many requests; retry in {retry_after_secs} s"),
+        );
+        e.retry_after_secs = Some(retry_after_secs);
+        e
+    }
+
+    /// An internal failure. The cause is logged when the error reaches the client boundary.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(ErrorCode::Internal, "internal error");
+        e.source = Some(cause.into());
+        e
+    }
+
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// Logs the internal cause, if any, with its whole chain.
+    pub fn log_cause(&self) {
+        if let Some(cause) = &self.source {
+            tracing::error!(code = self.code.as_str(), error = format!("{cause:#}"), "request failed");
+        }
+    }
+
+    /// The GraphQL error body a client sees.
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        self.log_cause();
+        let mut err = async_graphql::Error::new(self.message.clone());
+        let code = self.code.as_str();
+        let field = self.field.clone();
+        let reason = self.reason;
+        let retry = self.retry_after_secs;
+        err = async_graphql::ErrorExtensions::extend_with(err, |_, ext| {
+            ext.set("code", code);
+            if let Some(field) = field {
+                ext.set("field", field);
+            }
+            if let Some(reason) = reason {
+                ext.set("reason", reason);
+            }
+            if let Some(retry) = retry {
+                ext.set("retryAfter", retry);
+            }
+        });
+        err
+    }
+}
+
+impl fmt::Debug for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("AppError");
+        d.field("code", &self.code).field("message", &self.message);
+        if let Some(field) = &self.field {
+            d.field("field", field);
+        }
+        if let Some(cause) = &self.source {
+            d.field("cause", &format_args!("{cause:#}"));
+        }
+        d.finish()
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        e.to_graphql()
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match &e {
+            Error::NotFound => AppError::new(ErrorCode::NotFound, "not found"),
+            // A constraint the code did not check first: the row exists already.
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                let mut err = AppError::conflict("already exists");
+                err.source = Some(e.into());
+                err
+            }
+            _ => AppError::internal(e),
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        AppError::internal(anyhow::Error::new(e).context("database pool"))
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::internal(e)
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        AppError::internal(e)
+    }
+}

@@ -1,0 +1,101 @@
+//! Authentication mutations: login, refreshSession, logout, adminLogin.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+
+use crate::{
+    auth::flows,
+    error::AppError,
+    graphql::{context, ids, tenant::Tenant, user::User},
+};
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The tenant's domain, slug or id.
+    pub tenant: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct LoginPayload {
+    /// A JWT for `Authorization: Bearer`; verify it against /.well-known/jwks.json.
+    pub access_token: String,
+    /// Opaque and single use: exchange it with refreshSession.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub user: User,
+    pub tenant: Tenant,
+}
+
+#[derive(SimpleObject)]
+pub struct RefreshPayload {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct AdminLoginPayload {
+    pub access_token: String,
+    pub expires_in: i64,
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Wrong tenant, email or password: UNAUTHENTICATED, the same message either way.
+    /// A tenant that is not active: TENANT_INACTIVE. Too many failures: RATE_LIMITED.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload, AppError> {
+        let state = context::state(ctx)?;
+        let meta = &context::request(ctx)?.meta;
+        let tenant_key = match ids::decode_any(&input.tenant) {
+            Some((kind, id)) if kind == "Tenant" => id.to_string(),
+            _ => input.tenant,
+        };
+        let out = flows::login(state, meta, &tenant_key, &input.email, &input.password).await?;
+        Ok(LoginPayload {
+            access_token: out.access.token,
+            refresh_token: out.refresh_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: out.access.expires_in,
+            user: User(out.user),
+            tenant: Tenant(out.tenant),
+        })
+    }
+
+    /// Single use: the old refresh token stops working; presenting a spent one revokes the
+    /// whole session.
+    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> Result<RefreshPayload, AppError> {
+        let state = context::state(ctx)?;
+        let meta = &context::request(ctx)?.meta;
+        let out = flows::refresh_session(state, meta, &refresh_token).await?;
+        Ok(RefreshPayload {
+            access_token: out.access.token,
+            refresh_token: out.refresh_token,
+            expires_in: out.access.expires_in,
+        })
+    }
+
+    /// Revokes the caller's session: its refresh token, and its access tokens from now on.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
+        context::member_any_status(ctx)?;
+        let req = context::request(ctx)?;
+        let crate::auth::Principal::Member(member) = &req.principal else {
+            return Err(AppError::unauthenticated("log in first"));
+        };
+        flows::logout(context::state(ctx)?, &req.meta, member).await
+    }
+
+    /// Platform admins log in here; their accounts come from `tenant-hub admin create`.
+    async fn admin_login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AdminLoginPayload, AppError> {
+        let state = context::state(ctx)?;
+        let meta = &context::request(ctx)?.meta;
+        let token = flows::admin_login(state, meta, &email, &password).await?;
+        Ok(AdminLoginPayload { access_token: token.token, expires_in: token.expires_in })
+    }
+}

@@ -1,0 +1,246 @@
+//! The request context and the guards. A resolver never sees the pool: it asks a guard for a
+//! scope, and the guard checks the Principal (and the permission) first.
+//!
+//! * [`member`] / [`require`]: a tenant member (of an active tenant), optionally holding a
+//!   permission; the [`TenantScope`] runs transactions in the member's tenant only, the tenant
+//!   id coming from the verified token, never from an argument.
+//! * [`platform_admin`]: a platform admin; [`PlatformScope`] names tenants explicitly and
+//!   audits every access in that tenant's log.
+//! * [`reader_for`]: the scope nested fields of an object use, for the tenant the object came
+//!   from, allowed only to that tenant's members and to platform admins.
+
+use std::sync::Arc;
+
+use async_graphql::Context;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::{MemberPrincipal, Principal},
+    db::{
+        Conn, ScopedBoxFuture, ScopedFutureExt,
+        audit::{self, Actor, AuditContext, AuditEvent},
+        models::{PlatformAdminRow, RoleRow},
+    },
+    domain::Permission,
+    error::{AppError, AppResult},
+    http::meta::RequestMeta,
+};
+
+/// Per-request data: who is calling and from where.
+pub struct RequestCtx {
+    pub principal: Principal,
+    pub meta: RequestMeta,
+    permissions: OnceCell<Arc<Vec<String>>>,
+    admin_checked: OnceCell<()>,
+}
+
+impl RequestCtx {
+    pub fn new(principal: Principal, meta: RequestMeta) -> RequestCtx {
+        RequestCtx { principal, meta, permissions: OnceCell::new(), admin_checked: OnceCell::new() }
+    }
+}
+
+pub fn state<'a>(ctx: &Context<'a>) -> AppResult<&'a Arc<AppState>> {
+    ctx.data::<Arc<AppState>>()
+        .map_err(|_| AppError::internal(anyhow::anyhow!("AppState missing from the schema data")))
+}
+
+pub fn request<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
+    ctx.data::<RequestCtx>()
+        .map_err(|_| AppError::internal(anyhow::anyhow!("RequestCtx missing from the request data")))
+}
+
+/// Database access limited to one tenant.
+pub struct TenantScope<'a> {
+    pub state: &'a AppState,
+    pub meta: &'a RequestMeta,
+    tenant_id: Uuid,
+    actor: Actor,
+}
+
+impl TenantScope<'_> {
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    /// The acting user; `None` for a platform admin.
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self.actor {
+            Actor::User(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    pub fn audit(&self) -> AuditContext {
+        self.meta.audit(self.actor)
+    }
+
+    /// One transaction in this tenant.
+    pub async fn tx<'f, T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'f,
+        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
+    {
+        self.state.db.tenant_tx(self.tenant_id, f).await
+    }
+}
+
+fn member_principal<'a>(ctx: &Context<'a>) -> AppResult<&'a MemberPrincipal> {
+    match &request(ctx)?.principal {
+        Principal::Member(m) => Ok(m),
+        Principal::Anonymous => Err(AppError::unauthenticated("log in first: this needs an access token")),
+        Principal::PlatformAdmin { .. } => Err(AppError::forbidden(
+            "platform admins are not tenant members; use the admin operations",
+        )),
+    }
+}
+
+fn scope_of<'a>(ctx: &Context<'a>, m: &MemberPrincipal) -> AppResult<TenantScope<'a>> {
+    Ok(TenantScope {
+        state: state(ctx)?,
+        meta: &request(ctx)?.meta,
+        tenant_id: m.tenant_id,
+        actor: Actor::User(m.user_id),
+    })
+}
+
+/// A member of an active tenant.
+pub fn member<'a>(ctx: &Context<'a>) -> AppResult<TenantScope<'a>> {
+    let m = member_principal(ctx)?;
+    if !m.tenant_active() {
+        return Err(AppError::tenant_inactive());
+    }
+    scope_of(ctx, m)
+}
+
+/// A member, whatever the tenant's status (logout, the owner's export while deactivated).
+pub fn member_any_status<'a>(ctx: &Context<'a>) -> AppResult<TenantScope<'a>> {
+    let m = member_principal(ctx)?;
+    scope_of(ctx, m)
+}
+
+/// The member's tenant-wide permissions, read once per request.
+pub async fn permissions(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
+    let req = request(ctx)?;
+    let m = member_principal(ctx)?;
+    let scope = scope_of(ctx, m)?;
+    let user_id = m.user_id;
+    req.permissions
+        .get_or_try_init(|| async move {
+            let perms = scope.tx(move |conn| RoleRow::tenant_permissions_of(conn, user_id).scope_boxed()).await?;
+            Ok::<_, AppError>(Arc::new(perms))
+        })
+        .await
+        .cloned()
+}
+
+/// A member of an active tenant holding `permission`.
+pub async fn require<'a>(ctx: &Context<'a>, permission: Permission) -> AppResult<TenantScope<'a>> {
+    let scope = member(ctx)?;
+    if !permissions(ctx).await?.iter().any(|p| p == permission.as_str()) {
+        return Err(AppError::forbidden(format!("this needs the permission {}", permission.as_str())));
+    }
+    Ok(scope)
+}
+
+/// Like [`require`], for the few operations allowed while the tenant is deactivated.
+pub async fn require_any_status<'a>(ctx: &Context<'a>, permission: Permission) -> AppResult<TenantScope<'a>> {
+    let scope = member_any_status(ctx)?;
+    if !permissions(ctx).await?.iter().any(|p| p == permission.as_str()) {
+        return Err(AppError::forbidden(format!("this needs the permission {}", permission.as_str())));
+    }
+    Ok(scope)
+}
+
+/// A platform admin's access: across tenants, every tenant access audited.
+pub struct PlatformScope<'a> {
+    pub state: &'a AppState,
+    pub meta: &'a RequestMeta,
+    pub admin_id: Uuid,
+}
+
+impl<'a> PlatformScope<'a> {
+    pub fn audit(&self) -> AuditContext {
+        self.meta.audit(Actor::PlatformAdmin(self.admin_id))
+    }
+
+    /// One transaction in system scope (across tenants).
+    pub async fn system_tx<'f, T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'f,
+        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
+    {
+        self.state.db.system_tx(f).await
+    }
+
+    /// A tenant's data, as that tenant sees it; the access is written to the tenant's audit
+    /// log with this admin as actor, in the same transaction.
+    pub async fn tenant_tx<'f, T, F>(&self, tenant_id: Uuid, action: &'static str, f: F) -> AppResult<T>
+    where
+        T: Send + 'f,
+        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
+    {
+        let ctx = self.audit();
+        self.state
+            .db
+            .tenant_tx(tenant_id, move |conn| {
+                async move {
+                    let value = f(conn).await?;
+                    audit::record(conn, tenant_id, &ctx, AuditEvent::new(action).target("tenant", tenant_id)).await?;
+                    Ok(value)
+                }
+                .scope_boxed()
+            })
+            .await
+    }
+
+    /// A [`TenantScope`] for one tenant, acting as this admin.
+    pub fn tenant(&self, tenant_id: Uuid) -> TenantScope<'a> {
+        TenantScope { state: self.state, meta: self.meta, tenant_id, actor: Actor::PlatformAdmin(self.admin_id) }
+    }
+}
+
+/// A platform admin whose account is still enabled.
+pub async fn platform_admin<'a>(ctx: &Context<'a>) -> AppResult<PlatformScope<'a>> {
+    let req = request(ctx)?;
+    let Principal::PlatformAdmin { admin_id } = req.principal else {
+        return Err(match req.principal {
+            Principal::Anonymous => AppError::unauthenticated("log in first: this needs a platform admin token"),
+            _ => AppError::forbidden("this needs a platform admin"),
+        });
+    };
+    let state = state(ctx)?;
+    req.admin_checked
+        .get_or_try_init(|| async {
+            let admin = state.db.system_tx(move |conn| PlatformAdminRow::find(conn, admin_id).scope_boxed()).await?;
+            match admin {
+                Some(a) if a.disabled_at.is_none() => Ok(()),
+                _ => Err(AppError::unauthenticated("this platform admin account is disabled")),
+            }
+        })
+        .await?;
+    Ok(PlatformScope { state, meta: &req.meta, admin_id })
+}
+
+/// The scope in which nested fields of an object of `tenant_id` load their relations: the
+/// caller's own tenant, or any tenant for a platform admin. Anything else is FORBIDDEN, so an
+/// object can never pull in another tenant's rows.
+pub fn reader_for<'a>(ctx: &Context<'a>, tenant_id: Uuid) -> AppResult<TenantScope<'a>> {
+    let req = request(ctx)?;
+    match &req.principal {
+        Principal::Member(m) if m.tenant_id == tenant_id => scope_of(ctx, m),
+        Principal::PlatformAdmin { admin_id } => Ok(TenantScope {
+            state: state(ctx)?,
+            meta: &req.meta,
+            tenant_id,
+            actor: Actor::PlatformAdmin(*admin_id),
+        }),
+        _ => Err(AppError::forbidden("not your tenant")),
+    }
+}

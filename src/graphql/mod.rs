@@ -1,0 +1,43 @@
+//! The GraphQL schema: one `Query` and one `Mutation`, each merged from the areas below, with
+//! the execution limits. Resolvers reach the database only through the scopes that the guards
+//! in [`context`] hand out.
+
+pub mod auth;
+pub mod context;
+pub mod ids;
+pub mod me;
+pub mod signup;
+pub mod tenant;
+pub mod user;
+pub mod workspace;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::app::AppState;
+
+#[derive(MergedObject, Default)]
+pub struct Query(me::MeQuery, tenant::TenantQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(signup::SignupMutation, auth::AuthMutation);
+
+pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema without runtime data: enough for the SDL.
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        // GraphiQL's own introspection query is 13 levels deep.
+        .limit_depth(15)
+        .limit_complexity(2_000)
+}
+
+pub fn build_schema(state: Arc<AppState>) -> HubSchema {
+    schema_builder().data(state).finish()
+}
+
+/// The SDL as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}

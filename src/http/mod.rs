@@ -1,0 +1,7 @@
+//! HTTP: the routes (/graphql, /graphiql, /.well-known/jwks.json, /healthz, /readyz), request
+//! metadata (request id, client IP) and the response helpers for whole-request errors.
+
+pub mod meta;
+pub mod routes;
+
+pub use routes::configure;

@@ -1,0 +1,21 @@
+//! tenant-hub: the GraphQL gateway and tenant hub in front of a family of SaaS products.
+//!
+//! The request flow and the isolation invariants are described in `DESIGN.md` (shared with the
+//! product teams); this crate follows them module by module:
+//! [`http`] (routes and the Principal extractor) → [`graphql`] (schema, guards, loaders) →
+//! [`db`] (`tenant_tx` / `system_tx`, the only ways to reach tenant tables).
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Settings;
+pub use error::{AppError, ErrorCode};
