@@ -86,7 +86,11 @@ impl Application {
         if state.settings.workers > 0 {
             server = server.workers(state.settings.workers);
         }
-        Ok(Application { port, server: server.run(), state })
+        Ok(Application {
+            port,
+            server: server.run(),
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -111,12 +115,27 @@ impl Application {
 impl AppState {
     pub fn new(settings: Settings) -> anyhow::Result<AppState> {
         let db = Db::connect(&settings.db)?;
-        let retention = Duration::from_secs(settings.tokens.access_token_ttl_secs + settings.tokens.leeway_secs);
-        let keys = Arc::new(KeyStore::open(&settings.tokens.keys_dir, settings.tokens.jwt_alg, retention)?);
+        let retention = Duration::from_secs(
+            settings.tokens.access_token_ttl_secs + settings.tokens.leeway_secs,
+        );
+        let keys = Arc::new(KeyStore::open(
+            &settings.tokens.keys_dir,
+            settings.tokens.jwt_alg,
+            retention,
+        )?);
         let tokens = TokenIssuer::new(keys, &settings.tokens);
         let sessions = SessionCache::new(Duration::from_millis(settings.tokens.session_cache_ms));
-        let login_limiter = LoginLimiter::new(settings.login_failures_per_ip, settings.login_failures_per_account);
-        Ok(AppState { settings, db, tokens, sessions, login_limiter })
+        let login_limiter = LoginLimiter::new(
+            settings.login_failures_per_ip,
+            settings.login_failures_per_account,
+        );
+        Ok(AppState {
+            settings,
+            db,
+            tokens,
+            sessions,
+            login_limiter,
+        })
     }
 }
 
@@ -131,7 +150,10 @@ fn spawn_key_reloader(state: Arc<AppState>) {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
             if let Err(e) = state.tokens.keys().reload() {
-                tracing::warn!(error = format!("{e:#}"), "cannot reload signing keys; keeping the current ones");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "cannot reload signing keys; keeping the current ones"
+                );
             }
         }
     });

@@ -3,9 +3,9 @@
 
 use std::{io::Read, path::PathBuf, time::Duration};
 
+use crate::db::ScopedFutureExt;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use crate::db::ScopedFutureExt;
 
 use crate::{
     app::Application,
@@ -101,17 +101,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!(
                 "done: database {}, {} migration(s) applied, application role {} ({})",
-                if s.database_created { "created" } else { "existed" },
+                if s.database_created {
+                    "created"
+                } else {
+                    "existed"
+                },
                 s.migrations_applied.len(),
                 s.app_role,
-                if s.app_role_created { "created" } else { "existed" },
+                if s.app_role_created {
+                    "created"
+                } else {
+                    "existed"
+                },
             );
             Ok(())
         }
         Command::ExportSchema { out } => {
             let sdl = graphql::sdl();
             match out {
-                Some(path) => std::fs::write(&path, sdl).with_context(|| format!("cannot write {}", path.display()))?,
+                Some(path) => std::fs::write(&path, sdl)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
                 None => print!("{sdl}"),
             }
             Ok(())
@@ -119,7 +128,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate(args)) => {
             let retention = Duration::from_secs(args.access_token_ttl_secs + args.leeway_secs);
             println!("rotating keys in {}", args.keys_dir.display());
-            let s = keys::rotate(&args.keys_dir, args.jwt_alg, Duration::from_secs(args.activate_in_secs), retention)?;
+            let s = keys::rotate(
+                &args.keys_dir,
+                args.jwt_alg,
+                Duration::from_secs(args.activate_in_secs),
+                retention,
+            )?;
             for kid in &s.removed {
                 println!("  removed expired key {kid}");
             }
@@ -144,17 +158,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     line.lines().next().unwrap_or_default().to_owned()
                 }
             };
-            let password = NewPassword::parse("password", &raw, Some(email.as_str())).map_err(|e| anyhow::anyhow!(e.message))?;
+            let password = NewPassword::parse("password", &raw, Some(email.as_str()))
+                .map_err(|e| anyhow::anyhow!(e.message))?;
             bootstrap::prepare(&db).await?;
-            let hash = password::hash(&password).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let hash = password::hash(&password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let db = Db::connect(&db)?;
             let (row, created) = db
                 .system_tx(move |conn| {
                     async move {
-                        let (row, created) = PlatformAdminRow::upsert(conn, email.as_str(), &hash).await?;
-                        let action = if created { "platform.admin_created" } else { "platform.admin_password_set" };
-                        audit::record_platform(conn, &AuditContext::system(), AuditEvent::new(action).target("platform_admin", row.id))
-                            .await?;
+                        let (row, created) =
+                            PlatformAdminRow::upsert(conn, email.as_str(), &hash).await?;
+                        let action = if created {
+                            "platform.admin_created"
+                        } else {
+                            "platform.admin_password_set"
+                        };
+                        audit::record_platform(
+                            conn,
+                            &AuditContext::system(),
+                            AuditEvent::new(action).target("platform_admin", row.id),
+                        )
+                        .await?;
                         Ok((row, created))
                     }
                     .scope_boxed()
@@ -164,7 +190,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if row.disabled_at.is_some() {
                 bail!("admin {} exists but is disabled", row.email);
             }
-            println!("done: platform admin {} {} (id {})", row.email, if created { "created" } else { "updated" }, row.id);
+            println!(
+                "done: platform admin {} {} (id {})",
+                row.email,
+                if created { "created" } else { "updated" },
+                row.id
+            );
             Ok(())
         }
     }

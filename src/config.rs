@@ -140,7 +140,12 @@ pub struct Settings {
     pub bind: String,
 
     /// development | production.
-    #[arg(long = "env", env = "HUB_ENV", value_enum, default_value = "development")]
+    #[arg(
+        long = "env",
+        env = "HUB_ENV",
+        value_enum,
+        default_value = "development"
+    )]
     pub environment: Environment,
 
     /// HTTP worker threads (0: one per core).
@@ -160,11 +165,19 @@ pub struct Settings {
     pub max_body_bytes: usize,
 
     /// Failed logins allowed per client IP per minute (also the burst).
-    #[arg(long, env = "HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE",
+        default_value_t = 30
+    )]
     pub login_failures_per_ip: u32,
 
     /// Failed logins allowed per account per minute (also the burst).
-    #[arg(long, env = "HUB_LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE", default_value_t = 5)]
+    #[arg(
+        long,
+        env = "HUB_LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE",
+        default_value_t = 5
+    )]
     pub login_failures_per_account: u32,
 
     /// Proxies whose X-Forwarded-For is believed (comma-separated IPs). Empty: the peer address.
@@ -205,6 +218,9 @@ mod tests {
             statement_timeout_ms: 1,
             acquire_timeout_ms: 1,
         };
-        assert_eq!(db.app_url().unwrap(), "postgres://tenant_hub_app@127.0.0.1:5432/x");
+        assert_eq!(
+            db.app_url().unwrap(),
+            "postgres://tenant_hub_app@127.0.0.1:5432/x"
+        );
     }
 }

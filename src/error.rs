@@ -137,7 +137,11 @@ impl AppError {
     /// Logs the internal cause, if any, with its whole chain.
     pub fn log_cause(&self) {
         if let Some(cause) = &self.source {
-            tracing::error!(code = self.code.as_str(), error = format!("{cause:#}"), "request failed");
+            tracing::error!(
+                code = self.code.as_str(),
+                error = format!("{cause:#}"),
+                "request failed"
+            );
         }
     }
 

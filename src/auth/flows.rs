@@ -1,8 +1,8 @@
 //! The authentication flows behind the GraphQL mutations: login, refresh, logout, adminLogin.
 //! Password hashes are checked outside any transaction, so a slow hash never holds a connection.
 
-use chrono::{Duration as ChronoDuration, Utc};
 use crate::db::ScopedFutureExt;
+use chrono::{Duration as ChronoDuration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -69,8 +69,18 @@ pub async fn open_session(
 }
 
 /// Logs a member in by tenant (domain, slug or id), email and password.
-pub async fn login(state: &AppState, meta: &RequestMeta, tenant_key: &str, email: &str, password: &str) -> AppResult<LoginOutcome> {
-    let account = format!("{}/{}", tenant_key.trim().to_lowercase(), email.trim().to_lowercase());
+pub async fn login(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant_key: &str,
+    email: &str,
+    password: &str,
+) -> AppResult<LoginOutcome> {
+    let account = format!(
+        "{}/{}",
+        tenant_key.trim().to_lowercase(),
+        email.trim().to_lowercase()
+    );
     state.login_limiter.check(&meta.ip, &account)?;
 
     let key = tenant_key.to_owned();
@@ -81,11 +91,19 @@ pub async fn login(state: &AppState, meta: &RequestMeta, tenant_key: &str, email
     let user = match &tenant {
         Some(t) => {
             let email = email.trim().to_owned();
-            state.db.tenant_tx(t.id, |conn| UserRow::find_by_email(conn, &email).scope_boxed()).await?
+            state
+                .db
+                .tenant_tx(t.id, |conn| {
+                    UserRow::find_by_email(conn, &email).scope_boxed()
+                })
+                .await?
         }
         None => None,
     };
-    let hash = user.as_ref().filter(|u| u.is_active()).and_then(|u| u.password_hash.as_deref());
+    let hash = user
+        .as_ref()
+        .filter(|u| u.is_active())
+        .and_then(|u| u.password_hash.as_deref());
     let verified = password::verify(password, hash).await?;
 
     let (Some(tenant), Some(user), true) = (tenant.clone(), user.clone(), verified) else {
@@ -117,20 +135,37 @@ pub async fn login(state: &AppState, meta: &RequestMeta, tenant_key: &str, email
     let (tenant_id, user_id) = (tenant.id, user.id);
     let (session_id, refresh_token) = state
         .db
-        .tenant_tx(tenant_id, |conn| open_session(conn, state, meta, tenant_id, user_id).scope_boxed())
+        .tenant_tx(tenant_id, |conn| {
+            open_session(conn, state, meta, tenant_id, user_id).scope_boxed()
+        })
         .await?;
     let access = state.tokens.issue_member(tenant_id, user_id, session_id)?;
-    Ok(LoginOutcome { access, refresh_token, user, tenant })
+    Ok(LoginOutcome {
+        access,
+        refresh_token,
+        user,
+        tenant,
+    })
 }
 
 /// Exchanges a refresh token for a new pair. A token presented twice revokes its session.
-pub async fn refresh_session(state: &AppState, meta: &RequestMeta, token: &str) -> AppResult<RefreshOutcome> {
+pub async fn refresh_session(
+    state: &AppState,
+    meta: &RequestMeta,
+    token: &str,
+) -> AppResult<RefreshOutcome> {
     let invalid = || AppError::unauthenticated("invalid refresh token");
     let tenant_id = refresh::tenant_of(token).ok_or_else(invalid)?;
     let presented = refresh::hash(token);
     enum Outcome {
-        Rotated { user_id: Uuid, session_id: Uuid, token: String },
-        Reused { session_id: Uuid },
+        Rotated {
+            user_id: Uuid,
+            session_id: Uuid,
+            token: String,
+        },
+        Reused {
+            session_id: Uuid,
+        },
         Invalid,
         Inactive,
     }
@@ -157,9 +192,12 @@ pub async fn refresh_session(state: &AppState, meta: &RequestMeta, token: &str) 
                         )
                         .await?;
                     }
-                    return Ok(Outcome::Reused { session_id: session.id });
+                    return Ok(Outcome::Reused {
+                        session_id: session.id,
+                    });
                 }
-                let Some(state_row) = SessionRow::state(conn, session.id, session.user_id).await? else {
+                let Some(state_row) = SessionRow::state(conn, session.id, session.user_id).await?
+                else {
                     return Ok(Outcome::Invalid);
                 };
                 if !state_row.session_usable(ttl_ok) {
@@ -172,19 +210,32 @@ pub async fn refresh_session(state: &AppState, meta: &RequestMeta, token: &str) 
                 let (token, hash) = refresh::generate(tenant_id);
                 RefreshTokenRow::insert(conn, tenant_id, session.id, hash).await?;
                 SessionRow::touch_refreshed(conn, session.id).await?;
-                Ok(Outcome::Rotated { user_id: session.user_id, session_id: session.id, token })
+                Ok(Outcome::Rotated {
+                    user_id: session.user_id,
+                    session_id: session.id,
+                    token,
+                })
             }
             .scope_boxed()
         })
         .await?;
     match outcome {
-        Outcome::Rotated { user_id, session_id, token } => {
+        Outcome::Rotated {
+            user_id,
+            session_id,
+            token,
+        } => {
             let access = state.tokens.issue_member(tenant_id, user_id, session_id)?;
-            Ok(RefreshOutcome { access, refresh_token: token })
+            Ok(RefreshOutcome {
+                access,
+                refresh_token: token,
+            })
         }
         Outcome::Reused { session_id } => {
             state.sessions.invalidate(session_id);
-            Err(AppError::unauthenticated("this refresh token was already used; the session is revoked"))
+            Err(AppError::unauthenticated(
+                "this refresh token was already used; the session is revoked",
+            ))
         }
         Outcome::Invalid => Err(invalid()),
         Outcome::Inactive => Err(AppError::tenant_inactive()),
@@ -193,7 +244,11 @@ pub async fn refresh_session(state: &AppState, meta: &RequestMeta, token: &str) 
 
 /// Revokes the caller's session: its refresh tokens stop working and its access tokens are
 /// refused from now on (at once on this replica).
-pub async fn logout(state: &AppState, meta: &RequestMeta, member: &MemberPrincipal) -> AppResult<bool> {
+pub async fn logout(
+    state: &AppState,
+    meta: &RequestMeta,
+    member: &MemberPrincipal,
+) -> AppResult<bool> {
     let (tenant_id, session_id, user_id) = (member.tenant_id, member.session_id, member.user_id);
     let revoked = state
         .db
@@ -217,7 +272,12 @@ pub async fn logout(state: &AppState, meta: &RequestMeta, member: &MemberPrincip
 }
 
 /// Logs a platform admin in. Recorded in the platform audit log, failures too.
-pub async fn admin_login(state: &AppState, meta: &RequestMeta, email: &str, password: &str) -> AppResult<IssuedToken> {
+pub async fn admin_login(
+    state: &AppState,
+    meta: &RequestMeta,
+    email: &str,
+    password: &str,
+) -> AppResult<IssuedToken> {
     let account = format!("platform/{}", email.trim().to_lowercase());
     state.login_limiter.check(&meta.ip, &account)?;
     let lookup = email.trim().to_owned();
@@ -225,14 +285,29 @@ pub async fn admin_login(state: &AppState, meta: &RequestMeta, email: &str, pass
         .db
         .system_tx(|conn| PlatformAdminRow::find_by_email(conn, &lookup).scope_boxed())
         .await?;
-    let hash = admin.as_ref().filter(|a| a.disabled_at.is_none()).map(|a| a.password_hash.as_str());
+    let hash = admin
+        .as_ref()
+        .filter(|a| a.disabled_at.is_none())
+        .map(|a| a.password_hash.as_str());
     let verified = password::verify(password, hash).await?;
-    let ctx = meta.audit(admin.as_ref().filter(|_| verified).map_or(Actor::Anonymous, |a| Actor::PlatformAdmin(a.id)));
-    let action = if verified { "platform.admin_login" } else { "platform.admin_login_failed" };
+    let ctx = meta.audit(
+        admin
+            .as_ref()
+            .filter(|_| verified)
+            .map_or(Actor::Anonymous, |a| Actor::PlatformAdmin(a.id)),
+    );
+    let action = if verified {
+        "platform.admin_login"
+    } else {
+        "platform.admin_login_failed"
+    };
     let details = json!({ "email": email.trim().to_lowercase() });
     state
         .db
-        .system_tx(|conn| audit::record_platform(conn, &ctx, AuditEvent::new(action).details(details)).scope_boxed())
+        .system_tx(|conn| {
+            audit::record_platform(conn, &ctx, AuditEvent::new(action).details(details))
+                .scope_boxed()
+        })
         .await?;
     match (admin, verified) {
         (Some(admin), true) => state.tokens.issue_platform_admin(admin.id),

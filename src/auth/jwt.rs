@@ -80,7 +80,12 @@ impl TokenIssuer {
     }
 
     /// A member's token: tenant, user and session.
-    pub fn issue_member(&self, tenant_id: Uuid, user_id: Uuid, session_id: Uuid) -> AppResult<IssuedToken> {
+    pub fn issue_member(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> AppResult<IssuedToken> {
         self.issue(user_id, Some(tenant_id), Some(session_id), None)
     }
 
@@ -89,7 +94,13 @@ impl TokenIssuer {
         self.issue(admin_id, None, None, Some(PLATFORM_SCOPE.to_owned()))
     }
 
-    fn issue(&self, sub: Uuid, tid: Option<Uuid>, sid: Option<Uuid>, scope: Option<String>) -> AppResult<IssuedToken> {
+    fn issue(
+        &self,
+        sub: Uuid,
+        tid: Option<Uuid>,
+        sid: Option<Uuid>,
+        scope: Option<String>,
+    ) -> AppResult<IssuedToken> {
         let now = now_unix();
         let key = self
             .keys
@@ -111,8 +122,13 @@ impl TokenIssuer {
         let mut header = Header::new(key.alg);
         header.kid = Some(key.kid.clone());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        let token = encode(&header, &claims, &key.encoding).map_err(|e| AppError::internal(anyhow::Error::new(e)))?;
-        Ok(IssuedToken { token, expires_in: self.ttl_secs, claims })
+        let token = encode(&header, &claims, &key.encoding)
+            .map_err(|e| AppError::internal(anyhow::Error::new(e)))?;
+        Ok(IssuedToken {
+            token,
+            expires_in: self.ttl_secs,
+            claims,
+        })
     }
 
     /// Verifies signature, algorithm, type and registered claims. Every failure is the same
@@ -127,7 +143,11 @@ impl TokenIssuer {
             return Err(refuse("wrong typ"));
         }
         let kid = header.kid.as_deref().ok_or_else(|| refuse("no kid"))?;
-        let key = self.keys.keys().find(kid, now_unix()).ok_or_else(|| refuse("unknown kid"))?;
+        let key = self
+            .keys
+            .keys()
+            .find(kid, now_unix())
+            .ok_or_else(|| refuse("unknown kid"))?;
         if header.alg != key.alg {
             return Err(refuse("algorithm does not match the key"));
         }

@@ -37,21 +37,27 @@ pub struct KeySet {
 impl KeySet {
     /// The key that signs now: the newest one already active.
     pub fn signer(&self, now: i64) -> Option<Arc<SigningKey>> {
-        self.keys.iter().rev().find(|k| k.activates_at <= now).cloned()
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.activates_at <= now)
+            .cloned()
     }
 
     /// Keys that may have signed a still-valid token, or will sign soon.
     pub fn verifiers(&self, now: i64) -> impl Iterator<Item = &Arc<SigningKey>> {
         let retention = self.retention_secs;
         let keys = &self.keys;
-        keys.iter().enumerate().filter(move |(i, _)| {
-            // Retired when the next key became active.
-            match keys.get(i + 1) {
-                Some(next) if next.activates_at <= now => now < next.activates_at + retention,
-                _ => true,
-            }
-        })
-        .map(|(_, k)| k)
+        keys.iter()
+            .enumerate()
+            .filter(move |(i, _)| {
+                // Retired when the next key became active.
+                match keys.get(i + 1) {
+                    Some(next) if next.activates_at <= now => now < next.activates_at + retention,
+                    _ => true,
+                }
+            })
+            .map(|(_, k)| k)
     }
 
     pub fn find(&self, kid: &str, now: i64) -> Option<Arc<SigningKey>> {
@@ -78,7 +84,11 @@ impl KeySet {
     /// Kids of keys past their retention, whose files may be deleted.
     fn expired(&self, now: i64) -> Vec<String> {
         let live: Vec<&str> = self.verifiers(now).map(|k| k.kid.as_str()).collect();
-        self.keys.iter().filter(|k| !live.contains(&k.kid.as_str())).map(|k| k.kid.clone()).collect()
+        self.keys
+            .iter()
+            .filter(|k| !live.contains(&k.kid.as_str()))
+            .map(|k| k.kid.clone())
+            .collect()
     }
 }
 
@@ -120,7 +130,11 @@ impl KeyStore {
             tracing::warn!(kid, dir = %dir.display(), "no signing key found: generated one; back this folder up and share it between replicas");
             set = read_dir(dir, retention_secs)?;
         }
-        Ok(KeyStore { dir: dir.to_owned(), retention_secs, current: RwLock::new(Arc::new(set)) })
+        Ok(KeyStore {
+            dir: dir.to_owned(),
+            retention_secs,
+            current: RwLock::new(Arc::new(set)),
+        })
     }
 
     pub fn keys(&self) -> Arc<KeySet> {
@@ -148,7 +162,12 @@ pub struct RotateSummary {
 
 /// Adds a key that becomes the signer `activate_in` from now, and deletes keys whose retention
 /// has passed.
-pub fn rotate(dir: &Path, alg: SigningAlg, activate_in: Duration, retention: Duration) -> anyhow::Result<RotateSummary> {
+pub fn rotate(
+    dir: &Path,
+    alg: SigningAlg,
+    activate_in: Duration,
+    retention: Duration,
+) -> anyhow::Result<RotateSummary> {
     std::fs::create_dir_all(dir)?;
     let now = now_unix();
     let activates_at = now + activate_in.as_secs() as i64;
@@ -158,7 +177,12 @@ pub fn rotate(dir: &Path, alg: SigningAlg, activate_in: Duration, retention: Dur
     for kid in &removed {
         std::fs::remove_file(dir.join(format!("{kid}.pem")))?;
     }
-    Ok(RotateSummary { new_kid, activates_at, kept: set.keys.len() - removed.len(), removed })
+    Ok(RotateSummary {
+        new_kid,
+        activates_at,
+        kept: set.keys.len() - removed.len(),
+        removed,
+    })
 }
 
 /// Writes a new private key; returns its kid.
@@ -174,7 +198,9 @@ pub fn generate_key(dir: &Path, alg: SigningAlg, activates_at: i64) -> anyhow::R
         SigningAlg::Rs256 => {
             let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                 .map_err(|_| anyhow!("cannot generate an RSA key"))?;
-            let der: aws_lc_rs::encoding::Pkcs8V1Der = pair.as_der().map_err(|_| anyhow!("cannot encode the RSA key"))?;
+            let der: aws_lc_rs::encoding::Pkcs8V1Der = pair
+                .as_der()
+                .map_err(|_| anyhow!("cannot encode the RSA key"))?;
             der.as_ref().to_vec()
         }
     };
@@ -195,7 +221,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(bytes)?;
     Ok(())
 }
@@ -207,12 +235,20 @@ fn read_dir(dir: &Path, retention_secs: i64) -> anyhow::Result<KeySet> {
         if path.extension().and_then(|e| e.to_str()) != Some("pem") {
             continue;
         }
-        let kid = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-        let key = load_key(&path, &kid).with_context(|| format!("signing key {}", path.display()))?;
+        let kid = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let key =
+            load_key(&path, &kid).with_context(|| format!("signing key {}", path.display()))?;
         keys.push(Arc::new(key));
     }
     keys.sort_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)));
-    Ok(KeySet { keys, retention_secs })
+    Ok(KeySet {
+        keys,
+        retention_secs,
+    })
 }
 
 fn load_key(path: &Path, kid: &str) -> anyhow::Result<SigningKey> {
@@ -230,5 +266,12 @@ fn load_key(path: &Path, kid: &str) -> anyhow::Result<SigningKey> {
     let mut jwk = Jwk::from_encoding_key(&encoding, alg)?;
     jwk.common.key_id = Some(kid.to_owned());
     let decoding = DecodingKey::from_jwk(&jwk)?;
-    Ok(SigningKey { kid: kid.to_owned(), alg, activates_at, encoding, decoding, jwk })
+    Ok(SigningKey {
+        kid: kid.to_owned(),
+        alg,
+        activates_at,
+        encoding,
+        decoding,
+        jwk,
+    })
 }

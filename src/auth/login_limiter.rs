@@ -23,7 +23,8 @@ pub struct LoginLimiter {
 impl LoginLimiter {
     /// `per_ip` and `per_account` failures per minute, each also the burst.
     pub fn new(per_ip: u32, per_account: u32) -> LoginLimiter {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("max(1) is non-zero"));
+        let quota =
+            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("max(1) is non-zero"));
         LoginLimiter {
             per_ip: DefaultKeyedRateLimiter::keyed(quota(per_ip)),
             per_account: DefaultKeyedRateLimiter::keyed(quota(per_account)),
@@ -71,7 +72,8 @@ impl LoginLimiter {
     }
 
     fn lock(&self, key: String, wait: Duration) {
-        self.lockouts.insert(key, Instant::now() + wait.max(Duration::from_secs(1)));
+        self.lockouts
+            .insert(key, Instant::now() + wait.max(Duration::from_secs(1)));
     }
 }
 
@@ -100,7 +102,13 @@ mod tests {
         }
         let err = limiter.failed("1.1.1.1", "t/a@x.io").unwrap_err();
         assert!(err.retry_after_secs.unwrap() >= 1);
-        assert!(limiter.check("2.2.2.2", "t/a@x.io").is_err(), "the account is locked from any IP");
-        assert!(limiter.check("1.1.1.1", "t/b@x.io").is_ok(), "other accounts are not");
+        assert!(
+            limiter.check("2.2.2.2", "t/a@x.io").is_err(),
+            "the account is locked from any IP"
+        );
+        assert!(
+            limiter.check("1.1.1.1", "t/b@x.io").is_ok(),
+            "other accounts are not"
+        );
     }
 }

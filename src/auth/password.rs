@@ -1,10 +1,7 @@
 //! Password hashing with argon2id (the crate's defaults: 19 MiB, 2 passes, 1 lane, as OWASP
 //! recommends). Hashing is CPU-heavy, so it runs on the blocking pool, never on a worker.
 
-use argon2::{
-    Argon2, PasswordHasher, PasswordVerifier,
-    password_hash::phc::PasswordHash,
-};
+use argon2::{Argon2, PasswordHasher, PasswordVerifier, password_hash::phc::PasswordHash};
 use std::sync::LazyLock;
 
 use crate::{domain::NewPassword, error::AppResult};
@@ -44,7 +41,9 @@ pub async fn verify(password: &str, stored: Option<&str>) -> AppResult<bool> {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };
-        Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
     })
     .await?;
     Ok(ok && real)

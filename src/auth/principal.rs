@@ -55,7 +55,9 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| AppError::unauthenticated("the Authorization header must be `Bearer <access token>`"))?;
+        .ok_or_else(|| {
+            AppError::unauthenticated("the Authorization header must be `Bearer <access token>`")
+        })?;
     let claims = state.tokens.verify(token)?;
     match (claims.tid, claims.sid) {
         (Some(tenant_id), Some(session_id)) => {
@@ -66,7 +68,9 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
                 None => {
                     let s = state
                         .db
-                        .tenant_tx(tenant_id, move |conn| SessionRow::state(conn, session_id, user_id).scope_boxed())
+                        .tenant_tx(tenant_id, move |conn| {
+                            SessionRow::state(conn, session_id, user_id).scope_boxed()
+                        })
                         .await?;
                     if let Some(s) = &s {
                         state.sessions.put(session_id, s.clone());
@@ -76,7 +80,9 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
             };
             let session = session.ok_or_else(|| AppError::unauthenticated("session not found"))?;
             if !session.session_usable(chrono::Utc::now()) {
-                return Err(AppError::unauthenticated("this session has ended; log in again"));
+                return Err(AppError::unauthenticated(
+                    "this session has ended; log in again",
+                ));
             }
             if session.tenant_status == "purged" {
                 return Err(AppError::unauthenticated("session not found"));
@@ -88,6 +94,8 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
                 tenant_status: session.tenant_status,
             }))
         }
-        _ => Ok(Principal::PlatformAdmin { admin_id: claims.sub }),
+        _ => Ok(Principal::PlatformAdmin {
+            admin_id: claims.sub,
+        }),
     }
 }

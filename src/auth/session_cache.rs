@@ -19,13 +19,20 @@ pub struct SessionCache {
 
 impl SessionCache {
     pub fn new(ttl: Duration) -> SessionCache {
-        SessionCache { ttl, entries: DashMap::new() }
+        SessionCache {
+            ttl,
+            entries: DashMap::new(),
+        }
     }
 
     pub fn get(&self, session_id: Uuid) -> Option<SessionState> {
         let entry = self.entries.get(&session_id)?;
         let (at, state) = entry.value();
-        if at.elapsed() < self.ttl { Some(state.clone()) } else { None }
+        if at.elapsed() < self.ttl {
+            Some(state.clone())
+        } else {
+            None
+        }
     }
 
     pub fn put(&self, session_id: Uuid, state: SessionState) {

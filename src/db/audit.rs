@@ -46,11 +46,18 @@ pub struct AuditContext {
 
 impl AuditContext {
     pub fn system() -> AuditContext {
-        AuditContext { actor: Actor::System, ip: None, request_id: None }
+        AuditContext {
+            actor: Actor::System,
+            ip: None,
+            request_id: None,
+        }
     }
 
     pub fn with_actor(&self, actor: Actor) -> AuditContext {
-        AuditContext { actor, ..self.clone() }
+        AuditContext {
+            actor,
+            ..self.clone()
+        }
     }
 }
 
@@ -65,7 +72,12 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     pub fn new(action: &'static str) -> AuditEvent {
-        AuditEvent { action, target_type: None, target_id: None, details: Value::Object(Default::default()) }
+        AuditEvent {
+            action,
+            target_type: None,
+            target_id: None,
+            details: Value::Object(Default::default()),
+        }
     }
 
     pub fn target(mut self, kind: &'static str, id: impl ToString) -> AuditEvent {
@@ -81,7 +93,12 @@ impl AuditEvent {
 }
 
 /// Appends to the tenant's audit log (inside that tenant's transaction, or system scope).
-pub async fn record(conn: &mut Conn, tenant_id: Uuid, ctx: &AuditContext, event: AuditEvent) -> AppResult<()> {
+pub async fn record(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    ctx: &AuditContext,
+    event: AuditEvent,
+) -> AppResult<()> {
     let (actor_type, actor_id) = ctx.actor.parts();
     diesel::insert_into(audit_log::table)
         .values((
@@ -102,7 +119,11 @@ pub async fn record(conn: &mut Conn, tenant_id: Uuid, ctx: &AuditContext, event:
 }
 
 /// Appends to the platform audit log (system scope).
-pub async fn record_platform(conn: &mut Conn, ctx: &AuditContext, event: AuditEvent) -> AppResult<()> {
+pub async fn record_platform(
+    conn: &mut Conn,
+    ctx: &AuditContext,
+    event: AuditEvent,
+) -> AppResult<()> {
     let (actor_type, actor_id) = ctx.actor.parts();
     diesel::insert_into(platform_audit_log::table)
         .values((

@@ -106,8 +106,11 @@ pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
     drop(connect(url).await?);
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
-            .map_err(|e| anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(&url)))?;
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .map_err(|e| {
+                    anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(&url))
+                })?;
         diesel::RunQueryDsl::execute(
             diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")),
             &mut conn,

@@ -136,13 +136,17 @@ where
     type Tm = <Conn as AsyncConnection>::TransactionManager;
     Tm::begin_transaction(conn).await?;
     let scoped = match scope {
-        Scope::Tenant(tenant) => diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind::<Text, _>(tenant.to_string())
-            .execute(conn)
-            .await,
-        Scope::System => diesel::sql_query("SELECT set_config('app.scope', 'system', true)")
-            .execute(conn)
-            .await,
+        Scope::Tenant(tenant) => {
+            diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
+                .bind::<Text, _>(tenant.to_string())
+                .execute(conn)
+                .await
+        }
+        Scope::System => {
+            diesel::sql_query("SELECT set_config('app.scope', 'system', true)")
+                .execute(conn)
+                .await
+        }
     };
     let outcome = match scoped {
         Ok(_) => f(conn).await,

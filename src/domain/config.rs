@@ -24,11 +24,16 @@ impl Branding {
     /// (names of letters, digits, - and _; values #rgb or #rrggbb).
     pub fn validate(&self) -> Result<(), AppError> {
         if let Some(logo) = &self.logo {
-            let url = url::Url::parse(logo)
-                .map_err(|_| AppError::bad_input("branding.logo", "branding.logo must be an absolute URL"))?;
+            let url = url::Url::parse(logo).map_err(|_| {
+                AppError::bad_input("branding.logo", "branding.logo must be an absolute URL")
+            })?;
             let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
-            if !(url.scheme() == "https" || (url.scheme() == "http" && local)) || logo.len() > 2048 {
-                return Err(AppError::bad_input("branding.logo", "branding.logo must be an https URL"));
+            if !(url.scheme() == "https" || (url.scheme() == "http" && local)) || logo.len() > 2048
+            {
+                return Err(AppError::bad_input(
+                    "branding.logo",
+                    "branding.logo must be an https URL",
+                ));
             }
         }
         if self.colors.len() > 32 {
@@ -36,7 +41,9 @@ impl Branding {
         }
         for (name, value) in &self.colors {
             let name_ok = (1..=32).contains(&name.len())
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             let hex = value.strip_prefix('#').unwrap_or("");
             let value_ok = matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit());
             if !name_ok || !value_ok {
@@ -70,7 +77,12 @@ fn yes() -> bool {
 
 impl Default for Features {
     fn default() -> Self {
-        Features { sso: false, api_access: true, custom_domain: false, custom: BTreeMap::new() }
+        Features {
+            sso: false,
+            api_access: true,
+            custom_domain: false,
+            custom: BTreeMap::new(),
+        }
     }
 }
 
@@ -85,17 +97,27 @@ pub struct Limits {
 impl Default for Limits {
     /// The free plan's limits.
     fn default() -> Self {
-        Limits { users: 25, storage_gb: 5, api_calls_per_minute: 600 }
+        Limits {
+            users: 25,
+            storage_gb: 5,
+            api_calls_per_minute: 600,
+        }
     }
 }
 
 impl Limits {
     pub fn validate(&self) -> Result<(), AppError> {
         if self.users < 1 {
-            return Err(AppError::bad_input("limits.users", "limits.users must be at least 1"));
+            return Err(AppError::bad_input(
+                "limits.users",
+                "limits.users must be at least 1",
+            ));
         }
         if self.storage_gb < 0 {
-            return Err(AppError::bad_input("limits.storageGb", "limits.storageGb must not be negative"));
+            return Err(AppError::bad_input(
+                "limits.storageGb",
+                "limits.storageGb must not be negative",
+            ));
         }
         if self.api_calls_per_minute < 1 {
             return Err(AppError::bad_input(
@@ -107,18 +129,65 @@ impl Limits {
     }
 }
 
+/// The features and limits a plan grants. The plan catalog of billing extends this; these
+/// are the defaults new tenants start from.
+pub fn plan_defaults(plan: &str) -> Option<(Features, Limits)> {
+    let features = |sso, custom_domain| Features {
+        sso,
+        api_access: true,
+        custom_domain,
+        custom: BTreeMap::new(),
+    };
+    match plan {
+        "free" => Some((
+            features(false, false),
+            Limits {
+                users: 25,
+                storage_gb: 5,
+                api_calls_per_minute: 600,
+            },
+        )),
+        "pro" => Some((
+            features(true, true),
+            Limits {
+                users: 250,
+                storage_gb: 100,
+                api_calls_per_minute: 3_000,
+            },
+        )),
+        "enterprise" => Some((
+            features(true, true),
+            Limits {
+                users: 10_000,
+                storage_gb: 2_000,
+                api_calls_per_minute: 20_000,
+            },
+        )),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn branding_accepts_https_logos_and_hex_colors() {
-        let mut b = Branding { logo: Some("https://cdn.example.com/logo.png".into()), ..Default::default() };
+        let mut b = Branding {
+            logo: Some("https://cdn.example.com/logo.png".into()),
+            ..Default::default()
+        };
         b.colors.insert("primary".into(), "#1a2B3c".into());
         assert!(b.validate().is_ok());
         b.colors.insert("accent".into(), "red".into());
-        assert_eq!(b.validate().unwrap_err().field.as_deref(), Some("branding.colors"));
-        let b = Branding { logo: Some("javascript:alert(1)".into()), ..Default::default() };
+        assert_eq!(
+            b.validate().unwrap_err().field.as_deref(),
+            Some("branding.colors")
+        );
+        let b = Branding {
+            logo: Some("javascript:alert(1)".into()),
+            ..Default::default()
+        };
         assert!(b.validate().is_err());
     }
 
@@ -126,20 +195,5 @@ mod tests {
     fn stored_json_with_missing_fields_reads_with_defaults() {
         let f: Features = serde_json::from_str("{}").unwrap();
         assert_eq!(f, Features::default());
-    }
-}
-
-/// The features and limits a plan grants. The plan catalog of billing extends this; these
-/// are the defaults new tenants start from.
-pub fn plan_defaults(plan: &str) -> Option<(Features, Limits)> {
-    let features = |sso, custom_domain| Features { sso, api_access: true, custom_domain, custom: BTreeMap::new() };
-    match plan {
-        "free" => Some((features(false, false), Limits { users: 25, storage_gb: 5, api_calls_per_minute: 600 })),
-        "pro" => Some((features(true, true), Limits { users: 250, storage_gb: 100, api_calls_per_minute: 3_000 })),
-        "enterprise" => Some((
-            features(true, true),
-            Limits { users: 10_000, storage_gb: 2_000, api_calls_per_minute: 20_000 },
-        )),
-        _ => None,
     }
 }

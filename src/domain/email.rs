@@ -36,12 +36,24 @@ mod tests {
 
     #[test]
     fn accepts_plain_addresses_and_lowercases_them() {
-        assert_eq!(Email::parse("email", " Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("email", " Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
     }
 
     #[test]
     fn refuses_malformed_addresses() {
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ada@.com",
+        ] {
             let err = Email::parse("email", bad).unwrap_err();
             assert_eq!(err.field.as_deref(), Some("email"), "{bad}");
         }

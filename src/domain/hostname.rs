@@ -10,7 +10,12 @@ impl Hostname {
     /// letters, digits and inner hyphens; 253 characters at most; a top-level label not numeric.
     pub fn parse(field: &str, raw: &str) -> Result<Hostname, AppError> {
         let s = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-        let bad = || AppError::bad_input(field, format!("{field} must be a domain name such as acme.example.com"));
+        let bad = || {
+            AppError::bad_input(
+                field,
+                format!("{field} must be a domain name such as acme.example.com"),
+            )
+        };
         if s.is_empty() || s.len() > 253 {
             return Err(bad());
         }
@@ -23,12 +28,17 @@ impl Hostname {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
                 return Err(bad());
             }
         }
-        if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+        if labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
             return Err(bad());
         }
         Ok(Hostname(s))
@@ -45,12 +55,27 @@ mod tests {
 
     #[test]
     fn lowercases_valid_domains() {
-        assert_eq!(Hostname::parse("domain", "Acme.Example.COM.").unwrap().as_str(), "acme.example.com");
+        assert_eq!(
+            Hostname::parse("domain", "Acme.Example.COM.")
+                .unwrap()
+                .as_str(),
+            "acme.example.com"
+        );
     }
 
     #[test]
     fn refuses_malformed_domains() {
-        for bad in ["", "acme", "-acme.com", "acme-.com", "ac me.com", "acme..com", "127.0.0.1", "acme.com/x", "ä.com"] {
+        for bad in [
+            "",
+            "acme",
+            "-acme.com",
+            "acme-.com",
+            "ac me.com",
+            "acme..com",
+            "127.0.0.1",
+            "acme.com/x",
+            "ä.com",
+        ] {
             assert!(Hostname::parse("domain", bad).is_err(), "{bad}");
         }
     }

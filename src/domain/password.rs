@@ -15,17 +15,28 @@ impl NewPassword {
     pub fn parse(field: &str, raw: &str, email: Option<&str>) -> Result<NewPassword, AppError> {
         let chars = raw.chars().count();
         if chars < MIN_LENGTH {
-            return Err(AppError::bad_input(field, format!("{field} must have at least {MIN_LENGTH} characters")));
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must have at least {MIN_LENGTH} characters"),
+            ));
         }
         if chars > MAX_LENGTH {
-            return Err(AppError::bad_input(field, format!("{field} must have at most {MAX_LENGTH} characters")));
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must have at most {MAX_LENGTH} characters"),
+            ));
         }
         let first = raw.chars().next();
         if raw.chars().all(|c| Some(c) == first) {
             return Err(AppError::bad_input(field, format!("{field} is too weak")));
         }
-        if email.is_some_and(|e| e.eq_ignore_ascii_case(raw) || raw.to_lowercase().contains(&e.to_lowercase())) {
-            return Err(AppError::bad_input(field, format!("{field} must not contain the email address")));
+        if email.is_some_and(|e| {
+            e.eq_ignore_ascii_case(raw) || raw.to_lowercase().contains(&e.to_lowercase())
+        }) {
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must not contain the email address"),
+            ));
         }
         Ok(NewPassword(raw.to_owned()))
     }
@@ -49,8 +60,19 @@ mod tests {
     fn enforces_the_policy() {
         assert!(NewPassword::parse("password", "short", None).is_err());
         assert!(NewPassword::parse("password", "aaaaaaaaaaaa", None).is_err());
-        assert!(NewPassword::parse("password", "xada@example.comx", Some("ada@example.com")).is_err());
-        assert!(NewPassword::parse("password", "correct horse battery", Some("ada@example.com")).is_ok());
-        assert_eq!(format!("{:?}", NewPassword::parse("p", "correct horse", None).unwrap()), "NewPassword(*****)");
+        assert!(
+            NewPassword::parse("password", "xada@example.comx", Some("ada@example.com")).is_err()
+        );
+        assert!(
+            NewPassword::parse("password", "correct horse battery", Some("ada@example.com"))
+                .is_ok()
+        );
+        assert_eq!(
+            format!(
+                "{:?}",
+                NewPassword::parse("p", "correct horse", None).unwrap()
+            ),
+            "NewPassword(*****)"
+        );
     }
 }

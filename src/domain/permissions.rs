@@ -96,8 +96,16 @@ impl SystemRole {
         match self {
             SystemRole::Owner => Permission::ALL.to_vec(),
             SystemRole::Admin => vec![
-                TenantRead, TenantManage, UsersRead, UsersWrite, RolesManage, WorkspacesRead,
-                WorkspacesWrite, ProductsManage, AuditRead, ApiKeysManage,
+                TenantRead,
+                TenantManage,
+                UsersRead,
+                UsersWrite,
+                RolesManage,
+                WorkspacesRead,
+                WorkspacesWrite,
+                ProductsManage,
+                AuditRead,
+                ApiKeysManage,
             ],
             SystemRole::Member => vec![TenantRead, UsersRead, WorkspacesRead, WorkspacesWrite],
             SystemRole::Viewer => vec![TenantRead, UsersRead, WorkspacesRead],
@@ -127,7 +135,10 @@ mod tests {
     #[test]
     fn only_the_owner_may_delete_the_tenant() {
         for role in SystemRole::ALL {
-            assert_eq!(role.permissions().contains(&Permission::TenantDelete), role == SystemRole::Owner);
+            assert_eq!(
+                role.permissions().contains(&Permission::TenantDelete),
+                role == SystemRole::Owner
+            );
         }
     }
 }

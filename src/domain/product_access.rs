@@ -25,7 +25,9 @@ impl ProductAccess {
             "full" => Ok(ProductAccess::Full),
             "limited" => Ok(ProductAccess::Limited),
             "none" => Ok(ProductAccess::None),
-            other => Err(AppError::internal(anyhow::anyhow!("unknown product access {other:?} in the database"))),
+            other => Err(AppError::internal(anyhow::anyhow!(
+                "unknown product access {other:?} in the database"
+            ))),
         }
     }
 }

@@ -13,7 +13,8 @@ impl Slug {
             && !s.starts_with('-')
             && !s.ends_with('-')
             && !s.contains("--")
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(Slug(s.to_owned()))
         } else {
@@ -50,8 +51,14 @@ mod tests {
 
     #[test]
     fn derives_slugs_from_names() {
-        assert_eq!(Slug::derive("slug", "Acme Corp, Inc.").unwrap().as_str(), "acme-corp-inc");
-        assert_eq!(Slug::derive("slug", "  Déjà vu 2 ").unwrap().as_str(), "d-j-vu-2");
+        assert_eq!(
+            Slug::derive("slug", "Acme Corp, Inc.").unwrap().as_str(),
+            "acme-corp-inc"
+        );
+        assert_eq!(
+            Slug::derive("slug", "  Déjà vu 2 ").unwrap().as_str(),
+            "d-j-vu-2"
+        );
     }
 
     #[test]

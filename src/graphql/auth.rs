@@ -70,7 +70,11 @@ impl AuthMutation {
 
     /// Single use: the old refresh token stops working; presenting a spent one revokes the
     /// whole session.
-    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> Result<RefreshPayload, AppError> {
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> Result<RefreshPayload, AppError> {
         let state = context::state(ctx)?;
         let meta = &context::request(ctx)?.meta;
         let out = flows::refresh_session(state, meta, &refresh_token).await?;
@@ -92,10 +96,18 @@ impl AuthMutation {
     }
 
     /// Platform admins log in here; their accounts come from `tenant-hub admin create`.
-    async fn admin_login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AdminLoginPayload, AppError> {
+    async fn admin_login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AdminLoginPayload, AppError> {
         let state = context::state(ctx)?;
         let meta = &context::request(ctx)?.meta;
         let token = flows::admin_login(state, meta, &email, &password).await?;
-        Ok(AdminLoginPayload { access_token: token.token, expires_in: token.expires_in })
+        Ok(AdminLoginPayload {
+            access_token: token.token,
+            expires_in: token.expires_in,
+        })
     }
 }

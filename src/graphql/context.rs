@@ -38,7 +38,12 @@ pub struct RequestCtx {
 
 impl RequestCtx {
     pub fn new(principal: Principal, meta: RequestMeta) -> RequestCtx {
-        RequestCtx { principal, meta, permissions: OnceCell::new(), admin_checked: OnceCell::new() }
+        RequestCtx {
+            principal,
+            meta,
+            permissions: OnceCell::new(),
+            admin_checked: OnceCell::new(),
+        }
     }
 }
 
@@ -48,8 +53,9 @@ pub fn state<'a>(ctx: &Context<'a>) -> AppResult<&'a Arc<AppState>> {
 }
 
 pub fn request<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
-    ctx.data::<RequestCtx>()
-        .map_err(|_| AppError::internal(anyhow::anyhow!("RequestCtx missing from the request data")))
+    ctx.data::<RequestCtx>().map_err(|_| {
+        AppError::internal(anyhow::anyhow!("RequestCtx missing from the request data"))
+    })
 }
 
 /// Database access limited to one tenant.
@@ -94,7 +100,9 @@ impl TenantScope<'_> {
 fn member_principal<'a>(ctx: &Context<'a>) -> AppResult<&'a MemberPrincipal> {
     match &request(ctx)?.principal {
         Principal::Member(m) => Ok(m),
-        Principal::Anonymous => Err(AppError::unauthenticated("log in first: this needs an access token")),
+        Principal::Anonymous => Err(AppError::unauthenticated(
+            "log in first: this needs an access token",
+        )),
         Principal::PlatformAdmin { .. } => Err(AppError::forbidden(
             "platform admins are not tenant members; use the admin operations",
         )),
@@ -133,7 +141,9 @@ pub async fn permissions(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
     let user_id = m.user_id;
     req.permissions
         .get_or_try_init(|| async move {
-            let perms = scope.tx(move |conn| RoleRow::tenant_permissions_of(conn, user_id).scope_boxed()).await?;
+            let perms = scope
+                .tx(move |conn| RoleRow::tenant_permissions_of(conn, user_id).scope_boxed())
+                .await?;
             Ok::<_, AppError>(Arc::new(perms))
         })
         .await
@@ -143,17 +153,34 @@ pub async fn permissions(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
 /// A member of an active tenant holding `permission`.
 pub async fn require<'a>(ctx: &Context<'a>, permission: Permission) -> AppResult<TenantScope<'a>> {
     let scope = member(ctx)?;
-    if !permissions(ctx).await?.iter().any(|p| p == permission.as_str()) {
-        return Err(AppError::forbidden(format!("this needs the permission {}", permission.as_str())));
+    if !permissions(ctx)
+        .await?
+        .iter()
+        .any(|p| p == permission.as_str())
+    {
+        return Err(AppError::forbidden(format!(
+            "this needs the permission {}",
+            permission.as_str()
+        )));
     }
     Ok(scope)
 }
 
 /// Like [`require`], for the few operations allowed while the tenant is deactivated.
-pub async fn require_any_status<'a>(ctx: &Context<'a>, permission: Permission) -> AppResult<TenantScope<'a>> {
+pub async fn require_any_status<'a>(
+    ctx: &Context<'a>,
+    permission: Permission,
+) -> AppResult<TenantScope<'a>> {
     let scope = member_any_status(ctx)?;
-    if !permissions(ctx).await?.iter().any(|p| p == permission.as_str()) {
-        return Err(AppError::forbidden(format!("this needs the permission {}", permission.as_str())));
+    if !permissions(ctx)
+        .await?
+        .iter()
+        .any(|p| p == permission.as_str())
+    {
+        return Err(AppError::forbidden(format!(
+            "this needs the permission {}",
+            permission.as_str()
+        )));
     }
     Ok(scope)
 }
@@ -181,7 +208,12 @@ impl<'a> PlatformScope<'a> {
 
     /// A tenant's data, as that tenant sees it; the access is written to the tenant's audit
     /// log with this admin as actor, in the same transaction.
-    pub async fn tenant_tx<'f, T, F>(&self, tenant_id: Uuid, action: &'static str, f: F) -> AppResult<T>
+    pub async fn tenant_tx<'f, T, F>(
+        &self,
+        tenant_id: Uuid,
+        action: &'static str,
+        f: F,
+    ) -> AppResult<T>
     where
         T: Send + 'f,
         F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
@@ -192,7 +224,13 @@ impl<'a> PlatformScope<'a> {
             .tenant_tx(tenant_id, move |conn| {
                 async move {
                     let value = f(conn).await?;
-                    audit::record(conn, tenant_id, &ctx, AuditEvent::new(action).target("tenant", tenant_id)).await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &ctx,
+                        AuditEvent::new(action).target("tenant", tenant_id),
+                    )
+                    .await?;
                     Ok(value)
                 }
                 .scope_boxed()
@@ -202,7 +240,12 @@ impl<'a> PlatformScope<'a> {
 
     /// A [`TenantScope`] for one tenant, acting as this admin.
     pub fn tenant(&self, tenant_id: Uuid) -> TenantScope<'a> {
-        TenantScope { state: self.state, meta: self.meta, tenant_id, actor: Actor::PlatformAdmin(self.admin_id) }
+        TenantScope {
+            state: self.state,
+            meta: self.meta,
+            tenant_id,
+            actor: Actor::PlatformAdmin(self.admin_id),
+        }
     }
 }
 
@@ -211,21 +254,32 @@ pub async fn platform_admin<'a>(ctx: &Context<'a>) -> AppResult<PlatformScope<'a
     let req = request(ctx)?;
     let Principal::PlatformAdmin { admin_id } = req.principal else {
         return Err(match req.principal {
-            Principal::Anonymous => AppError::unauthenticated("log in first: this needs a platform admin token"),
+            Principal::Anonymous => {
+                AppError::unauthenticated("log in first: this needs a platform admin token")
+            }
             _ => AppError::forbidden("this needs a platform admin"),
         });
     };
     let state = state(ctx)?;
     req.admin_checked
         .get_or_try_init(|| async {
-            let admin = state.db.system_tx(move |conn| PlatformAdminRow::find(conn, admin_id).scope_boxed()).await?;
+            let admin = state
+                .db
+                .system_tx(move |conn| PlatformAdminRow::find(conn, admin_id).scope_boxed())
+                .await?;
             match admin {
                 Some(a) if a.disabled_at.is_none() => Ok(()),
-                _ => Err(AppError::unauthenticated("this platform admin account is disabled")),
+                _ => Err(AppError::unauthenticated(
+                    "this platform admin account is disabled",
+                )),
             }
         })
         .await?;
-    Ok(PlatformScope { state, meta: &req.meta, admin_id })
+    Ok(PlatformScope {
+        state,
+        meta: &req.meta,
+        admin_id,
+    })
 }
 
 /// The scope in which nested fields of an object of `tenant_id` load their relations: the

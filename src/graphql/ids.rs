@@ -28,7 +28,10 @@ pub fn decode(kind: &str, field: &str, id: &ID) -> AppResult<Uuid> {
     match decode_any(id.as_str()) {
         Some((k, uuid)) if k == kind => Ok(uuid),
         Some(_) => Err(AppError::not_found(&kind.to_lowercase())),
-        None => Err(AppError::bad_input(field, format!("{field} is not a valid id"))),
+        None => Err(AppError::bad_input(
+            field,
+            format!("{field} is not a valid id"),
+        )),
     }
 }
 
@@ -41,8 +44,16 @@ mod tests {
         let uuid = Uuid::new_v4();
         let id = encode("User", uuid);
         assert_eq!(decode("User", "id", &id).unwrap(), uuid);
-        assert_eq!(decode("Workspace", "id", &id).unwrap_err().code, crate::ErrorCode::NotFound);
-        assert_eq!(decode("User", "id", &ID("garbage!".into())).unwrap_err().code, crate::ErrorCode::BadUserInput);
+        assert_eq!(
+            decode("Workspace", "id", &id).unwrap_err().code,
+            crate::ErrorCode::NotFound
+        );
+        assert_eq!(
+            decode("User", "id", &ID("garbage!".into()))
+                .unwrap_err()
+                .code,
+            crate::ErrorCode::BadUserInput
+        );
         assert_eq!(decode("User", "id", &ID(uuid.to_string())).unwrap(), uuid);
     }
 }

@@ -1,7 +1,7 @@
 //! `me` and `tenantContext`: who the caller is, and what product apps need to authorise them.
 
-use async_graphql::{Context, ID, Object, SimpleObject};
 use crate::db::ScopedFutureExt;
+use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{
     db::models::{RoleRow, UserRow, product},
@@ -38,12 +38,20 @@ impl MeQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<User, AppError> {
         let scope = context::member(ctx)?;
         let user_id = scope.user_id().unwrap_or_default();
-        Ok(User(scope.tx(move |conn| UserRow::get(conn, user_id).scope_boxed()).await?))
+        Ok(User(
+            scope
+                .tx(move |conn| UserRow::get(conn, user_id).scope_boxed())
+                .await?,
+        ))
     }
 
     /// The caller's TenantContext. `productId` narrows `products` to that product; an unknown
     /// product is listed with access NONE.
-    async fn tenant_context(&self, ctx: &Context<'_>, product_id: Option<ID>) -> Result<TenantContext, AppError> {
+    async fn tenant_context(
+        &self,
+        ctx: &Context<'_>,
+        product_id: Option<ID>,
+    ) -> Result<TenantContext, AppError> {
         let scope = context::member(ctx)?;
         let (tenant_id, user_id) = (scope.tenant_id(), scope.user_id().unwrap_or_default());
         let only = product_id.map(|p| p.0);
@@ -52,7 +60,8 @@ impl MeQuery {
             .tx(move |conn| {
                 async move {
                     let permissions = RoleRow::tenant_permissions_of(conn, user_id).await?;
-                    let products = product::effective_access(conn, user_id, narrowed.as_deref()).await?;
+                    let products =
+                        product::effective_access(conn, user_id, narrowed.as_deref()).await?;
                     Ok((permissions, products))
                 }
                 .scope_boxed()
@@ -69,7 +78,10 @@ impl MeQuery {
             permissions,
             products: products
                 .into_iter()
-                .map(|(id, access)| ProductGrant { product_id: ID(id), access })
+                .map(|(id, access)| ProductGrant {
+                    product_id: ID(id),
+                    access,
+                })
                 .collect(),
         })
     }

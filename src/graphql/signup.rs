@@ -2,8 +2,8 @@
 //! The tenant, its system roles, its default workspace, its owner and the audit records are
 //! written in one transaction: a failure leaves nothing behind.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
 use crate::db::ScopedFutureExt;
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -70,7 +70,10 @@ pub struct CreatedTenant {
 pub async fn validate(input: CreateTenantInput, admin: bool) -> AppResult<NewTenantSpec> {
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_input("name", "name must have 1 to 200 characters"));
+        return Err(AppError::bad_input(
+            "name",
+            "name must have 1 to 200 characters",
+        ));
     }
     let domain = Hostname::parse("domain", &input.domain)?;
     let slug = match input.slug.as_deref() {
@@ -78,26 +81,54 @@ pub async fn validate(input: CreateTenantInput, admin: bool) -> AppResult<NewTen
         None => Slug::derive("name", &name)?,
     };
     let owner_email = Email::parse("ownerEmail", &input.owner_email)?;
-    let password = NewPassword::parse("ownerPassword", &input.owner_password, Some(owner_email.as_str()))?;
+    let password = NewPassword::parse(
+        "ownerPassword",
+        &input.owner_password,
+        Some(owner_email.as_str()),
+    )?;
     let plan = input.plan.unwrap_or_else(|| "free".to_owned());
     if plan_defaults(&plan).is_none() {
-        return Err(AppError::bad_input("plan", format!("unknown plan {plan:?}")));
+        return Err(AppError::bad_input(
+            "plan",
+            format!("unknown plan {plan:?}"),
+        ));
     }
     if plan != "free" && !admin {
-        return Err(AppError::forbidden("only platform admins can create a tenant on a paid plan"));
+        return Err(AppError::forbidden(
+            "only platform admins can create a tenant on a paid plan",
+        ));
     }
-    let owner_name = input.owner_name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let owner_name = input
+        .owner_name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
     if owner_name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        return Err(AppError::bad_input("ownerName", "ownerName must have at most 200 characters"));
+        return Err(AppError::bad_input(
+            "ownerName",
+            "ownerName must have at most 200 characters",
+        ));
     }
     let owner_password_hash = password::hash(&password).await?;
-    Ok(NewTenantSpec { name, slug, domain, plan, owner_email, owner_name, owner_password_hash })
+    Ok(NewTenantSpec {
+        name,
+        slug,
+        domain,
+        plan,
+        owner_email,
+        owner_name,
+        owner_password_hash,
+    })
 }
 
 /// Writes a new tenant with everything it starts with. Runs in system scope (the tenant does
 /// not exist yet, so no tenant scope can admit it).
-pub async fn create_tenant(conn: &mut Conn, spec: &NewTenantSpec, ctx: &AuditContext) -> AppResult<CreatedTenant> {
-    let (features, limits) = plan_defaults(&spec.plan).ok_or_else(|| AppError::bad_input("plan", "unknown plan"))?;
+pub async fn create_tenant(
+    conn: &mut Conn,
+    spec: &NewTenantSpec,
+    ctx: &AuditContext,
+) -> AppResult<CreatedTenant> {
+    let (features, limits) =
+        plan_defaults(&spec.plan).ok_or_else(|| AppError::bad_input("plan", "unknown plan"))?;
     let tenant = TenantRow::insert(
         conn,
         NewTenant {
@@ -135,7 +166,9 @@ pub async fn create_tenant(conn: &mut Conn, spec: &NewTenantSpec, ctx: &AuditCon
         },
     )
     .await?;
-    let owner_role = roles.first().ok_or_else(|| AppError::internal(anyhow::anyhow!("no owner role")))?;
+    let owner_role = roles
+        .first()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no owner role")))?;
     UserRoleRow::assign(conn, tenant_id, owner.id, owner_role.id, None).await?;
     TenantProductRow::set(conn, tenant_id, DEFAULT_PRODUCT, ProductAccess::Full).await?;
     let actor_ctx = match ctx.actor {
@@ -160,7 +193,11 @@ pub async fn create_tenant(conn: &mut Conn, spec: &NewTenantSpec, ctx: &AuditCon
         )
         .await?;
     }
-    Ok(CreatedTenant { tenant, owner, workspace })
+    Ok(CreatedTenant {
+        tenant,
+        owner,
+        workspace,
+    })
 }
 
 #[derive(Default)]
@@ -170,7 +207,11 @@ pub struct SignupMutation;
 impl SignupMutation {
     /// Creates a tenant with its system roles, default workspace and owner, in one transaction.
     /// Taken domain or slug: CONFLICT. Malformed input or a weak password: BAD_USER_INPUT.
-    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> Result<CreateTenantPayload, AppError> {
+    async fn create_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTenantInput,
+    ) -> Result<CreateTenantPayload, AppError> {
         let state = context::state(ctx)?;
         let req = context::request(ctx)?;
         let actor = match req.principal {
@@ -179,13 +220,19 @@ impl SignupMutation {
                 Actor::PlatformAdmin(admin.admin_id)
             }
             _ if state.settings.signup_enabled => Actor::Anonymous,
-            _ => return Err(AppError::forbidden("self-service sign-up is switched off; ask a platform admin")),
+            _ => {
+                return Err(AppError::forbidden(
+                    "self-service sign-up is switched off; ask a platform admin",
+                ));
+            }
         };
         let spec = validate(input, matches!(actor, Actor::PlatformAdmin(_))).await?;
         let audit_ctx = req.meta.audit(actor);
         let created = state
             .db
-            .system_tx(move |conn| async move { create_tenant(conn, &spec, &audit_ctx).await }.scope_boxed())
+            .system_tx(move |conn| {
+                async move { create_tenant(conn, &spec, &audit_ctx).await }.scope_boxed()
+            })
             .await?;
         Ok(CreateTenantPayload {
             tenant: Tenant(created.tenant),

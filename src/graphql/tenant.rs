@@ -1,9 +1,9 @@
 //! The `Tenant` object with its configuration (branding, features, limits), and the member's
 //! `tenant` and `tenantConfig` queries.
 
+use crate::db::ScopedFutureExt;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use crate::db::ScopedFutureExt;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -70,19 +70,31 @@ pub struct Limits {
 
 impl From<domain::Branding> for Branding {
     fn from(b: domain::Branding) -> Self {
-        Branding { logo: b.logo, colors: Json(b.colors) }
+        Branding {
+            logo: b.logo,
+            colors: Json(b.colors),
+        }
     }
 }
 
 impl From<domain::Features> for Features {
     fn from(f: domain::Features) -> Self {
-        Features { sso: f.sso, api_access: f.api_access, custom_domain: f.custom_domain, custom: Json(f.custom) }
+        Features {
+            sso: f.sso,
+            api_access: f.api_access,
+            custom_domain: f.custom_domain,
+            custom: Json(f.custom),
+        }
     }
 }
 
 impl From<domain::Limits> for Limits {
     fn from(l: domain::Limits) -> Self {
-        Limits { users: l.users, storage_gb: l.storage_gb, api_calls_per_minute: l.api_calls_per_minute }
+        Limits {
+            users: l.users,
+            storage_gb: l.storage_gb,
+            api_calls_per_minute: l.api_calls_per_minute,
+        }
     }
 }
 
@@ -167,7 +179,11 @@ impl TenantQuery {
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant, AppError> {
         let scope = context::require(ctx, Permission::TenantRead).await?;
         let id = scope.tenant_id();
-        Ok(Tenant(scope.tx(move |conn| TenantRow::current(conn, id).scope_boxed()).await?))
+        Ok(Tenant(
+            scope
+                .tx(move |conn| TenantRow::current(conn, id).scope_boxed())
+                .await?,
+        ))
     }
 
     /// The caller's tenant's metadata as one JSON document:
@@ -176,7 +192,9 @@ impl TenantQuery {
     async fn tenant_config(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>, AppError> {
         let scope = context::member(ctx)?;
         let id = scope.tenant_id();
-        let row = scope.tx(move |conn| TenantRow::current(conn, id).scope_boxed()).await?;
+        let row = scope
+            .tx(move |conn| TenantRow::current(conn, id).scope_boxed())
+            .await?;
         Ok(Json(config_document(&row)))
     }
 }

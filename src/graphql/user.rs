@@ -1,8 +1,8 @@
 //! The `User` and `Role` objects.
 
+use crate::db::ScopedFutureExt;
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
-use crate::db::ScopedFutureExt;
 
 use crate::{
     db::{
@@ -42,7 +42,11 @@ impl User {
     }
 
     async fn status(&self) -> UserStatus {
-        if self.0.is_active() { UserStatus::Active } else { UserStatus::Deactivated }
+        if self.0.is_active() {
+            UserStatus::Active
+        } else {
+            UserStatus::Deactivated
+        }
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -52,14 +56,20 @@ impl User {
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant, AppError> {
         let scope = context::reader_for(ctx, self.0.tenant_id)?;
         let id = self.0.tenant_id;
-        Ok(Tenant(scope.tx(move |conn| TenantRow::current(conn, id).scope_boxed()).await?))
+        Ok(Tenant(
+            scope
+                .tx(move |conn| TenantRow::current(conn, id).scope_boxed())
+                .await?,
+        ))
     }
 
     /// The roles the user holds, tenant-wide or in any workspace.
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>, AppError> {
         let scope = context::reader_for(ctx, self.0.tenant_id)?;
         let user_id = self.0.id;
-        let rows = scope.tx(move |conn| roles_of_user(conn, user_id).scope_boxed()).await?;
+        let rows = scope
+            .tx(move |conn| roles_of_user(conn, user_id).scope_boxed())
+            .await?;
         Ok(rows.into_iter().map(Role).collect())
     }
 }
@@ -69,7 +79,11 @@ async fn roles_of_user(conn: &mut crate::db::Conn, user_id: uuid::Uuid) -> AppRe
     use diesel_async::RunQueryDsl;
     Ok(roles::table
         .filter(
-            roles::id.eq_any(user_roles::table.filter(user_roles::user_id.eq(user_id)).select(user_roles::role_id)),
+            roles::id.eq_any(
+                user_roles::table
+                    .filter(user_roles::user_id.eq(user_id))
+                    .select(user_roles::role_id),
+            ),
         )
         .order(roles::name)
         .select(RoleRow::as_select())

@@ -33,11 +33,19 @@ impl RequestMeta {
             .get("user-agent")
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect());
-        RequestMeta { ip: client_ip(req, trusted_proxies), request_id, user_agent }
+        RequestMeta {
+            ip: client_ip(req, trusted_proxies),
+            request_id,
+            user_agent,
+        }
     }
 
     pub fn audit(&self, actor: Actor) -> AuditContext {
-        AuditContext { actor, ip: Some(self.ip.clone()), request_id: Some(self.request_id.clone()) }
+        AuditContext {
+            actor,
+            ip: Some(self.ip.clone()),
+            request_id: Some(self.request_id.clone()),
+        }
     }
 }
 

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use actix_web::{
-    HttpRequest, HttpResponse, http::StatusCode, web,
-};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use async_graphql::http::GraphiQLSource;
 
 use crate::{
@@ -31,7 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A whole-request error in the GraphQL response shape, with the code's HTTP status.
 pub fn error_response(err: AppError) -> HttpResponse {
     err.log_cause();
-    let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let gql = err.to_graphql();
     let mut builder = HttpResponse::build(status);
     if let Some(retry) = err.retry_after_secs {
@@ -49,16 +48,28 @@ async fn graphql_post(
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return error_response(AppError::bad_input("body", format!("the body is not a GraphQL request: {e}")));
+            return error_response(AppError::bad_input(
+                "body",
+                format!("the body is not a GraphQL request: {e}"),
+            ));
         }
     };
     execute(req, request, &state, &schema).await
 }
 
-async fn graphql_get(req: HttpRequest, state: web::Data<Arc<AppState>>, schema: web::Data<HubSchema>) -> HttpResponse {
+async fn graphql_get(
+    req: HttpRequest,
+    state: web::Data<Arc<AppState>>,
+    schema: web::Data<HubSchema>,
+) -> HttpResponse {
     let request = match async_graphql::http::parse_query_string(req.query_string()) {
         Ok(r) => r,
-        Err(e) => return error_response(AppError::bad_input("query", format!("malformed query string: {e}"))),
+        Err(e) => {
+            return error_response(AppError::bad_input(
+                "query",
+                format!("malformed query string: {e}"),
+            ));
+        }
     };
     if is_mutation(&request) {
         return HttpResponse::MethodNotAllowed()
@@ -91,7 +102,10 @@ async fn execute(
     schema: &HubSchema,
 ) -> HttpResponse {
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
-    let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
     let principal = match authenticate(state, authorization).await {
         Ok(p) => p,
         Err(e) => return error_response(e),
@@ -110,7 +124,11 @@ async fn graphiql() -> HttpResponse {
 }
 
 async fn jwks(state: web::Data<Arc<AppState>>) -> HttpResponse {
-    let doc = state.tokens.keys().keys().jwks(crate::auth::keys::now_unix());
+    let doc = state
+        .tokens
+        .keys()
+        .keys()
+        .jwks(crate::auth::keys::now_unix());
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=60"))
         .json(doc)
@@ -125,7 +143,8 @@ async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
         Err(e) => {
             e.log_cause();
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable", "database": "unreachable" }))
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "database": "unreachable" }))
         }
     }
 }

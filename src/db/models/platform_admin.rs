@@ -21,7 +21,10 @@ pub struct PlatformAdminRow {
 }
 
 impl PlatformAdminRow {
-    pub async fn find_by_email(conn: &mut Conn, email: &str) -> AppResult<Option<PlatformAdminRow>> {
+    pub async fn find_by_email(
+        conn: &mut Conn,
+        email: &str,
+    ) -> AppResult<Option<PlatformAdminRow>> {
         Ok(platform_admins::table
             .filter(lower(platform_admins::email).eq(email.to_lowercase()))
             .select(PlatformAdminRow::as_select())
@@ -40,7 +43,11 @@ impl PlatformAdminRow {
     }
 
     /// Creates an admin, or sets the password of an existing one with that email.
-    pub async fn upsert(conn: &mut Conn, email: &str, password_hash: &str) -> AppResult<(PlatformAdminRow, bool)> {
+    pub async fn upsert(
+        conn: &mut Conn,
+        email: &str,
+        password_hash: &str,
+    ) -> AppResult<(PlatformAdminRow, bool)> {
         if let Some(existing) = PlatformAdminRow::find_by_email(conn, email).await? {
             let row = diesel::update(platform_admins::table.find(existing.id))
                 .set(platform_admins::password_hash.eq(password_hash))

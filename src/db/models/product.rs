@@ -55,13 +55,22 @@ impl ProductRow {
     }
 
     pub async fn exists(conn: &mut Conn, id: &str) -> AppResult<bool> {
-        let n: i64 = products::table.filter(products::id.eq(id)).count().get_result(conn).await?;
+        let n: i64 = products::table
+            .filter(products::id.eq(id))
+            .count()
+            .get_result(conn)
+            .await?;
         Ok(n > 0)
     }
 }
 
 impl TenantProductRow {
-    pub async fn set(conn: &mut Conn, tenant_id: Uuid, product_id: &str, access: ProductAccess) -> AppResult<()> {
+    pub async fn set(
+        conn: &mut Conn,
+        tenant_id: Uuid,
+        product_id: &str,
+        access: ProductAccess,
+    ) -> AppResult<()> {
         let row = TenantProductRow {
             tenant_id,
             product_id: product_id.to_owned(),
@@ -72,7 +81,10 @@ impl TenantProductRow {
             .values(&row)
             .on_conflict((tenant_products::tenant_id, tenant_products::product_id))
             .do_update()
-            .set((tenant_products::access.eq(&row.access), tenant_products::updated_at.eq(row.updated_at)))
+            .set((
+                tenant_products::access.eq(&row.access),
+                tenant_products::updated_at.eq(row.updated_at),
+            ))
             .execute(conn)
             .await?;
         Ok(())

@@ -64,7 +64,11 @@ impl RoleRow {
                 id: Uuid::now_v7(),
                 name: r.name(),
                 description: r.description(),
-                permissions: r.permissions().iter().map(|p| p.as_str().to_owned()).collect(),
+                permissions: r
+                    .permissions()
+                    .iter()
+                    .map(|p| p.as_str().to_owned())
+                    .collect(),
                 is_system: true,
             })
             .collect();

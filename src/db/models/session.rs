@@ -55,7 +55,10 @@ impl SessionState {
 
 impl SessionRow {
     pub async fn insert(conn: &mut Conn, row: &SessionRow) -> AppResult<()> {
-        diesel::insert_into(sessions::table).values(row).execute(conn).await?;
+        diesel::insert_into(sessions::table)
+            .values(row)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
@@ -69,7 +72,11 @@ impl SessionRow {
     }
 
     /// The session with its user's and tenant's status, in one statement.
-    pub async fn state(conn: &mut Conn, id: Uuid, user_id: Uuid) -> AppResult<Option<SessionState>> {
+    pub async fn state(
+        conn: &mut Conn,
+        id: Uuid,
+        user_id: Uuid,
+    ) -> AppResult<Option<SessionState>> {
         Ok(sessions::table
             .inner_join(tenants::table)
             .inner_join(
@@ -79,7 +86,12 @@ impl SessionRow {
             )
             .filter(sessions::id.eq(id))
             .filter(sessions::user_id.eq(user_id))
-            .select((tenants::status, users::status, sessions::revoked_at, sessions::expires_at))
+            .select((
+                tenants::status,
+                users::status,
+                sessions::revoked_at,
+                sessions::expires_at,
+            ))
             .first(conn)
             .await
             .optional()?)
@@ -87,19 +99,35 @@ impl SessionRow {
 
     /// Revokes one session (no-op when already revoked); returns whether it changed anything.
     pub async fn revoke(conn: &mut Conn, id: Uuid, reason: &str) -> AppResult<bool> {
-        let n = diesel::update(sessions::table.filter(sessions::id.eq(id)).filter(sessions::revoked_at.is_null()))
-            .set((sessions::revoked_at.eq(diesel::dsl::now), sessions::revoked_reason.eq(reason)))
-            .execute(conn)
-            .await?;
+        let n = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(id))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((
+            sessions::revoked_at.eq(diesel::dsl::now),
+            sessions::revoked_reason.eq(reason),
+        ))
+        .execute(conn)
+        .await?;
         Ok(n > 0)
     }
 
     /// Revokes every open session of a user; returns their ids.
-    pub async fn revoke_all_of_user(conn: &mut Conn, user_id: Uuid, reason: &str) -> AppResult<Vec<Uuid>> {
+    pub async fn revoke_all_of_user(
+        conn: &mut Conn,
+        user_id: Uuid,
+        reason: &str,
+    ) -> AppResult<Vec<Uuid>> {
         Ok(diesel::update(
-            sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::revoked_at.is_null()),
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null()),
         )
-        .set((sessions::revoked_at.eq(diesel::dsl::now), sessions::revoked_reason.eq(reason)))
+        .set((
+            sessions::revoked_at.eq(diesel::dsl::now),
+            sessions::revoked_reason.eq(reason),
+        ))
         .returning(sessions::id)
         .get_results(conn)
         .await?)
@@ -115,14 +143,31 @@ impl SessionRow {
 }
 
 impl RefreshTokenRow {
-    pub async fn insert(conn: &mut Conn, tenant_id: Uuid, session_id: Uuid, token_hash: Vec<u8>) -> AppResult<()> {
-        let row = RefreshTokenRow { tenant_id, token_hash, session_id, created_at: Utc::now(), used_at: None };
-        diesel::insert_into(refresh_tokens::table).values(&row).execute(conn).await?;
+    pub async fn insert(
+        conn: &mut Conn,
+        tenant_id: Uuid,
+        session_id: Uuid,
+        token_hash: Vec<u8>,
+    ) -> AppResult<()> {
+        let row = RefreshTokenRow {
+            tenant_id,
+            token_hash,
+            session_id,
+            created_at: Utc::now(),
+            used_at: None,
+        };
+        diesel::insert_into(refresh_tokens::table)
+            .values(&row)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
     /// Finds the token and locks it, so two concurrent refreshes with one token cannot both win.
-    pub async fn find_for_update(conn: &mut Conn, token_hash: &[u8]) -> AppResult<Option<RefreshTokenRow>> {
+    pub async fn find_for_update(
+        conn: &mut Conn,
+        token_hash: &[u8],
+    ) -> AppResult<Option<RefreshTokenRow>> {
         Ok(refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(token_hash))
             .select(RefreshTokenRow::as_select())

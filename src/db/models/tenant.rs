@@ -79,7 +79,11 @@ impl TenantRow {
         if let Ok(id) = Uuid::parse_str(&key) {
             query = query.or_filter(tenants::id.eq(id));
         }
-        Ok(query.filter(tenants::status.ne("purged")).first(conn).await.optional()?)
+        Ok(query
+            .filter(tenants::status.ne("purged"))
+            .first(conn)
+            .await
+            .optional()?)
     }
 
     /// System scope: inserts a tenant, mapping a taken domain or slug to CONFLICT.

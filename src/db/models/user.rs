@@ -64,7 +64,9 @@ impl UserRow {
     }
 
     pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<UserRow> {
-        UserRow::find(conn, id).await?.ok_or_else(|| AppError::not_found("user"))
+        UserRow::find(conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))
     }
 
     pub async fn find_by_email(conn: &mut Conn, email: &str) -> AppResult<Option<UserRow>> {

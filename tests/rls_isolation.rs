@@ -1,0 +1,261 @@
+//! Lock 2 of DESIGN.md on its own: raw SQL as the application role sees and writes only the
+//! tenant set in `app.tenant_id`, and nothing when none is set. The tables are found in
+//! pg_catalog, so a new tenant table is covered without editing this file.
+
+mod common;
+
+use common::{TestApp, spawn_app};
+use uuid::Uuid;
+
+/// Every table with a tenant_id column, plus `tenants` itself (keyed by id).
+async fn tenant_tables(app: &TestApp) -> Vec<(String, String)> {
+    let su = app.superuser().await;
+    let rows = su
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut tables: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), "tenant_id".to_owned()))
+        .collect();
+    assert!(
+        tables.len() >= 10,
+        "expected the tenant tables, found {tables:?}"
+    );
+    tables.push(("tenants".to_owned(), "id".to_owned()));
+    tables
+}
+
+/// Two tenants with a row in every tenant table that the API does not fill at sign-up.
+async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
+    let a = app.signup("alpha").await;
+    let b = app.signup("beta").await;
+    let su = app.superuser().await;
+    for t in [&a, &b] {
+        su.execute(
+            "INSERT INTO workspace_members (tenant_id, workspace_id, user_id)
+             SELECT tenant_id, id, $2 FROM workspaces WHERE tenant_id = $1",
+            &[&t.uuid, &t.owner_uuid],
+        )
+        .await
+        .unwrap();
+        su.execute(
+            "INSERT INTO user_product_access (tenant_id, user_id, product_id, access) VALUES ($1, $2, 'crm', 'limited')",
+            &[&t.uuid, &t.owner_uuid],
+        )
+        .await
+        .unwrap();
+    }
+    (a.uuid, b.uuid)
+}
+
+fn db_message(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_else(|| e.to_string())
+}
+
+async fn count_as_app(
+    client: &tokio_postgres::Client,
+    tenant: Option<Uuid>,
+    table: &str,
+    key: &str,
+) -> (i64, i64) {
+    client.batch_execute("BEGIN").await.unwrap();
+    if let Some(t) = tenant {
+        client
+            .execute(
+                "SELECT set_config('app.tenant_id', $1, true)",
+                &[&t.to_string()],
+            )
+            .await
+            .unwrap();
+    }
+    let mine = tenant.unwrap_or_default();
+    let row = client
+        .query_one(
+            &format!("SELECT count(*), count(*) FILTER (WHERE {key} <> $1) FROM {table}"),
+            &[&mine],
+        )
+        .await
+        .unwrap();
+    client.batch_execute("COMMIT").await.unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_role_sees_only_the_tenant_set_in_every_tenant_table() {
+    let app = spawn_app().await;
+    let (a, b) = two_tenants(&app).await;
+    let su = app.superuser().await;
+    let client = app.app_role().await;
+    for (table, key) in tenant_tables(&app).await {
+        let total_a: i64 = su
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE {key} = $1"),
+                &[&a],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let total_b: i64 = su
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE {key} = $1"),
+                &[&b],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let (seen, foreign) = count_as_app(&client, Some(a), &table, &key).await;
+        assert_eq!(
+            foreign, 0,
+            "{table}: tenant A's transaction saw rows of another tenant"
+        );
+        assert_eq!(
+            seen, total_a,
+            "{table}: tenant A's transaction must see all of A's rows"
+        );
+        // Without rows of B the check above proves nothing: a new tenant table needs fixture
+        // rows in two_tenants().
+        assert!(
+            total_b > 0,
+            "{table}: the fixture must give tenant B rows too"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_role_sees_nothing_when_no_tenant_is_set() {
+    let app = spawn_app().await;
+    two_tenants(&app).await;
+    let client = app.app_role().await;
+    for (table, key) in tenant_tables(&app).await {
+        let (seen, _) = count_as_app(&client, None, &table, &key).await;
+        assert_eq!(seen, 0, "{table}: rows visible without a tenant");
+    }
+    // Outside any transaction, too.
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_role_cannot_write_another_tenants_rows() {
+    let app = spawn_app().await;
+    let (a, b) = two_tenants(&app).await;
+    let client = app.app_role().await;
+    client.batch_execute("BEGIN").await.unwrap();
+    client
+        .execute(
+            "SELECT set_config('app.tenant_id', $1, true)",
+            &[&a.to_string()],
+        )
+        .await
+        .unwrap();
+
+    // UPDATE and DELETE do not reach B's rows.
+    let updated = client
+        .execute(
+            "UPDATE users SET display_name = 'pwned' WHERE tenant_id = $1",
+            &[&b],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated, 0);
+    let deleted = client
+        .execute("DELETE FROM workspaces WHERE tenant_id = $1", &[&b])
+        .await
+        .unwrap();
+    assert_eq!(deleted, 0);
+
+    // INSERT of a row of B is refused by WITH CHECK.
+    client.batch_execute("SAVEPOINT s").await.unwrap();
+    let err = client
+        .execute(
+            "INSERT INTO workspaces (tenant_id, name, slug) VALUES ($1, 'x', 'x')",
+            &[&b],
+        )
+        .await
+        .unwrap_err();
+    assert!(db_message(&err).contains("row-level security"), "{err:?}");
+    client
+        .batch_execute("ROLLBACK TO SAVEPOINT s")
+        .await
+        .unwrap();
+
+    // Moving one of A's rows to B is refused too.
+    let err = client
+        .execute(
+            "UPDATE workspaces SET tenant_id = $1 WHERE tenant_id = $2",
+            &[&b, &a],
+        )
+        .await
+        .unwrap_err();
+    assert!(db_message(&err).contains("row-level security"), "{err:?}");
+    client.batch_execute("ROLLBACK").await.unwrap();
+
+    let su = app.superuser().await;
+    let pwned: i64 = su
+        .query_one(
+            "SELECT count(*) FROM users WHERE display_name = 'pwned'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pwned, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_forgets_its_tenant_after_the_transaction() {
+    let app = spawn_app().await;
+    let (a, _) = two_tenants(&app).await;
+    // One connection, so the second checkout is the same connection as the first.
+    let mut settings = common::db_settings(app.db_name());
+    settings.pool_size = 1;
+    let db = tenant_hub::db::Db::connect(&settings).unwrap();
+    use tenant_hub::db::ScopedFutureExt;
+    let seen_in_tx: i64 = db
+        .tenant_tx(a, |conn| {
+            async move {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                use tenant_hub::db::schema::users;
+                Ok(users::table.count().get_result::<i64>(conn).await?)
+            }
+            .scope_boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen_in_tx, 1);
+    let mut conn = db.connection().await.unwrap();
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let after: Count = diesel::sql_query("SELECT count(*) AS n FROM users")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(after.n, 0, "the next checkout must not carry the tenant");
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        v: Option<String>,
+    }
+    let s: Setting = diesel::sql_query("SELECT current_setting('app.tenant_id', true) AS v")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(s.v.unwrap_or_default(), "");
+}

@@ -1,0 +1,250 @@
+//! The isolation rules of DESIGN.md, read from pg_catalog of a migrated database. Tables are
+//! discovered, not listed, so a new table is held to the rules without editing this file.
+
+mod common;
+
+use common::fresh_database;
+use tenant_hub::config::DEFAULT_APP_ROLE;
+
+async fn catalog() -> (common::TestDb, tokio_postgres::Client) {
+    let db = fresh_database().await;
+    let client = common::superuser(&db.name).await;
+    (db, client)
+}
+
+async fn strings(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect()
+}
+
+const TENANT_TABLES: &str = "
+    SELECT c.oid, c.relname::text AS name FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tenant_table_has_rls_enabled_forced_and_both_policies() {
+    let (_db, c) = catalog().await;
+    let bad = strings(
+        &c,
+        &format!(
+            "WITH t AS ({TENANT_TABLES} UNION SELECT 'tenants'::regclass::oid, 'tenants')
+             SELECT t.name FROM t JOIN pg_class c ON c.oid = t.oid
+             WHERE NOT c.relrowsecurity OR NOT c.relforcerowsecurity
+                OR NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = t.oid AND p.polname = 'tenant_isolation'
+                       AND p.polcmd = '*' AND p.polpermissive
+                       AND pg_get_expr(p.polqual, p.polrelid) LIKE '%app.tenant_id%'
+                       AND pg_get_expr(p.polwithcheck, p.polrelid) LIKE '%app.tenant_id%'
+                       AND pg_get_expr(p.polqual, p.polrelid) LIKE '%NULLIF%')
+                OR NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = t.oid AND p.polname = 'system_scope'
+                       AND pg_get_expr(p.polqual, p.polrelid) LIKE '%app.scope%')"
+        ),
+    )
+    .await;
+    assert!(
+        bad.is_empty(),
+        "tables without forced RLS and the tenant_isolation/system_scope policies: {bad:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_table_has_rls_or_is_a_declared_global_catalog() {
+    let (_db, c) = catalog().await;
+    // Global tables readable by the app in any scope. Everything else must use RLS.
+    let allowed = ["products", "__diesel_schema_migrations"];
+    let unprotected = strings(
+        &c,
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT (c.relrowsecurity AND c.relforcerowsecurity)",
+    )
+    .await;
+    let unexpected: Vec<_> = unprotected
+        .iter()
+        .filter(|t| !allowed.contains(&t.as_str()))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "tables without forced RLS: {unexpected:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tenant_table_keys_and_indexes_lead_with_tenant_id() {
+    let (_db, c) = catalog().await;
+    let tenant_id_not_null = strings(
+        &c,
+        &format!(
+            "SELECT t.name FROM ({TENANT_TABLES}) t JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = 'tenant_id'
+             WHERE NOT a.attnotnull OR a.atttypid <> 'uuid'::regtype"
+        ),
+    )
+    .await;
+    assert!(
+        tenant_id_not_null.is_empty(),
+        "tenant_id must be uuid NOT NULL: {tenant_id_not_null:?}"
+    );
+
+    let no_fk_to_tenants = strings(
+        &c,
+        &format!(
+            "SELECT t.name FROM ({TENANT_TABLES}) t WHERE NOT EXISTS (
+                SELECT 1 FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+                WHERE k.conrelid = t.oid AND k.contype = 'f' AND k.confrelid = 'tenants'::regclass
+                  AND a.attname = 'tenant_id' AND array_length(k.conkey, 1) = 1)"
+        ),
+    )
+    .await;
+    assert!(
+        no_fk_to_tenants.is_empty(),
+        "tenant_id without a foreign key to tenants: {no_fk_to_tenants:?}"
+    );
+
+    let pk_without_tenant = strings(
+        &c,
+        &format!(
+            "SELECT t.name FROM ({TENANT_TABLES}) t WHERE NOT EXISTS (
+                SELECT 1 FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+                WHERE k.conrelid = t.oid AND k.contype = 'p' AND a.attname = 'tenant_id')"
+        ),
+    )
+    .await;
+    assert!(
+        pk_without_tenant.is_empty(),
+        "primary keys without tenant_id: {pk_without_tenant:?}"
+    );
+
+    let unique_without_tenant = strings(
+        &c,
+        &format!(
+            "SELECT t.name || '.' || i.indexrelid::regclass::text FROM ({TENANT_TABLES}) t
+             JOIN pg_index i ON i.indrelid = t.oid AND i.indisunique
+             WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid
+                               AND a.attname = 'tenant_id' AND a.attnum = ANY (i.indkey::int2[]))"
+        ),
+    )
+    .await;
+    assert!(
+        unique_without_tenant.is_empty(),
+        "unique indexes without tenant_id: {unique_without_tenant:?}"
+    );
+
+    let index_not_leading = strings(
+        &c,
+        &format!(
+            "SELECT t.name || '.' || i.indexrelid::regclass::text FROM ({TENANT_TABLES}) t
+             JOIN pg_index i ON i.indrelid = t.oid
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = 'tenant_id'
+             WHERE i.indkey[0] <> a.attnum"
+        ),
+    )
+    .await;
+    assert!(
+        index_not_leading.is_empty(),
+        "indexes not led by tenant_id: {index_not_leading:?}"
+    );
+
+    let fk_without_tenant = strings(
+        &c,
+        &format!(
+            "SELECT t.name || ' -> ' || k.confrelid::regclass::text FROM ({TENANT_TABLES}) t
+             JOIN pg_constraint k ON k.conrelid = t.oid AND k.contype = 'f'
+             WHERE k.confrelid IN (SELECT oid FROM ({TENANT_TABLES}) tt)
+               AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attname = 'tenant_id'
+                               AND a.attnum = k.conkey[1])"
+        ),
+    )
+    .await;
+    assert!(
+        fk_without_tenant.is_empty(),
+        "foreign keys between tenant tables without tenant_id: {fk_without_tenant:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_role_is_plain_owns_nothing_and_cannot_truncate() {
+    let (_db, c) = catalog().await;
+    let role = c
+        .query_one(
+            "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1",
+            &[&DEFAULT_APP_ROLE],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !role.get::<_, bool>(0),
+        "the app role must not be superuser"
+    );
+    assert!(
+        !role.get::<_, bool>(1),
+        "the app role must not have BYPASSRLS"
+    );
+    assert!(role.get::<_, bool>(2), "the app role must log in");
+    let owned = strings(
+        &c,
+        &format!(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE r.rolname = '{DEFAULT_APP_ROLE}' AND n.nspname = 'public'"
+        ),
+    )
+    .await;
+    assert!(owned.is_empty(), "the app role owns {owned:?}");
+    let truncatable = strings(
+        &c,
+        &format!(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+               AND has_table_privilege('{DEFAULT_APP_ROLE}', c.oid, 'TRUNCATE')"
+        ),
+    )
+    .await;
+    assert!(
+        truncatable.is_empty(),
+        "the app role may TRUNCATE {truncatable:?}"
+    );
+    let audit_writable = strings(
+        &c,
+        &format!(
+            "SELECT t FROM unnest(ARRAY['audit_log', 'platform_audit_log']) t
+             WHERE has_table_privilege('{DEFAULT_APP_ROLE}', t, 'UPDATE') OR has_table_privilege('{DEFAULT_APP_ROLE}', t, 'DELETE')"
+        ),
+    )
+    .await;
+    assert!(
+        audit_writable.is_empty(),
+        "audit logs must be append-only for the app role: {audit_writable:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_view_bypasses_rls_and_no_security_definer_function_has_a_loose_search_path() {
+    let (_db, c) = catalog().await;
+    let views = strings(
+        &c,
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')
+           AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)",
+    )
+    .await;
+    assert!(
+        views.is_empty(),
+        "views without security_invoker (they would run as their owner, past RLS): {views:?}"
+    );
+    let functions = strings(
+        &c,
+        "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'public' AND p.prosecdef
+           AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) s WHERE s LIKE 'search_path=%')",
+    )
+    .await;
+    assert!(
+        functions.is_empty(),
+        "SECURITY DEFINER functions without a pinned search_path: {functions:?}"
+    );
+}
