@@ -170,7 +170,12 @@ pub fn rotate(
 ) -> anyhow::Result<RotateSummary> {
     std::fs::create_dir_all(dir)?;
     let now = now_unix();
-    let activates_at = now + activate_in.as_secs() as i64;
+    // Strictly after every existing key, so "newest active" is never a tie.
+    let newest = read_dir(dir, retention.as_secs() as i64)?
+        .keys
+        .last()
+        .map(|k| k.activates_at);
+    let activates_at = (now + activate_in.as_secs() as i64).max(newest.map_or(i64::MIN, |n| n + 1));
     let new_kid = generate_key(dir, alg, activates_at)?;
     let set = read_dir(dir, retention.as_secs() as i64)?;
     let removed = set.expired(now);

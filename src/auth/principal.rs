@@ -7,6 +7,7 @@ use crate::db::ScopedFutureExt;
 
 use crate::{
     app::AppState,
+    auth::session_cache::SessionKey,
     db::models::SessionRow,
     error::{AppError, AppResult},
 };
@@ -62,7 +63,12 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
     match (claims.tid, claims.sid) {
         (Some(tenant_id), Some(session_id)) => {
             let user_id = claims.sub;
-            let cached = state.sessions.get(session_id);
+            let key = SessionKey {
+                tenant_id,
+                user_id,
+                session_id,
+            };
+            let cached = state.sessions.get(key);
             let session = match cached {
                 Some(s) => Some(s),
                 None => {
@@ -73,7 +79,7 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
                         })
                         .await?;
                     if let Some(s) = &s {
-                        state.sessions.put(session_id, s.clone());
+                        state.sessions.put(key, s.clone());
                     }
                     s
                 }

@@ -12,9 +12,17 @@ use crate::db::models::session::SessionState;
 /// Above this many entries the cache is cleared rather than grown.
 const MAX_ENTRIES: usize = 100_000;
 
+/// What a token claims: the cached answer is only valid for the same three ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionKey {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
 pub struct SessionCache {
     ttl: Duration,
-    entries: DashMap<Uuid, (Instant, SessionState)>,
+    entries: DashMap<Uuid, (SessionKey, Instant, SessionState)>,
 }
 
 impl SessionCache {
@@ -25,24 +33,22 @@ impl SessionCache {
         }
     }
 
-    pub fn get(&self, session_id: Uuid) -> Option<SessionState> {
-        let entry = self.entries.get(&session_id)?;
-        let (at, state) = entry.value();
-        if at.elapsed() < self.ttl {
-            Some(state.clone())
-        } else {
-            None
-        }
+    /// The cached state of a session, if it was read for exactly this tenant and user.
+    pub fn get(&self, key: SessionKey) -> Option<SessionState> {
+        let entry = self.entries.get(&key.session_id)?;
+        let (cached_key, at, state) = entry.value();
+        (*cached_key == key && at.elapsed() < self.ttl).then(|| state.clone())
     }
 
-    pub fn put(&self, session_id: Uuid, state: SessionState) {
+    pub fn put(&self, key: SessionKey, state: SessionState) {
         if self.ttl.is_zero() {
             return;
         }
         if self.entries.len() >= MAX_ENTRIES {
             self.entries.clear();
         }
-        self.entries.insert(session_id, (Instant::now(), state));
+        self.entries
+            .insert(key.session_id, (key, Instant::now(), state));
     }
 
     pub fn invalidate(&self, session_id: Uuid) {
