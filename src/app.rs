@@ -12,6 +12,7 @@ use crate::{
     config::Settings,
     db::{Db, bootstrap},
     graphql,
+    secrets::SecretBox,
     http::{
         self,
         meta::{REQUEST_ID_HEADER, RequestId, choose_request_id},
@@ -25,6 +26,7 @@ pub struct AppState {
     pub tokens: TokenIssuer,
     pub sessions: SessionCache,
     pub login_limiter: LoginLimiter,
+    pub secrets: SecretBox,
 }
 
 pub struct Application {
@@ -129,12 +131,17 @@ impl AppState {
             settings.login_failures_per_ip,
             settings.login_failures_per_account,
         );
+        let secrets = SecretBox::load(
+            settings.tokens.secrets_key.as_deref(),
+            &settings.tokens.keys_dir.join("secrets.key"),
+        )?;
         Ok(AppState {
             settings,
             db,
             tokens,
             sessions,
             login_limiter,
+            secrets,
         })
     }
 }

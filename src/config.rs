@@ -121,6 +121,11 @@ pub struct TokenSettings {
     #[arg(long, env = "HUB_SESSION_CACHE_MS", default_value_t = 5_000)]
     pub session_cache_ms: u64,
 
+    /// Key of integration secrets at rest: base64 of 32 random bytes. When unset, the key is
+    /// read from (or generated into) `secrets.key` in HUB_KEYS_DIR.
+    #[arg(long, env = "HUB_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+
     /// How often signing keys are re-read from HUB_KEYS_DIR, in seconds.
     #[arg(long, env = "HUB_KEYS_RELOAD_SECS", default_value_t = 30)]
     pub keys_reload_secs: u64,

@@ -189,6 +189,20 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
+impl From<std::sync::Arc<AppError>> for AppError {
+    /// A DataLoader's shared error, for each field that waited on it.
+    fn from(shared: std::sync::Arc<AppError>) -> Self {
+        AppError {
+            code: shared.code,
+            message: shared.message.clone(),
+            field: shared.field.clone(),
+            reason: shared.reason,
+            retry_after_secs: shared.retry_after_secs,
+            source: shared.source.as_ref().map(|s| anyhow::anyhow!("{s:#}")),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};

@@ -50,6 +50,16 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
         )
         .await
         .unwrap();
+        su.execute(
+            "INSERT INTO user_tokens (tenant_id, token_hash, user_id, purpose, expires_at)
+             VALUES ($1, gen_random_uuid()::text::bytea, $2, 'password_reset', now() + interval '1 hour')",
+            &[&t.uuid, &t.owner_uuid],
+        )
+        .await
+        .unwrap();
+        su.execute("INSERT INTO integrations (tenant_id, name) VALUES ($1, 'slack')", &[&t.uuid])
+            .await
+            .unwrap();
     }
     (a.uuid, b.uuid)
 }

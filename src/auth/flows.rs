@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    auth::{jwt::IssuedToken, password, principal::MemberPrincipal, refresh},
+    auth::{jwt::IssuedToken, opaque, password, principal::MemberPrincipal},
     db::{
         Conn,
         audit::{self, Actor, AuditEvent},
@@ -56,7 +56,7 @@ pub async fn open_session(
         user_agent: meta.user_agent.clone(),
     };
     SessionRow::insert(conn, &session).await?;
-    let (token, hash) = refresh::generate(tenant_id);
+    let (token, hash) = opaque::generate(tenant_id);
     RefreshTokenRow::insert(conn, tenant_id, session.id, hash).await?;
     audit::record(
         conn,
@@ -155,8 +155,8 @@ pub async fn refresh_session(
     token: &str,
 ) -> AppResult<RefreshOutcome> {
     let invalid = || AppError::unauthenticated("invalid refresh token");
-    let tenant_id = refresh::tenant_of(token).ok_or_else(invalid)?;
-    let presented = refresh::hash(token);
+    let tenant_id = opaque::tenant_of(token).ok_or_else(invalid)?;
+    let presented = opaque::hash(token);
     enum Outcome {
         Rotated {
             user_id: Uuid,
@@ -207,7 +207,7 @@ pub async fn refresh_session(
                     return Ok(Outcome::Inactive);
                 }
                 RefreshTokenRow::mark_used(conn, &presented).await?;
-                let (token, hash) = refresh::generate(tenant_id);
+                let (token, hash) = opaque::generate(tenant_id);
                 RefreshTokenRow::insert(conn, tenant_id, session.id, hash).await?;
                 SessionRow::touch_refreshed(conn, session.id).await?;
                 Ok(Outcome::Rotated {

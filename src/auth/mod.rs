@@ -7,7 +7,7 @@ pub mod keys;
 pub mod login_limiter;
 pub mod password;
 pub mod principal;
-pub mod refresh;
+pub mod opaque;
 pub mod session_cache;
 
 pub use jwt::{AccessClaims, TokenIssuer};

@@ -13,9 +13,18 @@ pub mod bootstrap;
 pub mod models;
 pub mod schema;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
-use diesel::sql_types::Text;
+use diesel::{
+    connection::{Instrumentation, InstrumentationEvent},
+    sql_types::Text,
+};
 use diesel_async::{
     AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
     pooled_connection::{
@@ -42,6 +51,19 @@ pub const APPLICATION_NAME: &str = "tenant-hub";
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<AsyncPgConnection>,
+    statements: Arc<AtomicU64>,
+}
+
+/// Counts the statements every pooled connection sends (for /metrics, the N+1 tests and the
+/// benchmark's statements-per-request figures).
+struct StatementCounter(Arc<AtomicU64>);
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Which rows a transaction may see.
@@ -57,10 +79,14 @@ impl Db {
     pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         let url = settings.app_url()?;
         let timeout_ms = settings.statement_timeout_ms;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
         let mut config = ManagerConfig::<AsyncPgConnection>::default();
         config.custom_setup = Box::new(move |url| {
+            let counter = counter.clone();
             async move {
                 let mut conn = AsyncPgConnection::establish(url).await?;
+                conn.set_instrumentation(StatementCounter(counter));
                 conn.batch_execute(&format!(
                     "SET statement_timeout = {timeout_ms}; \
                      SET idle_in_transaction_session_timeout = {}; \
@@ -84,7 +110,7 @@ impl Db {
             .create_timeout(Some(settings.acquire_timeout()))
             .recycle_timeout(Some(Duration::from_secs(1)))
             .build()?;
-        Ok(Db { pool })
+        Ok(Db { pool, statements })
     }
 
     /// A connection outside any transaction. Not for tenant data (RLS would show nothing):
@@ -120,6 +146,11 @@ impl Db {
         let mut conn = self.pool.get().await?;
         conn.batch_execute("SELECT 1").await?;
         Ok(())
+    }
+
+    /// Statements sent so far by all connections of this pool.
+    pub fn statements_executed(&self) -> u64 {
+        AtomicU64::load(&self.statements, Ordering::Relaxed)
     }
 
     /// Pool figures for /metrics and /readyz.

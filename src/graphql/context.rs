@@ -9,7 +9,10 @@
 //! * [`reader_for`]: the scope nested fields of an object use, for the tenant the object came
 //!   from, allowed only to that tenant's members and to platform admins.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::Context;
 use tokio::sync::OnceCell;
@@ -25,6 +28,7 @@ use crate::{
     },
     domain::Permission,
     error::{AppError, AppResult},
+    graphql::loaders::{self, Loaders},
     http::meta::RequestMeta,
 };
 
@@ -34,6 +38,7 @@ pub struct RequestCtx {
     pub meta: RequestMeta,
     permissions: OnceCell<Arc<Vec<String>>>,
     admin_checked: OnceCell<()>,
+    loaders: Mutex<HashMap<Uuid, Arc<Loaders>>>,
 }
 
 impl RequestCtx {
@@ -43,6 +48,7 @@ impl RequestCtx {
             meta,
             permissions: OnceCell::new(),
             admin_checked: OnceCell::new(),
+            loaders: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -148,6 +154,17 @@ pub async fn permissions(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
         })
         .await
         .cloned()
+}
+
+/// What the caller may grant: a member's own permissions, or every permission for a
+/// platform admin.
+pub async fn permissions_of_actor(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
+    match request(ctx)?.principal {
+        Principal::PlatformAdmin { .. } => {
+            Ok(Arc::new(Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect()))
+        }
+        _ => permissions(ctx).await,
+    }
 }
 
 /// A member of an active tenant holding `permission`.
@@ -297,4 +314,16 @@ pub fn reader_for<'a>(ctx: &Context<'a>, tenant_id: Uuid) -> AppResult<TenantSco
         }),
         _ => Err(AppError::forbidden("not your tenant")),
     }
+}
+
+/// This request's loaders for `tenant_id`, created on first use; the same access rule as
+/// [`reader_for`] applies.
+pub fn loaders(ctx: &Context<'_>, tenant_id: Uuid) -> AppResult<Arc<Loaders>> {
+    let scope = reader_for(ctx, tenant_id)?;
+    let req = request(ctx)?;
+    let mut map = req.loaders.lock().map_err(|_| AppError::internal(anyhow::anyhow!("loaders lock poisoned")))?;
+    Ok(map
+        .entry(tenant_id)
+        .or_insert_with(|| Arc::new(loaders::for_tenant(scope.state.db.clone(), tenant_id)))
+        .clone())
 }

@@ -3,9 +3,15 @@
 //! in [`context`] hand out.
 
 pub mod auth;
+pub mod connection;
 pub mod context;
 pub mod ids;
+pub mod loaders;
 pub mod me;
+pub mod node;
+pub mod product;
+pub mod role;
+pub mod rules;
 pub mod signup;
 pub mod tenant;
 pub mod user;
@@ -18,10 +24,26 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use crate::app::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(me::MeQuery, tenant::TenantQuery);
+pub struct Query(
+    me::MeQuery,
+    tenant::TenantQuery,
+    user::UserQuery,
+    role::RoleQuery,
+    workspace::WorkspaceQuery,
+    product::ProductQuery,
+    node::NodeQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(signup::SignupMutation, auth::AuthMutation);
+pub struct Mutation(
+    signup::SignupMutation,
+    auth::AuthMutation,
+    tenant::TenantMutation,
+    user::UserMutation,
+    role::RoleMutation,
+    workspace::WorkspaceMutation,
+    product::ProductMutation,
+);
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -163,6 +163,7 @@ pub async fn create_tenant(
             email: spec.owner_email.as_str(),
             display_name: spec.owner_name.as_deref(),
             password_hash: Some(&spec.owner_password_hash),
+            status: "active",
         },
     )
     .await?;

@@ -1,14 +1,18 @@
 //! The `Tenant` object with its configuration (branding, features, limits), and the member's
 //! `tenant` and `tenantConfig` queries.
 
-use crate::db::ScopedFutureExt;
-use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::BTreeMap;
 
 use crate::{
-    db::models::TenantRow,
+    db::{
+        ScopedFutureExt,
+        audit::{self, AuditEvent},
+        models::{IntegrationRow, TenantRow},
+    },
+    secrets,
     domain::{self, Permission},
     error::AppError,
     graphql::{context, ids},
@@ -114,7 +118,7 @@ pub fn config_document(t: &TenantRow) -> serde_json::Value {
 /// A customer organisation.
 #[Object]
 impl Tenant {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("Tenant", self.0.id)
     }
 
@@ -168,6 +172,91 @@ impl Tenant {
     async fn limits(&self) -> Limits {
         self.0.limits().into()
     }
+
+    /// Integration settings (needs tenant:manage).
+    async fn integrations(&self, ctx: &Context<'_>) -> Result<Vec<Integration>, AppError> {
+        let scope = context::reader_for(ctx, self.0.id)?;
+        if scope.user_id().is_some() {
+            context::require(ctx, Permission::TenantManage).await?;
+        }
+        Ok(scope.tx(|conn| IntegrationRow::all(conn).scope_boxed()).await?.into_iter().map(Integration).collect())
+    }
+}
+
+/// A named integration; the secret is only ever shown masked.
+pub struct Integration(pub IntegrationRow);
+
+#[Object]
+impl Integration {
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn settings(&self) -> Json<serde_json::Value> {
+        Json(self.0.settings.clone())
+    }
+
+    /// `••••abcd` when a secret is set (its last four characters, for secrets of 12 or more).
+    async fn secret(&self) -> Option<String> {
+        self.0.secret_ciphertext.as_ref().map(|_| secrets::mask(self.0.secret_hint.as_deref()))
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct BrandingInput {
+    /// An https URL; null removes the logo.
+    pub logo: Option<String>,
+    /// Named hex colors: {"primary": "#1a2b3c"}.
+    pub colors: Option<Json<BTreeMap<String, String>>>,
+}
+
+#[derive(InputObject)]
+pub struct IntegrationInput {
+    /// Lower-case name, e.g. `slack`.
+    pub name: String,
+    /// Non-secret settings (a JSON object).
+    pub settings: Option<Json<serde_json::Value>>,
+    /// Stored encrypted; absent keeps the current secret.
+    pub secret: Option<String>,
+    /// Removes the integration.
+    #[graphql(default = false)]
+    pub remove: bool,
+}
+
+#[derive(InputObject)]
+pub struct TenantFeaturesInput {
+    pub sso: Option<bool>,
+    pub api_access: Option<bool>,
+    pub custom_domain: Option<bool>,
+    /// Named custom flags to set.
+    pub custom: Option<Json<BTreeMap<String, bool>>>,
+}
+
+#[derive(InputObject)]
+pub struct TenantLimitsInput {
+    pub users: Option<i32>,
+    pub storage_gb: Option<i32>,
+    pub api_calls_per_minute: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateTenantSettingsInput {
+    pub name: Option<String>,
+    pub branding: Option<BrandingInput>,
+    pub integrations: Option<Vec<IntegrationInput>>,
+    /// Set by the platform (the plan): FORBIDDEN here.
+    pub features: Option<TenantFeaturesInput>,
+    /// Set by the platform (the plan): FORBIDDEN here.
+    pub limits: Option<TenantLimitsInput>,
+}
+
+#[derive(SimpleObject)]
+pub struct TenantPayload {
+    pub tenant: Tenant,
 }
 
 #[derive(Default)]
@@ -196,5 +285,108 @@ impl TenantQuery {
             .tx(move |conn| TenantRow::current(conn, id).scope_boxed())
             .await?;
         Ok(Json(config_document(&row)))
+    }
+}
+
+#[derive(Default)]
+pub struct TenantMutation;
+
+#[Object]
+impl TenantMutation {
+    /// Tenant admins change the name, branding and integration settings. Features and limits
+    /// belong to the plan: FORBIDDEN here.
+    async fn update_tenant_settings(&self, ctx: &Context<'_>, input: UpdateTenantSettingsInput) -> Result<TenantPayload, AppError> {
+        if input.features.is_some() || input.limits.is_some() {
+            return Err(AppError::forbidden("features and limits come with the plan; a platform admin or a plan change sets them"));
+        }
+        let name = input
+            .name
+            .map(|n| {
+                let n = n.trim().to_owned();
+                if n.is_empty() || n.chars().count() > 200 {
+                    Err(AppError::bad_input("name", "name must have 1 to 200 characters"))
+                } else {
+                    Ok(n)
+                }
+            })
+            .transpose()?;
+        let mut integrations = Vec::new();
+        for i in input.integrations.unwrap_or_default() {
+            let valid = !i.name.is_empty()
+                && i.name.len() <= 63
+                && i.name.starts_with(|c: char| c.is_ascii_lowercase())
+                && i.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            if !valid {
+                return Err(AppError::bad_input("integrations.name", "integration names are lower-case letters, digits, _ and -"));
+            }
+            if let Some(settings) = &i.settings
+                && !settings.0.is_object()
+            {
+                return Err(AppError::bad_input("integrations.settings", "settings must be a JSON object"));
+            }
+            if i.secret.as_ref().is_some_and(|s| s.is_empty() || s.len() > 4096) {
+                return Err(AppError::bad_input("integrations.secret", "a secret must have 1 to 4096 characters"));
+            }
+            integrations.push(i);
+        }
+        let scope = context::require(ctx, Permission::TenantManage).await?;
+        let (tenant_id, audit_ctx, state) = (scope.tenant_id(), scope.audit(), scope.state);
+        let tenant = scope
+            .tx(|conn| {
+                async move {
+                    let current = TenantRow::current(conn, tenant_id).await?;
+                    let mut branding = current.branding();
+                    let mut changed = serde_json::Map::new();
+                    if let Some(b) = input.branding {
+                        branding.logo = b.logo;
+                        if let Some(colors) = b.colors {
+                            branding.colors = colors.0;
+                        }
+                        branding.validate()?;
+                        changed.insert("branding".into(), serde_json::to_value(&branding).unwrap_or_default());
+                    }
+                    if let Some(n) = &name {
+                        changed.insert("name".into(), json!(n));
+                    }
+                    let tenant = TenantRow::update_settings(conn, tenant_id, name.as_deref().unwrap_or(&current.name), &branding).await?;
+                    let mut touched = Vec::new();
+                    for i in integrations {
+                        if i.remove {
+                            IntegrationRow::remove(conn, &i.name).await?;
+                            touched.push(json!({ "name": i.name, "removed": true }));
+                            continue;
+                        }
+                        let sealed = match &i.secret {
+                            Some(secret) => Some(state.secrets.seal(tenant_id, &i.name, secret)?),
+                            None => None,
+                        };
+                        let row = IntegrationRow {
+                            tenant_id,
+                            name: i.name.clone(),
+                            settings: i.settings.map(|s| s.0).unwrap_or_else(|| json!({})),
+                            secret_hint: i.secret.as_deref().and_then(secrets::hint_of),
+                            secret_ciphertext: sealed,
+                            updated_at: Utc::now(),
+                        };
+                        IntegrationRow::upsert(conn, &row, i.secret.is_none()).await?;
+                        // Never the secret itself.
+                        touched.push(json!({ "name": i.name, "secret_changed": i.secret.is_some() }));
+                    }
+                    if !touched.is_empty() {
+                        changed.insert("integrations".into(), json!(touched));
+                    }
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("tenant.settings_updated").target("tenant", tenant_id).details(changed.into()),
+                    )
+                    .await?;
+                    Ok(tenant)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(TenantPayload { tenant: Tenant(tenant) })
     }
 }

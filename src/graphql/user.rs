@@ -1,21 +1,40 @@
-//! The `User` and `Role` objects.
+//! Users: the `User` object, the `users`/`user` queries, and user management (create, invite,
+//! update, deactivate, delete, passwords).
 
-use crate::db::ScopedFutureExt;
-use async_graphql::{Context, Enum, ID, Object};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use uuid::Uuid;
 
 use crate::{
+    auth::{opaque, password},
     db::{
-        models::{RoleRow, TenantRow, UserRow},
-        schema::{roles, user_roles},
+        ScopedFutureExt,
+        audit::{self, AuditEvent},
+        models::{
+            RoleRow, SessionRow, TenantRow, UserRoleRow, UserRow, UserTokenRow, user::NewUser,
+        },
     },
+    domain::{Email, NewPassword, Permission, SystemRole},
     error::{AppError, AppResult},
-    graphql::{context, ids, tenant::Tenant},
+    graphql::{
+        connection::{self, Page},
+        context::{self, TenantScope},
+        ids,
+        loaders::RolesOfUser,
+        role::Role,
+        rules,
+        tenant::Tenant,
+    },
 };
+
+/// How long an invitation or a password-reset token stays valid.
+pub const USER_TOKEN_TTL_HOURS: i64 = 72;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum UserStatus {
     Active,
+    Invited,
     Deactivated,
 }
 
@@ -24,7 +43,7 @@ pub struct User(pub UserRow);
 /// A member of a tenant.
 #[Object]
 impl User {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("User", self.0.id)
     }
 
@@ -42,10 +61,10 @@ impl User {
     }
 
     async fn status(&self) -> UserStatus {
-        if self.0.is_active() {
-            UserStatus::Active
-        } else {
-            UserStatus::Deactivated
+        match self.0.status.as_str() {
+            "active" => UserStatus::Active,
+            "invited" => UserStatus::Invited,
+            _ => UserStatus::Deactivated,
         }
     }
 
@@ -56,65 +75,537 @@ impl User {
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant, AppError> {
         let scope = context::reader_for(ctx, self.0.tenant_id)?;
         let id = self.0.tenant_id;
-        Ok(Tenant(
-            scope
-                .tx(move |conn| TenantRow::current(conn, id).scope_boxed())
-                .await?,
-        ))
+        Ok(Tenant(scope.tx(|conn| TenantRow::current(conn, id).scope_boxed()).await?))
     }
 
-    /// The roles the user holds, tenant-wide or in any workspace.
+    /// The roles the user holds, tenant-wide or in any workspace (batched across users).
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>, AppError> {
-        let scope = context::reader_for(ctx, self.0.tenant_id)?;
-        let user_id = self.0.id;
-        let rows = scope
-            .tx(move |conn| roles_of_user(conn, user_id).scope_boxed())
-            .await?;
-        Ok(rows.into_iter().map(Role).collect())
+        let loaders = context::loaders(ctx, self.0.tenant_id)?;
+        let rows = loaders.load_one(RolesOfUser(self.0.id)).await.map_err(AppError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(Role).collect())
     }
 }
 
-async fn roles_of_user(conn: &mut crate::db::Conn, user_id: uuid::Uuid) -> AppResult<Vec<RoleRow>> {
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    Ok(roles::table
-        .filter(
-            roles::id.eq_any(
-                user_roles::table
-                    .filter(user_roles::user_id.eq(user_id))
-                    .select(user_roles::role_id),
-            ),
-        )
-        .order(roles::name)
-        .select(RoleRow::as_select())
-        .load(conn)
-        .await?)
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub email: String,
+    /// Without one the user cannot log in until a password reset or an invitation.
+    pub password: Option<String>,
+    pub display_name: Option<String>,
+    /// Tenant-wide roles; default: the member role.
+    pub role_ids: Option<Vec<ID>>,
 }
 
-pub struct Role(pub RoleRow);
+#[derive(InputObject)]
+pub struct InviteUserInput {
+    pub email: String,
+    pub display_name: Option<String>,
+    /// Tenant-wide roles; default: the member role.
+    pub role_ids: Option<Vec<ID>>,
+}
 
-/// A named set of permissions.
+#[derive(InputObject)]
+pub struct UpdateUserInput {
+    pub id: ID,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UserPayload {
+    pub user: User,
+}
+
+#[derive(SimpleObject)]
+pub struct InviteUserPayload {
+    pub user: User,
+    /// Shown once: hand it to the invitee, who calls acceptInvitation with it.
+    pub invitation_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct PasswordResetPayload {
+    /// Shown once: the user calls resetPassword with it.
+    pub reset_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteUserPayload {
+    pub deleted_user_id: ID,
+}
+
+#[derive(Default)]
+pub struct UserQuery;
+
 #[Object]
-impl Role {
-    async fn id(&self) -> ID {
-        ids::encode("Role", self.0.id)
+impl UserQuery {
+    /// The tenant's users, oldest first.
+    async fn users(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Page<User>, AppError> {
+        let page = connection::page_request(first, after.as_deref())?;
+        let scope = context::require(ctx, Permission::UsersRead).await?;
+        let (rows, total) = scope
+            .tx(|conn| {
+                async move { Ok((UserRow::page(conn, page).await?, UserRow::count(conn).await?)) }.scope_boxed()
+            })
+            .await?;
+        Ok(connection::build(rows, page, total, |r| (r.created_at, r.id), User))
     }
 
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User, AppError> {
+        let id = ids::decode("User", "id", &id)?;
+        let scope = context::require(ctx, Permission::UsersRead).await?;
+        Ok(User(scope.tx(|conn| UserRow::get(conn, id).scope_boxed()).await?))
+    }
+}
+
+/// Role ids of an input, checked to exist in the tenant; default the member role.
+async fn resolve_roles(
+    conn: &mut crate::db::Conn,
+    role_ids: &Option<Vec<Uuid>>,
+) -> AppResult<Vec<RoleRow>> {
+    match role_ids {
+        Some(ids) => {
+            let rows = RoleRow::load_many(conn, ids).await?;
+            if rows.len() != ids.iter().collect::<std::collections::HashSet<_>>().len() {
+                return Err(AppError::not_found("role"));
+            }
+            Ok(rows)
+        }
+        None => Ok(RoleRow::find_by_name(conn, SystemRole::Member.name()).await?.into_iter().collect()),
+    }
+}
+
+fn decode_role_ids(ids: Option<Vec<ID>>) -> AppResult<Option<Vec<Uuid>>> {
+    ids.map(|list| list.iter().map(|id| ids::decode("Role", "roleIds", id)).collect()).transpose()
+}
+
+fn clean_display_name(name: Option<String>) -> AppResult<Option<String>> {
+    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+        return Err(AppError::bad_input("displayName", "displayName must have at most 200 characters"));
+    }
+    Ok(name)
+}
+
+/// Creates a user (active or invited) with its tenant-wide roles, checking the seat quota and
+/// that the actor may grant those roles.
+async fn insert_user_with_roles(
+    scope: &TenantScope<'_>,
+    actor_permissions: &[String],
+    email: &Email,
+    display_name: Option<&str>,
+    password_hash: Option<&str>,
+    status: &str,
+    role_ids: &Option<Vec<Uuid>>,
+    action: &'static str,
+) -> AppResult<UserRow> {
+    let tenant_id = scope.tenant_id();
+    let audit_ctx = scope.audit();
+    let actor = scope.actor();
+    scope
+        .tx(|conn| {
+            async move {
+                rules::ensure_seat_available(conn, tenant_id).await?;
+                let roles = resolve_roles(conn, role_ids).await?;
+                let granted: Vec<String> = roles.iter().flat_map(|r| r.permission_strings()).collect();
+                rules::ensure_can_grant(actor, actor_permissions, &granted)?;
+                let user = UserRow::insert(
+                    conn,
+                    NewUser { tenant_id, id: Uuid::now_v7(), email: email.as_str(), display_name, password_hash, status },
+                )
+                .await?;
+                for role in &roles {
+                    UserRoleRow::assign(conn, tenant_id, user.id, role.id, None).await?;
+                }
+                audit::record(
+                    conn,
+                    tenant_id,
+                    &audit_ctx,
+                    AuditEvent::new(action).target("user", user.id).details(json!({
+                        "email": user.email, "status": user.status,
+                        "roles": roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+                    })),
+                )
+                .await?;
+                Ok(user)
+            }
+            .scope_boxed()
+        })
+        .await
+}
+
+/// Issues a one-time token of `purpose` for a user, in the caller's transaction.
+async fn issue_user_token(
+    conn: &mut crate::db::Conn,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    purpose: &str,
+    created_by: Option<Uuid>,
+) -> AppResult<(String, DateTime<Utc>)> {
+    let (token, hash) = opaque::generate(tenant_id);
+    let now = Utc::now();
+    let expires_at = now + Duration::hours(USER_TOKEN_TTL_HOURS);
+    UserTokenRow::insert(
+        conn,
+        &UserTokenRow {
+            tenant_id,
+            token_hash: hash,
+            user_id,
+            purpose: purpose.to_owned(),
+            created_by,
+            created_at: now,
+            expires_at,
+            used_at: None,
+        },
+    )
+    .await?;
+    Ok((token, expires_at))
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Past the tenant's user limit: QUOTA_EXCEEDED, and no user is created.
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload, AppError> {
+        let email = Email::parse("email", &input.email)?;
+        let display_name = clean_display_name(input.display_name)?;
+        let role_ids = decode_role_ids(input.role_ids)?;
+        let password = input.password.map(|p| NewPassword::parse("password", &p, Some(email.as_str()))).transpose()?;
+        let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let hash = match &password {
+            Some(p) => Some(password::hash(p).await?),
+            None => None,
+        };
+        let user = insert_user_with_roles(
+            &scope,
+            &perms,
+            &email,
+            display_name.as_deref(),
+            hash.as_deref(),
+            "active",
+            &role_ids,
+            "user.created",
+        )
+        .await?;
+        Ok(UserPayload { user: User(user) })
     }
 
-    async fn description(&self) -> &str {
-        &self.0.description
+    /// Creates an invited user and a one-time invitation token (valid 72 hours).
+    async fn invite_user(&self, ctx: &Context<'_>, input: InviteUserInput) -> Result<InviteUserPayload, AppError> {
+        let email = Email::parse("email", &input.email)?;
+        let display_name = clean_display_name(input.display_name)?;
+        let role_ids = decode_role_ids(input.role_ids)?;
+        let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let user = insert_user_with_roles(
+            &scope,
+            &perms,
+            &email,
+            display_name.as_deref(),
+            None,
+            "invited",
+            &role_ids,
+            "user.invited",
+        )
+        .await?;
+        let (tenant_id, user_id, by) = (scope.tenant_id(), user.id, scope.user_id());
+        let (token, expires_at) = scope
+            .tx(|conn| issue_user_token(conn, tenant_id, user_id, "invitation", by).scope_boxed())
+            .await?;
+        Ok(InviteUserPayload { user: User(user), invitation_token: token, expires_at })
     }
 
-    /// Permission strings from the catalog, e.g. `users:read`.
-    async fn permissions(&self) -> Vec<String> {
-        self.0.permission_strings()
+    /// The invitee sets a password; the user becomes active. Anonymous: the token is the proof.
+    async fn accept_invitation(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        password: String,
+        display_name: Option<String>,
+    ) -> Result<UserPayload, AppError> {
+        let state = context::state(ctx)?;
+        let meta = &context::request(ctx)?.meta;
+        let invalid = || AppError::unauthenticated("invalid or expired invitation");
+        let tenant_id = opaque::tenant_of(&token).ok_or_else(invalid)?;
+        let display_name = clean_display_name(display_name)?;
+        let hash = opaque::hash(&token);
+        // Checked before hashing the password, so a bad token costs nothing.
+        let pending = state
+            .db
+            .tenant_tx(tenant_id, |conn| {
+                async move {
+                    use diesel::prelude::*;
+                    use diesel_async::RunQueryDsl;
+                    use crate::db::schema::user_tokens;
+                    Ok(user_tokens::table
+                        .filter(user_tokens::token_hash.eq(&hash))
+                        .filter(user_tokens::used_at.is_null())
+                        .filter(user_tokens::expires_at.gt(diesel::dsl::now))
+                        .select(user_tokens::user_id)
+                        .first::<Uuid>(conn)
+                        .await
+                        .optional()?)
+                }
+                .scope_boxed()
+            })
+            .await?
+            .ok_or_else(invalid)?;
+        let email = state.db.tenant_tx(tenant_id, |conn| UserRow::get(conn, pending).scope_boxed()).await?.email;
+        let password = NewPassword::parse("password", &password, Some(&email))?;
+        let password_hash = password::hash(&password).await?;
+        let ctx_audit = meta.audit(crate::db::audit::Actor::User(pending));
+        let hash = opaque::hash(&token);
+        let user = state
+            .db
+            .tenant_tx(tenant_id, |conn| {
+                async move {
+                    let used = UserTokenRow::consume(conn, &hash, "invitation").await?.ok_or_else(invalid)?;
+                    let tenant = rules::lock_tenant(conn, tenant_id).await?;
+                    let user = UserRow::get(conn, used.user_id).await?;
+                    if user.status != "invited" {
+                        return Err(invalid());
+                    }
+                    // Invited users hold a seat already; a limit lowered since is still enforced.
+                    use diesel::prelude::*;
+                    use diesel_async::RunQueryDsl;
+                    use crate::db::schema::users;
+                    let active: i64 = users::table.filter(users::status.eq("active")).count().get_result(conn).await?;
+                    if active >= tenant.limits().users as i64 {
+                        return Err(AppError::quota_exceeded("the tenant's user limit is reached").with_reason("users"));
+                    }
+                    UserRow::set_password(conn, user.id, &password_hash).await?;
+                    if let Some(name) = display_name.as_deref() {
+                        UserRow::set_display_name(conn, user.id, Some(name)).await?;
+                    }
+                    let user = UserRow::set_status(conn, user.id, "active").await?;
+                    audit::record(conn, tenant_id, &ctx_audit, AuditEvent::new("user.invitation_accepted").target("user", user.id))
+                        .await?;
+                    Ok(user)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(UserPayload { user: User(user) })
     }
 
-    /// System roles come with every tenant and cannot be changed.
-    async fn is_system(&self) -> bool {
-        self.0.is_system
+    /// Changes a user's email or display name. Users may change their own display name
+    /// without users:write.
+    async fn update_user(&self, ctx: &Context<'_>, input: UpdateUserInput) -> Result<UserPayload, AppError> {
+        let id = ids::decode("User", "id", &input.id)?;
+        let email = input.email.as_deref().map(|e| Email::parse("email", e)).transpose()?;
+        let display_name = input.display_name.map(|n| clean_display_name(Some(n))).transpose()?;
+        let own_name_only = email.is_none() && context::member(ctx)?.user_id() == Some(id);
+        let scope = if own_name_only { context::member(ctx)? } else { context::require(ctx, Permission::UsersWrite).await? };
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let user = scope
+            .tx(|conn| {
+                async move {
+                    let mut user = UserRow::get(conn, id).await?;
+                    let mut changed = serde_json::Map::new();
+                    if let Some(email) = &email {
+                        user = UserRow::set_email(conn, id, email.as_str()).await?;
+                        changed.insert("email".into(), json!(email.as_str()));
+                    }
+                    if let Some(name) = &display_name {
+                        user = UserRow::set_display_name(conn, id, name.as_deref()).await?;
+                        changed.insert("display_name".into(), json!(name));
+                    }
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("user.updated").target("user", id).details(changed.into()),
+                    )
+                    .await?;
+                    Ok(user)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(UserPayload { user: User(user) })
+    }
+
+    /// Deactivates a user and revokes all their sessions at once.
+    async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<UserPayload, AppError> {
+        let id = ids::decode("User", "id", &id)?;
+        let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let (user, revoked) = scope
+            .tx(|conn| {
+                async move {
+                    UserRow::get(conn, id).await?;
+                    rules::ensure_other_owner_remains(conn, id).await?;
+                    let user = UserRow::set_status(conn, id, "deactivated").await?;
+                    let revoked = SessionRow::revoke_all_of_user(conn, id, "user_deactivated").await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("user.deactivated").target("user", id).details(json!({ "sessions_revoked": revoked.len() })),
+                    )
+                    .await?;
+                    Ok((user, revoked))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        for session in revoked {
+            scope.state.sessions.invalidate(session);
+        }
+        Ok(UserPayload { user: User(user) })
+    }
+
+    /// Makes a deactivated user active again (a seat is needed).
+    async fn reactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<UserPayload, AppError> {
+        let id = ids::decode("User", "id", &id)?;
+        let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let user = scope
+            .tx(|conn| {
+                async move {
+                    let user = UserRow::get(conn, id).await?;
+                    if user.status != "deactivated" {
+                        return Ok(user);
+                    }
+                    rules::ensure_seat_available(conn, tenant_id).await?;
+                    let user = UserRow::set_status(conn, id, "active").await?;
+                    audit::record(conn, tenant_id, &audit_ctx, AuditEvent::new("user.reactivated").target("user", id)).await?;
+                    Ok(user)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(UserPayload { user: User(user) })
+    }
+
+    /// Deletes a user for good, with their sessions, roles and memberships.
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<DeleteUserPayload, AppError> {
+        let uuid = ids::decode("User", "id", &id)?;
+        let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let revoked = scope
+            .tx(|conn| {
+                async move {
+                    let user = UserRow::get(conn, uuid).await?;
+                    rules::ensure_other_owner_remains(conn, uuid).await?;
+                    let revoked = SessionRow::revoke_all_of_user(conn, uuid, "user_deleted").await?;
+                    UserRow::delete(conn, uuid).await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("user.deleted").target("user", uuid).details(json!({ "email": user.email })),
+                    )
+                    .await?;
+                    Ok(revoked)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        for session in revoked {
+            scope.state.sessions.invalidate(session);
+        }
+        Ok(DeleteUserPayload { deleted_user_id: ids::encode("User", uuid) })
+    }
+
+    /// The caller changes their own password; their other sessions are revoked.
+    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool, AppError> {
+        let scope = context::member(ctx)?;
+        let (tenant_id, user_id, audit_ctx) = (scope.tenant_id(), scope.user_id().unwrap_or_default(), scope.audit());
+        let user = scope.tx(|conn| UserRow::get(conn, user_id).scope_boxed()).await?;
+        if !password::verify(&current_password, user.password_hash.as_deref()).await? {
+            return Err(AppError::unauthenticated("the current password is wrong"));
+        }
+        let new = NewPassword::parse("newPassword", &new_password, Some(&user.email))?;
+        let hash = password::hash(&new).await?;
+        let session_id = match &context::request(ctx)?.principal {
+            crate::auth::Principal::Member(m) => m.session_id,
+            _ => Uuid::nil(),
+        };
+        let revoked = scope
+            .tx(|conn| {
+                async move {
+                    UserRow::set_password(conn, user_id, &hash).await?;
+                    let mut revoked = SessionRow::revoke_all_of_user(conn, user_id, "password_changed").await?;
+                    // The session that made the change stays.
+                    use diesel::prelude::*;
+                    use diesel_async::RunQueryDsl;
+                    use crate::db::schema::sessions;
+                    diesel::update(sessions::table.filter(sessions::id.eq(session_id)))
+                        .set((sessions::revoked_at.eq(None::<DateTime<Utc>>), sessions::revoked_reason.eq(None::<String>)))
+                        .execute(conn)
+                        .await?;
+                    revoked.retain(|s| *s != session_id);
+                    audit::record(conn, tenant_id, &audit_ctx, AuditEvent::new("user.password_changed").target("user", user_id))
+                        .await?;
+                    Ok(revoked)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        for session in revoked {
+            scope.state.sessions.invalidate(session);
+        }
+        Ok(true)
+    }
+
+    /// An admin starts a password reset for a user: a one-time token (valid 72 hours) that the
+    /// user redeems with resetPassword.
+    async fn reset_user_password(&self, ctx: &Context<'_>, id: ID) -> Result<PasswordResetPayload, AppError> {
+        let uuid = ids::decode("User", "id", &id)?;
+        let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let (tenant_id, audit_ctx, by) = (scope.tenant_id(), scope.audit(), scope.user_id());
+        let (token, expires_at) = scope
+            .tx(|conn| {
+                async move {
+                    UserRow::get(conn, uuid).await?;
+                    let issued = issue_user_token(conn, tenant_id, uuid, "password_reset", by).await?;
+                    audit::record(conn, tenant_id, &audit_ctx, AuditEvent::new("user.password_reset_issued").target("user", uuid))
+                        .await?;
+                    Ok(issued)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(PasswordResetPayload { reset_token: token, expires_at })
+    }
+
+    /// Sets a new password with a reset token; every session of the user is revoked.
+    async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool, AppError> {
+        let state = context::state(ctx)?;
+        let meta = &context::request(ctx)?.meta;
+        let invalid = || AppError::unauthenticated("invalid or expired reset token");
+        let tenant_id = opaque::tenant_of(&token).ok_or_else(invalid)?;
+        let new = NewPassword::parse("newPassword", &new_password, None)?;
+        let hash = password::hash(&new).await?;
+        let token_hash = opaque::hash(&token);
+        let revoked = state
+            .db
+            .tenant_tx(tenant_id, |conn| {
+                async move {
+                    let used = UserTokenRow::consume(conn, &token_hash, "password_reset").await?.ok_or_else(invalid)?;
+                    UserRow::set_password(conn, used.user_id, &hash).await?;
+                    let revoked = SessionRow::revoke_all_of_user(conn, used.user_id, "password_reset").await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &meta.audit(crate::db::audit::Actor::User(used.user_id)),
+                        AuditEvent::new("user.password_reset").target("user", used.user_id),
+                    )
+                    .await?;
+                    Ok(revoked)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        for session in revoked {
+            state.sessions.invalidate(session);
+        }
+        Ok(true)
     }
 }

@@ -1,16 +1,36 @@
-//! The `Workspace` object.
+//! Workspaces: the `Workspace` object with its members, the `workspaces`/`workspace` queries,
+//! and creating, changing and archiving workspaces and their membership.
 
-use async_graphql::{ID, Object};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
 
-use crate::{db::models::WorkspaceRow, graphql::ids};
+use crate::{
+    db::{
+        ScopedFutureExt,
+        audit::{self, AuditEvent},
+        models::{
+            RoleRow, UserRow, WorkspaceMemberRow, WorkspaceRow, workspace::{MemberPageRow, NewWorkspace},
+        },
+    },
+    domain::{Permission, Slug},
+    error::{AppError, AppResult},
+    graphql::{
+        connection::{self, Page},
+        context, ids,
+        loaders::{MembersKey, RoleKey, UserKey},
+        role::Role,
+        user::User,
+    },
+};
 
 pub struct Workspace(pub WorkspaceRow);
 
 /// A workspace of the tenant; every tenant has one default workspace.
 #[Object]
 impl Workspace {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("Workspace", self.0.id)
     }
 
@@ -32,5 +52,305 @@ impl Workspace {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// The members, in the order they joined (batched across workspaces).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<WorkspaceMember>, AppError> {
+        let page = connection::page_request(first, after.as_deref())?;
+        let loaders = context::loaders(ctx, self.0.tenant_id)?;
+        let found = loaders
+            .load_one(MembersKey { workspace_id: self.0.id, page })
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        let tenant_id = self.0.tenant_id;
+        Ok(connection::build(found.rows, page, found.total, |r| (r.created_at, r.user_id), |row| {
+            WorkspaceMember { tenant_id, row }
+        }))
+    }
+}
+
+pub struct WorkspaceMember {
+    tenant_id: Uuid,
+    row: MemberPageRow,
+}
+
+/// A user's membership of a workspace.
+#[Object]
+impl WorkspaceMember {
+    async fn user(&self, ctx: &Context<'_>) -> Result<User, AppError> {
+        let loaders = context::loaders(ctx, self.tenant_id)?;
+        let user = loaders.load_one(UserKey(self.row.user_id)).await.map_err(AppError::from)?;
+        user.map(User).ok_or_else(|| AppError::not_found("user"))
+    }
+
+    /// The member's role in this workspace, if one was given.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>, AppError> {
+        let Some(role_id) = self.row.role_id else { return Ok(None) };
+        let loaders = context::loaders(ctx, self.tenant_id)?;
+        Ok(loaders.load_one(RoleKey(role_id)).await.map_err(AppError::from)?.map(Role))
+    }
+
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateWorkspaceInput {
+    pub name: String,
+    /// Derived from the name when absent.
+    pub slug: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateWorkspaceInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub slug: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct AddWorkspaceMemberInput {
+    pub workspace_id: ID,
+    pub user_id: ID,
+    /// The member's role in this workspace.
+    pub role_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct RemoveWorkspaceMemberInput {
+    pub workspace_id: ID,
+    pub user_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct WorkspacePayload {
+    pub workspace: Workspace,
+}
+
+fn parse_name(raw: &str) -> AppResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::bad_input("name", "name must have 1 to 200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn slug_taken() -> AppError {
+    let mut e = AppError::conflict("a workspace with this slug exists already");
+    e.field = Some("slug".into());
+    e
+}
+
+#[derive(Default)]
+pub struct WorkspaceQuery;
+
+#[Object]
+impl WorkspaceQuery {
+    /// The tenant's workspaces, oldest first; archived ones only with includeArchived.
+    async fn workspaces(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default = false)] include_archived: bool,
+    ) -> Result<Page<Workspace>, AppError> {
+        let page = connection::page_request(first, after.as_deref())?;
+        let scope = context::require(ctx, Permission::WorkspacesRead).await?;
+        let (rows, total) = scope
+            .tx(|conn| {
+                async move {
+                    Ok((
+                        WorkspaceRow::page(conn, page, include_archived).await?,
+                        WorkspaceRow::count(conn, include_archived).await?,
+                    ))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(connection::build(rows, page, total, |r| (r.created_at, r.id), Workspace))
+    }
+
+    async fn workspace(&self, ctx: &Context<'_>, id: ID) -> Result<Workspace, AppError> {
+        let id = ids::decode("Workspace", "id", &id)?;
+        let scope = context::require(ctx, Permission::WorkspacesRead).await?;
+        Ok(Workspace(scope.tx(|conn| WorkspaceRow::get(conn, id).scope_boxed()).await?))
+    }
+}
+
+#[derive(Default)]
+pub struct WorkspaceMutation;
+
+#[Object]
+impl WorkspaceMutation {
+    async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<WorkspacePayload, AppError> {
+        let name = parse_name(&input.name)?;
+        let slug = match input.slug.as_deref() {
+            Some(s) => Slug::parse("slug", s)?,
+            None => Slug::derive("name", &name)?,
+        };
+        let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let workspace = scope
+            .tx(|conn| {
+                async move {
+                    if WorkspaceRow::slug_taken(conn, slug.as_str(), None).await? {
+                        return Err(slug_taken());
+                    }
+                    let w = WorkspaceRow::insert(
+                        conn,
+                        NewWorkspace { tenant_id, id: Uuid::now_v7(), name: &name, slug: slug.as_str(), is_default: false },
+                    )
+                    .await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("workspace.created").target("workspace", w.id).details(json!({ "name": w.name, "slug": w.slug })),
+                    )
+                    .await?;
+                    Ok(w)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+    }
+
+    async fn update_workspace(&self, ctx: &Context<'_>, input: UpdateWorkspaceInput) -> Result<WorkspacePayload, AppError> {
+        let id = ids::decode("Workspace", "id", &input.id)?;
+        let name = input.name.as_deref().map(parse_name).transpose()?;
+        let slug = input.slug.as_deref().map(|s| Slug::parse("slug", s)).transpose()?;
+        let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let workspace = scope
+            .tx(|conn| {
+                async move {
+                    let current = WorkspaceRow::get(conn, id).await?;
+                    if let Some(s) = &slug
+                        && WorkspaceRow::slug_taken(conn, s.as_str(), Some(id)).await?
+                    {
+                        return Err(slug_taken());
+                    }
+                    let name = name.unwrap_or(current.name);
+                    let slug = slug.map(|s| s.as_str().to_owned()).unwrap_or(current.slug);
+                    let w = WorkspaceRow::update(conn, id, &name, &slug).await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("workspace.updated").target("workspace", id).details(json!({ "name": w.name, "slug": w.slug })),
+                    )
+                    .await?;
+                    Ok(w)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+    }
+
+    /// Archives a workspace; the default workspace cannot be archived (CONFLICT).
+    async fn archive_workspace(&self, ctx: &Context<'_>, id: ID) -> Result<WorkspacePayload, AppError> {
+        let id = ids::decode("Workspace", "id", &id)?;
+        let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let workspace = scope
+            .tx(|conn| {
+                async move {
+                    let current = WorkspaceRow::get(conn, id).await?;
+                    if current.is_default {
+                        return Err(AppError::conflict("the default workspace cannot be archived"));
+                    }
+                    if current.archived_at.is_some() {
+                        return Ok(current);
+                    }
+                    let w = WorkspaceRow::archive(conn, id).await?;
+                    audit::record(conn, tenant_id, &audit_ctx, AuditEvent::new("workspace.archived").target("workspace", id)).await?;
+                    Ok(w)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+    }
+
+    /// Adds a user to a workspace (or changes their workspace role).
+    async fn add_workspace_member(&self, ctx: &Context<'_>, input: AddWorkspaceMemberInput) -> Result<WorkspacePayload, AppError> {
+        let workspace_id = ids::decode("Workspace", "workspaceId", &input.workspace_id)?;
+        let user_id = ids::decode("User", "userId", &input.user_id)?;
+        let role_id = input.role_id.as_ref().map(|r| ids::decode("Role", "roleId", r)).transpose()?;
+        let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
+        let workspace = scope
+            .tx(|conn| {
+                async move {
+                    let w = WorkspaceRow::get(conn, workspace_id).await?;
+                    if w.archived_at.is_some() {
+                        return Err(AppError::conflict("the workspace is archived"));
+                    }
+                    UserRow::get(conn, user_id).await?;
+                    if let Some(r) = role_id {
+                        let role = RoleRow::get(conn, r).await?;
+                        crate::graphql::rules::ensure_can_grant(actor, &perms, &role.permission_strings())?;
+                    }
+                    WorkspaceMemberRow::upsert(
+                        conn,
+                        &WorkspaceMemberRow { tenant_id, workspace_id, user_id, role_id, created_at: Utc::now() },
+                    )
+                    .await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("workspace.member_added")
+                            .target("workspace", workspace_id)
+                            .details(json!({ "user_id": user_id, "role_id": role_id })),
+                    )
+                    .await?;
+                    Ok(w)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+    }
+
+    async fn remove_workspace_member(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveWorkspaceMemberInput,
+    ) -> Result<WorkspacePayload, AppError> {
+        let workspace_id = ids::decode("Workspace", "workspaceId", &input.workspace_id)?;
+        let user_id = ids::decode("User", "userId", &input.user_id)?;
+        let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let workspace = scope
+            .tx(|conn| {
+                async move {
+                    let w = WorkspaceRow::get(conn, workspace_id).await?;
+                    if !WorkspaceMemberRow::remove(conn, workspace_id, user_id).await? {
+                        return Err(AppError::not_found("workspace member"));
+                    }
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("workspace.member_removed").target("workspace", workspace_id).details(json!({ "user_id": user_id })),
+                    )
+                    .await?;
+                    Ok(w)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(WorkspacePayload { workspace: Workspace(workspace) })
     }
 }

@@ -2,12 +2,15 @@
 //! associated functions taking the connection first. They are not GraphQL types: the GraphQL
 //! layer converts `From` them. Every function here runs inside `tenant_tx` or `system_tx`.
 
+pub mod integration;
+pub mod page;
 pub mod platform_admin;
 pub mod product;
 pub mod role;
 pub mod session;
 pub mod tenant;
 pub mod user;
+pub mod user_token;
 pub mod workspace;
 
 pub use platform_admin::PlatformAdminRow;
@@ -16,4 +19,7 @@ pub use role::{RoleRow, UserRoleRow};
 pub use session::{RefreshTokenRow, SessionRow};
 pub use tenant::TenantRow;
 pub use user::UserRow;
+pub use user_token::UserTokenRow;
+pub use integration::IntegrationRow;
+pub use page::PageRequest;
 pub use workspace::{WorkspaceMemberRow, WorkspaceRow};

@@ -127,3 +127,65 @@ pub async fn effective_access(
         })
         .collect()
 }
+
+impl ProductRow {
+    pub async fn find(conn: &mut Conn, id: &str) -> AppResult<Option<ProductRow>> {
+        Ok(products::table
+            .filter(products::id.eq(id))
+            .select(ProductRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn insert(conn: &mut Conn, id: &str, name: &str, description: &str) -> AppResult<ProductRow> {
+        if ProductRow::find(conn, id).await?.is_some() {
+            let mut e = crate::error::AppError::conflict("a product with this id exists already");
+            e.field = Some("id".into());
+            return Err(e);
+        }
+        Ok(diesel::insert_into(products::table)
+            .values((products::id.eq(id), products::name.eq(name), products::description.eq(description)))
+            .returning(ProductRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn update(conn: &mut Conn, id: &str, name: &str, description: &str, active: bool) -> AppResult<ProductRow> {
+        Ok(diesel::update(products::table.filter(products::id.eq(id)))
+            .set((products::name.eq(name), products::description.eq(description), products::active.eq(active)))
+            .returning(ProductRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+}
+
+impl UserProductAccessRow {
+    pub async fn set(
+        conn: &mut Conn,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        product_id: &str,
+        access: ProductAccess,
+    ) -> AppResult<()> {
+        let row = UserProductAccessRow {
+            tenant_id,
+            user_id,
+            product_id: product_id.to_owned(),
+            access: access.as_str().to_owned(),
+            updated_at: Utc::now(),
+        };
+        diesel::insert_into(user_product_access::table)
+            .values(&row)
+            .on_conflict((
+                user_product_access::tenant_id,
+                user_product_access::user_id,
+                user_product_access::product_id,
+            ))
+            .do_update()
+            .set((user_product_access::access.eq(&row.access), user_product_access::updated_at.eq(row.updated_at)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}

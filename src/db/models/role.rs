@@ -9,10 +9,12 @@ use uuid::Uuid;
 use crate::{
     db::{
         Conn,
-        schema::{roles, user_roles},
+        schema::{roles, user_roles, users, workspace_members},
     },
+    after_key,
+    db::models::page::PageRequest,
     domain::SystemRole,
-    error::AppResult,
+    error::{AppError, AppResult},
 };
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -110,7 +112,152 @@ impl RoleRow {
     }
 }
 
+impl RoleRow {
+    /// One page in creation order (system roles first: they come with the tenant).
+    pub async fn page(conn: &mut Conn, page: PageRequest) -> AppResult<Vec<RoleRow>> {
+        let query = roles::table.select(RoleRow::as_select()).into_boxed();
+        let query = after_key!(query, roles::created_at, roles::id, page.after);
+        Ok(query
+            .order((roles::created_at, roles::id))
+            .limit(page.fetch())
+            .load(conn)
+            .await?)
+    }
+
+    pub async fn count(conn: &mut Conn) -> AppResult<i64> {
+        Ok(roles::table.count().get_result(conn).await?)
+    }
+
+    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<RoleRow>> {
+        Ok(roles::table
+            .filter(roles::id.eq(id))
+            .select(RoleRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<RoleRow> {
+        RoleRow::find(conn, id).await?.ok_or_else(|| AppError::not_found("role"))
+    }
+
+    pub async fn load_many(conn: &mut Conn, ids: &[Uuid]) -> AppResult<Vec<RoleRow>> {
+        Ok(roles::table
+            .filter(roles::id.eq_any(ids))
+            .select(RoleRow::as_select())
+            .load(conn)
+            .await?)
+    }
+
+    /// Inserts a custom role; a taken name is a CONFLICT.
+    pub async fn insert_custom(
+        conn: &mut Conn,
+        tenant_id: Uuid,
+        name: &str,
+        description: &str,
+        permissions: Vec<String>,
+    ) -> AppResult<RoleRow> {
+        if RoleRow::find_by_name(conn, name).await?.is_some() {
+            let mut e = AppError::conflict("a role with this name exists already");
+            e.field = Some("name".into());
+            return Err(e);
+        }
+        Ok(diesel::insert_into(roles::table)
+            .values(NewRole { tenant_id, id: Uuid::now_v7(), name, description, permissions, is_system: false })
+            .returning(RoleRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn update(
+        conn: &mut Conn,
+        id: Uuid,
+        name: &str,
+        description: &str,
+        permissions: Vec<String>,
+    ) -> AppResult<RoleRow> {
+        if let Some(other) = RoleRow::find_by_name(conn, name).await?
+            && other.id != id
+        {
+            let mut e = AppError::conflict("a role with this name exists already");
+            e.field = Some("name".into());
+            return Err(e);
+        }
+        Ok(diesel::update(roles::table.filter(roles::id.eq(id)))
+            .set((
+                roles::name.eq(name),
+                roles::description.eq(description),
+                roles::permissions.eq(permissions),
+                roles::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(RoleRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn delete(conn: &mut Conn, id: Uuid) -> AppResult<()> {
+        diesel::update(workspace_members::table.filter(workspace_members::role_id.eq(id)))
+            .set(workspace_members::role_id.eq(None::<Uuid>))
+            .execute(conn)
+            .await?;
+        diesel::delete(roles::table.filter(roles::id.eq(id))).execute(conn).await?;
+        Ok(())
+    }
+
+    /// Active users holding the owner role tenant-wide.
+    pub async fn active_owners(conn: &mut Conn) -> AppResult<Vec<Uuid>> {
+        Ok(user_roles::table
+            .inner_join(roles::table.on(roles::tenant_id.eq(user_roles::tenant_id).and(roles::id.eq(user_roles::role_id))))
+            .inner_join(users::table.on(users::tenant_id.eq(user_roles::tenant_id).and(users::id.eq(user_roles::user_id))))
+            .filter(roles::name.eq(SystemRole::Owner.name()))
+            .filter(roles::is_system.eq(true))
+            .filter(user_roles::workspace_id.is_null())
+            .filter(users::status.eq("active"))
+            .select(user_roles::user_id)
+            .distinct()
+            .load(conn)
+            .await?)
+    }
+}
+
 impl UserRoleRow {
+    /// The (user, role) pairs of these users, any scope.
+    pub async fn of_users(conn: &mut Conn, user_ids: &[Uuid]) -> AppResult<Vec<(Uuid, Uuid)>> {
+        Ok(user_roles::table
+            .filter(user_roles::user_id.eq_any(user_ids))
+            .order(user_roles::created_at)
+            .select((user_roles::user_id, user_roles::role_id))
+            .load(conn)
+            .await?)
+    }
+
+    /// Removes an assignment; returns whether there was one.
+    pub async fn unassign(conn: &mut Conn, user_id: Uuid, role_id: Uuid, workspace_id: Option<Uuid>) -> AppResult<bool> {
+        let query = user_roles::table
+            .filter(user_roles::user_id.eq(user_id))
+            .filter(user_roles::role_id.eq(role_id))
+            .into_boxed();
+        let query = match workspace_id {
+            Some(w) => query.filter(user_roles::workspace_id.eq(w)),
+            None => query.filter(user_roles::workspace_id.is_null()),
+        };
+        let ids: Vec<Uuid> = query.select(user_roles::id).load(conn).await?;
+        let n = diesel::delete(user_roles::table.filter(user_roles::id.eq_any(ids))).execute(conn).await?;
+        Ok(n > 0)
+    }
+
+    pub async fn exists(conn: &mut Conn, user_id: Uuid, role_id: Uuid, workspace_id: Option<Uuid>) -> AppResult<bool> {
+        let query = user_roles::table
+            .filter(user_roles::user_id.eq(user_id))
+            .filter(user_roles::role_id.eq(role_id))
+            .into_boxed();
+        let query = match workspace_id {
+            Some(w) => query.filter(user_roles::workspace_id.eq(w)),
+            None => query.filter(user_roles::workspace_id.is_null()),
+        };
+        Ok(query.count().get_result::<i64>(conn).await? > 0)
+    }
+
     pub async fn assign(
         conn: &mut Conn,
         tenant_id: Uuid,

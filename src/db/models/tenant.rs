@@ -115,3 +115,31 @@ impl TenantRow {
             .await?)
     }
 }
+
+impl TenantRow {
+    /// Sets the name and branding of the tenant in scope.
+    pub async fn update_settings(conn: &mut Conn, id: Uuid, name: &str, branding: &Branding) -> AppResult<TenantRow> {
+        Ok(diesel::update(tenants::table.find(id))
+            .set((
+                tenants::name.eq(name),
+                tenants::branding.eq(serde_json::to_value(branding).map_err(anyhow::Error::from)?),
+                tenants::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(TenantRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    /// Sets the plan's features and limits (platform admins, billing).
+    pub async fn set_features_and_limits(conn: &mut Conn, id: Uuid, features: &Features, limits: &Limits) -> AppResult<TenantRow> {
+        Ok(diesel::update(tenants::table.find(id))
+            .set((
+                tenants::features.eq(serde_json::to_value(features).map_err(anyhow::Error::from)?),
+                tenants::limits.eq(serde_json::to_value(limits).map_err(anyhow::Error::from)?),
+                tenants::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(TenantRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+}

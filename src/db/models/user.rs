@@ -6,7 +6,8 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, schema::users},
+    after_key,
+    db::{Conn, models::page::PageRequest, schema::users},
     error::{AppError, AppResult},
 };
 
@@ -31,6 +32,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub display_name: Option<&'a str>,
     pub password_hash: Option<&'a str>,
+    pub status: &'a str,
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -64,9 +66,7 @@ impl UserRow {
     }
 
     pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<UserRow> {
-        UserRow::find(conn, id)
-            .await?
-            .ok_or_else(|| AppError::not_found("user"))
+        UserRow::find(conn, id).await?.ok_or_else(|| AppError::not_found("user"))
     }
 
     pub async fn find_by_email(conn: &mut Conn, email: &str) -> AppResult<Option<UserRow>> {
@@ -84,5 +84,73 @@ impl UserRow {
             .select(UserRow::as_select())
             .load(conn)
             .await?)
+    }
+
+    /// One page in creation order, `limit + 1` rows at most.
+    pub async fn page(conn: &mut Conn, page: PageRequest) -> AppResult<Vec<UserRow>> {
+        let query = users::table.select(UserRow::as_select()).into_boxed();
+        let query = after_key!(query, users::created_at, users::id, page.after);
+        Ok(query
+            .order((users::created_at, users::id))
+            .limit(page.fetch())
+            .load(conn)
+            .await?)
+    }
+
+    pub async fn count(conn: &mut Conn) -> AppResult<i64> {
+        Ok(users::table.count().get_result(conn).await?)
+    }
+
+    /// Users that take a seat against the user limit: active and invited ones.
+    pub async fn count_seats(conn: &mut Conn) -> AppResult<i64> {
+        Ok(users::table
+            .filter(users::status.ne("deactivated"))
+            .count()
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn set_display_name(conn: &mut Conn, id: Uuid, name: Option<&str>) -> AppResult<UserRow> {
+        Ok(diesel::update(users::table.filter(users::id.eq(id)))
+            .set((users::display_name.eq(name), users::updated_at.eq(diesel::dsl::now)))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn set_email(conn: &mut Conn, id: Uuid, email: &str) -> AppResult<UserRow> {
+        if let Some(other) = UserRow::find_by_email(conn, email).await?
+            && other.id != id
+        {
+            let mut e = AppError::conflict("a user with this email exists already");
+            e.field = Some("email".into());
+            return Err(e);
+        }
+        Ok(diesel::update(users::table.filter(users::id.eq(id)))
+            .set((users::email.eq(email), users::updated_at.eq(diesel::dsl::now)))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn set_status(conn: &mut Conn, id: Uuid, status: &str) -> AppResult<UserRow> {
+        Ok(diesel::update(users::table.filter(users::id.eq(id)))
+            .set((users::status.eq(status), users::updated_at.eq(diesel::dsl::now)))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn set_password(conn: &mut Conn, id: Uuid, hash: &str) -> AppResult<()> {
+        diesel::update(users::table.filter(users::id.eq(id)))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(diesel::dsl::now)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete(conn: &mut Conn, id: Uuid) -> AppResult<()> {
+        diesel::delete(users::table.filter(users::id.eq(id))).execute(conn).await?;
+        Ok(())
     }
 }

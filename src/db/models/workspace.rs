@@ -10,7 +10,9 @@ use crate::{
         Conn,
         schema::{workspace_members, workspaces},
     },
-    error::AppResult,
+    after_key,
+    db::models::page::PageRequest,
+    error::{AppError, AppResult},
 };
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -56,7 +58,120 @@ impl WorkspaceRow {
     }
 }
 
+impl WorkspaceRow {
+    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<WorkspaceRow>> {
+        Ok(workspaces::table
+            .filter(workspaces::id.eq(id))
+            .select(WorkspaceRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<WorkspaceRow> {
+        WorkspaceRow::find(conn, id).await?.ok_or_else(|| AppError::not_found("workspace"))
+    }
+
+    pub async fn slug_taken(conn: &mut Conn, slug: &str, except: Option<Uuid>) -> AppResult<bool> {
+        let mut query = workspaces::table.filter(workspaces::slug.eq(slug)).into_boxed();
+        if let Some(id) = except {
+            query = query.filter(workspaces::id.ne(id));
+        }
+        Ok(query.count().get_result::<i64>(conn).await? > 0)
+    }
+
+    /// One page of the workspaces (archived ones only when asked), `limit + 1` rows at most.
+    pub async fn page(conn: &mut Conn, page: PageRequest, include_archived: bool) -> AppResult<Vec<WorkspaceRow>> {
+        let mut query = workspaces::table.select(WorkspaceRow::as_select()).into_boxed();
+        if !include_archived {
+            query = query.filter(workspaces::archived_at.is_null());
+        }
+        let query = after_key!(query, workspaces::created_at, workspaces::id, page.after);
+        Ok(query
+            .order((workspaces::created_at, workspaces::id))
+            .limit(page.fetch())
+            .load(conn)
+            .await?)
+    }
+
+    pub async fn count(conn: &mut Conn, include_archived: bool) -> AppResult<i64> {
+        let mut query = workspaces::table.into_boxed();
+        if !include_archived {
+            query = query.filter(workspaces::archived_at.is_null());
+        }
+        Ok(query.count().get_result(conn).await?)
+    }
+
+    pub async fn update(conn: &mut Conn, id: Uuid, name: &str, slug: &str) -> AppResult<WorkspaceRow> {
+        Ok(diesel::update(workspaces::table.filter(workspaces::id.eq(id)))
+            .set((workspaces::name.eq(name), workspaces::slug.eq(slug), workspaces::updated_at.eq(diesel::dsl::now)))
+            .returning(WorkspaceRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn archive(conn: &mut Conn, id: Uuid) -> AppResult<WorkspaceRow> {
+        Ok(diesel::update(workspaces::table.filter(workspaces::id.eq(id)))
+            .set((workspaces::archived_at.eq(diesel::dsl::now), workspaces::updated_at.eq(diesel::dsl::now)))
+            .returning(WorkspaceRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+}
+
+/// One row of a members page, with its workspace's member count.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MemberPageRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub workspace_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub user_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    pub role_id: Option<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub total: i64,
+}
+
 impl WorkspaceMemberRow {
+    /// A page of members for each of several workspaces, with each one's total, in one
+    /// statement: the workspaces' members are numbered per workspace and cut at `limit + 1`.
+    pub async fn pages(conn: &mut Conn, workspace_ids: &[Uuid], page: PageRequest) -> AppResult<Vec<MemberPageRow>> {
+        use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz, Uuid as SqlUuid};
+        let (after_at, after_id) = match page.after {
+            Some((at, id)) => (Some(at), Some(id)),
+            None => (None, None),
+        };
+        Ok(diesel::sql_query(
+            "WITH m AS (SELECT workspace_id, user_id, role_id, created_at FROM workspace_members
+                        WHERE workspace_id = ANY($1)),
+                  totals AS (SELECT workspace_id, count(*) AS total FROM m GROUP BY workspace_id),
+                  page AS (SELECT m.*, row_number() OVER (PARTITION BY workspace_id ORDER BY created_at, user_id) AS rn
+                           FROM m WHERE $2::timestamptz IS NULL OR (created_at, user_id) > ($2, $3))
+             SELECT page.workspace_id, page.user_id, page.role_id, page.created_at, totals.total
+             FROM page JOIN totals USING (workspace_id) WHERE rn <= $4
+             ORDER BY page.workspace_id, page.created_at, page.user_id",
+        )
+        .bind::<Array<SqlUuid>, _>(workspace_ids)
+        .bind::<Nullable<Timestamptz>, _>(after_at)
+        .bind::<Nullable<SqlUuid>, _>(after_id)
+        .bind::<BigInt, _>(page.fetch())
+        .load(conn)
+        .await?)
+    }
+
+    pub async fn remove(conn: &mut Conn, workspace_id: Uuid, user_id: Uuid) -> AppResult<bool> {
+        Ok(diesel::delete(
+            workspace_members::table
+                .filter(workspace_members::workspace_id.eq(workspace_id))
+                .filter(workspace_members::user_id.eq(user_id)),
+        )
+        .execute(conn)
+        .await?
+            > 0)
+    }
+
     /// Adds a member, or changes the member's workspace role.
     pub async fn upsert(conn: &mut Conn, row: &WorkspaceMemberRow) -> AppResult<()> {
         diesel::insert_into(workspace_members::table)

@@ -1,6 +1,7 @@
-//! Refresh tokens: `<tenant id as 32 hex digits>.<256 random bits, base64url>`. The tenant id
-//! lets the lookup run in that tenant's scope; the random part is the secret. Only the SHA-256
-//! of the whole token is stored.
+//! Opaque tenant-scoped tokens (refresh tokens, invitations, password resets):
+//! `<tenant id as 32 hex digits>.<256 random bits, base64url>`. The tenant id lets the lookup run
+//! in that tenant's scope; the random part is the secret. Only the SHA-256 of the whole token is
+//! stored.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};

@@ -1,0 +1,99 @@
+//! Relay connections: `first`/`after` arguments (a maximum page size enforced), opaque keyset
+//! cursors, `pageInfo` and `totalCount`.
+
+use async_graphql::{
+    SimpleObject,
+    connection::{Connection, Edge, EmptyFields},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    db::models::PageRequest,
+    error::{AppError, AppResult},
+};
+
+/// Page size when `first` is absent.
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+/// Largest `first` accepted; more is BAD_USER_INPUT.
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+#[derive(SimpleObject)]
+pub struct Totals {
+    /// All items of the list, across pages.
+    pub total_count: i64,
+}
+
+/// A connection of `N` with `totalCount`.
+pub type Page<N> = Connection<String, N, Totals, EmptyFields>;
+
+/// Checks `first` and decodes `after`.
+pub fn page_request(first: Option<i32>, after: Option<&str>) -> AppResult<PageRequest> {
+    let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(0..=MAX_PAGE_SIZE).contains(&first) {
+        return Err(AppError::bad_input("first", format!("first must be between 0 and {MAX_PAGE_SIZE}")));
+    }
+    let after = after.map(decode_cursor).transpose()?;
+    Ok(PageRequest { limit: first as i64, after })
+}
+
+pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("k:{}:{id}", at.timestamp_micros()))
+}
+
+pub fn decode_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
+    let bad = || AppError::bad_input("after", "after is not a cursor of this list");
+    let raw = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, ':');
+    let (Some("k"), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
+    Ok((at, Uuid::try_parse(id).map_err(|_| bad())?))
+}
+
+/// Builds a connection from up to `limit + 1` rows in key order.
+pub fn build<R, N>(
+    mut rows: Vec<R>,
+    request: PageRequest,
+    total: i64,
+    key: impl Fn(&R) -> (DateTime<Utc>, Uuid),
+    node: impl Fn(R) -> N,
+) -> Page<N>
+where
+    N: async_graphql::OutputType,
+{
+    let has_next = rows.len() as i64 > request.limit;
+    rows.truncate(request.limit as usize);
+    let mut connection = Connection::with_additional_fields(request.after.is_some(), has_next, Totals { total_count: total });
+    connection.edges.extend(rows.into_iter().map(|row| {
+        let (at, id) = key(&row);
+        Edge::new(encode_cursor(at, id), node(row))
+    }));
+    connection
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_bad_input() {
+        let at = DateTime::from_timestamp_micros(1_795_000_000_123_456).unwrap();
+        let id = Uuid::new_v4();
+        assert_eq!(decode_cursor(&encode_cursor(at, id)).unwrap(), (at, id));
+        for bad in ["", "!!!", "azpx", &URL_SAFE_NO_PAD.encode("k:x:y")] {
+            assert_eq!(decode_cursor(bad).unwrap_err().field.as_deref(), Some("after"));
+        }
+    }
+
+    #[test]
+    fn page_sizes_are_bounded() {
+        assert_eq!(page_request(None, None).unwrap().limit, 20);
+        assert!(page_request(Some(101), None).is_err());
+        assert!(page_request(Some(-1), None).is_err());
+        assert_eq!(page_request(Some(100), None).unwrap().limit, 100);
+    }
+}

@@ -1,0 +1,200 @@
+//! Products: the global catalog (managed by platform admins) and each tenant's access to them,
+//! tenant-wide or per user, which `tenantContext` reports.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use serde_json::json;
+
+use crate::{
+    db::{
+        ScopedFutureExt,
+        audit::{self, AuditEvent},
+        models::{ProductRow, TenantProductRow, UserProductAccessRow, UserRow},
+    },
+    domain::{Permission, ProductAccess},
+    error::AppError,
+    graphql::{context, ids, me::ProductGrant},
+};
+
+pub struct Product(pub ProductRow);
+
+/// A product app that accepts the hub's tokens.
+#[Object]
+impl Product {
+    /// The product's key, e.g. `crm`: what `productId` arguments take.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+}
+
+#[derive(InputObject)]
+pub struct SetProductAccessInput {
+    pub product_id: ID,
+    pub access: ProductAccess,
+    /// Absent: the tenant-wide access; present: an override for this user.
+    pub user_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct CreateProductInput {
+    /// Lower-case key, e.g. `crm`.
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProductInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub active: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductPayload {
+    pub product: Product,
+}
+
+#[derive(Default)]
+pub struct ProductQuery;
+
+#[Object]
+impl ProductQuery {
+    /// The active products of the catalog.
+    async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>, AppError> {
+        let state = context::state(ctx)?;
+        let req = context::request(ctx)?;
+        let rows = match req.principal {
+            crate::auth::Principal::Anonymous => return Err(AppError::unauthenticated("log in first")),
+            crate::auth::Principal::Member(_) => context::member(ctx)?.tx(|conn| ProductRow::all_active(conn).scope_boxed()).await?,
+            crate::auth::Principal::PlatformAdmin { .. } => {
+                context::platform_admin(ctx).await?;
+                state.db.system_tx(|conn| ProductRow::all_active(conn).scope_boxed()).await?
+            }
+        };
+        Ok(rows.into_iter().map(Product).collect())
+    }
+}
+
+fn validate_name(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::bad_input("name", "name must have 1 to 100 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+#[derive(Default)]
+pub struct ProductMutation;
+
+#[Object]
+impl ProductMutation {
+    /// Sets the tenant-wide access to a product, or (with userId) a user's override.
+    async fn set_product_access(&self, ctx: &Context<'_>, input: SetProductAccessInput) -> Result<ProductGrant, AppError> {
+        let user_id = input.user_id.as_ref().map(|u| ids::decode("User", "userId", u)).transpose()?;
+        let scope = context::require(ctx, Permission::ProductsManage).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let product_id = input.product_id.0.clone();
+        let access = input.access;
+        scope
+            .tx(|conn| {
+                async move {
+                    if !ProductRow::exists(conn, &product_id).await? {
+                        return Err(AppError::not_found("product"));
+                    }
+                    match user_id {
+                        Some(user) => {
+                            UserRow::get(conn, user).await?;
+                            UserProductAccessRow::set(conn, tenant_id, user, &product_id, access).await?;
+                        }
+                        None => TenantProductRow::set(conn, tenant_id, &product_id, access).await?,
+                    }
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("product.access_set")
+                            .target("product", &product_id)
+                            .details(json!({ "access": access.as_str(), "user_id": user_id })),
+                    )
+                    .await
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(ProductGrant { product_id: input.product_id, access })
+    }
+
+    /// Platform admins: adds a product to the catalog.
+    async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> Result<ProductPayload, AppError> {
+        let admin = context::platform_admin(ctx).await?;
+        let id = input.id.trim().to_owned();
+        let valid = (2..=63).contains(&id.len())
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(AppError::bad_input("id", "id must be 2-63 characters of a-z, 0-9 and -, starting with a letter"));
+        }
+        let name = validate_name(&input.name)?;
+        let description = input.description.unwrap_or_default();
+        let audit_ctx = admin.audit();
+        let row = admin
+            .system_tx(|conn| {
+                async move {
+                    let row = ProductRow::insert(conn, &id, &name, &description).await?;
+                    audit::record_platform(conn, &audit_ctx, AuditEvent::new("platform.product_created").target("product", &id))
+                        .await?;
+                    Ok(row)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(ProductPayload { product: Product(row) })
+    }
+
+    /// Platform admins: renames, describes or (de)activates a product.
+    async fn update_product(&self, ctx: &Context<'_>, input: UpdateProductInput) -> Result<ProductPayload, AppError> {
+        let admin = context::platform_admin(ctx).await?;
+        let name = input.name.as_deref().map(validate_name).transpose()?;
+        let id = input.id.0.clone();
+        let audit_ctx = admin.audit();
+        let row = admin
+            .system_tx(|conn| {
+                async move {
+                    let current = ProductRow::find(conn, &id).await?.ok_or_else(|| AppError::not_found("product"))?;
+                    let row = ProductRow::update(
+                        conn,
+                        &id,
+                        name.as_deref().unwrap_or(&current.name),
+                        input.description.as_deref().unwrap_or(&current.description),
+                        input.active.unwrap_or(current.active),
+                    )
+                    .await?;
+                    audit::record_platform(
+                        conn,
+                        &audit_ctx,
+                        AuditEvent::new("platform.product_updated")
+                            .target("product", &id)
+                            .details(json!({ "name": row.name, "active": row.active })),
+                    )
+                    .await?;
+                    Ok(row)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(ProductPayload { product: Product(row) })
+    }
+}

@@ -1,0 +1,67 @@
+//! Rules several mutations share: the seat quota, the last owner, and that nobody grants a
+//! permission they do not hold. Each runs inside the mutation's transaction.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        Conn,
+        audit::Actor,
+        models::{RoleRow, TenantRow, UserRow},
+        schema::tenants,
+    },
+    error::{AppError, AppResult},
+};
+
+/// Locks the tenant row for the rest of the transaction: concurrent seat-taking mutations of
+/// one tenant then run one after the other, so two cannot both take the last seat.
+pub async fn lock_tenant(conn: &mut Conn, tenant_id: Uuid) -> AppResult<TenantRow> {
+    Ok(tenants::table
+        .find(tenant_id)
+        .select(TenantRow::as_select())
+        .for_update()
+        .first(conn)
+        .await?)
+}
+
+/// Refuses a new seat (a created or invited user) past the tenant's user limit.
+pub async fn ensure_seat_available(conn: &mut Conn, tenant_id: Uuid) -> AppResult<()> {
+    let tenant = lock_tenant(conn, tenant_id).await?;
+    let limit = tenant.limits().users as i64;
+    let used = UserRow::count_seats(conn).await?;
+    if used >= limit {
+        return Err(AppError::quota_exceeded(format!(
+            "the tenant's user limit of {limit} is reached; deactivate a user or change the plan"
+        ))
+        .with_reason("users"));
+    }
+    Ok(())
+}
+
+/// Refuses a change that would leave the tenant without an active owner.
+pub async fn ensure_other_owner_remains(conn: &mut Conn, losing: Uuid) -> AppResult<()> {
+    let owners = RoleRow::active_owners(conn).await?;
+    if owners.contains(&losing) && owners.len() == 1 {
+        return Err(AppError::conflict("the tenant's last owner cannot lose the owner role"));
+    }
+    Ok(())
+}
+
+/// Refuses to grant (by role assignment or role definition) a permission the actor lacks.
+/// Platform admins may grant anything.
+pub fn ensure_can_grant(actor: Actor, actor_permissions: &[String], granted: &[String]) -> AppResult<()> {
+    if let Actor::PlatformAdmin(_) = actor {
+        return Ok(());
+    }
+    let missing: Vec<&String> = granted.iter().filter(|p| !actor_permissions.contains(p)).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "you cannot grant permissions you do not hold: {}",
+            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )))
+    }
+}
