@@ -427,8 +427,8 @@ async fn logout_revokes_the_session_its_refresh_token_and_its_access_tokens() {
 fn signing_key(app: &TestApp) -> (String, EncodingKey) {
     let entry = std::fs::read_dir(&app.keys_dir)
         .unwrap()
-        .next()
-        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.path().extension().is_some_and(|x| x == "pem"))
         .unwrap();
     let kid = entry
         .path()
