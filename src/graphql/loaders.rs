@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use uuid::Uuid;
 
 use crate::{
@@ -44,10 +44,12 @@ pub struct TenantLoader {
     tenant_id: Uuid,
 }
 
-pub type Loaders = DataLoader<TenantLoader>;
+/// With a per-request cache: list resolvers prime it with one `load_many` for the whole page
+/// (see `prime`), so the batching does not depend on how fast the fields are polled.
+pub type Loaders = DataLoader<TenantLoader, HashMapCache>;
 
 pub fn for_tenant(db: Db, tenant_id: Uuid) -> Loaders {
-    DataLoader::new(TenantLoader { db, tenant_id }, tokio::spawn)
+    DataLoader::with_cache(TenantLoader { db, tenant_id }, tokio::spawn, HashMapCache::default())
 }
 
 type Shared = Arc<AppError>;

@@ -150,6 +150,10 @@ impl UserQuery {
                 async move { Ok((UserRow::page(conn, page).await?, UserRow::count(conn).await?)) }.scope_boxed()
             })
             .await?;
+        if ctx.look_ahead().field("edges").field("node").field("roles").exists() {
+            let loaders = context::loaders(ctx, scope.tenant_id())?;
+            loaders.load_many(rows.iter().map(|r| RolesOfUser(r.id))).await.map_err(AppError::from)?;
+        }
         Ok(connection::build(rows, page, total, |r| (r.created_at, r.id), User))
     }
 

@@ -148,6 +148,44 @@ fn slug_taken() -> AppError {
     e
 }
 
+/// Loads the members (and their users and roles) of a whole page of workspaces in one batch
+/// each, when the query asks for them.
+async fn prime_members(ctx: &Context<'_>, tenant_id: Uuid, rows: &[WorkspaceRow]) -> AppResult<()> {
+    use async_graphql::Value;
+    let members = ctx.look_ahead().field("edges").field("node").field("members");
+    if !members.exists() || rows.is_empty() {
+        return Ok(());
+    }
+    let loaders = context::loaders(ctx, tenant_id)?;
+    for field in members.selection_fields() {
+        let mut first = None;
+        let mut after = None;
+        for (name, value) in field.arguments().map_err(|e| AppError::bad_input("members", e.message))? {
+            match (name.as_str(), value) {
+                ("first", Value::Number(n)) => first = n.as_i64().map(|n| n as i32),
+                ("after", Value::String(s)) => after = Some(s),
+                _ => {}
+            }
+        }
+        let page = connection::page_request(first, after.as_deref())?;
+        let pages = loaders
+            .load_many(rows.iter().map(|w| MembersKey { workspace_id: w.id, page }))
+            .await
+            .map_err(AppError::from)?;
+        let member_rows = pages.values().flat_map(|p| p.rows.iter());
+        let node = ctx.look_ahead().field("edges").field("node").field("members").field("edges").field("node");
+        if node.field("user").exists() {
+            let users: Vec<UserKey> = member_rows.clone().map(|m| UserKey(m.user_id)).collect();
+            loaders.load_many(users).await.map_err(AppError::from)?;
+        }
+        if node.field("role").exists() {
+            let roles: Vec<RoleKey> = member_rows.filter_map(|m| m.role_id.map(RoleKey)).collect();
+            loaders.load_many(roles).await.map_err(AppError::from)?;
+        }
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct WorkspaceQuery;
 
@@ -174,6 +212,7 @@ impl WorkspaceQuery {
                 .scope_boxed()
             })
             .await?;
+        prime_members(ctx, scope.tenant_id(), &rows).await?;
         Ok(connection::build(rows, page, total, |r| (r.created_at, r.id), Workspace))
     }
 

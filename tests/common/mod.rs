@@ -246,6 +246,39 @@ impl TestApp {
         }
     }
 
+    /// The id of the role called `name` in the token's tenant.
+    pub async fn role_id(&self, token: &str, name: &str) -> String {
+        let body = self.gql(Some(token), "{ roles(first: 100) { edges { node { id name } } } }", json!({})).await;
+        body["data"]["roles"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("roles failed: {body}"))
+            .iter()
+            .find(|e| e["node"]["name"] == name)
+            .unwrap_or_else(|| panic!("no role {name}: {body}"))["node"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates an active user with the named tenant-wide roles (password [`PASSWORD`]) and
+    /// logs it in; returns its id and access token.
+    pub async fn add_user(&self, tenant: &TenantFixture, email: &str, roles: &[&str]) -> (String, String) {
+        let mut role_ids = Vec::new();
+        for r in roles {
+            role_ids.push(self.role_id(&tenant.token, r).await);
+        }
+        let body = self
+            .gql(
+                Some(&tenant.token),
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
+                json!({ "input": { "email": email, "password": PASSWORD, "roleIds": role_ids } }),
+            )
+            .await;
+        let id = body["data"]["createUser"]["user"]["id"].as_str().unwrap_or_else(|| panic!("createUser failed: {body}")).to_owned();
+        let login = self.login(&tenant.domain, email, PASSWORD).await;
+        (id, login["accessToken"].as_str().unwrap().to_owned())
+    }
+
     /// Logs in; panics with the body when it fails.
     pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Value {
         let body = self.try_login(tenant, email, password).await;

@@ -1,0 +1,132 @@
+//! N+1 and pagination: listing 50 users with their roles, or 20 workspaces with their members,
+//! costs the same number of SQL statements as listing 5 or 2; and connections page correctly.
+
+mod common;
+
+use common::{TestApp, TenantFixture, error_code, spawn_app};
+use serde_json::{Value, json};
+
+/// Seeds `n` users (each with two roles) and `w` extra workspaces (each with every user as a
+/// member holding a workspace role), directly in SQL for speed.
+async fn seed(app: &TestApp, t: &TenantFixture, users: i64, workspaces: i64) {
+    let su = app.superuser().await;
+    su.execute(
+        "INSERT INTO users (tenant_id, email, created_at)
+         SELECT $1, 'user' || g || '@seed.example.com', now() + g * interval '1 ms' FROM generate_series(1, $2::bigint) g",
+        &[&t.uuid, &users],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO user_roles (tenant_id, user_id, role_id)
+         SELECT u.tenant_id, u.id, r.id FROM users u JOIN roles r ON r.tenant_id = u.tenant_id
+         WHERE u.tenant_id = $1 AND u.email LIKE '%@seed.example.com' AND r.name IN ('member', 'viewer')",
+        &[&t.uuid],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO workspaces (tenant_id, name, slug)
+         SELECT $1, 'Team ' || g, 'team-' || g FROM generate_series(1, $2::bigint) g",
+        &[&t.uuid, &workspaces],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO workspace_members (tenant_id, workspace_id, user_id, role_id)
+         SELECT w.tenant_id, w.id, u.id, (SELECT id FROM roles WHERE tenant_id = $1 AND name = 'member')
+         FROM workspaces w JOIN users u ON u.tenant_id = w.tenant_id WHERE w.tenant_id = $1",
+        &[&t.uuid],
+    )
+    .await
+    .unwrap();
+}
+
+const USERS: &str = "query($first: Int) { users(first: $first) { totalCount edges { node { id email roles { name } } } } }";
+const WORKSPACES: &str = "query($first: Int) { workspaces(first: $first) { totalCount edges { node { id name
+    members(first: 20) { totalCount edges { node { user { id email } role { name } } } } } } } }";
+
+/// Statements the hub sent for one request (after a warm-up request that fills the caches).
+async fn statements_for(app: &TestApp, token: &str, query: &str, vars: Value) -> (u64, Value) {
+    app.gql(Some(token), "{ me { id } }", json!({})).await;
+    let before = app.state.db.statements_executed();
+    let body = app.gql(Some(token), query, vars).await;
+    (app.state.db.statements_executed() - before, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_users_with_their_roles_costs_the_same_statements_for_5_or_50_users() {
+    let small = spawn_app().await;
+    let t = small.signup("small").await;
+    seed(&small, &t, 4, 0).await;
+    let (few, body) = statements_for(&small, &t.token, USERS, json!({ "first": 50 })).await;
+    assert_eq!(body["data"]["users"]["edges"].as_array().unwrap().len(), 5, "{body}");
+
+    let big = spawn_app().await;
+    let t = big.signup("big").await;
+    seed(&big, &t, 49, 0).await;
+    let (many, body) = statements_for(&big, &t.token, USERS, json!({ "first": 50 })).await;
+    let edges = body["data"]["users"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 50, "{body}");
+    assert_eq!(edges[1]["node"]["roles"], json!([{ "name": "member" }, { "name": "viewer" }]));
+    assert_eq!(few, many, "statements must not grow with the number of users");
+    println!("users(first: 50) with roles: {many} statements");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_workspaces_with_their_members_costs_the_same_statements_for_2_or_20() {
+    let small = spawn_app().await;
+    let t = small.signup("small").await;
+    seed(&small, &t, 3, 1).await;
+    let (few, body) = statements_for(&small, &t.token, WORKSPACES, json!({ "first": 20 })).await;
+    assert_eq!(body["data"]["workspaces"]["edges"].as_array().unwrap().len(), 2, "{body}");
+
+    let big = spawn_app().await;
+    let t = big.signup("big").await;
+    seed(&big, &t, 30, 19).await;
+    let (many, body) = statements_for(&big, &t.token, WORKSPACES, json!({ "first": 20 })).await;
+    let edges = body["data"]["workspaces"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 20, "{body}");
+    let team = edges.iter().find(|e| e["node"]["name"] == "Team 1").unwrap();
+    assert_eq!(team["node"]["members"]["totalCount"], 31);
+    assert_eq!(team["node"]["members"]["edges"].as_array().unwrap().len(), 20);
+    assert_eq!(team["node"]["members"]["edges"][0]["node"]["role"]["name"], "member");
+    assert_eq!(few, many, "statements must not grow with workspaces or members");
+    println!("workspaces(first: 20) with members(first: 20): {many} statements");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    seed(&app, &t, 11, 0).await;
+    let q = "query($first: Int, $after: String) { users(first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id } } } }";
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let body = app.gql(Some(&t.token), q, json!({ "first": 5, "after": after })).await;
+        let users = &body["data"]["users"];
+        assert_eq!(users["totalCount"], 12, "{body}");
+        for e in users["edges"].as_array().unwrap() {
+            seen.push(e["node"]["id"].as_str().unwrap().to_owned());
+        }
+        if users["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = users["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (12, 12));
+
+    let over = app.gql(Some(&t.token), q, json!({ "first": 101 })).await;
+    assert_eq!(error_code(&over), "BAD_USER_INPUT");
+    assert_eq!(over["errors"][0]["extensions"]["field"], "first");
+    for bad in ["garbage", "a2s6eA", ""] {
+        let body = app.gql(Some(&t.token), q, json!({ "first": 5, "after": bad })).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{bad}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "after");
+    }
+}
