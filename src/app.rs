@@ -12,11 +12,11 @@ use crate::{
     config::Settings,
     db::{Db, bootstrap},
     graphql,
-    secrets::SecretBox,
     http::{
         self,
         meta::{REQUEST_ID_HEADER, RequestId, choose_request_id},
     },
+    secrets::SecretBox,
 };
 
 /// What every request handler shares.

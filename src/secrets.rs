@@ -34,12 +34,16 @@ impl SecretBox {
                 encoded
             }
         };
-        let bytes = STANDARD.decode(encoded).map_err(|_| anyhow!("the secrets key is not base64"))?;
+        let bytes = STANDARD
+            .decode(encoded)
+            .map_err(|_| anyhow!("the secrets key is not base64"))?;
         if bytes.len() != 32 {
             bail!("the secrets key must be 32 bytes (base64 of 32 random bytes)");
         }
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| anyhow!("bad secrets key"))?;
-        Ok(SecretBox { key: LessSafeKey::new(key) })
+        Ok(SecretBox {
+            key: LessSafeKey::new(key),
+        })
     }
 
     /// nonce || ciphertext || tag.
@@ -47,7 +51,11 @@ impl SecretBox {
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let mut data = plaintext.as_bytes().to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), aad(tenant_id, name), &mut data)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                aad(tenant_id, name),
+                &mut data,
+            )
             .map_err(|_| anyhow!("encryption failed"))?;
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&data);
@@ -115,7 +123,10 @@ mod tests {
         let sealed = b.seal(t, "slack", "xoxb-123456789").unwrap();
         assert!(!String::from_utf8_lossy(&sealed).contains("xoxb"));
         assert_eq!(b.open(t, "slack", &sealed).unwrap(), "xoxb-123456789");
-        assert!(b.open(Uuid::new_v4(), "slack", &sealed).is_err(), "another tenant's row");
+        assert!(
+            b.open(Uuid::new_v4(), "slack", &sealed).is_err(),
+            "another tenant's row"
+        );
         assert!(b.open(t, "github", &sealed).is_err(), "another integration");
         // The same file gives the same key.
         let again = SecretBox::load(None, &file).unwrap();

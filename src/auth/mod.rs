@@ -5,9 +5,9 @@ pub mod flows;
 pub mod jwt;
 pub mod keys;
 pub mod login_limiter;
+pub mod opaque;
 pub mod password;
 pub mod principal;
-pub mod opaque;
 pub mod session_cache;
 
 pub use jwt::{AccessClaims, TokenIssuer};

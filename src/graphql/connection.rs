@@ -32,10 +32,16 @@ pub type Page<N> = Connection<String, N, Totals, EmptyFields>;
 pub fn page_request(first: Option<i32>, after: Option<&str>) -> AppResult<PageRequest> {
     let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(0..=MAX_PAGE_SIZE).contains(&first) {
-        return Err(AppError::bad_input("first", format!("first must be between 0 and {MAX_PAGE_SIZE}")));
+        return Err(AppError::bad_input(
+            "first",
+            format!("first must be between 0 and {MAX_PAGE_SIZE}"),
+        ));
     }
     let after = after.map(decode_cursor).transpose()?;
-    Ok(PageRequest { limit: first as i64, after })
+    Ok(PageRequest {
+        limit: first as i64,
+        after,
+    })
 }
 
 pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
@@ -44,13 +50,19 @@ pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
 
 pub fn decode_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     let bad = || AppError::bad_input("after", "after is not a cursor of this list");
-    let raw = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| bad())?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let mut parts = text.splitn(3, ':');
     let (Some("k"), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
-    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
+    let at = micros
+        .parse()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
     Ok((at, Uuid::try_parse(id).map_err(|_| bad())?))
 }
 
@@ -67,7 +79,11 @@ where
 {
     let has_next = rows.len() as i64 > request.limit;
     rows.truncate(request.limit as usize);
-    let mut connection = Connection::with_additional_fields(request.after.is_some(), has_next, Totals { total_count: total });
+    let mut connection = Connection::with_additional_fields(
+        request.after.is_some(),
+        has_next,
+        Totals { total_count: total },
+    );
     connection.edges.extend(rows.into_iter().map(|row| {
         let (at, id) = key(&row);
         Edge::new(encode_cursor(at, id), node(row))
@@ -85,7 +101,10 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(decode_cursor(&encode_cursor(at, id)).unwrap(), (at, id));
         for bad in ["", "!!!", "azpx", &URL_SAFE_NO_PAD.encode("k:x:y")] {
-            assert_eq!(decode_cursor(bad).unwrap_err().field.as_deref(), Some("after"));
+            assert_eq!(
+                decode_cursor(bad).unwrap_err().field.as_deref(),
+                Some("after")
+            );
         }
     }
 

@@ -160,9 +160,12 @@ pub async fn permissions(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
 /// platform admin.
 pub async fn permissions_of_actor(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
     match request(ctx)?.principal {
-        Principal::PlatformAdmin { .. } => {
-            Ok(Arc::new(Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect()))
-        }
+        Principal::PlatformAdmin { .. } => Ok(Arc::new(
+            Permission::ALL
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+        )),
         _ => permissions(ctx).await,
     }
 }
@@ -321,7 +324,10 @@ pub fn reader_for<'a>(ctx: &Context<'a>, tenant_id: Uuid) -> AppResult<TenantSco
 pub fn loaders(ctx: &Context<'_>, tenant_id: Uuid) -> AppResult<Arc<Loaders>> {
     let scope = reader_for(ctx, tenant_id)?;
     let req = request(ctx)?;
-    let mut map = req.loaders.lock().map_err(|_| AppError::internal(anyhow::anyhow!("loaders lock poisoned")))?;
+    let mut map = req
+        .loaders
+        .lock()
+        .map_err(|_| AppError::internal(anyhow::anyhow!("loaders lock poisoned")))?;
     Ok(map
         .entry(tenant_id)
         .or_insert_with(|| Arc::new(loaders::for_tenant(scope.state.db.clone(), tenant_id)))

@@ -10,7 +10,10 @@ use uuid::Uuid;
 use crate::{
     db::{
         Db, ScopedFutureExt,
-        models::{PageRequest, RoleRow, UserRoleRow, UserRow, WorkspaceMemberRow, workspace::MemberPageRow},
+        models::{
+            PageRequest, RoleRow, UserRoleRow, UserRow, WorkspaceMemberRow,
+            workspace::MemberPageRow,
+        },
     },
     error::AppError,
 };
@@ -49,7 +52,11 @@ pub struct TenantLoader {
 pub type Loaders = DataLoader<TenantLoader, HashMapCache>;
 
 pub fn for_tenant(db: Db, tenant_id: Uuid) -> Loaders {
-    DataLoader::with_cache(TenantLoader { db, tenant_id }, tokio::spawn, HashMapCache::default())
+    DataLoader::with_cache(
+        TenantLoader { db, tenant_id },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
 }
 
 type Shared = Arc<AppError>;
@@ -62,7 +69,9 @@ impl Loader<UserKey> for TenantLoader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = self
             .db
-            .tenant_tx(self.tenant_id, |conn| UserRow::load_many(conn, &ids).scope_boxed())
+            .tenant_tx(self.tenant_id, |conn| {
+                UserRow::load_many(conn, &ids).scope_boxed()
+            })
             .await
             .map_err(Arc::new)?;
         Ok(rows.into_iter().map(|r| (UserKey(r.id), r)).collect())
@@ -77,7 +86,9 @@ impl Loader<RoleKey> for TenantLoader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = self
             .db
-            .tenant_tx(self.tenant_id, |conn| RoleRow::load_many(conn, &ids).scope_boxed())
+            .tenant_tx(self.tenant_id, |conn| {
+                RoleRow::load_many(conn, &ids).scope_boxed()
+            })
             .await
             .map_err(Arc::new)?;
         Ok(rows.into_iter().map(|r| (RoleKey(r.id), r)).collect())
@@ -90,7 +101,10 @@ impl Loader<RolesOfUser> for TenantLoader {
 
     /// Two statements: the assignments, then the roles by id (reading `roles` once rather
     /// than joining it per assignment row).
-    async fn load(&self, keys: &[RolesOfUser]) -> Result<HashMap<RolesOfUser, Vec<RoleRow>>, Shared> {
+    async fn load(
+        &self,
+        keys: &[RolesOfUser],
+    ) -> Result<HashMap<RolesOfUser, Vec<RoleRow>>, Shared> {
         let user_ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let (pairs, roles) = self
             .db
@@ -108,7 +122,8 @@ impl Loader<RolesOfUser> for TenantLoader {
             .await
             .map_err(Arc::new)?;
         let by_id: HashMap<Uuid, RoleRow> = roles.into_iter().map(|r| (r.id, r)).collect();
-        let mut out: HashMap<RolesOfUser, Vec<RoleRow>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut out: HashMap<RolesOfUser, Vec<RoleRow>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
         for (user, role) in pairs {
             if let (Some(list), Some(row)) = (out.get_mut(&RolesOfUser(user)), by_id.get(&role))
                 && !list.iter().any(|r| r.id == row.id)
@@ -137,14 +152,27 @@ impl Loader<MembersKey> for TenantLoader {
         for (page, workspace_ids) in by_page {
             let rows = self
                 .db
-                .tenant_tx(self.tenant_id, |conn| WorkspaceMemberRow::pages(conn, &workspace_ids, page).scope_boxed())
+                .tenant_tx(self.tenant_id, |conn| {
+                    WorkspaceMemberRow::pages(conn, &workspace_ids, page).scope_boxed()
+                })
                 .await
                 .map_err(Arc::new)?;
             for id in &workspace_ids {
-                out.insert(MembersKey { workspace_id: *id, page }, MembersPage::default());
+                out.insert(
+                    MembersKey {
+                        workspace_id: *id,
+                        page,
+                    },
+                    MembersPage::default(),
+                );
             }
             for row in rows {
-                let entry = out.entry(MembersKey { workspace_id: row.workspace_id, page }).or_default();
+                let entry = out
+                    .entry(MembersKey {
+                        workspace_id: row.workspace_id,
+                        page,
+                    })
+                    .or_default();
                 entry.total = row.total;
                 entry.rows.push(row);
             }

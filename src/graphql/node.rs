@@ -34,7 +34,9 @@ impl NodeQuery {
             return Err(AppError::bad_input("id", "id is not a global id"));
         };
         if let Principal::PlatformAdmin { .. } = context::request(ctx)?.principal {
-            return Err(AppError::forbidden("platform admins look tenants up with adminTenant"));
+            return Err(AppError::forbidden(
+                "platform admins look tenants up with adminTenant",
+            ));
         }
         let node = match kind.as_str() {
             "Tenant" => {
@@ -42,19 +44,35 @@ impl NodeQuery {
                 if uuid != scope.tenant_id() {
                     return Err(AppError::not_found("tenant"));
                 }
-                Node::Tenant(Tenant(scope.tx(|conn| TenantRow::current(conn, uuid).scope_boxed()).await?))
+                Node::Tenant(Tenant(
+                    scope
+                        .tx(|conn| TenantRow::current(conn, uuid).scope_boxed())
+                        .await?,
+                ))
             }
             "User" => {
                 let scope = context::require(ctx, Permission::UsersRead).await?;
-                Node::User(User(scope.tx(|conn| UserRow::get(conn, uuid).scope_boxed()).await?))
+                Node::User(User(
+                    scope
+                        .tx(|conn| UserRow::get(conn, uuid).scope_boxed())
+                        .await?,
+                ))
             }
             "Role" => {
                 let scope = context::require(ctx, Permission::UsersRead).await?;
-                Node::Role(Role(scope.tx(|conn| RoleRow::get(conn, uuid).scope_boxed()).await?))
+                Node::Role(Role(
+                    scope
+                        .tx(|conn| RoleRow::get(conn, uuid).scope_boxed())
+                        .await?,
+                ))
             }
             "Workspace" => {
                 let scope = context::require(ctx, Permission::WorkspacesRead).await?;
-                Node::Workspace(Workspace(scope.tx(|conn| WorkspaceRow::get(conn, uuid).scope_boxed()).await?))
+                Node::Workspace(Workspace(
+                    scope
+                        .tx(|conn| WorkspaceRow::get(conn, uuid).scope_boxed())
+                        .await?,
+                ))
             }
             _ => return Err(AppError::not_found("node")),
         };

@@ -77,11 +77,20 @@ impl ProductQuery {
         let state = context::state(ctx)?;
         let req = context::request(ctx)?;
         let rows = match req.principal {
-            crate::auth::Principal::Anonymous => return Err(AppError::unauthenticated("log in first")),
-            crate::auth::Principal::Member(_) => context::member(ctx)?.tx(|conn| ProductRow::all_active(conn).scope_boxed()).await?,
+            crate::auth::Principal::Anonymous => {
+                return Err(AppError::unauthenticated("log in first"));
+            }
+            crate::auth::Principal::Member(_) => {
+                context::member(ctx)?
+                    .tx(|conn| ProductRow::all_active(conn).scope_boxed())
+                    .await?
+            }
             crate::auth::Principal::PlatformAdmin { .. } => {
                 context::platform_admin(ctx).await?;
-                state.db.system_tx(|conn| ProductRow::all_active(conn).scope_boxed()).await?
+                state
+                    .db
+                    .system_tx(|conn| ProductRow::all_active(conn).scope_boxed())
+                    .await?
             }
         };
         Ok(rows.into_iter().map(Product).collect())
@@ -91,7 +100,10 @@ impl ProductQuery {
 fn validate_name(raw: &str) -> Result<String, AppError> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::bad_input("name", "name must have 1 to 100 characters"));
+        return Err(AppError::bad_input(
+            "name",
+            "name must have 1 to 100 characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -102,8 +114,16 @@ pub struct ProductMutation;
 #[Object]
 impl ProductMutation {
     /// Sets the tenant-wide access to a product, or (with userId) a user's override.
-    async fn set_product_access(&self, ctx: &Context<'_>, input: SetProductAccessInput) -> Result<ProductGrant, AppError> {
-        let user_id = input.user_id.as_ref().map(|u| ids::decode("User", "userId", u)).transpose()?;
+    async fn set_product_access(
+        &self,
+        ctx: &Context<'_>,
+        input: SetProductAccessInput,
+    ) -> Result<ProductGrant, AppError> {
+        let user_id = input
+            .user_id
+            .as_ref()
+            .map(|u| ids::decode("User", "userId", u))
+            .transpose()?;
         let scope = context::require(ctx, Permission::ProductsManage).await?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let product_id = input.product_id.0.clone();
@@ -117,7 +137,8 @@ impl ProductMutation {
                     match user_id {
                         Some(user) => {
                             UserRow::get(conn, user).await?;
-                            UserProductAccessRow::set(conn, tenant_id, user, &product_id, access).await?;
+                            UserProductAccessRow::set(conn, tenant_id, user, &product_id, access)
+                                .await?;
                         }
                         None => TenantProductRow::set(conn, tenant_id, &product_id, access).await?,
                     }
@@ -134,18 +155,30 @@ impl ProductMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(ProductGrant { product_id: input.product_id, access })
+        Ok(ProductGrant {
+            product_id: input.product_id,
+            access,
+        })
     }
 
     /// Platform admins: adds a product to the catalog.
-    async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> Result<ProductPayload, AppError> {
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> Result<ProductPayload, AppError> {
         let admin = context::platform_admin(ctx).await?;
         let id = input.id.trim().to_owned();
         let valid = (2..=63).contains(&id.len())
             && id.starts_with(|c: char| c.is_ascii_lowercase())
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !valid {
-            return Err(AppError::bad_input("id", "id must be 2-63 characters of a-z, 0-9 and -, starting with a letter"));
+            return Err(AppError::bad_input(
+                "id",
+                "id must be 2-63 characters of a-z, 0-9 and -, starting with a letter",
+            ));
         }
         let name = validate_name(&input.name)?;
         let description = input.description.unwrap_or_default();
@@ -154,18 +187,28 @@ impl ProductMutation {
             .system_tx(|conn| {
                 async move {
                     let row = ProductRow::insert(conn, &id, &name, &description).await?;
-                    audit::record_platform(conn, &audit_ctx, AuditEvent::new("platform.product_created").target("product", &id))
-                        .await?;
+                    audit::record_platform(
+                        conn,
+                        &audit_ctx,
+                        AuditEvent::new("platform.product_created").target("product", &id),
+                    )
+                    .await?;
                     Ok(row)
                 }
                 .scope_boxed()
             })
             .await?;
-        Ok(ProductPayload { product: Product(row) })
+        Ok(ProductPayload {
+            product: Product(row),
+        })
     }
 
     /// Platform admins: renames, describes or (de)activates a product.
-    async fn update_product(&self, ctx: &Context<'_>, input: UpdateProductInput) -> Result<ProductPayload, AppError> {
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProductInput,
+    ) -> Result<ProductPayload, AppError> {
         let admin = context::platform_admin(ctx).await?;
         let name = input.name.as_deref().map(validate_name).transpose()?;
         let id = input.id.0.clone();
@@ -173,7 +216,9 @@ impl ProductMutation {
         let row = admin
             .system_tx(|conn| {
                 async move {
-                    let current = ProductRow::find(conn, &id).await?.ok_or_else(|| AppError::not_found("product"))?;
+                    let current = ProductRow::find(conn, &id)
+                        .await?
+                        .ok_or_else(|| AppError::not_found("product"))?;
                     let row = ProductRow::update(
                         conn,
                         &id,
@@ -195,6 +240,8 @@ impl ProductMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(ProductPayload { product: Product(row) })
+        Ok(ProductPayload {
+            product: Product(row),
+        })
     }
 }

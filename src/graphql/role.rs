@@ -96,8 +96,10 @@ pub struct AssignRolePayload {
 }
 
 fn parse_permissions(raw: &[String]) -> AppResult<Vec<String>> {
-    let mut parsed: Vec<Permission> =
-        raw.iter().map(|p| Permission::parse("permissions", p)).collect::<AppResult<_>>()?;
+    let mut parsed: Vec<Permission> = raw
+        .iter()
+        .map(|p| Permission::parse("permissions", p))
+        .collect::<AppResult<_>>()?;
     parsed.sort();
     parsed.dedup();
     Ok(parsed.into_iter().map(|p| p.as_str().to_owned()).collect())
@@ -106,7 +108,10 @@ fn parse_permissions(raw: &[String]) -> AppResult<Vec<String>> {
 fn parse_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(AppError::bad_input("name", "name must have 1 to 64 characters"));
+        return Err(AppError::bad_input(
+            "name",
+            "name must have 1 to 64 characters",
+        ));
     }
     if SystemRole::from_name(name).is_some() {
         return Err(AppError::conflict(format!("{name} is a system role")));
@@ -123,24 +128,50 @@ impl RoleQuery {
     async fn permissions(&self) -> Vec<PermissionInfo> {
         Permission::ALL
             .iter()
-            .map(|p| PermissionInfo { name: p.as_str().to_owned(), description: p.description().to_owned() })
+            .map(|p| PermissionInfo {
+                name: p.as_str().to_owned(),
+                description: p.description().to_owned(),
+            })
             .collect()
     }
 
     /// The tenant's roles, system roles first.
-    async fn roles(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Page<Role>, AppError> {
+    async fn roles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<Role>, AppError> {
         let page = connection::page_request(first, after.as_deref())?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
         let (rows, total) = scope
-            .tx(|conn| async move { Ok((RoleRow::page(conn, page).await?, RoleRow::count(conn).await?)) }.scope_boxed())
+            .tx(|conn| {
+                async move {
+                    Ok((
+                        RoleRow::page(conn, page).await?,
+                        RoleRow::count(conn).await?,
+                    ))
+                }
+                .scope_boxed()
+            })
             .await?;
-        Ok(connection::build(rows, page, total, |r| (r.created_at, r.id), Role))
+        Ok(connection::build(
+            rows,
+            page,
+            total,
+            |r| (r.created_at, r.id),
+            Role,
+        ))
     }
 
     async fn role(&self, ctx: &Context<'_>, id: ID) -> Result<Role, AppError> {
         let id = ids::decode("Role", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
-        Ok(Role(scope.tx(|conn| RoleRow::get(conn, id).scope_boxed()).await?))
+        Ok(Role(
+            scope
+                .tx(|conn| RoleRow::get(conn, id).scope_boxed())
+                .await?,
+        ))
     }
 }
 
@@ -150,12 +181,20 @@ pub struct RoleMutation;
 #[Object]
 impl RoleMutation {
     /// A custom role; only permissions the caller holds can be put in it.
-    async fn create_role(&self, ctx: &Context<'_>, input: CreateRoleInput) -> Result<RolePayload, AppError> {
+    async fn create_role(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRoleInput,
+    ) -> Result<RolePayload, AppError> {
         let name = parse_name(&input.name)?;
         let permissions = parse_permissions(&input.permissions)?;
         let description = input.description.unwrap_or_default();
         let scope = context::require(ctx, Permission::RolesManage).await?;
-        rules::ensure_can_grant(scope.actor(), &context::permissions_of_actor(ctx).await?, &permissions)?;
+        rules::ensure_can_grant(
+            scope.actor(),
+            &context::permissions_of_actor(ctx).await?,
+            &permissions,
+        )?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let role = scope
             .tx(|conn| {
@@ -179,31 +218,40 @@ impl RoleMutation {
     }
 
     /// Changes a custom role; system roles are FORBIDDEN.
-    async fn update_role(&self, ctx: &Context<'_>, input: UpdateRoleInput) -> Result<RolePayload, AppError> {
+    async fn update_role(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateRoleInput,
+    ) -> Result<RolePayload, AppError> {
         let id = ids::decode("Role", "id", &input.id)?;
         let name = input.name.as_deref().map(parse_name).transpose()?;
-        let permissions = input.permissions.as_deref().map(parse_permissions).transpose()?;
+        let permissions = input
+            .permissions
+            .as_deref()
+            .map(parse_permissions)
+            .transpose()?;
         let scope = context::require(ctx, Permission::RolesManage).await?;
         if let Some(p) = &permissions {
             rules::ensure_can_grant(scope.actor(), &context::permissions_of_actor(ctx).await?, p)?;
         }
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
-        let role = scope
-            .tx(|conn| {
-                async move {
-                    let role = RoleRow::get(conn, id).await?;
-                    if role.is_system {
-                        return Err(AppError::forbidden("system roles cannot be changed"));
-                    }
-                    let updated = RoleRow::update(
-                        conn,
-                        id,
-                        name.as_deref().unwrap_or(&role.name),
-                        input.description.as_deref().unwrap_or(&role.description),
-                        permissions.unwrap_or_else(|| role.permission_strings()),
-                    )
-                    .await?;
-                    audit::record(
+        let role =
+            scope
+                .tx(|conn| {
+                    async move {
+                        let role = RoleRow::get(conn, id).await?;
+                        if role.is_system {
+                            return Err(AppError::forbidden("system roles cannot be changed"));
+                        }
+                        let updated = RoleRow::update(
+                            conn,
+                            id,
+                            name.as_deref().unwrap_or(&role.name),
+                            input.description.as_deref().unwrap_or(&role.description),
+                            permissions.unwrap_or_else(|| role.permission_strings()),
+                        )
+                        .await?;
+                        audit::record(
                         conn,
                         tenant_id,
                         &audit_ctx,
@@ -212,11 +260,11 @@ impl RoleMutation {
                         })),
                     )
                     .await?;
-                    Ok(updated)
-                }
-                .scope_boxed()
-            })
-            .await?;
+                        Ok(updated)
+                    }
+                    .scope_boxed()
+                })
+                .await?;
         Ok(RolePayload { role: Role(role) })
     }
 
@@ -237,19 +285,27 @@ impl RoleMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("role.deleted").target("role", uuid).details(json!({ "name": role.name })),
+                        AuditEvent::new("role.deleted")
+                            .target("role", uuid)
+                            .details(json!({ "name": role.name })),
                     )
                     .await
                 }
                 .scope_boxed()
             })
             .await?;
-        Ok(DeleteRolePayload { deleted_role_id: ids::encode("Role", uuid) })
+        Ok(DeleteRolePayload {
+            deleted_role_id: ids::encode("Role", uuid),
+        })
     }
 
     /// Gives a user a role, tenant-wide (no workspaceId) or in one workspace. Idempotent. Only
     /// roles whose permissions the caller holds can be given.
-    async fn assign_role(&self, ctx: &Context<'_>, input: AssignRoleInput) -> Result<AssignRolePayload, AppError> {
+    async fn assign_role(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignRoleInput,
+    ) -> Result<AssignRolePayload, AppError> {
         let (user_id, role_id, workspace_id) = decode_assignment(&input)?;
         let scope = context::require(ctx, Permission::RolesManage).await?;
         let perms = context::permissions_of_actor(ctx).await?;
@@ -264,7 +320,8 @@ impl RoleMutation {
                     }
                     rules::ensure_can_grant(actor, &perms, &role.permission_strings())?;
                     if !UserRoleRow::exists(conn, user_id, role_id, workspace_id).await? {
-                        UserRoleRow::assign(conn, tenant_id, user_id, role_id, workspace_id).await?;
+                        UserRoleRow::assign(conn, tenant_id, user_id, role_id, workspace_id)
+                            .await?;
                         audit::record(
                             conn,
                             tenant_id,
@@ -284,7 +341,11 @@ impl RoleMutation {
     }
 
     /// Takes a role away; the last owner keeps the owner role (CONFLICT).
-    async fn unassign_role(&self, ctx: &Context<'_>, input: AssignRoleInput) -> Result<AssignRolePayload, AppError> {
+    async fn unassign_role(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignRoleInput,
+    ) -> Result<AssignRolePayload, AppError> {
         let (user_id, role_id, workspace_id) = decode_assignment(&input)?;
         let scope = context::require(ctx, Permission::RolesManage).await?;
         let perms = context::permissions_of_actor(ctx).await?;
@@ -323,6 +384,10 @@ fn decode_assignment(input: &AssignRoleInput) -> AppResult<(Uuid, Uuid, Option<U
     Ok((
         ids::decode("User", "userId", &input.user_id)?,
         ids::decode("Role", "roleId", &input.role_id)?,
-        input.workspace_id.as_ref().map(|w| ids::decode("Workspace", "workspaceId", w)).transpose()?,
+        input
+            .workspace_id
+            .as_ref()
+            .map(|w| ids::decode("Workspace", "workspaceId", w))
+            .transpose()?,
     ))
 }

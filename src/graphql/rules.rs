@@ -44,24 +44,37 @@ pub async fn ensure_seat_available(conn: &mut Conn, tenant_id: Uuid) -> AppResul
 pub async fn ensure_other_owner_remains(conn: &mut Conn, losing: Uuid) -> AppResult<()> {
     let owners = RoleRow::active_owners(conn).await?;
     if owners.contains(&losing) && owners.len() == 1 {
-        return Err(AppError::conflict("the tenant's last owner cannot lose the owner role"));
+        return Err(AppError::conflict(
+            "the tenant's last owner cannot lose the owner role",
+        ));
     }
     Ok(())
 }
 
 /// Refuses to grant (by role assignment or role definition) a permission the actor lacks.
 /// Platform admins may grant anything.
-pub fn ensure_can_grant(actor: Actor, actor_permissions: &[String], granted: &[String]) -> AppResult<()> {
+pub fn ensure_can_grant(
+    actor: Actor,
+    actor_permissions: &[String],
+    granted: &[String],
+) -> AppResult<()> {
     if let Actor::PlatformAdmin(_) = actor {
         return Ok(());
     }
-    let missing: Vec<&String> = granted.iter().filter(|p| !actor_permissions.contains(p)).collect();
+    let missing: Vec<&String> = granted
+        .iter()
+        .filter(|p| !actor_permissions.contains(p))
+        .collect();
     if missing.is_empty() {
         Ok(())
     } else {
         Err(AppError::forbidden(format!(
             "you cannot grant permissions you do not hold: {}",
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )))
     }
 }

@@ -12,10 +12,10 @@ use crate::{
         audit::{self, AuditEvent},
         models::{IntegrationRow, TenantRow},
     },
-    secrets,
     domain::{self, Permission},
     error::AppError,
     graphql::{context, ids},
+    secrets,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -179,7 +179,12 @@ impl Tenant {
         if scope.user_id().is_some() {
             context::require(ctx, Permission::TenantManage).await?;
         }
-        Ok(scope.tx(|conn| IntegrationRow::all(conn).scope_boxed()).await?.into_iter().map(Integration).collect())
+        Ok(scope
+            .tx(|conn| IntegrationRow::all(conn).scope_boxed())
+            .await?
+            .into_iter()
+            .map(Integration)
+            .collect())
     }
 }
 
@@ -198,7 +203,10 @@ impl Integration {
 
     /// `••••abcd` when a secret is set (its last four characters, for secrets of 12 or more).
     async fn secret(&self) -> Option<String> {
-        self.0.secret_ciphertext.as_ref().map(|_| secrets::mask(self.0.secret_hint.as_deref()))
+        self.0
+            .secret_ciphertext
+            .as_ref()
+            .map(|_| secrets::mask(self.0.secret_hint.as_deref()))
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {
@@ -295,16 +303,25 @@ pub struct TenantMutation;
 impl TenantMutation {
     /// Tenant admins change the name, branding and integration settings. Features and limits
     /// belong to the plan: FORBIDDEN here.
-    async fn update_tenant_settings(&self, ctx: &Context<'_>, input: UpdateTenantSettingsInput) -> Result<TenantPayload, AppError> {
+    async fn update_tenant_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTenantSettingsInput,
+    ) -> Result<TenantPayload, AppError> {
         if input.features.is_some() || input.limits.is_some() {
-            return Err(AppError::forbidden("features and limits come with the plan; a platform admin or a plan change sets them"));
+            return Err(AppError::forbidden(
+                "features and limits come with the plan; a platform admin or a plan change sets them",
+            ));
         }
         let name = input
             .name
             .map(|n| {
                 let n = n.trim().to_owned();
                 if n.is_empty() || n.chars().count() > 200 {
-                    Err(AppError::bad_input("name", "name must have 1 to 200 characters"))
+                    Err(AppError::bad_input(
+                        "name",
+                        "name must have 1 to 200 characters",
+                    ))
                 } else {
                     Ok(n)
                 }
@@ -315,17 +332,31 @@ impl TenantMutation {
             let valid = !i.name.is_empty()
                 && i.name.len() <= 63
                 && i.name.starts_with(|c: char| c.is_ascii_lowercase())
-                && i.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+                && i.name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
             if !valid {
-                return Err(AppError::bad_input("integrations.name", "integration names are lower-case letters, digits, _ and -"));
+                return Err(AppError::bad_input(
+                    "integrations.name",
+                    "integration names are lower-case letters, digits, _ and -",
+                ));
             }
             if let Some(settings) = &i.settings
                 && !settings.0.is_object()
             {
-                return Err(AppError::bad_input("integrations.settings", "settings must be a JSON object"));
+                return Err(AppError::bad_input(
+                    "integrations.settings",
+                    "settings must be a JSON object",
+                ));
             }
-            if i.secret.as_ref().is_some_and(|s| s.is_empty() || s.len() > 4096) {
-                return Err(AppError::bad_input("integrations.secret", "a secret must have 1 to 4096 characters"));
+            if i.secret
+                .as_ref()
+                .is_some_and(|s| s.is_empty() || s.len() > 4096)
+            {
+                return Err(AppError::bad_input(
+                    "integrations.secret",
+                    "a secret must have 1 to 4096 characters",
+                ));
             }
             integrations.push(i);
         }
@@ -343,12 +374,21 @@ impl TenantMutation {
                             branding.colors = colors.0;
                         }
                         branding.validate()?;
-                        changed.insert("branding".into(), serde_json::to_value(&branding).unwrap_or_default());
+                        changed.insert(
+                            "branding".into(),
+                            serde_json::to_value(&branding).unwrap_or_default(),
+                        );
                     }
                     if let Some(n) = &name {
                         changed.insert("name".into(), json!(n));
                     }
-                    let tenant = TenantRow::update_settings(conn, tenant_id, name.as_deref().unwrap_or(&current.name), &branding).await?;
+                    let tenant = TenantRow::update_settings(
+                        conn,
+                        tenant_id,
+                        name.as_deref().unwrap_or(&current.name),
+                        &branding,
+                    )
+                    .await?;
                     let mut touched = Vec::new();
                     for i in integrations {
                         if i.remove {
@@ -370,7 +410,8 @@ impl TenantMutation {
                         };
                         IntegrationRow::upsert(conn, &row, i.secret.is_none()).await?;
                         // Never the secret itself.
-                        touched.push(json!({ "name": i.name, "secret_changed": i.secret.is_some() }));
+                        touched
+                            .push(json!({ "name": i.name, "secret_changed": i.secret.is_some() }));
                     }
                     if !touched.is_empty() {
                         changed.insert("integrations".into(), json!(touched));
@@ -379,7 +420,9 @@ impl TenantMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("tenant.settings_updated").target("tenant", tenant_id).details(changed.into()),
+                        AuditEvent::new("tenant.settings_updated")
+                            .target("tenant", tenant_id)
+                            .details(changed.into()),
                     )
                     .await?;
                     Ok(tenant)
@@ -387,6 +430,8 @@ impl TenantMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(TenantPayload { tenant: Tenant(tenant) })
+        Ok(TenantPayload {
+            tenant: Tenant(tenant),
+        })
     }
 }

@@ -75,13 +75,20 @@ impl User {
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant, AppError> {
         let scope = context::reader_for(ctx, self.0.tenant_id)?;
         let id = self.0.tenant_id;
-        Ok(Tenant(scope.tx(|conn| TenantRow::current(conn, id).scope_boxed()).await?))
+        Ok(Tenant(
+            scope
+                .tx(|conn| TenantRow::current(conn, id).scope_boxed())
+                .await?,
+        ))
     }
 
     /// The roles the user holds, tenant-wide or in any workspace (batched across users).
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>, AppError> {
         let loaders = context::loaders(ctx, self.0.tenant_id)?;
-        let rows = loaders.load_one(RolesOfUser(self.0.id)).await.map_err(AppError::from)?;
+        let rows = loaders
+            .load_one(RolesOfUser(self.0.id))
+            .await
+            .map_err(AppError::from)?;
         Ok(rows.unwrap_or_default().into_iter().map(Role).collect())
     }
 }
@@ -142,25 +149,55 @@ pub struct UserQuery;
 #[Object]
 impl UserQuery {
     /// The tenant's users, oldest first.
-    async fn users(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Page<User>, AppError> {
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<User>, AppError> {
         let page = connection::page_request(first, after.as_deref())?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
         let (rows, total) = scope
             .tx(|conn| {
-                async move { Ok((UserRow::page(conn, page).await?, UserRow::count(conn).await?)) }.scope_boxed()
+                async move {
+                    Ok((
+                        UserRow::page(conn, page).await?,
+                        UserRow::count(conn).await?,
+                    ))
+                }
+                .scope_boxed()
             })
             .await?;
-        if ctx.look_ahead().field("edges").field("node").field("roles").exists() {
+        if ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("roles")
+            .exists()
+        {
             let loaders = context::loaders(ctx, scope.tenant_id())?;
-            loaders.load_many(rows.iter().map(|r| RolesOfUser(r.id))).await.map_err(AppError::from)?;
+            loaders
+                .load_many(rows.iter().map(|r| RolesOfUser(r.id)))
+                .await
+                .map_err(AppError::from)?;
         }
-        Ok(connection::build(rows, page, total, |r| (r.created_at, r.id), User))
+        Ok(connection::build(
+            rows,
+            page,
+            total,
+            |r| (r.created_at, r.id),
+            User,
+        ))
     }
 
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User, AppError> {
         let id = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
-        Ok(User(scope.tx(|conn| UserRow::get(conn, id).scope_boxed()).await?))
+        Ok(User(
+            scope
+                .tx(|conn| UserRow::get(conn, id).scope_boxed())
+                .await?,
+        ))
     }
 }
 
@@ -177,20 +214,43 @@ async fn resolve_roles(
             }
             Ok(rows)
         }
-        None => Ok(RoleRow::find_by_name(conn, SystemRole::Member.name()).await?.into_iter().collect()),
+        None => Ok(RoleRow::find_by_name(conn, SystemRole::Member.name())
+            .await?
+            .into_iter()
+            .collect()),
     }
 }
 
 fn decode_role_ids(ids: Option<Vec<ID>>) -> AppResult<Option<Vec<Uuid>>> {
-    ids.map(|list| list.iter().map(|id| ids::decode("Role", "roleIds", id)).collect()).transpose()
+    ids.map(|list| {
+        list.iter()
+            .map(|id| ids::decode("Role", "roleIds", id))
+            .collect()
+    })
+    .transpose()
 }
 
 fn clean_display_name(name: Option<String>) -> AppResult<Option<String>> {
     let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        return Err(AppError::bad_input("displayName", "displayName must have at most 200 characters"));
+        return Err(AppError::bad_input(
+            "displayName",
+            "displayName must have at most 200 characters",
+        ));
     }
     Ok(name)
+}
+
+/// A user about to be created or invited.
+struct NewMember<'a> {
+    email: &'a Email,
+    display_name: Option<&'a str>,
+    password_hash: Option<&'a str>,
+    /// `active` or `invited`.
+    status: &'a str,
+    role_ids: &'a Option<Vec<Uuid>>,
+    /// The audit action: `user.created` or `user.invited`.
+    action: &'static str,
 }
 
 /// Creates a user (active or invited) with its tenant-wide roles, checking the seat quota and
@@ -198,12 +258,7 @@ fn clean_display_name(name: Option<String>) -> AppResult<Option<String>> {
 async fn insert_user_with_roles(
     scope: &TenantScope<'_>,
     actor_permissions: &[String],
-    email: &Email,
-    display_name: Option<&str>,
-    password_hash: Option<&str>,
-    status: &str,
-    role_ids: &Option<Vec<Uuid>>,
-    action: &'static str,
+    new: NewMember<'_>,
 ) -> AppResult<UserRow> {
     let tenant_id = scope.tenant_id();
     let audit_ctx = scope.audit();
@@ -212,12 +267,20 @@ async fn insert_user_with_roles(
         .tx(|conn| {
             async move {
                 rules::ensure_seat_available(conn, tenant_id).await?;
-                let roles = resolve_roles(conn, role_ids).await?;
-                let granted: Vec<String> = roles.iter().flat_map(|r| r.permission_strings()).collect();
+                let roles = resolve_roles(conn, new.role_ids).await?;
+                let granted: Vec<String> =
+                    roles.iter().flat_map(|r| r.permission_strings()).collect();
                 rules::ensure_can_grant(actor, actor_permissions, &granted)?;
                 let user = UserRow::insert(
                     conn,
-                    NewUser { tenant_id, id: Uuid::now_v7(), email: email.as_str(), display_name, password_hash, status },
+                    NewUser {
+                        tenant_id,
+                        id: Uuid::now_v7(),
+                        email: new.email.as_str(),
+                        display_name: new.display_name,
+                        password_hash: new.password_hash,
+                        status: new.status,
+                    },
                 )
                 .await?;
                 for role in &roles {
@@ -227,10 +290,12 @@ async fn insert_user_with_roles(
                     conn,
                     tenant_id,
                     &audit_ctx,
-                    AuditEvent::new(action).target("user", user.id).details(json!({
-                        "email": user.email, "status": user.status,
-                        "roles": roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
-                    })),
+                    AuditEvent::new(new.action)
+                        .target("user", user.id)
+                        .details(json!({
+                            "email": user.email, "status": user.status,
+                            "roles": roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+                        })),
                 )
                 .await?;
                 Ok(user)
@@ -274,11 +339,18 @@ pub struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Past the tenant's user limit: QUOTA_EXCEEDED, and no user is created.
-    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload, AppError> {
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> Result<UserPayload, AppError> {
         let email = Email::parse("email", &input.email)?;
         let display_name = clean_display_name(input.display_name)?;
         let role_ids = decode_role_ids(input.role_ids)?;
-        let password = input.password.map(|p| NewPassword::parse("password", &p, Some(email.as_str()))).transpose()?;
+        let password = input
+            .password
+            .map(|p| NewPassword::parse("password", &p, Some(email.as_str())))
+            .transpose()?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let perms = context::permissions_of_actor(ctx).await?;
         let hash = match &password {
@@ -288,19 +360,25 @@ impl UserMutation {
         let user = insert_user_with_roles(
             &scope,
             &perms,
-            &email,
-            display_name.as_deref(),
-            hash.as_deref(),
-            "active",
-            &role_ids,
-            "user.created",
+            NewMember {
+                email: &email,
+                display_name: display_name.as_deref(),
+                password_hash: hash.as_deref(),
+                status: "active",
+                role_ids: &role_ids,
+                action: "user.created",
+            },
         )
         .await?;
         Ok(UserPayload { user: User(user) })
     }
 
     /// Creates an invited user and a one-time invitation token (valid 72 hours).
-    async fn invite_user(&self, ctx: &Context<'_>, input: InviteUserInput) -> Result<InviteUserPayload, AppError> {
+    async fn invite_user(
+        &self,
+        ctx: &Context<'_>,
+        input: InviteUserInput,
+    ) -> Result<InviteUserPayload, AppError> {
         let email = Email::parse("email", &input.email)?;
         let display_name = clean_display_name(input.display_name)?;
         let role_ids = decode_role_ids(input.role_ids)?;
@@ -309,19 +387,25 @@ impl UserMutation {
         let user = insert_user_with_roles(
             &scope,
             &perms,
-            &email,
-            display_name.as_deref(),
-            None,
-            "invited",
-            &role_ids,
-            "user.invited",
+            NewMember {
+                email: &email,
+                display_name: display_name.as_deref(),
+                password_hash: None,
+                status: "invited",
+                role_ids: &role_ids,
+                action: "user.invited",
+            },
         )
         .await?;
         let (tenant_id, user_id, by) = (scope.tenant_id(), user.id, scope.user_id());
         let (token, expires_at) = scope
             .tx(|conn| issue_user_token(conn, tenant_id, user_id, "invitation", by).scope_boxed())
             .await?;
-        Ok(InviteUserPayload { user: User(user), invitation_token: token, expires_at })
+        Ok(InviteUserPayload {
+            user: User(user),
+            invitation_token: token,
+            expires_at,
+        })
     }
 
     /// The invitee sets a password; the user becomes active. Anonymous: the token is the proof.
@@ -343,9 +427,9 @@ impl UserMutation {
             .db
             .tenant_tx(tenant_id, |conn| {
                 async move {
+                    use crate::db::schema::user_tokens;
                     use diesel::prelude::*;
                     use diesel_async::RunQueryDsl;
-                    use crate::db::schema::user_tokens;
                     Ok(user_tokens::table
                         .filter(user_tokens::token_hash.eq(&hash))
                         .filter(user_tokens::used_at.is_null())
@@ -359,7 +443,11 @@ impl UserMutation {
             })
             .await?
             .ok_or_else(invalid)?;
-        let email = state.db.tenant_tx(tenant_id, |conn| UserRow::get(conn, pending).scope_boxed()).await?.email;
+        let email = state
+            .db
+            .tenant_tx(tenant_id, |conn| UserRow::get(conn, pending).scope_boxed())
+            .await?
+            .email;
         let password = NewPassword::parse("password", &password, Some(&email))?;
         let password_hash = password::hash(&password).await?;
         let ctx_audit = meta.audit(crate::db::audit::Actor::User(pending));
@@ -368,27 +456,41 @@ impl UserMutation {
             .db
             .tenant_tx(tenant_id, |conn| {
                 async move {
-                    let used = UserTokenRow::consume(conn, &hash, "invitation").await?.ok_or_else(invalid)?;
+                    let used = UserTokenRow::consume(conn, &hash, "invitation")
+                        .await?
+                        .ok_or_else(invalid)?;
                     let tenant = rules::lock_tenant(conn, tenant_id).await?;
                     let user = UserRow::get(conn, used.user_id).await?;
                     if user.status != "invited" {
                         return Err(invalid());
                     }
                     // Invited users hold a seat already; a limit lowered since is still enforced.
+                    use crate::db::schema::users;
                     use diesel::prelude::*;
                     use diesel_async::RunQueryDsl;
-                    use crate::db::schema::users;
-                    let active: i64 = users::table.filter(users::status.eq("active")).count().get_result(conn).await?;
+                    let active: i64 = users::table
+                        .filter(users::status.eq("active"))
+                        .count()
+                        .get_result(conn)
+                        .await?;
                     if active >= tenant.limits().users as i64 {
-                        return Err(AppError::quota_exceeded("the tenant's user limit is reached").with_reason("users"));
+                        return Err(
+                            AppError::quota_exceeded("the tenant's user limit is reached")
+                                .with_reason("users"),
+                        );
                     }
                     UserRow::set_password(conn, user.id, &password_hash).await?;
                     if let Some(name) = display_name.as_deref() {
                         UserRow::set_display_name(conn, user.id, Some(name)).await?;
                     }
                     let user = UserRow::set_status(conn, user.id, "active").await?;
-                    audit::record(conn, tenant_id, &ctx_audit, AuditEvent::new("user.invitation_accepted").target("user", user.id))
-                        .await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &ctx_audit,
+                        AuditEvent::new("user.invitation_accepted").target("user", user.id),
+                    )
+                    .await?;
                     Ok(user)
                 }
                 .scope_boxed()
@@ -399,12 +501,27 @@ impl UserMutation {
 
     /// Changes a user's email or display name. Users may change their own display name
     /// without users:write.
-    async fn update_user(&self, ctx: &Context<'_>, input: UpdateUserInput) -> Result<UserPayload, AppError> {
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateUserInput,
+    ) -> Result<UserPayload, AppError> {
         let id = ids::decode("User", "id", &input.id)?;
-        let email = input.email.as_deref().map(|e| Email::parse("email", e)).transpose()?;
-        let display_name = input.display_name.map(|n| clean_display_name(Some(n))).transpose()?;
+        let email = input
+            .email
+            .as_deref()
+            .map(|e| Email::parse("email", e))
+            .transpose()?;
+        let display_name = input
+            .display_name
+            .map(|n| clean_display_name(Some(n)))
+            .transpose()?;
         let own_name_only = email.is_none() && context::member(ctx)?.user_id() == Some(id);
-        let scope = if own_name_only { context::member(ctx)? } else { context::require(ctx, Permission::UsersWrite).await? };
+        let scope = if own_name_only {
+            context::member(ctx)?
+        } else {
+            context::require(ctx, Permission::UsersWrite).await?
+        };
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let user = scope
             .tx(|conn| {
@@ -423,7 +540,9 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.updated").target("user", id).details(changed.into()),
+                        AuditEvent::new("user.updated")
+                            .target("user", id)
+                            .details(changed.into()),
                     )
                     .await?;
                     Ok(user)
@@ -445,12 +564,15 @@ impl UserMutation {
                     UserRow::get(conn, id).await?;
                     rules::ensure_other_owner_remains(conn, id).await?;
                     let user = UserRow::set_status(conn, id, "deactivated").await?;
-                    let revoked = SessionRow::revoke_all_of_user(conn, id, "user_deactivated").await?;
+                    let revoked =
+                        SessionRow::revoke_all_of_user(conn, id, "user_deactivated").await?;
                     audit::record(
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.deactivated").target("user", id).details(json!({ "sessions_revoked": revoked.len() })),
+                        AuditEvent::new("user.deactivated")
+                            .target("user", id)
+                            .details(json!({ "sessions_revoked": revoked.len() })),
                     )
                     .await?;
                     Ok((user, revoked))
@@ -478,7 +600,13 @@ impl UserMutation {
                     }
                     rules::ensure_seat_available(conn, tenant_id).await?;
                     let user = UserRow::set_status(conn, id, "active").await?;
-                    audit::record(conn, tenant_id, &audit_ctx, AuditEvent::new("user.reactivated").target("user", id)).await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("user.reactivated").target("user", id),
+                    )
+                    .await?;
                     Ok(user)
                 }
                 .scope_boxed()
@@ -497,13 +625,16 @@ impl UserMutation {
                 async move {
                     let user = UserRow::get(conn, uuid).await?;
                     rules::ensure_other_owner_remains(conn, uuid).await?;
-                    let revoked = SessionRow::revoke_all_of_user(conn, uuid, "user_deleted").await?;
+                    let revoked =
+                        SessionRow::revoke_all_of_user(conn, uuid, "user_deleted").await?;
                     UserRow::delete(conn, uuid).await?;
                     audit::record(
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.deleted").target("user", uuid).details(json!({ "email": user.email })),
+                        AuditEvent::new("user.deleted")
+                            .target("user", uuid)
+                            .details(json!({ "email": user.email })),
                     )
                     .await?;
                     Ok(revoked)
@@ -514,14 +645,27 @@ impl UserMutation {
         for session in revoked {
             scope.state.sessions.invalidate(session);
         }
-        Ok(DeleteUserPayload { deleted_user_id: ids::encode("User", uuid) })
+        Ok(DeleteUserPayload {
+            deleted_user_id: ids::encode("User", uuid),
+        })
     }
 
     /// The caller changes their own password; their other sessions are revoked.
-    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool, AppError> {
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<bool, AppError> {
         let scope = context::member(ctx)?;
-        let (tenant_id, user_id, audit_ctx) = (scope.tenant_id(), scope.user_id().unwrap_or_default(), scope.audit());
-        let user = scope.tx(|conn| UserRow::get(conn, user_id).scope_boxed()).await?;
+        let (tenant_id, user_id, audit_ctx) = (
+            scope.tenant_id(),
+            scope.user_id().unwrap_or_default(),
+            scope.audit(),
+        );
+        let user = scope
+            .tx(|conn| UserRow::get(conn, user_id).scope_boxed())
+            .await?;
         if !password::verify(&current_password, user.password_hash.as_deref()).await? {
             return Err(AppError::unauthenticated("the current password is wrong"));
         }
@@ -535,18 +679,27 @@ impl UserMutation {
             .tx(|conn| {
                 async move {
                     UserRow::set_password(conn, user_id, &hash).await?;
-                    let mut revoked = SessionRow::revoke_all_of_user(conn, user_id, "password_changed").await?;
+                    let mut revoked =
+                        SessionRow::revoke_all_of_user(conn, user_id, "password_changed").await?;
                     // The session that made the change stays.
+                    use crate::db::schema::sessions;
                     use diesel::prelude::*;
                     use diesel_async::RunQueryDsl;
-                    use crate::db::schema::sessions;
                     diesel::update(sessions::table.filter(sessions::id.eq(session_id)))
-                        .set((sessions::revoked_at.eq(None::<DateTime<Utc>>), sessions::revoked_reason.eq(None::<String>)))
+                        .set((
+                            sessions::revoked_at.eq(None::<DateTime<Utc>>),
+                            sessions::revoked_reason.eq(None::<String>),
+                        ))
                         .execute(conn)
                         .await?;
                     revoked.retain(|s| *s != session_id);
-                    audit::record(conn, tenant_id, &audit_ctx, AuditEvent::new("user.password_changed").target("user", user_id))
-                        .await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("user.password_changed").target("user", user_id),
+                    )
+                    .await?;
                     Ok(revoked)
                 }
                 .scope_boxed()
@@ -560,7 +713,11 @@ impl UserMutation {
 
     /// An admin starts a password reset for a user: a one-time token (valid 72 hours) that the
     /// user redeems with resetPassword.
-    async fn reset_user_password(&self, ctx: &Context<'_>, id: ID) -> Result<PasswordResetPayload, AppError> {
+    async fn reset_user_password(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<PasswordResetPayload, AppError> {
         let uuid = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let (tenant_id, audit_ctx, by) = (scope.tenant_id(), scope.audit(), scope.user_id());
@@ -568,19 +725,33 @@ impl UserMutation {
             .tx(|conn| {
                 async move {
                     UserRow::get(conn, uuid).await?;
-                    let issued = issue_user_token(conn, tenant_id, uuid, "password_reset", by).await?;
-                    audit::record(conn, tenant_id, &audit_ctx, AuditEvent::new("user.password_reset_issued").target("user", uuid))
-                        .await?;
+                    let issued =
+                        issue_user_token(conn, tenant_id, uuid, "password_reset", by).await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("user.password_reset_issued").target("user", uuid),
+                    )
+                    .await?;
                     Ok(issued)
                 }
                 .scope_boxed()
             })
             .await?;
-        Ok(PasswordResetPayload { reset_token: token, expires_at })
+        Ok(PasswordResetPayload {
+            reset_token: token,
+            expires_at,
+        })
     }
 
     /// Sets a new password with a reset token; every session of the user is revoked.
-    async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool, AppError> {
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> Result<bool, AppError> {
         let state = context::state(ctx)?;
         let meta = &context::request(ctx)?.meta;
         let invalid = || AppError::unauthenticated("invalid or expired reset token");
@@ -592,9 +763,13 @@ impl UserMutation {
             .db
             .tenant_tx(tenant_id, |conn| {
                 async move {
-                    let used = UserTokenRow::consume(conn, &token_hash, "password_reset").await?.ok_or_else(invalid)?;
+                    let used = UserTokenRow::consume(conn, &token_hash, "password_reset")
+                        .await?
+                        .ok_or_else(invalid)?;
                     UserRow::set_password(conn, used.user_id, &hash).await?;
-                    let revoked = SessionRow::revoke_all_of_user(conn, used.user_id, "password_reset").await?;
+                    let revoked =
+                        SessionRow::revoke_all_of_user(conn, used.user_id, "password_reset")
+                            .await?;
                     audit::record(
                         conn,
                         tenant_id,

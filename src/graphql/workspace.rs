@@ -11,7 +11,8 @@ use crate::{
         ScopedFutureExt,
         audit::{self, AuditEvent},
         models::{
-            RoleRow, UserRow, WorkspaceMemberRow, WorkspaceRow, workspace::{MemberPageRow, NewWorkspace},
+            RoleRow, UserRow, WorkspaceMemberRow, WorkspaceRow,
+            workspace::{MemberPageRow, NewWorkspace},
         },
     },
     domain::{Permission, Slug},
@@ -64,14 +65,21 @@ impl Workspace {
         let page = connection::page_request(first, after.as_deref())?;
         let loaders = context::loaders(ctx, self.0.tenant_id)?;
         let found = loaders
-            .load_one(MembersKey { workspace_id: self.0.id, page })
+            .load_one(MembersKey {
+                workspace_id: self.0.id,
+                page,
+            })
             .await
             .map_err(AppError::from)?
             .unwrap_or_default();
         let tenant_id = self.0.tenant_id;
-        Ok(connection::build(found.rows, page, found.total, |r| (r.created_at, r.user_id), |row| {
-            WorkspaceMember { tenant_id, row }
-        }))
+        Ok(connection::build(
+            found.rows,
+            page,
+            found.total,
+            |r| (r.created_at, r.user_id),
+            |row| WorkspaceMember { tenant_id, row },
+        ))
     }
 }
 
@@ -85,15 +93,24 @@ pub struct WorkspaceMember {
 impl WorkspaceMember {
     async fn user(&self, ctx: &Context<'_>) -> Result<User, AppError> {
         let loaders = context::loaders(ctx, self.tenant_id)?;
-        let user = loaders.load_one(UserKey(self.row.user_id)).await.map_err(AppError::from)?;
+        let user = loaders
+            .load_one(UserKey(self.row.user_id))
+            .await
+            .map_err(AppError::from)?;
         user.map(User).ok_or_else(|| AppError::not_found("user"))
     }
 
     /// The member's role in this workspace, if one was given.
     async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>, AppError> {
-        let Some(role_id) = self.row.role_id else { return Ok(None) };
+        let Some(role_id) = self.row.role_id else {
+            return Ok(None);
+        };
         let loaders = context::loaders(ctx, self.tenant_id)?;
-        Ok(loaders.load_one(RoleKey(role_id)).await.map_err(AppError::from)?.map(Role))
+        Ok(loaders
+            .load_one(RoleKey(role_id))
+            .await
+            .map_err(AppError::from)?
+            .map(Role))
     }
 
     async fn joined_at(&self) -> DateTime<Utc> {
@@ -137,7 +154,10 @@ pub struct WorkspacePayload {
 fn parse_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_input("name", "name must have 1 to 200 characters"));
+        return Err(AppError::bad_input(
+            "name",
+            "name must have 1 to 200 characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -152,7 +172,11 @@ fn slug_taken() -> AppError {
 /// each, when the query asks for them.
 async fn prime_members(ctx: &Context<'_>, tenant_id: Uuid, rows: &[WorkspaceRow]) -> AppResult<()> {
     use async_graphql::Value;
-    let members = ctx.look_ahead().field("edges").field("node").field("members");
+    let members = ctx
+        .look_ahead()
+        .field("edges")
+        .field("node")
+        .field("members");
     if !members.exists() || rows.is_empty() {
         return Ok(());
     }
@@ -160,7 +184,10 @@ async fn prime_members(ctx: &Context<'_>, tenant_id: Uuid, rows: &[WorkspaceRow]
     for field in members.selection_fields() {
         let mut first = None;
         let mut after = None;
-        for (name, value) in field.arguments().map_err(|e| AppError::bad_input("members", e.message))? {
+        for (name, value) in field
+            .arguments()
+            .map_err(|e| AppError::bad_input("members", e.message))?
+        {
             match (name.as_str(), value) {
                 ("first", Value::Number(n)) => first = n.as_i64().map(|n| n as i32),
                 ("after", Value::String(s)) => after = Some(s),
@@ -169,11 +196,20 @@ async fn prime_members(ctx: &Context<'_>, tenant_id: Uuid, rows: &[WorkspaceRow]
         }
         let page = connection::page_request(first, after.as_deref())?;
         let pages = loaders
-            .load_many(rows.iter().map(|w| MembersKey { workspace_id: w.id, page }))
+            .load_many(rows.iter().map(|w| MembersKey {
+                workspace_id: w.id,
+                page,
+            }))
             .await
             .map_err(AppError::from)?;
         let member_rows = pages.values().flat_map(|p| p.rows.iter());
-        let node = ctx.look_ahead().field("edges").field("node").field("members").field("edges").field("node");
+        let node = ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("members")
+            .field("edges")
+            .field("node");
         if node.field("user").exists() {
             let users: Vec<UserKey> = member_rows.clone().map(|m| UserKey(m.user_id)).collect();
             loaders.load_many(users).await.map_err(AppError::from)?;
@@ -213,13 +249,23 @@ impl WorkspaceQuery {
             })
             .await?;
         prime_members(ctx, scope.tenant_id(), &rows).await?;
-        Ok(connection::build(rows, page, total, |r| (r.created_at, r.id), Workspace))
+        Ok(connection::build(
+            rows,
+            page,
+            total,
+            |r| (r.created_at, r.id),
+            Workspace,
+        ))
     }
 
     async fn workspace(&self, ctx: &Context<'_>, id: ID) -> Result<Workspace, AppError> {
         let id = ids::decode("Workspace", "id", &id)?;
         let scope = context::require(ctx, Permission::WorkspacesRead).await?;
-        Ok(Workspace(scope.tx(|conn| WorkspaceRow::get(conn, id).scope_boxed()).await?))
+        Ok(Workspace(
+            scope
+                .tx(|conn| WorkspaceRow::get(conn, id).scope_boxed())
+                .await?,
+        ))
     }
 }
 
@@ -228,7 +274,11 @@ pub struct WorkspaceMutation;
 
 #[Object]
 impl WorkspaceMutation {
-    async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<WorkspacePayload, AppError> {
+    async fn create_workspace(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWorkspaceInput,
+    ) -> Result<WorkspacePayload, AppError> {
         let name = parse_name(&input.name)?;
         let slug = match input.slug.as_deref() {
             Some(s) => Slug::parse("slug", s)?,
@@ -244,14 +294,22 @@ impl WorkspaceMutation {
                     }
                     let w = WorkspaceRow::insert(
                         conn,
-                        NewWorkspace { tenant_id, id: Uuid::now_v7(), name: &name, slug: slug.as_str(), is_default: false },
+                        NewWorkspace {
+                            tenant_id,
+                            id: Uuid::now_v7(),
+                            name: &name,
+                            slug: slug.as_str(),
+                            is_default: false,
+                        },
                     )
                     .await?;
                     audit::record(
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("workspace.created").target("workspace", w.id).details(json!({ "name": w.name, "slug": w.slug })),
+                        AuditEvent::new("workspace.created")
+                            .target("workspace", w.id)
+                            .details(json!({ "name": w.name, "slug": w.slug })),
                     )
                     .await?;
                     Ok(w)
@@ -259,13 +317,23 @@ impl WorkspaceMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+        Ok(WorkspacePayload {
+            workspace: Workspace(workspace),
+        })
     }
 
-    async fn update_workspace(&self, ctx: &Context<'_>, input: UpdateWorkspaceInput) -> Result<WorkspacePayload, AppError> {
+    async fn update_workspace(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateWorkspaceInput,
+    ) -> Result<WorkspacePayload, AppError> {
         let id = ids::decode("Workspace", "id", &input.id)?;
         let name = input.name.as_deref().map(parse_name).transpose()?;
-        let slug = input.slug.as_deref().map(|s| Slug::parse("slug", s)).transpose()?;
+        let slug = input
+            .slug
+            .as_deref()
+            .map(|s| Slug::parse("slug", s))
+            .transpose()?;
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let workspace = scope
@@ -284,7 +352,9 @@ impl WorkspaceMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("workspace.updated").target("workspace", id).details(json!({ "name": w.name, "slug": w.slug })),
+                        AuditEvent::new("workspace.updated")
+                            .target("workspace", id)
+                            .details(json!({ "name": w.name, "slug": w.slug })),
                     )
                     .await?;
                     Ok(w)
@@ -292,11 +362,17 @@ impl WorkspaceMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+        Ok(WorkspacePayload {
+            workspace: Workspace(workspace),
+        })
     }
 
     /// Archives a workspace; the default workspace cannot be archived (CONFLICT).
-    async fn archive_workspace(&self, ctx: &Context<'_>, id: ID) -> Result<WorkspacePayload, AppError> {
+    async fn archive_workspace(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<WorkspacePayload, AppError> {
         let id = ids::decode("Workspace", "id", &id)?;
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
@@ -305,26 +381,44 @@ impl WorkspaceMutation {
                 async move {
                     let current = WorkspaceRow::get(conn, id).await?;
                     if current.is_default {
-                        return Err(AppError::conflict("the default workspace cannot be archived"));
+                        return Err(AppError::conflict(
+                            "the default workspace cannot be archived",
+                        ));
                     }
                     if current.archived_at.is_some() {
                         return Ok(current);
                     }
                     let w = WorkspaceRow::archive(conn, id).await?;
-                    audit::record(conn, tenant_id, &audit_ctx, AuditEvent::new("workspace.archived").target("workspace", id)).await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("workspace.archived").target("workspace", id),
+                    )
+                    .await?;
                     Ok(w)
                 }
                 .scope_boxed()
             })
             .await?;
-        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+        Ok(WorkspacePayload {
+            workspace: Workspace(workspace),
+        })
     }
 
     /// Adds a user to a workspace (or changes their workspace role).
-    async fn add_workspace_member(&self, ctx: &Context<'_>, input: AddWorkspaceMemberInput) -> Result<WorkspacePayload, AppError> {
+    async fn add_workspace_member(
+        &self,
+        ctx: &Context<'_>,
+        input: AddWorkspaceMemberInput,
+    ) -> Result<WorkspacePayload, AppError> {
         let workspace_id = ids::decode("Workspace", "workspaceId", &input.workspace_id)?;
         let user_id = ids::decode("User", "userId", &input.user_id)?;
-        let role_id = input.role_id.as_ref().map(|r| ids::decode("Role", "roleId", r)).transpose()?;
+        let role_id = input
+            .role_id
+            .as_ref()
+            .map(|r| ids::decode("Role", "roleId", r))
+            .transpose()?;
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let perms = context::permissions_of_actor(ctx).await?;
         let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
@@ -338,11 +432,21 @@ impl WorkspaceMutation {
                     UserRow::get(conn, user_id).await?;
                     if let Some(r) = role_id {
                         let role = RoleRow::get(conn, r).await?;
-                        crate::graphql::rules::ensure_can_grant(actor, &perms, &role.permission_strings())?;
+                        crate::graphql::rules::ensure_can_grant(
+                            actor,
+                            &perms,
+                            &role.permission_strings(),
+                        )?;
                     }
                     WorkspaceMemberRow::upsert(
                         conn,
-                        &WorkspaceMemberRow { tenant_id, workspace_id, user_id, role_id, created_at: Utc::now() },
+                        &WorkspaceMemberRow {
+                            tenant_id,
+                            workspace_id,
+                            user_id,
+                            role_id,
+                            created_at: Utc::now(),
+                        },
                     )
                     .await?;
                     audit::record(
@@ -359,7 +463,9 @@ impl WorkspaceMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+        Ok(WorkspacePayload {
+            workspace: Workspace(workspace),
+        })
     }
 
     async fn remove_workspace_member(
@@ -382,7 +488,9 @@ impl WorkspaceMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("workspace.member_removed").target("workspace", workspace_id).details(json!({ "user_id": user_id })),
+                        AuditEvent::new("workspace.member_removed")
+                            .target("workspace", workspace_id)
+                            .details(json!({ "user_id": user_id })),
                     )
                     .await?;
                     Ok(w)
@@ -390,6 +498,8 @@ impl WorkspaceMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(WorkspacePayload { workspace: Workspace(workspace) })
+        Ok(WorkspacePayload {
+            workspace: Workspace(workspace),
+        })
     }
 }

@@ -37,7 +37,10 @@ impl IntegrationRow {
             .do_update();
         if keep_secret {
             query
-                .set((integrations::settings.eq(&row.settings), integrations::updated_at.eq(row.updated_at)))
+                .set((
+                    integrations::settings.eq(&row.settings),
+                    integrations::updated_at.eq(row.updated_at),
+                ))
                 .execute(conn)
                 .await?;
         } else {
@@ -55,9 +58,11 @@ impl IntegrationRow {
     }
 
     pub async fn remove(conn: &mut Conn, name: &str) -> AppResult<bool> {
-        Ok(diesel::delete(integrations::table.filter(integrations::name.eq(name)))
-            .execute(conn)
-            .await?
-            > 0)
+        Ok(
+            diesel::delete(integrations::table.filter(integrations::name.eq(name)))
+                .execute(conn)
+                .await?
+                > 0,
+        )
     }
 }

@@ -13,6 +13,8 @@ pub mod user;
 pub mod user_token;
 pub mod workspace;
 
+pub use integration::IntegrationRow;
+pub use page::PageRequest;
 pub use platform_admin::PlatformAdminRow;
 pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};
 pub use role::{RoleRow, UserRoleRow};
@@ -20,6 +22,4 @@ pub use session::{RefreshTokenRow, SessionRow};
 pub use tenant::TenantRow;
 pub use user::UserRow;
 pub use user_token::UserTokenRow;
-pub use integration::IntegrationRow;
-pub use page::PageRequest;
 pub use workspace::{WorkspaceMemberRow, WorkspaceRow};

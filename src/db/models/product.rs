@@ -138,22 +138,41 @@ impl ProductRow {
             .optional()?)
     }
 
-    pub async fn insert(conn: &mut Conn, id: &str, name: &str, description: &str) -> AppResult<ProductRow> {
+    pub async fn insert(
+        conn: &mut Conn,
+        id: &str,
+        name: &str,
+        description: &str,
+    ) -> AppResult<ProductRow> {
         if ProductRow::find(conn, id).await?.is_some() {
             let mut e = crate::error::AppError::conflict("a product with this id exists already");
             e.field = Some("id".into());
             return Err(e);
         }
         Ok(diesel::insert_into(products::table)
-            .values((products::id.eq(id), products::name.eq(name), products::description.eq(description)))
+            .values((
+                products::id.eq(id),
+                products::name.eq(name),
+                products::description.eq(description),
+            ))
             .returning(ProductRow::as_returning())
             .get_result(conn)
             .await?)
     }
 
-    pub async fn update(conn: &mut Conn, id: &str, name: &str, description: &str, active: bool) -> AppResult<ProductRow> {
+    pub async fn update(
+        conn: &mut Conn,
+        id: &str,
+        name: &str,
+        description: &str,
+        active: bool,
+    ) -> AppResult<ProductRow> {
         Ok(diesel::update(products::table.filter(products::id.eq(id)))
-            .set((products::name.eq(name), products::description.eq(description), products::active.eq(active)))
+            .set((
+                products::name.eq(name),
+                products::description.eq(description),
+                products::active.eq(active),
+            ))
             .returning(ProductRow::as_returning())
             .get_result(conn)
             .await?)
@@ -183,7 +202,10 @@ impl UserProductAccessRow {
                 user_product_access::product_id,
             ))
             .do_update()
-            .set((user_product_access::access.eq(&row.access), user_product_access::updated_at.eq(row.updated_at)))
+            .set((
+                user_product_access::access.eq(&row.access),
+                user_product_access::updated_at.eq(row.updated_at),
+            ))
             .execute(conn)
             .await?;
         Ok(())

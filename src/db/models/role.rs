@@ -7,12 +7,12 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
+    after_key,
+    db::models::page::PageRequest,
     db::{
         Conn,
         schema::{roles, user_roles, users, workspace_members},
     },
-    after_key,
-    db::models::page::PageRequest,
     domain::SystemRole,
     error::{AppError, AppResult},
 };
@@ -138,7 +138,9 @@ impl RoleRow {
     }
 
     pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<RoleRow> {
-        RoleRow::find(conn, id).await?.ok_or_else(|| AppError::not_found("role"))
+        RoleRow::find(conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("role"))
     }
 
     pub async fn load_many(conn: &mut Conn, ids: &[Uuid]) -> AppResult<Vec<RoleRow>> {
@@ -163,7 +165,14 @@ impl RoleRow {
             return Err(e);
         }
         Ok(diesel::insert_into(roles::table)
-            .values(NewRole { tenant_id, id: Uuid::now_v7(), name, description, permissions, is_system: false })
+            .values(NewRole {
+                tenant_id,
+                id: Uuid::now_v7(),
+                name,
+                description,
+                permissions,
+                is_system: false,
+            })
             .returning(RoleRow::as_returning())
             .get_result(conn)
             .await?)
@@ -200,15 +209,25 @@ impl RoleRow {
             .set(workspace_members::role_id.eq(None::<Uuid>))
             .execute(conn)
             .await?;
-        diesel::delete(roles::table.filter(roles::id.eq(id))).execute(conn).await?;
+        diesel::delete(roles::table.filter(roles::id.eq(id)))
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
     /// Active users holding the owner role tenant-wide.
     pub async fn active_owners(conn: &mut Conn) -> AppResult<Vec<Uuid>> {
         Ok(user_roles::table
-            .inner_join(roles::table.on(roles::tenant_id.eq(user_roles::tenant_id).and(roles::id.eq(user_roles::role_id))))
-            .inner_join(users::table.on(users::tenant_id.eq(user_roles::tenant_id).and(users::id.eq(user_roles::user_id))))
+            .inner_join(
+                roles::table.on(roles::tenant_id
+                    .eq(user_roles::tenant_id)
+                    .and(roles::id.eq(user_roles::role_id))),
+            )
+            .inner_join(
+                users::table.on(users::tenant_id
+                    .eq(user_roles::tenant_id)
+                    .and(users::id.eq(user_roles::user_id))),
+            )
             .filter(roles::name.eq(SystemRole::Owner.name()))
             .filter(roles::is_system.eq(true))
             .filter(user_roles::workspace_id.is_null())
@@ -232,7 +251,12 @@ impl UserRoleRow {
     }
 
     /// Removes an assignment; returns whether there was one.
-    pub async fn unassign(conn: &mut Conn, user_id: Uuid, role_id: Uuid, workspace_id: Option<Uuid>) -> AppResult<bool> {
+    pub async fn unassign(
+        conn: &mut Conn,
+        user_id: Uuid,
+        role_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> AppResult<bool> {
         let query = user_roles::table
             .filter(user_roles::user_id.eq(user_id))
             .filter(user_roles::role_id.eq(role_id))
@@ -242,11 +266,18 @@ impl UserRoleRow {
             None => query.filter(user_roles::workspace_id.is_null()),
         };
         let ids: Vec<Uuid> = query.select(user_roles::id).load(conn).await?;
-        let n = diesel::delete(user_roles::table.filter(user_roles::id.eq_any(ids))).execute(conn).await?;
+        let n = diesel::delete(user_roles::table.filter(user_roles::id.eq_any(ids)))
+            .execute(conn)
+            .await?;
         Ok(n > 0)
     }
 
-    pub async fn exists(conn: &mut Conn, user_id: Uuid, role_id: Uuid, workspace_id: Option<Uuid>) -> AppResult<bool> {
+    pub async fn exists(
+        conn: &mut Conn,
+        user_id: Uuid,
+        role_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> AppResult<bool> {
         let query = user_roles::table
             .filter(user_roles::user_id.eq(user_id))
             .filter(user_roles::role_id.eq(role_id))

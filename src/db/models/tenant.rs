@@ -118,7 +118,12 @@ impl TenantRow {
 
 impl TenantRow {
     /// Sets the name and branding of the tenant in scope.
-    pub async fn update_settings(conn: &mut Conn, id: Uuid, name: &str, branding: &Branding) -> AppResult<TenantRow> {
+    pub async fn update_settings(
+        conn: &mut Conn,
+        id: Uuid,
+        name: &str,
+        branding: &Branding,
+    ) -> AppResult<TenantRow> {
         Ok(diesel::update(tenants::table.find(id))
             .set((
                 tenants::name.eq(name),
@@ -131,7 +136,12 @@ impl TenantRow {
     }
 
     /// Sets the plan's features and limits (platform admins, billing).
-    pub async fn set_features_and_limits(conn: &mut Conn, id: Uuid, features: &Features, limits: &Limits) -> AppResult<TenantRow> {
+    pub async fn set_features_and_limits(
+        conn: &mut Conn,
+        id: Uuid,
+        features: &Features,
+        limits: &Limits,
+    ) -> AppResult<TenantRow> {
         Ok(diesel::update(tenants::table.find(id))
             .set((
                 tenants::features.eq(serde_json::to_value(features).map_err(anyhow::Error::from)?),

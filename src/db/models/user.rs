@@ -66,7 +66,9 @@ impl UserRow {
     }
 
     pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<UserRow> {
-        UserRow::find(conn, id).await?.ok_or_else(|| AppError::not_found("user"))
+        UserRow::find(conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))
     }
 
     pub async fn find_by_email(conn: &mut Conn, email: &str) -> AppResult<Option<UserRow>> {
@@ -110,9 +112,16 @@ impl UserRow {
             .await?)
     }
 
-    pub async fn set_display_name(conn: &mut Conn, id: Uuid, name: Option<&str>) -> AppResult<UserRow> {
+    pub async fn set_display_name(
+        conn: &mut Conn,
+        id: Uuid,
+        name: Option<&str>,
+    ) -> AppResult<UserRow> {
         Ok(diesel::update(users::table.filter(users::id.eq(id)))
-            .set((users::display_name.eq(name), users::updated_at.eq(diesel::dsl::now)))
+            .set((
+                users::display_name.eq(name),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
             .returning(UserRow::as_returning())
             .get_result(conn)
             .await?)
@@ -127,7 +136,10 @@ impl UserRow {
             return Err(e);
         }
         Ok(diesel::update(users::table.filter(users::id.eq(id)))
-            .set((users::email.eq(email), users::updated_at.eq(diesel::dsl::now)))
+            .set((
+                users::email.eq(email),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
             .returning(UserRow::as_returning())
             .get_result(conn)
             .await?)
@@ -135,7 +147,10 @@ impl UserRow {
 
     pub async fn set_status(conn: &mut Conn, id: Uuid, status: &str) -> AppResult<UserRow> {
         Ok(diesel::update(users::table.filter(users::id.eq(id)))
-            .set((users::status.eq(status), users::updated_at.eq(diesel::dsl::now)))
+            .set((
+                users::status.eq(status),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
             .returning(UserRow::as_returning())
             .get_result(conn)
             .await?)
@@ -143,14 +158,19 @@ impl UserRow {
 
     pub async fn set_password(conn: &mut Conn, id: Uuid, hash: &str) -> AppResult<()> {
         diesel::update(users::table.filter(users::id.eq(id)))
-            .set((users::password_hash.eq(hash), users::updated_at.eq(diesel::dsl::now)))
+            .set((
+                users::password_hash.eq(hash),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
             .execute(conn)
             .await?;
         Ok(())
     }
 
     pub async fn delete(conn: &mut Conn, id: Uuid) -> AppResult<()> {
-        diesel::delete(users::table.filter(users::id.eq(id))).execute(conn).await?;
+        diesel::delete(users::table.filter(users::id.eq(id)))
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

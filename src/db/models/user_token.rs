@@ -34,12 +34,19 @@ impl UserTokenRow {
         )
         .execute(conn)
         .await?;
-        diesel::insert_into(user_tokens::table).values(row).execute(conn).await?;
+        diesel::insert_into(user_tokens::table)
+            .values(row)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
     /// Marks an unused, unexpired token of `purpose` as used and returns it (locked).
-    pub async fn consume(conn: &mut Conn, hash: &[u8], purpose: &str) -> AppResult<Option<UserTokenRow>> {
+    pub async fn consume(
+        conn: &mut Conn,
+        hash: &[u8],
+        purpose: &str,
+    ) -> AppResult<Option<UserTokenRow>> {
         Ok(diesel::update(
             user_tokens::table
                 .filter(user_tokens::token_hash.eq(hash))

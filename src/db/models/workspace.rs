@@ -6,12 +6,12 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
+    after_key,
+    db::models::page::PageRequest,
     db::{
         Conn,
         schema::{workspace_members, workspaces},
     },
-    after_key,
-    db::models::page::PageRequest,
     error::{AppError, AppResult},
 };
 
@@ -69,11 +69,15 @@ impl WorkspaceRow {
     }
 
     pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<WorkspaceRow> {
-        WorkspaceRow::find(conn, id).await?.ok_or_else(|| AppError::not_found("workspace"))
+        WorkspaceRow::find(conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("workspace"))
     }
 
     pub async fn slug_taken(conn: &mut Conn, slug: &str, except: Option<Uuid>) -> AppResult<bool> {
-        let mut query = workspaces::table.filter(workspaces::slug.eq(slug)).into_boxed();
+        let mut query = workspaces::table
+            .filter(workspaces::slug.eq(slug))
+            .into_boxed();
         if let Some(id) = except {
             query = query.filter(workspaces::id.ne(id));
         }
@@ -81,8 +85,14 @@ impl WorkspaceRow {
     }
 
     /// One page of the workspaces (archived ones only when asked), `limit + 1` rows at most.
-    pub async fn page(conn: &mut Conn, page: PageRequest, include_archived: bool) -> AppResult<Vec<WorkspaceRow>> {
-        let mut query = workspaces::table.select(WorkspaceRow::as_select()).into_boxed();
+    pub async fn page(
+        conn: &mut Conn,
+        page: PageRequest,
+        include_archived: bool,
+    ) -> AppResult<Vec<WorkspaceRow>> {
+        let mut query = workspaces::table
+            .select(WorkspaceRow::as_select())
+            .into_boxed();
         if !include_archived {
             query = query.filter(workspaces::archived_at.is_null());
         }
@@ -102,20 +112,36 @@ impl WorkspaceRow {
         Ok(query.count().get_result(conn).await?)
     }
 
-    pub async fn update(conn: &mut Conn, id: Uuid, name: &str, slug: &str) -> AppResult<WorkspaceRow> {
-        Ok(diesel::update(workspaces::table.filter(workspaces::id.eq(id)))
-            .set((workspaces::name.eq(name), workspaces::slug.eq(slug), workspaces::updated_at.eq(diesel::dsl::now)))
-            .returning(WorkspaceRow::as_returning())
-            .get_result(conn)
-            .await?)
+    pub async fn update(
+        conn: &mut Conn,
+        id: Uuid,
+        name: &str,
+        slug: &str,
+    ) -> AppResult<WorkspaceRow> {
+        Ok(
+            diesel::update(workspaces::table.filter(workspaces::id.eq(id)))
+                .set((
+                    workspaces::name.eq(name),
+                    workspaces::slug.eq(slug),
+                    workspaces::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning(WorkspaceRow::as_returning())
+                .get_result(conn)
+                .await?,
+        )
     }
 
     pub async fn archive(conn: &mut Conn, id: Uuid) -> AppResult<WorkspaceRow> {
-        Ok(diesel::update(workspaces::table.filter(workspaces::id.eq(id)))
-            .set((workspaces::archived_at.eq(diesel::dsl::now), workspaces::updated_at.eq(diesel::dsl::now)))
-            .returning(WorkspaceRow::as_returning())
-            .get_result(conn)
-            .await?)
+        Ok(
+            diesel::update(workspaces::table.filter(workspaces::id.eq(id)))
+                .set((
+                    workspaces::archived_at.eq(diesel::dsl::now),
+                    workspaces::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning(WorkspaceRow::as_returning())
+                .get_result(conn)
+                .await?,
+        )
     }
 }
 
@@ -137,7 +163,11 @@ pub struct MemberPageRow {
 impl WorkspaceMemberRow {
     /// A page of members for each of several workspaces, with each one's total, in one
     /// statement: the workspaces' members are numbered per workspace and cut at `limit + 1`.
-    pub async fn pages(conn: &mut Conn, workspace_ids: &[Uuid], page: PageRequest) -> AppResult<Vec<MemberPageRow>> {
+    pub async fn pages(
+        conn: &mut Conn,
+        workspace_ids: &[Uuid],
+        page: PageRequest,
+    ) -> AppResult<Vec<MemberPageRow>> {
         use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz, Uuid as SqlUuid};
         let (after_at, after_id) = match page.after {
             Some((at, id)) => (Some(at), Some(id)),
