@@ -16,7 +16,10 @@ use crate::{
         self,
         meta::{REQUEST_ID_HEADER, RequestId, choose_request_id},
     },
+    metrics::Metrics,
+    ratelimit::RateLimits,
     secrets::SecretBox,
+    usage::UsageMeter,
 };
 
 /// What every request handler shares.
@@ -27,6 +30,13 @@ pub struct AppState {
     pub sessions: SessionCache,
     pub login_limiter: LoginLimiter,
     pub secrets: SecretBox,
+    pub rate_limits: RateLimits,
+    pub usage: UsageMeter,
+    pub metrics: Arc<Metrics>,
+    /// Outgoing HTTP (alert webhooks).
+    pub http: reqwest::Client,
+    /// API-rate alerts already raised: (tenant, threshold, day).
+    pub api_alerted: dashmap::DashSet<(uuid::Uuid, i32, chrono::NaiveDate)>,
 }
 
 pub struct Application {
@@ -48,6 +58,7 @@ impl Application {
         let state = Arc::new(AppState::new(settings)?);
         crate::auth::password::warm_up();
         spawn_key_reloader(state.clone());
+        spawn_housekeeping(state.clone());
 
         let listener = TcpListener::bind(&state.settings.bind)
             .with_context(|| format!("cannot listen on {}", state.settings.bind))?;
@@ -103,9 +114,15 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight (10 s at most).
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight (10 s at most)
+    /// and writes the API-call counts not yet flushed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        match self.state.usage.flush(&self.state.db).await {
+            Ok(n) => tracing::info!(calls = n, "usage flushed at shutdown"),
+            Err(e) => e.log_cause(),
+        }
+        served
     }
 
     /// A handle to stop the server from elsewhere (tests).
@@ -135,6 +152,17 @@ impl AppState {
             settings.tokens.secrets_key.as_deref(),
             &settings.tokens.keys_dir.join("secrets.key"),
         )?;
+        let rate_limits = RateLimits::new(
+            settings.rate_limit_burst_secs,
+            settings.replicas,
+            settings.anonymous_requests_per_minute,
+        );
+        let metrics = Arc::new(Metrics::new());
+        let usage = UsageMeter::new(metrics.clone());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(AppState {
             settings,
             db,
@@ -142,6 +170,11 @@ impl AppState {
             sessions,
             login_limiter,
             secrets,
+            rate_limits,
+            usage,
+            metrics,
+            http,
+            api_alerted: dashmap::DashSet::new(),
         })
     }
 }
@@ -162,6 +195,30 @@ fn spawn_key_reloader(state: Arc<AppState>) {
                     "cannot reload signing keys; keeping the current ones"
                 );
             }
+        }
+    });
+}
+
+/// Periodic work: flushing usage counts and evicting idle rate limiters. Holds only a weak
+/// reference, so it ends with the application.
+fn spawn_housekeeping(state: Arc<AppState>) {
+    let every = Duration::from_secs(state.settings.usage_flush_secs.max(1));
+    let weak = Arc::downgrade(&state);
+    drop(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            if let Err(e) = state.usage.flush(&state.db).await {
+                e.log_cause();
+            }
+            state.rate_limits.evict_idle();
+            state
+                .metrics
+                .limiters
+                .set(state.rate_limits.tenants_tracked() as i64);
         }
     });
 }

@@ -185,6 +185,36 @@ pub struct Settings {
     )]
     pub login_failures_per_account: u32,
 
+    /// A tenant's burst, in seconds of its per-minute quota (10: a tenant of 600 calls/minute
+    /// may send 100 at once, then 10 a second).
+    #[arg(long, env = "HUB_RATE_LIMIT_BURST_SECS", default_value_t = 10)]
+    pub rate_limit_burst_secs: u32,
+
+    /// Requests per minute (and burst) of each client IP without a token.
+    #[arg(long, env = "HUB_ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 300)]
+    pub anonymous_requests_per_minute: u32,
+
+    /// Replicas sharing the tenants' quotas: each one enforces quota / replicas.
+    #[arg(long, env = "HUB_REPLICAS", default_value_t = 1)]
+    pub replicas: u32,
+
+    /// How often API-call counts are written to the database, in seconds.
+    #[arg(long, env = "HUB_USAGE_FLUSH_SECS", default_value_t = 10)]
+    pub usage_flush_secs: u64,
+
+    /// Attempts to deliver an alert to a tenant's webhook.
+    #[arg(long, env = "HUB_WEBHOOK_ATTEMPTS", default_value_t = 4)]
+    pub webhook_attempts: u32,
+
+    /// Backoff before the first retry, in milliseconds; doubles each time.
+    #[arg(long, env = "HUB_WEBHOOK_BACKOFF_MS", default_value_t = 1_000)]
+    pub webhook_backoff_ms: u64,
+
+    /// Allow alert webhooks to plain http and to loopback/private addresses (tests, closed
+    /// networks). Off: https to public addresses only.
+    #[arg(long, env = "HUB_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
     /// Proxies whose X-Forwarded-For is believed (comma-separated IPs). Empty: the peer address.
     #[arg(long, env = "HUB_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,

@@ -5,6 +5,7 @@
 //! [`http`] (routes and the Principal extractor) → [`graphql`] (schema, guards, loaders) →
 //! [`db`] (`tenant_tx` / `system_tx`, the only ways to reach tenant tables).
 
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -14,8 +15,11 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
+pub mod ratelimit;
 pub mod secrets;
 pub mod telemetry;
+pub mod usage;
 
 pub use app::Application;
 pub use config::Settings;

@@ -10,9 +10,7 @@ const PENDING: &[&str] = &[
     "DeactivateTenant",
     "ExportTenantData",
     "AuditLog",
-    "Usage",
     "AdminTenants",
-    "AdminSetTenantLimits",
 ];
 
 fn contract_path() -> std::path::PathBuf {

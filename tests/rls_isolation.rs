@@ -57,9 +57,12 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
         )
         .await
         .unwrap();
-        su.execute("INSERT INTO integrations (tenant_id, name) VALUES ($1, 'slack')", &[&t.uuid])
-            .await
-            .unwrap();
+        su.execute(
+            "INSERT INTO integrations (tenant_id, name) VALUES ($1, 'slack')",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap();
     }
     (a.uuid, b.uuid)
 }

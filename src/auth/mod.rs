@@ -12,4 +12,4 @@ pub mod session_cache;
 
 pub use jwt::{AccessClaims, TokenIssuer};
 pub use keys::KeyStore;
-pub use principal::{MemberPrincipal, Principal};
+pub use principal::{ApiKeyPrincipal, MemberPrincipal, Principal};

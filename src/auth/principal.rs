@@ -7,7 +7,9 @@ use crate::db::ScopedFutureExt;
 
 use crate::{
     app::AppState,
+    auth::opaque,
     auth::session_cache::SessionKey,
+    db::models::ApiKeyRow,
     db::models::SessionRow,
     error::{AppError, AppResult},
 };
@@ -21,6 +23,18 @@ pub struct MemberPrincipal {
     /// active | suspended | deactivated: guards refuse inactive tenants (TENANT_INACTIVE),
     /// except where the owner may still act (export).
     pub tenant_status: String,
+    /// The tenant's limit, for the rate limiter.
+    pub api_calls_per_minute: u32,
+}
+
+/// A product app acting for a tenant with an API key (reportUsage).
+#[derive(Debug, Clone)]
+pub struct ApiKeyPrincipal {
+    pub tenant_id: Uuid,
+    pub key_id: Uuid,
+    pub product_id: String,
+    pub tenant_status: String,
+    pub api_calls_per_minute: u32,
 }
 
 impl MemberPrincipal {
@@ -34,12 +48,23 @@ pub enum Principal {
     Anonymous,
     Member(MemberPrincipal),
     PlatformAdmin { admin_id: Uuid },
+    ApiKey(ApiKeyPrincipal),
 }
 
 impl Principal {
     pub fn tenant_id(&self) -> Option<Uuid> {
         match self {
             Principal::Member(m) => Some(m.tenant_id),
+            Principal::ApiKey(k) => Some(k.tenant_id),
+            _ => None,
+        }
+    }
+
+    /// The tenant whose quota this request counts against, with its per-minute limit.
+    pub fn rate_limited_tenant(&self) -> Option<(Uuid, u32)> {
+        match self {
+            Principal::Member(m) => Some((m.tenant_id, m.api_calls_per_minute)),
+            Principal::ApiKey(k) => Some((k.tenant_id, k.api_calls_per_minute)),
             _ => None,
         }
     }
@@ -51,6 +76,9 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
     let Some(header) = authorization else {
         return Ok(Principal::Anonymous);
     };
+    if let Some(key) = header.strip_prefix("ApiKey ") {
+        return authenticate_api_key(state, key.trim()).await;
+    }
     let token = header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
@@ -97,6 +125,7 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
                 tenant_id,
                 user_id,
                 session_id,
+                api_calls_per_minute: session.api_calls_per_minute(),
                 tenant_status: session.tenant_status,
             }))
         }
@@ -104,4 +133,37 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppR
             admin_id: claims.sub,
         }),
     }
+}
+
+/// `Authorization: ApiKey <key>`: a product app's key, looked up by its hash in its tenant.
+async fn authenticate_api_key(state: &AppState, key: &str) -> AppResult<Principal> {
+    let invalid = || AppError::unauthenticated("invalid API key");
+    let tenant_id = opaque::tenant_of(key).ok_or_else(invalid)?;
+    let hash = opaque::hash(key);
+    let found = state
+        .db
+        .tenant_tx(tenant_id, |conn| {
+            async move {
+                let found = ApiKeyRow::state(conn, &hash).await?;
+                if let Some(k) = &found {
+                    ApiKeyRow::touch(conn, k.id).await?;
+                }
+                Ok(found)
+            }
+            .scope_boxed()
+        })
+        .await?
+        .ok_or_else(invalid)?;
+    if found.tenant_status == "purged" {
+        return Err(invalid());
+    }
+    let limits: crate::domain::Limits =
+        serde_json::from_value(found.tenant_limits).unwrap_or_default();
+    Ok(Principal::ApiKey(ApiKeyPrincipal {
+        tenant_id,
+        key_id: found.id,
+        product_id: found.product_id,
+        tenant_status: found.tenant_status,
+        api_calls_per_minute: limits.api_calls_per_minute.max(1) as u32,
+    }))
 }

@@ -23,6 +23,8 @@ pub enum Actor {
     PlatformAdmin(Uuid),
     System,
     Anonymous,
+    /// A product app's API key.
+    ApiKey(Uuid),
 }
 
 impl Actor {
@@ -32,6 +34,7 @@ impl Actor {
             Actor::PlatformAdmin(id) => ("platform_admin", Some(id)),
             Actor::System => ("system", None),
             Actor::Anonymous => ("anonymous", None),
+            Actor::ApiKey(id) => ("api_key", Some(id)),
         }
     }
 }

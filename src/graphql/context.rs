@@ -112,7 +112,29 @@ fn member_principal<'a>(ctx: &Context<'a>) -> AppResult<&'a MemberPrincipal> {
         Principal::PlatformAdmin { .. } => Err(AppError::forbidden(
             "platform admins are not tenant members; use the admin operations",
         )),
+        Principal::ApiKey(_) => Err(AppError::forbidden(
+            "an API key can report usage only; this needs a user's access token",
+        )),
     }
+}
+
+/// A product app's API key, for a tenant whose `apiAccess` feature is on.
+pub async fn api_key<'a>(ctx: &Context<'a>) -> AppResult<TenantScope<'a>> {
+    let req = request(ctx)?;
+    let Principal::ApiKey(key) = &req.principal else {
+        return Err(AppError::unauthenticated(
+            "this needs a product API key (Authorization: ApiKey <key>)",
+        ));
+    };
+    if key.tenant_status != "active" {
+        return Err(AppError::tenant_inactive());
+    }
+    Ok(TenantScope {
+        state: state(ctx)?,
+        meta: &req.meta,
+        tenant_id: key.tenant_id,
+        actor: Actor::ApiKey(key.key_id),
+    })
 }
 
 fn scope_of<'a>(ctx: &Context<'a>, m: &MemberPrincipal) -> AppResult<TenantScope<'a>> {

@@ -7,6 +7,8 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use uuid::Uuid;
 
+use crate::db::models::WebhookDeliveryRow;
+
 use crate::{
     db::{
         Db, ScopedFutureExt,
@@ -33,6 +35,10 @@ pub struct MembersKey {
     pub workspace_id: Uuid,
     pub page: PageRequest,
 }
+
+/// The webhook delivery attempts of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeliveriesOfAlert(pub Uuid);
 
 /// A page of members and the workspace's member count.
 #[derive(Debug, Clone, Default)]
@@ -176,6 +182,33 @@ impl Loader<MembersKey> for TenantLoader {
                 entry.total = row.total;
                 entry.rows.push(row);
             }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<DeliveriesOfAlert> for TenantLoader {
+    type Value = Vec<WebhookDeliveryRow>;
+    type Error = Shared;
+
+    async fn load(
+        &self,
+        keys: &[DeliveriesOfAlert],
+    ) -> Result<HashMap<DeliveriesOfAlert, Vec<WebhookDeliveryRow>>, Shared> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self
+            .db
+            .tenant_tx(self.tenant_id, |conn| {
+                WebhookDeliveryRow::of_alerts(conn, &ids).scope_boxed()
+            })
+            .await
+            .map_err(Arc::new)?;
+        let mut out: HashMap<DeliveriesOfAlert, Vec<WebhookDeliveryRow>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(DeliveriesOfAlert(row.alert_id))
+                .or_default()
+                .push(row);
         }
         Ok(out)
     }

@@ -14,6 +14,7 @@ pub mod role;
 pub mod rules;
 pub mod signup;
 pub mod tenant;
+pub mod usage;
 pub mod user;
 pub mod workspace;
 
@@ -32,6 +33,7 @@ pub struct Query(
     workspace::WorkspaceQuery,
     product::ProductQuery,
     node::NodeQuery,
+    usage::UsageQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +45,7 @@ pub struct Mutation(
     role::RoleMutation,
     workspace::WorkspaceMutation,
     product::ProductMutation,
+    usage::UsageMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

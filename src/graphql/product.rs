@@ -76,16 +76,17 @@ impl ProductQuery {
     async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>, AppError> {
         let state = context::state(ctx)?;
         let req = context::request(ctx)?;
-        let rows = match req.principal {
-            crate::auth::Principal::Anonymous => {
+        let rows = match (&req.principal, req.principal.tenant_id()) {
+            (crate::auth::Principal::Anonymous, _) => {
                 return Err(AppError::unauthenticated("log in first"));
             }
-            crate::auth::Principal::Member(_) => {
-                context::member(ctx)?
-                    .tx(|conn| ProductRow::all_active(conn).scope_boxed())
+            (_, Some(tenant)) => {
+                state
+                    .db
+                    .tenant_tx(tenant, |conn| ProductRow::all_active(conn).scope_boxed())
                     .await?
             }
-            crate::auth::Principal::PlatformAdmin { .. } => {
+            (_, None) => {
                 context::platform_admin(ctx).await?;
                 state
                     .db

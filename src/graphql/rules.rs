@@ -27,7 +27,7 @@ pub async fn lock_tenant(conn: &mut Conn, tenant_id: Uuid) -> AppResult<TenantRo
 }
 
 /// Refuses a new seat (a created or invited user) past the tenant's user limit.
-pub async fn ensure_seat_available(conn: &mut Conn, tenant_id: Uuid) -> AppResult<()> {
+pub async fn ensure_seat_available(conn: &mut Conn, tenant_id: Uuid) -> AppResult<TenantRow> {
     let tenant = lock_tenant(conn, tenant_id).await?;
     let limit = tenant.limits().users as i64;
     let used = UserRow::count_seats(conn).await?;
@@ -37,7 +37,24 @@ pub async fn ensure_seat_available(conn: &mut Conn, tenant_id: Uuid) -> AppResul
         ))
         .with_reason("users"));
     }
-    Ok(())
+    Ok(tenant)
+}
+
+/// Raises the user-limit alerts the current seat count has crossed (after a seat was taken).
+pub async fn seat_alerts(
+    conn: &mut Conn,
+    tenant: &TenantRow,
+) -> AppResult<Vec<crate::db::models::AlertRow>> {
+    let used = UserRow::count_seats(conn).await? as f64;
+    crate::alerts::check(
+        conn,
+        tenant.id,
+        "users",
+        used,
+        tenant.limits().users as f64,
+        crate::alerts::month_start(),
+    )
+    .await
 }
 
 /// Refuses a change that would leave the tenant without an active owner.
@@ -76,5 +93,32 @@ pub fn ensure_can_grant(
                 .collect::<Vec<_>>()
                 .join(", ")
         )))
+    }
+}
+
+/// The features an operation can depend on.
+#[derive(Debug, Clone, Copy)]
+pub enum Feature {
+    ApiAccess,
+    Sso,
+    CustomDomain,
+}
+
+/// Refuses an operation whose feature the tenant's plan does not include:
+/// FORBIDDEN with `extensions.reason = "feature_disabled"`.
+pub fn ensure_feature(tenant: &TenantRow, feature: Feature) -> AppResult<()> {
+    let f = tenant.features();
+    let (on, name) = match feature {
+        Feature::ApiAccess => (f.api_access, "apiAccess"),
+        Feature::Sso => (f.sso, "sso"),
+        Feature::CustomDomain => (f.custom_domain, "customDomain"),
+    };
+    if on {
+        Ok(())
+    } else {
+        Err(
+            AppError::forbidden(format!("the tenant's plan does not include {name}"))
+                .with_reason("feature_disabled"),
+        )
     }
 }

@@ -6,7 +6,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use crate::{
+    app::AppState,
     auth::{opaque, password},
     db::{
         ScopedFutureExt,
@@ -256,6 +259,7 @@ struct NewMember<'a> {
 /// Creates a user (active or invited) with its tenant-wide roles, checking the seat quota and
 /// that the actor may grant those roles.
 async fn insert_user_with_roles(
+    state: &Arc<AppState>,
     scope: &TenantScope<'_>,
     actor_permissions: &[String],
     new: NewMember<'_>,
@@ -263,10 +267,10 @@ async fn insert_user_with_roles(
     let tenant_id = scope.tenant_id();
     let audit_ctx = scope.audit();
     let actor = scope.actor();
-    scope
+    let (user, alerts) = scope
         .tx(|conn| {
             async move {
-                rules::ensure_seat_available(conn, tenant_id).await?;
+                let tenant = rules::ensure_seat_available(conn, tenant_id).await?;
                 let roles = resolve_roles(conn, new.role_ids).await?;
                 let granted: Vec<String> =
                     roles.iter().flat_map(|r| r.permission_strings()).collect();
@@ -298,11 +302,14 @@ async fn insert_user_with_roles(
                         })),
                 )
                 .await?;
-                Ok(user)
+                let alerts = rules::seat_alerts(conn, &tenant).await?;
+                Ok((user, alerts))
             }
             .scope_boxed()
         })
-        .await
+        .await?;
+    crate::alerts::deliver_later(state.clone(), alerts);
+    Ok(user)
 }
 
 /// Issues a one-time token of `purpose` for a user, in the caller's transaction.
@@ -358,6 +365,7 @@ impl UserMutation {
             None => None,
         };
         let user = insert_user_with_roles(
+            context::state(ctx)?,
             &scope,
             &perms,
             NewMember {
@@ -385,6 +393,7 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let perms = context::permissions_of_actor(ctx).await?;
         let user = insert_user_with_roles(
+            context::state(ctx)?,
             &scope,
             &perms,
             NewMember {
@@ -598,8 +607,9 @@ impl UserMutation {
                     if user.status != "deactivated" {
                         return Ok(user);
                     }
-                    rules::ensure_seat_available(conn, tenant_id).await?;
+                    let tenant = rules::ensure_seat_available(conn, tenant_id).await?;
                     let user = UserRow::set_status(conn, id, "active").await?;
+                    rules::seat_alerts(conn, &tenant).await?;
                     audit::record(
                         conn,
                         tenant_id,

@@ -7,11 +7,13 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use async_graphql::http::GraphiQLSource;
 
 use crate::{
+    alerts,
     app::AppState,
-    auth::principal::authenticate,
+    auth::{Principal, principal::authenticate},
     error::AppError,
     graphql::{HubSchema, context::RequestCtx},
     http::meta::RequestMeta,
+    ratelimit::Decision,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/graphiql").route(web::get().to(graphiql)))
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks)))
+    .service(web::resource("/metrics").route(web::get().to(metrics)))
     .service(web::resource("/healthz").route(web::get().to(healthz)))
     .service(web::resource("/readyz").route(web::get().to(readyz)));
 }
@@ -39,22 +42,20 @@ pub fn error_response(err: AppError) -> HttpResponse {
     builder.json(serde_json::json!({ "errors": [gql.into_server_error(Default::default())] }))
 }
 
+/// Where the GraphQL request is: a POST body (parsed only after the rate limiter) or a GET
+/// query string.
+enum Source {
+    Body(web::Bytes),
+    Query,
+}
+
 async fn graphql_post(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<Arc<AppState>>,
     schema: web::Data<HubSchema>,
 ) -> HttpResponse {
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return error_response(AppError::bad_input(
-                "body",
-                format!("the body is not a GraphQL request: {e}"),
-            ));
-        }
-    };
-    execute(req, request, &state, &schema).await
+    execute(req, Source::Body(body), &state, &schema).await
 }
 
 async fn graphql_get(
@@ -62,21 +63,7 @@ async fn graphql_get(
     state: web::Data<Arc<AppState>>,
     schema: web::Data<HubSchema>,
 ) -> HttpResponse {
-    let request = match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(r) => r,
-        Err(e) => {
-            return error_response(AppError::bad_input(
-                "query",
-                format!("malformed query string: {e}"),
-            ));
-        }
-    };
-    if is_mutation(&request) {
-        return HttpResponse::MethodNotAllowed()
-            .insert_header(("Allow", "POST"))
-            .json(serde_json::json!({ "errors": [{ "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } }] }));
-    }
-    execute(req, request, &state, &schema).await
+    execute(req, Source::Query, &state, &schema).await
 }
 
 /// Whether the operation the request would run is a mutation (or subscription).
@@ -95,9 +82,17 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     })
 }
 
+fn rate_headers(builder: &mut actix_web::HttpResponseBuilder, d: &Decision) {
+    builder.insert_header(("RateLimit-Limit", d.limit.to_string()));
+    builder.insert_header(("RateLimit-Remaining", d.remaining.to_string()));
+    builder.insert_header(("RateLimit-Reset", d.reset_secs.to_string()));
+}
+
+/// Authenticates, applies the rate limit (before any parsing), counts the call, then runs the
+/// GraphQL request.
 async fn execute(
     req: HttpRequest,
-    request: async_graphql::Request,
+    source: Source,
     state: &Arc<AppState>,
     schema: &HubSchema,
 ) -> HttpResponse {
@@ -110,11 +105,75 @@ async fn execute(
         Ok(p) => p,
         Err(e) => return error_response(e),
     };
+    let tenant = principal.rate_limited_tenant();
+    let decision = match (&principal, tenant) {
+        (_, Some((tenant_id, per_minute))) => {
+            let d = state.rate_limits.check_tenant(tenant_id, per_minute);
+            alerts::api_rate(state, tenant_id, &d);
+            Some(d)
+        }
+        (Principal::Anonymous, None) => Some(state.rate_limits.check_anonymous(&meta.ip)),
+        _ => None,
+    };
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        state.metrics.rate_limited(if tenant.is_some() {
+            "tenant"
+        } else {
+            "anonymous"
+        });
+        let err = AppError::rate_limited(d.reset_secs);
+        let mut builder = HttpResponse::TooManyRequests();
+        rate_headers(&mut builder, &d);
+        builder.insert_header(("Retry-After", d.reset_secs.to_string()));
+        return builder.json(serde_json::json!({ "errors": [err.to_graphql().into_server_error(Default::default())] }));
+    }
+    if let Some((tenant_id, _)) = tenant {
+        state.usage.record_call(tenant_id);
+    }
+
+    let request = match source {
+        Source::Body(body) => match serde_json::from_slice::<async_graphql::Request>(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error_response(AppError::bad_input(
+                    "body",
+                    format!("the body is not a GraphQL request: {e}"),
+                ));
+            }
+        },
+        Source::Query => match async_graphql::http::parse_query_string(req.query_string()) {
+            Ok(r) if is_mutation(&r) => {
+                return HttpResponse::MethodNotAllowed()
+                    .insert_header(("Allow", "POST"))
+                    .json(serde_json::json!({ "errors": [{ "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } }] }));
+            }
+            Ok(r) => r,
+            Err(e) => {
+                return error_response(AppError::bad_input(
+                    "query",
+                    format!("malformed query string: {e}"),
+                ));
+            }
+        },
+    };
     let request = request.data(RequestCtx::new(principal, meta));
     let response = schema.execute(request).await;
     let mut builder = HttpResponse::Ok();
     builder.insert_header(("Cache-Control", "no-store"));
+    if let Some(d) = &decision {
+        rate_headers(&mut builder, d);
+    }
     builder.json(response)
+}
+
+async fn metrics(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    state
+        .metrics
+        .limiters
+        .set(state.rate_limits.tenants_tracked() as i64);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
 }
 
 async fn graphiql() -> HttpResponse {

@@ -2,6 +2,7 @@
 //! associated functions taking the connection first. They are not GraphQL types: the GraphQL
 //! layer converts `From` them. Every function here runs inside `tenant_tx` or `system_tx`.
 
+pub mod api_key;
 pub mod integration;
 pub mod page;
 pub mod platform_admin;
@@ -9,10 +10,12 @@ pub mod product;
 pub mod role;
 pub mod session;
 pub mod tenant;
+pub mod usage;
 pub mod user;
 pub mod user_token;
 pub mod workspace;
 
+pub use api_key::ApiKeyRow;
 pub use integration::IntegrationRow;
 pub use page::PageRequest;
 pub use platform_admin::PlatformAdminRow;
@@ -20,6 +23,7 @@ pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};
 pub use role::{RoleRow, UserRoleRow};
 pub use session::{RefreshTokenRow, SessionRow};
 pub use tenant::TenantRow;
+pub use usage::{AlertRow, WebhookDeliveryRow};
 pub use user::UserRow;
 pub use user_token::UserTokenRow;
 pub use workspace::{WorkspaceMemberRow, WorkspaceRow};

@@ -42,12 +42,21 @@ pub struct RefreshTokenRow {
 #[derive(Debug, Clone, Queryable)]
 pub struct SessionState {
     pub tenant_status: String,
+    /// The tenant's limits (jsonb), for the rate limiter.
+    pub tenant_limits: serde_json::Value,
     pub user_status: String,
     pub revoked_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
 }
 
 impl SessionState {
+    pub fn api_calls_per_minute(&self) -> u32 {
+        serde_json::from_value::<crate::domain::Limits>(self.tenant_limits.clone())
+            .unwrap_or_default()
+            .api_calls_per_minute
+            .max(1) as u32
+    }
+
     pub fn session_usable(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at > now && self.user_status == "active"
     }
@@ -88,6 +97,7 @@ impl SessionRow {
             .filter(sessions::user_id.eq(user_id))
             .select((
                 tenants::status,
+                tenants::limits,
                 users::status,
                 sessions::revoked_at,
                 sessions::expires_at,

@@ -1,0 +1,287 @@
+//! Alerts: when a tenant crosses 80% or 100% of a limit, one alert per metric, threshold and
+//! period is recorded (a unique key makes it once, whatever the number of requests), and, when
+//! the tenant has configured the `webhook` integration, delivered as an HMAC-signed POST with
+//! retries and exponential backoff, each attempt recorded.
+//!
+//! The webhook integration: settings `{"url": "https://..."}`, secret = the signing key.
+//! Each POST carries `X-Hub-Timestamp` (unix seconds) and
+//! `X-Hub-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use chrono::{Datelike, NaiveDate, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    db::{
+        Conn, ScopedFutureExt,
+        models::{AlertRow, IntegrationRow, WebhookDeliveryRow},
+    },
+    error::AppResult,
+};
+
+/// The integration that receives alerts.
+pub const WEBHOOK_INTEGRATION: &str = "webhook";
+
+/// The first day of the current month: the period of user and storage alerts.
+pub fn month_start() -> NaiveDate {
+    let today = Utc::now().date_naive();
+    today.with_day(1).unwrap_or(today)
+}
+
+/// Records the alerts `used` of `quota` has crossed, in the caller's transaction; returns the
+/// ones that are new (to deliver once the transaction has committed).
+pub async fn check(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    metric: &str,
+    used: f64,
+    quota: f64,
+    period_start: NaiveDate,
+) -> AppResult<Vec<AlertRow>> {
+    let mut created = Vec::new();
+    if quota <= 0.0 {
+        return Ok(created);
+    }
+    for threshold in [80, 100] {
+        if used * 100.0 >= quota * threshold as f64 {
+            let row = AlertRow {
+                tenant_id,
+                id: Uuid::now_v7(),
+                metric: metric.to_owned(),
+                threshold,
+                period_start,
+                used,
+                quota,
+                created_at: Utc::now(),
+                delivered_at: None,
+            };
+            if let Some(new) = AlertRow::insert_once(conn, &row).await? {
+                tracing::info!(%tenant_id, metric, threshold, "usage alert");
+                created.push(new);
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// The API-rate alerts of a limiter decision: 80% when a fifth of the burst is left, 100%
+/// when a request is refused; once per tenant, threshold and day. An in-memory set keeps this
+/// off the database on every request; the unique key keeps it once across replicas.
+pub fn api_rate(state: &Arc<AppState>, tenant_id: Uuid, d: &crate::ratelimit::Decision) {
+    let threshold = if !d.allowed {
+        100
+    } else if d.remaining * 5 <= d.burst {
+        80
+    } else {
+        return;
+    };
+    let today = Utc::now().date_naive();
+    if !state.api_alerted.insert((tenant_id, threshold, today)) {
+        return;
+    }
+    if state.api_alerted.len() > 100_000 {
+        state.api_alerted.retain(|(_, _, day)| *day == today);
+    }
+    let state = state.clone();
+    let used = (d.burst - d.remaining) as f64;
+    let quota = d.burst as f64;
+    tokio::spawn(async move {
+        let created = state
+            .db
+            .tenant_tx(tenant_id, |conn| {
+                async move {
+                    // Record exactly this threshold (an 80% crossing must not also claim 100%).
+                    let mut out = Vec::new();
+                    let row = AlertRow {
+                        tenant_id,
+                        id: Uuid::now_v7(),
+                        metric: "api_rate".to_owned(),
+                        threshold,
+                        period_start: today,
+                        used: if threshold == 100 { quota } else { used },
+                        quota,
+                        created_at: Utc::now(),
+                        delivered_at: None,
+                    };
+                    if let Some(new) = AlertRow::insert_once(conn, &row).await? {
+                        out.push(new);
+                    }
+                    Ok(out)
+                }
+                .scope_boxed()
+            })
+            .await;
+        match created {
+            Ok(alerts) => deliver_later(state, alerts),
+            Err(e) => e.log_cause(),
+        }
+    });
+}
+
+/// Delivers new alerts in the background.
+pub fn deliver_later(state: Arc<AppState>, alerts: Vec<AlertRow>) {
+    if alerts.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for alert in alerts {
+            if let Err(e) = deliver(&state, &alert).await {
+                e.log_cause();
+            }
+        }
+    });
+}
+
+/// Whether the hub may POST to this URL: https (or http where private targets are allowed),
+/// and, unless allowed, no loopback, private or link-local address (no SSRF into the hub's
+/// network).
+pub async fn url_allowed(url: &url::Url, allow_private: bool) -> bool {
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        _ => return false,
+    }
+    if allow_private {
+        return true;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    let Ok(addrs) = tokio::net::lookup_host((host, port)).await else {
+        return false;
+    };
+    let addrs: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+    !addrs.is_empty() && addrs.iter().all(|ip| is_public(*ip))
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast())
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// HMAC-SHA256 of `<timestamp>.<body>` under `secret`, as lower-case hex.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let mut ctx = aws_lc_rs::hmac::Context::with_key(&key);
+    ctx.update(timestamp.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    hex::encode(ctx.sign().as_ref())
+}
+
+async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
+    let tenant_id = alert.tenant_id;
+    let integration = state
+        .db
+        .tenant_tx(tenant_id, |conn| {
+            async move {
+                Ok(IntegrationRow::all(conn)
+                    .await?
+                    .into_iter()
+                    .find(|i| i.name == WEBHOOK_INTEGRATION))
+            }
+            .scope_boxed()
+        })
+        .await?;
+    let Some(integration) = integration else {
+        return Ok(());
+    };
+    let Some(url) = integration
+        .settings
+        .get("url")
+        .and_then(|u| u.as_str())
+        .and_then(|u| url::Url::parse(u).ok())
+    else {
+        return Ok(());
+    };
+    let secret = match &integration.secret_ciphertext {
+        Some(sealed) => state.secrets.open(tenant_id, WEBHOOK_INTEGRATION, sealed)?,
+        None => String::new(),
+    };
+    let body = serde_json::to_vec(&json!({
+        "type": "usage.alert",
+        "tenant_id": tenant_id,
+        "alert": {
+            "id": alert.id, "metric": alert.metric, "threshold": alert.threshold,
+            "used": alert.used, "limit": alert.quota, "period_start": alert.period_start,
+            "created_at": alert.created_at,
+        },
+    }))
+    .map_err(anyhow::Error::from)?;
+    let attempts = state.settings.webhook_attempts.max(1);
+    let mut backoff = Duration::from_millis(state.settings.webhook_backoff_ms);
+    for attempt in 1..=attempts {
+        let (status, error) = if url_allowed(&url, state.settings.webhook_allow_private).await {
+            let timestamp = Utc::now().timestamp();
+            let result = state
+                .http
+                .post(url.clone())
+                .header("content-type", "application/json")
+                .header("x-hub-timestamp", timestamp.to_string())
+                .header(
+                    "x-hub-signature",
+                    format!("sha256={}", signature(&secret, timestamp, &body)),
+                )
+                .body(body.clone())
+                .send()
+                .await;
+            match result {
+                Ok(resp) => (Some(resp.status().as_u16() as i32), None),
+                Err(e) => (None, Some(format!("{e}"))),
+            }
+        } else {
+            (
+                None,
+                Some("webhook URL refused: https to a public address only".to_owned()),
+            )
+        };
+        let success = status.is_some_and(|s| (200..300).contains(&s));
+        let alert_id = alert.id;
+        state
+            .db
+            .tenant_tx(tenant_id, |conn| {
+                async move {
+                    WebhookDeliveryRow::record(
+                        conn,
+                        tenant_id,
+                        alert_id,
+                        attempt as i32,
+                        status,
+                        error,
+                    )
+                    .await?;
+                    if success {
+                        AlertRow::mark_delivered(conn, alert_id).await?;
+                    }
+                    Ok(())
+                }
+                .scope_boxed()
+            })
+            .await?;
+        if success {
+            return Ok(());
+        }
+        if attempt < attempts {
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+    }
+    Ok(())
+}

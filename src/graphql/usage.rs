@@ -1,0 +1,504 @@
+//! Quotas and usage: the `usage` of the current period, daily history, alerts, product API keys
+//! and `reportUsage` (product apps report a tenant's storage), and `adminSetTenantLimits`.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    alerts,
+    auth::opaque,
+    db::{
+        ScopedFutureExt,
+        audit::{self, AuditEvent},
+        models::{
+            AlertRow, ApiKeyRow, ProductRow, TenantRow, UserRow,
+            usage::{self, API_CALLS, STORAGE_BYTES},
+        },
+    },
+    domain::{Features, Limits, Permission},
+    error::{AppError, AppResult},
+    graphql::{
+        connection::{self, Page},
+        context, ids,
+        loaders::DeliveriesOfAlert,
+        rules,
+        tenant::{Tenant, TenantFeaturesInput, TenantLimitsInput, TenantPayload},
+    },
+};
+
+pub const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// One metric of the current period against its limit.
+#[derive(SimpleObject)]
+pub struct UsageItem {
+    /// api_calls, users or storage_gb.
+    pub metric: String,
+    pub used: f64,
+    /// Null where the plan sets no limit for the period (API calls are limited per minute).
+    pub limit: Option<f64>,
+    pub period_start: NaiveDate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum UsageMetric {
+    ApiCalls,
+    StorageGb,
+}
+
+#[derive(SimpleObject)]
+pub struct UsagePoint {
+    pub day: NaiveDate,
+    pub value: f64,
+}
+
+pub struct Alert(AlertRow);
+
+/// A tenant crossed 80% or 100% of a limit.
+#[Object]
+impl Alert {
+    async fn id(&self) -> ID {
+        ids::encode("Alert", self.0.id)
+    }
+    /// users, storage_gb or api_rate.
+    async fn metric(&self) -> &str {
+        &self.0.metric
+    }
+    async fn threshold(&self) -> i32 {
+        self.0.threshold
+    }
+    async fn used(&self) -> f64 {
+        self.0.used
+    }
+    async fn limit(&self) -> f64 {
+        self.0.quota
+    }
+    async fn period_start(&self) -> NaiveDate {
+        self.0.period_start
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn delivered_at(&self) -> Option<DateTime<Utc>> {
+        self.0.delivered_at
+    }
+    /// Each attempt to deliver it to the tenant's webhook.
+    async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<WebhookDelivery>, AppError> {
+        let loaders = context::loaders(ctx, self.0.tenant_id)?;
+        let rows = loaders
+            .load_one(DeliveriesOfAlert(self.0.id))
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| WebhookDelivery {
+                attempt: r.attempt,
+                status_code: r.status_code,
+                error: r.error,
+                at: r.at,
+            })
+            .collect())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct WebhookDelivery {
+    pub attempt: i32,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+pub struct ApiKey(ApiKeyRow);
+
+/// A product app's key for this tenant (the key itself is shown once, at creation).
+#[Object]
+impl ApiKey {
+    async fn id(&self) -> ID {
+        ids::encode("ApiKey", self.0.id)
+    }
+    async fn product_id(&self) -> ID {
+        ID(self.0.product_id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateApiKeyInput {
+    pub product_id: ID,
+    pub name: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateApiKeyPayload {
+    pub api_key: ApiKey,
+    /// Shown once; send it as `Authorization: ApiKey <key>`.
+    pub key: String,
+}
+
+#[derive(SimpleObject)]
+pub struct ApiKeyPayload {
+    pub api_key: ApiKey,
+}
+
+#[derive(InputObject)]
+pub struct ReportUsageInput {
+    /// The tenant's storage in the reporting product, in GB.
+    pub storage_gb: f64,
+}
+
+#[derive(SimpleObject)]
+pub struct UsageReport {
+    pub metric: String,
+    pub used: f64,
+    pub limit: Option<f64>,
+}
+
+#[derive(InputObject)]
+pub struct AdminSetTenantLimitsInput {
+    pub tenant_id: ID,
+    pub limits: Option<TenantLimitsInput>,
+    pub features: Option<TenantFeaturesInput>,
+}
+
+#[derive(Default)]
+pub struct UsageQuery;
+
+#[Object]
+impl UsageQuery {
+    /// The current period's usage (the calendar month, UTC) against the tenant's limits.
+    async fn usage(&self, ctx: &Context<'_>) -> Result<Vec<UsageItem>, AppError> {
+        let scope = context::require(ctx, Permission::TenantRead).await?;
+        let tenant_id = scope.tenant_id();
+        let period = alerts::month_start();
+        let (tenant, calls, seats, storage) = scope
+            .tx(|conn| {
+                async move {
+                    Ok((
+                        TenantRow::current(conn, tenant_id).await?,
+                        usage::api_calls_since(conn, period).await?,
+                        UserRow::count_seats(conn).await?,
+                        usage::latest_storage(conn).await?,
+                    ))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        let limits = tenant.limits();
+        let calls = calls + scope.state.usage.pending(tenant_id);
+        Ok(vec![
+            UsageItem {
+                metric: "api_calls".into(),
+                used: calls as f64,
+                limit: None,
+                period_start: period,
+            },
+            UsageItem {
+                metric: "users".into(),
+                used: seats as f64,
+                limit: Some(limits.users as f64),
+                period_start: period,
+            },
+            UsageItem {
+                metric: "storage_gb".into(),
+                used: storage.unwrap_or(0) as f64 / BYTES_PER_GB,
+                limit: Some(limits.storage_gb as f64),
+                period_start: period,
+            },
+        ])
+    }
+
+    /// Daily values of a metric over the last `days` days (at most 366).
+    async fn usage_history(
+        &self,
+        ctx: &Context<'_>,
+        metric: UsageMetric,
+        #[graphql(default = 30)] days: i32,
+    ) -> Result<Vec<UsagePoint>, AppError> {
+        if !(1..=366).contains(&days) {
+            return Err(AppError::bad_input(
+                "days",
+                "days must be between 1 and 366",
+            ));
+        }
+        let scope = context::require(ctx, Permission::TenantRead).await?;
+        let from = Utc::now().date_naive() - Duration::days(days as i64 - 1);
+        let name = match metric {
+            UsageMetric::ApiCalls => API_CALLS,
+            UsageMetric::StorageGb => STORAGE_BYTES,
+        };
+        let rows = scope
+            .tx(|conn| usage::history(conn, name, from).scope_boxed())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(day, v)| UsagePoint {
+                day,
+                value: if metric == UsageMetric::StorageGb {
+                    v as f64 / BYTES_PER_GB
+                } else {
+                    v as f64
+                },
+            })
+            .collect())
+    }
+
+    /// Alerts raised for the tenant, oldest first.
+    async fn alerts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<Alert>, AppError> {
+        let page = connection::page_request(first, after.as_deref())?;
+        let scope = context::require(ctx, Permission::TenantRead).await?;
+        let (rows, total) = scope
+            .tx(|conn| {
+                async move {
+                    Ok((
+                        AlertRow::page(conn, page).await?,
+                        AlertRow::count(conn).await?,
+                    ))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(connection::build(
+            rows,
+            page,
+            total,
+            |r| (r.created_at, r.id),
+            Alert,
+        ))
+    }
+
+    /// The tenant's product API keys.
+    async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>, AppError> {
+        let scope = context::require(ctx, Permission::ApiKeysManage).await?;
+        Ok(scope
+            .tx(|conn| ApiKeyRow::all(conn).scope_boxed())
+            .await?
+            .into_iter()
+            .map(ApiKey)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct UsageMutation;
+
+#[Object]
+impl UsageMutation {
+    /// A key for a product app to report usage; needs the apiAccess feature.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiKeyInput,
+    ) -> Result<CreateApiKeyPayload, AppError> {
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::bad_input(
+                "name",
+                "name must have 1 to 100 characters",
+            ));
+        }
+        let scope = context::require(ctx, Permission::ApiKeysManage).await?;
+        let (tenant_id, audit_ctx, by) = (scope.tenant_id(), scope.audit(), scope.user_id());
+        let product_id = input.product_id.0;
+        let (row, key) = scope
+            .tx(|conn| {
+                async move {
+                    rules::ensure_feature(
+                        &TenantRow::current(conn, tenant_id).await?,
+                        rules::Feature::ApiAccess,
+                    )?;
+                    if ProductRow::find(conn, &product_id).await?.is_none() {
+                        return Err(AppError::not_found("product"));
+                    }
+                    let (key, hash) = opaque::generate(tenant_id);
+                    let row = ApiKeyRow {
+                        tenant_id,
+                        id: Uuid::now_v7(),
+                        product_id,
+                        name,
+                        key_hash: hash,
+                        created_by: by,
+                        created_at: Utc::now(),
+                        last_used_at: None,
+                        revoked_at: None,
+                    };
+                    ApiKeyRow::insert(conn, &row).await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("api_key.created")
+                            .target("api_key", row.id)
+                            .details(json!({ "product_id": row.product_id, "name": row.name })),
+                    )
+                    .await?;
+                    Ok((row, key))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(CreateApiKeyPayload {
+            api_key: ApiKey(row),
+            key,
+        })
+    }
+
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKeyPayload, AppError> {
+        let uuid = ids::decode("ApiKey", "id", &id)?;
+        let scope = context::require(ctx, Permission::ApiKeysManage).await?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let row = scope
+            .tx(|conn| {
+                async move {
+                    let row = ApiKeyRow::revoke(conn, uuid)
+                        .await?
+                        .ok_or_else(|| AppError::not_found("API key"))?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("api_key.revoked").target("api_key", uuid),
+                    )
+                    .await?;
+                    Ok(row)
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(ApiKeyPayload {
+            api_key: ApiKey(row),
+        })
+    }
+
+    /// A product app reports the tenant's storage (with `Authorization: ApiKey <key>`). A report
+    /// past the tenant's storage limit is recorded and answered with QUOTA_EXCEEDED.
+    async fn report_usage(
+        &self,
+        ctx: &Context<'_>,
+        input: ReportUsageInput,
+    ) -> Result<UsageReport, AppError> {
+        if !input.storage_gb.is_finite() || input.storage_gb < 0.0 || input.storage_gb > 1.0e9 {
+            return Err(AppError::bad_input(
+                "storageGb",
+                "storageGb must be a non-negative number",
+            ));
+        }
+        let scope = context::api_key(ctx).await?;
+        let state = context::state(ctx)?;
+        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let bytes = (input.storage_gb * BYTES_PER_GB).round() as i64;
+        let (limit, new_alerts) = scope
+            .tx(|conn| {
+                async move {
+                    let tenant = TenantRow::current(conn, tenant_id).await?;
+                    rules::ensure_feature(&tenant, rules::Feature::ApiAccess)?;
+                    usage::set_storage(conn, tenant_id, Utc::now().date_naive(), bytes).await?;
+                    let limit = tenant.limits().storage_gb as f64;
+                    let created = alerts::check(
+                        conn,
+                        tenant_id,
+                        "storage_gb",
+                        input.storage_gb,
+                        limit,
+                        alerts::month_start(),
+                    )
+                    .await?;
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &audit_ctx,
+                        AuditEvent::new("usage.reported")
+                            .target("tenant", tenant_id)
+                            .details(json!({ "storage_gb": input.storage_gb })),
+                    )
+                    .await?;
+                    Ok((limit, created))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        alerts::deliver_later(state.clone(), new_alerts);
+        if input.storage_gb > limit {
+            return Err(AppError::quota_exceeded(format!(
+                "storage of {} GB is over the limit of {limit} GB",
+                input.storage_gb
+            ))
+            .with_reason("storage_gb"));
+        }
+        Ok(UsageReport {
+            metric: "storage_gb".into(),
+            used: input.storage_gb,
+            limit: Some(limit),
+        })
+    }
+
+    /// Platform admins: sets a tenant's features and limits; takes effect at once, the rate
+    /// limiter included.
+    async fn admin_set_tenant_limits(
+        &self,
+        ctx: &Context<'_>,
+        input: AdminSetTenantLimitsInput,
+    ) -> Result<TenantPayload, AppError> {
+        let tenant_id = ids::decode("Tenant", "tenantId", &input.tenant_id)?;
+        let admin = context::platform_admin(ctx).await?;
+        let tenant = admin
+            .tenant_tx(tenant_id, "platform.tenant_limits_set", |conn| {
+                async move {
+                    let current = TenantRow::current(conn, tenant_id).await?;
+                    let limits = merge_limits(current.limits(), input.limits)?;
+                    let features = merge_features(current.features(), input.features);
+                    TenantRow::set_features_and_limits(conn, tenant_id, &features, &limits).await
+                }
+                .scope_boxed()
+            })
+            .await?;
+        admin.state.rate_limits.forget(tenant_id);
+        // Cached session states carry the old limits.
+        admin.state.sessions.clear();
+        Ok(TenantPayload {
+            tenant: Tenant(tenant),
+        })
+    }
+}
+
+pub fn merge_limits(mut limits: Limits, input: Option<TenantLimitsInput>) -> AppResult<Limits> {
+    if let Some(i) = input {
+        limits.users = i.users.unwrap_or(limits.users);
+        limits.storage_gb = i.storage_gb.unwrap_or(limits.storage_gb);
+        limits.api_calls_per_minute = i
+            .api_calls_per_minute
+            .unwrap_or(limits.api_calls_per_minute);
+    }
+    limits.validate()?;
+    Ok(limits)
+}
+
+pub fn merge_features(mut features: Features, input: Option<TenantFeaturesInput>) -> Features {
+    if let Some(i) = input {
+        features.sso = i.sso.unwrap_or(features.sso);
+        features.api_access = i.api_access.unwrap_or(features.api_access);
+        features.custom_domain = i.custom_domain.unwrap_or(features.custom_domain);
+        if let Some(custom) = i.custom {
+            features.custom.extend(custom.0);
+        }
+    }
+    features
+}
