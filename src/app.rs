@@ -118,9 +118,17 @@ impl Application {
     /// and writes the API-call counts not yet flushed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        match self.state.usage.flush(&self.state.db).await {
-            Ok(n) => tracing::info!(calls = n, "usage flushed at shutdown"),
-            Err(e) => e.log_cause(),
+        // Pooled connections opened on the stopped workers' runtimes are closed now; the
+        // pool replaces a broken one on the next checkout, so a retry gets a live one.
+        for attempt in 1..=3 {
+            match self.state.usage.flush(&self.state.db).await {
+                Ok(n) => {
+                    tracing::info!(calls = n, "usage flushed at shutdown");
+                    break;
+                }
+                Err(e) if attempt == 3 => e.log_cause(),
+                Err(_) => {}
+            }
         }
         served
     }

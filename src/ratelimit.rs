@@ -55,6 +55,8 @@ pub struct RateLimits {
     tenants: DashMap<Uuid, Arc<TenantLimiter>>,
     anonymous: DefaultKeyedRateLimiter<String>,
     anonymous_per_minute: u32,
+    /// One clock for the refusals' wait times (creating a clock per call is expensive).
+    clock: DefaultClock,
 }
 
 fn quota(per_minute: u32, burst: u32) -> Quota {
@@ -79,6 +81,7 @@ impl RateLimits {
                 anonymous_per_minute,
             )),
             anonymous_per_minute: anonymous_per_minute.max(1),
+            clock: DefaultClock::default(),
         }
     }
 
@@ -120,8 +123,7 @@ impl RateLimits {
                 limit: per_minute,
                 remaining: 0,
                 burst: limiter.burst,
-                reset_secs: secs_ceil(not_until.wait_time_from(DefaultClock::default().now()))
-                    .max(1),
+                reset_secs: secs_ceil(not_until.wait_time_from(self.clock.now())).max(1),
             },
         }
     }
@@ -142,8 +144,7 @@ impl RateLimits {
                 limit: per_minute,
                 remaining: 0,
                 burst: per_minute,
-                reset_secs: secs_ceil(not_until.wait_time_from(DefaultClock::default().now()))
-                    .max(1),
+                reset_secs: secs_ceil(not_until.wait_time_from(self.clock.now())).max(1),
             },
         }
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestApp, TenantFixture, error_code, spawn_app};
+use common::{TenantFixture, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};
 
 /// Seeds `n` users (each with two roles) and `w` extra workspaces (each with every user as a
@@ -43,7 +43,8 @@ async fn seed(app: &TestApp, t: &TenantFixture, users: i64, workspaces: i64) {
 }
 
 const USERS: &str = "query($first: Int) { users(first: $first) { totalCount edges { node { id email roles { name } } } } }";
-const WORKSPACES: &str = "query($first: Int) { workspaces(first: $first) { totalCount edges { node { id name
+const WORKSPACES: &str =
+    "query($first: Int) { workspaces(first: $first) { totalCount edges { node { id name
     members(first: 20) { totalCount edges { node { user { id email } role { name } } } } } } } }";
 
 /// Statements the hub sent for one request (after a warm-up request that fills the caches).
@@ -60,7 +61,11 @@ async fn listing_users_with_their_roles_costs_the_same_statements_for_5_or_50_us
     let t = small.signup("small").await;
     seed(&small, &t, 4, 0).await;
     let (few, body) = statements_for(&small, &t.token, USERS, json!({ "first": 50 })).await;
-    assert_eq!(body["data"]["users"]["edges"].as_array().unwrap().len(), 5, "{body}");
+    assert_eq!(
+        body["data"]["users"]["edges"].as_array().unwrap().len(),
+        5,
+        "{body}"
+    );
 
     let big = spawn_app().await;
     let t = big.signup("big").await;
@@ -68,8 +73,14 @@ async fn listing_users_with_their_roles_costs_the_same_statements_for_5_or_50_us
     let (many, body) = statements_for(&big, &t.token, USERS, json!({ "first": 50 })).await;
     let edges = body["data"]["users"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 50, "{body}");
-    assert_eq!(edges[1]["node"]["roles"], json!([{ "name": "member" }, { "name": "viewer" }]));
-    assert_eq!(few, many, "statements must not grow with the number of users");
+    assert_eq!(
+        edges[1]["node"]["roles"],
+        json!([{ "name": "member" }, { "name": "viewer" }])
+    );
+    assert_eq!(
+        few, many,
+        "statements must not grow with the number of users"
+    );
     println!("users(first: 50) with roles: {many} statements");
 }
 
@@ -79,7 +90,14 @@ async fn listing_workspaces_with_their_members_costs_the_same_statements_for_2_o
     let t = small.signup("small").await;
     seed(&small, &t, 3, 1).await;
     let (few, body) = statements_for(&small, &t.token, WORKSPACES, json!({ "first": 20 })).await;
-    assert_eq!(body["data"]["workspaces"]["edges"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(
+        body["data"]["workspaces"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{body}"
+    );
 
     let big = spawn_app().await;
     let t = big.signup("big").await;
@@ -87,11 +105,23 @@ async fn listing_workspaces_with_their_members_costs_the_same_statements_for_2_o
     let (many, body) = statements_for(&big, &t.token, WORKSPACES, json!({ "first": 20 })).await;
     let edges = body["data"]["workspaces"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 20, "{body}");
-    let team = edges.iter().find(|e| e["node"]["name"] == "Team 1").unwrap();
+    let team = edges
+        .iter()
+        .find(|e| e["node"]["name"] == "Team 1")
+        .unwrap();
     assert_eq!(team["node"]["members"]["totalCount"], 31);
-    assert_eq!(team["node"]["members"]["edges"].as_array().unwrap().len(), 20);
-    assert_eq!(team["node"]["members"]["edges"][0]["node"]["role"]["name"], "member");
-    assert_eq!(few, many, "statements must not grow with workspaces or members");
+    assert_eq!(
+        team["node"]["members"]["edges"].as_array().unwrap().len(),
+        20
+    );
+    assert_eq!(
+        team["node"]["members"]["edges"][0]["node"]["role"]["name"],
+        "member"
+    );
+    assert_eq!(
+        few, many,
+        "statements must not grow with workspaces or members"
+    );
     println!("workspaces(first: 20) with members(first: 20): {many} statements");
 }
 
@@ -105,7 +135,9 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let body = app.gql(Some(&t.token), q, json!({ "first": 5, "after": after })).await;
+        let body = app
+            .gql(Some(&t.token), q, json!({ "first": 5, "after": after }))
+            .await;
         let users = &body["data"]["users"];
         assert_eq!(users["totalCount"], 12, "{body}");
         for e in users["edges"].as_array().unwrap() {
@@ -125,7 +157,9 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
     assert_eq!(error_code(&over), "BAD_USER_INPUT");
     assert_eq!(over["errors"][0]["extensions"]["field"], "first");
     for bad in ["garbage", "a2s6eA", ""] {
-        let body = app.gql(Some(&t.token), q, json!({ "first": 5, "after": bad })).await;
+        let body = app
+            .gql(Some(&t.token), q, json!({ "first": 5, "after": bad }))
+            .await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{bad}: {body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], "after");
     }

@@ -4,11 +4,16 @@
 
 mod common;
 
-use common::{PASSWORD, TestApp, TenantFixture, error_code, spawn_app};
+use common::{PASSWORD, TenantFixture, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    app.superuser().await.query_one(sql, &[]).await.unwrap().get(0)
+    app.superuser()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 async fn create_user(app: &TestApp, t: &TenantFixture, email: &str) -> Value {
@@ -29,15 +34,26 @@ async fn created_users_are_listed_and_past_the_user_limit_nothing_is_created() {
     assert_eq!(user["email"], "bob@acme.example.com", "{body}");
     assert_eq!(user["status"], "ACTIVE");
     let fetched = app
-        .gql(Some(&t.token), "query($id: ID!) { user(id: $id) { email roles { name } } }", json!({ "id": user["id"] }))
+        .gql(
+            Some(&t.token),
+            "query($id: ID!) { user(id: $id) { email roles { name } } }",
+            json!({ "id": user["id"] }),
+        )
         .await;
-    assert_eq!(fetched["data"]["user"]["roles"], json!([{ "name": "member" }]), "the default role");
+    assert_eq!(
+        fetched["data"]["user"]["roles"],
+        json!([{ "name": "member" }]),
+        "the default role"
+    );
     let dup = create_user(&app, &t, "BOB@acme.example.com").await;
     assert_eq!(error_code(&dup), "CONFLICT");
 
     app.superuser()
         .await
-        .execute("UPDATE tenants SET limits = jsonb_set(limits, '{users}', '2') WHERE id = $1", &[&t.uuid])
+        .execute(
+            "UPDATE tenants SET limits = jsonb_set(limits, '{users}', '2') WHERE id = $1",
+            &[&t.uuid],
+        )
         .await
         .unwrap();
     let users_before = count(&app, "SELECT count(*) FROM users").await;
@@ -47,7 +63,10 @@ async fn created_users_are_listed_and_past_the_user_limit_nothing_is_created() {
         .gql(Some(&t.token), "mutation { inviteUser(input: { email: \"dan@acme.example.com\" }) { invitationToken } }", json!({}))
         .await;
     assert_eq!(error_code(&invite), "QUOTA_EXCEEDED", "{invite}");
-    assert_eq!(count(&app, "SELECT count(*) FROM users").await, users_before);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM users").await,
+        users_before
+    );
     assert_eq!(count(&app, "SELECT count(*) FROM audit_log WHERE action IN ('user.created', 'user.invited') AND details->>'email' LIKE 'c%'").await, 0);
 }
 
@@ -65,18 +84,46 @@ async fn an_invitation_is_accepted_once_and_the_invitee_can_log_in() {
     let invite = &body["data"]["inviteUser"];
     assert_eq!(invite["user"]["status"], "INVITED", "{body}");
     let token = invite["invitationToken"].as_str().unwrap();
-    assert_eq!(count(&app, &format!("SELECT count(*) FROM user_tokens WHERE token_hash = sha256('{token}'::bytea)")).await, 1);
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM user_tokens WHERE token_hash = sha256('{token}'::bytea)"
+            )
+        )
+        .await,
+        1
+    );
 
-    let login = app.try_login(&t.domain, "dan@acme.example.com", PASSWORD).await;
-    assert_eq!(error_code(&login), "UNAUTHENTICATED", "invited users cannot log in yet");
+    let login = app
+        .try_login(&t.domain, "dan@acme.example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        error_code(&login),
+        "UNAUTHENTICATED",
+        "invited users cannot log in yet"
+    );
     let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) { user { email status } } }";
-    let weak = app.gql(None, accept, json!({ "t": token, "p": "short" })).await;
+    let weak = app
+        .gql(None, accept, json!({ "t": token, "p": "short" }))
+        .await;
     assert_eq!(error_code(&weak), "BAD_USER_INPUT");
-    let ok = app.gql(None, accept, json!({ "t": token, "p": PASSWORD })).await;
-    assert_eq!(ok["data"]["acceptInvitation"]["user"]["status"], "ACTIVE", "{ok}");
+    let ok = app
+        .gql(None, accept, json!({ "t": token, "p": PASSWORD }))
+        .await;
+    assert_eq!(
+        ok["data"]["acceptInvitation"]["user"]["status"], "ACTIVE",
+        "{ok}"
+    );
     app.login(&t.domain, "dan@acme.example.com", PASSWORD).await;
-    let again = app.gql(None, accept, json!({ "t": token, "p": PASSWORD })).await;
-    assert_eq!(error_code(&again), "UNAUTHENTICATED", "an invitation works once");
+    let again = app
+        .gql(None, accept, json!({ "t": token, "p": PASSWORD }))
+        .await;
+    assert_eq!(
+        error_code(&again),
+        "UNAUTHENTICATED",
+        "an invitation works once"
+    );
     let forged = app.gql(None, accept, json!({ "t": format!("{}.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", t.uuid.simple()), "p": PASSWORD })).await;
     assert_eq!(error_code(&forged), "UNAUTHENTICATED");
 }
@@ -86,25 +133,69 @@ async fn deactivating_a_user_ends_their_sessions_at_once_and_reactivation_needs_
     let app = spawn_app().await;
     let t = app.signup("acme").await;
     let (bob, bob_token) = app.add_user(&t, "bob@acme.example.com", &["member"]).await;
-    let me = app.gql(Some(&bob_token), "{ me { email } }", json!({})).await;
+    let me = app
+        .gql(Some(&bob_token), "{ me { email } }", json!({}))
+        .await;
     assert_eq!(me["data"]["me"]["email"], "bob@acme.example.com");
     let body = app
-        .gql(Some(&t.token), "mutation($id: ID!) { deactivateUser(id: $id) { user { status } } }", json!({ "id": bob }))
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { deactivateUser(id: $id) { user { status } } }",
+            json!({ "id": bob }),
+        )
         .await;
-    assert_eq!(body["data"]["deactivateUser"]["user"]["status"], "DEACTIVATED", "{body}");
-    let me = app.gql(Some(&bob_token), "{ me { email } }", json!({})).await;
-    assert_eq!(error_code(&me), "UNAUTHENTICATED", "the cached session must be dropped: {me}");
-    assert_eq!(error_code(&app.try_login(&t.domain, "bob@acme.example.com", PASSWORD).await), "UNAUTHENTICATED");
+    assert_eq!(
+        body["data"]["deactivateUser"]["user"]["status"], "DEACTIVATED",
+        "{body}"
+    );
+    let me = app
+        .gql(Some(&bob_token), "{ me { email } }", json!({}))
+        .await;
+    assert_eq!(
+        error_code(&me),
+        "UNAUTHENTICATED",
+        "the cached session must be dropped: {me}"
+    );
+    assert_eq!(
+        error_code(
+            &app.try_login(&t.domain, "bob@acme.example.com", PASSWORD)
+                .await
+        ),
+        "UNAUTHENTICATED"
+    );
 
     let body = app
-        .gql(Some(&t.token), "mutation($id: ID!) { reactivateUser(id: $id) { user { status } } }", json!({ "id": bob }))
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { reactivateUser(id: $id) { user { status } } }",
+            json!({ "id": bob }),
+        )
         .await;
-    assert_eq!(body["data"]["reactivateUser"]["user"]["status"], "ACTIVE", "{body}");
+    assert_eq!(
+        body["data"]["reactivateUser"]["user"]["status"], "ACTIVE",
+        "{body}"
+    );
     app.login(&t.domain, "bob@acme.example.com", PASSWORD).await;
 
-    let body = app.gql(Some(&t.token), "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }", json!({ "id": bob })).await;
-    assert_eq!(body["data"]["deleteUser"]["deletedUserId"], bob.as_str(), "{body}");
-    let gone = app.gql(Some(&t.token), "query($id: ID!) { user(id: $id) { id } }", json!({ "id": bob })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }",
+            json!({ "id": bob }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["deleteUser"]["deletedUserId"],
+        bob.as_str(),
+        "{body}"
+    );
+    let gone = app
+        .gql(
+            Some(&t.token),
+            "query($id: ID!) { user(id: $id) { id } }",
+            json!({ "id": bob }),
+        )
+        .await;
     assert_eq!(error_code(&gone), "NOT_FOUND");
 }
 
@@ -114,8 +205,16 @@ async fn the_last_owner_cannot_be_deactivated_deleted_or_lose_the_owner_role() {
     let t = app.signup("acme").await;
     let owner_role = app.role_id(&t.token, "owner").await;
     for (name, query, vars) in [
-        ("deactivate", "mutation($id: ID!) { deactivateUser(id: $id) { user { id } } }", json!({ "id": t.owner_id })),
-        ("delete", "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }", json!({ "id": t.owner_id })),
+        (
+            "deactivate",
+            "mutation($id: ID!) { deactivateUser(id: $id) { user { id } } }",
+            json!({ "id": t.owner_id }),
+        ),
+        (
+            "delete",
+            "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }",
+            json!({ "id": t.owner_id }),
+        ),
         (
             "unassign",
             "mutation($u: ID!, $r: ID!) { unassignRole(input: { userId: $u, roleId: $r }) { user { id } } }",
@@ -126,7 +225,9 @@ async fn the_last_owner_cannot_be_deactivated_deleted_or_lose_the_owner_role() {
         assert_eq!(error_code(&body), "CONFLICT", "{name}: {body}");
     }
     // With a second owner, the first may go.
-    let (second, _) = app.add_user(&t, "second@acme.example.com", &["owner"]).await;
+    let (second, _) = app
+        .add_user(&t, "second@acme.example.com", &["owner"])
+        .await;
     let body = app
         .gql(
             Some(&t.token),
@@ -134,7 +235,11 @@ async fn the_last_owner_cannot_be_deactivated_deleted_or_lose_the_owner_role() {
             json!({ "u": second, "r": owner_role }),
         )
         .await;
-    assert_eq!(body["data"]["unassignRole"]["user"]["roles"], json!([]), "{body}");
+    assert_eq!(
+        body["data"]["unassignRole"]["user"]["roles"],
+        json!([]),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,15 +248,33 @@ async fn changing_a_password_needs_the_current_one_and_ends_the_other_sessions()
     let t = app.signup("acme").await;
     let other = app.login(&t.domain, &t.owner_email, PASSWORD).await;
     let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
-    let wrong = app.gql(Some(&t.token), change, json!({ "c": "not the password", "n": "a brand new passphrase" })).await;
+    let wrong = app
+        .gql(
+            Some(&t.token),
+            change,
+            json!({ "c": "not the password", "n": "a brand new passphrase" }),
+        )
+        .await;
     assert_eq!(error_code(&wrong), "UNAUTHENTICATED");
-    let ok = app.gql(Some(&t.token), change, json!({ "c": PASSWORD, "n": "a brand new passphrase" })).await;
+    let ok = app
+        .gql(
+            Some(&t.token),
+            change,
+            json!({ "c": PASSWORD, "n": "a brand new passphrase" }),
+        )
+        .await;
     assert_eq!(ok["data"]["changePassword"], true, "{ok}");
     let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
-    assert!(me["data"]["me"]["id"].is_string(), "the changing session stays: {me}");
-    let me = app.gql(other["accessToken"].as_str(), "{ me { id } }", json!({})).await;
+    assert!(
+        me["data"]["me"]["id"].is_string(),
+        "the changing session stays: {me}"
+    );
+    let me = app
+        .gql(other["accessToken"].as_str(), "{ me { id } }", json!({}))
+        .await;
     assert_eq!(error_code(&me), "UNAUTHENTICATED", "other sessions end");
-    app.login(&t.domain, &t.owner_email, "a brand new passphrase").await;
+    app.login(&t.domain, &t.owner_email, "a brand new passphrase")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,15 +283,38 @@ async fn an_admin_password_reset_gives_a_one_time_token_that_ends_all_sessions()
     let t = app.signup("acme").await;
     let (bob, bob_token) = app.add_user(&t, "bob@acme.example.com", &["member"]).await;
     let body = app
-        .gql(Some(&t.token), "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken expiresAt } }", json!({ "id": bob }))
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken expiresAt } }",
+            json!({ "id": bob }),
+        )
         .await;
-    let token = body["data"]["resetUserPassword"]["resetToken"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    let token = body["data"]["resetUserPassword"]["resetToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
     let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
-    let ok = app.gql(None, reset, json!({ "t": token, "p": "reset passphrase 42" })).await;
+    let ok = app
+        .gql(
+            None,
+            reset,
+            json!({ "t": token, "p": "reset passphrase 42" }),
+        )
+        .await;
     assert_eq!(ok["data"]["resetPassword"], true, "{ok}");
-    assert_eq!(error_code(&app.gql(Some(&bob_token), "{ me { id } }", json!({})).await), "UNAUTHENTICATED");
-    app.login(&t.domain, "bob@acme.example.com", "reset passphrase 42").await;
-    let again = app.gql(None, reset, json!({ "t": token, "p": "another passphrase 1" })).await;
+    assert_eq!(
+        error_code(&app.gql(Some(&bob_token), "{ me { id } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
+    app.login(&t.domain, "bob@acme.example.com", "reset passphrase 42")
+        .await;
+    let again = app
+        .gql(
+            None,
+            reset,
+            json!({ "t": token, "p": "another passphrase 1" }),
+        )
+        .await;
     assert_eq!(error_code(&again), "UNAUTHENTICATED");
 }
 
@@ -176,31 +322,90 @@ async fn an_admin_password_reset_gives_a_one_time_token_that_ends_all_sessions()
 async fn custom_roles_use_the_catalog_and_system_roles_cannot_change() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
-    let catalog = app.gql(Some(&t.token), "{ permissions { name description } }", json!({})).await;
-    assert!(catalog["data"]["permissions"].as_array().unwrap().iter().any(|p| p["name"] == "users:read"));
+    let catalog = app
+        .gql(
+            Some(&t.token),
+            "{ permissions { name description } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        catalog["data"]["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "users:read")
+    );
     let create = "mutation($input: CreateRoleInput!) { createRole(input: $input) { role { id name permissions isSystem } } }";
-    let bad = app.gql(Some(&t.token), create, json!({ "input": { "name": "x", "permissions": ["users:fly"] } })).await;
+    let bad = app
+        .gql(
+            Some(&t.token),
+            create,
+            json!({ "input": { "name": "x", "permissions": ["users:fly"] } }),
+        )
+        .await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
     assert_eq!(bad["errors"][0]["extensions"]["field"], "permissions");
-    let taken = app.gql(Some(&t.token), create, json!({ "input": { "name": "owner", "permissions": [] } })).await;
+    let taken = app
+        .gql(
+            Some(&t.token),
+            create,
+            json!({ "input": { "name": "owner", "permissions": [] } }),
+        )
+        .await;
     assert_eq!(error_code(&taken), "CONFLICT");
     let body = app
         .gql(Some(&t.token), create, json!({ "input": { "name": "Support", "permissions": ["users:read", "audit:read", "users:read"] } }))
         .await;
     let role = &body["data"]["createRole"]["role"];
-    assert_eq!(role["permissions"], json!(["users:read", "audit:read"]), "{body}");
+    assert_eq!(
+        role["permissions"],
+        json!(["users:read", "audit:read"]),
+        "{body}"
+    );
     assert_eq!(role["isSystem"], false);
 
     let update = "mutation($id: ID!, $p: [String!]) { updateRole(input: { id: $id, permissions: $p }) { role { permissions } } }";
-    let body = app.gql(Some(&t.token), update, json!({ "id": role["id"], "p": ["workspaces:read"] })).await;
-    assert_eq!(body["data"]["updateRole"]["role"]["permissions"], json!(["workspaces:read"]), "{body}");
+    let body = app
+        .gql(
+            Some(&t.token),
+            update,
+            json!({ "id": role["id"], "p": ["workspaces:read"] }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateRole"]["role"]["permissions"],
+        json!(["workspaces:read"]),
+        "{body}"
+    );
     let viewer = app.role_id(&t.token, "viewer").await;
-    let body = app.gql(Some(&t.token), update, json!({ "id": viewer, "p": ["users:write"] })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            update,
+            json!({ "id": viewer, "p": ["users:write"] }),
+        )
+        .await;
     assert_eq!(error_code(&body), "FORBIDDEN");
-    let body = app.gql(Some(&t.token), "mutation($id: ID!) { deleteRole(id: $id) { deletedRoleId } }", json!({ "id": viewer })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { deleteRole(id: $id) { deletedRoleId } }",
+            json!({ "id": viewer }),
+        )
+        .await;
     assert_eq!(error_code(&body), "FORBIDDEN");
-    let body = app.gql(Some(&t.token), "mutation($id: ID!) { deleteRole(id: $id) { deletedRoleId } }", json!({ "id": role["id"] })).await;
-    assert_eq!(body["data"]["deleteRole"]["deletedRoleId"], role["id"], "{body}");
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { deleteRole(id: $id) { deletedRoleId } }",
+            json!({ "id": role["id"] }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["deleteRole"]["deletedRoleId"], role["id"],
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,25 +416,64 @@ async fn role_assignments_apply_tenant_wide_or_per_workspace() {
     let billing = app.role_id(&t.token, "billing").await;
     let admin = app.role_id(&t.token, "admin").await;
     let assign = "mutation($input: AssignRoleInput!) { assignRole(input: $input) { user { id roles { id name } } } }";
-    let body = app.gql(Some(&t.token), assign, json!({ "input": { "userId": bob, "roleId": billing } })).await;
-    let names: Vec<&str> = body["data"]["assignRole"]["user"]["roles"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let body = app
+        .gql(
+            Some(&t.token),
+            assign,
+            json!({ "input": { "userId": bob, "roleId": billing } }),
+        )
+        .await;
+    let names: Vec<&str> = body["data"]["assignRole"]["user"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["billing", "viewer"], "{body}");
     // Per workspace: listed among the user's roles, but not a tenant-wide permission.
     let body = app
         .gql(Some(&t.token), assign, json!({ "input": { "userId": bob, "roleId": admin, "workspaceId": t.default_workspace_id } }))
         .await;
     assert!(body["data"]["assignRole"].is_object(), "{body}");
-    let ctx = app.gql(Some(&bob_token), "{ tenantContext { permissions } }", json!({})).await;
+    let ctx = app
+        .gql(
+            Some(&bob_token),
+            "{ tenantContext { permissions } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(
         ctx["data"]["tenantContext"]["permissions"],
-        json!(["billing:manage", "tenant:read", "users:read", "workspaces:read"]),
+        json!([
+            "billing:manage",
+            "tenant:read",
+            "users:read",
+            "workspaces:read"
+        ]),
         "{ctx}"
     );
     let unassign = "mutation($input: AssignRoleInput!) { unassignRole(input: $input) { user { roles { name } } } }";
-    let body = app.gql(Some(&t.token), unassign, json!({ "input": { "userId": bob, "roleId": billing } })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            unassign,
+            json!({ "input": { "userId": bob, "roleId": billing } }),
+        )
+        .await;
     assert!(body["data"]["unassignRole"].is_object(), "{body}");
-    let ctx = app.gql(Some(&bob_token), "{ tenantContext { permissions } }", json!({})).await;
-    assert!(!ctx["data"]["tenantContext"]["permissions"].as_array().unwrap().contains(&json!("billing:manage")));
+    let ctx = app
+        .gql(
+            Some(&bob_token),
+            "{ tenantContext { permissions } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        !ctx["data"]["tenantContext"]["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("billing:manage"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,17 +482,38 @@ async fn workspaces_have_unique_slugs_members_with_roles_and_a_default_that_stay
     let t = app.signup("acme").await;
     let (bob, _) = app.add_user(&t, "bob@acme.example.com", &["member"]).await;
     let create = "mutation($input: CreateWorkspaceInput!) { createWorkspace(input: $input) { workspace { id name slug isDefault } } }";
-    let body = app.gql(Some(&t.token), create, json!({ "input": { "name": "Sales Team" } })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            create,
+            json!({ "input": { "name": "Sales Team" } }),
+        )
+        .await;
     let ws = body["data"]["createWorkspace"]["workspace"].clone();
     assert_eq!(ws["slug"], "sales-team", "{body}");
     assert_eq!(ws["isDefault"], false);
-    let dup = app.gql(Some(&t.token), create, json!({ "input": { "name": "Other", "slug": "sales-team" } })).await;
+    let dup = app
+        .gql(
+            Some(&t.token),
+            create,
+            json!({ "input": { "name": "Other", "slug": "sales-team" } }),
+        )
+        .await;
     assert_eq!(error_code(&dup), "CONFLICT");
 
     let viewer = app.role_id(&t.token, "viewer").await;
     let add = "mutation($input: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $input) { workspace { id } } }";
-    let body = app.gql(Some(&t.token), add, json!({ "input": { "workspaceId": ws["id"], "userId": bob, "roleId": viewer } })).await;
-    assert_eq!(body["data"]["addWorkspaceMember"]["workspace"]["id"], ws["id"], "{body}");
+    let body = app
+        .gql(
+            Some(&t.token),
+            add,
+            json!({ "input": { "workspaceId": ws["id"], "userId": bob, "roleId": viewer } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["addWorkspaceMember"]["workspace"]["id"], ws["id"],
+        "{body}"
+    );
     let q = "query($id: ID!) { workspace(id: $id) { members(first: 20) { totalCount edges { node { user { email } role { name } } } } } }";
     let body = app.gql(Some(&t.token), q, json!({ "id": ws["id"] })).await;
     assert_eq!(
@@ -256,21 +521,59 @@ async fn workspaces_have_unique_slugs_members_with_roles_and_a_default_that_stay
         json!({ "totalCount": 1, "edges": [{ "node": { "user": { "email": "bob@acme.example.com" }, "role": { "name": "viewer" } } }] })
     );
     let remove = "mutation($input: RemoveWorkspaceMemberInput!) { removeWorkspaceMember(input: $input) { workspace { id } } }";
-    let body = app.gql(Some(&t.token), remove, json!({ "input": { "workspaceId": ws["id"], "userId": bob } })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            remove,
+            json!({ "input": { "workspaceId": ws["id"], "userId": bob } }),
+        )
+        .await;
     assert!(body["data"]["removeWorkspaceMember"].is_object(), "{body}");
     let body = app.gql(Some(&t.token), q, json!({ "id": ws["id"] })).await;
     assert_eq!(body["data"]["workspace"]["members"]["totalCount"], 0);
 
     let update = "mutation($input: UpdateWorkspaceInput!) { updateWorkspace(input: $input) { workspace { name slug } } }";
-    let body = app.gql(Some(&t.token), update, json!({ "input": { "id": ws["id"], "name": "Sales", "slug": "sales" } })).await;
-    assert_eq!(body["data"]["updateWorkspace"]["workspace"], json!({ "name": "Sales", "slug": "sales" }));
+    let body = app
+        .gql(
+            Some(&t.token),
+            update,
+            json!({ "input": { "id": ws["id"], "name": "Sales", "slug": "sales" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateWorkspace"]["workspace"],
+        json!({ "name": "Sales", "slug": "sales" })
+    );
     let archive = "mutation($id: ID!) { archiveWorkspace(id: $id) { workspace { archivedAt } } }";
-    let body = app.gql(Some(&t.token), archive, json!({ "id": t.default_workspace_id })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            archive,
+            json!({ "id": t.default_workspace_id }),
+        )
+        .await;
     assert_eq!(error_code(&body), "CONFLICT", "the default workspace stays");
-    let body = app.gql(Some(&t.token), archive, json!({ "id": ws["id"] })).await;
-    assert!(body["data"]["archiveWorkspace"]["workspace"]["archivedAt"].is_string(), "{body}");
-    let list = app.gql(Some(&t.token), "{ workspaces { totalCount } all: workspaces(includeArchived: true) { totalCount } }", json!({})).await;
-    assert_eq!((list["data"]["workspaces"]["totalCount"].as_i64(), list["data"]["all"]["totalCount"].as_i64()), (Some(1), Some(2)));
+    let body = app
+        .gql(Some(&t.token), archive, json!({ "id": ws["id"] }))
+        .await;
+    assert!(
+        body["data"]["archiveWorkspace"]["workspace"]["archivedAt"].is_string(),
+        "{body}"
+    );
+    let list = app
+        .gql(
+            Some(&t.token),
+            "{ workspaces { totalCount } all: workspaces(includeArchived: true) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (
+            list["data"]["workspaces"]["totalCount"].as_i64(),
+            list["data"]["all"]["totalCount"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,19 +581,54 @@ async fn product_access_set_tenant_wide_and_per_user_shows_in_tenant_context() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
     let (bob, bob_token) = app.add_user(&t, "bob@acme.example.com", &["member"]).await;
-    let products = app.gql(Some(&t.token), "{ products { id name } }", json!({})).await;
-    assert!(products["data"]["products"].as_array().unwrap().iter().any(|p| p["id"] == "crm"), "{products}");
+    let products = app
+        .gql(Some(&t.token), "{ products { id name } }", json!({}))
+        .await;
+    assert!(
+        products["data"]["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "crm"),
+        "{products}"
+    );
     let set = "mutation($input: SetProductAccessInput!) { setProductAccess(input: $input) { productId access } }";
-    let body = app.gql(Some(&t.token), set, json!({ "input": { "productId": "crm", "access": "FULL" } })).await;
-    assert_eq!(body["data"]["setProductAccess"], json!({ "productId": "crm", "access": "FULL" }));
-    app.gql(Some(&t.token), set, json!({ "input": { "productId": "crm", "access": "LIMITED", "userId": bob } })).await;
-    let unknown = app.gql(Some(&t.token), set, json!({ "input": { "productId": "nope", "access": "FULL" } })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            set,
+            json!({ "input": { "productId": "crm", "access": "FULL" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["setProductAccess"],
+        json!({ "productId": "crm", "access": "FULL" })
+    );
+    app.gql(
+        Some(&t.token),
+        set,
+        json!({ "input": { "productId": "crm", "access": "LIMITED", "userId": bob } }),
+    )
+    .await;
+    let unknown = app
+        .gql(
+            Some(&t.token),
+            set,
+            json!({ "input": { "productId": "nope", "access": "FULL" } }),
+        )
+        .await;
     assert_eq!(error_code(&unknown), "NOT_FOUND");
     let q = "{ tenantContext(productId: \"crm\") { products { productId access } } }";
     let owner = app.gql(Some(&t.token), q, json!({})).await;
-    assert_eq!(owner["data"]["tenantContext"]["products"][0]["access"], "FULL");
+    assert_eq!(
+        owner["data"]["tenantContext"]["products"][0]["access"],
+        "FULL"
+    );
     let bob_ctx = app.gql(Some(&bob_token), q, json!({})).await;
-    assert_eq!(bob_ctx["data"]["tenantContext"]["products"][0]["access"], "LIMITED");
+    assert_eq!(
+        bob_ctx["data"]["tenantContext"]["products"][0]["access"],
+        "LIMITED"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,21 +637,48 @@ async fn the_product_catalog_is_managed_by_platform_admins_only() {
     let t = app.signup("acme").await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let create = "mutation { createProduct(input: { id: \"forms\", name: \"Forms\" }) { product { id name active } } }";
-    assert_eq!(error_code(&app.gql(Some(&t.token), create, json!({})).await), "FORBIDDEN");
+    assert_eq!(
+        error_code(&app.gql(Some(&t.token), create, json!({})).await),
+        "FORBIDDEN"
+    );
     let body = app.gql(Some(&admin), create, json!({})).await;
-    assert_eq!(body["data"]["createProduct"]["product"], json!({ "id": "forms", "name": "Forms", "active": true }), "{body}");
+    assert_eq!(
+        body["data"]["createProduct"]["product"],
+        json!({ "id": "forms", "name": "Forms", "active": true }),
+        "{body}"
+    );
     let body = app.gql(Some(&admin), "mutation { updateProduct(input: { id: \"forms\", active: false }) { product { active } } }", json!({})).await;
-    assert_eq!(body["data"]["updateProduct"]["product"]["active"], false, "{body}");
-    let list = app.gql(Some(&t.token), "{ products { id } }", json!({})).await;
-    assert!(!list["data"]["products"].as_array().unwrap().iter().any(|p| p["id"] == "forms"), "inactive products are hidden");
-    assert_eq!(count(&app, "SELECT count(*) FROM platform_audit_log WHERE action LIKE 'platform.product_%'").await, 2);
+    assert_eq!(
+        body["data"]["updateProduct"]["product"]["active"], false,
+        "{body}"
+    );
+    let list = app
+        .gql(Some(&t.token), "{ products { id } }", json!({}))
+        .await;
+    assert!(
+        !list["data"]["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "forms"),
+        "inactive products are hidden"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM platform_audit_log WHERE action LIKE 'platform.product_%'"
+        )
+        .await,
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_admins_change_name_branding_and_integrations_but_not_features_or_limits() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
-    let update = "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) {
+    let update =
+        "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) {
         tenant { id name branding { logo colors } integrations { name settings secret } } } }";
     let body = app
         .gql(
@@ -328,32 +693,87 @@ async fn tenant_admins_change_name_branding_and_integrations_but_not_features_or
         .await;
     let tenant = &body["data"]["updateTenantSettings"]["tenant"];
     assert_eq!(tenant["name"], "Acme Inc", "{body}");
-    assert_eq!(tenant["branding"], json!({ "logo": "https://cdn.example.com/acme.png", "colors": { "primary": "#112233" } }));
-    assert_eq!(tenant["integrations"], json!([{ "name": "slack", "settings": { "channel": "#ops" }, "secret": "••••9876" }]));
+    assert_eq!(
+        tenant["branding"],
+        json!({ "logo": "https://cdn.example.com/acme.png", "colors": { "primary": "#112233" } })
+    );
+    assert_eq!(
+        tenant["integrations"],
+        json!([{ "name": "slack", "settings": { "channel": "#ops" }, "secret": "••••9876" }])
+    );
 
     // Encrypted at rest, and never in the audit log.
     let su = app.superuser().await;
-    let row = su.query_one("SELECT secret_ciphertext FROM integrations WHERE name = 'slack'", &[]).await.unwrap();
+    let row = su
+        .query_one(
+            "SELECT secret_ciphertext FROM integrations WHERE name = 'slack'",
+            &[],
+        )
+        .await
+        .unwrap();
     let sealed: Vec<u8> = row.get(0);
     assert!(!String::from_utf8_lossy(&sealed).contains("xoxb"));
-    assert_eq!(app.state.secrets.open(t.uuid, "slack", &sealed).unwrap(), "xoxb-secret-token-9876");
-    assert_eq!(count(&app, "SELECT count(*) FROM audit_log WHERE details::text LIKE '%xoxb%'").await, 0);
+    assert_eq!(
+        app.state.secrets.open(t.uuid, "slack", &sealed).unwrap(),
+        "xoxb-secret-token-9876"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE details::text LIKE '%xoxb%'"
+        )
+        .await,
+        0
+    );
 
     let config = app.gql(Some(&t.token), "{ tenantConfig }", json!({})).await;
     assert_eq!(config["data"]["tenantConfig"]["name"], "Acme Inc");
-    assert_eq!(config["data"]["tenantConfig"]["branding"]["colors"]["primary"], "#112233");
-    assert_eq!(config["data"]["tenantConfig"]["limits"]["api_calls_per_minute"], 600);
+    assert_eq!(
+        config["data"]["tenantConfig"]["branding"]["colors"]["primary"],
+        "#112233"
+    );
+    assert_eq!(
+        config["data"]["tenantConfig"]["limits"]["api_calls_per_minute"],
+        600
+    );
 
-    for input in [json!({ "features": { "sso": true } }), json!({ "limits": { "users": 1000 } })] {
-        let body = app.gql(Some(&t.token), update, json!({ "input": input })).await;
+    for input in [
+        json!({ "features": { "sso": true } }),
+        json!({ "limits": { "users": 1000 } }),
+    ] {
+        let body = app
+            .gql(Some(&t.token), update, json!({ "input": input }))
+            .await;
         assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     }
-    let bad = app.gql(Some(&t.token), update, json!({ "input": { "branding": { "logo": "javascript:alert(1)" } } })).await;
+    let bad = app
+        .gql(
+            Some(&t.token),
+            update,
+            json!({ "input": { "branding": { "logo": "javascript:alert(1)" } } }),
+        )
+        .await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
-    let bad = app.gql(Some(&t.token), update, json!({ "input": { "name": "Evil", "branding": { "colors": { "primary": "red" } } } })).await;
+    let bad = app
+        .gql(
+            Some(&t.token),
+            update,
+            json!({ "input": { "name": "Evil", "branding": { "colors": { "primary": "red" } } } }),
+        )
+        .await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
-    let tenant = app.gql(Some(&t.token), "{ tenant { name features { sso } } }", json!({})).await;
-    assert_eq!(tenant["data"]["tenant"], json!({ "name": "Acme Inc", "features": { "sso": false } }), "a failed mutation changes nothing");
+    let tenant = app
+        .gql(
+            Some(&t.token),
+            "{ tenant { name features { sso } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        tenant["data"]["tenant"],
+        json!({ "name": "Acme Inc", "features": { "sso": false } }),
+        "a failed mutation changes nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,12 +782,19 @@ async fn node_finds_each_kind_of_object_by_its_global_id() {
     let t = app.signup("acme").await;
     let role = app.role_id(&t.token, "viewer").await;
     let q = "query($id: ID!) { node(id: $id) { __typename id ... on User { email } ... on Workspace { slug } ... on Role { name } ... on Tenant { domain } } }";
-    for (id, kind) in [(&t.owner_id, "User"), (&t.default_workspace_id, "Workspace"), (&role, "Role"), (&t.id, "Tenant")] {
+    for (id, kind) in [
+        (&t.owner_id, "User"),
+        (&t.default_workspace_id, "Workspace"),
+        (&role, "Role"),
+        (&t.id, "Tenant"),
+    ] {
         let body = app.gql(Some(&t.token), q, json!({ "id": id })).await;
         assert_eq!(body["data"]["node"]["__typename"], kind, "{body}");
         assert_eq!(body["data"]["node"]["id"], id.as_str());
     }
-    let bad = app.gql(Some(&t.token), q, json!({ "id": "not-an-id" })).await;
+    let bad = app
+        .gql(Some(&t.token), q, json!({ "id": "not-an-id" }))
+        .await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
 }
 
@@ -396,8 +823,17 @@ async fn every_mutation_is_audited_with_actor_ip_and_request_id() {
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "user");
     assert_eq!(row.get::<_, Option<uuid::Uuid>>(1), Some(t.owner_uuid));
-    assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("127.0.0.1"));
-    assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some("req-audit-1"));
-    assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("workspace"));
+    assert_eq!(
+        row.get::<_, Option<String>>(2).as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(3).as_deref(),
+        Some("req-audit-1")
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(4).as_deref(),
+        Some("workspace")
+    );
     assert_eq!(row.get::<_, serde_json::Value>(5)["name"], "Ops");
 }

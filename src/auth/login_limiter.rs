@@ -18,6 +18,7 @@ pub struct LoginLimiter {
     per_ip: DefaultKeyedRateLimiter<String>,
     per_account: DefaultKeyedRateLimiter<String>,
     lockouts: DashMap<String, Instant>,
+    clock: governor::clock::DefaultClock,
 }
 
 impl LoginLimiter {
@@ -29,6 +30,7 @@ impl LoginLimiter {
             per_ip: DefaultKeyedRateLimiter::keyed(quota(per_ip)),
             per_account: DefaultKeyedRateLimiter::keyed(quota(per_account)),
             lockouts: DashMap::new(),
+            clock: governor::clock::DefaultClock::default(),
         }
     }
 
@@ -48,7 +50,7 @@ impl LoginLimiter {
 
     /// Counts a failure; returns RATE_LIMITED when it spent the last allowance.
     pub fn failed(&self, ip: &str, account: &str) -> Result<(), AppError> {
-        let clock = governor::clock::DefaultClock::default();
+        let clock = &self.clock;
         let mut wait: Option<Duration> = None;
         if let Err(not_until) = self.per_ip.check_key(&ip.to_owned()) {
             wait = Some(not_until.wait_time_from(clock.now()));

@@ -355,6 +355,9 @@ impl RoleMutation {
                 async move {
                     let user = UserRow::get(conn, user_id).await?;
                     let role = RoleRow::get(conn, role_id).await?;
+                    if let Some(w) = workspace_id {
+                        WorkspaceRow::get(conn, w).await?;
+                    }
                     // Taking away a role is as strong as giving it.
                     rules::ensure_can_grant(actor, &perms, &role.permission_strings())?;
                     if role.is_system && role.name == SystemRole::Owner.name() && workspace_id.is_none() {

@@ -122,3 +122,20 @@ pub fn ensure_feature(tenant: &TenantRow, feature: Feature) -> AppResult<()> {
         )
     }
 }
+
+/// Refuses to manage (change, deactivate, delete, reset the password of) a user who holds
+/// permissions the actor lacks: otherwise an admin could take over an owner's account.
+pub async fn ensure_can_manage(
+    conn: &mut Conn,
+    actor: Actor,
+    actor_permissions: &[String],
+    target: Uuid,
+) -> AppResult<()> {
+    if actor == Actor::User(target) {
+        return Ok(());
+    }
+    let held = RoleRow::tenant_permissions_of(conn, target).await?;
+    ensure_can_grant(actor, actor_permissions, &held).map_err(|_| {
+        AppError::forbidden("you cannot manage a user who holds permissions you do not")
+    })
+}

@@ -531,11 +531,13 @@ impl UserMutation {
         } else {
             context::require(ctx, Permission::UsersWrite).await?
         };
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let perms = context::permissions_of_actor(ctx).await?;
+        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         let user = scope
             .tx(|conn| {
                 async move {
                     let mut user = UserRow::get(conn, id).await?;
+                    rules::ensure_can_manage(conn, actor, &perms, id).await?;
                     let mut changed = serde_json::Map::new();
                     if let Some(email) = &email {
                         user = UserRow::set_email(conn, id, email.as_str()).await?;
@@ -566,11 +568,13 @@ impl UserMutation {
     async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<UserPayload, AppError> {
         let id = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let perms = context::permissions_of_actor(ctx).await?;
+        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         let (user, revoked) = scope
             .tx(|conn| {
                 async move {
                     UserRow::get(conn, id).await?;
+                    rules::ensure_can_manage(conn, actor, &perms, id).await?;
                     rules::ensure_other_owner_remains(conn, id).await?;
                     let user = UserRow::set_status(conn, id, "deactivated").await?;
                     let revoked =
@@ -599,11 +603,13 @@ impl UserMutation {
     async fn reactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<UserPayload, AppError> {
         let id = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let perms = context::permissions_of_actor(ctx).await?;
+        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         let user = scope
             .tx(|conn| {
                 async move {
                     let user = UserRow::get(conn, id).await?;
+                    rules::ensure_can_manage(conn, actor, &perms, id).await?;
                     if user.status != "deactivated" {
                         return Ok(user);
                     }
@@ -629,11 +635,13 @@ impl UserMutation {
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<DeleteUserPayload, AppError> {
         let uuid = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let perms = context::permissions_of_actor(ctx).await?;
+        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         let revoked = scope
             .tx(|conn| {
                 async move {
                     let user = UserRow::get(conn, uuid).await?;
+                    rules::ensure_can_manage(conn, actor, &perms, uuid).await?;
                     rules::ensure_other_owner_remains(conn, uuid).await?;
                     let revoked =
                         SessionRow::revoke_all_of_user(conn, uuid, "user_deleted").await?;
@@ -730,11 +738,18 @@ impl UserMutation {
     ) -> Result<PasswordResetPayload, AppError> {
         let uuid = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
-        let (tenant_id, audit_ctx, by) = (scope.tenant_id(), scope.audit(), scope.user_id());
+        let perms = context::permissions_of_actor(ctx).await?;
+        let (tenant_id, audit_ctx, by, actor) = (
+            scope.tenant_id(),
+            scope.audit(),
+            scope.user_id(),
+            scope.actor(),
+        );
         let (token, expires_at) = scope
             .tx(|conn| {
                 async move {
                     UserRow::get(conn, uuid).await?;
+                    rules::ensure_can_manage(conn, actor, &perms, uuid).await?;
                     let issued =
                         issue_user_token(conn, tenant_id, uuid, "password_reset", by).await?;
                     audit::record(

@@ -181,6 +181,7 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     pub keys_dir: PathBuf,
     handle: actix_web::dev::ServerHandle,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Dropped last: the database outlives the server.
     pub db: TestDb,
 }
@@ -246,9 +247,23 @@ impl TestApp {
         }
     }
 
+    /// Stops the server as SIGTERM would (graceful) and waits until it has shut down.
+    pub async fn stop(&mut self) {
+        self.handle.stop(true).await;
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+    }
+
     /// The id of the role called `name` in the token's tenant.
     pub async fn role_id(&self, token: &str, name: &str) -> String {
-        let body = self.gql(Some(token), "{ roles(first: 100) { edges { node { id name } } } }", json!({})).await;
+        let body = self
+            .gql(
+                Some(token),
+                "{ roles(first: 100) { edges { node { id name } } } }",
+                json!({}),
+            )
+            .await;
         body["data"]["roles"]["edges"]
             .as_array()
             .unwrap_or_else(|| panic!("roles failed: {body}"))
@@ -262,7 +277,12 @@ impl TestApp {
 
     /// Creates an active user with the named tenant-wide roles (password [`PASSWORD`]) and
     /// logs it in; returns its id and access token.
-    pub async fn add_user(&self, tenant: &TenantFixture, email: &str, roles: &[&str]) -> (String, String) {
+    pub async fn add_user(
+        &self,
+        tenant: &TenantFixture,
+        email: &str,
+        roles: &[&str],
+    ) -> (String, String) {
         let mut role_ids = Vec::new();
         for r in roles {
             role_ids.push(self.role_id(&tenant.token, r).await);
@@ -274,7 +294,10 @@ impl TestApp {
                 json!({ "input": { "email": email, "password": PASSWORD, "roleIds": role_ids } }),
             )
             .await;
-        let id = body["data"]["createUser"]["user"]["id"].as_str().unwrap_or_else(|| panic!("createUser failed: {body}")).to_owned();
+        let id = body["data"]["createUser"]["user"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createUser failed: {body}"))
+            .to_owned();
         let login = self.login(&tenant.domain, email, PASSWORD).await;
         (id, login["accessToken"].as_str().unwrap().to_owned())
     }
@@ -380,7 +403,7 @@ pub async fn start(settings: Settings, db: TestDb, keys_dir: PathBuf) -> TestApp
     let port = app.port();
     let state = app.state();
     let handle = app.server_handle();
-    tokio::spawn(app.run_until_stopped());
+    let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -388,6 +411,7 @@ pub async fn start(settings: Settings, db: TestDb, keys_dir: PathBuf) -> TestApp
         state,
         keys_dir,
         handle,
+        server: Some(server),
         db,
     }
 }

@@ -1,0 +1,913 @@
+//! Lock 1 of DESIGN.md through the API: tenant A's owner, who holds every permission in A,
+//! aims every query and mutation of the management API at tenant B's ids. Each answer must be
+//! NOT_FOUND or FORBIDDEN, never data; A's own lists and nested fields show nothing of B; and
+//! afterwards B's data, as B sees it and as the database holds it, is exactly what it was.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{PASSWORD, TenantFixture, TestApp, spawn_app_with};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Tenant A (the attacker) and tenant B (the target), with B's data made through B's token.
+struct World {
+    a: TenantFixture,
+    b: TenantFixture,
+    /// A's second user and custom role.
+    a_user_id: String,
+    a_role_id: String,
+    /// B's second user (a workspace member with a product override), its token and UUID.
+    b_user_id: String,
+    b_user_uuid: String,
+    b_user_token: String,
+    /// B's deactivated third user.
+    b_inactive_id: String,
+    b_inactive_uuid: String,
+    /// B's custom role and one of its system roles.
+    b_role_id: String,
+    b_admin_role_id: String,
+    b_owner_role_id: String,
+    /// B's second workspace.
+    b_workspace_id: String,
+    /// Strings of B that must never show up in an answer to A.
+    b_secrets: Vec<String>,
+}
+
+/// The hub with a burst as large as the free plan's whole minute: these tests send a few
+/// hundred requests per tenant at once, and rate limiting is tests/quotas.rs's subject.
+async fn spawn() -> TestApp {
+    spawn_app_with(|s| s.rate_limit_burst_secs = 60).await
+}
+
+/// Runs `query` with `token`; panics with the body when it has errors or no data.
+async fn ok(app: &TestApp, token: &str, what: &str, query: &str, vars: Value) -> Value {
+    let body = app.gql(Some(token), query, vars).await;
+    assert!(
+        body.get("errors").is_none() && body["data"].is_object(),
+        "fixture step {what} failed: {body}"
+    );
+    body["data"].clone()
+}
+
+async fn world(app: &TestApp) -> World {
+    let a = app.signup("alpha").await;
+    let b = app.signup("bravo").await;
+
+    // A: a second user and a custom role of its own, as attack material.
+    let a_role_id = ok(
+        app,
+        &a.token,
+        "A createRole",
+        "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id } } }",
+        json!({ "i": { "name": "alpha-editors", "permissions": ["users:read", "workspaces:read"] } }),
+    )
+    .await["createRole"]["role"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a_user_id = ok(
+        app,
+        &a.token,
+        "A createUser",
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+        json!({ "i": { "email": "amy@alpha.example.com", "password": PASSWORD, "displayName": "Amy Alpha" } }),
+    )
+    .await["createUser"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // B: a second user, a deactivated third one, a custom role, a second workspace with a
+    // member holding a workspace role, a per-user product override, a tenant-wide product
+    // grant and a per-workspace role assignment.
+    let b_role_id = ok(
+        app,
+        &b.token,
+        "B createRole",
+        "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id } } }",
+        json!({ "i": { "name": "bravo-auditors", "permissions": ["audit:read", "users:read"], "description": "Bravo's secret auditors" } }),
+    )
+    .await["createRole"]["role"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_admin_role_id = app.role_id(&b.token, "admin").await;
+    let b_owner_role_id = app.role_id(&b.token, "owner").await;
+    let viewer = app.role_id(&b.token, "viewer").await;
+    let created = ok(
+        app,
+        &b.token,
+        "B createUser",
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id uuid } } }",
+        json!({ "i": { "email": "bob@bravo.example.com", "password": PASSWORD, "displayName": "Bob Bravo", "roleIds": [viewer] } }),
+    )
+    .await;
+    let b_user_id = created["createUser"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_user_uuid = created["createUser"]["user"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = ok(
+        app,
+        &b.token,
+        "B createUser (third)",
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id uuid } } }",
+        json!({ "i": { "email": "carol@bravo.example.com", "password": PASSWORD, "displayName": "Carol Bravo" } }),
+    )
+    .await;
+    let b_inactive_id = created["createUser"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_inactive_uuid = created["createUser"]["user"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        app,
+        &b.token,
+        "B deactivateUser",
+        "mutation($id: ID!) { deactivateUser(id: $id) { user { status } } }",
+        json!({ "id": b_inactive_id }),
+    )
+    .await;
+    let b_workspace_id = ok(
+        app,
+        &b.token,
+        "B createWorkspace",
+        "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+        json!({ "i": { "name": "Bravo Secret Lab", "slug": "bravo-secret-lab" } }),
+    )
+    .await["createWorkspace"]["workspace"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        app,
+        &b.token,
+        "B addWorkspaceMember",
+        "mutation($i: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $i) { workspace { id } } }",
+        json!({ "i": { "workspaceId": b_workspace_id, "userId": b_user_id, "roleId": b_role_id } }),
+    )
+    .await;
+    ok(
+        app,
+        &b.token,
+        "B setProductAccess (user)",
+        "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { access } }",
+        json!({ "i": { "productId": "crm", "access": "LIMITED", "userId": b_user_id } }),
+    )
+    .await;
+    ok(
+        app,
+        &b.token,
+        "B setProductAccess (tenant)",
+        "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { access } }",
+        json!({ "i": { "productId": "helpdesk", "access": "FULL" } }),
+    )
+    .await;
+    ok(
+        app,
+        &b.token,
+        "B assignRole (workspace)",
+        "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id } } }",
+        json!({ "i": { "userId": b_user_id, "roleId": b_role_id, "workspaceId": b_workspace_id } }),
+    )
+    .await;
+    let b_user_token = app
+        .login(&b.domain, "bob@bravo.example.com", PASSWORD)
+        .await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let b_secrets = vec![
+        b.id.clone(),
+        b.uuid.to_string(),
+        b.owner_id.clone(),
+        b.owner_uuid.to_string(),
+        b.owner_email.clone(),
+        b.default_workspace_id.clone(),
+        b.domain.clone(),
+        b_user_id.clone(),
+        b_user_uuid.clone(),
+        b_inactive_id.clone(),
+        b_inactive_uuid.clone(),
+        b_role_id.clone(),
+        b_admin_role_id.clone(),
+        b_owner_role_id.clone(),
+        b_workspace_id.clone(),
+        "bob@bravo.example.com".into(),
+        "carol@bravo.example.com".into(),
+        "Bob Bravo".into(),
+        "Carol Bravo".into(),
+        "bravo-auditors".into(),
+        "Bravo's secret auditors".into(),
+        "Bravo Secret Lab".into(),
+        "bravo-secret-lab".into(),
+    ];
+    World {
+        a,
+        b,
+        a_user_id,
+        a_role_id,
+        b_user_id,
+        b_user_uuid,
+        b_user_token,
+        b_inactive_id,
+        b_inactive_uuid,
+        b_role_id,
+        b_admin_role_id,
+        b_owner_role_id,
+        b_workspace_id,
+        b_secrets,
+    }
+}
+
+/// Every tenant table's rows of `tenant` as text (all columns), plus its `tenants` row: what
+/// the database holds of a tenant, found in pg_catalog so a new table is covered too.
+async fn fingerprint(app: &TestApp, tenant: Uuid) -> BTreeMap<String, Vec<String>> {
+    let su = app.superuser().await;
+    let tables = su
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for row in tables {
+        let table: String = row.get(0);
+        let rows = su
+            .query(
+                &format!("SELECT t::text FROM {table} t WHERE tenant_id = $1 ORDER BY 1"),
+                &[&tenant],
+            )
+            .await
+            .unwrap();
+        out.insert(table, rows.iter().map(|r| r.get(0)).collect());
+    }
+    let rows = su
+        .query("SELECT t::text FROM tenants t WHERE id = $1", &[&tenant])
+        .await
+        .unwrap();
+    out.insert("tenants".into(), rows.iter().map(|r| r.get(0)).collect());
+    out
+}
+
+/// The tables whose rows differ, each with the rows that went away and the rows that came.
+fn changed_rows(
+    before: &BTreeMap<String, Vec<String>>,
+    after: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let empty = Vec::new();
+    let mut tables: Vec<&String> = before.keys().chain(after.keys()).collect();
+    tables.sort();
+    tables.dedup();
+    tables
+        .into_iter()
+        .filter(|t| before.get(*t) != after.get(*t))
+        .map(|t| {
+            let (old, new) = (
+                before.get(t).unwrap_or(&empty),
+                after.get(t).unwrap_or(&empty),
+            );
+            let gone: Vec<&String> = old.iter().filter(|r| !new.contains(r)).collect();
+            let came: Vec<&String> = new.iter().filter(|r| !old.contains(r)).collect();
+            format!("{t}: rows gone {gone:?}, rows new {came:?}")
+        })
+        .collect()
+}
+
+const B_SNAPSHOT: &str = "{
+    users(first: 100) { totalCount edges { node { id uuid email displayName status roles { id name } } } }
+    workspaces(first: 100, includeArchived: true) { totalCount edges { node {
+        id name slug isDefault archivedAt
+        members(first: 100) { totalCount edges { node { user { id email } role { id name } joinedAt } } } } } }
+    roles(first: 100) { totalCount edges { node { id name description permissions isSystem } } }
+    tenantContext { tenantId userId permissions products { productId access } }
+    tenant { id name slug domain status }
+}";
+
+/// B's data as B sees it: the owner's view, and the second user's own context (its product
+/// override).
+async fn b_snapshot(app: &TestApp, w: &World) -> (Value, Value) {
+    let owner = ok(app, &w.b.token, "B snapshot", B_SNAPSHOT, json!({})).await;
+    let user = ok(
+        app,
+        &w.b_user_token,
+        "B user snapshot",
+        "{ me { id email displayName status roles { id name } }
+           tenantContext { tenantId userId permissions products { productId access } } }",
+        json!({}),
+    )
+    .await;
+    (owner, user)
+}
+
+/// An attack: a named request with A's token that must be answered NOT_FOUND or FORBIDDEN.
+struct Case {
+    name: String,
+    query: &'static str,
+    vars: Value,
+}
+
+fn case(name: impl Into<String>, query: &'static str, vars: Value) -> Case {
+    Case {
+        name: name.into(),
+        query,
+        vars,
+    }
+}
+
+/// Whether `data` holds anything but nulls.
+fn has_data(data: &Value) -> bool {
+    match data {
+        Value::Null => false,
+        Value::Object(map) => map.values().any(has_data),
+        _ => true,
+    }
+}
+
+/// Runs every case with `token`; returns a line per case that was not refused properly.
+async fn run_attacks(
+    app: &TestApp,
+    token: &str,
+    secrets: &[String],
+    cases: &[Case],
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for c in cases {
+        let body = app.gql(Some(token), c.query, c.vars.clone()).await;
+        let code = body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("");
+        if !matches!(code, "NOT_FOUND" | "FORBIDDEN") {
+            failures.push(format!(
+                "{}: expected NOT_FOUND or FORBIDDEN, got {body}",
+                c.name
+            ));
+            continue;
+        }
+        if has_data(&body["data"]) {
+            failures.push(format!("{}: refused, but with data: {body}", c.name));
+            continue;
+        }
+        let text = body.to_string();
+        // The ids were the attacker's input; names and emails must not come back.
+        if let Some(s) = secrets
+            .iter()
+            .filter(|s| !c.vars.to_string().contains(s.as_str()))
+            .find(|s| text.contains(s.as_str()))
+        {
+            failures.push(format!("{}: the answer mentions B's {s:?}: {body}", c.name));
+        }
+    }
+    failures
+}
+
+const USER_Q: &str = "query($id: ID!) { user(id: $id) {
+    id uuid email displayName status createdAt roles { id name permissions } tenant { id uuid name domain } } }";
+const WORKSPACE_Q: &str = "query($id: ID!) { workspace(id: $id) {
+    id name slug isDefault members(first: 100) { totalCount edges { node { user { id email } role { id name } } } } } }";
+const ROLE_Q: &str =
+    "query($id: ID!) { role(id: $id) { id name description permissions isSystem } }";
+const NODE_Q: &str = "query($id: ID!) { node(id: $id) { id
+    ... on User { uuid email displayName roles { name } }
+    ... on Workspace { name slug members { edges { node { user { email } } } } }
+    ... on Role { name permissions }
+    ... on Tenant { uuid name domain integrations { name } } } }";
+
+const UPDATE_USER: &str =
+    "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id email displayName } } }";
+const DEACTIVATE_USER: &str =
+    "mutation($id: ID!) { deactivateUser(id: $id) { user { id email status } } }";
+const REACTIVATE_USER: &str =
+    "mutation($id: ID!) { reactivateUser(id: $id) { user { id email status } } }";
+const DELETE_USER: &str = "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }";
+const RESET_PASSWORD: &str =
+    "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken expiresAt } }";
+const ASSIGN_ROLE: &str = "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id email roles { id name } } } }";
+const UNASSIGN_ROLE: &str = "mutation($i: AssignRoleInput!) { unassignRole(input: $i) { user { id email roles { id name } } } }";
+const UPDATE_ROLE: &str =
+    "mutation($i: UpdateRoleInput!) { updateRole(input: $i) { role { id name permissions } } }";
+const DELETE_ROLE: &str = "mutation($id: ID!) { deleteRole(id: $id) { deletedRoleId } }";
+const UPDATE_WORKSPACE: &str = "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id name slug } } }";
+const ARCHIVE_WORKSPACE: &str =
+    "mutation($id: ID!) { archiveWorkspace(id: $id) { workspace { id name archivedAt } } }";
+const ADD_MEMBER: &str = "mutation($i: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $i) {
+    workspace { id name members { edges { node { user { id email } role { name } } } } } } }";
+const REMOVE_MEMBER: &str =
+    "mutation($i: RemoveWorkspaceMemberInput!) { removeWorkspaceMember(input: $i) {
+    workspace { id name members { edges { node { user { id email } } } } } } }";
+const SET_PRODUCT_ACCESS: &str =
+    "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { productId access } }";
+const CREATE_USER: &str = "mutation($i: CreateUserInput!) { createUser(input: $i) {
+    user { id email roles { id name permissions } } } }";
+const INVITE_USER: &str = "mutation($i: InviteUserInput!) { inviteUser(input: $i) {
+    user { id email roles { id name } } invitationToken } }";
+
+fn read_cases(w: &World) -> Vec<Case> {
+    let b = &w.b;
+    let mut cases = Vec::new();
+    for (what, id) in [
+        ("B's owner", b.owner_id.clone()),
+        ("B's owner (bare UUID)", b.owner_uuid.to_string()),
+        ("B's second user", w.b_user_id.clone()),
+        ("B's second user (bare UUID)", w.b_user_uuid.clone()),
+        ("B's deactivated user", w.b_inactive_id.clone()),
+    ] {
+        cases.push(case(
+            format!("user(id) of {what}"),
+            USER_Q,
+            json!({ "id": id }),
+        ));
+    }
+    for (what, id) in [
+        ("B's default workspace", b.default_workspace_id.clone()),
+        ("B's second workspace", w.b_workspace_id.clone()),
+    ] {
+        cases.push(case(
+            format!("workspace(id) of {what}"),
+            WORKSPACE_Q,
+            json!({ "id": id }),
+        ));
+    }
+    for (what, id) in [
+        ("B's custom role", w.b_role_id.clone()),
+        ("B's admin role", w.b_admin_role_id.clone()),
+        ("B's owner role", w.b_owner_role_id.clone()),
+    ] {
+        cases.push(case(
+            format!("role(id) of {what}"),
+            ROLE_Q,
+            json!({ "id": id }),
+        ));
+    }
+    for (what, id) in [
+        ("B's tenant", b.id.clone()),
+        ("B's owner", b.owner_id.clone()),
+        ("B's second user", w.b_user_id.clone()),
+        ("B's deactivated user", w.b_inactive_id.clone()),
+        ("B's default workspace", b.default_workspace_id.clone()),
+        ("B's second workspace", w.b_workspace_id.clone()),
+        ("B's custom role", w.b_role_id.clone()),
+        ("B's admin role", w.b_admin_role_id.clone()),
+    ] {
+        cases.push(case(
+            format!("node(id) of {what}"),
+            NODE_Q,
+            json!({ "id": id }),
+        ));
+    }
+    cases
+}
+
+fn write_cases(w: &World) -> Vec<Case> {
+    let b = &w.b;
+    let (bu, bu_uuid, bi, br, bw) = (
+        &w.b_user_id,
+        &w.b_user_uuid,
+        &w.b_inactive_id,
+        &w.b_role_id,
+        &w.b_workspace_id,
+    );
+    let (au, ar, aw) = (&w.a_user_id, &w.a_role_id, &w.a.default_workspace_id);
+    vec![
+        case(
+            "updateUser: B's user's display name",
+            UPDATE_USER,
+            json!({ "i": { "id": bu, "displayName": "pwned" } }),
+        ),
+        case(
+            "updateUser: B's user's email",
+            UPDATE_USER,
+            json!({ "i": { "id": bu, "email": "pwned@alpha.example.com" } }),
+        ),
+        case(
+            "updateUser: B's owner's email",
+            UPDATE_USER,
+            json!({ "i": { "id": b.owner_id, "email": "pwned@alpha.example.com" } }),
+        ),
+        case(
+            "updateUser: B's user by bare UUID",
+            UPDATE_USER,
+            json!({ "i": { "id": bu_uuid, "displayName": "pwned" } }),
+        ),
+        case(
+            "deactivateUser: B's user",
+            DEACTIVATE_USER,
+            json!({ "id": bu }),
+        ),
+        case(
+            "deactivateUser: B's user by bare UUID",
+            DEACTIVATE_USER,
+            json!({ "id": bu_uuid }),
+        ),
+        case(
+            "deactivateUser: B's owner",
+            DEACTIVATE_USER,
+            json!({ "id": b.owner_id }),
+        ),
+        case(
+            "reactivateUser: B's deactivated user",
+            REACTIVATE_USER,
+            json!({ "id": bi }),
+        ),
+        case(
+            "reactivateUser: B's deactivated user by bare UUID",
+            REACTIVATE_USER,
+            json!({ "id": w.b_inactive_uuid }),
+        ),
+        case("deleteUser: B's user", DELETE_USER, json!({ "id": bu })),
+        case(
+            "deleteUser: B's deactivated user",
+            DELETE_USER,
+            json!({ "id": bi }),
+        ),
+        case(
+            "deleteUser: B's owner",
+            DELETE_USER,
+            json!({ "id": b.owner_id }),
+        ),
+        case(
+            "resetUserPassword: B's user",
+            RESET_PASSWORD,
+            json!({ "id": bu }),
+        ),
+        case(
+            "resetUserPassword: B's owner",
+            RESET_PASSWORD,
+            json!({ "id": b.owner_id }),
+        ),
+        case(
+            "assignRole: B's user with A's role",
+            ASSIGN_ROLE,
+            json!({ "i": { "userId": bu, "roleId": ar } }),
+        ),
+        case(
+            "assignRole: A's user with B's role",
+            ASSIGN_ROLE,
+            json!({ "i": { "userId": au, "roleId": br } }),
+        ),
+        case(
+            "assignRole: A's user with B's admin role",
+            ASSIGN_ROLE,
+            json!({ "i": { "userId": au, "roleId": w.b_admin_role_id } }),
+        ),
+        case(
+            "assignRole: A's user with B's owner role",
+            ASSIGN_ROLE,
+            json!({ "i": { "userId": au, "roleId": w.b_owner_role_id } }),
+        ),
+        case(
+            "assignRole: A's user and role in B's workspace",
+            ASSIGN_ROLE,
+            json!({ "i": { "userId": au, "roleId": ar, "workspaceId": bw } }),
+        ),
+        case(
+            "assignRole: A's user and role in B's default workspace",
+            ASSIGN_ROLE,
+            json!({ "i": { "userId": au, "roleId": ar, "workspaceId": b.default_workspace_id } }),
+        ),
+        case(
+            "assignRole: B's user with B's role in B's workspace",
+            ASSIGN_ROLE,
+            json!({ "i": { "userId": bu, "roleId": br, "workspaceId": bw } }),
+        ),
+        case(
+            "unassignRole: B's user and A's role",
+            UNASSIGN_ROLE,
+            json!({ "i": { "userId": bu, "roleId": ar } }),
+        ),
+        case(
+            "unassignRole: A's user and B's role",
+            UNASSIGN_ROLE,
+            json!({ "i": { "userId": au, "roleId": br } }),
+        ),
+        case(
+            "unassignRole: A's user and role in B's workspace",
+            UNASSIGN_ROLE,
+            json!({ "i": { "userId": au, "roleId": ar, "workspaceId": bw } }),
+        ),
+        case(
+            "unassignRole: B's real per-workspace assignment",
+            UNASSIGN_ROLE,
+            json!({ "i": { "userId": bu, "roleId": br, "workspaceId": bw } }),
+        ),
+        case(
+            "unassignRole: B's owner's owner role",
+            UNASSIGN_ROLE,
+            json!({ "i": { "userId": b.owner_id, "roleId": w.b_owner_role_id } }),
+        ),
+        case(
+            "updateRole: B's custom role",
+            UPDATE_ROLE,
+            json!({ "i": { "id": br, "name": "pwned", "permissions": ["users:write"] } }),
+        ),
+        case(
+            "updateRole: B's admin role",
+            UPDATE_ROLE,
+            json!({ "i": { "id": w.b_admin_role_id, "description": "pwned" } }),
+        ),
+        case(
+            "deleteRole: B's custom role",
+            DELETE_ROLE,
+            json!({ "id": br }),
+        ),
+        case(
+            "deleteRole: B's admin role",
+            DELETE_ROLE,
+            json!({ "id": w.b_admin_role_id }),
+        ),
+        case(
+            "updateWorkspace: B's workspace",
+            UPDATE_WORKSPACE,
+            json!({ "i": { "id": bw, "name": "pwned", "slug": "pwned" } }),
+        ),
+        case(
+            "updateWorkspace: B's default workspace",
+            UPDATE_WORKSPACE,
+            json!({ "i": { "id": b.default_workspace_id, "name": "pwned" } }),
+        ),
+        case(
+            "archiveWorkspace: B's workspace",
+            ARCHIVE_WORKSPACE,
+            json!({ "id": bw }),
+        ),
+        case(
+            "archiveWorkspace: B's default workspace",
+            ARCHIVE_WORKSPACE,
+            json!({ "id": b.default_workspace_id }),
+        ),
+        case(
+            "addWorkspaceMember: A's user to B's workspace",
+            ADD_MEMBER,
+            json!({ "i": { "workspaceId": bw, "userId": au } }),
+        ),
+        case(
+            "addWorkspaceMember: A's user to B's workspace with A's role",
+            ADD_MEMBER,
+            json!({ "i": { "workspaceId": bw, "userId": au, "roleId": ar } }),
+        ),
+        case(
+            "addWorkspaceMember: B's user to A's workspace",
+            ADD_MEMBER,
+            json!({ "i": { "workspaceId": aw, "userId": bu } }),
+        ),
+        case(
+            "addWorkspaceMember: A's user to A's workspace with B's role",
+            ADD_MEMBER,
+            json!({ "i": { "workspaceId": aw, "userId": au, "roleId": br } }),
+        ),
+        case(
+            "addWorkspaceMember: B's member re-added to B's workspace",
+            ADD_MEMBER,
+            json!({ "i": { "workspaceId": bw, "userId": bu } }),
+        ),
+        case(
+            "removeWorkspaceMember: B's member from B's workspace",
+            REMOVE_MEMBER,
+            json!({ "i": { "workspaceId": bw, "userId": bu } }),
+        ),
+        case(
+            "removeWorkspaceMember: B's user from A's workspace",
+            REMOVE_MEMBER,
+            json!({ "i": { "workspaceId": aw, "userId": bu } }),
+        ),
+        case(
+            "setProductAccess: B's user's override",
+            SET_PRODUCT_ACCESS,
+            json!({ "i": { "productId": "crm", "access": "FULL", "userId": bu } }),
+        ),
+        case(
+            "setProductAccess: B's owner's override",
+            SET_PRODUCT_ACCESS,
+            json!({ "i": { "productId": "helpdesk", "access": "NONE", "userId": b.owner_id } }),
+        ),
+        case(
+            "setProductAccess: B's user by bare UUID",
+            SET_PRODUCT_ACCESS,
+            json!({ "i": { "productId": "crm", "access": "NONE", "userId": bu_uuid } }),
+        ),
+        case(
+            "createUser: with B's role",
+            CREATE_USER,
+            json!({ "i": { "email": "mallory@alpha.example.com", "password": PASSWORD, "roleIds": [br] } }),
+        ),
+        case(
+            "createUser: with B's admin role",
+            CREATE_USER,
+            json!({ "i": { "email": "mallory2@alpha.example.com", "password": PASSWORD, "roleIds": [w.b_admin_role_id] } }),
+        ),
+        case(
+            "createUser: with A's role and B's role",
+            CREATE_USER,
+            json!({ "i": { "email": "mallory3@alpha.example.com", "password": PASSWORD, "roleIds": [ar, br] } }),
+        ),
+        case(
+            "inviteUser: with B's role",
+            INVITE_USER,
+            json!({ "i": { "email": "mallory4@alpha.example.com", "roleIds": [br] } }),
+        ),
+    ]
+}
+
+/// Runs `cases` as A's owner between two snapshots of B (through B's API and in the database)
+/// and of A (in the database); every case must be refused, and nothing of either tenant may
+/// change, nor may B's audit log gain a line.
+async fn attack(app: &TestApp, w: &World, cases: Vec<Case>) {
+    let su = app.superuser().await;
+    let audit_count = || async {
+        su.query_one(
+            "SELECT count(*) FROM audit_log WHERE tenant_id = $1",
+            &[&w.b.uuid],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+    };
+    let b_before = b_snapshot(app, w).await;
+    let b_rows_before = fingerprint(app, w.b.uuid).await;
+    let a_rows_before = fingerprint(app, w.a.uuid).await;
+    let audit_before = audit_count().await;
+    assert!(
+        audit_before > 0,
+        "B's fixture must have written to B's audit log"
+    );
+
+    let mut failures = run_attacks(app, &w.a.token, &w.b_secrets, &cases).await;
+
+    // Checked even when a case failed above, so that the report says whether it did harm.
+    let b_after = b_snapshot(app, w).await;
+    if b_before.0 != b_after.0 {
+        failures.push(format!(
+            "B's view of its data changed:\n  before {}\n  after  {}",
+            b_before.0, b_after.0
+        ));
+    }
+    if b_before.1 != b_after.1 {
+        failures.push(format!(
+            "B's second user's view of itself changed:\n  before {}\n  after  {}",
+            b_before.1, b_after.1
+        ));
+    }
+    for (who, before, tenant) in [
+        ("B", &b_rows_before, w.b.uuid),
+        ("A", &a_rows_before, w.a.uuid),
+    ] {
+        for diff in changed_rows(before, &fingerprint(app, tenant).await) {
+            failures.push(format!("{who}'s rows changed in {diff}"));
+        }
+    }
+    let audit_after = audit_count().await;
+    if audit_after != audit_before {
+        failures.push(format!(
+            "B's audit log went from {audit_before} to {audit_after} lines"
+        ));
+    }
+    let by_a: i64 = su
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND actor_id = $2",
+            &[&w.b.uuid, &w.a.owner_uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if by_a != 0 {
+        failures.push(format!("B's audit log holds {by_a} lines by A's owner"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problem(s) with {} cross-tenant requests:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_a_cannot_read_any_object_of_tenant_b_by_its_id() {
+    let app = spawn().await;
+    let w = world(&app).await;
+    // The queries work on A's own ids, so the refusals below are about the tenant.
+    for (query, id) in [
+        (USER_Q, &w.a_user_id),
+        (WORKSPACE_Q, &w.a.default_workspace_id),
+        (ROLE_Q, &w.a_role_id),
+        (NODE_Q, &w.a.id),
+        (NODE_Q, &w.a.owner_id),
+    ] {
+        ok(
+            &app,
+            &w.a.token,
+            "A reads its own",
+            query,
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    attack(&app, &w, read_cases(&w)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_a_cannot_change_anything_of_tenant_b_and_b_sees_no_change() {
+    let app = spawn().await;
+    let w = world(&app).await;
+    attack(&app, &w, write_cases(&w)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_a_lists_and_nested_fields_show_nothing_of_tenant_b() {
+    let app = spawn().await;
+    let w = world(&app).await;
+    let body = app
+        .gql(
+            Some(&w.a.token),
+            "{
+                me { id uuid email displayName roles { id name permissions } tenant { id uuid name domain integrations { name } } }
+                tenantContext { tenantId userId permissions products { productId access } }
+                crm: tenantContext(productId: \"crm\") { products { productId access } }
+                tenant { id uuid name slug domain integrations { name } }
+                tenantConfig
+                users(first: 100) { totalCount edges { node {
+                    id uuid email displayName status roles { id name } tenant { id uuid } } } }
+                workspaces(first: 100, includeArchived: true) { totalCount edges { node {
+                    id name slug members(first: 100) { totalCount edges { node {
+                        user { id uuid email roles { id name } } role { id name } } } } } } }
+                roles(first: 100) { totalCount edges { node { id name description permissions } } }
+            }",
+            json!({}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let text = body.to_string();
+    let leaked: Vec<&String> = w
+        .b_secrets
+        .iter()
+        .filter(|s| text.contains(s.as_str()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "A's answer mentions B's {leaked:?}: {body}"
+    );
+
+    // Exactly A's rows, counted past RLS.
+    let data = &body["data"];
+    let su = app.superuser().await;
+    for (table, total) in [
+        ("users", &data["users"]["totalCount"]),
+        ("workspaces", &data["workspaces"]["totalCount"]),
+        ("roles", &data["roles"]["totalCount"]),
+    ] {
+        let expected: i64 = su
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE tenant_id = $1"),
+                &[&w.a.uuid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(total, &json!(expected), "A's {table} totalCount: {body}");
+    }
+    let emails: Vec<&str> = data["users"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, [w.a.owner_email.as_str(), "amy@alpha.example.com"]);
+    assert_eq!(data["me"]["email"], json!(w.a.owner_email));
+    assert_eq!(
+        data["tenantContext"]["tenantId"],
+        json!(w.a.uuid.to_string())
+    );
+    assert_eq!(
+        data["tenantContext"]["userId"],
+        json!(w.a.owner_uuid.to_string())
+    );
+    assert_eq!(
+        data["tenantConfig"]["tenant_id"],
+        json!(w.a.uuid.to_string())
+    );
+    // B's tenant-wide helpdesk grant and its user's crm override are B's alone.
+    let helpdesk = data["tenantContext"]["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["productId"] == "helpdesk")
+        .unwrap_or_else(|| panic!("helpdesk is an active product: {body}"));
+    assert_eq!(helpdesk["access"], "NONE", "{body}");
+    assert_eq!(
+        data["crm"]["products"],
+        json!([{ "productId": "crm", "access": "NONE" }]),
+        "{body}"
+    );
+}

@@ -1,0 +1,576 @@
+//! Per-tenant rate limiting, quotas, usage metering and alerts, through HTTP.
+
+mod common;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use common::{TenantFixture, TestApp, error_code, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+
+async fn typename(app: &TestApp, token: &str) -> reqwest::Response {
+    app.gql_response(Some(token), "{ __typename }", json!({}))
+        .await
+}
+
+async fn set_limit(app: &TestApp, t: &TenantFixture, field: &str, value: i64) {
+    app.superuser()
+        .await
+        .execute(
+            &format!("UPDATE tenants SET limits = jsonb_set(limits, '{{{field}}}', to_jsonb($2::bigint)) WHERE id = $1"),
+            &[&t.uuid, &value],
+        )
+        .await
+        .unwrap();
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_gets_its_burst_then_429s_with_retry_after_while_another_tenant_passes() {
+    let app = spawn_app().await;
+    let a = app.signup("alpha").await;
+    let b = app.signup("beta").await;
+    // 60 calls a minute with the default 10 s burst: 10 at once, then one a second.
+    set_limit(&app, &a, "api_calls_per_minute", 60).await;
+    for i in 0..10 {
+        let resp = typename(&app, &a.token).await;
+        assert_eq!(resp.status(), 200, "request {i}");
+        assert_eq!(header(&resp, "ratelimit-limit"), "60");
+        assert_eq!(header(&resp, "ratelimit-remaining"), (9 - i).to_string());
+    }
+    let refused = typename(&app, &a.token).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(
+        header(&refused, "retry-after"),
+        "1",
+        "one call comes back every second"
+    );
+    assert_eq!(header(&refused, "ratelimit-remaining"), "0");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1);
+    assert!(body.get("data").is_none());
+
+    let other = typename(&app, &b.token).await;
+    assert_eq!(other.status(), 200, "another tenant is unaffected");
+    assert_eq!(header(&other, "ratelimit-limit"), "600");
+
+    // adminSetTenantLimits raises the limit: the very next request passes.
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($input: AdminSetTenantLimitsInput!) { adminSetTenantLimits(input: $input) { tenant { id limits { users storageGb apiCallsPerMinute } features { sso apiAccess customDomain } } } }",
+            json!({ "input": { "tenantId": a.id, "limits": { "apiCallsPerMinute": 6000 } } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["adminSetTenantLimits"]["tenant"]["limits"]["apiCallsPerMinute"], 6000,
+        "{body}"
+    );
+    let resp = typename(&app, &a.token).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "ratelimit-limit"), "6000");
+    let audited: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'platform.tenant_limits_set' AND actor_type = 'platform_admin' AND tenant_id = $1",
+            &[&a.uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_requests_are_limited_per_client_ip_believing_only_trusted_proxies() {
+    let app = spawn_app_with(|s| {
+        s.anonymous_requests_per_minute = 3;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let send = |ip: &'static str| {
+        let req = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "query": "{ __typename }" }));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..3 {
+        assert_eq!(send("203.0.113.7").await, 200);
+    }
+    assert_eq!(send("203.0.113.7").await, 429);
+    assert_eq!(
+        send("203.0.113.8").await,
+        200,
+        "another client behind the proxy"
+    );
+
+    // Without trusted proxies the header is ignored: everyone is 127.0.0.1.
+    let direct = spawn_app_with(|s| s.anonymous_requests_per_minute = 3).await;
+    for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let resp = direct
+            .client
+            .post(format!("{}/graphql", direct.address))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let resp = direct
+        .client
+        .post(format!("{}/graphql", direct.address))
+        .header("x-forwarded-for", "198.51.100.4")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        429,
+        "a spoofed X-Forwarded-For does not reset the limit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_calls_are_counted_in_memory_and_written_in_batches() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    // Warm up: the session state is cached after the first request.
+    typename(&app, &t.token).await;
+    let before = app.state.db.statements_executed();
+    for _ in 0..9 {
+        assert_eq!(typename(&app, &t.token).await.status(), 200);
+    }
+    assert_eq!(
+        app.state.db.statements_executed(),
+        before,
+        "no database statement per request"
+    );
+    let written = app.state.usage.flush(&app.state.db).await.unwrap();
+    assert_eq!(written, 10);
+    let stored: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT value FROM usage_counters WHERE tenant_id = $1 AND metric = 'api_calls'",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 10);
+    let body = app
+        .gql(
+            Some(&t.token),
+            "{ usage { metric used limit periodStart } }",
+            json!({}),
+        )
+        .await;
+    let usage = body["data"]["usage"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    let calls = usage.iter().find(|u| u["metric"] == "api_calls").unwrap();
+    assert_eq!(calls["used"], 11.0, "10 flushed plus this request");
+    let users = usage.iter().find(|u| u["metric"] == "users").unwrap();
+    assert_eq!(
+        (users["used"].as_f64(), users["limit"].as_f64()),
+        (Some(1.0), Some(25.0))
+    );
+    let history = app
+        .gql(
+            Some(&t.token),
+            "{ usageHistory(metric: API_CALLS, days: 7) { day value } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        history["data"]["usageHistory"][0]["value"], 10.0,
+        "{history}"
+    );
+
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "hub_tenant_api_calls_total{{tenant=\"{}\"}} 12",
+            t.uuid
+        )),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_not_yet_flushed_are_written_when_the_server_stops() {
+    let mut app = spawn_app_with(|s| s.usage_flush_secs = 3600).await;
+    let t = app.signup("acme").await;
+    for _ in 0..5 {
+        typename(&app, &t.token).await;
+    }
+    app.stop().await;
+    assert_eq!(app.state.usage.pending(t.uuid), 0, "flushed at shutdown");
+    let stored: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT value FROM usage_counters WHERE tenant_id = $1 AND metric = 'api_calls'",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 5);
+}
+
+/// What a receiver got: (X-Hub-Timestamp, X-Hub-Signature, body) per request.
+type Inbox = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// A webhook receiver on 127.0.0.1 that answers with the given statuses in turn (then 200)
+/// and keeps what it received.
+struct Receiver {
+    url: String,
+    received: Inbox,
+}
+
+async fn receiver(statuses: Vec<u16>) -> Receiver {
+    let received: Inbox = Arc::default();
+    let statuses = Arc::new(Mutex::new(statuses));
+    let (r, s) = (received.clone(), statuses.clone());
+    let server = HttpServer::new(move || {
+        let (r, s) = (r.clone(), s.clone());
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let (r, s) = (r.clone(), s.clone());
+            async move {
+                let h = |n: &str| {
+                    req.headers()
+                        .get(n)
+                        .map(|v| v.to_str().unwrap().to_owned())
+                        .unwrap_or_default()
+                };
+                r.lock()
+                    .unwrap()
+                    .push((h("x-hub-timestamp"), h("x-hub-signature"), body.to_vec()));
+                let mut s = s.lock().unwrap();
+                let status = if s.is_empty() { 200 } else { s.remove(0) };
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+            }
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    Receiver {
+        url: format!("http://127.0.0.1:{port}/hooks"),
+        received,
+    }
+}
+
+async fn configure_webhook(app: &TestApp, t: &TenantFixture, url: &str) {
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id } } }",
+            json!({ "input": { "integrations": [{ "name": "webhook", "settings": { "url": url }, "secret": "whsec-test-secret-123" }] } }),
+        )
+        .await;
+    assert!(body["data"]["updateTenantSettings"].is_object(), "{body}");
+}
+
+/// Waits (bounded) until the receiver has `n` requests.
+async fn wait_for(received: &Inbox, n: usize) {
+    for _ in 0..200 {
+        if received.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the webhook got {} of {n} requests",
+        received.lock().unwrap().len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_limit_alerts_fire_once_at_80_and_100_percent_and_the_webhook_gets_a_signed_body() {
+    let app = spawn_app_with(|s| s.webhook_allow_private = true).await;
+    let t = app.signup("acme").await;
+    let hook = receiver(vec![]).await;
+    configure_webhook(&app, &t, &hook.url).await;
+    set_limit(&app, &t, "users", 5).await;
+    let create = |email: String| {
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            app.gql(
+                Some(&token),
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
+                json!({ "input": { "email": email } }),
+            )
+            .await
+        }
+    };
+    for i in 1..=4 {
+        let body = create(format!("u{i}@acme.example.com")).await;
+        assert!(body["data"]["createUser"].is_object(), "{body}");
+    }
+    let over = create("u5@acme.example.com".into()).await;
+    assert_eq!(error_code(&over), "QUOTA_EXCEEDED");
+    wait_for(&hook.received, 2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let received = hook.received.lock().unwrap().clone();
+    assert_eq!(
+        received.len(),
+        2,
+        "one alert per threshold, not one per request"
+    );
+    let mut thresholds = Vec::new();
+    for (timestamp, signature, body) in &received {
+        let expected = tenant_hub::alerts::signature(
+            "whsec-test-secret-123",
+            timestamp.parse().unwrap(),
+            body,
+        );
+        assert_eq!(signature, &format!("sha256={expected}"));
+        let doc: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(doc["tenant_id"], t.uuid.to_string());
+        assert_eq!(doc["alert"]["metric"], "users");
+        thresholds.push(doc["alert"]["threshold"].as_i64().unwrap());
+    }
+    thresholds.sort();
+    assert_eq!(thresholds, [80, 100]);
+    let alerts = app
+        .gql(Some(&t.token), "{ alerts { totalCount edges { node { metric threshold deliveredAt deliveries { attempt statusCode } } } } }", json!({}))
+        .await;
+    assert_eq!(alerts["data"]["alerts"]["totalCount"], 2, "{alerts}");
+    for edge in alerts["data"]["alerts"]["edges"].as_array().unwrap() {
+        assert_eq!(
+            edge["node"]["deliveries"],
+            json!([{ "attempt": 1, "statusCode": 200 }])
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_retried_with_backoff_and_each_attempt_is_recorded() {
+    let app = spawn_app_with(|s| {
+        s.webhook_allow_private = true;
+        s.webhook_backoff_ms = 20;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    let hook = receiver(vec![500, 503]).await;
+    configure_webhook(&app, &t, &hook.url).await;
+    set_limit(&app, &t, "users", 1).await;
+    // The owner alone is 100% of a limit of 1: the next seat-taking mutation raises the alerts.
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { createUser(input: { email: \"x@acme.example.com\" }) { user { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "QUOTA_EXCEEDED");
+    set_limit(&app, &t, "users", 2).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { createUser(input: { email: \"y@acme.example.com\" }) { user { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"]["createUser"].is_object(), "{body}");
+    // 2 of 2 crosses 80% and 100%: two alerts, the first delivery fails twice.
+    wait_for(&hook.received, 4).await;
+    let mut delivered = Vec::new();
+    for _ in 0..100 {
+        delivered = app
+            .superuser()
+            .await
+            .query(
+                "SELECT attempt, status_code FROM webhook_deliveries ORDER BY at, attempt",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<_, i32>(0), r.get::<_, Option<i32>>(1)))
+            .collect::<Vec<_>>();
+        if delivered.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        delivered.contains(&(1, Some(500)))
+            && delivered.contains(&(2, Some(503)))
+            && delivered.contains(&(3, Some(200))),
+        "{delivered:?}"
+    );
+    let undelivered: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT count(*) FROM alerts WHERE delivered_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(undelivered, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_is_reported_with_an_api_key_and_a_report_past_the_limit_is_recorded_and_refused() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(Some(&t.token), "mutation { createApiKey(input: { productId: \"docs\", name: \"docs prod\" }) { key apiKey { id productId } } }", json!({}))
+        .await;
+    let key = body["data"]["createApiKey"]["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let key_id = body["data"]["createApiKey"]["apiKey"]["id"].clone();
+    let hashed: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT count(*) FROM api_keys WHERE key_hash = sha256($1::text::bytea)",
+            &[&key],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(hashed, 1, "stored hashed");
+
+    let report = |gb: f64| {
+        let req = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .header("authorization", format!("ApiKey {key}"))
+            .json(&json!({ "query": "mutation($gb: Float!) { reportUsage(input: { storageGb: $gb }) { metric used limit } }", "variables": { "gb": gb } }));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let ok = report(4.5).await;
+    assert_eq!(
+        ok["data"]["reportUsage"],
+        json!({ "metric": "storage_gb", "used": 4.5, "limit": 5.0 }),
+        "{ok}"
+    );
+    let over = report(6.0).await;
+    assert_eq!(error_code(&over), "QUOTA_EXCEEDED", "{over}");
+    let usage = app
+        .gql(Some(&t.token), "{ usage { metric used limit } }", json!({}))
+        .await;
+    let storage = usage["data"]["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["metric"] == "storage_gb")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        storage["used"], 6.0,
+        "the report past the limit is recorded"
+    );
+    let alerts: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT count(*) FROM alerts WHERE metric = 'storage_gb'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(alerts, 2, "80% at 4.5 GB, 100% at 6 GB");
+
+    let me = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("authorization", format!("ApiKey {key}"))
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(error_code(&me), "FORBIDDEN", "an API key is not a user");
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { revokedAt } } }",
+            json!({ "id": key_id }),
+        )
+        .await;
+    assert!(
+        body["data"]["revokeApiKey"]["apiKey"]["revokedAt"].is_string(),
+        "{body}"
+    );
+    let revoked = report(1.0).await;
+    assert_eq!(error_code(&revoked), "UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_whose_feature_is_off_is_forbidden_as_feature_disabled_and_changes_nothing() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($input: AdminSetTenantLimitsInput!) { adminSetTenantLimits(input: $input) { tenant { features { apiAccess } } } }",
+            json!({ "input": { "tenantId": t.id, "features": { "apiAccess": false } } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["adminSetTenantLimits"]["tenant"]["features"]["apiAccess"], false,
+        "{body}"
+    );
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { createApiKey(input: { productId: \"docs\", name: \"k\" }) { key } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "feature_disabled"
+    );
+    let keys: i64 = app
+        .superuser()
+        .await
+        .query_one("SELECT count(*) FROM api_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(keys, 0);
+}

@@ -1,0 +1,851 @@
+//! The permission matrix of the system roles (src/domain/permissions.rs): users holding exactly
+//! one of admin, member, viewer or billing try every operation of the management API. Each is
+//! allowed or FORBIDDEN as the matrix says, and a forbidden one changes nothing in the database.
+//! Nobody grants what they lack: an admin can neither give the owner role nor make a role with
+//! billing:manage.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{PASSWORD, TenantFixture, TestApp, spawn_app_with};
+use serde_json::{Value, json};
+
+const ROLES: [&str; 4] = ["admin", "member", "viewer", "billing"];
+const ALL: &[&str] = &["admin", "member", "viewer", "billing"];
+const READERS: &[&str] = &["admin", "member", "viewer"];
+const WRITERS: &[&str] = &["admin", "member"];
+const ADMIN: &[&str] = &["admin"];
+
+/// A tenant whose owner made one user per system role, and for each of them a target user, a
+/// workspace and a custom role to act on.
+struct Team {
+    tenant: TenantFixture,
+    /// System role name → role id (owner included).
+    role_ids: BTreeMap<&'static str, String>,
+    /// Per role of ROLES: the acting user's id and token, and its own targets.
+    user_ids: BTreeMap<&'static str, String>,
+    tokens: BTreeMap<&'static str, String>,
+    target_ids: BTreeMap<&'static str, String>,
+    workspace_ids: BTreeMap<&'static str, String>,
+    custom_role_ids: BTreeMap<&'static str, String>,
+}
+
+/// The hub with a burst as large as the free plan's whole minute: these tests send a few
+/// hundred requests per tenant at once, and rate limiting is tests/quotas.rs's subject.
+async fn spawn() -> TestApp {
+    spawn_app_with(|s| s.rate_limit_burst_secs = 60).await
+}
+
+/// Runs `query` with `token`; panics with the body when it has errors or no data.
+async fn ok(app: &TestApp, token: &str, what: &str, query: &str, vars: Value) -> Value {
+    let body = app.gql(Some(token), query, vars).await;
+    assert!(
+        body.get("errors").is_none() && body["data"].is_object(),
+        "fixture step {what} failed: {body}"
+    );
+    body["data"].clone()
+}
+
+fn id_at(data: &Value, path: &[&str]) -> String {
+    let mut v = data;
+    for p in path {
+        v = &v[*p];
+    }
+    v.as_str()
+        .unwrap_or_else(|| panic!("no {path:?} in {data}"))
+        .to_owned()
+}
+
+async fn team(app: &TestApp) -> Team {
+    let tenant = app.signup("acme").await;
+    let owner = tenant.token.clone();
+    let mut role_ids = BTreeMap::new();
+    for r in ["owner", "admin", "member", "viewer", "billing"] {
+        role_ids.insert(r, app.role_id(&owner, r).await);
+    }
+    let mut user_ids = BTreeMap::new();
+    let mut tokens = BTreeMap::new();
+    let mut target_ids = BTreeMap::new();
+    let mut workspace_ids = BTreeMap::new();
+    let mut custom_role_ids = BTreeMap::new();
+    for r in ROLES {
+        let email = format!("{r}@{}", tenant.domain);
+        let data = ok(
+            app,
+            &owner,
+            "createUser",
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id roles { name } } } }",
+            json!({ "i": { "email": email, "password": PASSWORD, "displayName": r, "roleIds": [role_ids[r]] } }),
+        )
+        .await;
+        assert_eq!(
+            data["createUser"]["user"]["roles"],
+            json!([{ "name": r }]),
+            "{data}"
+        );
+        user_ids.insert(r, id_at(&data, &["createUser", "user", "id"]));
+        let login = app.login(&tenant.domain, &email, PASSWORD).await;
+        tokens.insert(r, id_at(&login, &["accessToken"]));
+
+        let data = ok(
+            app,
+            &owner,
+            "createUser (target)",
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+            json!({ "i": { "email": format!("target-{r}@{}", tenant.domain), "password": PASSWORD } }),
+        )
+        .await;
+        target_ids.insert(r, id_at(&data, &["createUser", "user", "id"]));
+        let data = ok(
+            app,
+            &owner,
+            "createWorkspace",
+            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+            json!({ "i": { "name": format!("Team {r}"), "slug": format!("team-{r}") } }),
+        )
+        .await;
+        workspace_ids.insert(r, id_at(&data, &["createWorkspace", "workspace", "id"]));
+        let data = ok(
+            app,
+            &owner,
+            "createRole",
+            "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id } } }",
+            json!({ "i": { "name": format!("custom-{r}"), "permissions": ["users:read"] } }),
+        )
+        .await;
+        custom_role_ids.insert(r, id_at(&data, &["createRole", "role", "id"]));
+    }
+    Team {
+        tenant,
+        role_ids,
+        user_ids,
+        tokens,
+        target_ids,
+        workspace_ids,
+        custom_role_ids,
+    }
+}
+
+/// Every tenant table's rows of the tenant as text (all columns), plus its `tenants` row.
+async fn fingerprint(
+    su: &tokio_postgres::Client,
+    tenant: uuid::Uuid,
+) -> BTreeMap<String, Vec<String>> {
+    let tables = su
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for row in tables {
+        let table: String = row.get(0);
+        let rows = su
+            .query(
+                &format!("SELECT t::text FROM {table} t WHERE tenant_id = $1 ORDER BY 1"),
+                &[&tenant],
+            )
+            .await
+            .unwrap();
+        out.insert(table, rows.iter().map(|r| r.get(0)).collect());
+    }
+    let rows = su
+        .query("SELECT t::text FROM tenants t WHERE id = $1", &[&tenant])
+        .await
+        .unwrap();
+    out.insert("tenants".into(), rows.iter().map(|r| r.get(0)).collect());
+    out
+}
+
+/// The tables whose rows differ, each with the rows that went away and the rows that came.
+fn changed_rows(
+    before: &BTreeMap<String, Vec<String>>,
+    after: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let empty = Vec::new();
+    let mut tables: Vec<&String> = before.keys().chain(after.keys()).collect();
+    tables.sort();
+    tables.dedup();
+    tables
+        .into_iter()
+        .filter(|t| before.get(*t) != after.get(*t))
+        .map(|t| {
+            let (old, new) = (
+                before.get(t).unwrap_or(&empty),
+                after.get(t).unwrap_or(&empty),
+            );
+            let gone: Vec<&String> = old.iter().filter(|r| !new.contains(r)).collect();
+            let came: Vec<&String> = new.iter().filter(|r| !old.contains(r)).collect();
+            format!("{t}: rows gone {gone:?}, rows new {came:?}")
+        })
+        .collect()
+}
+
+/// Whether `data` holds anything but nulls.
+fn has_data(data: &Value) -> bool {
+    match data {
+        Value::Null => false,
+        Value::Object(map) => map.values().any(has_data),
+        _ => true,
+    }
+}
+
+/// One operation of the matrix: the roles allowed to run it, and its variables for an actor
+/// of a given role (each role acts on its own targets).
+struct Op<'t> {
+    name: &'static str,
+    allowed: &'static [&'static str],
+    query: &'static str,
+    vars: Box<dyn Fn(&'static str) -> Value + 't>,
+}
+
+fn op<'t>(
+    name: &'static str,
+    allowed: &'static [&'static str],
+    query: &'static str,
+    vars: impl Fn(&'static str) -> Value + 't,
+) -> Op<'t> {
+    Op {
+        name,
+        allowed,
+        query,
+        vars: Box::new(vars),
+    }
+}
+
+fn no_vars(_: &'static str) -> Value {
+    json!({})
+}
+
+fn read_ops(t: &Team) -> Vec<Op<'_>> {
+    vec![
+        op(
+            "tenant",
+            ALL,
+            "{ tenant { id name plan limits { users } } }",
+            no_vars,
+        ),
+        op("tenantConfig", ALL, "{ tenantConfig }", no_vars),
+        op("me", ALL, "{ me { id email roles { name } } }", no_vars),
+        op(
+            "tenantContext",
+            ALL,
+            "{ tenantContext { tenantId permissions products { productId access } } }",
+            no_vars,
+        ),
+        op("products", ALL, "{ products { id name } }", no_vars),
+        op(
+            "node(Tenant)",
+            ALL,
+            "query($id: ID!) { node(id: $id) { id } }",
+            |_| json!({ "id": t.tenant.id }),
+        ),
+        op(
+            "users",
+            READERS,
+            "{ users(first: 50) { totalCount edges { node { id email } } } }",
+            no_vars,
+        ),
+        op(
+            "user(id)",
+            READERS,
+            "query($id: ID!) { user(id: $id) { id email } }",
+            |r| json!({ "id": t.target_ids[r] }),
+        ),
+        op(
+            "node(User)",
+            READERS,
+            "query($id: ID!) { node(id: $id) { id } }",
+            |r| json!({ "id": t.target_ids[r] }),
+        ),
+        op(
+            "roles",
+            READERS,
+            "{ roles(first: 50) { totalCount edges { node { id name } } } }",
+            no_vars,
+        ),
+        op(
+            "role(id)",
+            READERS,
+            "query($id: ID!) { role(id: $id) { id name permissions } }",
+            |r| json!({ "id": t.custom_role_ids[r] }),
+        ),
+        op(
+            "node(Role)",
+            READERS,
+            "query($id: ID!) { node(id: $id) { id } }",
+            |r| json!({ "id": t.custom_role_ids[r] }),
+        ),
+        op(
+            "workspaces",
+            READERS,
+            "{ workspaces(first: 50) { totalCount edges { node { id name members { totalCount } } } } }",
+            no_vars,
+        ),
+        op(
+            "workspace(id)",
+            READERS,
+            "query($id: ID!) { workspace(id: $id) { id name } }",
+            |r| json!({ "id": t.workspace_ids[r] }),
+        ),
+        op(
+            "node(Workspace)",
+            READERS,
+            "query($id: ID!) { node(id: $id) { id } }",
+            |r| json!({ "id": t.workspace_ids[r] }),
+        ),
+        // Only the guarded field: async-graphql drops a field that failed and keeps its
+        // siblings, so a sibling such as `id` would come back as data.
+        op(
+            "tenant.integrations",
+            ADMIN,
+            "{ tenant { integrations { name } } }",
+            no_vars,
+        ),
+    ]
+}
+
+/// In an order that keeps every role's targets usable: changes first, deletions last.
+fn write_ops(t: &Team) -> Vec<Op<'_>> {
+    let domain = &t.tenant.domain;
+    vec![
+        op(
+            "createUser",
+            ADMIN,
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+            move |r| json!({ "i": { "email": format!("created-by-{r}@{domain}"), "password": PASSWORD } }),
+        ),
+        op(
+            "inviteUser",
+            ADMIN,
+            "mutation($i: InviteUserInput!) { inviteUser(input: $i) { user { id } invitationToken } }",
+            move |r| json!({ "i": { "email": format!("invited-by-{r}@{domain}") } }),
+        ),
+        op(
+            "updateUser (another user's email)",
+            ADMIN,
+            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id email } } }",
+            move |r| json!({ "i": { "id": t.target_ids[r], "email": format!("renamed-{r}@{domain}") } }),
+        ),
+        op(
+            "updateUser (another user's display name)",
+            ADMIN,
+            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id displayName } } }",
+            |r| json!({ "i": { "id": t.target_ids[r], "displayName": format!("Renamed by {r}") } }),
+        ),
+        op(
+            "deactivateUser",
+            ADMIN,
+            "mutation($id: ID!) { deactivateUser(id: $id) { user { id status } } }",
+            |r| json!({ "id": t.target_ids[r] }),
+        ),
+        op(
+            "reactivateUser",
+            ADMIN,
+            "mutation($id: ID!) { reactivateUser(id: $id) { user { id status } } }",
+            |r| json!({ "id": t.target_ids[r] }),
+        ),
+        op(
+            "resetUserPassword",
+            ADMIN,
+            "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken } }",
+            |r| json!({ "id": t.target_ids[r] }),
+        ),
+        op(
+            "createRole",
+            ADMIN,
+            "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id } } }",
+            |r| json!({ "i": { "name": format!("made-by-{r}"), "permissions": ["users:read"] } }),
+        ),
+        op(
+            "updateRole",
+            ADMIN,
+            "mutation($i: UpdateRoleInput!) { updateRole(input: $i) { role { id description } } }",
+            |r| json!({ "i": { "id": t.custom_role_ids[r], "description": format!("changed by {r}") } }),
+        ),
+        op(
+            "assignRole (tenant-wide)",
+            ADMIN,
+            "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id roles { name } } } }",
+            |r| json!({ "i": { "userId": t.target_ids[r], "roleId": t.role_ids["viewer"] } }),
+        ),
+        op(
+            "assignRole (in a workspace)",
+            ADMIN,
+            "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id } } }",
+            |r| json!({ "i": { "userId": t.target_ids[r], "roleId": t.custom_role_ids[r], "workspaceId": t.workspace_ids[r] } }),
+        ),
+        op(
+            "unassignRole",
+            ADMIN,
+            "mutation($i: AssignRoleInput!) { unassignRole(input: $i) { user { id roles { name } } } }",
+            |r| json!({ "i": { "userId": t.target_ids[r], "roleId": t.role_ids["viewer"] } }),
+        ),
+        op(
+            "createWorkspace",
+            WRITERS,
+            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+            |r| json!({ "i": { "name": format!("New {r}"), "slug": format!("new-{r}") } }),
+        ),
+        op(
+            "updateWorkspace",
+            WRITERS,
+            "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id name } } }",
+            |r| json!({ "i": { "id": t.workspace_ids[r], "name": format!("Renamed by {r}") } }),
+        ),
+        op(
+            "addWorkspaceMember",
+            WRITERS,
+            "mutation($i: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $i) { workspace { id } } }",
+            |r| json!({ "i": { "workspaceId": t.workspace_ids[r], "userId": t.target_ids[r] } }),
+        ),
+        op(
+            "removeWorkspaceMember",
+            WRITERS,
+            "mutation($i: RemoveWorkspaceMemberInput!) { removeWorkspaceMember(input: $i) { workspace { id } } }",
+            |r| json!({ "i": { "workspaceId": t.workspace_ids[r], "userId": t.target_ids[r] } }),
+        ),
+        op(
+            "archiveWorkspace",
+            WRITERS,
+            "mutation($id: ID!) { archiveWorkspace(id: $id) { workspace { id archivedAt } } }",
+            |r| json!({ "id": t.workspace_ids[r] }),
+        ),
+        op(
+            "setProductAccess (tenant-wide)",
+            ADMIN,
+            "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { productId access } }",
+            |_| json!({ "i": { "productId": "crm", "access": "FULL" } }),
+        ),
+        op(
+            "setProductAccess (a user's override)",
+            ADMIN,
+            "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { productId access } }",
+            |r| json!({ "i": { "productId": "crm", "access": "LIMITED", "userId": t.target_ids[r] } }),
+        ),
+        op(
+            "updateTenantSettings (name)",
+            ADMIN,
+            "mutation($i: UpdateTenantSettingsInput!) { updateTenantSettings(input: $i) { tenant { name } } }",
+            |r| json!({ "i": { "name": format!("Acme by {r}") } }),
+        ),
+        op(
+            "updateTenantSettings (branding and integrations)",
+            ADMIN,
+            "mutation($i: UpdateTenantSettingsInput!) { updateTenantSettings(input: $i) { tenant { name } } }",
+            |r| {
+                json!({ "i": {
+                    "branding": { "colors": { "primary": "#1a2b3c" } },
+                    "integrations": [{ "name": format!("slack-{r}"), "settings": { "channel": "general" }, "secret": "xoxb-0123456789abcdef" }],
+                } })
+            },
+        ),
+        op(
+            "deleteRole",
+            ADMIN,
+            "mutation($id: ID!) { deleteRole(id: $id) { deletedRoleId } }",
+            |r| json!({ "id": t.custom_role_ids[r] }),
+        ),
+        op(
+            "deleteUser",
+            ADMIN,
+            "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }",
+            |r| json!({ "id": t.target_ids[r] }),
+        ),
+    ]
+}
+
+/// Runs each operation as each role of `roles` (the forbidden ones first), checking the
+/// outcome the matrix gives; a forbidden attempt must leave every row of the tenant as it was.
+/// Returns a line per wrong outcome.
+async fn run_matrix(
+    app: &TestApp,
+    t: &Team,
+    ops: &[Op<'_>],
+    roles: &[&'static str],
+) -> Vec<String> {
+    let su = app.superuser().await;
+    let users = || async {
+        su.query_one(
+            "SELECT count(*) FROM users WHERE tenant_id = $1",
+            &[&t.tenant.uuid],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+    };
+    let mut failures = Vec::new();
+    for op in ops {
+        let mut order: Vec<&'static str> = roles.to_vec();
+        order.sort_by_key(|r| op.allowed.contains(r));
+        for role in order {
+            let case = format!("{} as {role}", op.name);
+            let vars = (op.vars)(role);
+            if op.allowed.contains(&role) {
+                let body = app.gql(Some(&t.tokens[role]), op.query, vars).await;
+                if body.get("errors").is_some() || !has_data(&body["data"]) {
+                    failures.push(format!("{case}: expected to be allowed, got {body}"));
+                }
+                continue;
+            }
+            let rows_before = fingerprint(&su, t.tenant.uuid).await;
+            let users_before = users().await;
+            let body = app.gql(Some(&t.tokens[role]), op.query, vars).await;
+            let code = body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("");
+            if code != "FORBIDDEN" {
+                failures.push(format!("{case}: expected FORBIDDEN, got {body}"));
+            } else if has_data(&body["data"]) {
+                failures.push(format!("{case}: FORBIDDEN, but with data: {body}"));
+            }
+            let users_after = users().await;
+            if users_after != users_before {
+                failures.push(format!(
+                    "{case}: the users went from {users_before} to {users_after}"
+                ));
+            }
+            for diff in changed_rows(&rows_before, &fingerprint(&su, t.tenant.uuid).await) {
+                failures.push(format!("{case}: changed {diff}"));
+            }
+        }
+    }
+    failures
+}
+
+fn expect_no_failures(what: &str, failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{} wrong outcome(s) of {what}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_system_role_holds_exactly_its_catalog_permissions() {
+    let app = spawn().await;
+    let t = team(&app).await;
+    let expected: [(&str, &[&str]); 4] = [
+        (
+            "admin",
+            &[
+                "apikeys:manage",
+                "audit:read",
+                "products:manage",
+                "roles:manage",
+                "tenant:manage",
+                "tenant:read",
+                "users:read",
+                "users:write",
+                "workspaces:read",
+                "workspaces:write",
+            ],
+        ),
+        (
+            "member",
+            &[
+                "tenant:read",
+                "users:read",
+                "workspaces:read",
+                "workspaces:write",
+            ],
+        ),
+        ("viewer", &["tenant:read", "users:read", "workspaces:read"]),
+        ("billing", &["billing:manage", "tenant:read"]),
+    ];
+    for (role, perms) in expected {
+        let data = ok(
+            &app,
+            &t.tokens[role],
+            role,
+            "{ me { roles { name isSystem } } tenantContext { permissions } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            data["me"]["roles"],
+            json!([{ "name": role, "isSystem": true }]),
+            "{role}: {data}"
+        );
+        let mut got: Vec<String> =
+            serde_json::from_value(data["tenantContext"]["permissions"].clone()).unwrap();
+        got.sort();
+        assert_eq!(got, perms, "{role}'s permissions");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_is_allowed_or_forbidden_for_each_system_role_as_the_matrix_says() {
+    let app = spawn().await;
+    let t = team(&app).await;
+    let mut ops = read_ops(&t);
+    ops.push(op(
+        "updateUser (own display name)",
+        ALL,
+        "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id displayName } } }",
+        |r| json!({ "i": { "id": t.user_ids[r], "displayName": format!("Still {r}") } }),
+    ));
+    ops.extend(write_ops(&t));
+    let failures = run_matrix(&app, &t, &ops, &ROLES).await;
+    expect_no_failures("the role matrix", failures);
+
+    // The allowed changes did happen (the matrix checked the answers only).
+    let data = ok(
+        &app,
+        &t.tenant.token,
+        "owner reads back",
+        "{ tenant { name } users(first: 100) { edges { node { email displayName } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(data["tenant"]["name"], "Acme by admin", "{data}");
+    let emails = data["users"].to_string();
+    assert!(
+        emails.contains("created-by-admin@") && emails.contains("invited-by-admin@"),
+        "{data}"
+    );
+    assert!(
+        !emails.contains("created-by-member@") && !emails.contains("target-admin@"),
+        "{data}"
+    );
+    assert!(emails.contains("target-member@"), "{data}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_can_write_nothing_but_its_own_display_name() {
+    let app = spawn().await;
+    let t = team(&app).await;
+    let su = app.superuser().await;
+    let before = fingerprint(&su, t.tenant.uuid).await;
+    let ops = write_ops(&t);
+    assert!(ops.iter().all(|o| !o.allowed.contains(&"viewer")));
+    let failures = run_matrix(&app, &t, &ops, &["viewer"]).await;
+    expect_no_failures("the viewer's writes", failures);
+    let changed = changed_rows(&before, &fingerprint(&su, t.tenant.uuid).await);
+    assert!(
+        changed.is_empty(),
+        "the viewer's refused writes changed {changed:?}"
+    );
+
+    let body = app
+        .gql(
+            Some(&t.tokens["viewer"]),
+            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { displayName } } }",
+            json!({ "i": { "id": t.user_ids["viewer"], "displayName": "Vera Viewer" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateUser"]["user"]["displayName"], "Vera Viewer",
+        "{body}"
+    );
+    // Its own email is a users:write change like any other.
+    let body = app
+        .gql(
+            Some(&t.tokens["viewer"]),
+            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { email } } }",
+            json!({ "i": { "id": t.user_ids["viewer"], "email": "vera@acme.example.com" } }),
+        )
+        .await;
+    assert_eq!(common::error_code(&body), "FORBIDDEN", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_grants_what_they_lack_an_admin_cannot_give_the_owner_role_or_billing_manage() {
+    let app = spawn().await;
+    let t = team(&app).await;
+    let owner_role = &t.role_ids["owner"];
+    let billing_role = &t.role_ids["billing"];
+    let admin_id = &t.user_ids["admin"];
+    let target = &t.target_ids["admin"];
+    let domain = &t.tenant.domain;
+    const ASSIGN: &str =
+        "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id roles { name } } } }";
+    const UNASSIGN: &str =
+        "mutation($i: AssignRoleInput!) { unassignRole(input: $i) { user { id roles { name } } } }";
+    const CREATE_USER: &str =
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id roles { name } } } }";
+    const INVITE_USER: &str =
+        "mutation($i: InviteUserInput!) { inviteUser(input: $i) { user { id } invitationToken } }";
+    const CREATE_ROLE: &str =
+        "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id permissions } } }";
+    const UPDATE_ROLE: &str =
+        "mutation($i: UpdateRoleInput!) { updateRole(input: $i) { role { id permissions } } }";
+    const ADD_MEMBER: &str =
+        "mutation($i: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $i) {
+        workspace { members { edges { node { role { name } } } } } } }";
+    // Allowed for nobody below: each attempt must be FORBIDDEN and change nothing.
+    const NOBODY: &[&str] = &[];
+    let ops = vec![
+        op(
+            "assignRole: owner to oneself",
+            NOBODY,
+            ASSIGN,
+            |_| json!({ "i": { "userId": admin_id, "roleId": owner_role } }),
+        ),
+        op(
+            "assignRole: owner to another user",
+            NOBODY,
+            ASSIGN,
+            |_| json!({ "i": { "userId": target, "roleId": owner_role } }),
+        ),
+        op(
+            "assignRole: owner in a workspace",
+            NOBODY,
+            ASSIGN,
+            |_| json!({ "i": { "userId": target, "roleId": owner_role, "workspaceId": t.tenant.default_workspace_id } }),
+        ),
+        op(
+            "assignRole: billing to oneself",
+            NOBODY,
+            ASSIGN,
+            |_| json!({ "i": { "userId": admin_id, "roleId": billing_role } }),
+        ),
+        op(
+            "unassignRole: the owner's owner role",
+            NOBODY,
+            UNASSIGN,
+            |_| json!({ "i": { "userId": t.tenant.owner_id, "roleId": owner_role } }),
+        ),
+        op(
+            "createUser: an owner",
+            NOBODY,
+            CREATE_USER,
+            move |_| json!({ "i": { "email": format!("new-owner@{domain}"), "password": PASSWORD, "roleIds": [owner_role] } }),
+        ),
+        op(
+            "createUser: a billing manager",
+            NOBODY,
+            CREATE_USER,
+            move |_| json!({ "i": { "email": format!("new-billing@{domain}"), "password": PASSWORD, "roleIds": [billing_role] } }),
+        ),
+        op(
+            "inviteUser: an owner",
+            NOBODY,
+            INVITE_USER,
+            move |_| json!({ "i": { "email": format!("invited-owner@{domain}"), "roleIds": [owner_role] } }),
+        ),
+        op(
+            "createRole: with billing:manage",
+            NOBODY,
+            CREATE_ROLE,
+            |_| json!({ "i": { "name": "payers", "permissions": ["users:read", "billing:manage"] } }),
+        ),
+        op(
+            "createRole: with tenant:delete",
+            NOBODY,
+            CREATE_ROLE,
+            |_| json!({ "i": { "name": "wreckers", "permissions": ["tenant:delete"] } }),
+        ),
+        op(
+            "updateRole: add billing:manage",
+            NOBODY,
+            UPDATE_ROLE,
+            |_| json!({ "i": { "id": t.custom_role_ids["admin"], "permissions": ["users:read", "billing:manage"] } }),
+        ),
+        op(
+            "addWorkspaceMember: with the owner role",
+            NOBODY,
+            ADD_MEMBER,
+            |_| json!({ "i": { "workspaceId": t.workspace_ids["admin"], "userId": target, "roleId": owner_role } }),
+        ),
+    ];
+    let mut failures = run_matrix(&app, &t, &ops, &["admin"]).await;
+    // A member manages workspaces, but gives no workspace role stronger than its own.
+    let member_ops = vec![op(
+        "addWorkspaceMember: with the admin role",
+        NOBODY,
+        ADD_MEMBER,
+        |_| json!({ "i": { "workspaceId": t.workspace_ids["member"], "userId": t.target_ids["member"], "roleId": t.role_ids["admin"] } }),
+    )];
+    failures.extend(run_matrix(&app, &t, &member_ops, &["member"]).await);
+    expect_no_failures("grants beyond one's own permissions", failures);
+
+    // What the admin holds is what it held.
+    let data = ok(
+        &app,
+        &t.tokens["admin"],
+        "admin reads itself",
+        "{ me { roles { name } } tenantContext { permissions } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(data["me"]["roles"], json!([{ "name": "admin" }]), "{data}");
+    let perms = data["tenantContext"]["permissions"].to_string();
+    assert!(
+        !perms.contains("billing:manage") && !perms.contains("tenant:delete"),
+        "{data}"
+    );
+
+    // Within its own permissions the admin does grant: the same calls with the admin role work.
+    let body = app
+        .gql(
+            Some(&t.tokens["admin"]),
+            ASSIGN,
+            json!({ "i": { "userId": target, "roleId": t.role_ids["admin"] } }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let body = app
+        .gql(
+            Some(&t.tokens["admin"]),
+            CREATE_ROLE,
+            json!({ "i": { "name": "helpers", "permissions": ["users:read", "audit:read"] } }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+/// The rule behind "nobody grants what they lack", applied to acting on accounts: an admin
+/// who could reset an owner's password (the token comes back to the admin), change an owner's
+/// email, or deactivate or delete an owner would get or remove the owner's permissions
+/// (billing:manage, tenant:delete) without holding them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_cannot_take_over_or_remove_an_owner_account() {
+    let app = spawn().await;
+    let t = team(&app).await;
+    // A second owner, so that the last-owner rule (CONFLICT) is not what refuses the changes.
+    let second = &t.target_ids["member"];
+    ok(
+        &app,
+        &t.tenant.token,
+        "second owner",
+        "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id } } }",
+        json!({ "i": { "userId": second, "roleId": t.role_ids["owner"] } }),
+    )
+    .await;
+    const NOBODY: &[&str] = &[];
+    let owner = &t.tenant.owner_id;
+    let ops = vec![
+        op(
+            "resetUserPassword: the owner",
+            NOBODY,
+            "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken } }",
+            |_| json!({ "id": owner }),
+        ),
+        op(
+            "updateUser: the owner's email",
+            NOBODY,
+            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { email } } }",
+            |_| json!({ "i": { "id": owner, "email": "taken-over@acme.example.com" } }),
+        ),
+        op(
+            "deactivateUser: an owner",
+            NOBODY,
+            "mutation($id: ID!) { deactivateUser(id: $id) { user { status } } }",
+            |_| json!({ "id": second }),
+        ),
+        op(
+            "deleteUser: an owner",
+            NOBODY,
+            "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }",
+            |_| json!({ "id": second }),
+        ),
+    ];
+    let failures = run_matrix(&app, &t, &ops, &["admin"]).await;
+    expect_no_failures("an admin acting on owners", failures);
+}
