@@ -63,6 +63,20 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
         )
         .await
         .unwrap();
+        su.batch_execute(&format!(
+            "INSERT INTO api_keys (tenant_id, id, product_id, name, key_hash)
+                 VALUES ('{0}', gen_random_uuid(), 'crm', 'k', gen_random_uuid()::text::bytea);
+             INSERT INTO usage_counters (tenant_id, metric, day, value)
+                 VALUES ('{0}', 'api_calls', current_date, 5);
+             INSERT INTO alerts (tenant_id, id, metric, threshold, period_start, used, quota)
+                 VALUES ('{0}', '{1}', 'users', 80, current_date, 8, 10);
+             INSERT INTO webhook_deliveries (tenant_id, id, alert_id, attempt, status_code)
+                 VALUES ('{0}', gen_random_uuid(), '{1}', 1, 200);",
+            t.uuid,
+            Uuid::new_v4()
+        ))
+        .await
+        .unwrap();
     }
     (a.uuid, b.uuid)
 }
