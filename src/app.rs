@@ -223,6 +223,12 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 e.log_cause();
             }
             state.rate_limits.evict_idle();
+            if let Err(e) = crate::billing::close_periods(&state.db).await {
+                e.log_cause();
+            }
+            if let Err(e) = crate::billing::deliver_pending(&state).await {
+                e.log_cause();
+            }
             state
                 .metrics
                 .limiters

@@ -3,7 +3,6 @@
 
 use std::{io::Read, path::PathBuf, time::Duration};
 
-use crate::db::ScopedFutureExt;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
@@ -12,10 +11,10 @@ use crate::{
     auth::{keys, password},
     config::{DatabaseSettings, LogFormat, Settings, SigningAlg, redact_url},
     db::{
-        Db,
+        Db, ScopedFutureExt,
         audit::{self, AuditContext, AuditEvent},
         bootstrap,
-        models::PlatformAdminRow,
+        models::{PlatformAdminRow, TenantRow},
     },
     domain::{Email, NewPassword},
     graphql, telemetry,
@@ -46,6 +45,32 @@ pub enum Command {
     /// Platform admin accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Maintenance jobs.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+}
+
+#[derive(Subcommand)]
+pub enum MaintenanceCommand {
+    /// Purge every deactivated tenant whose grace period has passed (one transaction each), or
+    /// one tenant at once with --force --tenant ID --confirm-domain DOMAIN.
+    Purge {
+        #[arg(long)]
+        force: bool,
+        /// The tenant's UUID (with --force).
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+        /// The tenant's domain, typed as confirmation (with --force).
+        #[arg(long)]
+        confirm_domain: Option<String>,
+        #[command(flatten)]
+        db: DatabaseSettings,
+    },
+    /// Close ended billing periods (a period_closed event each) and start the next ones.
+    ClosePeriods {
+        #[command(flatten)]
+        db: DatabaseSettings,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,6 +169,85 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 s.kept,
                 s.removed.len()
             );
+            Ok(())
+        }
+        Command::Maintenance(MaintenanceCommand::Purge {
+            force,
+            tenant,
+            confirm_domain,
+            db,
+        }) => {
+            telemetry::init(LogFormat::Text);
+            bootstrap::prepare(&db).await?;
+            let pool = Db::connect(&db)?;
+            let ctx = AuditContext::system();
+            let due: Vec<(uuid::Uuid, Option<String>)> = if force {
+                let id = tenant.ok_or_else(|| anyhow::anyhow!("--force needs --tenant"))?;
+                let row = pool
+                    .system_tx(|conn| TenantRow::find_any(conn, id).scope_boxed())
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                if row.domain.is_none() || confirm_domain.map(|d| d.to_lowercase()) != row.domain {
+                    bail!("--confirm-domain must be the tenant's domain");
+                }
+                if row.status != "deactivated" {
+                    pool.system_tx(|conn| {
+                        TenantRow::set_status(
+                            conn,
+                            id,
+                            "deactivated",
+                            Some(chrono::Utc::now()),
+                            Some(chrono::Utc::now()),
+                            Some("forced purge"),
+                        )
+                        .scope_boxed()
+                    })
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                }
+                vec![(id, row.domain)]
+            } else {
+                pool.system_tx(|conn| {
+                    TenantRow::due_for_purge(conn, chrono::Utc::now()).scope_boxed()
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?
+                .into_iter()
+                .map(|t| (t.id, t.domain))
+                .collect()
+            };
+            println!("purging {} tenant(s)", due.len());
+            let (mut purged, mut rows) = (0, 0);
+            for (i, (id, domain)) in due.iter().enumerate() {
+                match crate::graphql::lifecycle::purge(&pool, *id, &ctx).await {
+                    Ok(n) => {
+                        purged += 1;
+                        rows += n;
+                        println!(
+                            "  [{}/{}] {id} ({}) purged: {n} rows",
+                            i + 1,
+                            due.len(),
+                            domain.as_deref().unwrap_or("-")
+                        );
+                    }
+                    Err(e) => println!("  [{}/{}] {id} failed: {:?}", i + 1, due.len(), e),
+                }
+            }
+            println!(
+                "done: {purged} of {} tenant(s) purged, {rows} rows deleted",
+                due.len()
+            );
+            Ok(())
+        }
+        Command::Maintenance(MaintenanceCommand::ClosePeriods { db }) => {
+            telemetry::init(LogFormat::Text);
+            bootstrap::prepare(&db).await?;
+            let pool = Db::connect(&db)?;
+            println!("closing ended billing periods");
+            let closed = crate::billing::close_periods(&pool)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("done: {closed} period(s) closed");
             Ok(())
         }
         Command::Admin(AdminCommand::Create { email, db }) => {

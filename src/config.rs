@@ -215,6 +215,33 @@ pub struct Settings {
     #[arg(long, env = "HUB_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
 
+    /// Days between a tenant's deactivation and its purge, unless the tenant set its own
+    /// retention within the bounds below.
+    #[arg(long, env = "HUB_DEACTIVATION_GRACE_DAYS", default_value_t = 30)]
+    pub deactivation_grace_days: i32,
+
+    /// Shortest retention a tenant may choose, in days.
+    #[arg(long, env = "HUB_RETENTION_MIN_DAYS", default_value_t = 7)]
+    pub retention_min_days: i32,
+
+    /// Longest retention a tenant may choose, in days.
+    #[arg(long, env = "HUB_RETENTION_MAX_DAYS", default_value_t = 365)]
+    pub retention_max_days: i32,
+
+    /// Where billing events are POSTed (HMAC-signed like alert webhooks). Unset: they wait in
+    /// the outbox.
+    #[arg(long, env = "HUB_BILLING_WEBHOOK_URL")]
+    pub billing_webhook_url: Option<String>,
+
+    /// The billing webhook's signing secret.
+    #[arg(
+        long,
+        env = "HUB_BILLING_WEBHOOK_SECRET",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub billing_webhook_secret: String,
+
     /// Proxies whose X-Forwarded-For is believed (comma-separated IPs). Empty: the peer address.
     #[arg(long, env = "HUB_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,

@@ -71,7 +71,9 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
              INSERT INTO alerts (tenant_id, id, metric, threshold, period_start, used, quota)
                  VALUES ('{0}', '{1}', 'users', 80, current_date, 8, 10);
              INSERT INTO webhook_deliveries (tenant_id, id, alert_id, attempt, status_code)
-                 VALUES ('{0}', gen_random_uuid(), '{1}', 1, 200);",
+                 VALUES ('{0}', gen_random_uuid(), '{1}', 1, 200);
+             INSERT INTO billing_events (tenant_id, id, kind, payload)
+                 VALUES ('{0}', gen_random_uuid(), 'plan_changed', '{{}}');",
             t.uuid,
             Uuid::new_v4()
         ))

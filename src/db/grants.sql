@@ -12,3 +12,7 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
 -- Migration helpers are for the owner only.
 REVOKE EXECUTE ON FUNCTION hub_enable_tenant_rls(regclass, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION hub_enable_system_rls(regclass) FROM PUBLIC;
+-- The purge runs as the owner (it deletes audit rows too); the application may call it.
+GRANT EXECUTE ON FUNCTION hub_purge_tenant(uuid) TO {role};
+-- Plans are the platform's catalog: readable, changed by migrations only.
+REVOKE INSERT, UPDATE, DELETE ON plans FROM {role};

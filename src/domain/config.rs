@@ -129,44 +129,6 @@ impl Limits {
     }
 }
 
-/// The features and limits a plan grants. The plan catalog of billing extends this; these
-/// are the defaults new tenants start from.
-pub fn plan_defaults(plan: &str) -> Option<(Features, Limits)> {
-    let features = |sso, custom_domain| Features {
-        sso,
-        api_access: true,
-        custom_domain,
-        custom: BTreeMap::new(),
-    };
-    match plan {
-        "free" => Some((
-            features(false, false),
-            Limits {
-                users: 25,
-                storage_gb: 5,
-                api_calls_per_minute: 600,
-            },
-        )),
-        "pro" => Some((
-            features(true, true),
-            Limits {
-                users: 250,
-                storage_gb: 100,
-                api_calls_per_minute: 3_000,
-            },
-        )),
-        "enterprise" => Some((
-            features(true, true),
-            Limits {
-                users: 10_000,
-                storage_gb: 2_000,
-                api_calls_per_minute: 20_000,
-            },
-        )),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,14 @@
 //! the execution limits. Resolvers reach the database only through the scopes that the guards
 //! in [`context`] hand out.
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod connection;
 pub mod context;
 pub mod ids;
+pub mod lifecycle;
 pub mod loaders;
 pub mod me;
 pub mod node;
@@ -34,6 +38,10 @@ pub struct Query(
     product::ProductQuery,
     node::NodeQuery,
     usage::UsageQuery,
+    lifecycle::LifecycleQuery,
+    admin::AdminQuery,
+    audit::AuditQuery,
+    billing::BillingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -46,6 +54,9 @@ pub struct Mutation(
     workspace::WorkspaceMutation,
     product::ProductMutation,
     usage::UsageMutation,
+    lifecycle::LifecycleMutation,
+    admin::AdminMutation,
+    billing::BillingMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

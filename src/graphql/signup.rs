@@ -13,11 +13,11 @@ use crate::{
         Conn,
         audit::{self, Actor, AuditContext, AuditEvent},
         models::{
-            RoleRow, TenantProductRow, TenantRow, UserRoleRow, UserRow, WorkspaceRow,
-            tenant::NewTenant, user::NewUser, workspace::NewWorkspace,
+            PlanRow, RoleRow, SubscriptionRow, TenantProductRow, TenantRow, UserRoleRow, UserRow,
+            WorkspaceRow, tenant::NewTenant, user::NewUser, workspace::NewWorkspace,
         },
     },
-    domain::{Email, Hostname, NewPassword, ProductAccess, Slug, config::plan_defaults},
+    domain::{Email, Hostname, NewPassword, ProductAccess, Slug},
     error::{AppError, AppResult},
     graphql::{context, tenant::Tenant, user::User, workspace::Workspace},
 };
@@ -67,7 +67,7 @@ pub struct CreatedTenant {
 }
 
 /// Checks every field of the input; the first fault is a BAD_USER_INPUT naming its field.
-pub async fn validate(input: CreateTenantInput, admin: bool) -> AppResult<NewTenantSpec> {
+pub async fn validate(input: CreateTenantInput) -> AppResult<NewTenantSpec> {
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::bad_input(
@@ -86,18 +86,8 @@ pub async fn validate(input: CreateTenantInput, admin: bool) -> AppResult<NewTen
         &input.owner_password,
         Some(owner_email.as_str()),
     )?;
+    // Checked against the plans table in create_tenant.
     let plan = input.plan.unwrap_or_else(|| "free".to_owned());
-    if plan_defaults(&plan).is_none() {
-        return Err(AppError::bad_input(
-            "plan",
-            format!("unknown plan {plan:?}"),
-        ));
-    }
-    if plan != "free" && !admin {
-        return Err(AppError::forbidden(
-            "only platform admins can create a tenant on a paid plan",
-        ));
-    }
     let owner_name = input
         .owner_name
         .map(|n| n.trim().to_owned())
@@ -127,8 +117,13 @@ pub async fn create_tenant(
     spec: &NewTenantSpec,
     ctx: &AuditContext,
 ) -> AppResult<CreatedTenant> {
-    let (features, limits) =
-        plan_defaults(&spec.plan).ok_or_else(|| AppError::bad_input("plan", "unknown plan"))?;
+    let plan = PlanRow::get(conn, &spec.plan, "plan").await?;
+    if plan.id != "free" && !matches!(ctx.actor, Actor::PlatformAdmin(_)) {
+        return Err(AppError::forbidden(
+            "only platform admins can create a tenant on a paid plan",
+        ));
+    }
+    let (features, limits) = (plan.features(), plan.limits());
     let tenant = TenantRow::insert(
         conn,
         NewTenant {
@@ -143,6 +138,20 @@ pub async fn create_tenant(
     )
     .await?;
     let tenant_id = tenant.id;
+    let period_start = crate::alerts::month_start();
+    SubscriptionRow::insert(
+        conn,
+        &SubscriptionRow {
+            tenant_id,
+            plan_id: plan.id.clone(),
+            status: "active".into(),
+            seats: 1,
+            current_period_start: period_start,
+            current_period_end: period_start + chrono::Months::new(1),
+            updated_at: chrono::Utc::now(),
+        },
+    )
+    .await?;
     let roles = RoleRow::insert_system_roles(conn, tenant_id).await?;
     let workspace = WorkspaceRow::insert(
         conn,
@@ -227,7 +236,7 @@ impl SignupMutation {
                 ));
             }
         };
-        let spec = validate(input, matches!(actor, Actor::PlatformAdmin(_))).await?;
+        let spec = validate(input).await?;
         let audit_ctx = req.meta.audit(actor);
         let created = state
             .db

@@ -156,6 +156,11 @@ impl Tenant {
         self.0.deactivated_at
     }
 
+    /// Days the data is kept after a deactivation (null: the platform default).
+    async fn retention_days(&self) -> Option<i32> {
+        self.0.retention_days
+    }
+
     /// When a deactivated tenant's data is deleted for good.
     async fn purge_after(&self) -> Option<DateTime<Utc>> {
         self.0.purge_after
@@ -256,6 +261,9 @@ pub struct UpdateTenantSettingsInput {
     pub name: Option<String>,
     pub branding: Option<BrandingInput>,
     pub integrations: Option<Vec<IntegrationInput>>,
+    /// Days the data is kept after a deactivation, within the platform's bounds; null keeps
+    /// the current setting.
+    pub retention_days: Option<i32>,
     /// Set by the platform (the plan): FORBIDDEN here.
     pub features: Option<TenantFeaturesInput>,
     /// Set by the platform (the plan): FORBIDDEN here.
@@ -362,6 +370,19 @@ impl TenantMutation {
         }
         let scope = context::require(ctx, Permission::TenantManage).await?;
         let (tenant_id, audit_ctx, state) = (scope.tenant_id(), scope.audit(), scope.state);
+        let retention = input.retention_days;
+        if let Some(days) = retention {
+            let (min, max) = (
+                state.settings.retention_min_days,
+                state.settings.retention_max_days,
+            );
+            if !(min..=max).contains(&days) {
+                return Err(AppError::bad_input(
+                    "retentionDays",
+                    format!("retentionDays must be between {min} and {max}"),
+                ));
+            }
+        }
         let tenant = scope
             .tx(|conn| {
                 async move {
@@ -389,6 +410,10 @@ impl TenantMutation {
                         &branding,
                     )
                     .await?;
+                    if let Some(days) = retention {
+                        TenantRow::set_retention(conn, tenant_id, Some(days)).await?;
+                        changed.insert("retention_days".into(), json!(days));
+                    }
                     let mut touched = Vec::new();
                     for i in integrations {
                         if i.remove {

@@ -180,7 +180,7 @@ pub struct UsageQuery;
 #[Object]
 impl UsageQuery {
     /// The current period's usage (the calendar month, UTC) against the tenant's limits.
-    async fn usage(&self, ctx: &Context<'_>) -> Result<Vec<UsageItem>, AppError> {
+    pub async fn usage(&self, ctx: &Context<'_>) -> Result<Vec<UsageItem>, AppError> {
         let scope = context::require(ctx, Permission::TenantRead).await?;
         let tenant_id = scope.tenant_id();
         let period = alerts::month_start();

@@ -10,7 +10,14 @@ use crate::{
     alerts,
     app::AppState,
     auth::{Principal, principal::authenticate},
+    db::{
+        ScopedFutureExt,
+        audit::{self, Actor},
+        models::{PlatformAdminRow, RoleRow},
+    },
+    domain::Permission,
     error::AppError,
+    export,
     graphql::{HubSchema, context::RequestCtx},
     http::meta::RequestMeta,
     ratelimit::Decision,
@@ -25,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/graphiql").route(web::get().to(graphiql)))
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks)))
     .service(web::resource("/metrics").route(web::get().to(metrics)))
+    .service(web::resource("/export/tenant.ndjson").route(web::get().to(export_tenant)))
+    .service(web::resource("/export/audit.ndjson").route(web::get().to(export_audit)))
     .service(web::resource("/healthz").route(web::get().to(healthz)))
     .service(web::resource("/readyz").route(web::get().to(readyz)));
 }
@@ -164,6 +173,155 @@ async fn execute(
         rate_headers(&mut builder, d);
     }
     builder.json(response)
+}
+
+#[derive(serde::Deserialize)]
+struct ExportQuery {
+    /// Platform admins name the tenant (its UUID or global id).
+    tenant: Option<String>,
+}
+
+async fn export_tenant(
+    req: HttpRequest,
+    query: web::Query<ExportQuery>,
+    state: web::Data<Arc<AppState>>,
+) -> HttpResponse {
+    stream_export(
+        req,
+        query.into_inner(),
+        &state,
+        Permission::TenantDelete,
+        export::Stream::Tenant,
+        "tenant.exported",
+    )
+    .await
+}
+
+async fn export_audit(
+    req: HttpRequest,
+    query: web::Query<ExportQuery>,
+    state: web::Data<Arc<AppState>>,
+) -> HttpResponse {
+    stream_export(
+        req,
+        query.into_inner(),
+        &state,
+        Permission::AuditRead,
+        export::Stream::AuditLog,
+        "audit.exported",
+    )
+    .await
+}
+
+/// The NDJSON exports: the same authorisation as the GraphQL export (a member holding
+/// `permission`, in any tenant status; or a platform admin naming the tenant), audited, then
+/// streamed through a bounded channel so memory stays flat.
+async fn stream_export(
+    req: HttpRequest,
+    query: ExportQuery,
+    state: &Arc<AppState>,
+    permission: Permission,
+    what: export::Stream,
+    action: &'static str,
+) -> HttpResponse {
+    let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let principal = match authenticate(state, authorization).await {
+        Ok(p) => p,
+        Err(e) => return error_response(e),
+    };
+    let (tenant_id, actor) = match (&principal, query.tenant.as_deref()) {
+        (Principal::Member(m), None) => {
+            let user = m.user_id;
+            let perms = state
+                .db
+                .tenant_tx(m.tenant_id, |conn| {
+                    RoleRow::tenant_permissions_of(conn, user).scope_boxed()
+                })
+                .await;
+            match perms {
+                Ok(p) if p.iter().any(|x| x == permission.as_str()) => {
+                    (m.tenant_id, Actor::User(user))
+                }
+                Ok(_) => {
+                    return error_response(AppError::forbidden(format!(
+                        "this needs the permission {}",
+                        permission.as_str()
+                    )));
+                }
+                Err(e) => return error_response(e),
+            }
+        }
+        (Principal::PlatformAdmin { admin_id }, Some(t)) => {
+            let id = match crate::graphql::ids::decode(
+                "Tenant",
+                "tenant",
+                &async_graphql::ID(t.to_owned()),
+            ) {
+                Ok(id) => id,
+                Err(e) => return error_response(e),
+            };
+            let admin_id = *admin_id;
+            let enabled = state
+                .db
+                .system_tx(|conn| PlatformAdminRow::find(conn, admin_id).scope_boxed())
+                .await;
+            match enabled {
+                Ok(Some(a)) if a.disabled_at.is_none() => (id, Actor::PlatformAdmin(admin_id)),
+                Ok(_) => {
+                    return error_response(AppError::unauthenticated(
+                        "this platform admin account is disabled",
+                    ));
+                }
+                Err(e) => return error_response(e),
+            }
+        }
+        (Principal::Anonymous, _) => {
+            return error_response(AppError::unauthenticated("log in first"));
+        }
+        _ => return error_response(AppError::forbidden("not allowed to export this tenant")),
+    };
+    let audit_ctx = meta.audit(actor);
+    let recorded = state
+        .db
+        .tenant_tx(tenant_id, |conn| {
+            audit::record(
+                conn,
+                tenant_id,
+                &audit_ctx,
+                audit::AuditEvent::new(action).target("tenant", tenant_id),
+            )
+            .scope_boxed()
+        })
+        .await;
+    if let Err(e) = recorded {
+        return error_response(e);
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let failed = tx.clone();
+        if let Err(e) = export::stream(db, tenant_id, what, tx).await {
+            e.log_cause();
+            let _ = failed
+                .send(Err(std::io::Error::other("export failed")))
+                .await;
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .insert_header(("Cache-Control", "no-store"))
+        .streaming(tokio_stream_from(rx))
+}
+
+/// A stream over a channel's receiver.
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 async fn metrics(state: web::Data<Arc<AppState>>) -> HttpResponse {

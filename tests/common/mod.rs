@@ -94,16 +94,28 @@ async fn template() -> String {
                     .unwrap();
                 for row in stale {
                     let old: String = row.get(0);
-                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {old}")).await;
+                    let _ = admin
+                        .batch_execute(&format!("ALTER DATABASE {old} IS_TEMPLATE false; DROP DATABASE IF EXISTS {old}"))
+                        .await;
                 }
                 let building = format!("{name}_build");
                 admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await.unwrap();
                 let settings = db_settings(&building);
                 bootstrap::prepare(&settings).await.expect("template migrates");
-                admin
-                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
-                    .await
-                    .unwrap();
+                // Autovacuum or a closing build connection may still be on it: retry.
+                for sql in [
+                    format!("ALTER DATABASE {building} RENAME TO {name}"),
+                    format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"),
+                ] {
+                    for attempt in 1.. {
+                        match admin.batch_execute(&sql).await {
+                            Ok(()) => break,
+                            Err(_) if attempt < 50 => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                            Err(e) => panic!("cannot finish the template ({sql}): {e:?}"),
+                        }
+                    }
+                }
+                }
             }
             admin.execute("SELECT pg_advisory_unlock(747)", &[]).await.unwrap();
             name
@@ -127,10 +139,22 @@ pub async fn fresh_database() -> TestDb {
     let template = template().await;
     let name = format!("tenant_hub_test_{}", Uuid::new_v4().simple());
     let admin = superuser("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-        .await
-        .unwrap();
+    // A clone fails while another session (e.g. autovacuum, or a build connection still
+    // closing) is connected to the template: retry a few times.
+    for attempt in 1.. {
+        match admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .await
+        {
+            Ok(()) => break,
+            Err(e)
+                if attempt < 20 && format!("{e:?}").contains("being accessed by other users") =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot clone the template: {e:?}"),
+        }
+    }
     TestDb { name }
 }
 

@@ -3,6 +3,7 @@
 //! layer converts `From` them. Every function here runs inside `tenant_tx` or `system_tx`.
 
 pub mod api_key;
+pub mod billing;
 pub mod integration;
 pub mod page;
 pub mod platform_admin;
@@ -16,6 +17,7 @@ pub mod user_token;
 pub mod workspace;
 
 pub use api_key::ApiKeyRow;
+pub use billing::{BillingEventRow, PlanRow, SubscriptionRow};
 pub use integration::IntegrationRow;
 pub use page::PageRequest;
 pub use platform_admin::PlatformAdminRow;

@@ -27,6 +27,8 @@ pub struct TenantRow {
     pub purge_after: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub retention_days: Option<i32>,
+    pub deactivation_reason: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -151,5 +153,92 @@ impl TenantRow {
             .returning(TenantRow::as_returning())
             .get_result(conn)
             .await?)
+    }
+}
+
+impl TenantRow {
+    /// Moves the tenant to `status`, with the deactivation fields when given.
+    pub async fn set_status(
+        conn: &mut Conn,
+        id: Uuid,
+        status: &str,
+        deactivated_at: Option<DateTime<Utc>>,
+        purge_after: Option<DateTime<Utc>>,
+        reason: Option<&str>,
+    ) -> AppResult<TenantRow> {
+        Ok(diesel::update(tenants::table.find(id))
+            .set((
+                tenants::status.eq(status),
+                tenants::deactivated_at.eq(deactivated_at),
+                tenants::purge_after.eq(purge_after),
+                tenants::deactivation_reason.eq(reason),
+                tenants::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(TenantRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn set_retention(conn: &mut Conn, id: Uuid, days: Option<i32>) -> AppResult<()> {
+        diesel::update(tenants::table.find(id))
+            .set(tenants::retention_days.eq(days))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_plan(
+        conn: &mut Conn,
+        id: Uuid,
+        plan: &str,
+        features: &Features,
+        limits: &Limits,
+    ) -> AppResult<TenantRow> {
+        Ok(diesel::update(tenants::table.find(id))
+            .set((
+                tenants::plan.eq(plan),
+                tenants::features.eq(serde_json::to_value(features).map_err(anyhow::Error::from)?),
+                tenants::limits.eq(serde_json::to_value(limits).map_err(anyhow::Error::from)?),
+                tenants::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(TenantRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    /// System scope: deactivated tenants whose grace period has passed.
+    pub async fn due_for_purge(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<Vec<TenantRow>> {
+        Ok(tenants::table
+            .filter(tenants::status.eq("deactivated"))
+            .filter(tenants::purge_after.le(now))
+            .select(TenantRow::as_select())
+            .load(conn)
+            .await?)
+    }
+
+    /// System scope: any tenant by id.
+    pub async fn find_any(conn: &mut Conn, id: Uuid) -> AppResult<TenantRow> {
+        tenants::table
+            .find(id)
+            .select(TenantRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("tenant"))
+    }
+
+    /// Deletes every row of a deactivated tenant and leaves a tombstone (see
+    /// `hub_purge_tenant` in the migrations); returns the number of rows deleted.
+    pub async fn purge(conn: &mut Conn, id: Uuid) -> AppResult<i64> {
+        #[derive(diesel::QueryableByName)]
+        struct Deleted {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let d: Deleted = diesel::sql_query("SELECT hub_purge_tenant($1) AS n")
+            .bind::<diesel::sql_types::Uuid, _>(id)
+            .get_result(conn)
+            .await?;
+        Ok(d.n)
     }
 }

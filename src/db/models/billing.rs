@@ -1,0 +1,213 @@
+//! `plans`, `subscriptions` and `billing_events` (the outbox for the external billing system).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        Conn,
+        schema::{billing_events, plans, subscriptions},
+    },
+    domain::{Features, Limits},
+    error::{AppError, AppResult},
+};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = plans, check_for_backend(diesel::pg::Pg))]
+pub struct PlanRow {
+    pub id: String,
+    pub name: String,
+    pub features: serde_json::Value,
+    pub limits: serde_json::Value,
+    pub price_cents_per_seat: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl PlanRow {
+    pub fn features(&self) -> Features {
+        serde_json::from_value(self.features.clone()).unwrap_or_default()
+    }
+
+    pub fn limits(&self) -> Limits {
+        serde_json::from_value(self.limits.clone()).unwrap_or_default()
+    }
+
+    pub async fn all(conn: &mut Conn) -> AppResult<Vec<PlanRow>> {
+        Ok(plans::table
+            .order(plans::price_cents_per_seat)
+            .select(PlanRow::as_select())
+            .load(conn)
+            .await?)
+    }
+
+    /// The plan called `id`, or BAD_USER_INPUT naming `field`.
+    pub async fn get(conn: &mut Conn, id: &str, field: &str) -> AppResult<PlanRow> {
+        plans::table
+            .find(id)
+            .select(PlanRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::bad_input(field, format!("unknown plan {id:?}")))
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = subscriptions, check_for_backend(diesel::pg::Pg))]
+pub struct SubscriptionRow {
+    pub tenant_id: Uuid,
+    pub plan_id: String,
+    pub status: String,
+    pub seats: i32,
+    pub current_period_start: NaiveDate,
+    pub current_period_end: NaiveDate,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SubscriptionRow {
+    pub async fn insert(conn: &mut Conn, row: &SubscriptionRow) -> AppResult<()> {
+        diesel::insert_into(subscriptions::table)
+            .values(row)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn current(conn: &mut Conn) -> AppResult<SubscriptionRow> {
+        subscriptions::table
+            .select(SubscriptionRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("subscription"))
+    }
+
+    pub async fn set_plan(conn: &mut Conn, plan: &str, seats: i32) -> AppResult<SubscriptionRow> {
+        Ok(diesel::update(subscriptions::table)
+            .set((
+                subscriptions::plan_id.eq(plan),
+                subscriptions::seats.eq(seats),
+                subscriptions::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(SubscriptionRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    pub async fn advance_period(
+        conn: &mut Conn,
+        start: NaiveDate,
+        end: NaiveDate,
+        seats: i32,
+    ) -> AppResult<()> {
+        diesel::update(subscriptions::table)
+            .set((
+                subscriptions::current_period_start.eq(start),
+                subscriptions::current_period_end.eq(end),
+                subscriptions::seats.eq(seats),
+                subscriptions::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// System scope: tenants whose period ended on or before `today`.
+    pub async fn ended(conn: &mut Conn, today: NaiveDate) -> AppResult<Vec<Uuid>> {
+        Ok(subscriptions::table
+            .filter(subscriptions::current_period_end.le(today))
+            .select(subscriptions::tenant_id)
+            .load(conn)
+            .await?)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = billing_events, check_for_backend(diesel::pg::Pg))]
+pub struct BillingEventRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+impl BillingEventRow {
+    pub async fn enqueue(
+        conn: &mut Conn,
+        tenant_id: Uuid,
+        kind: &str,
+        payload: serde_json::Value,
+    ) -> AppResult<()> {
+        let row = BillingEventRow {
+            tenant_id,
+            id: Uuid::now_v7(),
+            kind: kind.to_owned(),
+            payload,
+            created_at: Utc::now(),
+            delivered_at: None,
+            attempts: 0,
+            last_error: None,
+        };
+        diesel::insert_into(billing_events::table)
+            .values(&row)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// System scope: undelivered events, oldest first, locked for this worker (others skip them).
+    pub async fn claim_pending(
+        conn: &mut Conn,
+        max_attempts: i32,
+        limit: i64,
+    ) -> AppResult<Vec<BillingEventRow>> {
+        Ok(billing_events::table
+            .filter(billing_events::delivered_at.is_null())
+            .filter(billing_events::attempts.lt(max_attempts))
+            .order(billing_events::created_at)
+            .limit(limit)
+            .select(BillingEventRow::as_select())
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?)
+    }
+
+    pub async fn record_attempt(
+        conn: &mut Conn,
+        tenant_id: Uuid,
+        id: Uuid,
+        error: Option<String>,
+    ) -> AppResult<()> {
+        let target = billing_events::table
+            .filter(billing_events::tenant_id.eq(tenant_id))
+            .filter(billing_events::id.eq(id));
+        match error {
+            None => {
+                diesel::update(target)
+                    .set((
+                        billing_events::attempts.eq(billing_events::attempts + 1),
+                        billing_events::delivered_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+            Some(e) => {
+                diesel::update(target)
+                    .set((
+                        billing_events::attempts.eq(billing_events::attempts + 1),
+                        billing_events::last_error.eq(e),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+}

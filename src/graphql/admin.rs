@@ -1,0 +1,307 @@
+//! Platform administration across tenants: listing and inspecting tenants (every read of a
+//! tenant's data audited with the admin as actor), the platform report (a few aggregate queries,
+//! never a loop over tenants), and maintenance.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use diesel::{
+    QueryableByName,
+    sql_types::{BigInt, Date, Text},
+};
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+
+use crate::{
+    db::{
+        ScopedFutureExt,
+        audit::{self, AuditEvent},
+        models::{TenantRow, UserRow, usage},
+        schema::tenants,
+    },
+    error::AppError,
+    graphql::{
+        connection::{self, Page},
+        context, ids,
+        tenant::{Tenant, TenantStatus},
+        usage::{BYTES_PER_GB, UsageItem},
+    },
+};
+
+#[derive(SimpleObject)]
+pub struct AdminTenantView {
+    pub tenant: Tenant,
+    pub users: i64,
+    pub usage: Vec<UsageItem>,
+}
+
+#[derive(SimpleObject)]
+pub struct CountBy {
+    pub key: String,
+    pub count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct TenantUsage {
+    pub tenant_id: ID,
+    pub name: String,
+    pub api_calls: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct PlatformReport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub tenants_by_status: Vec<CountBy>,
+    pub tenants_by_plan: Vec<CountBy>,
+    pub users: i64,
+    pub api_calls: i64,
+    /// The ten tenants with the most API calls in the period.
+    pub top_tenants: Vec<TenantUsage>,
+}
+
+#[derive(QueryableByName)]
+struct KeyCount {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+#[derive(QueryableByName)]
+struct Top {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    calls: i64,
+}
+
+#[derive(QueryableByName)]
+struct Total {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(Default)]
+pub struct AdminQuery;
+
+#[Object]
+impl AdminQuery {
+    /// Tenants, oldest first, filtered by status, plan and a text found in name, slug or domain.
+    async fn admin_tenants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<TenantStatus>,
+        plan: Option<String>,
+        search: Option<String>,
+    ) -> Result<Page<Tenant>, AppError> {
+        use diesel::{
+            BoolExpressionMethods, ExpressionMethods, PgTextExpressionMethods, QueryDsl,
+            SelectableHelper,
+        };
+        let page = connection::page_request(first, after.as_deref())?;
+        let admin = context::platform_admin(ctx).await?;
+        let audit_ctx = admin.audit();
+        let (rows, total) = admin
+            .system_tx(|conn| {
+                async move {
+                    let filtered = || {
+                        let mut q = tenants::table.into_boxed();
+                        if let Some(s) = status {
+                            q = q.filter(tenants::status.eq(s.as_db()));
+                        }
+                        if let Some(p) = &plan {
+                            q = q.filter(tenants::plan.eq(p.clone()));
+                        }
+                        if let Some(text) = &search {
+                            let pattern = format!(
+                                "%{}%",
+                                text.replace('\\', "\\\\")
+                                    .replace('%', "\\%")
+                                    .replace('_', "\\_")
+                            );
+                            q = q.filter(
+                                tenants::name
+                                    .ilike(pattern.clone())
+                                    .or(tenants::slug.ilike(pattern.clone()))
+                                    .or(tenants::domain.ilike(pattern)),
+                            );
+                        }
+                        q
+                    };
+                    let total: i64 = filtered().count().get_result(conn).await?;
+                    let q = filtered().select(TenantRow::as_select());
+                    let q = crate::after_key!(q, tenants::created_at, tenants::id, page.after);
+                    let rows: Vec<TenantRow> = q
+                        .order((tenants::created_at, tenants::id))
+                        .limit(page.fetch())
+                        .load(conn)
+                        .await?;
+                    audit::record_platform(
+                        conn,
+                        &audit_ctx,
+                        AuditEvent::new("platform.tenants_listed"),
+                    )
+                    .await?;
+                    Ok((rows, total))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(connection::build(
+            rows,
+            page,
+            total,
+            |r| (r.created_at, r.id),
+            Tenant,
+        ))
+    }
+
+    /// One tenant with its users and usage; written to that tenant's audit log.
+    async fn admin_tenant(&self, ctx: &Context<'_>, id: ID) -> Result<AdminTenantView, AppError> {
+        let tenant_id = ids::decode("Tenant", "id", &id)?;
+        let admin = context::platform_admin(ctx).await?;
+        let period = crate::alerts::month_start();
+        let (tenant, users, calls, storage) = admin
+            .tenant_tx(tenant_id, "platform.tenant_read", |conn| {
+                async move {
+                    Ok((
+                        TenantRow::current(conn, tenant_id).await?,
+                        UserRow::count_seats(conn).await?,
+                        usage::api_calls_since(conn, period).await?,
+                        usage::latest_storage(conn).await?,
+                    ))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        let limits = tenant.limits();
+        Ok(AdminTenantView {
+            users,
+            usage: vec![
+                UsageItem {
+                    metric: "api_calls".into(),
+                    used: calls as f64,
+                    limit: None,
+                    period_start: period,
+                },
+                UsageItem {
+                    metric: "users".into(),
+                    used: users as f64,
+                    limit: Some(limits.users as f64),
+                    period_start: period,
+                },
+                UsageItem {
+                    metric: "storage_gb".into(),
+                    used: storage.unwrap_or(0) as f64 / BYTES_PER_GB,
+                    limit: Some(limits.storage_gb as f64),
+                    period_start: period,
+                },
+            ],
+            tenant: Tenant(tenant),
+        })
+    }
+
+    /// Tenants by status and plan, users, API calls in [from, to) and the top tenants: four
+    /// aggregate statements in one transaction. Default period: the current month.
+    async fn platform_report(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<PlatformReport, AppError> {
+        let admin = context::platform_admin(ctx).await?;
+        let from = from.unwrap_or_else(|| {
+            crate::alerts::month_start()
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+        });
+        let to = to.unwrap_or_else(Utc::now);
+        if to <= from {
+            return Err(AppError::bad_input("to", "to must be after from"));
+        }
+        let audit_ctx = admin.audit();
+        let (by_status, by_plan, users, calls, top) = admin
+            .system_tx(|conn| {
+                async move {
+                    let by_status: Vec<KeyCount> =
+                        diesel::sql_query("SELECT status AS key, count(*) AS count FROM tenants GROUP BY status ORDER BY status")
+                            .load(conn)
+                            .await?;
+                    let by_plan: Vec<KeyCount> = diesel::sql_query(
+                        "SELECT plan AS key, count(*) AS count FROM tenants WHERE status <> 'purged' GROUP BY plan ORDER BY plan",
+                    )
+                    .load(conn)
+                    .await?;
+                    let users: Total = diesel::sql_query("SELECT count(*) AS n FROM users WHERE status <> 'deactivated'")
+                        .get_result(conn)
+                        .await?;
+                    let (from_day, to_day) = (from.date_naive(), to.date_naive());
+                    let top: Vec<Top> = diesel::sql_query(
+                        "WITH calls AS (SELECT tenant_id, sum(value)::bigint AS calls FROM usage_counters
+                                        WHERE metric = 'api_calls' AND day >= $1 AND day <= $2 GROUP BY tenant_id)
+                         SELECT c.tenant_id, t.name, c.calls FROM calls c JOIN tenants t ON t.id = c.tenant_id
+                         ORDER BY c.calls DESC, t.id LIMIT 10",
+                    )
+                    .bind::<Date, _>(from_day)
+                    .bind::<Date, _>(to_day)
+                    .load(conn)
+                    .await?;
+                    let calls: Total = diesel::sql_query(
+                        "SELECT coalesce(sum(value), 0)::bigint AS n FROM usage_counters
+                         WHERE metric = 'api_calls' AND day >= $1 AND day <= $2",
+                    )
+                    .bind::<Date, _>(from_day)
+                    .bind::<Date, _>(to_day)
+                    .get_result(conn)
+                    .await?;
+                    audit::record_platform(conn, &audit_ctx, AuditEvent::new("platform.report_read").details(json!({ "from": from, "to": to })))
+                        .await?;
+                    Ok((by_status, by_plan, users.n, calls.n, top))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        let pairs = |rows: Vec<KeyCount>| {
+            rows.into_iter()
+                .map(|r| CountBy {
+                    key: r.key,
+                    count: r.count,
+                })
+                .collect()
+        };
+        Ok(PlatformReport {
+            from,
+            to,
+            tenants_by_status: pairs(by_status),
+            tenants_by_plan: pairs(by_plan),
+            users,
+            api_calls: calls,
+            top_tenants: top
+                .into_iter()
+                .map(|t| TenantUsage {
+                    tenant_id: ids::encode("Tenant", t.tenant_id),
+                    name: t.name,
+                    api_calls: t.calls,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Writes this replica's API-call counts now (they are flushed every HUB_USAGE_FLUSH_SECS
+    /// anyway); returns the calls written.
+    async fn admin_flush_usage(&self, ctx: &Context<'_>) -> Result<i64, AppError> {
+        let admin = context::platform_admin(ctx).await?;
+        admin.state.usage.flush(&admin.state.db).await
+    }
+}

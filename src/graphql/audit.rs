@@ -1,0 +1,171 @@
+//! The audit log: `auditLog` with filters, for tenant admins (their tenant, audit:read) and
+//! platform admins (any tenant, named; the read itself is audited).
+
+use async_graphql::{Context, ID, InputObject, Json, Object};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    auth::Principal,
+    db::{ScopedFutureExt, audit::AuditRow, schema::audit_log},
+    domain::Permission,
+    error::{AppError, AppResult},
+    graphql::{
+        connection::{self, Page},
+        context, ids,
+    },
+};
+
+pub struct AuditEntry(pub AuditRow);
+
+/// Something that happened to the tenant.
+#[Object]
+impl AuditEntry {
+    async fn id(&self) -> ID {
+        ids::encode("AuditEntry", self.0.id)
+    }
+    /// A dotted verb such as `user.created`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// user, platform_admin, api_key, system or anonymous.
+    async fn actor_type(&self) -> &str {
+        &self.0.actor_type
+    }
+    async fn actor_id(&self) -> Option<String> {
+        self.0.actor_id.map(|a| a.to_string())
+    }
+    async fn target_type(&self) -> Option<&str> {
+        self.0.target_type.as_deref()
+    }
+    async fn target_id(&self) -> Option<&str> {
+        self.0.target_id.as_deref()
+    }
+    async fn ip(&self) -> Option<&str> {
+        self.0.ip.as_deref()
+    }
+    async fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    /// What changed (never a secret or a password).
+    async fn details(&self) -> Json<serde_json::Value> {
+        Json(self.0.details.clone())
+    }
+}
+
+#[derive(InputObject, Default, Clone)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    /// A user's or admin's UUID.
+    pub actor_id: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+async fn page(
+    conn: &mut crate::db::Conn,
+    filter: &AuditFilter,
+    actor: Option<Uuid>,
+    request: crate::db::models::PageRequest,
+) -> AppResult<(Vec<AuditRow>, i64)> {
+    let filtered = || {
+        let mut q = audit_log::table.into_boxed();
+        if let Some(a) = &filter.action {
+            q = q.filter(audit_log::action.eq(a.clone()));
+        }
+        if let Some(a) = actor {
+            q = q.filter(audit_log::actor_id.eq(a));
+        }
+        if let Some(t) = &filter.target_type {
+            q = q.filter(audit_log::target_type.eq(t.clone()));
+        }
+        if let Some(t) = &filter.target_id {
+            q = q.filter(audit_log::target_id.eq(t.clone()));
+        }
+        if let Some(f) = filter.from {
+            q = q.filter(audit_log::at.ge(f));
+        }
+        if let Some(t) = filter.to {
+            q = q.filter(audit_log::at.lt(t));
+        }
+        q
+    };
+    let total = filtered().count().get_result(conn).await?;
+    let q = filtered().select(AuditRow::as_select());
+    let q = crate::after_key!(q, audit_log::at, audit_log::id, request.after);
+    let rows = q
+        .order((audit_log::at, audit_log::id))
+        .limit(request.fetch())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The audit log, oldest first. Tenant admins see their tenant; platform admins name one.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AuditFilter>,
+        tenant_id: Option<ID>,
+    ) -> Result<Page<AuditEntry>, AppError> {
+        let request = connection::page_request(first, after.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let actor = filter
+            .actor_id
+            .as_deref()
+            .map(|a| {
+                Uuid::try_parse(a)
+                    .map_err(|_| AppError::bad_input("filter.actorId", "actorId is a UUID"))
+            })
+            .transpose()?;
+        let (rows, total) = match (&context::request(ctx)?.principal, tenant_id) {
+            (Principal::PlatformAdmin { .. }, Some(id)) => {
+                let admin = context::platform_admin(ctx).await?;
+                let tenant = ids::decode("Tenant", "tenantId", &id)?;
+                admin
+                    .tenant_tx(tenant, "platform.audit_read", |conn| {
+                        page(conn, &filter, actor, request).scope_boxed()
+                    })
+                    .await?
+            }
+            (Principal::PlatformAdmin { .. }, None) => {
+                return Err(AppError::bad_input(
+                    "tenantId",
+                    "platform admins name the tenant",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(AppError::forbidden(
+                    "only platform admins name another tenant",
+                ));
+            }
+            (_, None) => {
+                let scope = context::require(ctx, Permission::AuditRead).await?;
+                scope
+                    .tx(|conn| page(conn, &filter, actor, request).scope_boxed())
+                    .await?
+            }
+        };
+        Ok(connection::build(
+            rows,
+            request,
+            total,
+            |r| (r.at, r.id),
+            AuditEntry,
+        ))
+    }
+}
