@@ -115,7 +115,6 @@ async fn template() -> String {
                         }
                     }
                 }
-                }
             }
             admin.execute("SELECT pg_advisory_unlock(747)", &[]).await.unwrap();
             name
