@@ -403,6 +403,10 @@ impl TenantMutation {
                     if let Some(n) = &name {
                         changed.insert("name".into(), json!(n));
                     }
+                    if let Some(days) = retention {
+                        TenantRow::set_retention(conn, tenant_id, Some(days)).await?;
+                        changed.insert("retention_days".into(), json!(days));
+                    }
                     let tenant = TenantRow::update_settings(
                         conn,
                         tenant_id,
@@ -410,10 +414,6 @@ impl TenantMutation {
                         &branding,
                     )
                     .await?;
-                    if let Some(days) = retention {
-                        TenantRow::set_retention(conn, tenant_id, Some(days)).await?;
-                        changed.insert("retention_days".into(), json!(days));
-                    }
                     let mut touched = Vec::new();
                     for i in integrations {
                         if i.remove {
