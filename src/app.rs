@@ -92,7 +92,9 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .configure(http::configure)
+                .configure(|cfg| {
+                    http::configure(cfg, data_state.settings.graphiql_assets_dir.clone())
+                })
         })
         .listen(listener)?
         .shutdown_timeout(10);

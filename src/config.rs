@@ -169,6 +169,15 @@ pub struct Settings {
     #[arg(long, env = "HUB_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Folder of the self-hosted GraphiQL files (filled by scripts/fetch-graphiql-assets.sh).
+    /// While it misses one of them, /graphiql loads GraphiQL from a public CDN instead.
+    #[arg(
+        long,
+        env = "HUB_GRAPHIQL_ASSETS_DIR",
+        default_value = "assets/graphiql"
+    )]
+    pub graphiql_assets_dir: Option<PathBuf>,
+
     /// Failed logins allowed per client IP per minute (also the burst).
     #[arg(
         long,

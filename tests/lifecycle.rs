@@ -27,7 +27,10 @@ async fn rows_of(app: &TestApp, tenant: Uuid) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     for t in tables {
         let n: i64 = su
-            .query_one(&format!("SELECT count(*) FROM {t} WHERE tenant_id = $1"), &[&tenant])
+            .query_one(
+                &format!("SELECT count(*) FROM {t} WHERE tenant_id = $1"),
+                &[&tenant],
+            )
             .await
             .unwrap()
             .get(0);
@@ -41,44 +44,108 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
     let app = spawn_app().await;
     let t = app.signup("acme").await;
     let (_, member_token) = app.add_user(&t, "bob@acme.example.com", &["admin"]).await;
-    let body = app.gql(Some(&member_token), DEACTIVATE, json!({ "input": { "reason": "x" } })).await;
-    assert_eq!(error_code(&body), "FORBIDDEN", "only the owner (tenant:delete) deactivates");
+    let body = app
+        .gql(
+            Some(&member_token),
+            DEACTIVATE,
+            json!({ "input": { "reason": "x" } }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&body),
+        "FORBIDDEN",
+        "only the owner (tenant:delete) deactivates"
+    );
 
-    let body = app.gql(Some(&t.token), DEACTIVATE, json!({ "input": { "reason": "moving on" } })).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            DEACTIVATE,
+            json!({ "input": { "reason": "moving on" } }),
+        )
+        .await;
     let tenant = &body["data"]["deactivateTenant"]["tenant"];
     assert_eq!(tenant["status"], "DEACTIVATED", "{body}");
-    let deactivated: chrono::DateTime<chrono::Utc> = tenant["deactivatedAt"].as_str().unwrap().parse().unwrap();
-    let purge_after: chrono::DateTime<chrono::Utc> = tenant["purgeAfter"].as_str().unwrap().parse().unwrap();
+    let deactivated: chrono::DateTime<chrono::Utc> =
+        tenant["deactivatedAt"].as_str().unwrap().parse().unwrap();
+    let purge_after: chrono::DateTime<chrono::Utc> =
+        tenant["purgeAfter"].as_str().unwrap().parse().unwrap();
     assert_eq!((purge_after - deactivated).num_days(), 30);
 
-    assert_eq!(error_code(&app.try_login(&t.domain, &t.owner_email, PASSWORD).await), "TENANT_INACTIVE");
-    assert_eq!(error_code(&app.gql(Some(&member_token), "{ me { id } }", json!({})).await), "TENANT_INACTIVE");
+    assert_eq!(
+        error_code(&app.try_login(&t.domain, &t.owner_email, PASSWORD).await),
+        "TENANT_INACTIVE"
+    );
+    assert_eq!(
+        error_code(
+            &app.gql(Some(&member_token), "{ me { id } }", json!({}))
+                .await
+        ),
+        "TENANT_INACTIVE"
+    );
 
     // The owner may still export, as JSON and as NDJSON.
-    let export = app.gql(Some(&t.token), "{ exportTenantData }", json!({})).await;
+    let export = app
+        .gql(Some(&t.token), "{ exportTenantData }", json!({}))
+        .await;
     let doc = &export["data"]["exportTenantData"];
     assert_eq!(doc["format_version"], 1, "{export}");
     assert_eq!(doc["tenant"]["domain"], t.domain.as_str());
     assert_eq!(doc["tables"]["users"].as_array().unwrap().len(), 2);
     let text = doc.to_string();
-    for secret in ["password_hash", "token_hash", "$argon2", "key_hash", "secret_ciphertext"] {
+    for secret in [
+        "password_hash",
+        "token_hash",
+        "$argon2",
+        "key_hash",
+        "secret_ciphertext",
+    ] {
         assert!(!text.contains(secret), "the export holds {secret}");
     }
     assert!(doc["tables"].get("refresh_tokens").is_none());
-    let resp = app.client.get(format!("{}/export/tenant.ndjson", app.address)).bearer_auth(&t.token).send().await.unwrap();
+    let resp = app
+        .client
+        .get(format!("{}/export/tenant.ndjson", app.address))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
     let body = resp.text().await.unwrap();
-    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines[0]["format_version"], 1);
     let users = lines.iter().filter(|l| l["table"] == "users").count();
     assert_eq!(users, 2);
     assert!(!body.contains("$argon2"));
-    let resp = app.client.get(format!("{}/export/tenant.ndjson", app.address)).bearer_auth(&member_token).send().await.unwrap();
-    assert_eq!(resp.status(), 403, "an admin without tenant:delete cannot export");
+    let resp = app
+        .client
+        .get(format!("{}/export/tenant.ndjson", app.address))
+        .bearer_auth(&member_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        403,
+        "an admin without tenant:delete cannot export"
+    );
 
-    let body = app.gql(Some(&t.token), "mutation { reactivateTenant { tenant { status purgeAfter } } }", json!({})).await;
-    assert_eq!(body["data"]["reactivateTenant"]["tenant"], json!({ "status": "ACTIVE", "purgeAfter": null }), "{body}");
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { reactivateTenant { tenant { status purgeAfter } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["reactivateTenant"]["tenant"],
+        json!({ "status": "ACTIVE", "purgeAfter": null }),
+        "{body}"
+    );
     app.login(&t.domain, &t.owner_email, PASSWORD).await;
 }
 
@@ -90,11 +157,18 @@ async fn a_tenant_chooses_its_retention_within_the_platform_bounds() {
     let body = app.gql(Some(&t.token), update, json!({ "d": 2 })).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
     let body = app.gql(Some(&t.token), update, json!({ "d": 90 })).await;
-    assert_eq!(body["data"]["updateTenantSettings"]["tenant"]["retentionDays"], 90, "{body}");
-    let body = app.gql(Some(&t.token), DEACTIVATE, json!({ "input": {} })).await;
+    assert_eq!(
+        body["data"]["updateTenantSettings"]["tenant"]["retentionDays"], 90,
+        "{body}"
+    );
+    let body = app
+        .gql(Some(&t.token), DEACTIVATE, json!({ "input": {} }))
+        .await;
     let tenant = &body["data"]["deactivateTenant"]["tenant"];
-    let deactivated: chrono::DateTime<chrono::Utc> = tenant["deactivatedAt"].as_str().unwrap().parse().unwrap();
-    let purge_after: chrono::DateTime<chrono::Utc> = tenant["purgeAfter"].as_str().unwrap().parse().unwrap();
+    let deactivated: chrono::DateTime<chrono::Utc> =
+        tenant["deactivatedAt"].as_str().unwrap().parse().unwrap();
+    let purge_after: chrono::DateTime<chrono::Utc> =
+        tenant["purgeAfter"].as_str().unwrap().parse().unwrap();
     assert_eq!((purge_after - deactivated).num_days(), 90);
 }
 
@@ -104,12 +178,33 @@ async fn platform_admins_suspend_and_resume_tenants_and_members_cannot() {
     let t = app.signup("acme").await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let suspend = "mutation($id: ID!) { suspendTenant(tenantId: $id, reason: \"unpaid\") { tenant { status } } }";
-    assert_eq!(error_code(&app.gql(Some(&t.token), suspend, json!({ "id": t.id })).await), "FORBIDDEN");
+    assert_eq!(
+        error_code(
+            &app.gql(Some(&t.token), suspend, json!({ "id": t.id }))
+                .await
+        ),
+        "FORBIDDEN"
+    );
     let body = app.gql(Some(&admin), suspend, json!({ "id": t.id })).await;
-    assert_eq!(body["data"]["suspendTenant"]["tenant"]["status"], "SUSPENDED", "{body}");
-    assert_eq!(error_code(&app.gql(Some(&t.token), "{ me { id } }", json!({})).await), "TENANT_INACTIVE");
-    let body = app.gql(Some(&admin), "mutation($id: ID!) { resumeTenant(tenantId: $id) { tenant { status } } }", json!({ "id": t.id })).await;
-    assert_eq!(body["data"]["resumeTenant"]["tenant"]["status"], "ACTIVE", "{body}");
+    assert_eq!(
+        body["data"]["suspendTenant"]["tenant"]["status"], "SUSPENDED",
+        "{body}"
+    );
+    assert_eq!(
+        error_code(&app.gql(Some(&t.token), "{ me { id } }", json!({})).await),
+        "TENANT_INACTIVE"
+    );
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { resumeTenant(tenantId: $id) { tenant { status } } }",
+            json!({ "id": t.id }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["resumeTenant"]["tenant"]["status"], "ACTIVE",
+        "{body}"
+    );
     assert!(app.gql(Some(&t.token), "{ me { id } }", json!({})).await["data"]["me"].is_object());
     let audited: i64 = app
         .superuser()
@@ -130,45 +225,99 @@ async fn the_purge_deletes_every_row_of_a_tenant_past_its_grace_and_touches_no_o
     let gone = app.signup("gone").await;
     let kept = app.signup("kept").await;
     for t in [&gone, &kept] {
-        app.add_user(t, &format!("bob@{}", t.domain), &["member"]).await;
-        app.gql(Some(&t.token), "mutation { createWorkspace(input: { name: \"Ops\" }) { workspace { id } } }", json!({})).await;
+        app.add_user(t, &format!("bob@{}", t.domain), &["member"])
+            .await;
+        app.gql(
+            Some(&t.token),
+            "mutation { createWorkspace(input: { name: \"Ops\" }) { workspace { id } } }",
+            json!({}),
+        )
+        .await;
     }
-    app.gql(Some(&gone.token), DEACTIVATE, json!({ "input": {} })).await;
+    app.gql(Some(&gone.token), DEACTIVATE, json!({ "input": {} }))
+        .await;
     let kept_before = rows_of(&app, kept.uuid).await;
 
     // Not due yet: the maintenance command purges nothing.
     let purge = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_tenant-hub"))
-            .args(["maintenance", "purge", "--database-url", &common::db_url(app.db_name())])
+            .args([
+                "maintenance",
+                "purge",
+                "--database-url",
+                &common::db_url(app.db_name()),
+            ])
             .output()
             .unwrap()
     };
     let out = purge();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("done: 0 of 0"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("done: 0 of 0"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     app.superuser()
         .await
-        .execute("UPDATE tenants SET purge_after = now() - interval '1 minute' WHERE id = $1", &[&gone.uuid])
+        .execute(
+            "UPDATE tenants SET purge_after = now() - interval '1 minute' WHERE id = $1",
+            &[&gone.uuid],
+        )
         .await
         .unwrap();
     let out = purge();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("done: 1 of 1 tenant(s) purged"), "{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("done: 1 of 1 tenant(s) purged"),
+        "{stdout}"
+    );
 
-    let left: Vec<(String, i64)> = rows_of(&app, gone.uuid).await.into_iter().filter(|(_, n)| *n > 0).collect();
-    assert!(left.is_empty(), "rows of the purged tenant remain: {left:?}");
-    assert!(rows_of(&app, gone.uuid).await.len() >= 15, "every tenant table was checked");
-    assert_eq!(rows_of(&app, kept.uuid).await, kept_before, "the other tenant is untouched");
+    let left: Vec<(String, i64)> = rows_of(&app, gone.uuid)
+        .await
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "rows of the purged tenant remain: {left:?}"
+    );
+    assert!(
+        rows_of(&app, gone.uuid).await.len() >= 15,
+        "every tenant table was checked"
+    );
+    assert_eq!(
+        rows_of(&app, kept.uuid).await,
+        kept_before,
+        "the other tenant is untouched"
+    );
     let su = app.superuser().await;
-    let tomb = su.query_one("SELECT status, domain FROM tenants WHERE id = $1", &[&gone.uuid]).await.unwrap();
-    assert_eq!((tomb.get::<_, String>(0), tomb.get::<_, Option<String>>(1)), ("purged".to_owned(), None));
+    let tomb = su
+        .query_one(
+            "SELECT status, domain FROM tenants WHERE id = $1",
+            &[&gone.uuid],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (tomb.get::<_, String>(0), tomb.get::<_, Option<String>>(1)),
+        ("purged".to_owned(), None)
+    );
     let recorded: i64 = su
         .query_one("SELECT count(*) FROM platform_audit_log WHERE action = 'platform.tenant_purged' AND target_id = $1", &[&gone.uuid.to_string()])
         .await
         .unwrap()
         .get(0);
     assert_eq!(recorded, 1);
-    assert_eq!(error_code(&app.try_login(&gone.domain, &gone.owner_email, PASSWORD).await), "UNAUTHENTICATED");
-    assert_eq!(error_code(&app.gql(Some(&gone.token), "{ me { id } }", json!({})).await), "UNAUTHENTICATED");
+    assert_eq!(
+        error_code(
+            &app.try_login(&gone.domain, &gone.owner_email, PASSWORD)
+                .await
+        ),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        error_code(&app.gql(Some(&gone.token), "{ me { id } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,15 +326,37 @@ async fn a_forced_purge_needs_the_domain_typed_as_confirmation() {
     let t = app.signup("acme").await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let purge = "mutation($input: PurgeTenantInput!) { purgeTenant(input: $input) }";
-    let body = app.gql(Some(&admin), purge, json!({ "input": { "tenantId": t.id } })).await;
+    let body = app
+        .gql(
+            Some(&admin),
+            purge,
+            json!({ "input": { "tenantId": t.id } }),
+        )
+        .await;
     assert_eq!(error_code(&body), "CONFLICT", "an active tenant is not due");
     let body = app.gql(Some(&admin), purge, json!({ "input": { "tenantId": t.id, "force": true, "confirmDomain": "wrong.example.com" } })).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    let body = app.gql(Some(&admin), purge, json!({ "input": { "tenantId": t.id, "force": true, "confirmDomain": t.domain } })).await;
+    let body = app
+        .gql(
+            Some(&admin),
+            purge,
+            json!({ "input": { "tenantId": t.id, "force": true, "confirmDomain": t.domain } }),
+        )
+        .await;
     assert!(body["data"]["purgeTenant"].as_i64().unwrap() > 10, "{body}");
     let left: i64 = rows_of(&app, t.uuid).await.iter().map(|(_, n)| n).sum();
     assert_eq!(left, 0);
-    assert_eq!(error_code(&app.gql(Some(&t.token), purge, json!({ "input": { "tenantId": t.id } })).await), "UNAUTHENTICATED");
+    assert_eq!(
+        error_code(
+            &app.gql(
+                Some(&t.token),
+                purge,
+                json!({ "input": { "tenantId": t.id } })
+            )
+            .await
+        ),
+        "UNAUTHENTICATED"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,6 +364,9 @@ async fn the_application_role_cannot_purge_an_active_tenant_even_by_calling_the_
     let app = spawn_app().await;
     let t = app.signup("acme").await;
     let client = app.app_role().await;
-    let err = client.query_one("SELECT hub_purge_tenant($1)", &[&t.uuid]).await.unwrap_err();
+    let err = client
+        .query_one("SELECT hub_purge_tenant($1)", &[&t.uuid])
+        .await
+        .unwrap_err();
     assert!(format!("{err:?}").contains("not deactivated"), "{err:?}");
 }

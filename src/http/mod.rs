@@ -1,6 +1,7 @@
 //! HTTP: the routes (/graphql, /graphiql, /.well-known/jwks.json, /healthz, /readyz), request
 //! metadata (request id, client IP) and the response helpers for whole-request errors.
 
+pub mod graphiql;
 pub mod meta;
 pub mod routes;
 

@@ -1,10 +1,9 @@
 //! The routes. `/graphql` authenticates the caller (Principal), then hands the parsed request
 //! to async-graphql with the Principal and request metadata in its context.
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
-use async_graphql::http::GraphiQLSource;
 
 use crate::{
     alerts,
@@ -23,13 +22,13 @@ use crate::{
     ratelimit::Decision,
 };
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, graphiql_assets_dir: Option<PathBuf>) {
+    crate::http::graphiql::configure(cfg, graphiql_assets_dir, "/graphql");
     cfg.service(
         web::resource("/graphql")
             .route(web::post().to(graphql_post))
             .route(web::get().to(graphql_get)),
     )
-    .service(web::resource("/graphiql").route(web::get().to(graphiql)))
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks)))
     .service(web::resource("/metrics").route(web::get().to(metrics)))
     .service(web::resource("/export/tenant.ndjson").route(web::get().to(export_tenant)))
@@ -332,12 +331,6 @@ async fn metrics(state: web::Data<Arc<AppState>>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
-}
-
-async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").finish())
 }
 
 async fn jwks(state: web::Data<Arc<AppState>>) -> HttpResponse {

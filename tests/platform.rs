@@ -1,0 +1,433 @@
+//! Platform administration, the audit log and billing, through HTTP.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use common::{TestApp, error_code, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    app.superuser()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admins_list_filter_and_inspect_tenants_and_every_read_is_audited() {
+    let app = spawn_app().await;
+    let a = app.signup("alpha").await;
+    let b = app.signup("bravo").await;
+    let c = app.signup("charlie").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    app.gql(
+        Some(&admin),
+        "mutation($id: ID!) { suspendTenant(tenantId: $id) { tenant { id } } }",
+        json!({ "id": b.id }),
+    )
+    .await;
+
+    let list = "query($first: Int, $after: String, $status: TenantStatus, $search: String) {
+        adminTenants(first: $first, after: $after, status: $status, search: $search) {
+            totalCount pageInfo { hasNextPage endCursor } edges { node { id name domain status } } } }";
+    let all = app.gql(Some(&admin), list, json!({})).await;
+    assert_eq!(all["data"]["adminTenants"]["totalCount"], 3, "{all}");
+    let suspended = app
+        .gql(Some(&admin), list, json!({ "status": "SUSPENDED" }))
+        .await;
+    assert_eq!(
+        suspended["data"]["adminTenants"]["edges"],
+        json!([{ "node": { "id": b.id, "name": "bravo", "domain": b.domain, "status": "SUSPENDED" } }])
+    );
+    let found = app
+        .gql(Some(&admin), list, json!({ "search": "CHAR" }))
+        .await;
+    assert_eq!(
+        found["data"]["adminTenants"]["edges"][0]["node"]["id"],
+        c.id.as_str()
+    );
+    let page = app.gql(Some(&admin), list, json!({ "first": 2 })).await;
+    assert_eq!(
+        page["data"]["adminTenants"]["pageInfo"]["hasNextPage"],
+        true
+    );
+    let next = app
+        .gql(
+            Some(&admin),
+            list,
+            json!({ "first": 2, "after": page["data"]["adminTenants"]["pageInfo"]["endCursor"] }),
+        )
+        .await;
+    assert_eq!(
+        next["data"]["adminTenants"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        error_code(&app.gql(Some(&a.token), list, json!({})).await),
+        "FORBIDDEN"
+    );
+
+    let one = app
+        .gql(Some(&admin), "query($id: ID!) { adminTenant(id: $id) { users tenant { domain } usage { metric used limit } } }", json!({ "id": a.id }))
+        .await;
+    assert_eq!(one["data"]["adminTenant"]["users"], 1, "{one}");
+    let read: i64 = app
+        .superuser()
+        .await
+        .query_one("SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'platform.tenant_read' AND actor_type = 'platform_admin'", &[&a.uuid])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        read, 1,
+        "the tenant sees the admin's read in its own audit log"
+    );
+    assert!(
+        count(
+            &app,
+            "SELECT count(*) FROM platform_audit_log WHERE action = 'platform.tenants_listed'"
+        )
+        .await
+            >= 4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_report_aggregates_tenants_users_and_api_calls() {
+    let app = spawn_app().await;
+    let a = app.signup("alpha").await;
+    let b = app.signup("bravo").await;
+    app.add_user(&b, "x@bravo.example.com", &["member"]).await;
+    for _ in 0..3 {
+        app.gql(Some(&a.token), "{ __typename }", json!({})).await;
+    }
+    app.gql(Some(&b.token), "{ __typename }", json!({})).await;
+    app.state.usage.flush(&app.state.db).await.unwrap();
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let body = app
+        .gql(
+            Some(&admin),
+            "{ platformReport { tenantsByStatus { key count } tenantsByPlan { key count } users apiCalls topTenants { tenantId name apiCalls } } }",
+            json!({}),
+        )
+        .await;
+    let report = &body["data"]["platformReport"];
+    assert_eq!(
+        report["tenantsByStatus"],
+        json!([{ "key": "active", "count": 2 }]),
+        "{body}"
+    );
+    assert_eq!(
+        report["tenantsByPlan"],
+        json!([{ "key": "free", "count": 2 }])
+    );
+    assert_eq!(report["users"], 3);
+    assert!(report["apiCalls"].as_i64().unwrap() >= 4);
+    assert_eq!(report["topTenants"][0]["tenantId"], a.id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_is_append_only_for_the_application_role() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let client = app.app_role().await;
+    client.batch_execute("BEGIN").await.unwrap();
+    client
+        .execute(
+            "SELECT set_config('app.tenant_id', $1, true)",
+            &[&t.uuid.to_string()],
+        )
+        .await
+        .unwrap();
+    let seen: i64 = client
+        .query_one("SELECT count(*) FROM audit_log", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(seen >= 2, "it may SELECT");
+    client.batch_execute("SAVEPOINT s").await.unwrap();
+    let update = client
+        .execute("UPDATE audit_log SET action = 'forged'", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{update:?}").contains("permission denied"),
+        "{update:?}"
+    );
+    client
+        .batch_execute("ROLLBACK TO SAVEPOINT s")
+        .await
+        .unwrap();
+    let delete = client
+        .execute("DELETE FROM audit_log", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{delete:?}").contains("permission denied"),
+        "{delete:?}"
+    );
+    client.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_records_logins_failures_and_changes_and_filters_them() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let (_, viewer) = app.add_user(&t, "v@acme.example.com", &["viewer"]).await;
+    app.try_login(&t.domain, &t.owner_email, "wrong password!")
+        .await;
+    app.gql(
+        Some(&t.token),
+        "mutation { createWorkspace(input: { name: \"Ops\" }) { workspace { id } } }",
+        json!({}),
+    )
+    .await;
+    app.gql(Some(&t.token), "mutation { logout }", json!({}))
+        .await;
+    let t2 = app.login(&t.domain, &t.owner_email, common::PASSWORD).await;
+    let token = t2["accessToken"].as_str().unwrap();
+
+    let q = "query($first: Int, $after: String, $filter: AuditFilter) { auditLog(first: $first, after: $after, filter: $filter) {
+        pageInfo { hasNextPage endCursor } edges { node { id action actorId targetType targetId ip at } } } }";
+    let all = app.gql(Some(token), q, json!({ "first": 100 })).await;
+    let actions: Vec<&str> = all["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{all}"))
+        .iter()
+        .map(|e| e["node"]["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "tenant.created",
+        "auth.login",
+        "auth.login_failed",
+        "workspace.created",
+        "auth.logout",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    let only = app
+        .gql(
+            Some(token),
+            q,
+            json!({ "filter": { "action": "workspace.created" } }),
+        )
+        .await;
+    let edges = only["data"]["auditLog"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0]["node"]["actorId"], t.owner_uuid.to_string());
+    assert_eq!(edges[0]["node"]["ip"], "127.0.0.1");
+    let by_actor = app.gql(Some(token), q, json!({ "filter": { "actorId": t.owner_uuid.to_string(), "from": "2000-01-01T00:00:00Z" } })).await;
+    assert!(
+        by_actor["data"]["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["node"]["actorId"] == t.owner_uuid.to_string())
+    );
+    let future = app
+        .gql(
+            Some(token),
+            q,
+            json!({ "filter": { "from": "2999-01-01T00:00:00Z" } }),
+        )
+        .await;
+    assert_eq!(future["data"]["auditLog"]["edges"], json!([]));
+
+    // A viewer lacks audit:read; a platform admin names the tenant.
+    assert_eq!(
+        error_code(&app.gql(Some(&viewer), q, json!({})).await),
+        "FORBIDDEN"
+    );
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let by_admin = app
+        .gql(
+            Some(&admin),
+            "query($id: ID!) { auditLog(tenantId: $id, first: 5) { edges { node { action } } } }",
+            json!({ "id": t.id }),
+        )
+        .await;
+    assert_eq!(
+        by_admin["data"]["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5,
+        "{by_admin}"
+    );
+
+    let ndjson = app
+        .client
+        .get(format!("{}/export/audit.ndjson", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ndjson.status(), 200);
+    let text = ndjson.text().await.unwrap();
+    assert!(
+        text.lines()
+            .skip(1)
+            .all(|l| serde_json::from_str::<Value>(l).unwrap()["table"] == "audit_log")
+    );
+    assert!(text.lines().count() > 6);
+}
+
+type Inbox = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+async fn receiver() -> (String, Inbox) {
+    let inbox: Inbox = Arc::default();
+    let r = inbox.clone();
+    let server = HttpServer::new(move || {
+        let r = r.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let r = r.clone();
+            async move {
+                let h = |n: &str| {
+                    req.headers()
+                        .get(n)
+                        .map(|v| v.to_str().unwrap().to_owned())
+                        .unwrap_or_default()
+                };
+                r.lock()
+                    .unwrap()
+                    .push((h("x-hub-timestamp"), h("x-hub-signature"), body.to_vec()));
+                HttpResponse::Ok().finish()
+            }
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/billing"), inbox)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_plan_applies_its_limits_at_once_and_billing_events_reach_the_billing_hook() {
+    let (url, inbox) = receiver().await;
+    let app = spawn_app_with(move |s| {
+        s.webhook_allow_private = true;
+        s.billing_webhook_url = Some(url);
+        s.billing_webhook_secret = "billing-secret-42".into();
+    })
+    .await;
+    let t = app.signup("acme").await;
+    let plans = app
+        .gql(
+            Some(&t.token),
+            "{ plans { id limits { users apiCallsPerMinute } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        plans["data"]["plans"].as_array().unwrap().len(),
+        3,
+        "{plans}"
+    );
+    let before = app
+        .gql_response(Some(&t.token), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(before.headers()["ratelimit-limit"], "600");
+
+    let (_, member) = app.add_user(&t, "m@acme.example.com", &["member"]).await;
+    let change = "mutation($p: String!) { changePlan(plan: $p) { tenant { plan limits { users apiCallsPerMinute } features { sso } } } }";
+    assert_eq!(
+        error_code(&app.gql(Some(&member), change, json!({ "p": "pro" })).await),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        error_code(
+            &app.gql(Some(&t.token), change, json!({ "p": "gold" }))
+                .await
+        ),
+        "BAD_USER_INPUT"
+    );
+    let body = app.gql(Some(&t.token), change, json!({ "p": "pro" })).await;
+    assert_eq!(
+        body["data"]["changePlan"]["tenant"],
+        json!({ "plan": "pro", "limits": { "users": 250, "apiCallsPerMinute": 3000 }, "features": { "sso": true } }),
+        "{body}"
+    );
+    let after = app
+        .gql_response(Some(&t.token), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(
+        after.headers()["ratelimit-limit"],
+        "3000",
+        "the rate limiter follows at once"
+    );
+
+    let summary = app.gql(Some(&t.token), "{ billingSummary { plan status seatsUsed seatLimit periodStart periodEnd usage { metric used } } }", json!({})).await;
+    let s = &summary["data"]["billingSummary"];
+    assert_eq!(
+        (
+            s["plan"].as_str(),
+            s["seatsUsed"].as_i64(),
+            s["seatLimit"].as_i64()
+        ),
+        (Some("pro"), Some(2), Some(250)),
+        "{summary}"
+    );
+
+    // The period ended: closing it queues period_closed; both events are delivered, signed.
+    app.superuser()
+        .await
+        .execute(
+            "UPDATE subscriptions SET current_period_end = current_date WHERE tenant_id = $1",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        tenant_hub::billing::close_periods(&app.state.db)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        tenant_hub::billing::deliver_pending(&app.state)
+            .await
+            .unwrap(),
+        2
+    );
+    let received = inbox.lock().unwrap().clone();
+    let kinds: Vec<String> = received
+        .iter()
+        .map(|(ts, sig, body)| {
+            let expected =
+                tenant_hub::alerts::signature("billing-secret-42", ts.parse().unwrap(), body);
+            assert_eq!(sig, &format!("sha256={expected}"));
+            serde_json::from_slice::<Value>(body).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["plan_changed", "period_closed"]);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM billing_events WHERE delivered_at IS NULL"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        tenant_hub::billing::deliver_pending(&app.state)
+            .await
+            .unwrap(),
+        0,
+        "delivered once"
+    );
+}
