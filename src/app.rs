@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Outgoing HTTP (alert webhooks).
     pub http: reqwest::Client,
+    /// The operations allowed in `registered` persisted-query mode.
+    pub registry: Option<crate::graphql::registry::Registry>,
     /// API-rate alerts already raised: (tenant, threshold, day).
     pub api_alerted: dashmap::DashSet<(uuid::Uuid, i32, chrono::NaiveDate)>,
 }
@@ -67,8 +69,10 @@ impl Application {
         let data_state = web::Data::new(state.clone());
         let data_schema = web::Data::new(schema);
         let max_body = state.settings.max_body_bytes;
+        let cors_origins = state.settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(cors(&cors_origins))
                 .app_data(data_state.clone())
                 .app_data(data_schema.clone())
                 .app_data(web::PayloadConfig::new(max_body))
@@ -93,7 +97,12 @@ impl Application {
                     }
                 })
                 .configure(|cfg| {
-                    http::configure(cfg, data_state.settings.graphiql_assets_dir.clone())
+                    // The playground is off by default in production.
+                    let graphiql = data_state
+                        .settings
+                        .graphiql_enabled()
+                        .then(|| data_state.settings.graphiql_assets_dir.clone());
+                    http::configure(cfg, graphiql)
                 })
         })
         .listen(listener)?
@@ -162,6 +171,15 @@ impl AppState {
             settings.tokens.secrets_key.as_deref(),
             &settings.tokens.keys_dir.join("secrets.key"),
         )?;
+        let registry = match (&settings.persisted_queries, &settings.registered_operations) {
+            (crate::config::PersistedQueries::Registered, Some(path)) => {
+                Some(crate::graphql::registry::Registry::load(path)?)
+            }
+            (crate::config::PersistedQueries::Registered, None) => {
+                anyhow::bail!("HUB_PERSISTED_QUERIES=registered needs HUB_REGISTERED_OPERATIONS")
+            }
+            _ => None,
+        };
         let rate_limits = RateLimits::new(
             settings.rate_limit_burst_secs,
             settings.replicas,
@@ -185,6 +203,7 @@ impl AppState {
             metrics,
             http,
             api_alerted: dashmap::DashSet::new(),
+            registry,
         })
     }
 }
@@ -237,4 +256,28 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 .set(state.rate_limits.tenants_tracked() as i64);
         }
     });
+}
+
+/// CORS for the Workspaces frontend and product apps: the configured origins (or any, for `*`,
+/// never with credentials: the hub uses Bearer tokens, not cookies), answering preflights.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "OPTIONS"])
+        .allowed_headers(["authorization", "content-type", "accept", "x-request-id"])
+        .expose_headers([
+            "x-request-id",
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
 }

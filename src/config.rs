@@ -20,6 +20,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// How persisted queries work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PersistedQueries {
+    Off,
+    Auto,
+    Registered,
+}
+
 /// The signing algorithm of newly generated keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SigningAlg {
@@ -169,6 +177,54 @@ pub struct Settings {
     #[arg(long, env = "HUB_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Deepest selection accepted (GraphiQL's own introspection query needs 13).
+    #[arg(long, env = "HUB_GQL_MAX_DEPTH", default_value_t = 15)]
+    pub gql_max_depth: usize,
+
+    /// Highest query complexity accepted (each field counts 1, aliases included; a list field
+    /// counts its page size times its children).
+    #[arg(long, env = "HUB_GQL_MAX_COMPLEXITY", default_value_t = 5_000)]
+    pub gql_max_complexity: usize,
+
+    /// Most aliases in one document.
+    #[arg(long, env = "HUB_GQL_MAX_ALIASES", default_value_t = 30)]
+    pub gql_max_aliases: usize,
+
+    /// Most directives on one field.
+    #[arg(long, env = "HUB_GQL_MAX_DIRECTIVES", default_value_t = 5)]
+    pub gql_max_directives: usize,
+
+    /// Longest a GraphQL request may run, in milliseconds.
+    #[arg(long, env = "HUB_GQL_TIMEOUT_MS", default_value_t = 10_000)]
+    pub gql_timeout_ms: u64,
+
+    /// Introspection and field suggestions (default: on in development, off in production).
+    #[arg(long, env = "HUB_INTROSPECTION", action = clap::ArgAction::Set)]
+    pub introspection: Option<bool>,
+
+    /// The /graphiql page (default: on in development, off in production).
+    #[arg(long, env = "HUB_GRAPHIQL", action = clap::ArgAction::Set)]
+    pub graphiql: Option<bool>,
+
+    /// Origins allowed to call the hub from a browser (comma-separated; `*` for any origin,
+    /// never with credentials). Empty: no cross-origin access.
+    #[arg(long, env = "HUB_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Persisted queries: `auto` (automatic persisted queries by SHA-256, any query), or
+    /// `registered` (only the operations in HUB_REGISTERED_OPERATIONS run), or `off`.
+    #[arg(
+        long,
+        env = "HUB_PERSISTED_QUERIES",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub persisted_queries: PersistedQueries,
+
+    /// A .graphql file of the operations allowed in `registered` mode.
+    #[arg(long, env = "HUB_REGISTERED_OPERATIONS")]
+    pub registered_operations: Option<PathBuf>,
+
     /// Folder of the self-hosted GraphiQL files (filled by scripts/fetch-graphiql-assets.sh).
     /// While it misses one of them, /graphiql loads GraphiQL from a public CDN instead.
     #[arg(
@@ -254,6 +310,18 @@ pub struct Settings {
     /// Proxies whose X-Forwarded-For is believed (comma-separated IPs). Empty: the peer address.
     #[arg(long, env = "HUB_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Settings {
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection
+            .unwrap_or(self.environment == Environment::Development)
+    }
+
+    pub fn graphiql_enabled(&self) -> bool {
+        self.graphiql
+            .unwrap_or(self.environment == Environment::Development)
+    }
 }
 
 /// Prints a database URL without its password.

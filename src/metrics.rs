@@ -2,10 +2,17 @@
 //! [`MAX_TENANT_SERIES`] tenants seen get their own label, the others share `other`.
 
 use dashmap::DashSet;
-use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 use uuid::Uuid;
 
 pub const MAX_TENANT_SERIES: usize = 100;
+/// Operation names are chosen by clients: the first this many get their own label.
+pub const MAX_OPERATION_SERIES: usize = 200;
 
 pub struct Metrics {
     registry: Registry,
@@ -13,6 +20,10 @@ pub struct Metrics {
     rate_limited: IntCounterVec,
     pub limiters: IntGauge,
     labelled: DashSet<Uuid>,
+    requests: HistogramVec,
+    errors: IntCounterVec,
+    pub pool: IntGaugeVec,
+    operations: DashSet<String>,
 }
 
 impl Metrics {
@@ -45,12 +56,46 @@ impl Metrics {
         registry
             .register(Box::new(limiters.clone()))
             .expect("unique metric");
+        let requests = HistogramVec::new(
+            HistogramOpts::new(
+                "hub_graphql_request_duration_seconds",
+                "GraphQL requests by operation and outcome",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
+            &["operation", "outcome"],
+        )
+        .expect("valid metric");
+        let errors = IntCounterVec::new(
+            Opts::new("hub_graphql_errors_total", "GraphQL errors by code"),
+            &["code"],
+        )
+        .expect("valid metric");
+        let pool = IntGaugeVec::new(
+            Opts::new("hub_db_pool_connections", "Database pool connections"),
+            &["state"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(errors.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(pool.clone()))
+            .expect("unique metric");
         Metrics {
             registry,
             tenant_calls,
             rate_limited,
             limiters,
             labelled: DashSet::new(),
+            requests,
+            errors,
+            pool,
+            operations: DashSet::new(),
         }
     }
 
@@ -67,6 +112,27 @@ impl Metrics {
             "other".to_owned()
         };
         self.tenant_calls.with_label_values(&[label.as_str()]).inc();
+    }
+
+    /// One GraphQL request: its latency by operation and outcome, and its errors by code.
+    pub fn observe_request(
+        &self,
+        operation: &str,
+        outcome: &str,
+        elapsed: Duration,
+        codes: &[String],
+    ) {
+        let known = self.operations.contains(operation)
+            || (self.operations.len() < MAX_OPERATION_SERIES
+                && operation.len() <= 64
+                && self.operations.insert(operation.to_owned()));
+        let label = if known { operation } else { "other" };
+        self.requests
+            .with_label_values(&[label, outcome])
+            .observe(elapsed.as_secs_f64());
+        for code in codes {
+            self.errors.with_label_values(&[code.as_str()]).inc();
+        }
     }
 
     pub fn rate_limited(&self, scope: &str) {

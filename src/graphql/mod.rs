@@ -10,10 +10,12 @@ pub mod connection;
 pub mod context;
 pub mod ids;
 pub mod lifecycle;
+pub mod limits;
 pub mod loaders;
 pub mod me;
 pub mod node;
 pub mod product;
+pub mod registry;
 pub mod role;
 pub mod rules;
 pub mod signup;
@@ -69,8 +71,26 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         .limit_complexity(2_000)
 }
 
+/// The served schema: the configured limits, introspection and field suggestions off unless
+/// enabled, automatic persisted queries, and a tracing span per resolver (debug level).
 pub fn build_schema(state: Arc<AppState>) -> HubSchema {
-    schema_builder().data(state).finish()
+    let s = &state.settings;
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(s.gql_max_depth)
+        .limit_complexity(s.gql_max_complexity)
+        .limit_directives(s.gql_max_directives)
+        .extension(async_graphql::extensions::Tracing);
+    if !s.introspection_enabled() {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if s.persisted_queries == crate::config::PersistedQueries::Auto {
+        builder = builder.extension(
+            async_graphql::extensions::apollo_persisted_queries::ApolloPersistedQueries::new(
+                async_graphql::extensions::apollo_persisted_queries::LruCacheStorage::new(4096),
+            ),
+        );
+    }
+    builder.data(state).finish()
 }
 
 /// The SDL as committed in `schema.graphql`.

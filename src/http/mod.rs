@@ -2,6 +2,7 @@
 //! metadata (request id, client IP) and the response helpers for whole-request errors.
 
 pub mod graphiql;
+pub mod graphql_http;
 pub mod meta;
 pub mod routes;
 

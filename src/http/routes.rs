@@ -6,7 +6,6 @@ use std::{path::PathBuf, sync::Arc};
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 
 use crate::{
-    alerts,
     app::AppState,
     auth::{Principal, principal::authenticate},
     db::{
@@ -17,17 +16,19 @@ use crate::{
     domain::Permission,
     error::AppError,
     export,
-    graphql::{HubSchema, context::RequestCtx},
+    http::graphql_http,
     http::meta::RequestMeta,
-    ratelimit::Decision,
 };
 
-pub fn configure(cfg: &mut web::ServiceConfig, graphiql_assets_dir: Option<PathBuf>) {
-    crate::http::graphiql::configure(cfg, graphiql_assets_dir, "/graphql");
+/// `graphiql`: None turns the playground off; Some(assets folder) serves it.
+pub fn configure(cfg: &mut web::ServiceConfig, graphiql: Option<Option<PathBuf>>) {
+    if let Some(assets) = graphiql {
+        crate::http::graphiql::configure(cfg, assets, "/graphql");
+    }
     cfg.service(
         web::resource("/graphql")
-            .route(web::post().to(graphql_post))
-            .route(web::get().to(graphql_get)),
+            .route(web::post().to(graphql_http::post))
+            .route(web::get().to(graphql_http::get)),
     )
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks)))
     .service(web::resource("/metrics").route(web::get().to(metrics)))
@@ -48,130 +49,6 @@ pub fn error_response(err: AppError) -> HttpResponse {
         builder.insert_header(("Retry-After", retry.to_string()));
     }
     builder.json(serde_json::json!({ "errors": [gql.into_server_error(Default::default())] }))
-}
-
-/// Where the GraphQL request is: a POST body (parsed only after the rate limiter) or a GET
-/// query string.
-enum Source {
-    Body(web::Bytes),
-    Query,
-}
-
-async fn graphql_post(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Arc<AppState>>,
-    schema: web::Data<HubSchema>,
-) -> HttpResponse {
-    execute(req, Source::Body(body), &state, &schema).await
-}
-
-async fn graphql_get(
-    req: HttpRequest,
-    state: web::Data<Arc<AppState>>,
-    schema: web::Data<HubSchema>,
-) -> HttpResponse {
-    execute(req, Source::Query, &state, &schema).await
-}
-
-/// Whether the operation the request would run is a mutation (or subscription).
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::OperationType;
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    doc.operations.iter().any(|(name, op)| {
-        let selected = match (&request.operation_name, name) {
-            (Some(wanted), Some(name)) => wanted == name.as_str(),
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        selected && op.node.ty != OperationType::Query
-    })
-}
-
-fn rate_headers(builder: &mut actix_web::HttpResponseBuilder, d: &Decision) {
-    builder.insert_header(("RateLimit-Limit", d.limit.to_string()));
-    builder.insert_header(("RateLimit-Remaining", d.remaining.to_string()));
-    builder.insert_header(("RateLimit-Reset", d.reset_secs.to_string()));
-}
-
-/// Authenticates, applies the rate limit (before any parsing), counts the call, then runs the
-/// GraphQL request.
-async fn execute(
-    req: HttpRequest,
-    source: Source,
-    state: &Arc<AppState>,
-    schema: &HubSchema,
-) -> HttpResponse {
-    let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    let principal = match authenticate(state, authorization).await {
-        Ok(p) => p,
-        Err(e) => return error_response(e),
-    };
-    let tenant = principal.rate_limited_tenant();
-    let decision = match (&principal, tenant) {
-        (_, Some((tenant_id, per_minute))) => {
-            let d = state.rate_limits.check_tenant(tenant_id, per_minute);
-            alerts::api_rate(state, tenant_id, &d);
-            Some(d)
-        }
-        (Principal::Anonymous, None) => Some(state.rate_limits.check_anonymous(&meta.ip)),
-        _ => None,
-    };
-    if let Some(d) = decision.filter(|d| !d.allowed) {
-        state.metrics.rate_limited(if tenant.is_some() {
-            "tenant"
-        } else {
-            "anonymous"
-        });
-        let err = AppError::rate_limited(d.reset_secs);
-        let mut builder = HttpResponse::TooManyRequests();
-        rate_headers(&mut builder, &d);
-        builder.insert_header(("Retry-After", d.reset_secs.to_string()));
-        return builder.json(serde_json::json!({ "errors": [err.to_graphql().into_server_error(Default::default())] }));
-    }
-    if let Some((tenant_id, _)) = tenant {
-        state.usage.record_call(tenant_id);
-    }
-
-    let request = match source {
-        Source::Body(body) => match serde_json::from_slice::<async_graphql::Request>(&body) {
-            Ok(r) => r,
-            Err(e) => {
-                return error_response(AppError::bad_input(
-                    "body",
-                    format!("the body is not a GraphQL request: {e}"),
-                ));
-            }
-        },
-        Source::Query => match async_graphql::http::parse_query_string(req.query_string()) {
-            Ok(r) if is_mutation(&r) => {
-                return HttpResponse::MethodNotAllowed()
-                    .insert_header(("Allow", "POST"))
-                    .json(serde_json::json!({ "errors": [{ "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } }] }));
-            }
-            Ok(r) => r,
-            Err(e) => {
-                return error_response(AppError::bad_input(
-                    "query",
-                    format!("malformed query string: {e}"),
-                ));
-            }
-        },
-    };
-    let request = request.data(RequestCtx::new(principal, meta));
-    let response = schema.execute(request).await;
-    let mut builder = HttpResponse::Ok();
-    builder.insert_header(("Cache-Control", "no-store"));
-    if let Some(d) = &decision {
-        rate_headers(&mut builder, d);
-    }
-    builder.json(response)
 }
 
 #[derive(serde::Deserialize)]

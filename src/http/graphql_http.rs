@@ -1,0 +1,409 @@
+//! GraphQL over HTTP, as its specification describes it: POST with `application/json` bodies
+//! (anything else: 415) and GET for queries only (a mutation: 405); the answer's media type
+//! negotiated from `Accept` (`application/graphql-response+json`, or `application/json` when
+//! the client asks for it, for `*/*` or for nothing; otherwise 406); request errors (parse,
+//! validation, limits) without a `data` key, and with status 400 under
+//! `application/graphql-response+json`. Batching is not supported.
+//!
+//! Before anything is parsed: the Principal is authenticated and the rate limit applied.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, http::StatusCode, web};
+use serde_json::{Value, json};
+
+use crate::{
+    alerts,
+    app::AppState,
+    auth::{Principal, principal::authenticate},
+    config::PersistedQueries,
+    error::AppError,
+    graphql::{HubSchema, context::RequestCtx, limits},
+    http::{meta::RequestMeta, routes::error_response},
+    ratelimit::Decision,
+};
+
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+pub const JSON: &str = "application/json";
+
+/// The media type of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    Json,
+    GraphqlResponseJson,
+}
+
+impl MediaType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Json => JSON,
+            MediaType::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+        }
+    }
+}
+
+/// Picks the answer's media type from `Accept` (by q-value; the specification's type wins a
+/// tie). None: nothing acceptable.
+pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Some(MediaType::Json);
+    };
+    let mut best: Option<(f32, MediaType)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let candidate = match media.as_str() {
+            GRAPHQL_RESPONSE_JSON => MediaType::GraphqlResponseJson,
+            JSON | "application/*" | "*/*" => MediaType::Json,
+            _ => continue,
+        };
+        if q <= 0.0 {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((bq, bm)) => {
+                q > bq
+                    || (q == bq
+                        && candidate == MediaType::GraphqlResponseJson
+                        && bm == MediaType::Json)
+            }
+        };
+        if better {
+            best = Some((q, candidate));
+        }
+    }
+    best.map(|(_, m)| m)
+}
+
+/// Where the request is: a POST body (parsed only after the rate limiter) or a query string.
+enum Source {
+    Body(web::Bytes),
+    Query,
+}
+
+pub async fn post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<AppState>>,
+    schema: web::Data<HubSchema>,
+) -> HttpResponse {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media != JSON {
+        return plain_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST bodies must be application/json",
+        );
+    }
+    execute(req, Source::Body(body), &state, &schema).await
+}
+
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<Arc<AppState>>,
+    schema: web::Data<HubSchema>,
+) -> HttpResponse {
+    execute(req, Source::Query, &state, &schema).await
+}
+
+fn plain_error(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(
+        json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }] }),
+    )
+}
+
+/// Whether the operation the request would run is a mutation (or subscription).
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::OperationType;
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    doc.operations.iter().any(|(name, op)| {
+        let selected = match (&request.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        selected && op.node.ty != OperationType::Query
+    })
+}
+
+fn rate_headers(builder: &mut HttpResponseBuilder, d: &Decision) {
+    builder.insert_header(("RateLimit-Limit", d.limit.to_string()));
+    builder.insert_header(("RateLimit-Remaining", d.remaining.to_string()));
+    builder.insert_header(("RateLimit-Reset", d.reset_secs.to_string()));
+}
+
+/// Authenticates, applies the rate limit (before any parsing), counts the call, checks the
+/// document's limits, runs it (bounded in time), and shapes the answer.
+async fn execute(
+    req: HttpRequest,
+    source: Source,
+    state: &Arc<AppState>,
+    schema: &HubSchema,
+) -> HttpResponse {
+    let started = Instant::now();
+    let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
+    let Some(media) = negotiate(accept) else {
+        return plain_error(
+            StatusCode::NOT_ACCEPTABLE,
+            "acceptable media types: application/graphql-response+json, application/json",
+        );
+    };
+    let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let principal = match authenticate(state, authorization).await {
+        Ok(p) => p,
+        Err(e) => return error_response(e),
+    };
+    let tenant = principal.rate_limited_tenant();
+    let decision = match (&principal, tenant) {
+        (_, Some((tenant_id, per_minute))) => {
+            let d = state.rate_limits.check_tenant(tenant_id, per_minute);
+            alerts::api_rate(state, tenant_id, &d);
+            Some(d)
+        }
+        (Principal::Anonymous, None) => Some(state.rate_limits.check_anonymous(&meta.ip)),
+        _ => None,
+    };
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        state.metrics.rate_limited(if tenant.is_some() {
+            "tenant"
+        } else {
+            "anonymous"
+        });
+        let err = AppError::rate_limited(d.reset_secs);
+        let mut builder = HttpResponse::TooManyRequests();
+        rate_headers(&mut builder, &d);
+        builder.insert_header(("Retry-After", d.reset_secs.to_string()));
+        return builder
+            .json(json!({ "errors": [err.to_graphql().into_server_error(Default::default())] }));
+    }
+    if let Some((tenant_id, _)) = tenant {
+        state.usage.record_call(tenant_id);
+    }
+
+    let mut request = match source {
+        Source::Body(body) => {
+            if body.first() == Some(&b'[') {
+                return error_response(AppError::bad_input(
+                    "body",
+                    "batched requests are not supported",
+                ));
+            }
+            match serde_json::from_slice::<async_graphql::Request>(&body) {
+                Ok(r) => r,
+                Err(e) => {
+                    return error_response(AppError::bad_input(
+                        "body",
+                        format!("the body is not a GraphQL request: {e}"),
+                    ));
+                }
+            }
+        }
+        Source::Query => match async_graphql::http::parse_query_string(req.query_string()) {
+            Ok(r) if is_mutation(&r) => {
+                return HttpResponse::MethodNotAllowed()
+                    .insert_header(("Allow", "POST"))
+                    .json(json!({ "errors": [{ "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } }] }));
+            }
+            Ok(r) => r,
+            Err(e) => {
+                return error_response(AppError::bad_input(
+                    "query",
+                    format!("malformed query string: {e}"),
+                ));
+            }
+        },
+    };
+    if state.settings.persisted_queries == PersistedQueries::Registered {
+        let hash = request
+            .extensions
+            .get("persistedQuery")
+            .and_then(|p| serde_json::to_value(p).ok())
+            .and_then(|p| {
+                p.get("sha256Hash")
+                    .and_then(|h| h.as_str())
+                    .map(str::to_owned)
+            });
+        match state
+            .registry
+            .as_ref()
+            .and_then(|r| r.resolve(hash.as_deref(), &request.query))
+        {
+            Some(text) => {
+                request.query = text.to_owned();
+                request.extensions.remove("persistedQuery");
+            }
+            None => {
+                return error_response(
+                    AppError::forbidden("only registered operations run on this hub")
+                        .with_reason("unregistered_operation"),
+                );
+            }
+        }
+    }
+    if let Err(e) = limits::check_aliases(&request.query, state.settings.gql_max_aliases) {
+        return shape(media, request_error(e), &decision);
+    }
+
+    let operation = request
+        .operation_name
+        .clone()
+        .unwrap_or_else(|| "anonymous".to_owned());
+    let tenant_id = principal.tenant_id();
+    let request = request.data(RequestCtx::new(principal, meta.clone()));
+    let timeout = Duration::from_millis(state.settings.gql_timeout_ms);
+    let response = match tokio::time::timeout(timeout, schema.execute(request)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut e = AppError::new(
+                crate::ErrorCode::Internal,
+                "the request took too long and was cancelled",
+            );
+            e.reason = Some("timeout");
+            async_graphql::Response::from_errors(vec![
+                e.to_graphql().into_server_error(Default::default()),
+            ])
+        }
+    };
+    let answer = Answer::from(response);
+    state.metrics.observe_request(
+        &operation,
+        answer.outcome(),
+        started.elapsed(),
+        &answer.codes,
+    );
+    tracing::info!(
+        request_id = %meta.request_id,
+        tenant_id = tenant_id.map(|t| t.to_string()).unwrap_or_default(),
+        operation,
+        outcome = answer.outcome(),
+        errors = ?answer.codes,
+        ms = started.elapsed().as_millis() as u64,
+        "graphql request"
+    );
+    shape(media, answer, &decision)
+}
+
+/// A response body with what the status and metrics need.
+struct Answer {
+    body: Value,
+    request_error: bool,
+    codes: Vec<String>,
+}
+
+impl Answer {
+    fn outcome(&self) -> &'static str {
+        match (self.request_error, self.codes.is_empty()) {
+            (true, _) => "rejected",
+            (false, true) => "ok",
+            (false, false) => "error",
+        }
+    }
+}
+
+fn request_error(e: AppError) -> Answer {
+    Answer::from(async_graphql::Response::from_errors(vec![
+        e.to_graphql().into_server_error(Default::default()),
+    ]))
+}
+
+impl From<async_graphql::Response> for Answer {
+    /// Gives every error a code (async-graphql's own parse, validation and limit errors have
+    /// none: they are BAD_USER_INPUT) and drops `data` from request errors.
+    fn from(response: async_graphql::Response) -> Answer {
+        let request_error = response.data == async_graphql::Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|e| e.path.is_empty());
+        let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+        let mut codes = Vec::new();
+        if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
+            for error in errors {
+                let ext = error
+                    .as_object_mut()
+                    .map(|o| o.entry("extensions").or_insert_with(|| json!({})));
+                if let Some(ext) = ext.and_then(Value::as_object_mut) {
+                    let code = ext.entry("code").or_insert_with(|| json!("BAD_USER_INPUT"));
+                    codes.push(code.as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        if let Some(obj) = body.as_object_mut() {
+            if request_error {
+                obj.remove("data");
+            }
+            // Extensions of the response (e.g. tracing) are not part of the contract.
+            obj.remove("extensions");
+        }
+        Answer {
+            body,
+            request_error,
+            codes,
+        }
+    }
+}
+
+fn shape(media: MediaType, answer: Answer, decision: &Option<Decision>) -> HttpResponse {
+    let status = if answer.request_error && media == MediaType::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut builder = HttpResponse::build(status);
+    builder.content_type(media.as_str());
+    builder.insert_header(("Cache-Control", "no-store"));
+    if let Some(d) = decision {
+        rate_headers(&mut builder, d);
+    }
+    builder.body(answer.body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_headers_choose_the_media_type() {
+        assert_eq!(negotiate(None), Some(MediaType::Json));
+        assert_eq!(negotiate(Some("*/*")), Some(MediaType::Json));
+        assert_eq!(negotiate(Some("application/json")), Some(MediaType::Json));
+        assert_eq!(
+            negotiate(Some("application/graphql-response+json")),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(Some(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(Some(
+                "application/graphql-response+json;q=0.5, application/json"
+            )),
+            Some(MediaType::Json)
+        );
+        assert_eq!(negotiate(Some("text/html")), None);
+    }
+}
