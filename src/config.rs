@@ -181,8 +181,7 @@ pub struct Settings {
     #[arg(long, env = "HUB_GQL_MAX_DEPTH", default_value_t = 15)]
     pub gql_max_depth: usize,
 
-    /// Highest query complexity accepted (each field counts 1, aliases included; a list field
-    /// counts its page size times its children).
+    /// Highest query complexity accepted (each selected field counts 1, aliases included).
     #[arg(long, env = "HUB_GQL_MAX_COMPLEXITY", default_value_t = 5_000)]
     pub gql_max_complexity: usize,
 

@@ -221,7 +221,10 @@ impl From<diesel::result::Error> for AppError {
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        AppError::internal(anyhow::Error::new(e).context("database pool"))
+        let mut err = AppError::internal(anyhow::Error::new(e).context("database pool"));
+        err.message = "the database is unavailable; try again shortly".to_owned();
+        err.reason = Some("database_unavailable");
+        err
     }
 }
 

@@ -34,6 +34,31 @@ pub fn alias_count(doc: &ExecutableDocument) -> usize {
     ops + fragments
 }
 
+/// The name of the operation a request runs: the one it names, or the document's only
+/// (first) named operation; for metrics and logs.
+pub fn operation_name(query: &str, named: Option<&str>) -> String {
+    if let Some(n) = named {
+        return n.to_owned();
+    }
+    // The parser keeps no name for a document's single operation: read it from the text.
+    let text: String = query
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut words = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty());
+    match (
+        text.trim_start().starts_with('{'),
+        words.next(),
+        words.next(),
+    ) {
+        (false, Some("query" | "mutation" | "subscription"), Some(name)) => name.to_owned(),
+        _ => "anonymous".to_owned(),
+    }
+}
+
 /// Refuses a document with more than `max` aliases. A document that does not parse passes
 /// here: async-graphql reports the syntax error.
 pub fn check_aliases(query: &str, max: usize) -> Result<(), AppError> {
@@ -53,6 +78,17 @@ pub fn check_aliases(query: &str, max: usize) -> Result<(), AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operation_names_come_from_the_request_or_the_text() {
+        assert_eq!(operation_name("query Who { me { id } }", None), "Who");
+        assert_eq!(operation_name("# c\nmutation Do($x: ID) { a }", None), "Do");
+        assert_eq!(operation_name("{ me { id } }", None), "anonymous");
+        assert_eq!(
+            operation_name("query Who { me { id } }", Some("Other")),
+            "Other"
+        );
+    }
 
     #[test]
     fn aliases_are_counted_in_operations_and_fragments() {

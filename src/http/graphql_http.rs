@@ -267,10 +267,7 @@ async fn execute(
         return shape(media, request_error(e), &decision);
     }
 
-    let operation = request
-        .operation_name
-        .clone()
-        .unwrap_or_else(|| "anonymous".to_owned());
+    let operation = limits::operation_name(&request.query, request.operation_name.as_deref());
     let tenant_id = principal.tenant_id();
     let request = request.data(RequestCtx::new(principal, meta.clone()));
     let timeout = Duration::from_millis(state.settings.gql_timeout_ms);

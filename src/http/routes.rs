@@ -205,6 +205,19 @@ async fn metrics(state: web::Data<Arc<AppState>>) -> HttpResponse {
         .metrics
         .limiters
         .set(state.rate_limits.tenants_tracked() as i64);
+    let pool = state.db.pool_status();
+    for (name, value) in [
+        ("size", pool.size),
+        ("available", pool.available),
+        ("waiting", pool.waiting),
+        ("max", pool.max_size),
+    ] {
+        state
+            .metrics
+            .pool
+            .with_label_values(&[name])
+            .set(value as i64);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -16,6 +16,15 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The sign-up operation of [`TestApp::signup`].
+pub const SIGNUP: &str =
+    "mutation SignUp($input: CreateTenantInput!) { createTenant(input: $input) {
+    tenant { id uuid } owner { id uuid } defaultWorkspace { id } } }";
+
+/// The login operation of [`TestApp::try_login`].
+pub const LOGIN: &str = "mutation LogIn($input: LoginInput!) { login(input: $input) {
+    accessToken refreshToken tokenType expiresIn user { id email } tenant { id domain } } }";
+
 pub fn pg_base() -> String {
     std::env::var("HUB_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
@@ -246,8 +255,7 @@ impl TestApp {
         let body = self
             .gql(
                 None,
-                "mutation($input: CreateTenantInput!) { createTenant(input: $input) {
-                    tenant { id uuid } owner { id uuid } defaultWorkspace { id } } }",
+                SIGNUP,
                 json!({ "input": { "name": slug, "domain": domain, "ownerEmail": email, "ownerPassword": PASSWORD } }),
             )
             .await;
@@ -335,8 +343,7 @@ impl TestApp {
     pub async fn try_login(&self, tenant: &str, email: &str, password: &str) -> Value {
         self.gql(
             None,
-            "mutation($input: LoginInput!) { login(input: $input) {
-                accessToken refreshToken tokenType expiresIn user { id email } tenant { id domain } } }",
+            LOGIN,
             json!({ "input": { "tenant": tenant, "email": email, "password": password } }),
         )
         .await
