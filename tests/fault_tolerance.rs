@@ -22,14 +22,24 @@ fn pg_bin(tool: &str) -> PathBuf {
         .map(|e| e.unwrap().path())
         .collect();
     versions.sort();
-    versions.last().expect("a PostgreSQL version").join("bin").join(tool)
+    versions
+        .last()
+        .expect("a PostgreSQL version")
+        .join("bin")
+        .join(tool)
 }
 
 /// Runs a server binary as the `postgres` user (they refuse to run as root).
 fn as_postgres(tool: &str, args: &[&str]) -> std::process::Output {
     let bin = pg_bin(tool);
     let output = if nix_is_root() {
-        Command::new("runuser").arg("-u").arg("postgres").arg("--").arg(&bin).args(args).output()
+        Command::new("runuser")
+            .arg("-u")
+            .arg("postgres")
+            .arg("--")
+            .arg(&bin)
+            .args(args)
+            .output()
     } else {
         Command::new(&bin).args(args).output()
     };
@@ -37,7 +47,11 @@ fn as_postgres(tool: &str, args: &[&str]) -> std::process::Output {
 }
 
 fn nix_is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 struct OwnServer {
@@ -47,15 +61,37 @@ struct OwnServer {
 
 impl OwnServer {
     fn init() -> OwnServer {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let dir = std::env::temp_dir().join(format!("hub-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         if nix_is_root() {
-            Command::new("chown").args(["postgres:postgres", dir.to_str().unwrap()]).status().unwrap();
+            Command::new("chown")
+                .args(["postgres:postgres", dir.to_str().unwrap()])
+                .status()
+                .unwrap();
         }
         let data = dir.join("data");
-        let out = as_postgres("initdb", &["-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        let out = as_postgres(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let server = OwnServer { dir, port };
         server.start();
         server
@@ -66,15 +102,39 @@ impl OwnServer {
     }
 
     fn start(&self) {
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.display()
+        );
         let log = self.dir.join("log").to_str().unwrap().to_owned();
-        let out = as_postgres("pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"]);
-        assert!(out.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&out.stderr));
+        let out = as_postgres(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn stop(&self) {
         let out = as_postgres("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
-        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -91,7 +151,10 @@ fn exists(path: &Path) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hub_fails_fast_while_postgres_is_down_and_recovers_when_it_is_back() {
-    assert!(exists(&pg_bin("initdb")), "PostgreSQL server binaries are needed (apt-get install postgresql)");
+    assert!(
+        exists(&pg_bin("initdb")),
+        "PostgreSQL server binaries are needed (apt-get install postgresql)"
+    );
     let pg = OwnServer::init();
     let name = "tenant_hub_fault";
     let keys = temp_keys_dir();
@@ -101,7 +164,14 @@ async fn the_hub_fails_fast_while_postgres_is_down_and_recovers_when_it_is_back(
     settings.db.statement_timeout_ms = 2_000;
     settings.tokens.session_cache_ms = 0;
     // The database lives and dies with this test's own server.
-    let app = start(settings, TestDb { name: "tenant_hub_fault_not_on_main_server".into() }, keys).await;
+    let app = start(
+        settings,
+        TestDb {
+            name: "tenant_hub_fault_not_on_main_server".into(),
+        },
+        keys,
+    )
+    .await;
     let t = app.signup("acme").await;
 
     // Load: a stream of reads and writes keeps going while the server stops.
@@ -131,25 +201,48 @@ async fn the_hub_fails_fast_while_postgres_is_down_and_recovers_when_it_is_back(
     let took = started.elapsed();
     assert_eq!(common::error_code(&body), "INTERNAL", "{body}");
     let message = body["errors"][0]["message"].as_str().unwrap();
-    assert!(message.contains("database is unavailable"), "a clear error: {message}");
-    assert!(took < Duration::from_secs(8), "failed fast ({took:?}), within the acquire timeout");
-    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    assert!(
+        message.contains("database is unavailable"),
+        "a clear error: {message}"
+    );
+    assert!(
+        took < Duration::from_secs(8),
+        "failed fast ({took:?}), within the acquire timeout"
+    );
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 503);
 
     pg.start();
     let mut recovered = false;
     for _ in 0..100 {
-        let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+        let ready = app
+            .client
+            .get(format!("{}/readyz", app.address))
+            .send()
+            .await
+            .unwrap();
         if ready.status() == 200 {
             recovered = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(recovered, "the hub is ready again once the database is back");
+    assert!(
+        recovered,
+        "the hub is ready again once the database is back"
+    );
     let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
     assert!(me["data"]["me"]["id"].is_string(), "{me}");
-    assert_eq!(load.await.unwrap(), 400, "every request got an answer: none hung");
+    assert_eq!(
+        load.await.unwrap(),
+        400,
+        "every request got an answer: none hung"
+    );
 
     // Nothing half-applied: every workspace the API reported created has its audit record, and
     // every audit record its workspace.

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod role;
 pub mod rules;
 pub mod signup;
+pub mod spans;
 pub mod tenant;
 pub mod usage;
 pub mod user;
@@ -79,7 +80,7 @@ pub fn build_schema(state: Arc<AppState>) -> HubSchema {
         .limit_depth(s.gql_max_depth)
         .limit_complexity(s.gql_max_complexity)
         .limit_directives(s.gql_max_directives)
-        .extension(async_graphql::extensions::Tracing);
+        .extension(spans::ResolverSpans);
     if !s.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();
     }
