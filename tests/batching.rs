@@ -42,7 +42,7 @@ async fn seed(app: &TestApp, t: &TenantFixture, users: i64, workspaces: i64) {
     .unwrap();
 }
 
-const USERS: &str = "query($first: Int) { users(first: $first) { totalCount edges { node { id email roles { name } } } } }";
+const USERS: &str = "query($first: Int) { users(first: $first) { totalCount edges { node { id email tenant { id } roles { name } } } } }";
 const WORKSPACES: &str =
     "query($first: Int) { workspaces(first: $first) { totalCount edges { node { id name
     members(first: 20) { totalCount edges { node { user { id email } role { name } } } } } } } }";

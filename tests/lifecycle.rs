@@ -370,3 +370,59 @@ async fn the_application_role_cannot_purge_an_active_tenant_even_by_calling_the_
         .unwrap_err();
     assert!(format!("{err:?}").contains("not deactivated"), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admins_export_any_tenant_and_the_export_is_audited_in_that_tenant() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let other = app.signup("other").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let body = app
+        .gql(
+            Some(&admin),
+            "query($id: ID) { exportTenantData(tenantId: $id) }",
+            json!({ "id": t.id }),
+        )
+        .await;
+    let doc = &body["data"]["exportTenantData"];
+    assert_eq!(doc["tenant"]["id"], t.uuid.to_string(), "{body}");
+    assert!(
+        !doc.to_string().contains(&other.domain),
+        "only the named tenant's rows"
+    );
+    let resp = app
+        .client
+        .get(format!(
+            "{}/export/tenant.ndjson?tenant={}",
+            app.address, t.uuid
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().lines().count() > 5);
+    let member = app
+        .gql(
+            Some(&other.token),
+            "query($id: ID) { exportTenantData(tenantId: $id) }",
+            json!({ "id": t.id }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&member),
+        "FORBIDDEN",
+        "members export their own tenant only"
+    );
+    let audited: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.exported' AND actor_type = 'platform_admin'",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 2);
+}

@@ -13,7 +13,7 @@ use crate::{
     db::{
         Db, ScopedFutureExt,
         models::{
-            PageRequest, RoleRow, UserRoleRow, UserRow, WorkspaceMemberRow,
+            PageRequest, RoleRow, TenantRow, UserRoleRow, UserRow, WorkspaceMemberRow,
             workspace::MemberPageRow,
         },
     },
@@ -35,6 +35,10 @@ pub struct MembersKey {
     pub workspace_id: Uuid,
     pub page: PageRequest,
 }
+
+/// The tenant of the loader (the request's tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantKey(pub Uuid);
 
 /// The webhook delivery attempts of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,5 +215,24 @@ impl Loader<DeliveriesOfAlert> for TenantLoader {
                 .push(row);
         }
         Ok(out)
+    }
+}
+
+impl Loader<TenantKey> for TenantLoader {
+    type Value = TenantRow;
+    type Error = Shared;
+
+    /// RLS shows the loader's own tenant only: any other key finds nothing.
+    async fn load(&self, keys: &[TenantKey]) -> Result<HashMap<TenantKey, TenantRow>, Shared> {
+        if !keys.iter().any(|k| k.0 == self.tenant_id) {
+            return Ok(HashMap::new());
+        }
+        let id = self.tenant_id;
+        let row = self
+            .db
+            .tenant_tx(id, |conn| TenantRow::current(conn, id).scope_boxed())
+            .await
+            .map_err(Arc::new)?;
+        Ok(HashMap::from([(TenantKey(id), row)]))
     }
 }

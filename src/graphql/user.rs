@@ -14,9 +14,7 @@ use crate::{
     db::{
         ScopedFutureExt,
         audit::{self, AuditEvent},
-        models::{
-            RoleRow, SessionRow, TenantRow, UserRoleRow, UserRow, UserTokenRow, user::NewUser,
-        },
+        models::{RoleRow, SessionRow, UserRoleRow, UserRow, UserTokenRow, user::NewUser},
     },
     domain::{Email, NewPassword, Permission, SystemRole},
     error::{AppError, AppResult},
@@ -24,7 +22,7 @@ use crate::{
         connection::{self, Page},
         context::{self, TenantScope},
         ids,
-        loaders::RolesOfUser,
+        loaders::{RolesOfUser, TenantKey},
         role::Role,
         rules,
         tenant::Tenant,
@@ -76,13 +74,12 @@ impl User {
     }
 
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant, AppError> {
-        let scope = context::reader_for(ctx, self.0.tenant_id)?;
-        let id = self.0.tenant_id;
-        Ok(Tenant(
-            scope
-                .tx(|conn| TenantRow::current(conn, id).scope_boxed())
-                .await?,
-        ))
+        let loaders = context::loaders(ctx, self.0.tenant_id)?;
+        let row = loaders
+            .load_one(TenantKey(self.0.tenant_id))
+            .await
+            .map_err(AppError::from)?;
+        row.map(Tenant).ok_or_else(|| AppError::not_found("tenant"))
     }
 
     /// The roles the user holds, tenant-wide or in any workspace (batched across users).
@@ -181,6 +178,19 @@ impl UserQuery {
             let loaders = context::loaders(ctx, scope.tenant_id())?;
             loaders
                 .load_many(rows.iter().map(|r| RolesOfUser(r.id)))
+                .await
+                .map_err(AppError::from)?;
+        }
+        if ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("tenant")
+            .exists()
+        {
+            let loaders = context::loaders(ctx, scope.tenant_id())?;
+            loaders
+                .load_one(TenantKey(scope.tenant_id()))
                 .await
                 .map_err(AppError::from)?;
         }
