@@ -61,6 +61,7 @@ impl Application {
         crate::auth::password::warm_up();
         spawn_key_reloader(state.clone());
         spawn_housekeeping(state.clone());
+        crate::invalidation::spawn_listener(state.clone());
 
         let listener = TcpListener::bind(&state.settings.bind)
             .with_context(|| format!("cannot listen on {}", state.settings.bind))?;

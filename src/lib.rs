@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod graphql;
 pub mod http;
+pub mod invalidation;
 pub mod metrics;
 pub mod ratelimit;
 pub mod secrets;

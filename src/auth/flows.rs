@@ -232,7 +232,11 @@ pub async fn refresh_session(
             })
         }
         Outcome::Reused { session_id } => {
-            state.sessions.invalidate(session_id);
+            crate::invalidation::announce(
+                state,
+                crate::invalidation::Invalidation::Session { id: session_id },
+            )
+            .await;
             Err(AppError::unauthenticated(
                 "this refresh token was already used; the session is revoked",
             ))
@@ -267,7 +271,11 @@ pub async fn logout(
             .scope_boxed()
         })
         .await?;
-    state.sessions.invalidate(session_id);
+    crate::invalidation::announce(
+        state,
+        crate::invalidation::Invalidation::Session { id: session_id },
+    )
+    .await;
     Ok(revoked)
 }
 

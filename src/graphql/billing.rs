@@ -167,7 +167,7 @@ impl BillingMutation {
             })
             .await?;
         scope.state.rate_limits.forget(tenant_id);
-        scope.state.sessions.clear();
+        crate::invalidation::announce(scope.state, crate::invalidation::Invalidation::All).await;
         Ok(TenantPayload {
             tenant: Tenant(tenant),
         })

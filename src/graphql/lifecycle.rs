@@ -102,7 +102,7 @@ async fn transition(
             .scope_boxed()
         })
         .await?;
-    scope.state.sessions.clear();
+    crate::invalidation::announce(scope.state, crate::invalidation::Invalidation::All).await;
     Ok(tenant)
 }
 
@@ -284,7 +284,7 @@ impl LifecycleMutation {
             ));
         }
         let deleted = purge(&admin.state.db, tenant_id, &admin.audit()).await?;
-        admin.state.sessions.clear();
+        crate::invalidation::announce(admin.state, crate::invalidation::Invalidation::All).await;
         Ok(deleted)
     }
 }

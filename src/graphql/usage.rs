@@ -472,7 +472,7 @@ impl UsageMutation {
             .await?;
         admin.state.rate_limits.forget(tenant_id);
         // Cached session states carry the old limits.
-        admin.state.sessions.clear();
+        crate::invalidation::announce(admin.state, crate::invalidation::Invalidation::All).await;
         Ok(TenantPayload {
             tenant: Tenant(tenant),
         })

@@ -604,7 +604,11 @@ impl UserMutation {
             })
             .await?;
         for session in revoked {
-            scope.state.sessions.invalidate(session);
+            crate::invalidation::announce(
+                scope.state,
+                crate::invalidation::Invalidation::Session { id: session },
+            )
+            .await;
         }
         Ok(UserPayload { user: User(user) })
     }
@@ -671,7 +675,11 @@ impl UserMutation {
             })
             .await?;
         for session in revoked {
-            scope.state.sessions.invalidate(session);
+            crate::invalidation::announce(
+                scope.state,
+                crate::invalidation::Invalidation::Session { id: session },
+            )
+            .await;
         }
         Ok(DeleteUserPayload {
             deleted_user_id: ids::encode("User", uuid),
@@ -734,7 +742,11 @@ impl UserMutation {
             })
             .await?;
         for session in revoked {
-            scope.state.sessions.invalidate(session);
+            crate::invalidation::announce(
+                scope.state,
+                crate::invalidation::Invalidation::Session { id: session },
+            )
+            .await;
         }
         Ok(true)
     }
@@ -818,7 +830,11 @@ impl UserMutation {
             })
             .await?;
         for session in revoked {
-            state.sessions.invalidate(session);
+            crate::invalidation::announce(
+                state,
+                crate::invalidation::Invalidation::Session { id: session },
+            )
+            .await;
         }
         Ok(true)
     }

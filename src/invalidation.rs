@@ -1,0 +1,101 @@
+//! Keeping the replicas' caches honest: a change that affects what a replica caches (a revoked
+//! session, a tenant's status, limits or plan) is applied to this replica's cache at once and
+//! announced to the others with PostgreSQL NOTIFY on [`CHANNEL`]. Each replica LISTENs on a
+//! dedicated connection; when that connection is lost it drops its whole cache (it may have
+//! missed messages) and reconnects.
+
+use std::{sync::Arc, time::Duration};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::AppState;
+
+pub const CHANNEL: &str = "tenant_hub_invalidate";
+/// The listener connection's application_name (visible in pg_stat_activity).
+pub const LISTENER_NAME: &str = "tenant-hub-listener";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Invalidation {
+    /// One session's cached state.
+    Session { id: Uuid },
+    /// Everything (a tenant's status, limits or plan changed).
+    All,
+}
+
+fn apply(state: &AppState, what: Invalidation) {
+    match what {
+        Invalidation::Session { id } => state.sessions.invalidate(id),
+        Invalidation::All => state.sessions.clear(),
+    }
+}
+
+/// Applies `what` here and tells the other replicas. A failed NOTIFY is logged: the others
+/// then catch up within HUB_SESSION_CACHE_MS.
+pub async fn announce(state: &AppState, what: Invalidation) {
+    apply(state, what);
+    let payload = serde_json::to_string(&what).unwrap_or_default();
+    let sent = async {
+        let mut conn = state.db.connection().await?;
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(&payload)
+            .execute(&mut conn)
+            .await?;
+        Ok::<_, crate::error::AppError>(())
+    };
+    if let Err(e) = sent.await {
+        tracing::warn!(
+            code = e.code.as_str(),
+            "cannot announce a cache invalidation"
+        );
+        e.log_cause();
+    }
+}
+
+/// Listens for the other replicas' invalidations until the application is dropped.
+pub fn spawn_listener(state: Arc<AppState>) {
+    let weak = Arc::downgrade(&state);
+    let url = state.settings.db.app_url().ok();
+    drop(state);
+    let Some(url) = url else { return };
+    let url = if url.contains('?') {
+        format!("{url}&application_name={LISTENER_NAME}")
+    } else {
+        format!("{url}?application_name={LISTENER_NAME}")
+    };
+    tokio::spawn(async move {
+        loop {
+            if weak.upgrade().is_none() {
+                break;
+            }
+            match AsyncPgConnection::establish(&url).await {
+                Ok(mut conn) => {
+                    if diesel::sql_query(format!("LISTEN {CHANNEL}"))
+                        .execute(&mut conn)
+                        .await
+                        .is_ok()
+                    {
+                        let mut stream = std::pin::pin!(conn.notifications_stream());
+                        while let Some(Ok(n)) = stream.next().await {
+                            let Some(state) = weak.upgrade() else { return };
+                            match serde_json::from_str::<Invalidation>(&n.payload) {
+                                Ok(what) => apply(&state, what),
+                                Err(_) => state.sessions.clear(),
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "invalidation listener cannot connect"),
+            }
+            // Lost (or never had) the connection: whatever was missed, forget it all.
+            if let Some(state) = weak.upgrade() {
+                state.sessions.clear();
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+}

@@ -1,0 +1,160 @@
+//! Two hub replicas on one database: a change made through one is seen by the other within a
+//! second (PostgreSQL LISTEN/NOTIFY), however long the other caches; a replica that loses its
+//! listening connection drops its cache and reconnects; and each replica enforces its share of
+//! a tenant's rate limit (HUB_REPLICAS).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, TestDb, error_code, fresh_database, start, temp_keys_dir, test_settings};
+use serde_json::json;
+
+/// Two replicas sharing a database and a keys folder; long session caches, so that only the
+/// notifications can explain a replica seeing a change.
+async fn two_replicas(replicas: u32) -> (TestApp, TestApp) {
+    let db = fresh_database().await;
+    let name = db.name.clone();
+    let keys = temp_keys_dir();
+    let settings = |name: &str| {
+        let mut s = test_settings(name, &keys);
+        s.tokens.session_cache_ms = 60_000;
+        s.replicas = replicas;
+        s
+    };
+    let a = start(settings(&name), db, keys.clone()).await;
+    // The second replica does not own the database: its guard names none.
+    let b = start(
+        settings(&name),
+        TestDb {
+            name: "tenant_hub_no_such_database".into(),
+        },
+        keys.clone(),
+    )
+    .await;
+    (a, b)
+}
+
+/// Polls (bounded) until `check` holds; returns whether it did.
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..40 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_revoked_on_one_replica_is_refused_on_the_other() {
+    let (a, b) = two_replicas(1).await;
+    let t = a.signup("acme").await;
+    // B caches the session as valid for a minute.
+    assert!(b.gql(Some(&t.token), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+    assert_eq!(
+        a.gql(Some(&t.token), "mutation { logout }", json!({}))
+            .await["data"]["logout"],
+        true
+    );
+    let refused = eventually(async || {
+        error_code(&b.gql(Some(&t.token), "{ me { id } }", json!({})).await) == "UNAUTHENTICATED"
+    })
+    .await;
+    assert!(
+        refused,
+        "replica B must refuse the revoked session within two seconds"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_suspended_through_one_replica_is_inactive_on_the_other() {
+    let (a, b) = two_replicas(1).await;
+    let t = a.signup("acme").await;
+    let admin = a.platform_admin("root@hub.example.com").await;
+    assert!(
+        b.gql(Some(&t.token), "{ tenantContext { tenantId } }", json!({}))
+            .await["data"]
+            .is_object()
+    );
+    let body = a
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { suspendTenant(tenantId: $id) { tenant { status } } }",
+            json!({ "id": t.id }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["suspendTenant"]["tenant"]["status"], "SUSPENDED",
+        "{body}"
+    );
+    let inactive = eventually(async || {
+        error_code(
+            &b.gql(Some(&t.token), "{ tenantContext { tenantId } }", json!({}))
+                .await,
+        ) == "TENANT_INACTIVE"
+    })
+    .await;
+    assert!(inactive, "the cache invalidation reached replica B");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_loses_its_listener_drops_its_cache_and_listens_again() {
+    let (a, b) = two_replicas(1).await;
+    let t = a.signup("acme").await;
+    assert!(b.gql(Some(&t.token), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+    // Cut every listener connection (both replicas'); they reconnect within a second.
+    let su = common::superuser("postgres").await;
+    su.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+        &[&tenant_hub::invalidation::LISTENER_NAME, &a.db_name()],
+    )
+    .await
+    .unwrap();
+    let back = eventually(async || {
+        su.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+            &[&tenant_hub::invalidation::LISTENER_NAME, &a.db_name()],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+            == 2
+    })
+    .await;
+    assert!(back, "both replicas listen again");
+    a.gql(Some(&t.token), "mutation { logout }", json!({}))
+        .await;
+    let refused = eventually(async || {
+        error_code(&b.gql(Some(&t.token), "{ me { id } }", json!({})).await) == "UNAUTHENTICATED"
+    })
+    .await;
+    assert!(refused);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_replica_enforces_its_share_of_the_tenant_rate_limit() {
+    let (a, b) = two_replicas(2).await;
+    let t = a.signup("acme").await;
+    // 60 a minute over two replicas: 30 each, a burst of 5 (10 seconds' worth) each.
+    a.superuser()
+        .await
+        .execute("UPDATE tenants SET limits = jsonb_set(limits, '{api_calls_per_minute}', '60') WHERE id = $1", &[&t.uuid])
+        .await
+        .unwrap();
+    for app in [&a, &b] {
+        for i in 0..5 {
+            let resp = app
+                .gql_response(Some(&t.token), "{ __typename }", json!({}))
+                .await;
+            assert_eq!(resp.status(), 200, "request {i}");
+            assert_eq!(resp.headers()["ratelimit-limit"], "30");
+        }
+        assert_eq!(
+            app.gql_response(Some(&t.token), "{ __typename }", json!({}))
+                .await
+                .status(),
+            429
+        );
+    }
+}
