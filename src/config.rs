@@ -62,6 +62,17 @@ pub struct DatabaseSettings {
     #[arg(long, env = "HUB_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5_000)]
     pub statement_timeout_ms: u64,
 
+    /// diesel-async's prepared-statement cache. Turn it off behind PgBouncer before 1.21
+    /// (transaction pooling moves a client between server connections, which do not share
+    /// prepared statements).
+    #[arg(long, env = "HUB_DB_STATEMENT_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub statement_cache: bool,
+
+    /// Direct connection for the cache-invalidation listener (LISTEN does not work through
+    /// transaction pooling). Default: the application URL.
+    #[arg(long, env = "HUB_LISTEN_DATABASE_URL", hide_env_values = true)]
+    pub listen_database_url: Option<String>,
+
     /// How long a request waits for a pooled connection (and to open one), in milliseconds.
     #[arg(long, env = "HUB_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3_000)]
     pub acquire_timeout_ms: u64,
@@ -355,6 +366,8 @@ mod tests {
             pool_size: 1,
             statement_timeout_ms: 1,
             acquire_timeout_ms: 1,
+            statement_cache: true,
+            listen_database_url: None,
         };
         assert_eq!(
             db.app_url().unwrap(),

@@ -59,7 +59,12 @@ pub async fn announce(state: &AppState, what: Invalidation) {
 /// Listens for the other replicas' invalidations until the application is dropped.
 pub fn spawn_listener(state: Arc<AppState>) {
     let weak = Arc::downgrade(&state);
-    let url = state.settings.db.app_url().ok();
+    let url = state
+        .settings
+        .db
+        .listen_database_url
+        .clone()
+        .or_else(|| state.settings.db.app_url().ok());
     drop(state);
     let Some(url) = url else { return };
     let url = if url.contains('?') {

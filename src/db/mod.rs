@@ -81,12 +81,17 @@ impl Db {
         let timeout_ms = settings.statement_timeout_ms;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
+        let statement_cache = settings.statement_cache;
         let mut config = ManagerConfig::<AsyncPgConnection>::default();
         config.custom_setup = Box::new(move |url| {
             let counter = counter.clone();
+            let statement_cache = statement_cache;
             async move {
                 let mut conn = AsyncPgConnection::establish(url).await?;
                 conn.set_instrumentation(StatementCounter(counter));
+                if !statement_cache {
+                    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+                }
                 conn.batch_execute(&format!(
                     "SET statement_timeout = {timeout_ms}; \
                      SET idle_in_transaction_session_timeout = {}; \

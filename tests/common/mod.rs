@@ -139,6 +139,8 @@ pub fn db_settings(database: &str) -> DatabaseSettings {
         pool_size: 4,
         statement_timeout_ms: 5_000,
         acquire_timeout_ms: 3_000,
+        statement_cache: true,
+        listen_database_url: None,
     }
 }
 
