@@ -48,6 +48,25 @@ pub enum Command {
     /// Maintenance jobs.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// Development helpers.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DevCommand {
+    /// Seed tenants (enterprise plan, very high rate limits), users (password
+    /// `seed-password-1234`; user1 is the owner) and workspaces with members, for benchmarks.
+    Seed {
+        #[arg(long, default_value_t = 100)]
+        tenants: u32,
+        #[arg(long, default_value_t = 100)]
+        users_per_tenant: u32,
+        #[arg(long, default_value_t = 5)]
+        workspaces_per_tenant: u32,
+        #[command(flatten)]
+        db: DatabaseSettings,
+    },
 }
 
 #[derive(Subcommand)]
@@ -248,6 +267,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("done: {closed} period(s) closed");
+            Ok(())
+        }
+        Command::Dev(DevCommand::Seed {
+            tenants,
+            users_per_tenant,
+            workspaces_per_tenant,
+            db,
+        }) => {
+            telemetry::init(LogFormat::Text);
+            println!(
+                "seeding {tenants} tenants x {users_per_tenant} users, {workspaces_per_tenant} workspaces each"
+            );
+            let plan = crate::seed::SeedPlan {
+                tenants,
+                users_per_tenant,
+                workspaces_per_tenant,
+            };
+            let secs = crate::seed::run(&db, &plan).await?;
+            println!(
+                "done: {tenants} tenants, {} users in {secs:.1} s (password {})",
+                tenants as u64 * users_per_tenant as u64,
+                crate::seed::SEED_PASSWORD
+            );
             Ok(())
         }
         Command::Admin(AdminCommand::Create { email, db }) => {

@@ -21,6 +21,7 @@ pub mod invalidation;
 pub mod metrics;
 pub mod ratelimit;
 pub mod secrets;
+pub mod seed;
 pub mod telemetry;
 pub mod usage;
 

@@ -23,6 +23,8 @@ pub struct Metrics {
     requests: HistogramVec,
     errors: IntCounterVec,
     pub pool: IntGaugeVec,
+    /// SQL statements sent by the pool so far (set at scrape time).
+    pub statements: IntGauge,
     operations: DashSet<String>,
 }
 
@@ -86,6 +88,14 @@ impl Metrics {
         registry
             .register(Box::new(pool.clone()))
             .expect("unique metric");
+        let statements = IntGauge::new(
+            "hub_db_statements",
+            "SQL statements sent by the pool since start",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(statements.clone()))
+            .expect("unique metric");
         Metrics {
             registry,
             tenant_calls,
@@ -95,6 +105,7 @@ impl Metrics {
             requests,
             errors,
             pool,
+            statements,
             operations: DashSet::new(),
         }
     }

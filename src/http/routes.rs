@@ -205,6 +205,10 @@ async fn metrics(state: web::Data<Arc<AppState>>) -> HttpResponse {
         .metrics
         .limiters
         .set(state.rate_limits.tenants_tracked() as i64);
+    state
+        .metrics
+        .statements
+        .set(state.db.statements_executed() as i64);
     let pool = state.db.pool_status();
     for (name, value) in [
         ("size", pool.size),
