@@ -54,6 +54,9 @@ async fn statements(client: &reqwest::Client, base: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Request bodies with the token each is sent with.
+type Requests = Arc<Vec<(Option<String>, Value)>>;
+
 struct Run {
     rps: f64,
     p50: f64,
@@ -63,12 +66,7 @@ struct Run {
 }
 
 /// Drives `bodies` (round robin, with the matching token) over `conns` connections for `secs`.
-async fn drive(
-    base: &str,
-    requests: Arc<Vec<(Option<String>, Value)>>,
-    conns: usize,
-    secs: u64,
-) -> Run {
+async fn drive(base: &str, requests: Requests, conns: usize, secs: u64) -> Run {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for c in 0..conns {
@@ -216,7 +214,7 @@ async fn main() {
             json!({ "query": login_query, "variables": { "i": other } }),
         ));
     }
-    let with_tokens = |query: &str| -> Arc<Vec<(Option<String>, Value)>> {
+    let with_tokens = |query: &str| -> Requests {
         Arc::new(
             tokens
                 .iter()
@@ -224,7 +222,7 @@ async fn main() {
                 .collect(),
         )
     };
-    let operations: Vec<(&str, Arc<Vec<(Option<String>, Value)>>)> = vec![
+    let operations: Vec<(&str, Requests)> = vec![
         ("{ __typename }", with_tokens("{ __typename }")),
         (
             "tenantContext",
