@@ -16,8 +16,26 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .to_string()
 });
 
+/// At most one hash per core at a time: each argon2 run takes 19 MiB and a core, so unbounded
+/// concurrency (a burst of logins) only grows memory and queues on the blocking pool.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    )
+});
+
+async fn hashing_permit() -> AppResult<tokio::sync::SemaphorePermit<'static>> {
+    HASHING
+        .acquire()
+        .await
+        .map_err(|e| crate::error::AppError::internal(anyhow::Error::new(e)))
+}
+
 /// Hashes a new password (PHC string).
 pub async fn hash(password: &NewPassword) -> AppResult<String> {
+    let _permit = hashing_permit().await?;
     let password = password.expose().to_owned();
     let hashed = tokio::task::spawn_blocking(move || {
         Argon2::default()
@@ -32,6 +50,7 @@ pub async fn hash(password: &NewPassword) -> AppResult<String> {
 /// Checks a password against a stored hash; `None` checks against a dummy and fails, taking
 /// the same time.
 pub async fn verify(password: &str, stored: Option<&str>) -> AppResult<bool> {
+    let _permit = hashing_permit().await?;
     let password = password.to_owned();
     let (stored, real) = match stored {
         Some(s) => (s.to_owned(), true),
