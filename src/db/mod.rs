@@ -146,11 +146,22 @@ impl Db {
         run_in_transaction(&mut conn, Scope::System, f).await
     }
 
-    /// `SELECT 1` through the pool: is the database reachable right now?
+    /// `SELECT 1` through the pool: is the database reachable right now? A pooled connection
+    /// that died with the database fails once and is discarded; the second try gets a new one.
     pub async fn ping(&self) -> AppResult<()> {
-        let mut conn = self.pool.get().await?;
-        conn.batch_execute("SELECT 1").await?;
-        Ok(())
+        let mut last = None;
+        for _ in 0..2 {
+            let attempt = async {
+                let mut conn = self.pool.get().await?;
+                conn.batch_execute("SELECT 1").await?;
+                Ok::<_, AppError>(())
+            };
+            match attempt.await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| AppError::internal(anyhow::anyhow!("ping failed"))))
     }
 
     /// Statements sent so far by all connections of this pool.
