@@ -482,7 +482,22 @@ async fn storage_is_reported_with_an_api_key_and_a_report_past_the_limit_is_reco
         json!({ "metric": "storage_gb", "used": 4.5, "limit": 5.0 }),
         "{ok}"
     );
+    let last_used = || async {
+        app.superuser()
+            .await
+            .query_one("SELECT last_used_at FROM api_keys", &[])
+            .await
+            .unwrap()
+            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(0)
+    };
+    let first_use = last_used().await;
+    assert!(first_use.is_some(), "the key's use is recorded");
     let over = report(6.0).await;
+    assert_eq!(
+        last_used().await,
+        first_use,
+        "not a write per request: refreshed at most once a minute"
+    );
     assert_eq!(error_code(&over), "QUOTA_EXCEEDED", "{over}");
     let usage = app
         .gql(Some(&t.token), "{ usage { metric used limit } }", json!({}))

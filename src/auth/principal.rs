@@ -145,7 +145,12 @@ async fn authenticate_api_key(state: &AppState, key: &str) -> AppResult<Principa
         .tenant_tx(tenant_id, |conn| {
             async move {
                 let found = ApiKeyRow::state(conn, &hash).await?;
-                if let Some(k) = &found {
+                // At most one write a minute per key, not one per request.
+                let stale = |at: chrono::DateTime<chrono::Utc>| {
+                    chrono::Utc::now() - at
+                        > chrono::Duration::seconds(crate::db::models::api_key::TOUCH_INTERVAL_SECS)
+                };
+                if let Some(k) = found.as_ref().filter(|k| k.last_used_at.is_none_or(stale)) {
                     ApiKeyRow::touch(conn, k.id).await?;
                 }
                 Ok(found)

@@ -619,17 +619,17 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let perms = context::permissions_of_actor(ctx).await?;
         let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
-        let user = scope
+        let (user, alerts) = scope
             .tx(|conn| {
                 async move {
                     let user = UserRow::get(conn, id).await?;
                     rules::ensure_can_manage(conn, actor, &perms, id).await?;
                     if user.status != "deactivated" {
-                        return Ok(user);
+                        return Ok((user, Vec::new()));
                     }
                     let tenant = rules::ensure_seat_available(conn, tenant_id).await?;
                     let user = UserRow::set_status(conn, id, "active").await?;
-                    rules::seat_alerts(conn, &tenant).await?;
+                    let alerts = rules::seat_alerts(conn, &tenant).await?;
                     audit::record(
                         conn,
                         tenant_id,
@@ -637,11 +637,12 @@ impl UserMutation {
                         AuditEvent::new("user.reactivated").target("user", id),
                     )
                     .await?;
-                    Ok(user)
+                    Ok((user, alerts))
                 }
                 .scope_boxed()
             })
             .await?;
+        crate::alerts::deliver_later(context::state(ctx)?.clone(), alerts);
         Ok(UserPayload { user: User(user) })
     }
 

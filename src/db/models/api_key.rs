@@ -35,7 +35,11 @@ pub struct ApiKeyState {
     pub product_id: String,
     pub tenant_status: String,
     pub tenant_limits: serde_json::Value,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
+
+/// `last_used_at` is refreshed at most this often, not on every request.
+pub const TOUCH_INTERVAL_SECS: i64 = 60;
 
 impl ApiKeyRow {
     pub async fn insert(conn: &mut Conn, row: &ApiKeyRow) -> AppResult<()> {
@@ -65,6 +69,7 @@ impl ApiKeyRow {
                 api_keys::product_id,
                 tenants::status,
                 tenants::limits,
+                api_keys::last_used_at,
             ))
             .first(conn)
             .await
