@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, TestDb, error_code, fresh_database, start, temp_keys_dir, test_settings};
+use common::{
+    TestApp, TestDb, fresh_database, maybe_error_code, start, temp_keys_dir, test_settings,
+};
 use serde_json::json;
 
 /// Two replicas sharing a database and a keys folder; long session caches, so that only the
@@ -37,7 +39,7 @@ async fn two_replicas(replicas: u32) -> (TestApp, TestApp) {
 
 /// Polls (bounded) until `check` holds; returns whether it did.
 async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..40 {
+    for _ in 0..100 {
         if check().await {
             return true;
         }
@@ -58,12 +60,13 @@ async fn a_session_revoked_on_one_replica_is_refused_on_the_other() {
         true
     );
     let refused = eventually(async || {
-        error_code(&b.gql(Some(&t.token), "{ me { id } }", json!({})).await) == "UNAUTHENTICATED"
+        maybe_error_code(&b.gql(Some(&t.token), "{ me { id } }", json!({})).await)
+            == Some("UNAUTHENTICATED")
     })
     .await;
     assert!(
         refused,
-        "replica B must refuse the revoked session within two seconds"
+        "replica B must refuse the revoked session within five seconds"
     );
 }
 
@@ -89,10 +92,10 @@ async fn a_tenant_suspended_through_one_replica_is_inactive_on_the_other() {
         "{body}"
     );
     let inactive = eventually(async || {
-        error_code(
+        maybe_error_code(
             &b.gql(Some(&t.token), "{ tenantContext { tenantId } }", json!({}))
                 .await,
-        ) == "TENANT_INACTIVE"
+        ) == Some("TENANT_INACTIVE")
     })
     .await;
     assert!(inactive, "the cache invalidation reached replica B");
@@ -126,7 +129,8 @@ async fn a_replica_that_loses_its_listener_drops_its_cache_and_listens_again() {
     a.gql(Some(&t.token), "mutation { logout }", json!({}))
         .await;
     let refused = eventually(async || {
-        error_code(&b.gql(Some(&t.token), "{ me { id } }", json!({})).await) == "UNAUTHENTICATED"
+        maybe_error_code(&b.gql(Some(&t.token), "{ me { id } }", json!({})).await)
+            == Some("UNAUTHENTICATED")
     })
     .await;
     assert!(refused);

@@ -448,6 +448,13 @@ pub async fn start(settings: Settings, db: TestDb, keys_dir: PathBuf) -> TestApp
     }
 }
 
+/// The first error's `extensions.code` of a GraphQL body, if it has one (for polls, where a
+/// successful answer means "not yet").
+#[allow(dead_code)]
+pub fn maybe_error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
 /// The first error's `extensions.code` of a GraphQL body.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
