@@ -2,8 +2,10 @@
 //! own process, logs in users of many tenants, and drives each operation at 16 and 64
 //! connections for a few seconds, reporting requests/s, p50/p99 latency, SQL statements per
 //! request (from /metrics) and the hub's peak RSS. `cargo bench --bench load` (needs PostgreSQL
-//! on 127.0.0.1:5432; LOAD_SECS sets the seconds per run, default 5). The load generator shares
-//! the machine with the hub: compare the operations as ratios of `{ __typename }`.
+//! on 127.0.0.1:5432). LOAD_SECS sets the seconds per run (default 5); LOAD_ONLY=<text> runs
+//! only the operations whose name contains it (e.g. while profiling the hub, whose pid is
+//! printed). The load generator shares the machine with the hub: compare the operations as
+//! ratios of `{ __typename }`.
 
 use std::{
     process::{Child, Command},
@@ -27,6 +29,7 @@ impl Drop for Hub {
     }
 }
 
+/// The hub's peak RSS since the last [`reset_peak_rss`].
 fn peak_rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -36,6 +39,11 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// Starts a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM).
+fn reset_peak_rss(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
 }
 
 async fn statements(client: &reqwest::Client, base: &str) -> f64 {
@@ -254,22 +262,35 @@ async fn main() {
         ),
         ("login", Arc::new(logins)),
     ];
-    println!("| operation | conns | requests/s | p50 ms | p99 ms | statements/request | errors |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| operation | conns | requests/s | p50 ms | p99 ms | statements/request | errors | peak RSS MB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut peak: f64 = 0.0;
+    // LOAD_ONLY=<part of a name> runs the matching operations only (e.g. while profiling).
+    let only = std::env::var("LOAD_ONLY").unwrap_or_default();
+    eprintln!("hub pid {}", hub.0.id());
     for (name, requests) in operations {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         for conns in [16, 64] {
+            peak = peak.max(peak_rss_mb(hub.0.id()));
+            reset_peak_rss(hub.0.id());
             let before = statements(&client, &base).await;
             let run = drive(&base, requests.clone(), conns, secs).await;
             let after = statements(&client, &base).await;
             println!(
-                "| {name} | {conns} | {:.0} | {:.2} | {:.2} | {:.1} | {} |",
+                "| {name} | {conns} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.0} |",
                 run.rps,
                 run.p50,
                 run.p99,
                 (after - before) / run.requests.max(1) as f64,
-                run.errors
+                run.errors,
+                peak_rss_mb(hub.0.id()),
             );
         }
     }
-    println!("\npeak RSS of the hub: {:.0} MB", peak_rss_mb(hub.0.id()));
+    peak = peak.max(peak_rss_mb(hub.0.id()));
+    println!("\npeak RSS of the hub: {peak:.0} MB");
 }
