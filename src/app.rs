@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::{
     auth::{KeyStore, TokenIssuer, login_limiter::LoginLimiter, session_cache::SessionCache},
     config::Settings,
+    context_cache::ContextCache,
     db::{Db, bootstrap},
     graphql,
     http::{
@@ -28,6 +29,7 @@ pub struct AppState {
     pub db: Db,
     pub tokens: TokenIssuer,
     pub sessions: SessionCache,
+    pub contexts: ContextCache,
     pub login_limiter: LoginLimiter,
     pub secrets: SecretBox,
     pub rate_limits: RateLimits,
@@ -164,6 +166,7 @@ impl AppState {
         )?);
         let tokens = TokenIssuer::new(keys, &settings.tokens);
         let sessions = SessionCache::new(Duration::from_millis(settings.tokens.session_cache_ms));
+        let contexts = ContextCache::new(Duration::from_millis(settings.tokens.context_cache_ms));
         let login_limiter = LoginLimiter::new(
             settings.login_failures_per_ip,
             settings.login_failures_per_account,
@@ -197,6 +200,7 @@ impl AppState {
             db,
             tokens,
             sessions,
+            contexts,
             login_limiter,
             secrets,
             rate_limits,

@@ -140,6 +140,12 @@ pub struct TokenSettings {
     #[arg(long, env = "HUB_SESSION_CACHE_MS", default_value_t = 5_000)]
     pub session_cache_ms: u64,
 
+    /// How long a replica may cache a member's permissions and product access (TenantContext),
+    /// in milliseconds; 0 turns the cache off. Changes invalidate it on commit through
+    /// PostgreSQL NOTIFY on every replica: this is only a backstop.
+    #[arg(long, env = "HUB_CONTEXT_CACHE_MS", default_value_t = 60_000)]
+    pub context_cache_ms: u64,
+
     /// Key of integration secrets at rest: base64 of 32 random bytes. When unset, the key is
     /// read from (or generated into) `secrets.key` in HUB_KEYS_DIR.
     #[arg(long, env = "HUB_SECRETS_KEY", hide_env_values = true)]

@@ -1,8 +1,10 @@
 //! Keeping the replicas' caches honest: a change that affects what a replica caches (a revoked
 //! session, a tenant's status, limits or plan) is applied to this replica's cache at once and
-//! announced to the others with PostgreSQL NOTIFY on [`CHANNEL`]. Each replica LISTENs on a
-//! dedicated connection; when that connection is lost it drops its whole cache (it may have
-//! missed messages) and reconnects.
+//! announced to the others with PostgreSQL NOTIFY on [`CHANNEL`]. Changes to what a
+//! TenantContext is made of (roles, assignments, product access, user status, products) are
+//! announced by triggers in the database itself (migration 0006), on commit, whoever wrote
+//! them. Each replica LISTENs on a dedicated connection; when that connection is lost it drops
+//! its whole cache (it may have missed messages) and reconnects.
 
 use std::{sync::Arc, time::Duration};
 
@@ -22,6 +24,8 @@ pub const LISTENER_NAME: &str = "tenant-hub-listener";
 pub enum Invalidation {
     /// One session's cached state.
     Session { id: Uuid },
+    /// The cached TenantContexts of one tenant's members (sent by the database triggers).
+    Tenant { id: Uuid },
     /// Everything (a tenant's status, limits or plan changed).
     All,
 }
@@ -29,8 +33,14 @@ pub enum Invalidation {
 fn apply(state: &AppState, what: Invalidation) {
     match what {
         Invalidation::Session { id } => state.sessions.invalidate(id),
-        Invalidation::All => state.sessions.clear(),
+        Invalidation::Tenant { id } => state.contexts.invalidate_tenant(id),
+        Invalidation::All => forget_everything(state),
     }
+}
+
+fn forget_everything(state: &AppState) {
+    state.sessions.clear();
+    state.contexts.clear();
 }
 
 /// Applies `what` here and tells the other replicas. A failed NOTIFY is logged: the others
@@ -89,7 +99,7 @@ pub fn spawn_listener(state: Arc<AppState>) {
                             let Some(state) = weak.upgrade() else { return };
                             match serde_json::from_str::<Invalidation>(&n.payload) {
                                 Ok(what) => apply(&state, what),
-                                Err(_) => state.sessions.clear(),
+                                Err(_) => forget_everything(&state),
                             }
                         }
                     }
@@ -98,7 +108,7 @@ pub fn spawn_listener(state: Arc<AppState>) {
             }
             // Lost (or never had) the connection: whatever was missed, forget it all.
             if let Some(state) = weak.upgrade() {
-                state.sessions.clear();
+                forget_everything(&state);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

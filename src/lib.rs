@@ -11,6 +11,7 @@ pub mod auth;
 pub mod billing;
 pub mod cli;
 pub mod config;
+pub mod context_cache;
 pub mod db;
 pub mod domain;
 pub mod error;

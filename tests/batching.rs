@@ -164,3 +164,39 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
         assert_eq!(body["errors"][0]["extensions"]["field"], "after");
     }
 }
+
+/// The TenantContext of a member is read once per replica: a second request costs no statement
+/// (the session and the context are cached); a change to the member's access is seen at once
+/// by the next request on the same replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_tenant_context_costs_no_statement_and_a_change_is_seen_at_once() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    const CONTEXT: &str =
+        "{ tenantContext(productId: \"crm\") { permissions products { productId access } } }";
+    let (_, first) = statements_for(&app, &t.token, CONTEXT, json!({})).await;
+    assert_eq!(
+        first["data"]["tenantContext"]["products"][0]["access"], "NONE",
+        "{first}"
+    );
+    let (warm, again) = statements_for(&app, &t.token, CONTEXT, json!({})).await;
+    assert_eq!(warm, 0, "a warm tenantContext reads nothing");
+    assert_eq!(again, first);
+
+    let set = app
+        .gql(
+            Some(&t.token),
+            "mutation { setProductAccess(input: { productId: \"crm\", access: LIMITED }) { access } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        set["data"]["setProductAccess"]["access"], "LIMITED",
+        "{set}"
+    );
+    let after = app.gql(Some(&t.token), CONTEXT, json!({})).await;
+    assert_eq!(
+        after["data"]["tenantContext"]["products"][0]["access"], "LIMITED",
+        "{after}"
+    );
+}

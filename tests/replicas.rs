@@ -1,5 +1,6 @@
 //! Two hub replicas on one database: a change made through one is seen by the other within a
-//! second (PostgreSQL LISTEN/NOTIFY), however long the other caches; a replica that loses its
+//! second (PostgreSQL LISTEN/NOTIFY), however long the other caches (sessions, tenant status,
+//! TenantContexts; also a change made in SQL by no replica); a replica that loses its
 //! listening connection drops its cache and reconnects; and each replica enforces its share of
 //! a tenant's rate limit (HUB_REPLICAS).
 
@@ -99,6 +100,67 @@ async fn a_tenant_suspended_through_one_replica_is_inactive_on_the_other() {
     })
     .await;
     assert!(inactive, "the cache invalidation reached replica B");
+}
+
+const CRM_ACCESS: &str = "{ tenantContext(productId: \"crm\") { products { access } } }";
+
+async fn crm_access(app: &TestApp, token: &str) -> String {
+    let body = app.gql(Some(token), CRM_ACCESS, json!({})).await;
+    body["data"]["tenantContext"]["products"][0]["access"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_context_changed_through_one_replica_changes_on_the_other() {
+    let (a, b) = two_replicas(1).await;
+    let t = a.signup("acme").await;
+    // B caches the owner's TenantContext (for a minute by default).
+    assert_eq!(crm_access(&b, &t.token).await, "NONE");
+    let set = a
+        .gql(
+            Some(&t.token),
+            "mutation { setProductAccess(input: { productId: \"crm\", access: FULL }) { access } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(set["data"]["setProductAccess"]["access"], "FULL", "{set}");
+    let changed = eventually(async || crm_access(&b, &t.token).await == "FULL").await;
+    assert!(changed, "replica B serves the new product access");
+
+    // A change made in SQL, by no replica at all, reaches them too: the database triggers
+    // announce it.
+    assert!(
+        a.gql(
+            Some(&t.token),
+            "{ tenantContext { permissions } }",
+            json!({})
+        )
+        .await["data"]["tenantContext"]["permissions"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    );
+    a.superuser()
+        .await
+        .execute(
+            "UPDATE roles SET permissions = '{}' WHERE tenant_id = $1 AND name = 'owner'",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap();
+    let revoked = eventually(async || {
+        a.gql(
+            Some(&t.token),
+            "{ tenantContext { permissions } }",
+            json!({}),
+        )
+        .await["data"]["tenantContext"]["permissions"]
+            .as_array()
+            .is_some_and(|p| p.is_empty())
+    })
+    .await;
+    assert!(revoked, "a change made in SQL reaches the replica's cache");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

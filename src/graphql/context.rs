@@ -11,7 +11,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use async_graphql::Context;
@@ -21,10 +24,11 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     auth::{MemberPrincipal, Principal},
+    context_cache::Access,
     db::{
         Conn, ScopedBoxFuture, ScopedFutureExt,
         audit::{self, Actor, AuditContext, AuditEvent},
-        models::{PlatformAdminRow, RoleRow},
+        models::{PlatformAdminRow, RoleRow, product},
     },
     domain::Permission,
     error::{AppError, AppResult},
@@ -36,9 +40,11 @@ use crate::{
 pub struct RequestCtx {
     pub principal: Principal,
     pub meta: RequestMeta,
-    permissions: OnceCell<Arc<Vec<String>>>,
+    access: OnceCell<Arc<Access>>,
     admin_checked: OnceCell<()>,
     loaders: Mutex<HashMap<Uuid, Arc<Loaders>>>,
+    /// Set once the document is parsed, if it holds a mutation (see `writes`).
+    mutation: AtomicBool,
 }
 
 impl RequestCtx {
@@ -46,10 +52,20 @@ impl RequestCtx {
         RequestCtx {
             principal,
             meta,
-            permissions: OnceCell::new(),
+            access: OnceCell::new(),
             admin_checked: OnceCell::new(),
             loaders: Mutex::new(HashMap::new()),
+            mutation: AtomicBool::new(false),
         }
+    }
+
+    pub fn mark_mutation(&self) {
+        self.mutation.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether this request may write: its authorisation then reads fresh rows, never a cache.
+    pub fn is_mutation(&self) -> bool {
+        self.mutation.load(Ordering::Relaxed)
     }
 }
 
@@ -161,21 +177,48 @@ pub fn member_any_status<'a>(ctx: &Context<'a>) -> AppResult<TenantScope<'a>> {
     scope_of(ctx, m)
 }
 
-/// The member's tenant-wide permissions, read once per request.
-pub async fn permissions(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
+/// The member's tenant-wide permissions and product access (their TenantContext), once per
+/// request: from this replica's cache (`context_cache`, invalidated on every change), else
+/// read in one transaction and cached. A mutation always reads fresh rows: no write is
+/// authorised on a cached answer.
+pub async fn access(ctx: &Context<'_>) -> AppResult<Arc<Access>> {
     let req = request(ctx)?;
     let m = member_principal(ctx)?;
     let scope = scope_of(ctx, m)?;
-    let user_id = m.user_id;
-    req.permissions
+    let (tenant_id, user_id) = (m.tenant_id, m.user_id);
+    req.access
         .get_or_try_init(|| async move {
-            let perms = scope
-                .tx(move |conn| RoleRow::tenant_permissions_of(conn, user_id).scope_boxed())
+            let cache = &scope.state.contexts;
+            if !req.is_mutation()
+                && let Some(cached) = cache.get(tenant_id, user_id)
+            {
+                return Ok(cached);
+            }
+            let ticket = cache.ticket(tenant_id);
+            let access = scope
+                .tx(move |conn| {
+                    async move {
+                        Ok(Access {
+                            permissions: Arc::new(
+                                RoleRow::tenant_permissions_of(conn, user_id).await?,
+                            ),
+                            products: product::effective_access(conn, user_id, None).await?,
+                        })
+                    }
+                    .scope_boxed()
+                })
                 .await?;
-            Ok::<_, AppError>(Arc::new(perms))
+            let access = Arc::new(access);
+            cache.put(tenant_id, user_id, ticket, access.clone());
+            Ok::<_, AppError>(access)
         })
         .await
         .cloned()
+}
+
+/// The member's tenant-wide permissions (see [`access`]).
+pub async fn permissions(ctx: &Context<'_>) -> AppResult<Arc<Vec<String>>> {
+    Ok(access(ctx).await?.permissions.clone())
 }
 
 /// What the caller may grant: a member's own permissions, or every permission for a

@@ -4,7 +4,7 @@ use crate::db::ScopedFutureExt;
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{
-    db::models::{RoleRow, UserRow, product},
+    db::models::UserRow,
     domain::ProductAccess,
     error::AppError,
     graphql::{context, user::User},
@@ -54,35 +54,30 @@ impl MeQuery {
     ) -> Result<TenantContext, AppError> {
         let scope = context::member(ctx)?;
         let (tenant_id, user_id) = (scope.tenant_id(), scope.user_id().unwrap_or_default());
-        let only = product_id.map(|p| p.0);
-        let narrowed = only.clone();
-        let (permissions, mut products) = scope
-            .tx(move |conn| {
-                async move {
-                    let permissions = RoleRow::tenant_permissions_of(conn, user_id).await?;
-                    let products =
-                        product::effective_access(conn, user_id, narrowed.as_deref()).await?;
-                    Ok((permissions, products))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        if let Some(wanted) = only
-            && products.is_empty()
-        {
-            products.push((wanted, ProductAccess::None));
-        }
+        let access = context::access(ctx).await?;
+        let grant = |(id, access): &(String, ProductAccess)| ProductGrant {
+            product_id: ID(id.clone()),
+            access: *access,
+        };
+        let products = match product_id {
+            None => access.products.iter().map(grant).collect(),
+            Some(wanted) => vec![
+                access
+                    .products
+                    .iter()
+                    .find(|(id, _)| *id == wanted.0)
+                    .map(grant)
+                    .unwrap_or(ProductGrant {
+                        product_id: wanted,
+                        access: ProductAccess::None,
+                    }),
+            ],
+        };
         Ok(TenantContext {
             tenant_id: ID(tenant_id.to_string()),
             user_id: ID(user_id.to_string()),
-            permissions,
-            products: products
-                .into_iter()
-                .map(|(id, access)| ProductGrant {
-                    product_id: ID(id),
-                    access,
-                })
-                .collect(),
+            permissions: access.permissions.to_vec(),
+            products,
         })
     }
 }

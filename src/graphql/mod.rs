@@ -24,6 +24,7 @@ pub mod tenant;
 pub mod usage;
 pub mod user;
 pub mod workspace;
+pub mod writes;
 
 use std::sync::Arc;
 
@@ -73,14 +74,16 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The served schema: the configured limits, introspection and field suggestions off unless
-/// enabled, automatic persisted queries, and a tracing span per resolver (debug level).
+/// enabled, automatic persisted queries, a tracing span per resolver (debug level), and the
+/// cache effects of mutations (`writes`).
 pub fn build_schema(state: Arc<AppState>) -> HubSchema {
     let s = &state.settings;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(s.gql_max_depth)
         .limit_complexity(s.gql_max_complexity)
         .limit_directives(s.gql_max_directives)
-        .extension(spans::ResolverSpans);
+        .extension(spans::ResolverSpans)
+        .extension(writes::MutationEffects);
     if !s.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();
     }
