@@ -21,12 +21,9 @@ use std::{
     time::Duration,
 };
 
-use diesel::{
-    connection::{Instrumentation, InstrumentationEvent},
-    sql_types::Text,
-};
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::{
-    AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
+    AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
     pooled_connection::{
         AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
         deadpool::{Object, Pool},
@@ -181,24 +178,16 @@ where
     F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
 {
     type Tm = <Conn as AsyncConnection>::TransactionManager;
-    Tm::begin_transaction(conn).await?;
-    let scoped = match scope {
+    // BEGIN and the scope in one round trip (one simple-protocol batch). A Uuid prints as hex
+    // and hyphens only, so the literal cannot carry anything else.
+    let begin = match scope {
         Scope::Tenant(tenant) => {
-            diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind::<Text, _>(tenant.to_string())
-                .execute(conn)
-                .await
+            format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")
         }
-        Scope::System => {
-            diesel::sql_query("SELECT set_config('app.scope', 'system', true)")
-                .execute(conn)
-                .await
-        }
+        Scope::System => "BEGIN; SELECT set_config('app.scope', 'system', true)".to_owned(),
     };
-    let outcome = match scoped {
-        Ok(_) => f(conn).await,
-        Err(e) => Err(AppError::from(e)),
-    };
+    Tm::begin_transaction_sql(conn, &begin).await?;
+    let outcome = f(conn).await;
     match outcome {
         Ok(value) => {
             Tm::commit_transaction(conn).await?;

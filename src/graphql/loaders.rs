@@ -11,13 +11,13 @@ use crate::db::models::WebhookDeliveryRow;
 
 use crate::{
     db::{
-        Db, ScopedFutureExt,
+        Conn, Db, ScopedFutureExt,
         models::{
             PageRequest, RoleRow, TenantRow, UserRoleRow, UserRow, WorkspaceMemberRow,
             workspace::MemberPageRow,
         },
     },
-    error::AppError,
+    error::{AppError, AppResult},
 };
 
 /// A user by id.
@@ -109,43 +109,48 @@ impl Loader<RolesOfUser> for TenantLoader {
     type Value = Vec<RoleRow>;
     type Error = Shared;
 
-    /// Two statements: the assignments, then the roles by id (reading `roles` once rather
-    /// than joining it per assignment row).
     async fn load(
         &self,
         keys: &[RolesOfUser],
     ) -> Result<HashMap<RolesOfUser, Vec<RoleRow>>, Shared> {
-        let user_ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let (pairs, roles) = self
-            .db
+        let keys = keys.to_vec();
+        self.db
             .tenant_tx(self.tenant_id, |conn| {
-                async move {
-                    let pairs = UserRoleRow::of_users(conn, &user_ids).await?;
-                    let mut role_ids: Vec<Uuid> = pairs.iter().map(|(_, r)| *r).collect();
-                    role_ids.sort();
-                    role_ids.dedup();
-                    let roles = RoleRow::load_many(conn, &role_ids).await?;
-                    Ok((pairs, roles))
-                }
-                .scope_boxed()
+                read_roles_of_users(conn, keys).scope_boxed()
             })
             .await
-            .map_err(Arc::new)?;
-        let by_id: HashMap<Uuid, RoleRow> = roles.into_iter().map(|r| (r.id, r)).collect();
-        let mut out: HashMap<RolesOfUser, Vec<RoleRow>> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for (user, role) in pairs {
-            if let (Some(list), Some(row)) = (out.get_mut(&RolesOfUser(user)), by_id.get(&role))
-                && !list.iter().any(|r| r.id == row.id)
-            {
-                list.push(row.clone());
-            }
-        }
-        for list in out.values_mut() {
-            list.sort_by(|a, b| a.name.cmp(&b.name));
-        }
-        Ok(out)
+            .map_err(Arc::new)
     }
+}
+
+/// The roles of each user of `keys`, sorted by name, in the caller's transaction (list
+/// resolvers read them with their page, then feed the loaders). Two statements: the
+/// assignments, then the roles by id (reading `roles` once rather than joining it per
+/// assignment row).
+pub async fn read_roles_of_users(
+    conn: &mut Conn,
+    keys: Vec<RolesOfUser>,
+) -> AppResult<HashMap<RolesOfUser, Vec<RoleRow>>> {
+    let user_ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+    let pairs = UserRoleRow::of_users(conn, &user_ids).await?;
+    let mut role_ids: Vec<Uuid> = pairs.iter().map(|(_, r)| *r).collect();
+    role_ids.sort();
+    role_ids.dedup();
+    let roles = RoleRow::load_many(conn, &role_ids).await?;
+    let by_id: HashMap<Uuid, RoleRow> = roles.into_iter().map(|r| (r.id, r)).collect();
+    let mut out: HashMap<RolesOfUser, Vec<RoleRow>> =
+        keys.iter().map(|k| (*k, Vec::new())).collect();
+    for (user, role) in pairs {
+        if let (Some(list), Some(row)) = (out.get_mut(&RolesOfUser(user)), by_id.get(&role))
+            && !list.iter().any(|r| r.id == row.id)
+        {
+            list.push(row.clone());
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(out)
 }
 
 impl Loader<MembersKey> for TenantLoader {
@@ -154,40 +159,122 @@ impl Loader<MembersKey> for TenantLoader {
 
     /// One statement per distinct page request (normally one for the whole list).
     async fn load(&self, keys: &[MembersKey]) -> Result<HashMap<MembersKey, MembersPage>, Shared> {
-        let mut by_page: HashMap<PageRequest, Vec<Uuid>> = HashMap::new();
-        for k in keys {
-            by_page.entry(k.page).or_default().push(k.workspace_id);
+        let keys = keys.to_vec();
+        self.db
+            .tenant_tx(self.tenant_id, |conn| {
+                read_member_pages(conn, keys).scope_boxed()
+            })
+            .await
+            .map_err(Arc::new)
+    }
+}
+
+/// The member pages of `keys`, in the caller's transaction: one statement per distinct page
+/// request.
+async fn read_member_pages(
+    conn: &mut Conn,
+    keys: Vec<MembersKey>,
+) -> AppResult<HashMap<MembersKey, MembersPage>> {
+    let mut by_page: HashMap<PageRequest, Vec<Uuid>> = HashMap::new();
+    for k in keys {
+        by_page.entry(k.page).or_default().push(k.workspace_id);
+    }
+    let mut out: HashMap<MembersKey, MembersPage> = HashMap::new();
+    for (page, workspace_ids) in by_page {
+        let rows = WorkspaceMemberRow::pages(conn, &workspace_ids, page).await?;
+        for id in &workspace_ids {
+            out.insert(
+                MembersKey {
+                    workspace_id: *id,
+                    page,
+                },
+                MembersPage::default(),
+            );
         }
-        let mut out: HashMap<MembersKey, MembersPage> = HashMap::new();
-        for (page, workspace_ids) in by_page {
-            let rows = self
-                .db
-                .tenant_tx(self.tenant_id, |conn| {
-                    WorkspaceMemberRow::pages(conn, &workspace_ids, page).scope_boxed()
+        for row in rows {
+            let entry = out
+                .entry(MembersKey {
+                    workspace_id: row.workspace_id,
+                    page,
                 })
-                .await
-                .map_err(Arc::new)?;
-            for id in &workspace_ids {
-                out.insert(
-                    MembersKey {
-                        workspace_id: *id,
-                        page,
-                    },
-                    MembersPage::default(),
-                );
-            }
-            for row in rows {
-                let entry = out
-                    .entry(MembersKey {
-                        workspace_id: row.workspace_id,
-                        page,
-                    })
-                    .or_default();
-                entry.total = row.total;
-                entry.rows.push(row);
-            }
+                .or_default();
+            entry.total = row.total;
+            entry.rows.push(row);
         }
-        Ok(out)
+    }
+    Ok(out)
+}
+
+/// What a list of workspaces asks of its members: the page requests of its `members` fields,
+/// and whether their users and roles are selected.
+#[derive(Debug, Clone, Default)]
+pub struct MembersWanted {
+    pub pages: Vec<PageRequest>,
+    pub users: bool,
+    pub roles: bool,
+}
+
+/// The members (with their users and roles) of a page of workspaces, read in the transaction
+/// that read the page, then fed to the request's loaders: the nested fields find everything
+/// loaded, and the whole list costs one transaction.
+#[derive(Default)]
+pub struct PrimedMembers {
+    pages: HashMap<MembersKey, MembersPage>,
+    users: Vec<UserRow>,
+    roles: Vec<RoleRow>,
+}
+
+impl PrimedMembers {
+    /// Three statements at most (pages, users, roles), whatever the number of workspaces.
+    pub async fn read(
+        conn: &mut Conn,
+        workspace_ids: &[Uuid],
+        wanted: &MembersWanted,
+    ) -> AppResult<PrimedMembers> {
+        if workspace_ids.is_empty() || wanted.pages.is_empty() {
+            return Ok(PrimedMembers::default());
+        }
+        let keys = wanted
+            .pages
+            .iter()
+            .flat_map(|page| {
+                workspace_ids.iter().map(|id| MembersKey {
+                    workspace_id: *id,
+                    page: *page,
+                })
+            })
+            .collect();
+        let pages = read_member_pages(conn, keys).await?;
+        let members = pages.values().flat_map(|p| p.rows.iter());
+        let mut users = Vec::new();
+        if wanted.users {
+            let mut ids: Vec<Uuid> = members.clone().map(|m| m.user_id).collect();
+            ids.sort();
+            ids.dedup();
+            users = UserRow::load_many(conn, &ids).await?;
+        }
+        let mut roles = Vec::new();
+        if wanted.roles {
+            let mut ids: Vec<Uuid> = members.filter_map(|m| m.role_id).collect();
+            ids.sort();
+            ids.dedup();
+            roles = RoleRow::load_many(conn, &ids).await?;
+        }
+        Ok(PrimedMembers {
+            pages,
+            users,
+            roles,
+        })
+    }
+
+    pub async fn feed(self, loaders: &Loaders) {
+        loaders.feed_many(self.pages).await;
+        loaders
+            .feed_many(self.users.into_iter().map(|u| (UserKey(u.id), u)))
+            .await;
+        loaders
+            .feed_many(self.roles.into_iter().map(|r| (RoleKey(r.id), r)))
+            .await;
     }
 }
 

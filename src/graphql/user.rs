@@ -22,7 +22,7 @@ use crate::{
         connection::{self, Page},
         context::{self, TenantScope},
         ids,
-        loaders::{RolesOfUser, TenantKey},
+        loaders::{self, RolesOfUser, TenantKey},
         role::Role,
         rules,
         tenant::Tenant,
@@ -157,29 +157,33 @@ impl UserQuery {
     ) -> Result<Page<User>, AppError> {
         let page = connection::page_request(first, after.as_deref())?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
-        let (rows, total) = scope
-            .tx(|conn| {
-                async move {
-                    Ok((
-                        UserRow::page(conn, page).await?,
-                        UserRow::count(conn).await?,
-                    ))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        if ctx
+        let with_roles = ctx
             .look_ahead()
             .field("edges")
             .field("node")
             .field("roles")
-            .exists()
-        {
-            let loaders = context::loaders(ctx, scope.tenant_id())?;
-            loaders
-                .load_many(rows.iter().map(|r| RolesOfUser(r.id)))
-                .await
-                .map_err(AppError::from)?;
+            .exists();
+        // The page, its count and (when selected) its users' roles: one transaction.
+        let (rows, total, roles) = scope
+            .tx(|conn| {
+                async move {
+                    let rows = UserRow::page(conn, page).await?;
+                    let total = UserRow::count(conn).await?;
+                    let roles = if with_roles {
+                        let keys = rows.iter().map(|r| RolesOfUser(r.id)).collect();
+                        loaders::read_roles_of_users(conn, keys).await?
+                    } else {
+                        Default::default()
+                    };
+                    Ok((rows, total, roles))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        if with_roles {
+            context::loaders(ctx, scope.tenant_id())?
+                .feed_many(roles)
+                .await;
         }
         if ctx
             .look_ahead()

@@ -20,7 +20,7 @@ use crate::{
     graphql::{
         connection::{self, Page},
         context, ids,
-        loaders::{MembersKey, RoleKey, UserKey},
+        loaders::{MembersKey, MembersWanted, PrimedMembers, RoleKey, UserKey},
         role::Role,
         user::User,
     },
@@ -168,19 +168,19 @@ fn slug_taken() -> AppError {
     e
 }
 
-/// Loads the members (and their users and roles) of a whole page of workspaces in one batch
-/// each, when the query asks for them.
-async fn prime_members(ctx: &Context<'_>, tenant_id: Uuid, rows: &[WorkspaceRow]) -> AppResult<()> {
+/// What the query asks of the members of the listed workspaces (read from the selection
+/// before the page is loaded, so that one transaction reads them all).
+fn members_wanted(ctx: &Context<'_>) -> AppResult<MembersWanted> {
     use async_graphql::Value;
     let members = ctx
         .look_ahead()
         .field("edges")
         .field("node")
         .field("members");
-    if !members.exists() || rows.is_empty() {
-        return Ok(());
+    let mut wanted = MembersWanted::default();
+    if !members.exists() {
+        return Ok(wanted);
     }
-    let loaders = context::loaders(ctx, tenant_id)?;
     for field in members.selection_fields() {
         let mut first = None;
         let mut after = None;
@@ -194,32 +194,14 @@ async fn prime_members(ctx: &Context<'_>, tenant_id: Uuid, rows: &[WorkspaceRow]
                 _ => {}
             }
         }
-        let page = connection::page_request(first, after.as_deref())?;
-        let pages = loaders
-            .load_many(rows.iter().map(|w| MembersKey {
-                workspace_id: w.id,
-                page,
-            }))
-            .await
-            .map_err(AppError::from)?;
-        let member_rows = pages.values().flat_map(|p| p.rows.iter());
-        let node = ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("members")
-            .field("edges")
-            .field("node");
-        if node.field("user").exists() {
-            let users: Vec<UserKey> = member_rows.clone().map(|m| UserKey(m.user_id)).collect();
-            loaders.load_many(users).await.map_err(AppError::from)?;
-        }
-        if node.field("role").exists() {
-            let roles: Vec<RoleKey> = member_rows.filter_map(|m| m.role_id.map(RoleKey)).collect();
-            loaders.load_many(roles).await.map_err(AppError::from)?;
-        }
+        wanted
+            .pages
+            .push(connection::page_request(first, after.as_deref())?);
     }
-    Ok(())
+    let node = members.field("edges").field("node");
+    wanted.users = node.field("user").exists();
+    wanted.roles = node.field("role").exists();
+    Ok(wanted)
 }
 
 #[derive(Default)]
@@ -237,18 +219,22 @@ impl WorkspaceQuery {
     ) -> Result<Page<Workspace>, AppError> {
         let page = connection::page_request(first, after.as_deref())?;
         let scope = context::require(ctx, Permission::WorkspacesRead).await?;
-        let (rows, total) = scope
+        let wanted = members_wanted(ctx)?;
+        let (rows, total, members) = scope
             .tx(|conn| {
                 async move {
-                    Ok((
-                        WorkspaceRow::page(conn, page, include_archived).await?,
-                        WorkspaceRow::count(conn, include_archived).await?,
-                    ))
+                    let rows = WorkspaceRow::page(conn, page, include_archived).await?;
+                    let total = WorkspaceRow::count(conn, include_archived).await?;
+                    let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
+                    let members = PrimedMembers::read(conn, &ids, &wanted).await?;
+                    Ok((rows, total, members))
                 }
                 .scope_boxed()
             })
             .await?;
-        prime_members(ctx, scope.tenant_id(), &rows).await?;
+        members
+            .feed(&*context::loaders(ctx, scope.tenant_id())?)
+            .await;
         Ok(connection::build(
             rows,
             page,
