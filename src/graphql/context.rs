@@ -11,13 +11,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
 };
 
-use async_graphql::Context;
+use async_graphql::{Context, parser::types::OperationType};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -32,7 +29,10 @@ use crate::{
     },
     domain::Permission,
     error::{AppError, AppResult},
-    graphql::loaders::{self, Loaders},
+    graphql::{
+        loaders::{self, Loaders},
+        writes::WriteMark,
+    },
     http::meta::RequestMeta,
 };
 
@@ -43,8 +43,8 @@ pub struct RequestCtx {
     access: OnceCell<Arc<Access>>,
     admin_checked: OnceCell<()>,
     loaders: Mutex<HashMap<Uuid, Arc<Loaders>>>,
-    /// Set once the document is parsed, if it holds a mutation (see `writes`).
-    mutation: AtomicBool,
+    /// Marked when a mutation passes a guard (see `writes`).
+    writes: WriteMark,
 }
 
 impl RequestCtx {
@@ -55,18 +55,19 @@ impl RequestCtx {
             access: OnceCell::new(),
             admin_checked: OnceCell::new(),
             loaders: Mutex::new(HashMap::new()),
-            mutation: AtomicBool::new(false),
+            writes: WriteMark::default(),
         }
     }
 
-    pub fn mark_mutation(&self) {
-        self.mutation.store(true, Ordering::Relaxed);
+    /// The mark the HTTP handler reads after the request ran.
+    pub fn write_mark(&self) -> WriteMark {
+        self.writes.clone()
     }
+}
 
-    /// Whether this request may write: its authorisation then reads fresh rows, never a cache.
-    pub fn is_mutation(&self) -> bool {
-        self.mutation.load(Ordering::Relaxed)
-    }
+/// Whether the running operation is a mutation: its authorisation reads fresh rows.
+fn is_mutation(ctx: &Context<'_>) -> bool {
+    ctx.query_env.operation.node.ty == OperationType::Mutation
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> AppResult<&'a Arc<AppState>> {
@@ -74,10 +75,16 @@ pub fn state<'a>(ctx: &Context<'a>) -> AppResult<&'a Arc<AppState>> {
         .map_err(|_| AppError::internal(anyhow::anyhow!("AppState missing from the schema data")))
 }
 
+/// This request's context. Every guard passes here, so this is where a mutation's request is
+/// marked as one (`writes`).
 pub fn request<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
-    ctx.data::<RequestCtx>().map_err(|_| {
+    let req = ctx.data::<RequestCtx>().map_err(|_| {
         AppError::internal(anyhow::anyhow!("RequestCtx missing from the request data"))
-    })
+    })?;
+    if is_mutation(ctx) {
+        req.writes.mark();
+    }
+    Ok(req)
 }
 
 /// Database access limited to one tenant.
@@ -186,12 +193,11 @@ pub async fn access(ctx: &Context<'_>) -> AppResult<Arc<Access>> {
     let m = member_principal(ctx)?;
     let scope = scope_of(ctx, m)?;
     let (tenant_id, user_id) = (m.tenant_id, m.user_id);
+    let mutation = is_mutation(ctx);
     req.access
         .get_or_try_init(|| async move {
             let cache = &scope.state.contexts;
-            if !req.is_mutation()
-                && let Some(cached) = cache.get(tenant_id, user_id)
-            {
+            if !mutation && let Some(cached) = cache.get(tenant_id, user_id) {
                 return Ok(cached);
             }
             let ticket = cache.ticket(tenant_id);

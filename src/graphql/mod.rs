@@ -74,16 +74,19 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The served schema: the configured limits, introspection and field suggestions off unless
-/// enabled, automatic persisted queries, a tracing span per resolver (debug level), and the
-/// cache effects of mutations (`writes`).
+/// enabled, automatic persisted queries, and a tracing span per resolver when debug logging
+/// is on.
 pub fn build_schema(state: Arc<AppState>) -> HubSchema {
     let s = &state.settings;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(s.gql_max_depth)
         .limit_complexity(s.gql_max_complexity)
-        .limit_directives(s.gql_max_directives)
-        .extension(spans::ResolverSpans)
-        .extension(writes::MutationEffects);
+        .limit_directives(s.gql_max_directives);
+    // Resolver spans only when debug logging is on at start: any extension is called for
+    // every field of every response.
+    if spans::enabled() {
+        builder = builder.extension(spans::ResolverSpans);
+    }
     if !s.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();
     }

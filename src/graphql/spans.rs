@@ -1,6 +1,6 @@
 //! A tracing span per resolver at debug level (`RUST_LOG=tenant_hub=debug`). async-graphql's
 //! own `Tracing` extension opens its spans at info level, which would cost every request a span
-//! per field in production; these cost nothing unless debug is on.
+//! per field in production; this extension is only installed when debug is on at start.
 
 use std::sync::Arc;
 
@@ -11,6 +11,11 @@ use async_graphql::{
 use tracing::Instrument;
 
 pub struct ResolverSpans;
+
+/// Whether resolver spans would be recorded (checked once, when the schema is built).
+pub fn enabled() -> bool {
+    tracing::enabled!(target: "tenant_hub::resolver", tracing::Level::DEBUG)
+}
 
 impl ExtensionFactory for ResolverSpans {
     fn create(&self) -> Arc<dyn Extension> {

@@ -1,73 +1,44 @@
-//! What a mutation request does besides its resolvers: it is marked as one as soon as its
-//! document is parsed (its permission checks then read fresh rows, see `context::access`), and
-//! once it has run, this replica's cached TenantContexts it may have made stale are dropped at
-//! once — its own client reads its writes. The other replicas hear of the change from the
-//! database triggers (`invalidation`).
+//! What a mutation does besides its resolvers. Its request is marked as one by the guards
+//! (`context::request`, through which every guard passes); its permission checks then read
+//! fresh rows (`context::access`); and once it has run, this replica drops the cached
+//! TenantContexts it may have made stale, before answering, so its own client reads its
+//! writes. The other replicas hear of the change from the database triggers (`invalidation`).
+//!
+//! This is done around the execution (`http::graphql_http`), not as an async-graphql
+//! extension: an extension is called for every field of every response.
 
-use std::sync::Arc;
-
-use async_graphql::{
-    Response, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
-    parser::types::{ExecutableDocument, OperationType},
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
 };
 
-use crate::{app::AppState, auth::Principal, graphql::context::RequestCtx};
+use crate::{app::AppState, auth::Principal};
 
-pub struct MutationEffects;
+/// Set when a mutation's resolver passed a guard; shared with the HTTP handler.
+#[derive(Debug, Clone, Default)]
+pub struct WriteMark(Arc<AtomicBool>);
 
-impl ExtensionFactory for MutationEffects {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(MutationEffectsExtension)
+impl WriteMark {
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_marked(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
-struct MutationEffectsExtension;
-
-#[async_trait::async_trait]
-impl Extension for MutationEffectsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        // Any mutation in the document counts, whichever operation is selected: erring on the
-        // side of fresh reads.
-        if document
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty == OperationType::Mutation)
-            && let Some(req) = ctx.data_opt::<RequestCtx>()
-        {
-            req.mark_mutation();
-        }
-        Ok(document)
+/// After the request ran: drop what a mutation may have made stale on this replica.
+pub fn after_execution(state: &AppState, principal: &Principal, mark: &WriteMark) {
+    if !mark.is_marked() {
+        return;
     }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
-        if let (Some(req), Some(state)) = (
-            ctx.data_opt::<RequestCtx>(),
-            ctx.data_opt::<Arc<AppState>>(),
-        ) && req.is_mutation()
-        {
-            match &req.principal {
-                Principal::Member(m) => state.contexts.invalidate_tenant(m.tenant_id),
-                Principal::ApiKey(k) => state.contexts.invalidate_tenant(k.tenant_id),
-                // A platform admin may have changed any tenant.
-                Principal::PlatformAdmin { .. } => state.contexts.clear(),
-                // Signup, invitations, password resets: nothing of theirs is cached yet.
-                Principal::Anonymous => {}
-            }
-        }
-        response
+    match principal {
+        Principal::Member(m) => state.contexts.invalidate_tenant(m.tenant_id),
+        Principal::ApiKey(k) => state.contexts.invalidate_tenant(k.tenant_id),
+        // A platform admin may have changed any tenant.
+        Principal::PlatformAdmin { .. } => state.contexts.clear(),
+        // Signup, invitations, password resets: nothing of theirs is cached yet.
+        Principal::Anonymous => {}
     }
 }

@@ -13,7 +13,7 @@ use std::{
 };
 
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, http::StatusCode, web};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     alerts,
@@ -269,7 +269,9 @@ async fn execute(
 
     let operation = limits::operation_name(&request.query, request.operation_name.as_deref());
     let tenant_id = principal.tenant_id();
-    let request = request.data(RequestCtx::new(principal, meta.clone()));
+    let request_ctx = RequestCtx::new(principal.clone(), meta.clone());
+    let writes = request_ctx.write_mark();
+    let request = request.data(request_ctx);
     let timeout = Duration::from_millis(state.settings.gql_timeout_ms);
     let response = match tokio::time::timeout(timeout, schema.execute(request)).await {
         Ok(r) => r,
@@ -284,6 +286,7 @@ async fn execute(
             ])
         }
     };
+    crate::graphql::writes::after_execution(state, &principal, &writes);
     let answer = Answer::from(response);
     state.metrics.observe_request(
         &operation,
@@ -305,7 +308,7 @@ async fn execute(
 
 /// A response body with what the status and metrics need.
 struct Answer {
-    body: Value,
+    body: Vec<u8>,
     request_error: bool,
     codes: Vec<String>,
 }
@@ -328,31 +331,35 @@ fn request_error(e: AppError) -> Answer {
 
 impl From<async_graphql::Response> for Answer {
     /// Gives every error a code (async-graphql's own parse, validation and limit errors have
-    /// none: they are BAD_USER_INPUT) and drops `data` from request errors.
-    fn from(response: async_graphql::Response) -> Answer {
+    /// none: they are BAD_USER_INPUT) and drops `data` from request errors. The response is
+    /// serialised once, straight to bytes (no intermediate JSON tree on the hot path).
+    fn from(mut response: async_graphql::Response) -> Answer {
         let request_error = response.data == async_graphql::Value::Null
             && !response.errors.is_empty()
             && response.errors.iter().all(|e| e.path.is_empty());
-        let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-        let mut codes = Vec::new();
-        if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
-            for error in errors {
-                let ext = error
-                    .as_object_mut()
-                    .map(|o| o.entry("extensions").or_insert_with(|| json!({})));
-                if let Some(ext) = ext.and_then(Value::as_object_mut) {
-                    let code = ext.entry("code").or_insert_with(|| json!("BAD_USER_INPUT"));
-                    codes.push(code.as_str().unwrap_or_default().to_owned());
-                }
+        let mut codes = Vec::with_capacity(response.errors.len());
+        for error in &mut response.errors {
+            let ext = error.extensions.get_or_insert_with(Default::default);
+            if ext.get("code").is_none() {
+                ext.set("code", "BAD_USER_INPUT");
+            }
+            if let Some(async_graphql::Value::String(code)) = ext.get("code") {
+                codes.push(code.clone());
             }
         }
-        if let Some(obj) = body.as_object_mut() {
-            if request_error {
+        // Extensions of the response (e.g. tracing) are not part of the contract.
+        response.extensions.clear();
+        let body = if request_error {
+            // A request error has no `data` member at all (GraphQL over HTTP).
+            let mut value = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+            if let Some(obj) = value.as_object_mut() {
                 obj.remove("data");
             }
-            // Extensions of the response (e.g. tracing) are not part of the contract.
-            obj.remove("extensions");
+            serde_json::to_vec(&value)
+        } else {
+            serde_json::to_vec(&response)
         }
+        .unwrap_or_else(|_| b"{}".to_vec());
         Answer {
             body,
             request_error,
@@ -373,7 +380,7 @@ fn shape(media: MediaType, answer: Answer, decision: &Option<Decision>) -> HttpR
     if let Some(d) = decision {
         rate_headers(&mut builder, d);
     }
-    builder.body(answer.body.to_string())
+    builder.body(answer.body)
 }
 
 #[cfg(test)]
