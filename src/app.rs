@@ -39,6 +39,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The operations allowed in `registered` persisted-query mode.
     pub registry: Option<crate::graphql::registry::Registry>,
+    /// Automatic persisted queries (HUB_PERSISTED_QUERIES=auto).
+    pub apq: Option<crate::graphql::apq::AutoPersisted>,
     /// API-rate alerts already raised: (tenant, threshold, day).
     pub api_alerted: dashmap::DashSet<(uuid::Uuid, i32, chrono::NaiveDate)>,
 }
@@ -189,6 +191,8 @@ impl AppState {
             settings.replicas,
             settings.anonymous_requests_per_minute,
         );
+        let apq = (settings.persisted_queries == crate::config::PersistedQueries::Auto)
+            .then(|| crate::graphql::apq::AutoPersisted::new(4096));
         let metrics = Arc::new(Metrics::new());
         let usage = UsageMeter::new(metrics.clone());
         let http = reqwest::Client::builder()
@@ -209,6 +213,7 @@ impl AppState {
             http,
             api_alerted: dashmap::DashSet::new(),
             registry,
+            apq,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! in [`context`] hand out.
 
 pub mod admin;
+pub mod apq;
 pub mod audit;
 pub mod auth;
 pub mod billing;
@@ -74,8 +75,8 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The served schema: the configured limits, introspection and field suggestions off unless
-/// enabled, automatic persisted queries, and a tracing span per resolver when debug logging
-/// is on.
+/// enabled, and a tracing span per resolver when debug logging is on. (Persisted queries are
+/// resolved before execution, in the HTTP layer: `apq`, `registry`.)
 pub fn build_schema(state: Arc<AppState>) -> HubSchema {
     let s = &state.settings;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
@@ -89,13 +90,6 @@ pub fn build_schema(state: Arc<AppState>) -> HubSchema {
     }
     if !s.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();
-    }
-    if s.persisted_queries == crate::config::PersistedQueries::Auto {
-        builder = builder.extension(
-            async_graphql::extensions::apollo_persisted_queries::ApolloPersistedQueries::new(
-                async_graphql::extensions::apollo_persisted_queries::LruCacheStorage::new(4096),
-            ),
-        );
     }
     builder.data(state).finish()
 }

@@ -263,6 +263,11 @@ async fn execute(
             }
         }
     }
+    if let Some(apq) = &state.apq
+        && let Err(e) = apq.resolve(&mut request)
+    {
+        return shape(media, request_error(e), &decision);
+    }
     if let Err(e) = limits::check_aliases(&request.query, state.settings.gql_max_aliases) {
         return shape(media, request_error(e), &decision);
     }
