@@ -262,6 +262,29 @@ async fn main() {
         ),
         ("login", Arc::new(logins)),
     ];
+    // What bounds login: one argon2id verification, as the hub runs it (blocking pool, one
+    // permit per core), timed sequentially in this process.
+    let hash = tenant_hub::auth::password::hash(
+        &tenant_hub::domain::NewPassword::parse("password", seed::SEED_PASSWORD, None)
+            .expect("the seed password is valid"),
+    )
+    .await
+    .expect("hashing");
+    let rounds = 20;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        assert!(
+            tenant_hub::auth::password::verify(seed::SEED_PASSWORD, Some(&hash))
+                .await
+                .unwrap()
+        );
+    }
+    let hash_ms = started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    println!(
+        "argon2id verification: {hash_ms:.1} ms; {cores} cores bound login at {:.0}/s\n",
+        cores as f64 * 1000.0 / hash_ms
+    );
     println!(
         "| operation | conns | requests/s | p50 ms | p99 ms | statements/request | errors | peak RSS MB |"
     );

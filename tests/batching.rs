@@ -200,3 +200,21 @@ async fn a_warm_tenant_context_costs_no_statement_and_a_change_is_seen_at_once()
         "{after}"
     );
 }
+
+/// `me` with its tenant and roles is one transaction: BEGIN with the tenant (one round trip),
+/// the user, the tenant, the role assignments, the roles, COMMIT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_with_its_tenant_and_roles_is_one_transaction() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let (statements, body) = statements_for(
+        &app,
+        &t.token,
+        "{ me { id tenant { slug } roles { name } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["me"]["tenant"]["slug"], "acme", "{body}");
+    assert_eq!(body["data"]["me"]["roles"][0]["name"], "owner", "{body}");
+    assert_eq!(statements, 6, "{body}");
+}

@@ -4,10 +4,14 @@ use crate::db::ScopedFutureExt;
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{
-    db::models::UserRow,
+    db::models::{TenantRow, UserRow},
     domain::ProductAccess,
     error::AppError,
-    graphql::{context, user::User},
+    graphql::{
+        context,
+        loaders::{self, RolesOfUser, TenantKey},
+        user::User,
+    },
 };
 
 /// What a product app needs to authorise a user: ids as in the token (`tid`, `sub`), the
@@ -37,12 +41,37 @@ impl MeQuery {
     /// The calling user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User, AppError> {
         let scope = context::member(ctx)?;
-        let user_id = scope.user_id().unwrap_or_default();
-        Ok(User(
-            scope
-                .tx(move |conn| UserRow::get(conn, user_id).scope_boxed())
-                .await?,
-        ))
+        let (tenant_id, user_id) = (scope.tenant_id(), scope.user_id().unwrap_or_default());
+        // The user, and when selected their tenant and roles: one transaction, fed to the
+        // loaders the nested fields use.
+        let look = ctx.look_ahead();
+        let (with_tenant, with_roles) =
+            (look.field("tenant").exists(), look.field("roles").exists());
+        let (user, tenant, roles) = scope
+            .tx(move |conn| {
+                async move {
+                    let user = UserRow::get(conn, user_id).await?;
+                    let tenant = match with_tenant {
+                        true => Some(TenantRow::current(conn, tenant_id).await?),
+                        false => None,
+                    };
+                    let roles = match with_roles {
+                        true => {
+                            loaders::read_roles_of_users(conn, vec![RolesOfUser(user_id)]).await?
+                        }
+                        false => Default::default(),
+                    };
+                    Ok((user, tenant, roles))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        let loaders = context::loaders(ctx, tenant_id)?;
+        if let Some(tenant) = tenant {
+            loaders.feed_one(TenantKey(tenant_id), tenant).await;
+        }
+        loaders.feed_many(roles).await;
+        Ok(User(user))
     }
 
     /// The caller's TenantContext. `productId` narrows `products` to that product; an unknown
