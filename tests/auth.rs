@@ -762,3 +762,43 @@ async fn admin_create_makes_a_platform_admin_who_logs_in_without_a_tenant() {
         1
     );
 }
+
+/// A token is verified once per replica and then remembered, but never beyond what a full
+/// verification would accept: past its expiry it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_token_is_refused_once_it_expires() {
+    let app = common::spawn_app_with(|s| {
+        s.tokens.access_token_ttl_secs = 1;
+        s.tokens.leeway_secs = 0;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert!(me["data"]["me"]["id"].is_string(), "{me}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let late = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&late), "UNAUTHENTICATED", "{late}");
+}
+
+/// ... and once the key that verified it leaves the keys folder, it is refused at the next
+/// reload, however recently it was verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_token_is_refused_once_its_key_is_removed() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert!(me["data"]["me"]["id"].is_string(), "{me}");
+    let old_kid = decode_part(&t.token, 0)["kid"].as_str().unwrap().to_owned();
+    tenant_hub::auth::keys::rotate(
+        &app.keys_dir,
+        tenant_hub::config::SigningAlg::EdDsa,
+        std::time::Duration::ZERO,
+        std::time::Duration::from_secs(930),
+    )
+    .unwrap();
+    // An operator removes the old key (e.g. it leaked) and the replica reloads the folder.
+    std::fs::remove_file(app.keys_dir.join(format!("{old_kid}.pem"))).unwrap();
+    app.state.tokens.keys().reload().unwrap();
+    let refused = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&refused), "UNAUTHENTICATED", "{refused}");
+}

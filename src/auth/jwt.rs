@@ -3,15 +3,25 @@
 //! Verification pins the algorithm to the one of the key the `kid` names (so `alg: none` and an
 //! HS256 token "signed" with a public key are refused), requires `typ: at+jwt`, and checks
 //! exp, nbf, iss and aud with a small leeway.
+//!
+//! The signature check (Ed25519: about a quarter of the hub's CPU on a warm `tenantContext`,
+//! BENCHMARKS.md) is done once per token and replica: a verified token is remembered by its
+//! exact text, with the key object that verified it. A later use of the same bytes skips only
+//! the signature; exp and nbf are checked again, and the key must still be the very object
+//! the key store holds (a reload of the keys folder, every HUB_KEYS_RELOAD_SECS, replaces the
+//! objects, so a removed key stops verifying at once and anything else is re-checked within
+//! that time). Refused tokens are never remembered.
 
 use std::sync::Arc;
+
+use dashmap::DashMap;
 
 use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    auth::keys::{KeyStore, now_unix},
+    auth::keys::{KeyStore, SigningKey, now_unix},
     config::TokenSettings,
     error::{AppError, AppResult},
 };
@@ -44,6 +54,10 @@ pub struct AccessClaims {
     pub jti: Uuid,
 }
 
+/// Above this many remembered tokens the memory is cleared rather than grown (about 0.6 KB
+/// each).
+const MAX_VERIFIED: usize = 20_000;
+
 /// Issues and verifies access tokens.
 pub struct TokenIssuer {
     keys: Arc<KeyStore>,
@@ -51,6 +65,8 @@ pub struct TokenIssuer {
     audience: String,
     ttl_secs: i64,
     leeway_secs: u64,
+    /// Tokens whose signature was verified, by their text, with the key that verified them.
+    verified: DashMap<Box<str>, (AccessClaims, Arc<SigningKey>)>,
 }
 
 /// A freshly signed access token.
@@ -68,6 +84,7 @@ impl TokenIssuer {
             audience: settings.audience.clone(),
             ttl_secs: settings.access_token_ttl_secs as i64,
             leeway_secs: settings.leeway_secs,
+            verified: DashMap::new(),
         }
     }
 
@@ -131,9 +148,42 @@ impl TokenIssuer {
         })
     }
 
-    /// Verifies signature, algorithm, type and registered claims. Every failure is the same
-    /// UNAUTHENTICATED to the client; the reason goes to the debug log.
+    /// Verifies signature, algorithm, type and registered claims (the signature once per
+    /// token, see the module's documentation). Every failure is the same UNAUTHENTICATED to
+    /// the client; the reason goes to the debug log.
     pub fn verify(&self, token: &str) -> AppResult<AccessClaims> {
+        let now = now_unix();
+        if let Some(hit) = self.verified.get(token) {
+            let (claims, key) = hit.value();
+            if self.still_valid(claims, key, now) {
+                return Ok(claims.clone());
+            }
+            drop(hit);
+            self.verified.remove(token);
+        }
+        let (claims, key) = self.verify_signed(token)?;
+        if self.verified.len() >= MAX_VERIFIED {
+            self.verified.clear();
+        }
+        self.verified.insert(token.into(), (claims.clone(), key));
+        Ok(claims)
+    }
+
+    /// What may change for a token already verified: time (exp, nbf, as jsonwebtoken checks
+    /// them) and the key store.
+    fn still_valid(&self, claims: &AccessClaims, key: &Arc<SigningKey>, now: i64) -> bool {
+        let leeway = self.leeway_secs as i64;
+        claims.exp >= now - leeway
+            && claims.nbf <= now + leeway
+            && self
+                .keys
+                .keys()
+                .find(&key.kid, now)
+                .is_some_and(|current| Arc::ptr_eq(&current, key))
+    }
+
+    /// The full verification, signature included.
+    fn verify_signed(&self, token: &str) -> AppResult<(AccessClaims, Arc<SigningKey>)> {
         let refuse = |why: &str| {
             tracing::debug!(reason = why, "access token refused");
             AppError::unauthenticated("invalid or expired access token")
@@ -167,6 +217,6 @@ impl TokenIssuer {
         if platform == member || (platform && claims.tid.is_some()) {
             return Err(refuse("neither a member's nor a platform admin's token"));
         }
-        Ok(claims)
+        Ok((claims, key))
     }
 }
