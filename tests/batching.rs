@@ -218,3 +218,46 @@ async fn me_with_its_tenant_and_roles_is_one_transaction() {
     assert_eq!(body["data"]["me"]["roles"][0]["name"], "owner", "{body}");
     assert_eq!(statements, 6, "{body}");
 }
+
+/// A list counts its rows only when `totalCount` is selected (one statement fewer), and the
+/// count it shows then is right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_counts_its_rows_only_when_asked() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    seed(&app, &t, 3, 2).await;
+    // The member's permissions are read (and cached) by the first guarded request.
+    app.gql(Some(&t.token), "{ users { totalCount } }", json!({}))
+        .await;
+    let (without, body) = statements_for(
+        &app,
+        &t.token,
+        "{ users(first: 2) { edges { node { id } } pageInfo { hasNextPage } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["users"]["pageInfo"]["hasNextPage"], true,
+        "{body}"
+    );
+    let (with, body) = statements_for(
+        &app,
+        &t.token,
+        "{ users(first: 2) { totalCount edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["users"]["totalCount"], 4, "{body}");
+    assert_eq!(with, without + 1);
+    let (without, _) = statements_for(
+        &app,
+        &t.token,
+        "{ workspaces { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    let (with, body) =
+        statements_for(&app, &t.token, "{ workspaces { totalCount } }", json!({})).await;
+    assert_eq!(body["data"]["workspaces"]["totalCount"], 3, "{body}");
+    assert_eq!(with, without + 1);
+}

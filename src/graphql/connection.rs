@@ -67,6 +67,13 @@ pub fn decode_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
 }
 
 /// Builds a connection from up to `limit + 1` rows in key order.
+/// Whether the query selects `totalCount` on this connection: a list resolver counts its
+/// rows (one more statement) only then.
+pub fn wants_total(ctx: &async_graphql::Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
+/// A page of rows as a connection; `total` is what `totalCount` shows (0 when not selected).
 pub fn build<R, N>(
     mut rows: Vec<R>,
     request: PageRequest,

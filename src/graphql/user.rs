@@ -163,12 +163,16 @@ impl UserQuery {
             .field("node")
             .field("roles")
             .exists();
-        // The page, its count and (when selected) its users' roles: one transaction.
+        let with_total = connection::wants_total(ctx);
+        // The page, and when selected its count and its users' roles: one transaction.
         let (rows, total, roles) = scope
             .tx(|conn| {
                 async move {
                     let rows = UserRow::page(conn, page).await?;
-                    let total = UserRow::count(conn).await?;
+                    let total = match with_total {
+                        true => UserRow::count(conn).await?,
+                        false => 0,
+                    };
                     let roles = if with_roles {
                         let keys = rows.iter().map(|r| RolesOfUser(r.id)).collect();
                         loaders::read_roles_of_users(conn, keys).await?

@@ -220,11 +220,15 @@ impl WorkspaceQuery {
         let page = connection::page_request(first, after.as_deref())?;
         let scope = context::require(ctx, Permission::WorkspacesRead).await?;
         let wanted = members_wanted(ctx)?;
+        let with_total = connection::wants_total(ctx);
         let (rows, total, members) = scope
             .tx(|conn| {
                 async move {
                     let rows = WorkspaceRow::page(conn, page, include_archived).await?;
-                    let total = WorkspaceRow::count(conn, include_archived).await?;
+                    let total = match with_total {
+                        true => WorkspaceRow::count(conn, include_archived).await?,
+                        false => 0,
+                    };
                     let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
                     let members = PrimedMembers::read(conn, &ids, &wanted).await?;
                     Ok((rows, total, members))
