@@ -118,14 +118,6 @@ impl ContextCache {
         self.entries.clear();
         self.generations.clear();
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 #[cfg(test)]
