@@ -1,7 +1,7 @@
 //! The command line: `serve`, `migrate`, `export-schema`, `keys rotate`, `admin create`.
 //! Every setting is also an environment variable (see `tenant-hub serve --help`).
 
-use std::{io::Read, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -256,6 +256,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "done: {purged} of {} tenant(s) purged, {rows} rows deleted",
                 due.len()
             );
+            // A failed tenant stays due (its purge rolled back): the next run retries it, and
+            // the exit status tells the scheduler.
+            if purged < due.len() {
+                anyhow::bail!("{} tenant(s) could not be purged", due.len() - purged);
+            }
             Ok(())
         }
         Command::Maintenance(MaintenanceCommand::ClosePeriods { db }) => {
@@ -297,12 +302,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let email = Email::parse("email", &email).map_err(|e| anyhow::anyhow!(e.message))?;
             let raw = match std::env::var("HUB_ADMIN_PASSWORD") {
                 Ok(p) => p,
-                Err(_) => {
-                    eprintln!("password (one line on standard input):");
-                    let mut line = String::new();
-                    std::io::stdin().read_to_string(&mut line)?;
-                    line.lines().next().unwrap_or_default().to_owned()
-                }
+                Err(_) => read_password_line()?,
             };
             let password = NewPassword::parse("password", &raw, Some(email.as_str()))
                 .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -345,4 +345,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The password of `admin create` when HUB_ADMIN_PASSWORD is not set: typed without echo on a
+/// terminal, else the first line of standard input (the line is read, not the whole stream).
+fn read_password_line() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password("password: ")?);
+    }
+    eprintln!("password (one line on standard input):");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

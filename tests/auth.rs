@@ -239,6 +239,56 @@ async fn repeated_failed_logins_are_rate_limited_even_with_the_right_password() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn naming_the_tenant_differently_gives_no_new_allowance_of_guesses() {
+    let app = spawn_app_with(|s| s.login_failures_per_account = 3).await;
+    let t = app.signup("acme").await;
+    let upper = t.uuid.to_string().to_uppercase();
+    let braced = format!("{{{}}}", t.uuid);
+    let simple = t.uuid.simple().to_string();
+    // Domain, slug, the global id and three spellings of the uuid: one account, one
+    // allowance of 3.
+    let names = [t.domain.as_str(), "ACME", &t.id, &upper, &braced, &simple];
+    let mut codes = Vec::new();
+    for name in names {
+        let body = app.try_login(name, &t.owner_email, "wrong password!").await;
+        codes.push(error_code(&body).to_owned());
+    }
+    assert_eq!(
+        codes,
+        [
+            "UNAUTHENTICATED",
+            "UNAUTHENTICATED",
+            "UNAUTHENTICATED",
+            "RATE_LIMITED",
+            "RATE_LIMITED",
+            "RATE_LIMITED"
+        ],
+        "the fourth failure exceeds the allowance, whatever the tenant was called"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_guessing_many_accounts_is_rate_limited() {
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_ip = 4;
+        s.login_failures_per_account = 100;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    let mut codes = Vec::new();
+    for i in 0..6 {
+        let email = format!("guess{i}@acme.example.com");
+        let body = app.try_login(&t.domain, &email, "wrong password!").await;
+        codes.push(error_code(&body).to_owned());
+    }
+    assert_eq!(codes[..4], ["UNAUTHENTICATED"; 4], "{codes:?}");
+    assert_eq!(codes[4..], ["RATE_LIMITED"; 2], "{codes:?}");
+    // The address is locked out, also for a right password on another account.
+    let body = app.try_login(&t.domain, &t.owner_email, PASSWORD).await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inactive_tenants_refuse_logins_and_tokens_and_inactive_users_their_tokens() {
     let app = spawn_app_with(|s| s.tokens.session_cache_ms = 0).await;
     let t = app.signup("acme").await;
@@ -251,6 +301,10 @@ async fn inactive_tenants_refuse_logins_and_tokens_and_inactive_users_their_toke
     .await
     .unwrap();
     let body = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&body), "TENANT_INACTIVE", "{body}");
+    let body = app
+        .gql(Some(&t.token), "{ products { id } }", json!({}))
+        .await;
     assert_eq!(error_code(&body), "TENANT_INACTIVE", "{body}");
     su.execute(
         "UPDATE tenants SET status = 'deactivated' WHERE id = $1",
@@ -699,6 +753,57 @@ async fn tenant_context_unions_role_permissions_and_applies_product_overrides() 
     assert_eq!(
         unknown["data"]["tenantContext"]["products"],
         json!([{ "productId": "no-such-product", "access": "NONE" }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_create_takes_the_first_line_of_standard_input_without_waiting_for_its_end() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenant-hub"))
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "ops@hub.example.com",
+            "--database-url",
+            &common::db_url(app.db_name()),
+        ])
+        .env_remove("HUB_ADMIN_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The line is typed and Enter pressed; standard input stays open, as on a terminal.
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{PASSWORD}").unwrap();
+    stdin.flush().unwrap();
+    let mut status = None;
+    for _ in 0..600 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    if status.is_none() {
+        child.kill().unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "admin create waited for the end of standard input: {} {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let body = app
+        .gql(None, "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { accessToken } }", json!({ "e": "ops@hub.example.com", "p": PASSWORD }))
+        .await;
+    assert!(
+        body["data"]["adminLogin"]["accessToken"].is_string(),
+        "{body}"
     );
 }
 

@@ -178,6 +178,26 @@ async fn depth_complexity_aliases_directives_and_time_are_limited() {
         .await;
     assert_eq!(error_code(&body), "INTERNAL");
     assert_eq!(body["errors"][0]["extensions"]["reason"], "timeout");
+    // A valid request that ran out of time is an execution failure, not a bad request: 200
+    // with `data: null`, also in the GraphQL response media type.
+    let answer = post(
+        &slow,
+        Some("application/graphql-response+json"),
+        json!({ "query": common::LOGIN, "variables": { "input": {
+            "tenant": "acme.example.com", "email": "a@acme.example.com", "password": common::PASSWORD
+        } } }),
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"], "timeout",
+        "{body}"
+    );
+    assert!(
+        body.as_object().unwrap().contains_key("data") && body["data"].is_null(),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -726,6 +726,32 @@ async fn tenant_admins_change_name_branding_and_integrations_but_not_features_or
         0
     );
 
+    // A branding update without `logo` keeps the logo; `logo: null` removes it.
+    let body = app
+        .gql(
+            Some(&t.token),
+            update,
+            json!({ "input": { "branding": { "colors": { "primary": "#445566" } } } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateTenantSettings"]["tenant"]["branding"],
+        json!({ "logo": "https://cdn.example.com/acme.png", "colors": { "primary": "#445566" } }),
+        "{body}"
+    );
+    let body = app
+        .gql(
+            Some(&t.token),
+            update,
+            json!({ "input": { "branding": { "logo": null, "colors": { "primary": "#112233" } } } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateTenantSettings"]["tenant"]["branding"]["logo"],
+        Value::Null,
+        "{body}"
+    );
+
     let config = app.gql(Some(&t.token), "{ tenantConfig }", json!({})).await;
     assert_eq!(config["data"]["tenantConfig"]["name"], "Acme Inc");
     assert_eq!(

@@ -131,6 +131,43 @@ async fn the_platform_report_aggregates_tenants_users_and_api_calls() {
     assert_eq!(report["users"], 3);
     assert!(report["apiCalls"].as_i64().unwrap() >= 4);
     assert_eq!(report["topTenants"][0]["tenantId"], a.id.as_str());
+
+    // Days are whole and `to` is exclusive: 2026-03-02 00:00 ends before March 2nd.
+    let su = app.superuser().await;
+    su.execute(
+        "INSERT INTO usage_counters (tenant_id, metric, day, value) VALUES
+             ($1, 'api_calls', '2026-03-01', 10), ($1, 'api_calls', '2026-03-02', 100)",
+        &[&b.uuid],
+    )
+    .await
+    .unwrap();
+    let calls = |from: &'static str, to: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let body = app
+                .gql(
+                    Some(admin),
+                    "query($f: DateTime, $t: DateTime) { platformReport(from: $f, to: $t) { apiCalls } }",
+                    json!({ "f": from, "t": to }),
+                )
+                .await;
+            body["data"]["platformReport"]["apiCalls"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{body}"))
+        }
+    };
+    assert_eq!(
+        calls("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z").await,
+        10
+    );
+    assert_eq!(
+        calls("2026-03-01T00:00:00Z", "2026-03-02T00:00:01Z").await,
+        110
+    );
+    assert_eq!(
+        calls("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z").await,
+        100
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,18 +76,25 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> AppResult<LoginOutcome> {
-    let account = format!(
-        "{}/{}",
-        tenant_key.trim().to_lowercase(),
-        email.trim().to_lowercase()
-    );
-    state.login_limiter.check(&meta.ip, &account)?;
+    let email_key = email.trim().to_lowercase();
+    let typed = format!("{}/{email_key}", tenant_key.trim().to_lowercase());
+    state.login_limiter.check(&meta.ip, &typed)?;
 
     let key = tenant_key.to_owned();
     let tenant = state
         .db
         .system_tx(|conn| TenantRow::find_by_login_key(conn, &key).scope_boxed())
         .await?;
+    // An account is counted by its tenant's id, however the tenant was named (domain, slug or
+    // one of the id's spellings): naming it differently gives no new allowance of guesses.
+    let account = match &tenant {
+        Some(t) => {
+            let account = format!("{}/{email_key}", t.id);
+            state.login_limiter.check(&meta.ip, &account)?;
+            account
+        }
+        None => typed,
+    };
     let user = match &tenant {
         Some(t) => {
             let email = email.trim().to_owned();

@@ -70,7 +70,16 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<bool> {
     }
     let mut maintenance = parsed.clone();
     maintenance.set_path("/postgres");
-    let mut conn = connect(maintenance.as_str()).await?;
+    // The error names the database asked for (its server is the maintenance one's).
+    let mut conn = AsyncPgConnection::establish(maintenance.as_str())
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "cannot connect to PostgreSQL at {} (through its maintenance database \
+                 postgres): {e}",
+                redact_url(url)
+            )
+        })?;
 
     #[derive(QueryableByName)]
     struct Exists {

@@ -206,7 +206,9 @@ impl AdminQuery {
     }
 
     /// Tenants by status and plan, users, API calls in [from, to) and the top tenants: four
-    /// aggregate statements in one transaction. Default period: the current month.
+    /// aggregate statements in one transaction. Default period: the current month. API calls
+    /// are counted per UTC day: the days [from, to) touches count whole, so a `to` at midnight
+    /// ends before that day.
     async fn platform_report(
         &self,
         ctx: &Context<'_>,
@@ -240,7 +242,10 @@ impl AdminQuery {
                     let users: Total = diesel::sql_query("SELECT count(*) AS n FROM users WHERE status <> 'deactivated'")
                         .get_result(conn)
                         .await?;
-                    let (from_day, to_day) = (from.date_naive(), to.date_naive());
+                    let (from_day, to_day) = (
+                        from.date_naive(),
+                        (to - chrono::TimeDelta::nanoseconds(1)).date_naive(),
+                    );
                     let top: Vec<Top> = diesel::sql_query(
                         "WITH calls AS (SELECT tenant_id, sum(value)::bigint AS calls FROM usage_counters
                                         WHERE metric = 'api_calls' AND day >= $1 AND day <= $2 GROUP BY tenant_id)

@@ -57,8 +57,9 @@ pub struct TenantLoader {
     tenant_id: Uuid,
 }
 
-/// With a per-request cache: list resolvers prime it with one `load_many` for the whole page
-/// (see `prime`), so the batching does not depend on how fast the fields are polled.
+/// With a per-request cache: list resolvers read a page's nested rows in the page's own
+/// transaction and `feed_many` them in (see `PrimedMembers`), so nested fields find them here
+/// and the batching does not depend on how fast the fields are polled.
 pub type Loaders = DataLoader<TenantLoader, HashMapCache>;
 
 pub fn for_tenant(db: Db, tenant_id: Uuid) -> Loaders {

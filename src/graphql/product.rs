@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use serde_json::json;
 
 use crate::{
+    auth::Principal,
     db::{
         ScopedFutureExt,
         audit::{self, AuditEvent},
@@ -72,25 +73,25 @@ pub struct ProductQuery;
 
 #[Object]
 impl ProductQuery {
-    /// The active products of the catalog.
+    /// The active products of the catalog: for members of an active tenant, product apps'
+    /// API keys and platform admins.
     async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>, AppError> {
-        let state = context::state(ctx)?;
-        let req = context::request(ctx)?;
-        let rows = match (&req.principal, req.principal.tenant_id()) {
-            (crate::auth::Principal::Anonymous, _) => {
-                return Err(AppError::unauthenticated("log in first"));
-            }
-            (_, Some(tenant)) => {
-                state
-                    .db
-                    .tenant_tx(tenant, |conn| ProductRow::all_active(conn).scope_boxed())
+        let rows = match context::request(ctx)?.principal {
+            Principal::PlatformAdmin { .. } => {
+                context::platform_admin(ctx)
+                    .await?
+                    .system_tx(|conn| ProductRow::all_active(conn).scope_boxed())
                     .await?
             }
-            (_, None) => {
-                context::platform_admin(ctx).await?;
-                state
-                    .db
-                    .system_tx(|conn| ProductRow::all_active(conn).scope_boxed())
+            Principal::ApiKey(_) => {
+                context::api_key(ctx)
+                    .await?
+                    .tx(|conn| ProductRow::all_active(conn).scope_boxed())
+                    .await?
+            }
+            Principal::Member(_) | Principal::Anonymous => {
+                context::member(ctx)?
+                    .tx(|conn| ProductRow::all_active(conn).scope_boxed())
                     .await?
             }
         };

@@ -1,7 +1,7 @@
 //! The `Tenant` object with its configuration (branding, features, limits), and the member's
 //! `tenant` and `tenantConfig` queries.
 
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -221,8 +221,8 @@ impl Integration {
 
 #[derive(InputObject)]
 pub struct BrandingInput {
-    /// An https URL; null removes the logo.
-    pub logo: Option<String>,
+    /// An https URL; null removes the logo, absent keeps it.
+    pub logo: MaybeUndefined<String>,
     /// Named hex colors: {"primary": "#1a2b3c"}.
     pub colors: Option<Json<BTreeMap<String, String>>>,
 }
@@ -390,7 +390,11 @@ impl TenantMutation {
                     let mut branding = current.branding();
                     let mut changed = serde_json::Map::new();
                     if let Some(b) = input.branding {
-                        branding.logo = b.logo;
+                        match b.logo {
+                            MaybeUndefined::Value(url) => branding.logo = Some(url),
+                            MaybeUndefined::Null => branding.logo = None,
+                            MaybeUndefined::Undefined => {}
+                        }
                         if let Some(colors) = b.colors {
                             branding.colors = colors.0;
                         }

@@ -14,6 +14,7 @@ use std::{
 
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, http::StatusCode, web};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::{
     alerts,
@@ -278,21 +279,28 @@ async fn execute(
     let writes = request_ctx.write_mark();
     let request = request.data(request_ctx);
     let timeout = Duration::from_millis(state.settings.gql_timeout_ms);
-    let response = match tokio::time::timeout(timeout, schema.execute(request)).await {
-        Ok(r) => r,
+    // Whatever the resolvers log (an internal error's cause) carries the request id.
+    let span = tracing::info_span!("request", request_id = %meta.request_id);
+    let execution = schema.execute(request).instrument(span);
+    let answer = match tokio::time::timeout(timeout, execution).await {
+        Ok(r) => Answer::from(r),
         Err(_) => {
             let mut e = AppError::new(
                 crate::ErrorCode::Internal,
                 "the request took too long and was cancelled",
             );
             e.reason = Some("timeout");
-            async_graphql::Response::from_errors(vec![
-                e.to_graphql().into_server_error(Default::default()),
-            ])
+            // The request was valid and its execution was cut short: `data: null`, not a
+            // request error (those are the client's fault).
+            Answer::new(
+                async_graphql::Response::from_errors(vec![
+                    e.to_graphql().into_server_error(Default::default()),
+                ]),
+                false,
+            )
         }
     };
     crate::graphql::writes::after_execution(state, &principal, &writes);
-    let answer = Answer::from(response);
     state.metrics.observe_request(
         &operation,
         answer.outcome(),
@@ -335,13 +343,20 @@ fn request_error(e: AppError) -> Answer {
 }
 
 impl From<async_graphql::Response> for Answer {
-    /// Gives every error a code (async-graphql's own parse, validation and limit errors have
-    /// none: they are BAD_USER_INPUT) and drops `data` from request errors. The response is
-    /// serialised once, straight to bytes (no intermediate JSON tree on the hot path).
-    fn from(mut response: async_graphql::Response) -> Answer {
+    /// A request error when nothing ran: no data, and errors without a path only.
+    fn from(response: async_graphql::Response) -> Answer {
         let request_error = response.data == async_graphql::Value::Null
             && !response.errors.is_empty()
             && response.errors.iter().all(|e| e.path.is_empty());
+        Answer::new(response, request_error)
+    }
+}
+
+impl Answer {
+    /// Gives every error a code (async-graphql's own parse, validation and limit errors have
+    /// none: they are BAD_USER_INPUT) and drops `data` from request errors. The response is
+    /// serialised once, straight to bytes (no intermediate JSON tree on the hot path).
+    fn new(mut response: async_graphql::Response, request_error: bool) -> Answer {
         let mut codes = Vec::with_capacity(response.errors.len());
         for error in &mut response.errors {
             let ext = error.extensions.get_or_insert_with(Default::default);
