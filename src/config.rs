@@ -206,6 +206,12 @@ pub struct Settings {
     #[arg(long, env = "HUB_GQL_MAX_ALIASES", default_value_t = 30)]
     pub gql_max_aliases: usize,
 
+    /// Largest page a list may be asked for (`first`), 1 to 1000; more is refused before
+    /// execution.
+    #[arg(long, env = "HUB_GQL_MAX_PAGE_SIZE", default_value_t = 100,
+          value_parser = clap::value_parser!(i64).range(1..=crate::graphql::connection::PAGE_SIZE_CEILING as i64))]
+    pub gql_max_page_size: i64,
+
     /// Most directives on one field.
     #[arg(long, env = "HUB_GQL_MAX_DIRECTIVES", default_value_t = 5)]
     pub gql_max_directives: usize,

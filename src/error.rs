@@ -214,17 +214,33 @@ impl From<diesel::result::Error> for AppError {
                 err.source = Some(e.into());
                 err
             }
+            // The server went away under a request (shut down, restarted, network).
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | Error::BrokenTransactionManager => AppError::database_unavailable(e.into()),
+            Error::DatabaseError(_, info)
+                if info.message().contains("terminating connection")
+                    || info.message().contains("shutting down") =>
+            {
+                AppError::database_unavailable(e.into())
+            }
             _ => AppError::internal(e),
         }
     }
 }
 
-impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
-    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        let mut err = AppError::internal(anyhow::Error::new(e).context("database pool"));
+impl AppError {
+    /// The database cannot be reached: INTERNAL with a message the client can act on.
+    fn database_unavailable(cause: anyhow::Error) -> AppError {
+        let mut err = AppError::internal(cause);
         err.message = "the database is unavailable; try again shortly".to_owned();
         err.reason = Some("database_unavailable");
         err
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        AppError::database_unavailable(anyhow::Error::new(e).context("database pool"))
     }
 }
 
@@ -237,5 +253,40 @@ impl From<anyhow::Error> for AppError {
 impl From<tokio::task::JoinError> for AppError {
     fn from(e: tokio::task::JoinError) -> Self {
         AppError::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> AppError {
+        AppError::from(Error::DatabaseError(kind, Box::new(message.to_owned())))
+    }
+
+    #[test]
+    fn a_server_gone_under_a_request_is_database_unavailable_and_other_causes_stay_hidden() {
+        for e in [
+            database_error(DatabaseErrorKind::ClosedConnection, "connection closed"),
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            AppError::from(Error::BrokenTransactionManager),
+        ] {
+            assert_eq!(e.code, ErrorCode::Internal);
+            assert_eq!(e.reason, Some("database_unavailable"));
+            assert!(
+                e.message.contains("database is unavailable"),
+                "{}",
+                e.message
+            );
+        }
+        let other = database_error(DatabaseErrorKind::Unknown, "relation \"x\" does not exist");
+        assert_eq!(other.code, ErrorCode::Internal);
+        assert_eq!(other.reason, None);
+        assert!(!other.message.contains("relation"), "{}", other.message);
     }
 }

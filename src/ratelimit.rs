@@ -18,14 +18,16 @@ use std::{
 
 use dashmap::DashMap;
 use governor::{
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    Quota, RateLimiter,
     clock::{Clock, DefaultClock},
     middleware::{StateInformationMiddleware, StateSnapshot},
-    state::{InMemoryState, NotKeyed},
+    state::{InMemoryState, NotKeyed, keyed::DefaultKeyedStateStore},
 };
 use uuid::Uuid;
 
 type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+type KeyedLimiter =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 /// What the client is told: the `RateLimit-*` headers, and `Retry-After` when refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +55,7 @@ pub struct RateLimits {
     replicas: u32,
     epoch: Instant,
     tenants: DashMap<Uuid, Arc<TenantLimiter>>,
-    anonymous: DefaultKeyedRateLimiter<String>,
+    anonymous: KeyedLimiter,
     anonymous_per_minute: u32,
     /// One clock for the refusals' wait times (creating a clock per call is expensive).
     clock: DefaultClock,
@@ -76,10 +78,8 @@ impl RateLimits {
             replicas: replicas.max(1),
             epoch: Instant::now(),
             tenants: DashMap::new(),
-            anonymous: DefaultKeyedRateLimiter::keyed(quota(
-                anonymous_per_minute,
-                anonymous_per_minute,
-            )),
+            anonymous: RateLimiter::keyed(quota(anonymous_per_minute, anonymous_per_minute))
+                .with_middleware::<StateInformationMiddleware>(),
             anonymous_per_minute: anonymous_per_minute.max(1),
             clock: DefaultClock::default(),
         }
@@ -131,14 +131,9 @@ impl RateLimits {
     /// Counts one request without a token from `ip`.
     pub fn check_anonymous(&self, ip: &str) -> Decision {
         let per_minute = self.anonymous_per_minute;
+        let replenish = Duration::from_secs(60) / per_minute;
         match self.anonymous.check_key(&ip.to_owned()) {
-            Ok(()) => Decision {
-                allowed: true,
-                limit: per_minute,
-                remaining: per_minute,
-                burst: per_minute,
-                reset_secs: 0,
-            },
+            Ok(snapshot) => allowed(&snapshot, per_minute, per_minute, replenish),
             Err(not_until) => Decision {
                 allowed: false,
                 limit: per_minute,
@@ -204,6 +199,21 @@ mod tests {
         assert!(limits.check_tenant(b, 60).allowed);
         // A raised limit replaces the limiter: the next request passes.
         assert!(limits.check_tenant(a, 600).allowed);
+    }
+
+    #[test]
+    fn anonymous_answers_count_down_what_remains() {
+        let limits = RateLimits::new(10, 1, 3);
+        let first = limits.check_anonymous("192.0.2.1");
+        assert_eq!((first.allowed, first.limit, first.remaining), (true, 3, 2));
+        assert!(first.reset_secs >= 1, "{first:?}");
+        let second = limits.check_anonymous("192.0.2.1");
+        assert_eq!(second.remaining, 1);
+        assert_eq!(limits.check_anonymous("192.0.2.1").remaining, 0);
+        let refused = limits.check_anonymous("192.0.2.1");
+        assert!(!refused.allowed && refused.reset_secs >= 1, "{refused:?}");
+        // Another address has its own allowance.
+        assert_eq!(limits.check_anonymous("192.0.2.2").remaining, 2);
     }
 
     #[test]

@@ -153,9 +153,20 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
     unique.dedup();
     assert_eq!((seen.len(), unique.len()), (12, 12));
 
+    // Refused before execution (HUB_GQL_MAX_PAGE_SIZE, default 100): a request error, no data.
     let over = app.gql(Some(&t.token), q, json!({ "first": 101 })).await;
-    assert_eq!(error_code(&over), "BAD_USER_INPUT");
+    assert_eq!(error_code(&over), "BAD_USER_INPUT", "{over}");
     assert_eq!(over["errors"][0]["extensions"]["field"], "first");
+    assert_eq!(over["errors"][0]["extensions"]["reason"], "page_size");
+    assert!(over.get("data").is_none(), "{over}");
+    let nested = app
+        .gql(
+            Some(&t.token),
+            "{ workspaces(first: 1) { edges { node { members(first: 1000) { totalCount } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(nested["errors"][0]["extensions"]["reason"], "page_size");
     for bad in ["garbage", "a2s6eA", ""] {
         let body = app
             .gql(Some(&t.token), q, json!({ "first": 5, "after": bad }))

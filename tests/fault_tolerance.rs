@@ -179,6 +179,7 @@ async fn the_hub_fails_fast_while_postgres_is_down_and_recovers_when_it_is_back(
         let (client, address, token) = (app.client.clone(), app.address.clone(), t.token.clone());
         tokio::spawn(async move {
             let mut answered = 0;
+            let mut messages = std::collections::BTreeSet::new();
             for i in 0..400 {
                 let resp = client
                     .post(format!("{address}/graphql"))
@@ -188,9 +189,16 @@ async fn the_hub_fails_fast_while_postgres_is_down_and_recovers_when_it_is_back(
                     .send()
                     .await;
                 answered += usize::from(resp.is_ok());
+                if let Ok(resp) = resp
+                    && let Ok(body) = resp.json::<serde_json::Value>().await
+                    && body["errors"][0]["extensions"]["code"] == "INTERNAL"
+                    && let Some(message) = body["errors"][0]["message"].as_str()
+                {
+                    messages.insert(message.to_owned());
+                }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            answered
+            (answered, messages)
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -238,10 +246,15 @@ async fn the_hub_fails_fast_while_postgres_is_down_and_recovers_when_it_is_back(
     );
     let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
     assert!(me["data"]["me"]["id"].is_string(), "{me}");
-    assert_eq!(
-        load.await.unwrap(),
-        400,
-        "every request got an answer: none hung"
+    let (answered, messages) = load.await.unwrap();
+    assert_eq!(answered, 400, "every request got an answer: none hung");
+    // Also the requests that were running when the server went away say what happened
+    // (the load also meets the tenant's rate limit: those answers are RATE_LIMITED).
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.contains("database is unavailable")),
+        "{messages:?}"
     );
 
     // Nothing half-applied: every workspace the API reported created has its audit record, and

@@ -157,6 +157,29 @@ async fn depth_complexity_aliases_directives_and_time_are_limited() {
             .contains("complex"),
         "{complex}"
     );
+    // Aliases count toward complexity: six aliased `me { id }` cost 12 (sign-up and login
+    // need 11).
+    let aliased = spawn_app_with(|s| s.gql_max_complexity = 11).await;
+    let u = aliased.signup("acme").await;
+    let once = aliased
+        .gql(Some(&u.token), "{ me { id } }", json!({}))
+        .await;
+    assert!(once["data"]["me"]["id"].is_string(), "{once}");
+    let thrice = aliased
+        .gql(
+            Some(&u.token),
+            "{ a: me { id } b: me { id } c: me { id } d: me { id } e: me { id } f: me { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        thrice["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("complex"),
+        "{thrice}"
+    );
     let aliases = refused("{ a: __typename b: __typename c: __typename }").await;
     assert!(
         aliases["errors"][0]["message"]

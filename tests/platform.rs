@@ -100,6 +100,50 @@ async fn platform_admins_list_filter_and_inspect_tenants_and_every_read_is_audit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_reading_tenants_nested_data_is_in_each_tenants_audit_log() {
+    let app = spawn_app().await;
+    let a = app.signup("alpha").await;
+    let b = app.signup("bravo").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let reads = |tenant: uuid::Uuid| {
+        let app = &app;
+        async move {
+            app.superuser()
+                .await
+                .query_one(
+                    "SELECT count(*) FROM audit_log WHERE tenant_id = $1
+                     AND action = 'platform.tenant_read' AND actor_type = 'platform_admin'
+                     AND details->>'operation' = 'Integrations'",
+                    &[&tenant],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    // The list alone reads no tenant's own rows: only the platform log has it.
+    let body = app
+        .gql(
+            Some(&admin),
+            "query Integrations { adminTenants(first: 10) { edges { node { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"]["adminTenants"].is_object(), "{body}");
+    assert_eq!((reads(a.uuid).await, reads(b.uuid).await), (0, 0));
+    // Integrations are the tenants' own rows: each tenant's log records the read, once.
+    let body = app
+        .gql(
+            Some(&admin),
+            "query Integrations { adminTenants(first: 10) { edges { node { name integrations { name } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"]["adminTenants"].is_object(), "{body}");
+    assert_eq!((reads(a.uuid).await, reads(b.uuid).await), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_report_aggregates_tenants_users_and_api_calls() {
     let app = spawn_app().await;
     let a = app.signup("alpha").await;

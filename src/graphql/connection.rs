@@ -16,8 +16,9 @@ use crate::{
 
 /// Page size when `first` is absent.
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
-/// Largest `first` accepted; more is BAD_USER_INPUT.
-pub const MAX_PAGE_SIZE: i32 = 100;
+/// Largest `first` a resolver accepts whatever the settings; the configured limit
+/// (HUB_GQL_PAGE_SIZE_CEILING, at most this) is enforced before execution (`limits`).
+pub const PAGE_SIZE_CEILING: i32 = 1000;
 
 #[derive(SimpleObject)]
 pub struct Totals {
@@ -31,10 +32,10 @@ pub type Page<N> = Connection<String, N, Totals, EmptyFields>;
 /// Checks `first` and decodes `after`.
 pub fn page_request(first: Option<i32>, after: Option<&str>) -> AppResult<PageRequest> {
     let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(0..=MAX_PAGE_SIZE).contains(&first) {
+    if !(0..=PAGE_SIZE_CEILING).contains(&first) {
         return Err(AppError::bad_input(
             "first",
-            format!("first must be between 0 and {MAX_PAGE_SIZE}"),
+            format!("first must be between 0 and {PAGE_SIZE_CEILING}"),
         ));
     }
     let after = after.map(decode_cursor).transpose()?;
@@ -118,7 +119,7 @@ mod tests {
     #[test]
     fn page_sizes_are_bounded() {
         assert_eq!(page_request(None, None).unwrap().limit, 20);
-        assert!(page_request(Some(101), None).is_err());
+        assert!(page_request(Some(1001), None).is_err());
         assert!(page_request(Some(-1), None).is_err());
         assert_eq!(page_request(Some(100), None).unwrap().limit, 100);
     }

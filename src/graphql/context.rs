@@ -30,6 +30,7 @@ use crate::{
     domain::Permission,
     error::{AppError, AppResult},
     graphql::{
+        admin_reads::AdminReads,
         loaders::{self, Loaders},
         writes::WriteMark,
     },
@@ -45,6 +46,8 @@ pub struct RequestCtx {
     loaders: Mutex<HashMap<Uuid, Arc<Loaders>>>,
     /// Marked when a mutation passes a guard (see `writes`).
     writes: WriteMark,
+    /// Tenants a platform admin read through nested fields (see `admin_reads`).
+    admin_reads: AdminReads,
 }
 
 impl RequestCtx {
@@ -56,7 +59,13 @@ impl RequestCtx {
             admin_checked: OnceCell::new(),
             loaders: Mutex::new(HashMap::new()),
             writes: WriteMark::default(),
+            admin_reads: AdminReads::default(),
         }
+    }
+
+    /// The tenants read by a platform admin, for the HTTP handler to audit.
+    pub fn admin_reads(&self) -> AdminReads {
+        self.admin_reads.clone()
     }
 
     /// The mark the HTTP handler reads after the request ran.
@@ -281,6 +290,7 @@ pub struct PlatformScope<'a> {
     pub state: &'a AppState,
     pub meta: &'a RequestMeta,
     pub admin_id: Uuid,
+    reads: &'a AdminReads,
 }
 
 impl<'a> PlatformScope<'a> {
@@ -310,7 +320,8 @@ impl<'a> PlatformScope<'a> {
         F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
     {
         let ctx = self.audit();
-        self.state
+        let value = self
+            .state
             .db
             .tenant_tx(tenant_id, move |conn| {
                 async move {
@@ -326,7 +337,9 @@ impl<'a> PlatformScope<'a> {
                 }
                 .scope_boxed()
             })
-            .await
+            .await?;
+        self.reads.recorded(tenant_id);
+        Ok(value)
     }
 
     /// A [`TenantScope`] for one tenant, acting as this admin.
@@ -370,6 +383,7 @@ pub async fn platform_admin<'a>(ctx: &Context<'a>) -> AppResult<PlatformScope<'a
         state,
         meta: &req.meta,
         admin_id,
+        reads: &req.admin_reads,
     })
 }
 
@@ -380,12 +394,15 @@ pub fn reader_for<'a>(ctx: &Context<'a>, tenant_id: Uuid) -> AppResult<TenantSco
     let req = request(ctx)?;
     match &req.principal {
         Principal::Member(m) if m.tenant_id == tenant_id => scope_of(ctx, m),
-        Principal::PlatformAdmin { admin_id } => Ok(TenantScope {
-            state: state(ctx)?,
-            meta: &req.meta,
-            tenant_id,
-            actor: Actor::PlatformAdmin(*admin_id),
-        }),
+        Principal::PlatformAdmin { admin_id } => {
+            req.admin_reads.note(tenant_id);
+            Ok(TenantScope {
+                state: state(ctx)?,
+                meta: &req.meta,
+                tenant_id,
+                actor: Actor::PlatformAdmin(*admin_id),
+            })
+        }
         _ => Err(AppError::forbidden("not your tenant")),
     }
 }

@@ -3,6 +3,7 @@
 //! in [`context`] hand out.
 
 pub mod admin;
+pub mod admin_reads;
 pub mod apq;
 pub mod audit;
 pub mod auth;

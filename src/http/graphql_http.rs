@@ -22,7 +22,7 @@ use crate::{
     auth::{Principal, principal::authenticate},
     config::PersistedQueries,
     error::AppError,
-    graphql::{HubSchema, context::RequestCtx, limits},
+    graphql::{HubSchema, admin_reads, context::RequestCtx, limits},
     http::{meta::RequestMeta, routes::error_response},
     ratelimit::Decision,
 };
@@ -269,7 +269,11 @@ async fn execute(
     {
         return shape(media, request_error(e), &decision);
     }
-    if let Err(e) = limits::check_aliases(&request.query, state.settings.gql_max_aliases) {
+    let document_limits = limits::DocumentLimits {
+        max_aliases: state.settings.gql_max_aliases,
+        max_page_size: state.settings.gql_max_page_size,
+    };
+    if let Err(e) = limits::check_document(&request, document_limits) {
         return shape(media, request_error(e), &decision);
     }
 
@@ -277,12 +281,13 @@ async fn execute(
     let tenant_id = principal.tenant_id();
     let request_ctx = RequestCtx::new(principal.clone(), meta.clone());
     let writes = request_ctx.write_mark();
+    let admin_reads = request_ctx.admin_reads();
     let request = request.data(request_ctx);
     let timeout = Duration::from_millis(state.settings.gql_timeout_ms);
     // Whatever the resolvers log (an internal error's cause) carries the request id.
     let span = tracing::info_span!("request", request_id = %meta.request_id);
     let execution = schema.execute(request).instrument(span);
-    let answer = match tokio::time::timeout(timeout, execution).await {
+    let mut answer = match tokio::time::timeout(timeout, execution).await {
         Ok(r) => Answer::from(r),
         Err(_) => {
             let mut e = AppError::new(
@@ -301,6 +306,15 @@ async fn execute(
         }
     };
     crate::graphql::writes::after_execution(state, &principal, &writes);
+    if let Err(e) = admin_reads::record(state, &principal, &meta, &operation, &admin_reads).await {
+        // An admin's read that could not be recorded is not answered.
+        answer = Answer::new(
+            async_graphql::Response::from_errors(vec![
+                e.to_graphql().into_server_error(Default::default()),
+            ]),
+            false,
+        );
+    }
     state.metrics.observe_request(
         &operation,
         answer.outcome(),

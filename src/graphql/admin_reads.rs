@@ -1,0 +1,105 @@
+//! Platform admins' reads of tenant data, written to each tenant's audit log.
+//!
+//! An admin reaches a tenant's rows either through `PlatformScope::tenant_tx` (which records
+//! the access in the same transaction) or through the nested fields of a tenant's objects
+//! (`context::reader_for`, e.g. `adminTenants { edges { node { integrations } } }`). The latter
+//! note the tenant here; once the request has run, one `platform.tenant_read` row per tenant
+//! is written, with the admin as actor and the operation's name. If that write fails, the
+//! answer is withheld: no admin read goes unrecorded.
+
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+};
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::Principal,
+    db::{
+        ScopedFutureExt,
+        audit::{self, Actor, AuditEvent},
+    },
+    error::{AppError, AppResult},
+    http::meta::RequestMeta,
+};
+
+/// The tenants a platform admin's request read through nested fields; shared with the HTTP
+/// handler.
+#[derive(Debug, Clone, Default)]
+pub struct AdminReads(Arc<Mutex<Reads>>);
+
+#[derive(Debug, Default)]
+struct Reads {
+    noted: BTreeSet<Uuid>,
+    /// Already in the tenant's log (written by `PlatformScope::tenant_tx`).
+    recorded: BTreeSet<Uuid>,
+}
+
+impl AdminReads {
+    /// A nested field read `tenant_id`'s rows.
+    pub fn note(&self, tenant_id: Uuid) {
+        if let Ok(mut reads) = self.0.lock() {
+            reads.noted.insert(tenant_id);
+        }
+    }
+
+    /// The request's access to `tenant_id` is in that tenant's log already.
+    pub fn recorded(&self, tenant_id: Uuid) {
+        if let Ok(mut reads) = self.0.lock() {
+            reads.recorded.insert(tenant_id);
+        }
+    }
+
+    /// The tenants read and not yet recorded.
+    fn take(&self) -> Vec<Uuid> {
+        self.0
+            .lock()
+            .map(|mut reads| {
+                let reads = std::mem::take(&mut *reads);
+                reads.noted.difference(&reads.recorded).copied().collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// After the request ran: one audit row per tenant the admin read, in one transaction.
+pub async fn record(
+    state: &AppState,
+    principal: &Principal,
+    meta: &RequestMeta,
+    operation: &str,
+    reads: &AdminReads,
+) -> AppResult<()> {
+    let Principal::PlatformAdmin { admin_id } = principal else {
+        return Ok(());
+    };
+    let tenants = reads.take();
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    let ctx = meta.audit(Actor::PlatformAdmin(*admin_id));
+    let details = json!({ "operation": operation });
+    state
+        .db
+        .system_tx(move |conn| {
+            async move {
+                for tenant_id in tenants {
+                    audit::record(
+                        conn,
+                        tenant_id,
+                        &ctx,
+                        AuditEvent::new("platform.tenant_read")
+                            .target("tenant", tenant_id)
+                            .details(details.clone()),
+                    )
+                    .await?;
+                }
+                Ok::<_, AppError>(())
+            }
+            .scope_boxed()
+        })
+        .await
+}
