@@ -285,3 +285,16 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// A receiver checks the signature with its own HMAC library: the value here was computed
+    /// independently (Python's hmac module), not by this code.
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body_in_hex() {
+        assert_eq!(
+            super::signature("whsec-test-key", 1_700_000_000, br#"{"a":1}"#),
+            "9a214c6d63b230a79e500518445176f01ae5eb75b3e0769f80d7adc4943415f3"
+        );
+    }
+}

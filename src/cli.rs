@@ -90,6 +90,11 @@ pub enum MaintenanceCommand {
         #[command(flatten)]
         db: DatabaseSettings,
     },
+    /// Ask every running replica to write its API-call counts now.
+    FlushUsage {
+        #[command(flatten)]
+        db: DatabaseSettings,
+    },
 }
 
 #[derive(Subcommand)]
@@ -261,6 +266,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if purged < due.len() {
                 anyhow::bail!("{} tenant(s) could not be purged", due.len() - purged);
             }
+            Ok(())
+        }
+        Command::Maintenance(MaintenanceCommand::FlushUsage { db }) => {
+            telemetry::init(LogFormat::Text);
+            bootstrap::prepare(&db).await?;
+            let pool = Db::connect(&db)?;
+            let listening = pool
+                .system_tx(|conn| {
+                    async move {
+                        let listening = crate::invalidation::listening_replicas(conn).await?;
+                        crate::invalidation::notify(
+                            conn,
+                            &crate::invalidation::Invalidation::FlushUsage,
+                        )
+                        .await?;
+                        audit::record_platform(
+                            conn,
+                            &AuditContext::system(),
+                            AuditEvent::new("platform.usage_flushed")
+                                .details(serde_json::json!({ "replicas": listening })),
+                        )
+                        .await?;
+                        Ok(listening)
+                    }
+                    .scope_boxed()
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("done: asked {listening} listening replica(s) to flush their usage counts");
             Ok(())
         }
         Command::Maintenance(MaintenanceCommand::ClosePeriods { db }) => {

@@ -5,6 +5,10 @@
 //! announced by triggers in the database itself (migration 0006), on commit, whoever wrote
 //! them. Each replica LISTENs on a dedicated connection; when that connection is lost it drops
 //! its whole cache (it may have missed messages) and reconnects.
+//!
+//! The channel carries one request that is not an invalidation: [`Invalidation::FlushUsage`]
+//! asks every replica to write its API-call counts now (`adminFlushUsage`, `tenant-hub
+//! maintenance flush-usage`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,7 +17,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::{app::AppState, error::AppResult};
 
 pub const CHANNEL: &str = "tenant_hub_invalidate";
 /// The listener connection's application_name (visible in pg_stat_activity).
@@ -28,13 +32,33 @@ pub enum Invalidation {
     Tenant { id: Uuid },
     /// Everything (a tenant's status, limits or plan changed).
     All,
+    /// Write the API-call counts held in memory now.
+    FlushUsage,
 }
 
+/// Applies what another replica (or this one) announced.
+fn received(state: &Arc<AppState>, what: Invalidation) {
+    match what {
+        Invalidation::FlushUsage => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                match state.usage.flush(&state.db).await {
+                    Ok(n) => tracing::info!(calls = n, "usage flushed on request"),
+                    Err(e) => e.log_cause(),
+                }
+            });
+        }
+        other => apply(state, other),
+    }
+}
+
+/// Applies an invalidation to this replica's caches (the sender flushes its usage itself).
 fn apply(state: &AppState, what: Invalidation) {
     match what {
         Invalidation::Session { id } => state.sessions.invalidate(id),
         Invalidation::Tenant { id } => state.contexts.invalidate_tenant(id),
         Invalidation::All => forget_everything(state),
+        Invalidation::FlushUsage => {}
     }
 }
 
@@ -47,15 +71,9 @@ fn forget_everything(state: &AppState) {
 /// then catch up within HUB_SESSION_CACHE_MS.
 pub async fn announce(state: &AppState, what: Invalidation) {
     apply(state, what);
-    let payload = serde_json::to_string(&what).unwrap_or_default();
     let sent = async {
         let mut conn = state.db.connection().await?;
-        diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<diesel::sql_types::Text, _>(CHANNEL)
-            .bind::<diesel::sql_types::Text, _>(&payload)
-            .execute(&mut conn)
-            .await?;
-        Ok::<_, crate::error::AppError>(())
+        notify(&mut conn, &what).await
     };
     if let Err(e) = sent.await {
         tracing::warn!(
@@ -98,7 +116,7 @@ pub fn spawn_listener(state: Arc<AppState>) {
                         while let Some(Ok(n)) = stream.next().await {
                             let Some(state) = weak.upgrade() else { return };
                             match serde_json::from_str::<Invalidation>(&n.payload) {
-                                Ok(what) => apply(&state, what),
+                                Ok(what) => received(&state, what),
                                 Err(_) => forget_everything(&state),
                             }
                         }
@@ -113,4 +131,32 @@ pub fn spawn_listener(state: Arc<AppState>) {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
+}
+
+/// Sends `what` on the channel (delivered when the surrounding transaction, if any, commits).
+pub async fn notify(conn: &mut AsyncPgConnection, what: &Invalidation) -> AppResult<()> {
+    let payload = serde_json::to_string(what).unwrap_or_default();
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+        .bind::<diesel::sql_types::Text, _>(&payload)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many replicas are listening on this database right now.
+pub async fn listening_replicas(conn: &mut AsyncPgConnection) -> AppResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let c: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(LISTENER_NAME)
+    .get_result(conn)
+    .await?;
+    Ok(c.n)
 }

@@ -419,6 +419,16 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_session() {
         .gql(Some(&new_access), "{ me { email } }", json!({}))
         .await;
     assert_eq!(me["data"]["me"]["email"], t.owner_email.as_str());
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.session_refreshed'
+             AND actor_type = 'user' AND request_id IS NOT NULL AND ip IS NOT NULL"
+        )
+        .await,
+        1,
+        "a refresh is recorded like any other mutation"
+    );
 
     // The spent token again: refused, and the whole session is revoked.
     let reuse = app

@@ -72,6 +72,34 @@ async fn parse_and_validation_failures_follow_the_specification_for_each_media_t
     let body: Value = resp.json().await.unwrap();
     assert!(body.get("data").is_some(), "{body}");
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
+
+    // A body without a query (or with a misspelt key) is not a GraphQL request: 400.
+    for body in [
+        json!({}),
+        json!({ "qeury": "{ __typename }" }),
+        json!({ "query": "  " }),
+    ] {
+        let resp = post(&app, None, body.clone()).await;
+        assert_eq!(resp.status(), 400, "{body}");
+        let answer: Value = resp.json().await.unwrap();
+        assert_eq!(error_code(&answer), "BAD_USER_INPUT", "{answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["field"], "query");
+    }
+    // Whole-request errors come in the negotiated media type too.
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("accept", "application/graphql-response+json")
+        .bearer_auth("not-a-token")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/graphql-response+json"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -426,3 +426,53 @@ async fn platform_admins_export_any_tenant_and_the_export_is_audited_in_that_ten
         .get(0);
     assert_eq!(audited, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_admin_deactivates_a_tenant_by_id_and_a_member_cannot_name_another() {
+    let app = spawn_app().await;
+    let a = app.signup("alpha").await;
+    let b = app.signup("bravo").await;
+    // A member naming a tenant, even their own, is refused: members act on their own.
+    for target in [&b.id, &a.id] {
+        let body = app
+            .gql(
+                Some(&a.token),
+                DEACTIVATE,
+                json!({ "input": { "tenantId": target } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    }
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let body = app
+        .gql(
+            Some(&admin),
+            DEACTIVATE,
+            json!({ "input": { "tenantId": b.id, "reason": "unpaid" } }),
+        )
+        .await;
+    let tenant = &body["data"]["deactivateTenant"]["tenant"];
+    assert_eq!(tenant["id"], b.id.as_str(), "{body}");
+    assert_eq!(tenant["status"], "DEACTIVATED", "{body}");
+    // Only B: A still works, B's token is refused, and B's log names the admin.
+    let me = app.gql(Some(&a.token), "{ me { id } }", json!({})).await;
+    assert!(me["data"]["me"]["id"].is_string(), "{me}");
+    let me = app.gql(Some(&b.token), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&me), "TENANT_INACTIVE", "{me}");
+    let actor: String = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT actor_type FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.deactivated'",
+            &[&b.uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(actor, "platform_admin");
+    // An admin must name the tenant.
+    let body = app
+        .gql(Some(&admin), DEACTIVATE, json!({ "input": {} }))
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+}

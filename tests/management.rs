@@ -126,6 +126,37 @@ async fn an_invitation_is_accepted_once_and_the_invitee_can_log_in() {
     );
     let forged = app.gql(None, accept, json!({ "t": format!("{}.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", t.uuid.simple()), "p": PASSWORD })).await;
     assert_eq!(error_code(&forged), "UNAUTHENTICATED");
+
+    // An invitation past its 72 hours is refused, and leaves the invitee invited.
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { inviteUser(input: { email: \"eve@acme.example.com\" }) { invitationToken expiresAt } }",
+            json!({}),
+        )
+        .await;
+    let invite = &body["data"]["inviteUser"];
+    let expires: chrono::DateTime<chrono::Utc> =
+        invite["expiresAt"].as_str().unwrap().parse().unwrap();
+    let hours = (expires - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((71.0..=72.0).contains(&hours), "{hours}");
+    let token = invite["invitationToken"].as_str().unwrap();
+    app.superuser()
+        .await
+        .batch_execute(&format!(
+            "UPDATE user_tokens SET expires_at = now() - interval '1 second'
+             WHERE token_hash = sha256('{token}'::bytea)"
+        ))
+        .await
+        .unwrap();
+    let late = app
+        .gql(None, accept, json!({ "t": token, "p": PASSWORD }))
+        .await;
+    assert_eq!(error_code(&late), "UNAUTHENTICATED", "{late}");
+    let login = app
+        .try_login(&t.domain, "eve@acme.example.com", PASSWORD)
+        .await;
+    assert_eq!(error_code(&login), "UNAUTHENTICATED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -589,3 +589,68 @@ async fn an_operation_whose_feature_is_off_is_forbidden_as_feature_disabled_and_
         .get(0);
     assert_eq!(keys, 0);
 }
+
+/// `tenant-hub maintenance flush-usage` (and `adminFlushUsage`) make every running replica
+/// write its API-call counts now, through the replicas' invalidation channel; both are audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_usage_flush_reaches_every_replica_and_is_audited() {
+    let app = spawn_app_with(|s| s.usage_flush_secs = 3600).await;
+    let t = app.signup("acme").await;
+    for _ in 0..3 {
+        app.gql(Some(&t.token), "{ __typename }", json!({})).await;
+    }
+    let stored = || {
+        let app = &app;
+        let tenant = t.uuid;
+        async move {
+            app.superuser()
+                .await
+                .query_opt(
+                    "SELECT value FROM usage_counters WHERE tenant_id = $1 AND metric = 'api_calls'",
+                    &[&tenant],
+                )
+                .await
+                .unwrap()
+                .map_or(0, |r| r.get::<_, i64>(0))
+        }
+    };
+    assert_eq!(stored().await, 0, "nothing written before the flush");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tenant-hub"))
+        .args([
+            "maintenance",
+            "flush-usage",
+            "--database-url",
+            &common::db_url(app.db_name()),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("asked 1 listening replica(s)"), "{stdout}");
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = stored().await;
+        if seen >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen >= 3, "the replica flushed on request: {seen}");
+
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let body = app
+        .gql(Some(&admin), "mutation { adminFlushUsage }", json!({}))
+        .await;
+    assert!(body["data"]["adminFlushUsage"].is_i64(), "{body}");
+    let audited: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT count(*) FROM platform_audit_log WHERE action = 'platform.usage_flushed'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 2, "the command and the mutation");
+}

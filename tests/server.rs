@@ -162,3 +162,36 @@ async fn every_answer_carries_a_request_id_taken_from_the_client_or_generated() 
         .unwrap();
     assert!(uuid::Uuid::parse_str(made.headers()["x-request-id"].to_str().unwrap()).is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_connections_log_in_as_the_app_role_with_a_statement_timeout_and_a_name() {
+    use diesel::{QueryableByName, sql_types::Text};
+    use diesel_async::RunQueryDsl;
+
+    #[derive(QueryableByName)]
+    struct Settings {
+        #[diesel(sql_type = Text)]
+        who: String,
+        #[diesel(sql_type = Text)]
+        timeout: String,
+        #[diesel(sql_type = Text)]
+        idle: String,
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let app = spawn_app().await;
+    let mut conn = app.state.db.connection().await.unwrap();
+    let s: Settings = diesel::sql_query(
+        "SELECT current_user::text AS who,
+                current_setting('statement_timeout') AS timeout,
+                current_setting('idle_in_transaction_session_timeout') AS idle,
+                current_setting('application_name') AS name",
+    )
+    .get_result(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(s.who, "tenant_hub_app");
+    assert_eq!(s.timeout, "5s", "HUB_DB_STATEMENT_TIMEOUT_MS default");
+    assert_eq!(s.idle, "10s", "twice the statement timeout");
+    assert_eq!(s.name, "tenant-hub");
+}

@@ -217,6 +217,13 @@ pub async fn refresh_session(
                 let (token, hash) = opaque::generate(tenant_id);
                 RefreshTokenRow::insert(conn, tenant_id, session.id, hash).await?;
                 SessionRow::touch_refreshed(conn, session.id).await?;
+                audit::record(
+                    conn,
+                    tenant_id,
+                    &meta.audit(Actor::User(session.user_id)),
+                    AuditEvent::new("auth.session_refreshed").target("session", session.id),
+                )
+                .await?;
                 Ok(Outcome::Rotated {
                     user_id: session.user_id,
                     session_id: session.id,

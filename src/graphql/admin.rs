@@ -303,10 +303,26 @@ pub struct AdminMutation;
 
 #[Object]
 impl AdminMutation {
-    /// Writes this replica's API-call counts now (they are flushed every HUB_USAGE_FLUSH_SECS
-    /// anyway); returns the calls written.
+    /// Writes this replica's API-call counts now and asks the other replicas to do the same
+    /// (they flush every HUB_USAGE_FLUSH_SECS anyway); returns the calls this replica wrote.
+    /// Recorded in the platform audit log.
     async fn admin_flush_usage(&self, ctx: &Context<'_>) -> Result<i64, AppError> {
         let admin = context::platform_admin(ctx).await?;
-        admin.state.usage.flush(&admin.state.db).await
+        let calls = admin.state.usage.flush(&admin.state.db).await?;
+        // The other replicas flush theirs when they hear of it.
+        crate::invalidation::announce(admin.state, crate::invalidation::Invalidation::FlushUsage)
+            .await;
+        let audit_ctx = admin.audit();
+        admin
+            .system_tx(move |conn| {
+                async move {
+                    let event = AuditEvent::new("platform.usage_flushed")
+                        .details(json!({ "calls": calls }));
+                    audit::record_platform(conn, &audit_ctx, event).await
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(calls)
     }
 }

@@ -124,15 +124,21 @@ pub struct RoleQuery;
 
 #[Object]
 impl RoleQuery {
-    /// The permission catalog.
-    async fn permissions(&self) -> Vec<PermissionInfo> {
-        Permission::ALL
+    /// The permission catalog, for any caller with a token or API key.
+    async fn permissions(&self, ctx: &Context<'_>) -> Result<Vec<PermissionInfo>, AppError> {
+        if matches!(
+            context::request(ctx)?.principal,
+            crate::auth::Principal::Anonymous
+        ) {
+            return Err(AppError::unauthenticated("log in first"));
+        }
+        Ok(Permission::ALL
             .iter()
             .map(|p| PermissionInfo {
                 name: p.as_str().to_owned(),
                 description: p.description().to_owned(),
             })
-            .collect()
+            .collect())
     }
 
     /// The tenant's roles, system roles first.
@@ -165,8 +171,8 @@ impl RoleQuery {
     }
 
     async fn role(&self, ctx: &Context<'_>, id: ID) -> Result<Role, AppError> {
-        let id = ids::decode("Role", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
+        let id = ids::decode("Role", "id", &id)?;
         Ok(Role(
             scope
                 .tx(|conn| RoleRow::get(conn, id).scope_boxed())
@@ -270,8 +276,8 @@ impl RoleMutation {
 
     /// Deletes a custom role and its assignments; system roles are FORBIDDEN.
     async fn delete_role(&self, ctx: &Context<'_>, id: ID) -> Result<DeleteRolePayload, AppError> {
-        let uuid = ids::decode("Role", "id", &id)?;
         let scope = context::require(ctx, Permission::RolesManage).await?;
+        let uuid = ids::decode("Role", "id", &id)?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         scope
             .tx(|conn| {

@@ -362,8 +362,8 @@ impl UsageMutation {
     }
 
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKeyPayload, AppError> {
-        let uuid = ids::decode("ApiKey", "id", &id)?;
         let scope = context::require(ctx, Permission::ApiKeysManage).await?;
+        let uuid = ids::decode("ApiKey", "id", &id)?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let row = scope
             .tx(|conn| {

@@ -212,8 +212,8 @@ impl UserQuery {
     }
 
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User, AppError> {
-        let id = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
+        let id = ids::decode("User", "id", &id)?;
         Ok(User(
             scope
                 .tx(|conn| UserRow::get(conn, id).scope_boxed())
@@ -584,8 +584,8 @@ impl UserMutation {
 
     /// Deactivates a user and revokes all their sessions at once.
     async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<UserPayload, AppError> {
-        let id = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let id = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
         let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         let (user, revoked) = scope
@@ -623,8 +623,8 @@ impl UserMutation {
 
     /// Makes a deactivated user active again (a seat is needed).
     async fn reactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<UserPayload, AppError> {
-        let id = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let id = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
         let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         let (user, alerts) = scope
@@ -656,8 +656,8 @@ impl UserMutation {
 
     /// Deletes a user for good, with their sessions, roles and memberships.
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<DeleteUserPayload, AppError> {
-        let uuid = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let uuid = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
         let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         let revoked = scope
@@ -767,8 +767,8 @@ impl UserMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> Result<PasswordResetPayload, AppError> {
-        let uuid = ids::decode("User", "id", &id)?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let uuid = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
         let (tenant_id, audit_ctx, by, actor) = (
             scope.tenant_id(),

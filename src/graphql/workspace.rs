@@ -249,8 +249,8 @@ impl WorkspaceQuery {
     }
 
     async fn workspace(&self, ctx: &Context<'_>, id: ID) -> Result<Workspace, AppError> {
-        let id = ids::decode("Workspace", "id", &id)?;
         let scope = context::require(ctx, Permission::WorkspacesRead).await?;
+        let id = ids::decode("Workspace", "id", &id)?;
         Ok(Workspace(
             scope
                 .tx(|conn| WorkspaceRow::get(conn, id).scope_boxed())
@@ -363,8 +363,8 @@ impl WorkspaceMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> Result<WorkspacePayload, AppError> {
-        let id = ids::decode("Workspace", "id", &id)?;
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
+        let id = ids::decode("Workspace", "id", &id)?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let workspace = scope
             .tx(|conn| {
@@ -464,8 +464,8 @@ impl WorkspaceMutation {
         input: RemoveWorkspaceMemberInput,
     ) -> Result<WorkspacePayload, AppError> {
         let workspace_id = ids::decode("Workspace", "workspaceId", &input.workspace_id)?;
-        let user_id = ids::decode("User", "userId", &input.user_id)?;
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
+        let user_id = ids::decode("User", "userId", &input.user_id)?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let workspace = scope
             .tx(|conn| {

@@ -23,7 +23,7 @@ use crate::{
     config::PersistedQueries,
     error::AppError,
     graphql::{HubSchema, admin_reads, context::RequestCtx, limits},
-    http::{meta::RequestMeta, routes::error_response},
+    http::{meta::RequestMeta, routes::error_response_as},
     ratelimit::Decision,
 };
 
@@ -146,6 +146,11 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     })
 }
 
+/// A whole-request error in the negotiated media type.
+fn error_response_as_media(media: MediaType, e: AppError) -> HttpResponse {
+    error_response_as(e, media.as_str())
+}
+
 fn rate_headers(builder: &mut HttpResponseBuilder, d: &Decision) {
     builder.insert_header(("RateLimit-Limit", d.limit.to_string()));
     builder.insert_header(("RateLimit-Remaining", d.remaining.to_string()));
@@ -175,7 +180,7 @@ async fn execute(
         .and_then(|v| v.to_str().ok());
     let principal = match authenticate(state, authorization).await {
         Ok(p) => p,
-        Err(e) => return error_response(e),
+        Err(e) => return error_response_as(e, media.as_str()),
     };
     let tenant = principal.rate_limited_tenant();
     let decision = match (&principal, tenant) {
@@ -207,18 +212,21 @@ async fn execute(
     let mut request = match source {
         Source::Body(body) => {
             if body.first() == Some(&b'[') {
-                return error_response(AppError::bad_input(
-                    "body",
-                    "batched requests are not supported",
-                ));
+                return error_response_as_media(
+                    media,
+                    AppError::bad_input("body", "batched requests are not supported"),
+                );
             }
             match serde_json::from_slice::<async_graphql::Request>(&body) {
                 Ok(r) => r,
                 Err(e) => {
-                    return error_response(AppError::bad_input(
-                        "body",
-                        format!("the body is not a GraphQL request: {e}"),
-                    ));
+                    return error_response_as_media(
+                        media,
+                        AppError::bad_input(
+                            "body",
+                            format!("the body is not a GraphQL request: {e}"),
+                        ),
+                    );
                 }
             }
         }
@@ -230,10 +238,10 @@ async fn execute(
             }
             Ok(r) => r,
             Err(e) => {
-                return error_response(AppError::bad_input(
-                    "query",
-                    format!("malformed query string: {e}"),
-                ));
+                return error_response_as_media(
+                    media,
+                    AppError::bad_input("query", format!("malformed query string: {e}")),
+                );
             }
         },
     };
@@ -257,7 +265,8 @@ async fn execute(
                 request.extensions.remove("persistedQuery");
             }
             None => {
-                return error_response(
+                return error_response_as_media(
+                    media,
                     AppError::forbidden("only registered operations run on this hub")
                         .with_reason("unregistered_operation"),
                 );
@@ -268,6 +277,12 @@ async fn execute(
         && let Err(e) = apq.resolve(&mut request)
     {
         return shape(media, request_error(e), &decision);
+    }
+    if request.query.trim().is_empty() {
+        return error_response_as_media(
+            media,
+            AppError::bad_input("query", "the request has no query"),
+        );
     }
     let document_limits = limits::DocumentLimits {
         max_aliases: state.settings.gql_max_aliases,

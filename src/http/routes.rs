@@ -40,6 +40,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, graphiql: Option<Option<PathBuf>>
 
 /// A whole-request error in the GraphQL response shape, with the code's HTTP status.
 pub fn error_response(err: AppError) -> HttpResponse {
+    error_response_as(err, "application/json")
+}
+
+/// [`error_response`] in the media type the client negotiated (GraphQL answers).
+pub fn error_response_as(err: AppError, content_type: &str) -> HttpResponse {
     err.log_cause();
     let status =
         StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -48,7 +53,9 @@ pub fn error_response(err: AppError) -> HttpResponse {
     if let Some(retry) = err.retry_after_secs {
         builder.insert_header(("Retry-After", retry.to_string()));
     }
-    builder.json(serde_json::json!({ "errors": [gql.into_server_error(Default::default())] }))
+    builder.content_type(content_type).body(
+        serde_json::json!({ "errors": [gql.into_server_error(Default::default())] }).to_string(),
+    )
 }
 
 #[derive(serde::Deserialize)]
