@@ -1,16 +1,19 @@
 //! The `tenant-hub` binary as operators run it: `serve` on a database that does not exist yet
-//! (created and migrated), JSON logs whose request lines and errors carry the request id, a
-//! graceful stop on SIGTERM, and one clear line for an unreachable database.
+//! (created and migrated), JSON logs whose request lines carry the request id, a graceful stop
+//! on SIGTERM, one clear line for an unreachable database, and two hub processes on one
+//! database telling each other of changes (PostgreSQL LISTEN/NOTIFY).
 
 mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    path::Path,
+    process::{Child, Command, Stdio},
+    thread::JoinHandle,
     time::Duration,
 };
 
-use common::{TestDb, db_url, superuser, temp_keys_dir};
+use common::{PASSWORD, TestDb, db_url, superuser, temp_keys_dir};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -23,53 +26,131 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// One `tenant-hub serve` process with JSON logs, killed when dropped.
+struct Hub {
+    child: Child,
+    base: String,
+    logs: Option<JoinHandle<Vec<String>>>,
+    client: reqwest::Client,
+}
+
+impl Hub {
+    /// Starts the hub on `database` and waits (bounded) until it is ready.
+    async fn start(database: &str, keys: &Path, env: &[(&str, &str)]) -> Hub {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tenant-hub"));
+        command
+            .arg("serve")
+            .env("DATABASE_URL", db_url(database))
+            .env_remove("HUB_APP_DATABASE_URL")
+            .env("HUB_BIND", format!("127.0.0.1:{port}"))
+            .env("HUB_LOG_FORMAT", "json")
+            .env("HUB_KEYS_DIR", keys)
+            .env("HUB_WORKERS", "1")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let logs = std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        });
+        let mut hub = Hub {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            logs: Some(logs),
+            client: reqwest::Client::new(),
+        };
+        for _ in 0..600 {
+            if let Ok(r) = hub.client.get(format!("{}/readyz", hub.base)).send().await
+                && r.status() == 200
+            {
+                return hub;
+            }
+            if hub.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = hub.child.kill();
+        panic!("the hub did not become ready: {:?}", hub.logs());
+    }
+
+    async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit; returns whether it exited cleanly.
+    async fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// The log lines so far (after the process ended: all of them).
+    fn logs(&mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        self.logs
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls (bounded, 5 s) until `check` holds.
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_creates_its_database_logs_json_with_request_ids_and_stops_on_sigterm() {
     let db = TestDb {
         name: format!("tenant_hub_test_{}", Uuid::new_v4().simple()),
     };
     let keys = temp_keys_dir();
-    let port = free_port();
-    let mut hub = Command::new(env!("CARGO_BIN_EXE_tenant-hub"))
-        .arg("serve")
-        .env("DATABASE_URL", db_url(&db.name))
-        .env_remove("HUB_APP_DATABASE_URL")
-        .env("HUB_BIND", format!("127.0.0.1:{port}"))
-        .env("HUB_LOG_FORMAT", "json")
-        .env("HUB_KEYS_DIR", &keys)
-        .env("HUB_WORKERS", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = hub.stderr.take().unwrap();
-    let lines = std::thread::spawn(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<String>>()
-    });
-
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..600 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            up = true;
-            break;
-        }
-        if hub.try_wait().unwrap().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    if !up {
-        let _ = hub.kill();
-        panic!("the hub did not become ready: {:?}", lines.join().unwrap());
-    }
+    let mut hub = Hub::start(&db.name, &keys, &[]).await;
 
     // The database was created and migrated by `serve`.
     let su = superuser(&db.name).await;
@@ -84,8 +165,9 @@ async fn serve_creates_its_database_logs_json_with_request_ids_and_stops_on_sigt
     assert_eq!(tables, 1);
     drop(su);
 
-    let answer: Value = client
-        .post(format!("{base}/graphql"))
+    let answer: Value = hub
+        .client
+        .post(format!("{}/graphql", hub.base))
         .header("x-request-id", "process-test-request-1")
         .json(&json!({ "query": "{ __typename }" }))
         .send()
@@ -96,30 +178,9 @@ async fn serve_creates_its_database_logs_json_with_request_ids_and_stops_on_sigt
         .unwrap();
     assert_eq!(answer["data"]["__typename"], "Query");
 
-    let pid = hub.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut status = None;
-    for _ in 0..300 {
-        if let Some(s) = hub.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    if status.is_none() {
-        let _ = hub.kill();
-    }
-    let lines = lines.join().unwrap();
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "SIGTERM must stop the hub cleanly: {status:?} {lines:?}"
-    );
+    let clean = hub.terminate().await;
+    let lines = hub.logs();
+    assert!(clean, "SIGTERM must stop the hub cleanly: {lines:?}");
 
     // Every log line is one JSON object; the request's line carries its id.
     let events: Vec<Value> = lines
@@ -138,6 +199,83 @@ async fn serve_creates_its_database_logs_json_with_request_ids_and_stops_on_sigt
             .any(|e| e["message"] == "usage flushed at shutdown"),
         "{lines:?}"
     );
+    let _ = std::fs::remove_dir_all(&keys);
+}
+
+/// Two hub processes on one database, each caching sessions and TenantContexts for a minute:
+/// a change made through one is seen by the other within a second or so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_access() {
+    let db = TestDb {
+        name: format!("tenant_hub_test_{}", Uuid::new_v4().simple()),
+    };
+    let keys = temp_keys_dir();
+    let env = [
+        ("HUB_SESSION_CACHE_MS", "60000"),
+        ("HUB_CONTEXT_CACHE_MS", "60000"),
+        ("HUB_REPLICAS", "2"),
+    ];
+    let a = Hub::start(&db.name, &keys, &env).await;
+    let b = Hub::start(&db.name, &keys, &env).await;
+
+    let signup = a
+        .gql(
+            None,
+            common::SIGNUP,
+            json!({ "input": { "name": "Acme", "domain": "acme.example.com",
+                "ownerEmail": "owner@acme.example.com", "ownerPassword": PASSWORD } }),
+        )
+        .await;
+    assert!(signup["data"]["createTenant"].is_object(), "{signup}");
+    let body = a
+        .gql(
+            None,
+            common::LOGIN,
+            json!({ "input": { "tenant": "acme.example.com",
+                "email": "owner@acme.example.com", "password": PASSWORD } }),
+        )
+        .await;
+    let token = body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+
+    // (a) B caches the TenantContext; a change made through A reaches B.
+    let crm = "{ tenantContext(productId: \"crm\") { products { access } } }";
+    let access = async |hub: &Hub| {
+        hub.gql(Some(&token), crm, json!({})).await["data"]["tenantContext"]["products"][0]
+            ["access"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(access(&b).await.as_deref(), Some("NONE"));
+    let set = a
+        .gql(
+            Some(&token),
+            "mutation { setProductAccess(input: { productId: \"crm\", access: FULL }) { access } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(set["data"]["setProductAccess"]["access"], "FULL", "{set}");
+    assert!(
+        eventually(async || access(&b).await.as_deref() == Some("FULL")).await,
+        "process B serves the new product access"
+    );
+
+    // (b) B caches the session as valid; a logout through A is refused by B.
+    let me = b.gql(Some(&token), "{ me { id } }", json!({})).await;
+    assert!(me["data"]["me"]["id"].is_string(), "{me}");
+    let out = a.gql(Some(&token), "mutation { logout }", json!({})).await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+    assert!(
+        eventually(async || {
+            error_code(&b.gql(Some(&token), "{ me { id } }", json!({})).await)
+                == Some("UNAUTHENTICATED")
+        })
+        .await,
+        "process B refuses the revoked session"
+    );
+    drop((a, b));
     let _ = std::fs::remove_dir_all(&keys);
 }
 
