@@ -654,3 +654,75 @@ async fn a_usage_flush_reaches_every_replica_and_is_audited() {
         .get(0);
     assert_eq!(audited, 2, "the command and the mutation");
 }
+
+/// Each product reports its own share; the tenant's storage is their sum, and a product's new
+/// report replaces its old one only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_reports_of_several_products_add_up() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let mut keys = Vec::new();
+    for product in ["docs", "crm"] {
+        let body = app
+            .gql(
+                Some(&t.token),
+                "mutation($p: ID!) { createApiKey(input: { productId: $p, name: \"prod\" }) { key } }",
+                json!({ "p": product }),
+            )
+            .await;
+        keys.push(
+            body["data"]["createApiKey"]["key"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{body}"))
+                .to_owned(),
+        );
+    }
+    let report = |key: String, gb: f64| {
+        let req = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .header("authorization", format!("ApiKey {key}"))
+            .json(&json!({ "query": "mutation($gb: Float!) { reportUsage(input: { storageGb: $gb }) { used limit } }", "variables": { "gb": gb } }));
+        async move {
+            let body = req.send().await.unwrap().json::<Value>().await.unwrap();
+            body["data"]["reportUsage"]["used"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{body}"))
+        }
+    };
+    assert_eq!(report(keys[0].clone(), 1.5).await, 1.5);
+    assert_eq!(
+        report(keys[1].clone(), 2.0).await,
+        3.5,
+        "docs and crm add up"
+    );
+    assert_eq!(
+        report(keys[0].clone(), 0.5).await,
+        2.5,
+        "docs replaced its own share"
+    );
+    let usage = app
+        .gql(Some(&t.token), "{ usage { metric used } }", json!({}))
+        .await;
+    let storage = usage["data"]["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["metric"] == "storage_gb")
+        .unwrap()["used"]
+        .clone();
+    assert_eq!(storage, 2.5, "{usage}");
+    // Together past the limit (5 GB on the free plan), though each product is under it.
+    let body = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("authorization", format!("ApiKey {}", keys[1]))
+        .json(&json!({ "query": "mutation { reportUsage(input: { storageGb: 4.9 }) { used } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(error_code(&body), "QUOTA_EXCEEDED", "{body}");
+}

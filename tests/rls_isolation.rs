@@ -68,6 +68,7 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
                  VALUES ('{0}', gen_random_uuid(), 'crm', 'k', gen_random_uuid()::text::bytea);
              INSERT INTO usage_counters (tenant_id, metric, day, value)
                  VALUES ('{0}', 'api_calls', current_date, 5);
+             INSERT INTO storage_reports (tenant_id, product_id, bytes) VALUES ('{0}', 'crm', 5);
              INSERT INTO alerts (tenant_id, id, metric, threshold, period_start, used, quota)
                  VALUES ('{0}', '{1}', 'users', 80, current_date, 8, 10);
              INSERT INTO webhook_deliveries (tenant_id, id, alert_id, attempt, status_code)

@@ -156,7 +156,8 @@ pub struct ApiKeyPayload {
 
 #[derive(InputObject)]
 pub struct ReportUsageInput {
-    /// The tenant's storage in the reporting product, in GB.
+    /// The tenant's storage in the reporting product, in GB (the product's own share: the
+    /// tenant's storage is the sum of its products' last reports).
     pub storage_gb: f64,
 }
 
@@ -388,8 +389,9 @@ impl UsageMutation {
         })
     }
 
-    /// A product app reports the tenant's storage (with `Authorization: ApiKey <key>`). A report
-    /// past the tenant's storage limit is recorded and answered with QUOTA_EXCEEDED.
+    /// A product app reports the storage the tenant uses in it (with `Authorization: ApiKey
+    /// <key>`); the answer is the tenant's storage across its products. A report that takes
+    /// the tenant past its storage limit is recorded and answered with QUOTA_EXCEEDED.
     async fn report_usage(
         &self,
         ctx: &Context<'_>,
@@ -403,20 +405,32 @@ impl UsageMutation {
         }
         let scope = context::api_key(ctx).await?;
         let state = context::state(ctx)?;
+        let product_id = match &context::request(ctx)?.principal {
+            crate::auth::Principal::ApiKey(key) => key.product_id.clone(),
+            _ => return Err(AppError::unauthenticated("this needs a product API key")),
+        };
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let bytes = (input.storage_gb * BYTES_PER_GB).round() as i64;
-        let (limit, new_alerts) = scope
+        let (used, limit, new_alerts) = scope
             .tx(|conn| {
                 async move {
                     let tenant = TenantRow::current(conn, tenant_id).await?;
                     rules::ensure_feature(&tenant, rules::Feature::ApiAccess)?;
-                    usage::set_storage(conn, tenant_id, Utc::now().date_naive(), bytes).await?;
+                    let total = usage::set_storage(
+                        conn,
+                        tenant_id,
+                        &product_id,
+                        Utc::now().date_naive(),
+                        bytes,
+                    )
+                    .await?;
+                    let used = total as f64 / BYTES_PER_GB;
                     let limit = tenant.limits().storage_gb as f64;
                     let created = alerts::check(
                         conn,
                         tenant_id,
                         "storage_gb",
-                        input.storage_gb,
+                        used,
                         limit,
                         alerts::month_start(),
                     )
@@ -427,25 +441,28 @@ impl UsageMutation {
                         &audit_ctx,
                         AuditEvent::new("usage.reported")
                             .target("tenant", tenant_id)
-                            .details(json!({ "storage_gb": input.storage_gb })),
+                            .details(json!({
+                                "product_id": product_id,
+                                "storage_gb": input.storage_gb,
+                                "tenant_storage_gb": used,
+                            })),
                     )
                     .await?;
-                    Ok((limit, created))
+                    Ok((used, limit, created))
                 }
                 .scope_boxed()
             })
             .await?;
         alerts::deliver_later(state.clone(), new_alerts);
-        if input.storage_gb > limit {
+        if used > limit {
             return Err(AppError::quota_exceeded(format!(
-                "storage of {} GB is over the limit of {limit} GB",
-                input.storage_gb
+                "the tenant's storage of {used} GB is over the limit of {limit} GB"
             ))
             .with_reason("storage_gb"));
         }
         Ok(UsageReport {
             metric: "storage_gb".into(),
-            used: input.storage_gb,
+            used,
             limit: Some(limit),
         })
     }

@@ -11,7 +11,7 @@ use crate::{
     db::{
         Conn,
         models::page::PageRequest,
-        schema::{alerts, usage_counters, webhook_deliveries},
+        schema::{alerts, storage_reports, usage_counters, webhook_deliveries},
     },
     error::AppResult,
 };
@@ -67,19 +67,43 @@ pub async fn add_api_calls(
     Ok(())
 }
 
-/// Records the storage a product reported (the last report of the day wins).
+/// Records the storage one product reported for the tenant (its last report counts) and
+/// returns the tenant's storage: the sum of its products' last reports, which is also written
+/// as the day's `storage_bytes` (for the usage history).
 pub async fn set_storage(
     conn: &mut Conn,
     tenant_id: Uuid,
+    product_id: &str,
     day: NaiveDate,
     bytes: i64,
-) -> AppResult<()> {
+) -> AppResult<i64> {
+    diesel::insert_into(storage_reports::table)
+        .values((
+            storage_reports::tenant_id.eq(tenant_id),
+            storage_reports::product_id.eq(product_id),
+            storage_reports::bytes.eq(bytes),
+        ))
+        .on_conflict((storage_reports::tenant_id, storage_reports::product_id))
+        .do_update()
+        .set((
+            storage_reports::bytes.eq(bytes),
+            storage_reports::reported_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    // One row per product at most: summed here (SUM(bigint) is numeric in PostgreSQL).
+    let total: i64 = storage_reports::table
+        .select(storage_reports::bytes)
+        .load::<i64>(conn)
+        .await?
+        .into_iter()
+        .sum();
     diesel::insert_into(usage_counters::table)
         .values((
             usage_counters::tenant_id.eq(tenant_id),
             usage_counters::metric.eq(STORAGE_BYTES),
             usage_counters::day.eq(day),
-            usage_counters::value.eq(bytes),
+            usage_counters::value.eq(total),
         ))
         .on_conflict((
             usage_counters::tenant_id,
@@ -88,12 +112,12 @@ pub async fn set_storage(
         ))
         .do_update()
         .set((
-            usage_counters::value.eq(bytes),
+            usage_counters::value.eq(total),
             usage_counters::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(total)
 }
 
 /// The tenant's API calls since `from` (inclusive). Summed here: SUM(bigint) is numeric in
