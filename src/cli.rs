@@ -214,21 +214,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 if row.domain.is_none() || confirm_domain.map(|d| d.to_lowercase()) != row.domain {
                     bail!("--confirm-domain must be the tenant's domain");
                 }
-                if row.status != "deactivated" {
-                    pool.system_tx(|conn| {
-                        TenantRow::set_status(
-                            conn,
-                            id,
-                            "deactivated",
-                            Some(chrono::Utc::now()),
-                            Some(chrono::Utc::now()),
-                            Some("forced purge"),
-                        )
-                        .scope_boxed()
-                    })
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
-                }
                 vec![(id, row.domain)]
             } else {
                 pool.system_tx(|conn| {
@@ -243,7 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("purging {} tenant(s)", due.len());
             let (mut purged, mut rows) = (0, 0);
             for (i, (id, domain)) in due.iter().enumerate() {
-                match crate::graphql::lifecycle::purge(&pool, *id, &ctx).await {
+                match crate::graphql::lifecycle::purge(&pool, *id, &ctx, force).await {
                     Ok(n) => {
                         purged += 1;
                         rows += n;

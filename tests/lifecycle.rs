@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestApp, error_code, spawn_app};
+use common::{PASSWORD, TestApp, error_code, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -357,6 +357,43 @@ async fn a_forced_purge_needs_the_domain_typed_as_confirmation() {
         ),
         "UNAUTHENTICATED"
     );
+}
+
+/// A forced purge is one transaction with the deactivation it implies: when the purge fails
+/// (here: a row it must delete stays locked past the statement timeout), the tenant is still
+/// active and whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_purge_that_fails_leaves_the_tenant_as_it_was() {
+    let app = spawn_app_with(|s| s.db.statement_timeout_ms = 500).await;
+    let t = app.signup("acme").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let mut locker = app.superuser().await;
+    let lock = locker.transaction().await.unwrap();
+    lock.execute(
+        "SELECT 1 FROM users WHERE tenant_id = $1 FOR UPDATE",
+        &[&t.uuid],
+    )
+    .await
+    .unwrap();
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($input: PurgeTenantInput!) { purgeTenant(input: $input) }",
+            json!({ "input": { "tenantId": t.id, "force": true, "confirmDomain": t.domain } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "INTERNAL", "{body}");
+    lock.rollback().await.unwrap();
+    let status: String = app
+        .superuser()
+        .await
+        .query_one("SELECT status FROM tenants WHERE id = $1", &[&t.uuid])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "active");
+    let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert!(me["data"]["me"]["id"].is_string(), "{me}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

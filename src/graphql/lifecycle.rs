@@ -106,21 +106,40 @@ async fn transition(
     Ok(tenant)
 }
 
-/// Purges one deactivated tenant in one transaction and records it in the platform audit log.
+/// Purges one tenant in one transaction (a deactivated one; with `force` also an active or
+/// suspended one, deactivated in the same transaction) and records it in the platform audit log.
 pub async fn purge(
     db: &crate::db::Db,
     tenant_id: Uuid,
     ctx: &crate::db::audit::AuditContext,
+    force: bool,
 ) -> AppResult<i64> {
     db.system_tx(|conn| {
         async move {
+            if force {
+                // A forced purge of an active or suspended tenant deactivates it in the same
+                // transaction: a purge that fails leaves the tenant as it was.
+                let tenant = TenantRow::find_any(conn, tenant_id).await?;
+                if matches!(tenant.status.as_str(), "active" | "suspended") {
+                    let now = Utc::now();
+                    TenantRow::set_status(
+                        conn,
+                        tenant_id,
+                        "deactivated",
+                        Some(now),
+                        Some(now),
+                        Some("forced purge"),
+                    )
+                    .await?;
+                }
+            }
             let deleted = TenantRow::purge(conn, tenant_id).await?;
             audit::record_platform(
                 conn,
                 ctx,
                 AuditEvent::new("platform.tenant_purged")
                     .target("tenant", tenant_id)
-                    .details(json!({ "rows_deleted": deleted })),
+                    .details(json!({ "rows_deleted": deleted, "forced": force })),
             )
             .await?;
             Ok(deleted)
@@ -265,17 +284,6 @@ impl LifecycleMutation {
                     "type the tenant's domain to confirm a forced purge",
                 ));
             }
-            if tenant.status != "deactivated" {
-                transition(
-                    &admin.tenant(tenant_id),
-                    &["active", "suspended"],
-                    "deactivated",
-                    "tenant.deactivated",
-                    Some("forced purge".into()),
-                    0,
-                )
-                .await?;
-            }
         } else if tenant.status != "deactivated"
             || tenant.purge_after.is_none_or(|p| p > Utc::now())
         {
@@ -283,7 +291,7 @@ impl LifecycleMutation {
                 "the tenant is not deactivated or its grace period has not passed",
             ));
         }
-        let deleted = purge(&admin.state.db, tenant_id, &admin.audit()).await?;
+        let deleted = purge(&admin.state.db, tenant_id, &admin.audit(), input.force).await?;
         crate::invalidation::announce(admin.state, crate::invalidation::Invalidation::All).await;
         Ok(deleted)
     }
