@@ -726,3 +726,53 @@ async fn storage_reports_of_several_products_add_up() {
         .unwrap();
     assert_eq!(error_code(&body), "QUOTA_EXCEEDED", "{body}");
 }
+
+/// Guessing API keys: a wrong key is a failed attempt of the client's IP; past the allowance
+/// the IP is refused before any database lookup, also with a right key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessed_api_keys_lock_the_guessing_address_out_before_the_database() {
+    let app = spawn_app_with(|s| s.login_failures_per_account = 3).await;
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { createApiKey(input: { productId: \"docs\", name: \"k\" }) { key } }",
+            json!({}),
+        )
+        .await;
+    let key = body["data"]["createApiKey"]["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    // Same tenant prefix, another secret: looked up, and wrong.
+    let (prefix, secret) = key.rsplit_once('.').unwrap();
+    let wrong = format!("{prefix}.{}", secret.chars().rev().collect::<String>());
+    let send = |k: String| {
+        let req = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .header("authorization", format!("ApiKey {k}"))
+            .json(
+                &json!({ "query": "mutation { reportUsage(input: { storageGb: 1 }) { used } }" }),
+            );
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(send(wrong.clone()).await.0);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    let before = app.state.db.statements_executed();
+    let (status, body) = send(key.clone()).await;
+    assert_eq!(status, 429, "locked out, even with the right key: {body}");
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    assert_eq!(
+        app.state.db.statements_executed(),
+        before,
+        "refused without a database lookup"
+    );
+}

@@ -72,12 +72,30 @@ impl Principal {
 
 /// Resolves the `Authorization` header. No header: Anonymous. A header that is not a valid
 /// Bearer token of a live session: UNAUTHENTICATED (never silently anonymous).
-pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> AppResult<Principal> {
+///
+/// API keys are secrets a client could guess at: a wrong key counts as a failed attempt of the
+/// client's IP in the login limiter (HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE), and an IP locked
+/// out there is refused before any database lookup.
+pub async fn authenticate(
+    state: &AppState,
+    authorization: Option<&str>,
+    ip: &str,
+) -> AppResult<Principal> {
     let Some(header) = authorization else {
         return Ok(Principal::Anonymous);
     };
     if let Some(key) = header.strip_prefix("ApiKey ") {
-        return authenticate_api_key(state, key.trim()).await;
+        // Counted per client IP (never per key or tenant: guesses from elsewhere must not
+        // lock a product app out).
+        let account = format!("api-key@{ip}");
+        state.login_limiter.check(ip, &account)?;
+        let found = authenticate_api_key(state, key.trim()).await;
+        if let Err(e) = &found
+            && e.code == crate::error::ErrorCode::Unauthenticated
+        {
+            state.login_limiter.failed(ip, &account)?;
+        }
+        return found;
     }
     let token = header
         .strip_prefix("Bearer ")

@@ -112,7 +112,7 @@ async fn stream_export(
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let principal = match authenticate(state, authorization).await {
+    let principal = match authenticate(state, authorization, &meta.ip).await {
         Ok(p) => p,
         Err(e) => return error_response(e),
     };
