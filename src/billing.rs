@@ -1,8 +1,12 @@
 //! The hook for an external billing system: billing events (plan changed, period closed with
 //! its usage) wait in the `billing_events` outbox, written in the same transaction as the change,
-//! and are POSTed to `HUB_BILLING_WEBHOOK_URL` with an HMAC signature (as alert webhooks), retried
-//! on every housekeeping tick until delivered. Replicas claim events with SKIP LOCKED, so each is
-//! sent by one of them at a time.
+//! and are POSTed to `HUB_BILLING_WEBHOOK_URL` with an HMAC signature (as alert webhooks). A
+//! housekeeping tick claims the due events in batches (a lease on `next_attempt_at`, taken with
+//! SKIP LOCKED, so each is sent by one replica at a time), sends them outside any transaction,
+//! and records each attempt; a failed one is retried after a growing delay, up to
+//! [`MAX_ATTEMPTS`]. Delivery is at least once: receivers dedupe by the event's `id`.
+
+use std::time::Duration;
 
 use chrono::{Months, Utc};
 use serde_json::json;
@@ -20,7 +24,22 @@ use crate::{
 /// Attempts per event before it is left for an operator.
 pub const MAX_ATTEMPTS: i32 = 20;
 
-/// Delivers pending events; returns how many were delivered.
+/// Events claimed and sent per batch.
+const BATCH: i64 = 10;
+
+/// How long a claim keeps other replicas off a batch: every send of it timing out (the HTTP
+/// client's 10 s), and a margin.
+const LEASE: Duration = Duration::from_secs(BATCH as u64 * 10 + 30);
+
+/// The wait after a failed attempt: 30 s, doubling, at most an hour.
+pub fn retry_delay(attempts: i32) -> Duration {
+    let doublings = attempts.clamp(1, 8) as u32 - 1;
+    Duration::from_secs((30u64 << doublings).min(3600))
+}
+
+/// Delivers the events that are due, in batches, never inside a transaction: each batch is
+/// claimed (a lease), sent, and each attempt recorded on its own. Returns how many were
+/// delivered.
 pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
     let Some(url) = state.settings.billing_webhook_url.clone() else {
         return Ok(0);
@@ -33,44 +52,63 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
         return Ok(0);
     }
     let secret = state.settings.billing_webhook_secret.clone();
-    let http = state.http.clone();
-    state
-        .db
-        .system_tx(|conn| {
-            async move {
-                let events = BillingEventRow::claim_pending(conn, MAX_ATTEMPTS, 50).await?;
-                let mut delivered = 0;
-                for event in events {
-                    let body = serde_json::to_vec(&json!({
-                        "id": event.id, "type": event.kind, "tenant_id": event.tenant_id,
-                        "created_at": event.created_at, "data": event.payload,
-                    }))
-                    .map_err(anyhow::Error::from)?;
-                    let timestamp = Utc::now().timestamp();
-                    let result = http
-                        .post(url.clone())
-                        .header("content-type", "application/json")
-                        .header("x-hub-timestamp", timestamp.to_string())
-                        .header(
-                            "x-hub-signature",
-                            format!("sha256={}", alerts::signature(&secret, timestamp, &body)),
-                        )
-                        .body(body)
-                        .send()
-                        .await;
-                    let error = match result {
-                        Ok(r) if r.status().is_success() => None,
-                        Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
-                        Err(e) => Some(e.to_string()),
-                    };
-                    delivered += usize::from(error.is_none());
-                    BillingEventRow::record_attempt(conn, event.tenant_id, event.id, error).await?;
-                }
-                Ok(delivered)
-            }
-            .scope_boxed()
-        })
-        .await
+    let mut delivered = 0;
+    loop {
+        let events = state
+            .db
+            .system_tx(|conn| {
+                BillingEventRow::claim_due(conn, MAX_ATTEMPTS, BATCH, LEASE).scope_boxed()
+            })
+            .await?;
+        let claimed = events.len();
+        for event in events {
+            let outcome = send(state, &url, &secret, &event).await;
+            delivered += usize::from(outcome.is_ok());
+            let outcome = outcome.map_err(|e| (e, retry_delay(event.attempts + 1)));
+            let (tenant_id, id) = (event.tenant_id, event.id);
+            state
+                .db
+                .system_tx(move |conn| {
+                    BillingEventRow::record_attempt(conn, tenant_id, id, outcome).scope_boxed()
+                })
+                .await?;
+        }
+        if claimed < BATCH as usize {
+            return Ok(delivered);
+        }
+    }
+}
+
+/// One signed POST of one event; the error says what went wrong.
+async fn send(
+    state: &AppState,
+    url: &url::Url,
+    secret: &str,
+    event: &BillingEventRow,
+) -> Result<(), String> {
+    let body = serde_json::to_vec(&json!({
+        "id": event.id, "type": event.kind, "tenant_id": event.tenant_id,
+        "created_at": event.created_at, "data": event.payload,
+    }))
+    .map_err(|e| e.to_string())?;
+    let timestamp = Utc::now().timestamp();
+    let result = state
+        .http
+        .post(url.clone())
+        .header("content-type", "application/json")
+        .header("x-hub-timestamp", timestamp.to_string())
+        .header(
+            "x-hub-signature",
+            format!("sha256={}", alerts::signature(secret, timestamp, &body)),
+        )
+        .body(body)
+        .send()
+        .await;
+    match result {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Closes every subscription period that has ended: a `period_closed` event with the period's

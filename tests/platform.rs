@@ -512,3 +512,111 @@ async fn changing_the_plan_applies_its_limits_at_once_and_billing_events_reach_t
         "delivered once"
     );
 }
+
+/// Billing events are sent outside any transaction, and a failed attempt is retried after a
+/// delay (not at once, not forever) and recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_events_are_retried_with_backoff_and_sent_with_no_transaction_open() {
+    // The receiver refuses the first attempt, and each time notes whether any session of the
+    // hub's database sat in an open transaction while it was being called.
+    let calls = Arc::new(Mutex::new(Vec::<bool>::new()));
+    let database = Arc::new(Mutex::new(String::new()));
+    let (c, d) = (calls.clone(), database.clone());
+    let server = HttpServer::new(move || {
+        let (c, d) = (c.clone(), d.clone());
+        App::new().default_service(web::to(move || {
+            let (c, d) = (c.clone(), d.clone());
+            async move {
+                let name = d.lock().unwrap().clone();
+                let su = common::superuser("postgres").await;
+                let open: i64 = su
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity
+                         WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+                        &[&name],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                let mut calls = c.lock().unwrap();
+                calls.push(open > 0);
+                if calls.len() == 1 {
+                    HttpResponse::ServiceUnavailable().finish()
+                } else {
+                    HttpResponse::Ok().finish()
+                }
+            }
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}/billing", server.addrs()[0].port());
+    tokio::spawn(server.run());
+    let app = spawn_app_with(move |s| {
+        s.webhook_allow_private = true;
+        s.billing_webhook_url = Some(url);
+    })
+    .await;
+    *database.lock().unwrap() = app.db_name().to_owned();
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { changePlan(plan: \"pro\") { tenant { plan } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["changePlan"]["tenant"]["plan"], "pro",
+        "{body}"
+    );
+
+    let deliver = || tenant_hub::billing::deliver_pending(&app.state);
+    assert_eq!(deliver().await.unwrap(), 0, "the first attempt fails");
+    let row = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT attempts, last_error, next_attempt_at > now() + interval '20 seconds'
+             FROM billing_events WHERE tenant_id = $1",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("HTTP 503"));
+    assert!(
+        row.get::<_, bool>(2),
+        "the retry waits (30 s after the first failure)"
+    );
+    assert_eq!(deliver().await.unwrap(), 0, "not retried before its time");
+    assert_eq!(calls.lock().unwrap().len(), 1);
+
+    // Its time has come.
+    app.superuser()
+        .await
+        .execute(
+            "UPDATE billing_events SET next_attempt_at = now() WHERE tenant_id = $1",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap();
+    assert_eq!(deliver().await.unwrap(), 1);
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [false, false],
+        "no transaction was open while the receiver was called"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM billing_events WHERE delivered_at IS NOT NULL AND attempts = 2"
+        )
+        .await,
+        1
+    );
+    assert_eq!(tenant_hub::billing::retry_delay(1).as_secs(), 30);
+    assert_eq!(tenant_hub::billing::retry_delay(3).as_secs(), 120);
+    assert_eq!(tenant_hub::billing::retry_delay(20).as_secs(), 3600);
+}

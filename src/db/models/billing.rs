@@ -161,48 +161,63 @@ impl BillingEventRow {
         Ok(())
     }
 
-    /// System scope: undelivered events, oldest first, locked for this worker (others skip them).
-    pub async fn claim_pending(
+    /// System scope: claims up to `limit` undelivered events that are due, oldest first, for
+    /// `lease` (their next_attempt_at moves past it, so no other replica sends them meanwhile).
+    /// Run in its own short transaction; the sends happen after it committed.
+    pub async fn claim_due(
         conn: &mut Conn,
         max_attempts: i32,
         limit: i64,
+        lease: std::time::Duration,
     ) -> AppResult<Vec<BillingEventRow>> {
-        Ok(billing_events::table
+        let events: Vec<BillingEventRow> = billing_events::table
             .filter(billing_events::delivered_at.is_null())
             .filter(billing_events::attempts.lt(max_attempts))
+            .filter(billing_events::next_attempt_at.le(diesel::dsl::now))
             .order(billing_events::created_at)
             .limit(limit)
             .select(BillingEventRow::as_select())
             .for_update()
             .skip_locked()
             .load(conn)
-            .await?)
+            .await?;
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let until = Utc::now() + lease;
+        diesel::update(billing_events::table.filter(billing_events::id.eq_any(&ids)))
+            .set(billing_events::next_attempt_at.eq(until))
+            .execute(conn)
+            .await?;
+        Ok(events)
     }
 
+    /// Records one attempt: delivered, or failed with its error and the time of the next try
+    /// (`retry_in`).
     pub async fn record_attempt(
         conn: &mut Conn,
         tenant_id: Uuid,
         id: Uuid,
-        error: Option<String>,
+        outcome: Result<(), (String, std::time::Duration)>,
     ) -> AppResult<()> {
         let target = billing_events::table
             .filter(billing_events::tenant_id.eq(tenant_id))
             .filter(billing_events::id.eq(id));
-        match error {
-            None => {
+        match outcome {
+            Ok(()) => {
                 diesel::update(target)
                     .set((
                         billing_events::attempts.eq(billing_events::attempts + 1),
                         billing_events::delivered_at.eq(diesel::dsl::now),
+                        billing_events::last_error.eq(None::<String>),
                     ))
                     .execute(conn)
                     .await?
             }
-            Some(e) => {
+            Err((error, retry_in)) => {
                 diesel::update(target)
                     .set((
                         billing_events::attempts.eq(billing_events::attempts + 1),
-                        billing_events::last_error.eq(e),
+                        billing_events::last_error.eq(error),
+                        billing_events::next_attempt_at.eq(Utc::now() + retry_in),
                     ))
                     .execute(conn)
                     .await?
