@@ -1,12 +1,13 @@
 //! The TenantContext cache: per replica, per (tenant, user), the user's tenant-wide permissions
 //! and product access, so that the hottest path (`tenantContext`, and every permission guard)
-//! reads no rows when nothing changed.
+//! reads no rows when nothing changed; and per tenant its own row (name, branding, features,
+//! limits), which `tenant`, `me { tenant }` and `tenantConfig` serve.
 //!
 //! Correctness rests on invalidation, not on the TTL (`HUB_CONTEXT_CACHE_MS` is a backstop):
-//! * PostgreSQL triggers on roles, role assignments, product access, users and products send
-//!   `NOTIFY tenant_hub_invalidate` with the tenant (migration 0006), whoever writes (any
-//!   replica, the CLI, SQL by hand); every replica's listener (`invalidation`) drops that
-//!   tenant's entries on commit;
+//! * PostgreSQL triggers on roles, role assignments, product access, users, products
+//!   (migration 0006) and tenants (0009) send `NOTIFY tenant_hub_invalidate` with the tenant,
+//!   whoever writes (any replica, the CLI, SQL by hand); every replica's listener
+//!   (`invalidation`) drops that tenant's entries on commit;
 //! * a replica drops the tenant's entries itself right after a mutation it ran, so its own
 //!   client reads its writes without waiting for the notification;
 //! * a replica that loses its listener clears everything.
@@ -26,7 +27,7 @@ use std::{
 use dashmap::DashMap;
 use uuid::Uuid;
 
-use crate::domain::ProductAccess;
+use crate::{db::models::TenantRow, domain::ProductAccess};
 
 /// Above this many entries the cache is cleared rather than grown.
 const MAX_ENTRIES: usize = 200_000;
@@ -47,15 +48,16 @@ pub struct Ticket {
     generation: u64,
 }
 
-struct Entry {
+struct Entry<T> {
     ticket: Ticket,
     at: Instant,
-    access: Arc<Access>,
+    value: Arc<T>,
 }
 
 pub struct ContextCache {
     ttl: Duration,
-    entries: DashMap<(Uuid, Uuid), Entry>,
+    entries: DashMap<(Uuid, Uuid), Entry<Access>>,
+    tenants: DashMap<Uuid, Entry<TenantRow>>,
     generations: DashMap<Uuid, u64>,
     /// Bumped by [`ContextCache::clear`]: every entry stored before is stale.
     epoch: AtomicU64,
@@ -66,6 +68,7 @@ impl ContextCache {
         ContextCache {
             ttl,
             entries: DashMap::new(),
+            tenants: DashMap::new(),
             generations: DashMap::new(),
             epoch: AtomicU64::new(0),
         }
@@ -82,8 +85,37 @@ impl ContextCache {
     /// The cached access of `user_id` in `tenant_id`, if it is current.
     pub fn get(&self, tenant_id: Uuid, user_id: Uuid) -> Option<Arc<Access>> {
         let entry = self.entries.get(&(tenant_id, user_id))?;
+        self.current(tenant_id, &entry)
+    }
+
+    /// The cached row of `tenant_id`, if it is current.
+    pub fn tenant(&self, tenant_id: Uuid) -> Option<Arc<TenantRow>> {
+        let entry = self.tenants.get(&tenant_id)?;
+        self.current(tenant_id, &entry)
+    }
+
+    fn current<T>(&self, tenant_id: Uuid, entry: &Entry<T>) -> Option<Arc<T>> {
         (entry.ticket == self.ticket(tenant_id) && entry.at.elapsed() < self.ttl)
-            .then(|| entry.access.clone())
+            .then(|| entry.value.clone())
+    }
+
+    /// Stores a tenant's row read under `ticket` (ignored when caching is off).
+    pub fn put_tenant(&self, ticket: Ticket, row: Arc<TenantRow>) {
+        let tenant_id = row.id;
+        if self.ttl.is_zero() || ticket != self.ticket(tenant_id) {
+            return;
+        }
+        if self.tenants.len() >= MAX_ENTRIES {
+            self.tenants.clear();
+        }
+        self.tenants.insert(
+            tenant_id,
+            Entry {
+                ticket,
+                at: Instant::now(),
+                value: row,
+            },
+        );
     }
 
     /// Stores an answer read under `ticket` (ignored when caching is off).
@@ -99,7 +131,7 @@ impl ContextCache {
             Entry {
                 ticket,
                 at: Instant::now(),
-                access,
+                value: access,
             },
         );
     }
@@ -116,6 +148,7 @@ impl ContextCache {
     pub fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.entries.clear();
+        self.tenants.clear();
         self.generations.clear();
     }
 }

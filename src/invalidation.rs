@@ -1,9 +1,9 @@
 //! Keeping the replicas' caches honest: a change that affects what a replica caches (a revoked
 //! session, a tenant's status, limits or plan) is applied to this replica's cache at once and
 //! announced to the others with PostgreSQL NOTIFY on [`CHANNEL`]. Changes to what a
-//! TenantContext is made of (roles, assignments, product access, user status, products) are
-//! announced by triggers in the database itself (migration 0006), on commit, whoever wrote
-//! them. Each replica LISTENs on a dedicated connection; when that connection is lost it drops
+//! TenantContext is made of (roles, assignments, product access, user status, products) and
+//! to the tenant's own row are announced by triggers in the database itself (migrations 0006
+//! and 0009), on commit, whoever wrote them. Each replica LISTENs on a dedicated connection; when that connection is lost it drops
 //! its whole cache (it may have missed messages) and reconnects.
 //!
 //! The channel carries one request that is not an invalidation: [`Invalidation::FlushUsage`]
@@ -28,7 +28,8 @@ pub const LISTENER_NAME: &str = "tenant-hub-listener";
 pub enum Invalidation {
     /// One session's cached state.
     Session { id: Uuid },
-    /// The cached TenantContexts of one tenant's members (sent by the database triggers).
+    /// The cached TenantContexts of one tenant's members and the tenant's row (sent by the
+    /// database triggers).
     Tenant { id: Uuid },
     /// Everything (a tenant's status, limits or plan changed).
     All,

@@ -228,6 +228,48 @@ async fn me_with_its_tenant_and_roles_is_one_transaction() {
     assert_eq!(body["data"]["me"]["tenant"]["slug"], "acme", "{body}");
     assert_eq!(body["data"]["me"]["roles"][0]["name"], "owner", "{body}");
     assert_eq!(statements, 6, "{body}");
+    // Warm, the tenant's row comes from the replica's cache: the tenant's read is skipped.
+    let (warm, again) = statements_for(
+        &app,
+        &t.token,
+        "{ me { id tenant { slug } roles { name } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(again, body);
+    assert_eq!(warm, 5, "{again}");
+}
+
+/// `tenant` (and `tenantConfig`) read the tenant's row once per replica: warm, they cost no
+/// statement; a change through the API is seen at once by the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_tenant_costs_no_statement_and_a_rename_is_seen_at_once() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    const TENANT: &str = "{ tenant { name } tenantConfig }";
+    let (_, first) = statements_for(&app, &t.token, TENANT, json!({})).await;
+    assert_eq!(first["data"]["tenant"]["name"], "acme", "{first}");
+    let (warm, again) = statements_for(&app, &t.token, TENANT, json!({})).await;
+    assert_eq!(warm, 0, "a warm tenant reads nothing: {again}");
+    assert_eq!(again, first);
+
+    let renamed = app
+        .gql(
+            Some(&t.token),
+            "mutation { updateTenantSettings(input: { name: \"Acme Renamed\" }) { tenant { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        renamed["data"]["updateTenantSettings"]["tenant"]["name"], "Acme Renamed",
+        "{renamed}"
+    );
+    let after = app.gql(Some(&t.token), TENANT, json!({})).await;
+    assert_eq!(after["data"]["tenant"]["name"], "Acme Renamed", "{after}");
+    assert_eq!(
+        after["data"]["tenantConfig"]["name"], "Acme Renamed",
+        "{after}"
+    );
 }
 
 /// A list counts its rows only when `totalCount` is selected (one statement fewer), and the

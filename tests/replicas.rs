@@ -163,6 +163,53 @@ async fn a_tenant_context_changed_through_one_replica_changes_on_the_other() {
     assert!(revoked, "a change made in SQL reaches the replica's cache");
 }
 
+async fn tenant_name(app: &TestApp, token: &str) -> String {
+    let body = app.gql(Some(token), "{ tenant { name } }", json!({})).await;
+    body["data"]["tenant"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Each replica caches the tenant's own row; a rename through one replica, or in SQL, reaches
+/// both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_renamed_through_one_replica_or_in_sql_is_seen_by_both() {
+    let (a, b) = two_replicas(1).await;
+    let t = a.signup("acme").await;
+    assert_eq!(tenant_name(&a, &t.token).await, "acme");
+    assert_eq!(tenant_name(&b, &t.token).await, "acme");
+
+    let renamed = a
+        .gql(
+            Some(&t.token),
+            "mutation { updateTenantSettings(input: { name: \"Through A\" }) { tenant { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        renamed["data"]["updateTenantSettings"]["tenant"]["name"], "Through A",
+        "{renamed}"
+    );
+    assert_eq!(tenant_name(&a, &t.token).await, "Through A");
+    assert!(eventually(async || tenant_name(&b, &t.token).await == "Through A").await);
+
+    a.superuser()
+        .await
+        .execute(
+            "UPDATE tenants SET name = 'In SQL' WHERE id = $1",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap();
+    for replica in [&a, &b] {
+        assert!(
+            eventually(async || tenant_name(replica, &t.token).await == "In SQL").await,
+            "a rename in SQL reaches every replica's cache"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_loses_its_listener_drops_its_cache_and_listens_again() {
     let (a, b) = two_replicas(1).await;

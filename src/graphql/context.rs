@@ -25,7 +25,7 @@ use crate::{
     db::{
         Conn, ScopedBoxFuture, ScopedFutureExt,
         audit::{self, Actor, AuditContext, AuditEvent},
-        models::{PlatformAdminRow, RoleRow, product},
+        models::{PlatformAdminRow, RoleRow, TenantRow, product},
     },
     domain::Permission,
     error::{AppError, AppResult},
@@ -229,6 +229,27 @@ pub async fn access(ctx: &Context<'_>) -> AppResult<Arc<Access>> {
         })
         .await
         .cloned()
+}
+
+/// The row of the scope's tenant (name, branding, features, limits): from this replica's cache
+/// (`context_cache`, invalidated by every change to the row), else read and cached. A mutation
+/// reads it fresh.
+pub async fn tenant_row(ctx: &Context<'_>, scope: &TenantScope<'_>) -> AppResult<Arc<TenantRow>> {
+    let tenant_id = scope.tenant_id();
+    let cache = &scope.state.contexts;
+    if !is_mutation(ctx)
+        && let Some(row) = cache.tenant(tenant_id)
+    {
+        return Ok(row);
+    }
+    let ticket = cache.ticket(tenant_id);
+    let row = Arc::new(
+        scope
+            .tx(move |conn| TenantRow::current(conn, tenant_id).scope_boxed())
+            .await?,
+    );
+    cache.put_tenant(ticket, row.clone());
+    Ok(row)
 }
 
 /// The member's tenant-wide permissions (see [`access`]).

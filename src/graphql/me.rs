@@ -1,6 +1,8 @@
 //! `me` and `tenantContext`: who the caller is, and what product apps need to authorise them.
 
 use crate::db::ScopedFutureExt;
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{
@@ -47,12 +49,17 @@ impl MeQuery {
         let look = ctx.look_ahead();
         let (with_tenant, with_roles) =
             (look.field("tenant").exists(), look.field("roles").exists());
+        // The tenant's row from this replica's cache when it is there (`context::tenant_row`).
+        let cache = &scope.state.contexts;
+        let cached = with_tenant.then(|| cache.tenant(tenant_id)).flatten();
+        let read_tenant = with_tenant && cached.is_none();
+        let ticket = cache.ticket(tenant_id);
         let (user, tenant, roles) = scope
             .tx(move |conn| {
                 async move {
                     let user = UserRow::get(conn, user_id).await?;
-                    let tenant = match with_tenant {
-                        true => Some(TenantRow::current(conn, tenant_id).await?),
+                    let tenant = match read_tenant {
+                        true => Some(Arc::new(TenantRow::current(conn, tenant_id).await?)),
                         false => None,
                     };
                     let roles = match with_roles {
@@ -66,9 +73,14 @@ impl MeQuery {
                 .scope_boxed()
             })
             .await?;
+        if let Some(row) = &tenant {
+            cache.put_tenant(ticket, row.clone());
+        }
         let loaders = context::loaders(ctx, tenant_id)?;
-        if let Some(tenant) = tenant {
-            loaders.feed_one(TenantKey(tenant_id), tenant).await;
+        if let Some(tenant) = tenant.or(cached) {
+            loaders
+                .feed_one(TenantKey(tenant_id), (*tenant).clone())
+                .await;
         }
         loaders.feed_many(roles).await;
         Ok(User(user))

@@ -283,12 +283,7 @@ impl TenantQuery {
     /// The caller's tenant.
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant, AppError> {
         let scope = context::require(ctx, Permission::TenantRead).await?;
-        let id = scope.tenant_id();
-        Ok(Tenant(
-            scope
-                .tx(move |conn| TenantRow::current(conn, id).scope_boxed())
-                .await?,
-        ))
+        Ok(Tenant((*context::tenant_row(ctx, &scope).await?).clone()))
     }
 
     /// The caller's tenant's metadata as one JSON document:
@@ -296,10 +291,7 @@ impl TenantQuery {
     /// limits{users, storage_gb, api_calls_per_minute}}.
     async fn tenant_config(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>, AppError> {
         let scope = context::member(ctx)?;
-        let id = scope.tenant_id();
-        let row = scope
-            .tx(move |conn| TenantRow::current(conn, id).scope_boxed())
-            .await?;
+        let row = context::tenant_row(ctx, &scope).await?;
         Ok(Json(config_document(&row)))
     }
 }

@@ -196,11 +196,10 @@ impl UserQuery {
             .field("tenant")
             .exists()
         {
-            let loaders = context::loaders(ctx, scope.tenant_id())?;
-            loaders
-                .load_one(TenantKey(scope.tenant_id()))
-                .await
-                .map_err(AppError::from)?;
+            let row = context::tenant_row(ctx, &scope).await?;
+            context::loaders(ctx, scope.tenant_id())?
+                .feed_one(TenantKey(scope.tenant_id()), (*row).clone())
+                .await;
         }
         Ok(connection::build(
             rows,
