@@ -73,6 +73,7 @@ async fn listing_users_with_their_roles_costs_the_same_statements_for_5_or_50_us
     let (many, body) = statements_for(&big, &t.token, USERS, json!({ "first": 50 })).await;
     let edges = body["data"]["users"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 50, "{body}");
+    assert_eq!(edges[0]["node"]["roles"], json!([{ "name": "owner" }]));
     assert_eq!(
         edges[1]["node"]["roles"],
         json!([{ "name": "member" }, { "name": "viewer" }])
@@ -118,6 +119,14 @@ async fn listing_workspaces_with_their_members_costs_the_same_statements_for_2_o
         team["node"]["members"]["edges"][0]["node"]["role"]["name"],
         "member"
     );
+    // Each member carries its own user.
+    let emails: std::collections::HashSet<&str> = team["node"]["members"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["user"]["email"].as_str().expect("an email"))
+        .collect();
+    assert_eq!(emails.len(), 20, "twenty different users: {team}");
     assert_eq!(
         few, many,
         "statements must not grow with workspaces or members"
@@ -313,4 +322,74 @@ async fn a_list_counts_its_rows_only_when_asked() {
         statements_for(&app, &t.token, "{ workspaces { totalCount } }", json!({})).await;
     assert_eq!(body["data"]["workspaces"]["totalCount"], 3, "{body}");
     assert_eq!(with, without + 1);
+}
+
+/// The statements of the list pages are prepared once per connection and reused (diesel caches
+/// queries with a static id; `diesel::sql_query` would be parsed and planned, in a round trip
+/// of its own, on every request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_statements_are_prepared_once_per_connection() {
+    use diesel_async::RunQueryDsl;
+    use tenant_hub::db::{
+        ScopedFutureExt,
+        models::{PageRequest, UserRow, WorkspaceMemberRow},
+    };
+
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    seed(&app, &t, 3, 2).await;
+    let mut settings = common::db_settings(app.db_name());
+    settings.pool_size = 1;
+    let db = tenant_hub::db::Db::connect(&settings).unwrap();
+    let workspace = uuid::Uuid::parse_str(
+        &app.superuser()
+            .await
+            .query_one(
+                "SELECT id::text FROM workspaces WHERE tenant_id = $1 AND is_default",
+                &[&t.uuid],
+            )
+            .await
+            .unwrap()
+            .get::<_, String>(0),
+    )
+    .unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+    let page = PageRequest {
+        limit: 20,
+        after: None,
+    };
+    let prepared: Vec<Prepared> = db
+        .tenant_tx(t.uuid, |conn| {
+            async move {
+                for _ in 0..3 {
+                    let members = WorkspaceMemberRow::pages(conn, &[workspace], page).await?;
+                    assert_eq!(members.len(), 4, "the owner and the 3 seeded users");
+                    UserRow::page(conn, page).await?;
+                }
+                Ok(diesel::sql_query(
+                    "SELECT statement FROM pg_prepared_statements ORDER BY statement",
+                )
+                .load(conn)
+                .await?)
+            }
+            .scope_boxed()
+        })
+        .await
+        .unwrap();
+    let named = |needle: &str| {
+        prepared
+            .iter()
+            .filter(|p| p.statement.contains(needle))
+            .count()
+    };
+    assert_eq!(
+        named("FROM workspace_members"),
+        1,
+        "members pages prepared once"
+    );
+    assert_eq!(named("FROM \"users\""), 1, "users page prepared once");
 }

@@ -63,7 +63,7 @@ impl AuthMutation {
             refresh_token: out.refresh_token,
             token_type: "Bearer".to_owned(),
             expires_in: out.access.expires_in,
-            user: User(out.user),
+            user: User::from(out.user),
             tenant: Tenant(out.tenant),
         })
     }

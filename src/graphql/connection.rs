@@ -80,7 +80,7 @@ pub fn build<R, N>(
     request: PageRequest,
     total: i64,
     key: impl Fn(&R) -> (DateTime<Utc>, Uuid),
-    node: impl Fn(R) -> N,
+    mut node: impl FnMut(R) -> N,
 ) -> Page<N>
 where
     N: async_graphql::OutputType,

@@ -47,8 +47,17 @@ pub struct DeliveriesOfAlert(pub Uuid);
 /// A page of members and the workspace's member count.
 #[derive(Debug, Clone, Default)]
 pub struct MembersPage {
-    pub rows: Vec<MemberPageRow>,
+    pub rows: Vec<Member>,
     pub total: i64,
+}
+
+/// A member of a page, with its user and role when the list read them with the page (see
+/// `PrimedMembers`): the nested fields then need no loader lookup.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub row: MemberPageRow,
+    pub user: Option<Arc<UserRow>>,
+    pub role: Option<Arc<RoleRow>>,
 }
 
 /// The loaders of one tenant within one request.
@@ -200,7 +209,11 @@ async fn read_member_pages(
                 })
                 .or_default();
             entry.total = row.total;
-            entry.rows.push(row);
+            entry.rows.push(Member {
+                row,
+                user: None,
+                role: None,
+            });
         }
     }
     Ok(out)
@@ -216,13 +229,11 @@ pub struct MembersWanted {
 }
 
 /// The members (with their users and roles) of a page of workspaces, read in the transaction
-/// that read the page, then fed to the request's loaders: the nested fields find everything
-/// loaded, and the whole list costs one transaction.
+/// that read the page, then fed to the request's loaders: each member carries its user and
+/// role, and the whole list costs one transaction.
 #[derive(Default)]
 pub struct PrimedMembers {
     pages: HashMap<MembersKey, MembersPage>,
-    users: Vec<UserRow>,
-    roles: Vec<RoleRow>,
 }
 
 impl PrimedMembers {
@@ -245,37 +256,33 @@ impl PrimedMembers {
                 })
             })
             .collect();
-        let pages = read_member_pages(conn, keys).await?;
-        let members = pages.values().flat_map(|p| p.rows.iter());
-        let mut users = Vec::new();
+        let mut pages = read_member_pages(conn, keys).await?;
+        let members = || pages.values().flat_map(|p| p.rows.iter());
+        let mut users = HashMap::new();
         if wanted.users {
-            let mut ids: Vec<Uuid> = members.clone().map(|m| m.user_id).collect();
+            let mut ids: Vec<Uuid> = members().map(|m| m.row.user_id).collect();
             ids.sort();
             ids.dedup();
-            users = UserRow::load_many(conn, &ids).await?;
+            let rows = UserRow::load_many(conn, &ids).await?;
+            users = rows.into_iter().map(|u| (u.id, Arc::new(u))).collect();
         }
-        let mut roles = Vec::new();
+        let mut roles = HashMap::new();
         if wanted.roles {
-            let mut ids: Vec<Uuid> = members.filter_map(|m| m.role_id).collect();
+            let mut ids: Vec<Uuid> = members().filter_map(|m| m.row.role_id).collect();
             ids.sort();
             ids.dedup();
-            roles = RoleRow::load_many(conn, &ids).await?;
+            let rows = RoleRow::load_many(conn, &ids).await?;
+            roles = rows.into_iter().map(|r| (r.id, Arc::new(r))).collect();
         }
-        Ok(PrimedMembers {
-            pages,
-            users,
-            roles,
-        })
+        for member in pages.values_mut().flat_map(|p| p.rows.iter_mut()) {
+            member.user = users.get(&member.row.user_id).cloned();
+            member.role = member.row.role_id.and_then(|id| roles.get(&id).cloned());
+        }
+        Ok(PrimedMembers { pages })
     }
 
     pub async fn feed(self, loaders: &Loaders) {
         loaders.feed_many(self.pages).await;
-        loaders
-            .feed_many(self.users.into_iter().map(|u| (UserKey(u.id), u)))
-            .await;
-        loaders
-            .feed_many(self.roles.into_iter().map(|r| (RoleKey(r.id), r)))
-            .await;
     }
 }
 

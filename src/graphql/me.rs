@@ -44,8 +44,8 @@ impl MeQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<User, AppError> {
         let scope = context::member(ctx)?;
         let (tenant_id, user_id) = (scope.tenant_id(), scope.user_id().unwrap_or_default());
-        // The user, and when selected their tenant and roles: one transaction, fed to the
-        // loaders the nested fields use.
+        // The user, and when selected their tenant and roles: one transaction; the roles go
+        // with the user, the tenant to the loader its field uses.
         let look = ctx.look_ahead();
         let (with_tenant, with_roles) =
             (look.field("tenant").exists(), look.field("roles").exists());
@@ -54,7 +54,7 @@ impl MeQuery {
         let cached = with_tenant.then(|| cache.tenant(tenant_id)).flatten();
         let read_tenant = with_tenant && cached.is_none();
         let ticket = cache.ticket(tenant_id);
-        let (user, tenant, roles) = scope
+        let (user, tenant, mut roles) = scope
             .tx(move |conn| {
                 async move {
                     let user = UserRow::get(conn, user_id).await?;
@@ -82,8 +82,10 @@ impl MeQuery {
                 .feed_one(TenantKey(tenant_id), (*tenant).clone())
                 .await;
         }
-        loaders.feed_many(roles).await;
-        Ok(User(user))
+        Ok(match roles.remove(&RolesOfUser(user_id)) {
+            Some(roles) => User::with_roles(user, roles),
+            None => User::from(user),
+        })
     }
 
     /// The caller's TenantContext. `productId` narrows `products` to that product; an unknown

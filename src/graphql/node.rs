@@ -52,7 +52,7 @@ impl NodeQuery {
             }
             "User" => {
                 let scope = context::require(ctx, Permission::UsersRead).await?;
-                Node::User(User(
+                Node::User(User::from(
                     scope
                         .tx(|conn| UserRow::get(conn, uuid).scope_boxed())
                         .await?,

@@ -343,7 +343,9 @@ impl RoleMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(AssignRolePayload { user: User(user) })
+        Ok(AssignRolePayload {
+            user: User::from(user),
+        })
     }
 
     /// Takes a role away; the last owner keeps the owner role (CONFLICT).
@@ -385,7 +387,9 @@ impl RoleMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(AssignRolePayload { user: User(user) })
+        Ok(AssignRolePayload {
+            user: User::from(user),
+        })
     }
 }
 

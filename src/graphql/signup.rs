@@ -246,7 +246,7 @@ impl SignupMutation {
             .await?;
         Ok(CreateTenantPayload {
             tenant: Tenant(created.tenant),
-            owner: User(created.owner),
+            owner: User::from(created.owner),
             default_workspace: Workspace(created.workspace),
         })
     }

@@ -39,30 +39,51 @@ pub enum UserStatus {
     Deactivated,
 }
 
-pub struct User(pub UserRow);
+/// A member of a tenant: its row, and its roles when the query that found it read them too
+/// (the `users` list and `me` do, in their own transaction).
+pub struct User {
+    pub row: UserRow,
+    roles: Option<Vec<RoleRow>>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User { row, roles: None }
+    }
+}
+
+impl User {
+    /// A user whose roles (sorted by name) were read with it.
+    pub fn with_roles(row: UserRow, roles: Vec<RoleRow>) -> Self {
+        User {
+            row,
+            roles: Some(roles),
+        }
+    }
+}
 
 /// A member of a tenant.
 #[Object]
 impl User {
     pub async fn id(&self) -> ID {
-        ids::encode("User", self.0.id)
+        ids::encode("User", self.row.id)
     }
 
     /// The raw UUID, as in the `sub` claim of access tokens.
     async fn uuid(&self) -> String {
-        self.0.id.to_string()
+        self.row.id.to_string()
     }
 
     async fn email(&self) -> &str {
-        &self.0.email
+        &self.row.email
     }
 
     async fn display_name(&self) -> Option<&str> {
-        self.0.display_name.as_deref()
+        self.row.display_name.as_deref()
     }
 
     async fn status(&self) -> UserStatus {
-        match self.0.status.as_str() {
+        match self.row.status.as_str() {
             "active" => UserStatus::Active,
             "invited" => UserStatus::Invited,
             _ => UserStatus::Deactivated,
@@ -70,13 +91,13 @@ impl User {
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant, AppError> {
-        let loaders = context::loaders(ctx, self.0.tenant_id)?;
+        let loaders = context::loaders(ctx, self.row.tenant_id)?;
         let row = loaders
-            .load_one(TenantKey(self.0.tenant_id))
+            .load_one(TenantKey(self.row.tenant_id))
             .await
             .map_err(AppError::from)?;
         row.map(Tenant).ok_or_else(|| AppError::not_found("tenant"))
@@ -84,9 +105,12 @@ impl User {
 
     /// The roles the user holds, tenant-wide or in any workspace (batched across users).
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>, AppError> {
-        let loaders = context::loaders(ctx, self.0.tenant_id)?;
+        if let Some(roles) = &self.roles {
+            return Ok(roles.iter().cloned().map(Role).collect());
+        }
+        let loaders = context::loaders(ctx, self.row.tenant_id)?;
         let rows = loaders
-            .load_one(RolesOfUser(self.0.id))
+            .load_one(RolesOfUser(self.row.id))
             .await
             .map_err(AppError::from)?;
         Ok(rows.unwrap_or_default().into_iter().map(Role).collect())
@@ -165,7 +189,7 @@ impl UserQuery {
             .exists();
         let with_total = connection::wants_total(ctx);
         // The page, and when selected its count and its users' roles: one transaction.
-        let (rows, total, roles) = scope
+        let (rows, total, mut roles) = scope
             .tx(|conn| {
                 async move {
                     let rows = UserRow::page(conn, page).await?;
@@ -184,11 +208,6 @@ impl UserQuery {
                 .scope_boxed()
             })
             .await?;
-        if with_roles {
-            context::loaders(ctx, scope.tenant_id())?
-                .feed_many(roles)
-                .await;
-        }
         if ctx
             .look_ahead()
             .field("edges")
@@ -206,14 +225,20 @@ impl UserQuery {
             page,
             total,
             |r| (r.created_at, r.id),
-            User,
+            |row| match with_roles {
+                true => {
+                    let of_user = roles.remove(&RolesOfUser(row.id)).unwrap_or_default();
+                    User::with_roles(row, of_user)
+                }
+                false => User::from(row),
+            },
         ))
     }
 
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User, AppError> {
         let scope = context::require(ctx, Permission::UsersRead).await?;
         let id = ids::decode("User", "id", &id)?;
-        Ok(User(
+        Ok(User::from(
             scope
                 .tx(|conn| UserRow::get(conn, id).scope_boxed())
                 .await?,
@@ -395,7 +420,9 @@ impl UserMutation {
             },
         )
         .await?;
-        Ok(UserPayload { user: User(user) })
+        Ok(UserPayload {
+            user: User::from(user),
+        })
     }
 
     /// Creates an invited user and a one-time invitation token (valid 72 hours).
@@ -428,7 +455,7 @@ impl UserMutation {
             .tx(|conn| issue_user_token(conn, tenant_id, user_id, "invitation", by).scope_boxed())
             .await?;
         Ok(InviteUserPayload {
-            user: User(user),
+            user: User::from(user),
             invitation_token: token,
             expires_at,
         })
@@ -522,7 +549,9 @@ impl UserMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(UserPayload { user: User(user) })
+        Ok(UserPayload {
+            user: User::from(user),
+        })
     }
 
     /// Changes a user's email or display name. Users may change their own display name
@@ -578,7 +607,9 @@ impl UserMutation {
                 .scope_boxed()
             })
             .await?;
-        Ok(UserPayload { user: User(user) })
+        Ok(UserPayload {
+            user: User::from(user),
+        })
     }
 
     /// Deactivates a user and revokes all their sessions at once.
@@ -617,7 +648,9 @@ impl UserMutation {
             )
             .await;
         }
-        Ok(UserPayload { user: User(user) })
+        Ok(UserPayload {
+            user: User::from(user),
+        })
     }
 
     /// Makes a deactivated user active again (a seat is needed).
@@ -650,7 +683,9 @@ impl UserMutation {
             })
             .await?;
         crate::alerts::deliver_later(context::state(ctx)?.clone(), alerts);
-        Ok(UserPayload { user: User(user) })
+        Ok(UserPayload {
+            user: User::from(user),
+        })
     }
 
     /// Deletes a user for good, with their sessions, roles and memberships.

@@ -10,17 +10,14 @@ use crate::{
     db::{
         ScopedFutureExt,
         audit::{self, AuditEvent},
-        models::{
-            RoleRow, UserRow, WorkspaceMemberRow, WorkspaceRow,
-            workspace::{MemberPageRow, NewWorkspace},
-        },
+        models::{RoleRow, UserRow, WorkspaceMemberRow, WorkspaceRow, workspace::NewWorkspace},
     },
     domain::{Permission, Slug},
     error::{AppError, AppResult},
     graphql::{
         connection::{self, Page},
         context, ids,
-        loaders::{MembersKey, MembersWanted, PrimedMembers, RoleKey, UserKey},
+        loaders::{Member, MembersKey, MembersWanted, PrimedMembers, RoleKey, UserKey},
         role::Role,
         user::User,
     },
@@ -77,34 +74,41 @@ impl Workspace {
             found.rows,
             page,
             found.total,
-            |r| (r.created_at, r.user_id),
-            |row| WorkspaceMember { tenant_id, row },
+            |m| (m.row.created_at, m.row.user_id),
+            |member| WorkspaceMember { tenant_id, member },
         ))
     }
 }
 
 pub struct WorkspaceMember {
     tenant_id: Uuid,
-    row: MemberPageRow,
+    member: Member,
 }
 
 /// A user's membership of a workspace.
 #[Object]
 impl WorkspaceMember {
     async fn user(&self, ctx: &Context<'_>) -> Result<User, AppError> {
+        if let Some(user) = &self.member.user {
+            return Ok(User::from((**user).clone()));
+        }
         let loaders = context::loaders(ctx, self.tenant_id)?;
         let user = loaders
-            .load_one(UserKey(self.row.user_id))
+            .load_one(UserKey(self.member.row.user_id))
             .await
             .map_err(AppError::from)?;
-        user.map(User).ok_or_else(|| AppError::not_found("user"))
+        user.map(User::from)
+            .ok_or_else(|| AppError::not_found("user"))
     }
 
     /// The member's role in this workspace, if one was given.
     async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>, AppError> {
-        let Some(role_id) = self.row.role_id else {
+        let Some(role_id) = self.member.row.role_id else {
             return Ok(None);
         };
+        if let Some(role) = &self.member.role {
+            return Ok(Some(Role((**role).clone())));
+        }
         let loaders = context::loaders(ctx, self.tenant_id)?;
         Ok(loaders
             .load_one(RoleKey(role_id))
@@ -114,7 +118,7 @@ impl WorkspaceMember {
     }
 
     async fn joined_at(&self) -> DateTime<Utc> {
-        self.row.created_at
+        self.member.row.created_at
     }
 }
 

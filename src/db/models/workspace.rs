@@ -1,7 +1,11 @@
 //! `workspaces` and `workspace_members`.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel::{
+    pg::Pg,
+    prelude::*,
+    query_builder::{AstPass, Query, QueryFragment, QueryId},
+};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -168,25 +172,16 @@ impl WorkspaceMemberRow {
         workspace_ids: &[Uuid],
         page: PageRequest,
     ) -> AppResult<Vec<MemberPageRow>> {
-        use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz, Uuid as SqlUuid};
         let (after_at, after_id) = match page.after {
             Some((at, id)) => (Some(at), Some(id)),
             None => (None, None),
         };
-        Ok(diesel::sql_query(
-            "WITH m AS (SELECT workspace_id, user_id, role_id, created_at FROM workspace_members
-                        WHERE workspace_id = ANY($1)),
-                  totals AS (SELECT workspace_id, count(*) AS total FROM m GROUP BY workspace_id),
-                  page AS (SELECT m.*, row_number() OVER (PARTITION BY workspace_id ORDER BY created_at, user_id) AS rn
-                           FROM m WHERE $2::timestamptz IS NULL OR (created_at, user_id) > ($2, $3))
-             SELECT page.workspace_id, page.user_id, page.role_id, page.created_at, totals.total
-             FROM page JOIN totals USING (workspace_id) WHERE rn <= $4
-             ORDER BY page.workspace_id, page.created_at, page.user_id",
-        )
-        .bind::<Array<SqlUuid>, _>(workspace_ids)
-        .bind::<Nullable<Timestamptz>, _>(after_at)
-        .bind::<Nullable<SqlUuid>, _>(after_id)
-        .bind::<BigInt, _>(page.fetch())
+        Ok(MemberPages {
+            workspace_ids: workspace_ids.to_vec(),
+            after_at,
+            after_id,
+            limit: page.fetch(),
+        }
         .load(conn)
         .await?)
     }
@@ -215,6 +210,55 @@ impl WorkspaceMemberRow {
             .set(workspace_members::role_id.eq(row.role_id))
             .execute(conn)
             .await?;
+        Ok(())
+    }
+}
+
+/// The statement of [`WorkspaceMemberRow::pages`]. Written out as a query with a static id
+/// rather than with `diesel::sql_query`, which diesel never caches: each connection prepares it
+/// once, instead of PostgreSQL parsing and planning it, in a round trip of its own, on every
+/// request.
+struct MemberPages {
+    workspace_ids: Vec<Uuid>,
+    after_at: Option<DateTime<Utc>>,
+    after_id: Option<Uuid>,
+    limit: i64,
+}
+
+impl QueryId for MemberPages {
+    type QueryId = MemberPages;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for MemberPages {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl QueryFragment<Pg> for MemberPages {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz, Uuid as SqlUuid};
+        out.push_sql(
+            "WITH m AS (SELECT workspace_id, user_id, role_id, created_at FROM workspace_members \
+                        WHERE workspace_id = ANY(",
+        );
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.workspace_ids)?;
+        out.push_sql(
+            ")), totals AS (SELECT workspace_id, count(*) AS total FROM m GROUP BY workspace_id), \
+             page AS (SELECT m.*, row_number() OVER \
+                        (PARTITION BY workspace_id ORDER BY created_at, user_id) AS rn \
+                      FROM m WHERE ",
+        );
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.after_at)?;
+        out.push_sql("::timestamptz IS NULL OR (created_at, user_id) > (");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.after_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.after_id)?;
+        out.push_sql(
+            ")) SELECT page.workspace_id, page.user_id, page.role_id, page.created_at, totals.total \
+             FROM page JOIN totals USING (workspace_id) WHERE rn <= ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(" ORDER BY page.workspace_id, page.created_at, page.user_id");
         Ok(())
     }
 }
