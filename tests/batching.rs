@@ -222,7 +222,7 @@ async fn a_warm_tenant_context_costs_no_statement_and_a_change_is_seen_at_once()
 }
 
 /// `me` with its tenant and roles is one transaction: BEGIN with the tenant (one round trip),
-/// the user, the tenant, the role assignments, the roles, COMMIT.
+/// the user, the tenant, the roles held (assignments joined to roles), COMMIT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn me_with_its_tenant_and_roles_is_one_transaction() {
     let app = spawn_app().await;
@@ -236,7 +236,7 @@ async fn me_with_its_tenant_and_roles_is_one_transaction() {
     .await;
     assert_eq!(body["data"]["me"]["tenant"]["slug"], "acme", "{body}");
     assert_eq!(body["data"]["me"]["roles"][0]["name"], "owner", "{body}");
-    assert_eq!(statements, 6, "{body}");
+    assert_eq!(statements, 5, "{body}");
     // Warm, the tenant's row comes from the replica's cache: the tenant's read is skipped.
     let (warm, again) = statements_for(
         &app,
@@ -246,7 +246,7 @@ async fn me_with_its_tenant_and_roles_is_one_transaction() {
     )
     .await;
     assert_eq!(again, body);
-    assert_eq!(warm, 5, "{again}");
+    assert_eq!(warm, 4, "{again}");
 }
 
 /// `tenant` (and `tenantConfig`) read the tenant's row once per replica: warm, they cost no

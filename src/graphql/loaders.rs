@@ -134,27 +134,20 @@ impl Loader<RolesOfUser> for TenantLoader {
 }
 
 /// The roles of each user of `keys`, sorted by name, in the caller's transaction (list
-/// resolvers read them with their page, then feed the loaders). Two statements: the
-/// assignments, then the roles by id (reading `roles` once rather than joining it per
-/// assignment row).
+/// resolvers read them with their page). One statement: the assignments joined to their roles.
 pub async fn read_roles_of_users(
     conn: &mut Conn,
     keys: Vec<RolesOfUser>,
 ) -> AppResult<HashMap<RolesOfUser, Vec<RoleRow>>> {
     let user_ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-    let pairs = UserRoleRow::of_users(conn, &user_ids).await?;
-    let mut role_ids: Vec<Uuid> = pairs.iter().map(|(_, r)| *r).collect();
-    role_ids.sort();
-    role_ids.dedup();
-    let roles = RoleRow::load_many(conn, &role_ids).await?;
-    let by_id: HashMap<Uuid, RoleRow> = roles.into_iter().map(|r| (r.id, r)).collect();
+    let held = UserRoleRow::roles_of_users(conn, &user_ids).await?;
     let mut out: HashMap<RolesOfUser, Vec<RoleRow>> =
         keys.iter().map(|k| (*k, Vec::new())).collect();
-    for (user, role) in pairs {
-        if let (Some(list), Some(row)) = (out.get_mut(&RolesOfUser(user)), by_id.get(&role))
-            && !list.iter().any(|r| r.id == row.id)
+    for (user, role) in held {
+        if let Some(list) = out.get_mut(&RolesOfUser(user))
+            && !list.iter().any(|r| r.id == role.id)
         {
-            list.push(row.clone());
+            list.push(role);
         }
     }
     for list in out.values_mut() {

@@ -240,12 +240,21 @@ impl RoleRow {
 }
 
 impl UserRoleRow {
-    /// The (user, role) pairs of these users, any scope.
-    pub async fn of_users(conn: &mut Conn, user_ids: &[Uuid]) -> AppResult<Vec<(Uuid, Uuid)>> {
+    /// The roles these users hold (any scope), as (user, role) pairs in one statement; a role
+    /// held in several scopes comes once per assignment.
+    pub async fn roles_of_users(
+        conn: &mut Conn,
+        user_ids: &[Uuid],
+    ) -> AppResult<Vec<(Uuid, RoleRow)>> {
         Ok(user_roles::table
+            .inner_join(
+                roles::table.on(roles::tenant_id
+                    .eq(user_roles::tenant_id)
+                    .and(roles::id.eq(user_roles::role_id))),
+            )
             .filter(user_roles::user_id.eq_any(user_ids))
             .order(user_roles::created_at)
-            .select((user_roles::user_id, user_roles::role_id))
+            .select((user_roles::user_id, RoleRow::as_select()))
             .load(conn)
             .await?)
     }
