@@ -66,9 +66,11 @@ pub struct TenantLoader {
     tenant_id: Uuid,
 }
 
-/// With a per-request cache: list resolvers read a page's nested rows in the page's own
-/// transaction and `feed_many` them in (see `PrimedMembers`), so nested fields find them here
-/// and the batching does not depend on how fast the fields are polled.
+/// With a per-request cache. List resolvers read a page's nested rows in the page's own
+/// transaction: the rows a nested object needs go with it (a member's user and role, a user's
+/// roles), the rest is fed in here (member pages, the tenant), so nested fields find them and
+/// the batching does not depend on how fast the fields are polled. Objects found otherwise
+/// (by id, through a mutation's payload) load through these loaders in batches.
 pub type Loaders = DataLoader<TenantLoader, HashMapCache>;
 
 pub fn for_tenant(db: Db, tenant_id: Uuid) -> Loaders {
