@@ -163,3 +163,46 @@ impl Default for Metrics {
         Metrics::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Series of one metric family in the registry.
+    fn series(metrics: &Metrics, family: &str) -> usize {
+        metrics
+            .registry()
+            .gather()
+            .iter()
+            .filter(|f| f.name() == family)
+            .map(|f| f.get_metric().len())
+            .sum()
+    }
+
+    #[test]
+    fn tenant_and_operation_labels_are_bounded() {
+        let metrics = Metrics::new();
+        let first = Uuid::new_v4();
+        metrics.tenant_call(first);
+        for _ in 0..(MAX_TENANT_SERIES + 50) {
+            metrics.tenant_call(Uuid::new_v4());
+        }
+        // A tenant labelled early keeps its own series.
+        metrics.tenant_call(first);
+        assert_eq!(
+            series(&metrics, "hub_tenant_api_calls_total"),
+            MAX_TENANT_SERIES + 1,
+            "the first tenants, then `other`"
+        );
+
+        for i in 0..(MAX_OPERATION_SERIES + 50) {
+            metrics.observe_request(&format!("Op{i}"), "ok", Duration::from_millis(1), &[]);
+        }
+        metrics.observe_request(&"X".repeat(65), "ok", Duration::from_millis(1), &[]);
+        assert_eq!(
+            series(&metrics, "hub_graphql_request_duration_seconds"),
+            MAX_OPERATION_SERIES + 1,
+            "the first operation names, then `other` (also for overlong names)"
+        );
+    }
+}

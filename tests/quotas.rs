@@ -776,3 +776,50 @@ async fn guessed_api_keys_lock_the_guessing_address_out_before_the_database() {
         "refused without a database lookup"
     );
 }
+
+/// Crossing 80% of the API-rate burst, then being refused, records one `api_rate` alert per
+/// threshold for the day, however many requests cross it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_rate_alerts_fire_once_at_80_and_100_percent() {
+    let app = spawn_app().await;
+    let t = app.signup("alpha").await;
+    // 60 calls a minute with the default 10 s burst: 10 at once.
+    set_limit(&app, &t, "api_calls_per_minute", 60).await;
+    let mut refused = 0;
+    for _ in 0..15 {
+        if typename(&app, &t.token).await.status() == 429 {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 4, "the burst is spent: {refused} refused");
+    let su = app.superuser().await;
+    let mut thresholds: Vec<i32> = Vec::new();
+    for _ in 0..100 {
+        thresholds = su
+            .query(
+                "SELECT threshold FROM alerts WHERE tenant_id = $1 AND metric = 'api_rate' ORDER BY threshold",
+                &[&t.uuid],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if thresholds.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Alerts are written in the background: give stragglers a moment to show up, too.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let again: i64 = su
+        .query_one(
+            "SELECT count(*) FROM alerts WHERE tenant_id = $1 AND metric = 'api_rate'",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(thresholds, vec![80, 100]);
+    assert_eq!(again, 2, "one alert per threshold, not one per request");
+}
