@@ -25,6 +25,8 @@ pub struct Metrics {
     pub pool: IntGaugeVec,
     /// SQL statements sent by the pool so far (set at scrape time).
     pub statements: IntGauge,
+    /// Password verifications (argon2id) run so far, dummy ones included (set at scrape time).
+    pub password_verifications: IntGauge,
     operations: DashSet<String>,
 }
 
@@ -96,8 +98,17 @@ impl Metrics {
         registry
             .register(Box::new(statements.clone()))
             .expect("unique metric");
+        let password_verifications = IntGauge::new(
+            "hub_password_verifications",
+            "Password verifications (argon2id) since start, against a dummy hash included",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(password_verifications.clone()))
+            .expect("unique metric");
         Metrics {
             registry,
+            password_verifications,
             tenant_calls,
             rate_limited,
             limiters,

@@ -2,7 +2,10 @@
 //! recommends). Hashing is CPU-heavy, so it runs on the blocking pool, never on a worker.
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier, password_hash::phc::PasswordHash};
-use std::sync::LazyLock;
+use std::sync::{
+    LazyLock,
+    atomic::{AtomicU64, Ordering},
+};
 
 use crate::{domain::NewPassword, error::AppResult};
 
@@ -47,6 +50,15 @@ pub async fn hash(password: &NewPassword) -> AppResult<String> {
     Ok(hashed)
 }
 
+/// Password verifications run by this process, real and dummy alike (`/metrics`).
+static VERIFICATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Password verifications run so far: one per login attempt that reached the hash, whatever
+/// made it fail.
+pub fn verifications() -> u64 {
+    VERIFICATIONS.load(Ordering::Relaxed)
+}
+
 /// Checks a password against a stored hash; `None` checks against a dummy and fails, taking
 /// the same time.
 pub async fn verify(password: &str, stored: Option<&str>) -> AppResult<bool> {
@@ -60,6 +72,7 @@ pub async fn verify(password: &str, stored: Option<&str>) -> AppResult<bool> {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };
+        VERIFICATIONS.fetch_add(1, Ordering::Relaxed);
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()

@@ -216,6 +216,10 @@ async fn metrics(state: web::Data<Arc<AppState>>) -> HttpResponse {
         .metrics
         .statements
         .set(state.db.statements_executed() as i64);
+    state
+        .metrics
+        .password_verifications
+        .set(crate::auth::password::verifications() as i64);
     let pool = state.db.pool_status();
     for (name, value) in [
         ("size", pool.size),
