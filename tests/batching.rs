@@ -393,3 +393,59 @@ async fn the_list_statements_are_prepared_once_per_connection() {
     );
     assert_eq!(named("FROM \"users\""), 1, "users page prepared once");
 }
+
+/// Pipelined reads that fail part-way (one statement errors while the others are in flight)
+/// roll the transaction back and leave the pooled connection sound for the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_pipelined_read_leaves_the_connection_sound() {
+    use diesel_async::RunQueryDsl;
+    use tenant_hub::db::{
+        ScopedFutureExt,
+        models::{PageRequest, UserRow},
+    };
+
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    seed(&app, &t, 3, 0).await;
+    let mut settings = common::db_settings(app.db_name());
+    settings.pool_size = 1;
+    let db = tenant_hub::db::Db::connect(&settings).unwrap();
+    let page = PageRequest {
+        limit: 20,
+        after: None,
+    };
+    let failed = db
+        .tenant_tx(t.uuid, |conn| {
+            async move {
+                let (mut a, mut b, mut c) = (&*conn, &*conn, &*conn);
+                let (_, _, _) = futures_util::try_join!(
+                    UserRow::page(&mut a, page),
+                    async {
+                        diesel::sql_query("SELECT 1 / 0")
+                            .execute(&mut b)
+                            .await
+                            .map_err(tenant_hub::error::AppError::from)
+                    },
+                    UserRow::count(&mut c),
+                )?;
+                Ok(())
+            }
+            .scope_boxed()
+        })
+        .await;
+    assert!(failed.is_err(), "division by zero fails the transaction");
+    // The same (only) connection serves the next transaction, pipelined or not.
+    for _ in 0..3 {
+        let (rows, total) = db
+            .tenant_tx(t.uuid, |conn| {
+                async move {
+                    let (mut a, mut b) = (&*conn, &*conn);
+                    futures_util::try_join!(UserRow::page(&mut a, page), UserRow::count(&mut b))
+                }
+                .scope_boxed()
+            })
+            .await
+            .unwrap();
+        assert_eq!((rows.len(), total), (4, 4), "the owner and 3 seeded users");
+    }
+}

@@ -121,13 +121,14 @@ async fn through_pgbouncer_a_shared_server_connection_never_carries_a_tenant_and
             "users",
         ),
         (
-            "{ workspaces { edges { node { id members(first: 20) { totalCount } } } } }",
+            "{ workspaces { edges { node { id members(first: 20) { totalCount edges { node { user { email } role { name } } } } } } } }",
             "workspaces",
         ),
         ("{ tenant { id name } }", "tenant"),
     ] {
         let body = app.gql(Some(&a.token), query, json!({})).await;
         assert!(body["data"][path].is_object(), "{path}: {body}");
+        assert!(body.get("errors").is_none(), "{path}: {body}");
     }
     let users = app
         .gql(Some(&a.token), "{ users { totalCount } }", json!({}))

@@ -41,6 +41,14 @@ use crate::{
 /// The connection type every query runs on.
 pub type Conn = AsyncPgConnection;
 
+/// What a read can be sent on: `&mut Conn`, or `&mut &Conn` to *pipeline* independent reads
+/// of one transaction: futures polled together (`try_join!`) send their statements at once and
+/// then read the answers, one wait for all instead of one each (diesel-async's
+/// `AsyncPgConnection` documents this). Reads that serve pipelined callers take this.
+pub trait Reader: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> {}
+
+impl<C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg>> Reader for C {}
+
 /// The `application_name` of the hub's pooled connections (visible in pg_stat_activity).
 pub const APPLICATION_NAME: &str = "tenant-hub";
 

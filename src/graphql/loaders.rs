@@ -143,8 +143,19 @@ pub async fn read_roles_of_users(
 ) -> AppResult<HashMap<RolesOfUser, Vec<RoleRow>>> {
     let user_ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
     let held = UserRoleRow::roles_of_users(conn, &user_ids).await?;
-    let mut out: HashMap<RolesOfUser, Vec<RoleRow>> =
-        keys.iter().map(|k| (*k, Vec::new())).collect();
+    Ok(roles_by_user(&user_ids, held))
+}
+
+/// (user, role) pairs grouped by user: each of `user_ids` with its roles (none included),
+/// without repeats, sorted by name.
+pub fn roles_by_user(
+    user_ids: &[Uuid],
+    held: Vec<(Uuid, RoleRow)>,
+) -> HashMap<RolesOfUser, Vec<RoleRow>> {
+    let mut out: HashMap<RolesOfUser, Vec<RoleRow>> = user_ids
+        .iter()
+        .map(|id| (RolesOfUser(*id), Vec::new()))
+        .collect();
     for (user, role) in held {
         if let Some(list) = out.get_mut(&RolesOfUser(user))
             && !list.iter().any(|r| r.id == role.id)
@@ -155,7 +166,7 @@ pub async fn read_roles_of_users(
     for list in out.values_mut() {
         list.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    Ok(out)
+    out
 }
 
 impl Loader<MembersKey> for TenantLoader {
@@ -253,22 +264,32 @@ impl PrimedMembers {
             .collect();
         let mut pages = read_member_pages(conn, keys).await?;
         let members = || pages.values().flat_map(|p| p.rows.iter());
-        let mut users = HashMap::new();
-        if wanted.users {
-            let mut ids: Vec<Uuid> = members().map(|m| m.row.user_id).collect();
-            ids.sort();
-            ids.dedup();
-            let rows = UserRow::load_many(conn, &ids).await?;
-            users = rows.into_iter().map(|u| (u.id, Arc::new(u))).collect();
-        }
-        let mut roles = HashMap::new();
-        if wanted.roles {
-            let mut ids: Vec<Uuid> = members().filter_map(|m| m.row.role_id).collect();
-            ids.sort();
-            ids.dedup();
-            let rows = RoleRow::load_many(conn, &ids).await?;
-            roles = rows.into_iter().map(|r| (r.id, Arc::new(r))).collect();
-        }
+        let mut user_ids: Vec<Uuid> = members().map(|m| m.row.user_id).collect();
+        user_ids.sort();
+        user_ids.dedup();
+        let mut role_ids: Vec<Uuid> = members().filter_map(|m| m.row.role_id).collect();
+        role_ids.sort();
+        role_ids.dedup();
+        // The members' users and roles: two reads, pipelined (sent together, one wait).
+        let (mut a, mut b) = (&*conn, &*conn);
+        let (users, roles) = futures_util::try_join!(
+            async {
+                match wanted.users {
+                    true => UserRow::load_many(&mut a, &user_ids).await,
+                    false => Ok(Vec::new()),
+                }
+            },
+            async {
+                match wanted.roles {
+                    true => RoleRow::load_many(&mut b, &role_ids).await,
+                    false => Ok(Vec::new()),
+                }
+            },
+        )?;
+        let users: HashMap<Uuid, Arc<UserRow>> =
+            users.into_iter().map(|u| (u.id, Arc::new(u))).collect();
+        let roles: HashMap<Uuid, Arc<RoleRow>> =
+            roles.into_iter().map(|r| (r.id, Arc::new(r))).collect();
         for member in pages.values_mut().flat_map(|p| p.rows.iter_mut()) {
             member.user = users.get(&member.row.user_id).cloned();
             member.role = member.row.role_id.and_then(|id| roles.get(&id).cloned());

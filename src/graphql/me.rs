@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{
-    db::models::{TenantRow, UserRow},
+    db::models::{TenantRow, UserRoleRow, UserRow},
     domain::ProductAccess,
     error::AppError,
     graphql::{
@@ -57,18 +57,28 @@ impl MeQuery {
         let (user, tenant, mut roles) = scope
             .tx(move |conn| {
                 async move {
-                    let user = UserRow::get(conn, user_id).await?;
-                    let tenant = match read_tenant {
-                        true => Some(Arc::new(TenantRow::current(conn, tenant_id).await?)),
-                        false => None,
-                    };
+                    // Three independent reads, pipelined: sent together, one wait.
+                    let (mut a, mut b, mut c) = (&*conn, &*conn, &*conn);
+                    let (user, tenant, held) = futures_util::try_join!(
+                        UserRow::get(&mut a, user_id),
+                        async {
+                            match read_tenant {
+                                true => TenantRow::current(&mut b, tenant_id).await.map(Some),
+                                false => Ok(None),
+                            }
+                        },
+                        async {
+                            match with_roles {
+                                true => UserRoleRow::roles_of_users(&mut c, &[user_id]).await,
+                                false => Ok(Vec::new()),
+                            }
+                        },
+                    )?;
                     let roles = match with_roles {
-                        true => {
-                            loaders::read_roles_of_users(conn, vec![RolesOfUser(user_id)]).await?
-                        }
+                        true => loaders::roles_by_user(&[user_id], held),
                         false => Default::default(),
                     };
-                    Ok((user, tenant, roles))
+                    Ok((user, tenant.map(Arc::new), roles))
                 }
                 .scope_boxed()
             })

@@ -188,26 +188,33 @@ impl UserQuery {
             .field("roles")
             .exists();
         let with_total = connection::wants_total(ctx);
-        // The page, and when selected its count and its users' roles: one transaction.
-        let (rows, total, mut roles) = scope
+        // The page, and when selected its count and its users' roles: one transaction, the
+        // three reads pipelined (sent together, one wait).
+        let (rows, total, held) = scope
             .tx(|conn| {
                 async move {
-                    let rows = UserRow::page(conn, page).await?;
-                    let total = match with_total {
-                        true => UserRow::count(conn).await?,
-                        false => 0,
-                    };
-                    let roles = if with_roles {
-                        let keys = rows.iter().map(|r| RolesOfUser(r.id)).collect();
-                        loaders::read_roles_of_users(conn, keys).await?
-                    } else {
-                        Default::default()
-                    };
-                    Ok((rows, total, roles))
+                    let (mut a, mut b, mut c) = (&*conn, &*conn, &*conn);
+                    futures_util::try_join!(
+                        UserRow::page(&mut a, page),
+                        async {
+                            match with_total {
+                                true => UserRow::count(&mut b).await,
+                                false => Ok(0),
+                            }
+                        },
+                        async {
+                            match with_roles {
+                                true => UserRoleRow::roles_of_page(&mut c, page).await,
+                                false => Ok(Vec::new()),
+                            }
+                        },
+                    )
                 }
                 .scope_boxed()
             })
             .await?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut roles = loaders::roles_by_user(&ids, held);
         if ctx
             .look_ahead()
             .field("edges")

@@ -10,7 +10,7 @@ use crate::{
     after_key,
     db::models::page::PageRequest,
     db::{
-        Conn,
+        Conn, Reader,
         schema::{roles, user_roles, users, workspace_members},
     },
     domain::SystemRole,
@@ -143,7 +143,7 @@ impl RoleRow {
             .ok_or_else(|| AppError::not_found("role"))
     }
 
-    pub async fn load_many(conn: &mut Conn, ids: &[Uuid]) -> AppResult<Vec<RoleRow>> {
+    pub async fn load_many(conn: &mut impl Reader, ids: &[Uuid]) -> AppResult<Vec<RoleRow>> {
         Ok(roles::table
             .filter(roles::id.eq_any(ids))
             .select(RoleRow::as_select())
@@ -240,10 +240,34 @@ impl RoleRow {
 }
 
 impl UserRoleRow {
+    /// The roles held by the users of one users page (`UserRow::page` with the same request),
+    /// as `roles_of_users` gives them. The page is a subquery here, so this read need not wait
+    /// for the page's rows: it can be pipelined with it.
+    pub async fn roles_of_page(
+        conn: &mut impl Reader,
+        page: PageRequest,
+    ) -> AppResult<Vec<(Uuid, RoleRow)>> {
+        let ids = users::table.select(users::id).into_boxed();
+        let ids = after_key!(ids, users::created_at, users::id, page.after)
+            .order((users::created_at, users::id))
+            .limit(page.fetch());
+        Ok(user_roles::table
+            .inner_join(
+                roles::table.on(roles::tenant_id
+                    .eq(user_roles::tenant_id)
+                    .and(roles::id.eq(user_roles::role_id))),
+            )
+            .filter(user_roles::user_id.eq_any(ids))
+            .order(user_roles::created_at)
+            .select((user_roles::user_id, RoleRow::as_select()))
+            .load(conn)
+            .await?)
+    }
+
     /// The roles these users hold (any scope), as (user, role) pairs in one statement; a role
     /// held in several scopes comes once per assignment.
     pub async fn roles_of_users(
-        conn: &mut Conn,
+        conn: &mut impl Reader,
         user_ids: &[Uuid],
     ) -> AppResult<Vec<(Uuid, RoleRow)>> {
         Ok(user_roles::table

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, schema::tenants},
+    db::{Conn, Reader, schema::tenants},
     domain::{Branding, Features, Limits},
     error::{AppError, AppResult},
 };
@@ -61,7 +61,7 @@ impl TenantRow {
     }
 
     /// The tenant in scope (RLS shows only that one).
-    pub async fn current(conn: &mut Conn, id: Uuid) -> AppResult<TenantRow> {
+    pub async fn current(conn: &mut impl Reader, id: Uuid) -> AppResult<TenantRow> {
         tenants::table
             .find(id)
             .select(TenantRow::as_select())

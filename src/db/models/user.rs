@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     after_key,
-    db::{Conn, models::page::PageRequest, schema::users},
+    db::{Conn, Reader, models::page::PageRequest, schema::users},
     error::{AppError, AppResult},
 };
 
@@ -56,7 +56,7 @@ impl UserRow {
             .await?)
     }
 
-    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<UserRow>> {
+    pub async fn find(conn: &mut impl Reader, id: Uuid) -> AppResult<Option<UserRow>> {
         Ok(users::table
             .filter(users::id.eq(id))
             .select(UserRow::as_select())
@@ -65,7 +65,7 @@ impl UserRow {
             .optional()?)
     }
 
-    pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<UserRow> {
+    pub async fn get(conn: &mut impl Reader, id: Uuid) -> AppResult<UserRow> {
         UserRow::find(conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))
@@ -80,7 +80,7 @@ impl UserRow {
             .optional()?)
     }
 
-    pub async fn load_many(conn: &mut Conn, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
+    pub async fn load_many(conn: &mut impl Reader, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
         Ok(users::table
             .filter(users::id.eq_any(ids))
             .select(UserRow::as_select())
@@ -89,7 +89,7 @@ impl UserRow {
     }
 
     /// One page in creation order, `limit + 1` rows at most.
-    pub async fn page(conn: &mut Conn, page: PageRequest) -> AppResult<Vec<UserRow>> {
+    pub async fn page(conn: &mut impl Reader, page: PageRequest) -> AppResult<Vec<UserRow>> {
         let query = users::table.select(UserRow::as_select()).into_boxed();
         let query = after_key!(query, users::created_at, users::id, page.after);
         Ok(query
@@ -99,7 +99,7 @@ impl UserRow {
             .await?)
     }
 
-    pub async fn count(conn: &mut Conn) -> AppResult<i64> {
+    pub async fn count(conn: &mut impl Reader) -> AppResult<i64> {
         Ok(users::table.count().get_result(conn).await?)
     }
 
