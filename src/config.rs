@@ -141,8 +141,8 @@ pub struct TokenSettings {
     pub session_cache_ms: u64,
 
     /// How long a replica may cache a member's permissions and product access (TenantContext)
-    /// and the tenant's row, in milliseconds; 0 turns the cache off. Changes invalidate it on commit through
-    /// PostgreSQL NOTIFY on every replica: this is only a backstop.
+    /// and the tenant's row, in milliseconds; 0 turns the cache off. Changes invalidate it on
+    /// commit through PostgreSQL NOTIFY on every replica: this is only a backstop.
     #[arg(long, env = "HUB_CONTEXT_CACHE_MS", default_value_t = 60_000)]
     pub context_cache_ms: u64,
 

@@ -140,7 +140,8 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
     let t = app.signup("acme").await;
     seed(&app, &t, 11, 0).await;
     let q = "query($first: Int, $after: String) { users(first: $first, after: $after) {
-        totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id } } } }";
+        totalCount pageInfo { hasNextPage hasPreviousPage endCursor }
+        edges { cursor node { id email roles { name } } } } }";
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -151,6 +152,12 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
         assert_eq!(users["totalCount"], 12, "{body}");
         for e in users["edges"].as_array().unwrap() {
             seen.push(e["node"]["id"].as_str().unwrap().to_owned());
+            // Every page's users come with their own roles (read with the page, by cursor).
+            let expected = match e["node"]["email"].as_str().unwrap().starts_with("owner@") {
+                true => json!([{ "name": "owner" }]),
+                false => json!([{ "name": "member" }, { "name": "viewer" }]),
+            };
+            assert_eq!(e["node"]["roles"], expected, "{e}");
         }
         if users["pageInfo"]["hasNextPage"] == false {
             break;

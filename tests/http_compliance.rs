@@ -448,15 +448,7 @@ async fn metrics_count_requests_by_operation_errors_by_code_and_the_pool() {
     app.gql(Some(&t.token), "query Who { me { id } }", json!({}))
         .await;
     app.gql(None, "query Who { me { id } }", json!({})).await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(
             "hub_graphql_request_duration_seconds_count{operation=\"Who\",outcome=\"ok\"} 1"

@@ -58,15 +58,7 @@ async fn every_failed_login_costs_one_password_verification_whatever_failed() {
         "a deactivated user with the right password"
     );
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let line = format!(
         "hub_password_verifications {}",
         tenant_hub::auth::password::verifications()

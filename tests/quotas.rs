@@ -205,15 +205,7 @@ async fn api_calls_are_counted_in_memory_and_written_in_batches() {
         "{history}"
     );
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(&format!(
             "hub_tenant_api_calls_total{{tenant=\"{}\"}} 12",

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     auth::{MemberPrincipal, Principal},
-    context_cache::Access,
+    context_cache::{Access, Ticket},
     db::{
         Conn, ScopedBoxFuture, ScopedFutureExt,
         audit::{self, Actor, AuditContext, AuditEvent},
@@ -235,21 +235,43 @@ pub async fn access(ctx: &Context<'_>) -> AppResult<Arc<Access>> {
 /// (`context_cache`, invalidated by every change to the row), else read and cached. A mutation
 /// reads it fresh.
 pub async fn tenant_row(ctx: &Context<'_>, scope: &TenantScope<'_>) -> AppResult<Arc<TenantRow>> {
+    let ticket = match cached_tenant_row(ctx, scope) {
+        Ok(row) => return Ok(row),
+        Err(ticket) => ticket,
+    };
     let tenant_id = scope.tenant_id();
+    let row = scope
+        .tx(move |conn| TenantRow::current(conn, tenant_id).scope_boxed())
+        .await?;
+    Ok(remember_tenant_row(scope, ticket, row))
+}
+
+/// The scope's tenant row from this replica's cache, when it is current and the request is not
+/// a mutation; else the ticket under which a fresh read is to be remembered
+/// ([`remember_tenant_row`]). For resolvers that read the row in a transaction of their own
+/// with other rows; others call [`tenant_row`].
+pub fn cached_tenant_row(
+    ctx: &Context<'_>,
+    scope: &TenantScope<'_>,
+) -> Result<Arc<TenantRow>, Ticket> {
     let cache = &scope.state.contexts;
-    if !is_mutation(ctx)
-        && let Some(row) = cache.tenant(tenant_id)
-    {
-        return Ok(row);
+    // The ticket before the read: a change committed meanwhile makes the read unstorable.
+    let ticket = cache.ticket(scope.tenant_id());
+    match is_mutation(ctx) {
+        false => cache.tenant(scope.tenant_id()).ok_or(ticket),
+        true => Err(ticket),
     }
-    let ticket = cache.ticket(tenant_id);
-    let row = Arc::new(
-        scope
-            .tx(move |conn| TenantRow::current(conn, tenant_id).scope_boxed())
-            .await?,
-    );
-    cache.put_tenant(ticket, row.clone());
-    Ok(row)
+}
+
+/// Caches a tenant row read under `ticket` (see [`cached_tenant_row`]).
+pub fn remember_tenant_row(
+    scope: &TenantScope<'_>,
+    ticket: Ticket,
+    row: TenantRow,
+) -> Arc<TenantRow> {
+    let row = Arc::new(row);
+    scope.state.contexts.put_tenant(ticket, row.clone());
+    row
 }
 
 /// The member's tenant-wide permissions (see [`access`]).

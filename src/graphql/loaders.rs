@@ -264,25 +264,32 @@ impl PrimedMembers {
             .collect();
         let mut pages = read_member_pages(conn, keys).await?;
         let members = || pages.values().flat_map(|p| p.rows.iter());
-        let mut user_ids: Vec<Uuid> = members().map(|m| m.row.user_id).collect();
-        user_ids.sort();
-        user_ids.dedup();
-        let mut role_ids: Vec<Uuid> = members().filter_map(|m| m.row.role_id).collect();
-        role_ids.sort();
-        role_ids.dedup();
+        let distinct = |mut ids: Vec<Uuid>| {
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let user_ids = match wanted.users {
+            true => distinct(members().map(|m| m.row.user_id).collect()),
+            false => Vec::new(),
+        };
+        let role_ids = match wanted.roles {
+            true => distinct(members().filter_map(|m| m.row.role_id).collect()),
+            false => Vec::new(),
+        };
         // The members' users and roles: two reads, pipelined (sent together, one wait).
         let (mut a, mut b) = (&*conn, &*conn);
         let (users, roles) = futures_util::try_join!(
             async {
-                match wanted.users {
-                    true => UserRow::load_many(&mut a, &user_ids).await,
-                    false => Ok(Vec::new()),
+                match user_ids.is_empty() {
+                    false => UserRow::load_many(&mut a, &user_ids).await,
+                    true => Ok(Vec::new()),
                 }
             },
             async {
-                match wanted.roles {
-                    true => RoleRow::load_many(&mut b, &role_ids).await,
-                    false => Ok(Vec::new()),
+                match role_ids.is_empty() {
+                    false => RoleRow::load_many(&mut b, &role_ids).await,
+                    true => Ok(Vec::new()),
                 }
             },
         )?;

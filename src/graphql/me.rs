@@ -1,7 +1,6 @@
 //! `me` and `tenantContext`: who the caller is, and what product apps need to authorise them.
 
 use crate::db::ScopedFutureExt;
-use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 
@@ -49,12 +48,10 @@ impl MeQuery {
         let look = ctx.look_ahead();
         let (with_tenant, with_roles) =
             (look.field("tenant").exists(), look.field("roles").exists());
-        // The tenant's row from this replica's cache when it is there (`context::tenant_row`).
-        let cache = &scope.state.contexts;
-        let cached = with_tenant.then(|| cache.tenant(tenant_id)).flatten();
-        let read_tenant = with_tenant && cached.is_none();
-        let ticket = cache.ticket(tenant_id);
-        let (user, tenant, mut roles) = scope
+        // The tenant's row from this replica's cache when it is there, else read here.
+        let cached = with_tenant.then(|| context::cached_tenant_row(ctx, &scope));
+        let read_tenant = matches!(cached, Some(Err(_)));
+        let (user, tenant, roles) = scope
             .tx(move |conn| {
                 async move {
                     // Three independent reads, pipelined: sent together, one wait.
@@ -74,25 +71,28 @@ impl MeQuery {
                             }
                         },
                     )?;
-                    let roles = match with_roles {
-                        true => loaders::roles_by_user(&[user_id], held),
-                        false => Default::default(),
-                    };
-                    Ok((user, tenant.map(Arc::new), roles))
+                    let roles = with_roles.then(|| {
+                        let mut by_user = loaders::roles_by_user(&[user_id], held);
+                        by_user.remove(&RolesOfUser(user_id)).unwrap_or_default()
+                    });
+                    Ok((user, tenant, roles))
                 }
                 .scope_boxed()
             })
             .await?;
-        if let Some(row) = &tenant {
-            cache.put_tenant(ticket, row.clone());
-        }
-        let loaders = context::loaders(ctx, tenant_id)?;
-        if let Some(tenant) = tenant.or(cached) {
-            loaders
+        let tenant = match (cached, tenant) {
+            (Some(Ok(row)), _) => Some(row),
+            (Some(Err(ticket)), Some(row)) => {
+                Some(context::remember_tenant_row(&scope, ticket, row))
+            }
+            _ => None,
+        };
+        if let Some(tenant) = tenant {
+            context::loaders(ctx, tenant_id)?
                 .feed_one(TenantKey(tenant_id), (*tenant).clone())
                 .await;
         }
-        Ok(match roles.remove(&RolesOfUser(user_id)) {
+        Ok(match roles {
             Some(roles) => User::with_roles(user, roles),
             None => User::from(user),
         })

@@ -213,8 +213,10 @@ impl UserQuery {
                 .scope_boxed()
             })
             .await?;
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let mut roles = loaders::roles_by_user(&ids, held);
+        let mut roles = with_roles.then(|| {
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            loaders::roles_by_user(&ids, held)
+        });
         if ctx
             .look_ahead()
             .field("edges")
@@ -232,12 +234,12 @@ impl UserQuery {
             page,
             total,
             |r| (r.created_at, r.id),
-            |row| match with_roles {
-                true => {
+            |row| match roles.as_mut() {
+                Some(roles) => {
                     let of_user = roles.remove(&RolesOfUser(row.id)).unwrap_or_default();
                     User::with_roles(row, of_user)
                 }
-                false => User::from(row),
+                None => User::from(row),
             },
         ))
     }

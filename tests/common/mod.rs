@@ -225,6 +225,18 @@ impl TestApp {
         &self.db.name
     }
 
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .expect("a text body")
+    }
+
     /// POSTs a GraphQL request, with a Bearer token when given; returns the JSON body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         self.gql_response(token, query, variables)

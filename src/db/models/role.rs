@@ -239,6 +239,16 @@ impl RoleRow {
     }
 }
 
+/// Role assignments joined to the roles they give (the composite key, tenant first).
+#[diesel::dsl::auto_type]
+fn held_roles() -> _ {
+    user_roles::table.inner_join(
+        roles::table.on(roles::tenant_id
+            .eq(user_roles::tenant_id)
+            .and(roles::id.eq(user_roles::role_id))),
+    )
+}
+
 impl UserRoleRow {
     /// The roles held by the users of one users page (`UserRow::page` with the same request),
     /// as `roles_of_users` gives them. The page is a subquery here, so this read need not wait
@@ -251,12 +261,7 @@ impl UserRoleRow {
         let ids = after_key!(ids, users::created_at, users::id, page.after)
             .order((users::created_at, users::id))
             .limit(page.fetch());
-        Ok(user_roles::table
-            .inner_join(
-                roles::table.on(roles::tenant_id
-                    .eq(user_roles::tenant_id)
-                    .and(roles::id.eq(user_roles::role_id))),
-            )
+        Ok(held_roles()
             .filter(user_roles::user_id.eq_any(ids))
             .order(user_roles::created_at)
             .select((user_roles::user_id, RoleRow::as_select()))
@@ -270,12 +275,7 @@ impl UserRoleRow {
         conn: &mut impl Reader,
         user_ids: &[Uuid],
     ) -> AppResult<Vec<(Uuid, RoleRow)>> {
-        Ok(user_roles::table
-            .inner_join(
-                roles::table.on(roles::tenant_id
-                    .eq(user_roles::tenant_id)
-                    .and(roles::id.eq(user_roles::role_id))),
-            )
+        Ok(held_roles()
             .filter(user_roles::user_id.eq_any(user_ids))
             .order(user_roles::created_at)
             .select((user_roles::user_id, RoleRow::as_select()))
