@@ -214,8 +214,12 @@ impl From<diesel::result::Error> for AppError {
                 err.source = Some(e.into());
                 err
             }
-            // The server went away under a request (shut down, restarted, network).
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            // The server went away under a request (shut down, restarted, network): the
+            // connection closed while reading, or before a statement could be sent.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )
             | Error::BrokenTransactionManager => AppError::database_unavailable(e.into()),
             Error::DatabaseError(_, info)
                 if info.message().contains("terminating connection")
@@ -270,6 +274,7 @@ mod tests {
     fn a_server_gone_under_a_request_is_database_unavailable_and_other_causes_stay_hidden() {
         for e in [
             database_error(DatabaseErrorKind::ClosedConnection, "connection closed"),
+            database_error(DatabaseErrorKind::UnableToSendCommand, "connection closed"),
             database_error(
                 DatabaseErrorKind::Unknown,
                 "terminating connection due to administrator command",
