@@ -10,7 +10,7 @@
 //! Chromium resolves no host name but 127.0.0.1 and sends anything else to a closed local proxy
 //! port, so even a page that tried could not reach the internet.
 
-mod common;
+use crate::common;
 
 use std::{
     io::{Read, Write},

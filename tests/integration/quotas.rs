@@ -1,6 +1,6 @@
 //! Per-tenant rate limiting, quotas, usage metering and alerts, through HTTP.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{Arc, Mutex},

@@ -1,7 +1,7 @@
 //! The isolation rules of DESIGN.md, read from pg_catalog of a migrated database. Tables are
 //! discovered, not listed, so a new table is held to the rules without editing this file.
 
-mod common;
+use crate::common;
 
 use common::fresh_database;
 use tenant_hub::config::DEFAULT_APP_ROLE;

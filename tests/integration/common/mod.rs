@@ -95,8 +95,10 @@ async fn template() -> String {
                 .await
                 .unwrap()
                 .is_some();
-            if !exists {
-                // Templates of older migration sets are of no further use.
+            // Templates of older migration sets are of no further use, unless several checkouts
+            // share this server (HUB_TEST_KEEP_TEMPLATES=1), each with its own migrations.
+            let drop_stale = std::env::var("HUB_TEST_KEEP_TEMPLATES").as_deref() != Ok("1");
+            if !exists && drop_stale {
                 let stale = admin
                     .query("SELECT datname::text FROM pg_database WHERE datname LIKE 'tenant_hub_tpl_%' AND datname <> $1", &[&name])
                     .await
@@ -107,6 +109,8 @@ async fn template() -> String {
                         .batch_execute(&format!("ALTER DATABASE {old} IS_TEMPLATE false; DROP DATABASE IF EXISTS {old}"))
                         .await;
                 }
+            }
+            if !exists {
                 let building = format!("{name}_build");
                 admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await.unwrap();
                 let settings = db_settings(&building);

@@ -4,7 +4,7 @@
 //! listening connection drops its cache and reconnects; and each replica enforces its share of
 //! a tenant's rate limit (HUB_REPLICAS).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The tenant lifecycle through HTTP: deactivation with its grace period, reactivation,
 //! suspension, export (JSON and NDJSON), and the purge that leaves no row behind.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, TestApp, error_code, spawn_app, spawn_app_with};
 use serde_json::{Value, json};

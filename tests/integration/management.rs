@@ -2,7 +2,7 @@
 //! resets, roles and assignments, workspaces and members, products and access, tenant settings,
 //! `node`, and the audit record every mutation writes.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, TenantFixture, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};

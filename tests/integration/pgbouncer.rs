@@ -3,7 +3,7 @@
 //! client's tenant into another's transaction; and the hub's operations work through it (with
 //! the statement cache off, as PgBouncer 1.18 has no prepared-statement support).
 
-mod common;
+use crate::common;
 
 use std::{net::TcpListener, path::PathBuf, process::Command, time::Duration};
 

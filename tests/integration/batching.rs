@@ -1,7 +1,7 @@
 //! N+1 and pagination: listing 50 users with their roles, or 20 workspaces with their members,
 //! costs the same number of SQL statements as listing 5 or 2; and connections page correctly.
 
-mod common;
+use crate::common;
 
 use common::{TenantFixture, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};

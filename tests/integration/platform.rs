@@ -1,6 +1,6 @@
 //! Platform administration, the audit log and billing, through HTTP.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

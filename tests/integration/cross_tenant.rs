@@ -3,7 +3,7 @@
 //! NOT_FOUND or FORBIDDEN, never data; A's own lists and nested fields show nothing of B; and
 //! afterwards B's data, as B sees it and as the database holds it, is exactly what it was.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
@@ -36,7 +36,7 @@ struct World {
 }
 
 /// The hub with a burst as large as the free plan's whole minute: these tests send a few
-/// hundred requests per tenant at once, and rate limiting is tests/quotas.rs's subject.
+/// hundred requests per tenant at once, and rate limiting is tests/integration/quotas.rs's subject.
 async fn spawn() -> TestApp {
     spawn_app_with(|s| s.rate_limit_burst_secs = 60).await
 }

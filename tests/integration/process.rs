@@ -3,7 +3,7 @@
 //! on SIGTERM, one clear line for an unreachable database, and two hub processes on one
 //! database telling each other of changes (PostgreSQL LISTEN/NOTIFY).
 
-mod common;
+use crate::common;
 
 use std::{
     io::{BufRead, BufReader},

@@ -4,7 +4,7 @@
 //! Nobody grants what they lack: an admin can neither give the owner role nor make a role with
 //! billing:manage.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
@@ -32,7 +32,7 @@ struct Team {
 }
 
 /// The hub with a burst as large as the free plan's whole minute: these tests send a few
-/// hundred requests per tenant at once, and rate limiting is tests/quotas.rs's subject.
+/// hundred requests per tenant at once, and rate limiting is tests/integration/quotas.rs's subject.
 async fn spawn() -> TestApp {
     spawn_app_with(|s| s.rate_limit_burst_secs = 60).await
 }

@@ -2,7 +2,7 @@
 //! health and readiness probes, serves GraphQL, and reports not-ready while the database is
 //! unreachable (and ready again once it is back).
 
-mod common;
+use crate::common;
 
 use common::{TestDb, spawn_app, start, temp_keys_dir, test_settings};
 use serde_json::json;

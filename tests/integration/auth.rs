@@ -1,7 +1,7 @@
 //! The authentication hub through HTTP: sign-up, login, tokens, refresh sessions, logout,
 //! platform admins, `me` and `tenantContext`, and a battery of forged tokens.
 
-mod common;
+use crate::common;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::{PASSWORD, TestApp, error_code, spawn_app, spawn_app_with};

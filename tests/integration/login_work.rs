@@ -3,7 +3,7 @@
 //! told from a wrong password by timing. (Counted rather than timed: the counter is
 //! process-wide, so this file holds one test.)
 
-mod common;
+use crate::common;
 
 use common::spawn_app;
 

@@ -3,7 +3,7 @@
 //! the database is back. The test starts its own PostgreSQL server (initdb as the `postgres`
 //! user, in a temporary folder, on a free port) so that it can stop and restart it.
 
-mod common;
+use crate::common;
 
 use std::{
     net::TcpListener,

@@ -2,7 +2,7 @@
 //! tenant set in `app.tenant_id`, and nothing when none is set. The tables are found in
 //! pg_catalog, so a new tenant table is covered without editing this file.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, spawn_app};
 use uuid::Uuid;

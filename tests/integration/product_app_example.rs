@@ -1,9 +1,9 @@
 //! Runs the product-app example (examples/product_app.rs) against a real hub: it verifies a
 //! token through the JWKS endpoint alone and reads the TenantContext.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/product_app.rs"]
+#[path = "../../examples/product_app.rs"]
 #[allow(dead_code)]
 mod product_app;
 

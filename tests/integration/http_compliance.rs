@@ -1,6 +1,6 @@
 //! GraphQL over HTTP, query limits, production defaults, CORS, persisted queries and metrics.
 
-mod common;
+use crate::common;
 
 use common::{error_code, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
