@@ -13,10 +13,11 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::Action;
 use crate::{
     app::AppState,
     db::{
-        Conn, ScopedFutureExt,
+        ScopedFutureExt, TenantTx,
         models::{AlertRow, IntegrationRow, WebhookDeliveryRow},
     },
     error::AppResult,
@@ -34,7 +35,7 @@ pub fn month_start() -> NaiveDate {
 /// Records the alerts `used` of `quota` has crossed, in the caller's transaction; returns the
 /// ones that are new (to deliver once the transaction has committed).
 pub async fn check(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     tenant_id: Uuid,
     metric: &str,
     used: f64,
@@ -216,7 +217,7 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
         None => String::new(),
     };
     let body = serde_json::to_vec(&json!({
-        "type": "usage.alert",
+        "type": Action::UsageAlert.as_str(),
         "tenant_id": tenant_id,
         "alert": {
             "id": alert.id, "metric": alert.metric, "threshold": alert.threshold,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{Months, Utc};
 use serde_json::json;
 
+use crate::db::SystemReason;
 use crate::{
     alerts,
     app::AppState,
@@ -56,7 +57,7 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
     loop {
         let events = state
             .db
-            .system_tx(|conn| {
+            .system_tx(SystemReason::Housekeeping, |conn| {
                 BillingEventRow::claim_due(conn, MAX_ATTEMPTS, BATCH, LEASE).scope_boxed()
             })
             .await?;
@@ -68,7 +69,7 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
             let (tenant_id, id) = (event.tenant_id, event.id);
             state
                 .db
-                .system_tx(move |conn| {
+                .system_tx(SystemReason::Housekeeping, move |conn| {
                     BillingEventRow::record_attempt(conn, tenant_id, id, outcome).scope_boxed()
                 })
                 .await?;
@@ -116,7 +117,9 @@ async fn send(
 pub async fn close_periods(db: &Db) -> AppResult<usize> {
     let today = Utc::now().date_naive();
     let due = db
-        .system_tx(|conn| SubscriptionRow::ended(conn, today).scope_boxed())
+        .system_tx(SystemReason::Housekeeping, |conn| {
+            SubscriptionRow::ended(conn, today).scope_boxed()
+        })
         .await?;
     let mut closed = 0;
     for tenant_id in due {

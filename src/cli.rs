@@ -6,6 +6,8 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::db::SystemReason;
+use crate::domain::Action;
 use crate::{
     app::Application,
     auth::{keys, password},
@@ -208,7 +210,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let due: Vec<(uuid::Uuid, Option<String>)> = if force {
                 let id = tenant.ok_or_else(|| anyhow::anyhow!("--force needs --tenant"))?;
                 let row = pool
-                    .system_tx(|conn| TenantRow::find_any(conn, id).scope_boxed())
+                    .system_tx(SystemReason::Operator, |conn| {
+                        TenantRow::find_any(conn, id).scope_boxed()
+                    })
                     .await
                     .map_err(|e| anyhow::anyhow!(e.message))?;
                 if row.domain.is_none() || confirm_domain.map(|d| d.to_lowercase()) != row.domain {
@@ -216,7 +220,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 vec![(id, row.domain)]
             } else {
-                pool.system_tx(|conn| {
+                pool.system_tx(SystemReason::Operator, |conn| {
                     TenantRow::due_for_purge(conn, chrono::Utc::now()).scope_boxed()
                 })
                 .await
@@ -258,7 +262,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bootstrap::prepare(&db).await?;
             let pool = Db::connect(&db)?;
             let listening = pool
-                .system_tx(|conn| {
+                .system_tx(SystemReason::Operator, |conn| {
                     async move {
                         let listening = crate::invalidation::listening_replicas(conn).await?;
                         crate::invalidation::notify(
@@ -269,7 +273,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         audit::record_platform(
                             conn,
                             &AuditContext::system(),
-                            AuditEvent::new("platform.usage_flushed")
+                            AuditEvent::new(Action::PlatformUsageFlushed)
                                 .details(serde_json::json!({ "replicas": listening })),
                         )
                         .await?;
@@ -331,14 +335,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let db = Db::connect(&db)?;
             let (row, created) = db
-                .system_tx(move |conn| {
+                .system_tx(SystemReason::Operator, move |conn| {
                     async move {
                         let (row, created) =
                             PlatformAdminRow::upsert(conn, email.as_str(), &hash).await?;
                         let action = if created {
-                            "platform.admin_created"
+                            Action::PlatformAdminCreated
                         } else {
-                            "platform.admin_password_set"
+                            Action::PlatformAdminPasswordSet
                         };
                         audit::record_platform(
                             conn,

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, Db, ScopedFutureExt, models::TenantRow},
+    db::{Db, Reader, ScopedFutureExt, TenantTx, models::TenantRow},
     error::{AppError, AppResult},
 };
 
@@ -48,7 +48,7 @@ struct JsonRow {
 }
 
 /// The tenant tables to export, in name order.
-pub async fn tables(conn: &mut Conn) -> AppResult<Vec<String>> {
+pub async fn tables(conn: &mut impl Reader) -> AppResult<Vec<String>> {
     let rows: Vec<TableName> = diesel::sql_query(
         "SELECT c.relname::text AS name FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
@@ -87,7 +87,7 @@ fn header(tenant: &TenantRow) -> Value {
 }
 
 /// The whole export as one document: `{format_version, exported_at, tenant, tables: {...}}`.
-pub async fn document(conn: &mut Conn, tenant_id: Uuid) -> AppResult<Value> {
+pub async fn document(conn: &mut TenantTx, tenant_id: Uuid) -> AppResult<Value> {
     let tenant = TenantRow::current(conn, tenant_id).await?;
     let mut doc = header(&tenant);
     let mut tables = serde_json::Map::new();

@@ -17,7 +17,15 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{app::AppState, error::AppResult};
+use crate::{
+    app::AppState,
+    db::{
+        ScopedFutureExt, SystemReason,
+        audit::{self, AuditContext},
+    },
+    error::AppResult,
+    ops::Effect,
+};
 
 pub const CHANNEL: &str = "tenant_hub_invalidate";
 /// The listener connection's application_name (visible in pg_stat_activity).
@@ -82,6 +90,31 @@ pub async fn announce(state: &AppState, what: Invalidation) {
             "cannot announce a cache invalidation"
         );
         e.log_cause();
+    }
+}
+
+/// Runs the effects of a committed operation (`ops::Effect`): invalidations are announced,
+/// platform audit records written in their own system transaction (a failure is logged).
+pub async fn run_effects(state: &AppState, audit_ctx: &AuditContext, effects: Vec<Effect>) {
+    for effect in effects {
+        match effect {
+            Effect::Invalidate(what) => announce(state, what).await,
+            Effect::PlatformAudit(event) => {
+                let written = state
+                    .db
+                    .system_tx(SystemReason::PlatformAdmin, |tx| {
+                        audit::record_platform(tx, audit_ctx, event).scope_boxed()
+                    })
+                    .await;
+                if let Err(e) = written {
+                    tracing::warn!(
+                        code = e.code.as_str(),
+                        "cannot write a platform audit record"
+                    );
+                    e.log_cause();
+                }
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::Utc;
 use dashmap::DashMap;
 use uuid::Uuid;
 
+use crate::db::SystemReason;
 use crate::{
     db::{Db, ScopedFutureExt, models::usage},
     error::AppResult,
@@ -51,7 +52,9 @@ impl UsageMeter {
         }
         let day = Utc::now().date_naive();
         let result = db
-            .system_tx(|conn| usage::add_api_calls(conn, day, &batch).scope_boxed())
+            .system_tx(SystemReason::Housekeeping, |conn| {
+                usage::add_api_calls(conn, day, &batch).scope_boxed()
+            })
             .await;
         match result {
             Ok(()) => Ok(batch.iter().map(|(_, n)| n).sum()),

@@ -2,6 +2,8 @@
 //! Password hashes are checked outside any transaction, so a slow hash never holds a connection.
 
 use crate::db::ScopedFutureExt;
+use crate::db::SystemReason;
+use crate::domain::Action;
 use chrono::{Duration as ChronoDuration, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -10,7 +12,7 @@ use crate::{
     app::AppState,
     auth::{jwt::IssuedToken, opaque, password, principal::MemberPrincipal},
     db::{
-        Conn,
+        TenantTx,
         audit::{self, Actor, AuditEvent},
         models::{PlatformAdminRow, RefreshTokenRow, SessionRow, TenantRow, UserRow},
     },
@@ -36,7 +38,7 @@ pub struct RefreshOutcome {
 /// Starts a session for a verified user: the session row, its first refresh token and an
 /// audit record, in the caller's transaction.
 pub async fn open_session(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     state: &AppState,
     meta: &RequestMeta,
     tenant_id: Uuid,
@@ -62,7 +64,7 @@ pub async fn open_session(
         conn,
         tenant_id,
         &meta.audit(Actor::User(user_id)),
-        AuditEvent::new("auth.login").target("session", session.id),
+        AuditEvent::new(Action::AuthLogin).target("session", session.id),
     )
     .await?;
     Ok((session.id, token))
@@ -83,7 +85,9 @@ pub async fn login(
     let key = tenant_key.to_owned();
     let tenant = state
         .db
-        .system_tx(|conn| TenantRow::find_by_login_key(conn, &key).scope_boxed())
+        .system_tx(SystemReason::Authentication, |conn| {
+            TenantRow::find_by_login_key(conn, &key).scope_boxed()
+        })
         .await?;
     // An account is counted by its tenant's id, however the tenant was named (domain, slug or
     // one of the id's spellings): naming it differently gives no new allowance of guesses.
@@ -122,7 +126,7 @@ pub async fn login(
                 .db
                 .tenant_tx(tenant_id, move |conn| {
                     async move {
-                        let mut event = AuditEvent::new("auth.login_failed").details(details);
+                        let mut event = AuditEvent::new(Action::AuthLoginFailed).details(details);
                         if let Some(id) = target {
                             event = event.target("user", id);
                         }
@@ -193,7 +197,7 @@ pub async fn refresh_session(
                             conn,
                             tenant_id,
                             &meta.audit(Actor::Anonymous),
-                            AuditEvent::new("auth.refresh_token_reused")
+                            AuditEvent::new(Action::AuthRefreshTokenReused)
                                 .target("session", session.id)
                                 .details(json!({ "user_id": session.user_id })),
                         )
@@ -221,7 +225,7 @@ pub async fn refresh_session(
                     conn,
                     tenant_id,
                     &meta.audit(Actor::User(session.user_id)),
-                    AuditEvent::new("auth.session_refreshed").target("session", session.id),
+                    AuditEvent::new(Action::AuthSessionRefreshed).target("session", session.id),
                 )
                 .await?;
                 Ok(Outcome::Rotated {
@@ -277,7 +281,7 @@ pub async fn logout(
                     conn,
                     tenant_id,
                     &meta.audit(Actor::User(user_id)),
-                    AuditEvent::new("auth.logout").target("session", session_id),
+                    AuditEvent::new(Action::AuthLogout).target("session", session_id),
                 )
                 .await?;
                 Ok(revoked)
@@ -305,7 +309,9 @@ pub async fn admin_login(
     let lookup = email.trim().to_owned();
     let admin = state
         .db
-        .system_tx(|conn| PlatformAdminRow::find_by_email(conn, &lookup).scope_boxed())
+        .system_tx(SystemReason::Authentication, |conn| {
+            PlatformAdminRow::find_by_email(conn, &lookup).scope_boxed()
+        })
         .await?;
     let hash = admin
         .as_ref()
@@ -319,14 +325,14 @@ pub async fn admin_login(
             .map_or(Actor::Anonymous, |a| Actor::PlatformAdmin(a.id)),
     );
     let action = if verified {
-        "platform.admin_login"
+        Action::PlatformAdminLogin
     } else {
-        "platform.admin_login_failed"
+        Action::PlatformAdminLoginFailed
     };
     let details = json!({ "email": email.trim().to_lowercase() });
     state
         .db
-        .system_tx(|conn| {
+        .system_tx(SystemReason::Authentication, |conn| {
             audit::record_platform(conn, &ctx, AuditEvent::new(action).details(details))
                 .scope_boxed()
         })

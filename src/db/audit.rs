@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        Conn,
+        AnyTx,
         schema::{audit_log, platform_audit_log},
     },
+    domain::Action,
     error::AppResult,
 };
 
@@ -81,19 +82,23 @@ impl AuditContext {
     }
 }
 
-/// One event: `action` is a dotted verb such as `user.created`.
+/// One event: what happened ([`Action`]), to what, with which details.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
-    pub action: &'static str,
+    pub action: Action,
+    /// Who did it, when the operation knows better than the request (a sign-up is the new
+    /// owner's act); else the request's actor.
+    pub actor: Option<Actor>,
     pub target_type: Option<&'static str>,
     pub target_id: Option<String>,
     pub details: Value,
 }
 
 impl AuditEvent {
-    pub fn new(action: &'static str) -> AuditEvent {
+    pub fn new(action: Action) -> AuditEvent {
         AuditEvent {
             action,
+            actor: None,
             target_type: None,
             target_id: None,
             details: Value::Object(Default::default()),
@@ -106,6 +111,12 @@ impl AuditEvent {
         self
     }
 
+    /// Records `actor` as the one who did it instead of the request's actor.
+    pub fn by(mut self, actor: Actor) -> AuditEvent {
+        self.actor = Some(actor);
+        self
+    }
+
     pub fn details(mut self, details: Value) -> AuditEvent {
         self.details = details;
         self
@@ -114,19 +125,19 @@ impl AuditEvent {
 
 /// Appends to the tenant's audit log (inside that tenant's transaction, or system scope).
 pub async fn record(
-    conn: &mut Conn,
+    conn: &mut impl AnyTx,
     tenant_id: Uuid,
     ctx: &AuditContext,
     event: AuditEvent,
 ) -> AppResult<()> {
-    let (actor_type, actor_id) = ctx.actor.parts();
+    let (actor_type, actor_id) = event.actor.unwrap_or(ctx.actor).parts();
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::tenant_id.eq(tenant_id),
             audit_log::id.eq(Uuid::now_v7()),
             audit_log::actor_type.eq(actor_type),
             audit_log::actor_id.eq(actor_id),
-            audit_log::action.eq(event.action),
+            audit_log::action.eq(event.action.as_str()),
             audit_log::target_type.eq(event.target_type),
             audit_log::target_id.eq(event.target_id),
             audit_log::ip.eq(&ctx.ip),
@@ -140,17 +151,17 @@ pub async fn record(
 
 /// Appends to the platform audit log (system scope).
 pub async fn record_platform(
-    conn: &mut Conn,
+    conn: &mut impl AnyTx,
     ctx: &AuditContext,
     event: AuditEvent,
 ) -> AppResult<()> {
-    let (actor_type, actor_id) = ctx.actor.parts();
+    let (actor_type, actor_id) = event.actor.unwrap_or(ctx.actor).parts();
     diesel::insert_into(platform_audit_log::table)
         .values((
             platform_audit_log::id.eq(Uuid::now_v7()),
             platform_audit_log::actor_type.eq(actor_type),
             platform_audit_log::actor_id.eq(actor_id),
-            platform_audit_log::action.eq(event.action),
+            platform_audit_log::action.eq(event.action.as_str()),
             platform_audit_log::target_type.eq(event.target_type),
             platform_audit_log::target_id.eq(event.target_id),
             platform_audit_log::ip.eq(&ctx.ip),

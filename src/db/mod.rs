@@ -1,9 +1,11 @@
 //! The database: the pool and the only two ways code reaches tenant tables.
 //!
 //! * [`Db::tenant_tx`] runs a closure in one transaction with `app.tenant_id` set
-//!   transaction-locally; RLS then shows and accepts that tenant's rows only.
+//!   transaction-locally; RLS then shows and accepts that tenant's rows only. The closure gets a
+//!   [`TenantTx`].
 //! * [`Db::system_tx`] sets `app.scope = 'system'` instead, for the few paths that must cross
-//!   tenants (login's tenant lookup, platform reports, maintenance). Only guarded code calls it.
+//!   tenants, each with its [`SystemReason`]; the closure gets a [`SystemTx`]. The two types
+//!   keep tenant-relative and cross-tenant model functions apart at compile time (`tx`).
 //!
 //! Both settings end with the transaction (`set_config(..., true)`), so a pooled connection never
 //! carries a tenant into the next checkout, also behind PgBouncer in transaction mode.
@@ -12,6 +14,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod models;
 pub mod schema;
+pub mod tx;
 
 use std::{
     sync::{
@@ -32,6 +35,8 @@ use diesel_async::{
 use futures_util::FutureExt;
 pub use scoped_futures::{ScopedBoxFuture, ScopedFutureExt};
 use uuid::Uuid;
+
+pub use tx::{AnyTx, InTenant, SystemReason, SystemTx, TenantRead, TenantTx};
 
 use crate::{
     config::DatabaseSettings,
@@ -69,13 +74,6 @@ impl Instrumentation for StatementCounter {
             self.0.fetch_add(1, Ordering::Relaxed);
         }
     }
-}
-
-/// Which rows a transaction may see.
-#[derive(Debug, Clone, Copy)]
-enum Scope {
-    Tenant(Uuid),
-    System,
 }
 
 impl Db {
@@ -134,21 +132,25 @@ impl Db {
     pub async fn tenant_tx<'a, T, F>(&self, tenant: Uuid, f: F) -> AppResult<T>
     where
         T: Send + 'a,
-        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
+        F: for<'r> FnOnce(&'r mut TenantTx) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
     {
-        let mut conn = self.pool.get().await?;
-        run_in_transaction(&mut conn, Scope::Tenant(tenant), f).await
+        let conn = self.pool.get().await?;
+        let mut tx = TenantTx::new(conn, tenant);
+        let begin = format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)");
+        run_in_transaction(&mut tx, &begin, f).await
     }
 
-    /// Runs `f` in one transaction in system scope, across tenants. Callers are guarded:
-    /// platform admins, login's tenant lookup, maintenance.
-    pub async fn system_tx<'a, T, F>(&self, f: F) -> AppResult<T>
+    /// Runs `f` in one transaction in system scope, across tenants, for `reason` (each reason
+    /// is minted in one module: see [`SystemReason`]).
+    pub async fn system_tx<'a, T, F>(&self, reason: SystemReason, f: F) -> AppResult<T>
     where
         T: Send + 'a,
-        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
+        F: for<'r> FnOnce(&'r mut SystemTx) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
     {
-        let mut conn = self.pool.get().await?;
-        run_in_transaction(&mut conn, Scope::System, f).await
+        let conn = self.pool.get().await?;
+        let mut tx = SystemTx::new(conn, reason);
+        let begin = "BEGIN; SELECT set_config('app.scope', 'system', true)";
+        run_in_transaction(&mut tx, begin, f).await
     }
 
     /// `SELECT 1` through the pool: is the database reachable right now? A pooled connection
@@ -180,30 +182,25 @@ impl Db {
     }
 }
 
-async fn run_in_transaction<'a, T, F>(conn: &mut Conn, scope: Scope, f: F) -> AppResult<T>
+/// Sends `begin` (BEGIN and the scope's setting, in one round trip: one simple-protocol
+/// batch), runs `f`, then commits, or rolls back when `f` failed.
+async fn run_in_transaction<'a, X, T, F>(tx: &mut X, begin: &str, f: F) -> AppResult<T>
 where
+    X: std::ops::DerefMut<Target = Conn> + Send,
     T: Send + 'a,
-    F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
+    F: for<'r> FnOnce(&'r mut X) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
 {
     type Tm = <Conn as AsyncConnection>::TransactionManager;
-    // BEGIN and the scope in one round trip (one simple-protocol batch). A Uuid prints as hex
-    // and hyphens only, so the literal cannot carry anything else.
-    let begin = match scope {
-        Scope::Tenant(tenant) => {
-            format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")
-        }
-        Scope::System => "BEGIN; SELECT set_config('app.scope', 'system', true)".to_owned(),
-    };
-    Tm::begin_transaction_sql(conn, &begin).await?;
-    let outcome = f(conn).await;
+    Tm::begin_transaction_sql(&mut **tx, begin).await?;
+    let outcome = f(tx).await;
     match outcome {
         Ok(value) => {
-            Tm::commit_transaction(conn).await?;
+            Tm::commit_transaction(&mut **tx).await?;
             Ok(value)
         }
         Err(err) => {
             // A failed rollback leaves the connection broken; the pool then discards it.
-            if let Err(rollback) = Tm::rollback_transaction(conn).await {
+            if let Err(rollback) = Tm::rollback_transaction(&mut **tx).await {
                 tracing::warn!(error = %rollback, "rollback failed");
             }
             Err(err)

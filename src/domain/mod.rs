@@ -2,6 +2,7 @@
 //! is, the permission catalog, the system roles, and a tenant's configuration.
 //! Each `parse` returns a BAD_USER_INPUT error naming the input field.
 
+pub mod action;
 pub mod config;
 pub mod email;
 pub mod hostname;
@@ -10,6 +11,7 @@ pub mod permissions;
 pub mod product_access;
 pub mod slug;
 
+pub use action::Action;
 pub use config::{Branding, Features, Limits};
 pub use email::Email;
 pub use hostname::Hostname;

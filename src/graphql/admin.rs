@@ -11,6 +11,7 @@ use diesel::{
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
+use crate::domain::Action;
 use crate::{
     db::{
         ScopedFutureExt,
@@ -143,7 +144,7 @@ impl AdminQuery {
                     audit::record_platform(
                         conn,
                         &audit_ctx,
-                        AuditEvent::new("platform.tenants_listed"),
+                        AuditEvent::new(Action::PlatformTenantsListed),
                     )
                     .await?;
                     Ok((rows, total))
@@ -166,7 +167,7 @@ impl AdminQuery {
         let admin = context::platform_admin(ctx).await?;
         let period = crate::alerts::month_start();
         let (tenant, users, calls, storage) = admin
-            .tenant_tx(tenant_id, "platform.tenant_read", |conn| {
+            .tenant_tx(tenant_id, Action::PlatformTenantRead, |conn| {
                 async move {
                     Ok((
                         TenantRow::current(conn, tenant_id).await?,
@@ -264,7 +265,7 @@ impl AdminQuery {
                     .bind::<Date, _>(to_day)
                     .get_result(conn)
                     .await?;
-                    audit::record_platform(conn, &audit_ctx, AuditEvent::new("platform.report_read").details(json!({ "from": from, "to": to })))
+                    audit::record_platform(conn, &audit_ctx, AuditEvent::new(Action::PlatformReportRead).details(json!({ "from": from, "to": to })))
                         .await?;
                     Ok((by_status, by_plan, users.n, calls.n, top))
                 }
@@ -316,7 +317,7 @@ impl AdminMutation {
         admin
             .system_tx(move |conn| {
                 async move {
-                    let event = AuditEvent::new("platform.usage_flushed")
+                    let event = AuditEvent::new(Action::PlatformUsageFlushed)
                         .details(json!({ "calls": calls }));
                     audit::record_platform(conn, &audit_ctx, event).await
                 }

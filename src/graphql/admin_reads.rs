@@ -15,6 +15,8 @@ use std::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::db::SystemReason;
+use crate::domain::Action;
 use crate::{
     app::AppState,
     auth::Principal,
@@ -84,14 +86,14 @@ pub async fn record(
     let details = json!({ "operation": operation });
     state
         .db
-        .system_tx(move |conn| {
+        .system_tx(SystemReason::PlatformAdmin, move |conn| {
             async move {
                 for tenant_id in tenants {
                     audit::record(
                         conn,
                         tenant_id,
                         &ctx,
-                        AuditEvent::new("platform.tenant_read")
+                        AuditEvent::new(Action::PlatformTenantRead)
                             .target("tenant", tenant_id)
                             .details(details.clone()),
                     )

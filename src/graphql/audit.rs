@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use crate::domain::Action;
 use crate::{
     auth::Principal,
     db::{ScopedFutureExt, audit::AuditRow, schema::audit_log},
@@ -137,7 +138,7 @@ impl AuditQuery {
                 let admin = context::platform_admin(ctx).await?;
                 let tenant = ids::decode("Tenant", "tenantId", &id)?;
                 admin
-                    .tenant_tx(tenant, "platform.audit_read", |conn| {
+                    .tenant_tx(tenant, Action::PlatformAuditRead, |conn| {
                         page(conn, &filter, actor, request).scope_boxed()
                     })
                     .await?

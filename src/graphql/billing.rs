@@ -5,6 +5,7 @@ use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::NaiveDate;
 use serde_json::json;
 
+use crate::domain::Action;
 use crate::{
     db::{
         ScopedFutureExt,
@@ -156,7 +157,7 @@ impl BillingMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("billing.plan_changed")
+                        AuditEvent::new(Action::BillingPlanChanged)
                             .target("tenant", tenant_id)
                             .details(json!({ "from": current.plan, "to": target.id })),
                     )

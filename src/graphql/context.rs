@@ -23,10 +23,11 @@ use crate::{
     auth::{MemberPrincipal, Principal},
     context_cache::{Access, Ticket},
     db::{
-        Conn, ScopedBoxFuture, ScopedFutureExt,
+        ScopedBoxFuture, ScopedFutureExt, SystemReason, SystemTx, TenantTx,
         audit::{self, Actor, AuditContext, AuditEvent},
         models::{PlatformAdminRow, RoleRow, TenantRow, product},
     },
+    domain::Action,
     domain::Permission,
     error::{AppError, AppResult},
     graphql::{
@@ -96,6 +97,21 @@ pub fn request<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
     Ok(req)
 }
 
+/// Runs what a committed operation left to do (cache invalidation, platform audit records)
+/// and hands back its value. A failed effect is logged, not returned: the change itself has
+/// committed.
+pub async fn after_commit<T>(
+    ctx: &Context<'_>,
+    audit_ctx: &AuditContext,
+    done: crate::ops::Committed<T>,
+) -> T {
+    match state(ctx) {
+        Ok(state) => crate::invalidation::run_effects(state, audit_ctx, done.effects).await,
+        Err(e) => e.log_cause(),
+    }
+    done.value
+}
+
 /// Database access limited to one tenant.
 pub struct TenantScope<'a> {
     pub state: &'a AppState,
@@ -129,7 +145,7 @@ impl TenantScope<'_> {
     pub async fn tx<'f, T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'f,
-        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
+        F: for<'r> FnOnce(&'r mut TenantTx) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
     {
         self.state.db.tenant_tx(self.tenant_id, f).await
     }
@@ -345,22 +361,20 @@ impl<'a> PlatformScope<'a> {
     pub async fn system_tx<'f, T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'f,
-        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
+        F: for<'r> FnOnce(&'r mut SystemTx) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
     {
-        self.state.db.system_tx(f).await
+        self.state
+            .db
+            .system_tx(SystemReason::PlatformAdmin, f)
+            .await
     }
 
     /// A tenant's data, as that tenant sees it; the access is written to the tenant's audit
     /// log with this admin as actor, in the same transaction.
-    pub async fn tenant_tx<'f, T, F>(
-        &self,
-        tenant_id: Uuid,
-        action: &'static str,
-        f: F,
-    ) -> AppResult<T>
+    pub async fn tenant_tx<'f, T, F>(&self, tenant_id: Uuid, action: Action, f: F) -> AppResult<T>
     where
         T: Send + 'f,
-        F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
+        F: for<'r> FnOnce(&'r mut TenantTx) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
     {
         let ctx = self.audit();
         let value = self
@@ -412,7 +426,9 @@ pub async fn platform_admin<'a>(ctx: &Context<'a>) -> AppResult<PlatformScope<'a
         .get_or_try_init(|| async {
             let admin = state
                 .db
-                .system_tx(move |conn| PlatformAdminRow::find(conn, admin_id).scope_boxed())
+                .system_tx(SystemReason::PlatformAdmin, move |conn| {
+                    PlatformAdminRow::find(conn, admin_id).scope_boxed()
+                })
                 .await?;
             match admin {
                 Some(a) if a.disabled_at.is_none() => Ok(()),

@@ -7,6 +7,8 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::db::SystemReason;
+use crate::domain::Action;
 use crate::{
     auth::Principal,
     db::{
@@ -69,7 +71,7 @@ async fn transition(
     scope: &TenantScope<'_>,
     allowed_from: &'static [&'static str],
     to: &'static str,
-    action: &'static str,
+    action: Action,
     reason: Option<String>,
     grace_days: i32,
 ) -> AppResult<TenantRow> {
@@ -114,7 +116,7 @@ pub async fn purge(
     ctx: &crate::db::audit::AuditContext,
     force: bool,
 ) -> AppResult<i64> {
-    db.system_tx(|conn| {
+    db.system_tx(SystemReason::PlatformAdmin, |conn| {
         async move {
             if force {
                 // A forced purge of an active or suspended tenant deactivates it in the same
@@ -137,7 +139,7 @@ pub async fn purge(
             audit::record_platform(
                 conn,
                 ctx,
-                AuditEvent::new("platform.tenant_purged")
+                AuditEvent::new(Action::PlatformTenantPurged)
                     .target("tenant", tenant_id)
                     .details(json!({ "rows_deleted": deleted, "forced": force })),
             )
@@ -172,7 +174,7 @@ impl LifecycleQuery {
                         conn,
                         tid,
                         &audit_ctx,
-                        AuditEvent::new("tenant.exported").target("tenant", tid),
+                        AuditEvent::new(Action::TenantExported).target("tenant", tid),
                     )
                     .await?;
                     Ok(doc)
@@ -205,7 +207,7 @@ impl LifecycleMutation {
             &scope,
             &["active", "suspended"],
             "deactivated",
-            "tenant.deactivated",
+            Action::TenantDeactivated,
             reason,
             grace,
         )
@@ -224,7 +226,7 @@ impl LifecycleMutation {
             &scope,
             &["deactivated"],
             "active",
-            "tenant.reactivated",
+            Action::TenantReactivated,
             None,
             0,
         )
@@ -245,7 +247,7 @@ impl LifecycleMutation {
             &scope,
             &["active"],
             "suspended",
-            "tenant.suspended",
+            Action::TenantSuspended,
             reason,
             0,
         )
@@ -261,7 +263,15 @@ impl LifecycleMutation {
     ) -> Result<TenantPayload, AppError> {
         let admin = context::platform_admin(ctx).await?;
         let scope = admin.tenant(ids::decode("Tenant", "tenantId", &tenant_id)?);
-        let t = transition(&scope, &["suspended"], "active", "tenant.resumed", None, 0).await?;
+        let t = transition(
+            &scope,
+            &["suspended"],
+            "active",
+            Action::TenantResumed,
+            None,
+            0,
+        )
+        .await?;
         Ok(TenantPayload { tenant: Tenant(t) })
     }
 

@@ -11,7 +11,7 @@ use crate::db::models::WebhookDeliveryRow;
 
 use crate::{
     db::{
-        Conn, Db, ScopedFutureExt,
+        Db, ScopedFutureExt, TenantTx,
         models::{
             PageRequest, RoleRow, TenantRow, UserRoleRow, UserRow, WorkspaceMemberRow,
             workspace::MemberPageRow,
@@ -138,7 +138,7 @@ impl Loader<RolesOfUser> for TenantLoader {
 /// The roles of each user of `keys`, sorted by name, in the caller's transaction (list
 /// resolvers read them with their page). One statement: the assignments joined to their roles.
 pub async fn read_roles_of_users(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     keys: Vec<RolesOfUser>,
 ) -> AppResult<HashMap<RolesOfUser, Vec<RoleRow>>> {
     let user_ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
@@ -188,7 +188,7 @@ impl Loader<MembersKey> for TenantLoader {
 /// The member pages of `keys`, in the caller's transaction: one statement per distinct page
 /// request.
 async fn read_member_pages(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     keys: Vec<MembersKey>,
 ) -> AppResult<HashMap<MembersKey, MembersPage>> {
     let mut by_page: HashMap<PageRequest, Vec<Uuid>> = HashMap::new();
@@ -245,7 +245,7 @@ pub struct PrimedMembers {
 impl PrimedMembers {
     /// Three statements at most (pages, users, roles), whatever the number of workspaces.
     pub async fn read(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         workspace_ids: &[Uuid],
         wanted: &MembersWanted,
     ) -> AppResult<PrimedMembers> {
@@ -278,7 +278,7 @@ impl PrimedMembers {
             false => Vec::new(),
         };
         // The members' users and roles: two reads, pipelined (sent together, one wait).
-        let (mut a, mut b) = (&*conn, &*conn);
+        let (mut a, mut b) = (conn.read(), conn.read());
         let (users, roles) = futures_util::try_join!(
             async {
                 match user_ids.is_empty() {

@@ -55,7 +55,7 @@ impl MeQuery {
             .tx(move |conn| {
                 async move {
                     // Three independent reads, pipelined: sent together, one wait.
-                    let (mut a, mut b, mut c) = (&*conn, &*conn, &*conn);
+                    let (mut a, mut b, mut c) = (conn.read(), conn.read(), conn.read());
                     let (user, tenant, held) = futures_util::try_join!(
                         UserRow::get(&mut a, user_id),
                         async {

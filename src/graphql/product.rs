@@ -4,6 +4,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use serde_json::json;
 
+use crate::domain::Action;
 use crate::{
     auth::Principal,
     db::{
@@ -148,7 +149,7 @@ impl ProductMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("product.access_set")
+                        AuditEvent::new(Action::ProductAccessSet)
                             .target("product", &product_id)
                             .details(json!({ "access": access.as_str(), "user_id": user_id })),
                     )
@@ -192,7 +193,7 @@ impl ProductMutation {
                     audit::record_platform(
                         conn,
                         &audit_ctx,
-                        AuditEvent::new("platform.product_created").target("product", &id),
+                        AuditEvent::new(Action::PlatformProductCreated).target("product", &id),
                     )
                     .await?;
                     Ok(row)
@@ -232,7 +233,7 @@ impl ProductMutation {
                     audit::record_platform(
                         conn,
                         &audit_ctx,
-                        AuditEvent::new("platform.product_updated")
+                        AuditEvent::new(Action::PlatformProductUpdated)
                             .target("product", &id)
                             .details(json!({ "name": row.name, "active": row.active })),
                     )

@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::Action;
 use crate::{
     db::{
         ScopedFutureExt,
@@ -210,7 +211,7 @@ impl RoleMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("role.created")
+                        AuditEvent::new(Action::RoleCreated)
                             .target("role", role.id)
                             .details(json!({ "name": role.name, "permissions": role.permission_strings() })),
                     )
@@ -261,7 +262,7 @@ impl RoleMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("role.updated").target("role", id).details(json!({
+                        AuditEvent::new(Action::RoleUpdated).target("role", id).details(json!({
                             "name": updated.name, "permissions": updated.permission_strings(),
                         })),
                     )
@@ -291,7 +292,7 @@ impl RoleMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("role.deleted")
+                        AuditEvent::new(Action::RoleDeleted)
                             .target("role", uuid)
                             .details(json!({ "name": role.name })),
                     )
@@ -332,7 +333,7 @@ impl RoleMutation {
                             conn,
                             tenant_id,
                             &audit_ctx,
-                            AuditEvent::new("role.assigned").target("user", user_id).details(json!({
+                            AuditEvent::new(Action::RoleAssigned).target("user", user_id).details(json!({
                                 "role_id": role_id, "role": role.name, "workspace_id": workspace_id,
                             })),
                         )
@@ -376,7 +377,7 @@ impl RoleMutation {
                             conn,
                             tenant_id,
                             &audit_ctx,
-                            AuditEvent::new("role.unassigned").target("user", user_id).details(json!({
+                            AuditEvent::new(Action::RoleUnassigned).target("user", user_id).details(json!({
                                 "role_id": role_id, "role": role.name, "workspace_id": workspace_id,
                             })),
                         )

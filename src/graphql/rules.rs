@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        Conn,
+        TenantTx,
         audit::Actor,
         models::{RoleRow, TenantRow, UserRow},
         schema::tenants,
@@ -17,7 +17,7 @@ use crate::{
 
 /// Locks the tenant row for the rest of the transaction: concurrent seat-taking mutations of
 /// one tenant then run one after the other, so two cannot both take the last seat.
-pub async fn lock_tenant(conn: &mut Conn, tenant_id: Uuid) -> AppResult<TenantRow> {
+pub async fn lock_tenant(conn: &mut TenantTx, tenant_id: Uuid) -> AppResult<TenantRow> {
     Ok(tenants::table
         .find(tenant_id)
         .select(TenantRow::as_select())
@@ -27,7 +27,7 @@ pub async fn lock_tenant(conn: &mut Conn, tenant_id: Uuid) -> AppResult<TenantRo
 }
 
 /// Refuses a new seat (a created or invited user) past the tenant's user limit.
-pub async fn ensure_seat_available(conn: &mut Conn, tenant_id: Uuid) -> AppResult<TenantRow> {
+pub async fn ensure_seat_available(conn: &mut TenantTx, tenant_id: Uuid) -> AppResult<TenantRow> {
     let tenant = lock_tenant(conn, tenant_id).await?;
     let limit = tenant.limits().users as i64;
     let used = UserRow::count_seats(conn).await?;
@@ -42,7 +42,7 @@ pub async fn ensure_seat_available(conn: &mut Conn, tenant_id: Uuid) -> AppResul
 
 /// Raises the user-limit alerts the current seat count has crossed (after a seat was taken).
 pub async fn seat_alerts(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     tenant: &TenantRow,
 ) -> AppResult<Vec<crate::db::models::AlertRow>> {
     let used = UserRow::count_seats(conn).await? as f64;
@@ -58,7 +58,7 @@ pub async fn seat_alerts(
 }
 
 /// Refuses a change that would leave the tenant without an active owner.
-pub async fn ensure_other_owner_remains(conn: &mut Conn, losing: Uuid) -> AppResult<()> {
+pub async fn ensure_other_owner_remains(conn: &mut TenantTx, losing: Uuid) -> AppResult<()> {
     let owners = RoleRow::active_owners(conn).await?;
     if owners.contains(&losing) && owners.len() == 1 {
         return Err(AppError::conflict(
@@ -126,7 +126,7 @@ pub fn ensure_feature(tenant: &TenantRow, feature: Feature) -> AppResult<()> {
 /// Refuses to manage (change, deactivate, delete, reset the password of) a user who holds
 /// permissions the actor lacks: otherwise an admin could take over an owner's account.
 pub async fn ensure_can_manage(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     actor: Actor,
     actor_permissions: &[String],
     target: Uuid,

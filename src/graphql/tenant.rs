@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::BTreeMap;
 
+use crate::domain::Action;
 use crate::{
     db::{
         ScopedFutureExt,
@@ -441,7 +442,7 @@ impl TenantMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("tenant.settings_updated")
+                        AuditEvent::new(Action::TenantSettingsUpdated)
                             .target("tenant", tenant_id)
                             .details(changed.into()),
                     )

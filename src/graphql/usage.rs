@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::Action;
 use crate::{
     alerts,
     auth::opaque,
@@ -346,7 +347,7 @@ impl UsageMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("api_key.created")
+                        AuditEvent::new(Action::ApiKeyCreated)
                             .target("api_key", row.id)
                             .details(json!({ "product_id": row.product_id, "name": row.name })),
                     )
@@ -376,7 +377,7 @@ impl UsageMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("api_key.revoked").target("api_key", uuid),
+                        AuditEvent::new(Action::ApiKeyRevoked).target("api_key", uuid),
                     )
                     .await?;
                     Ok(row)
@@ -439,7 +440,7 @@ impl UsageMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("usage.reported")
+                        AuditEvent::new(Action::UsageReported)
                             .target("tenant", tenant_id)
                             .details(json!({
                                 "product_id": product_id,
@@ -477,7 +478,7 @@ impl UsageMutation {
         let tenant_id = ids::decode("Tenant", "tenantId", &input.tenant_id)?;
         let admin = context::platform_admin(ctx).await?;
         let tenant = admin
-            .tenant_tx(tenant_id, "platform.tenant_limits_set", |conn| {
+            .tenant_tx(tenant_id, Action::PlatformTenantLimitsSet, |conn| {
                 async move {
                     let current = TenantRow::current(conn, tenant_id).await?;
                     let limits = merge_limits(current.limits(), input.limits)?;

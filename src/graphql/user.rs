@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use std::sync::Arc;
 
+use crate::domain::Action;
 use crate::{
     app::AppState,
     auth::{opaque, password},
@@ -193,7 +194,7 @@ impl UserQuery {
         let (rows, total, held) = scope
             .tx(|conn| {
                 async move {
-                    let (mut a, mut b, mut c) = (&*conn, &*conn, &*conn);
+                    let (mut a, mut b, mut c) = (conn.read(), conn.read(), conn.read());
                     futures_util::try_join!(
                         UserRow::page(&mut a, page),
                         async {
@@ -257,7 +258,7 @@ impl UserQuery {
 
 /// Role ids of an input, checked to exist in the tenant; default the member role.
 async fn resolve_roles(
-    conn: &mut crate::db::Conn,
+    conn: &mut crate::db::TenantTx,
     role_ids: &Option<Vec<Uuid>>,
 ) -> AppResult<Vec<RoleRow>> {
     match role_ids {
@@ -304,7 +305,7 @@ struct NewMember<'a> {
     status: &'a str,
     role_ids: &'a Option<Vec<Uuid>>,
     /// The audit action: `user.created` or `user.invited`.
-    action: &'static str,
+    action: Action,
 }
 
 /// Creates a user (active or invited) with its tenant-wide roles, checking the seat quota and
@@ -365,7 +366,7 @@ async fn insert_user_with_roles(
 
 /// Issues a one-time token of `purpose` for a user, in the caller's transaction.
 async fn issue_user_token(
-    conn: &mut crate::db::Conn,
+    conn: &mut crate::db::TenantTx,
     tenant_id: Uuid,
     user_id: Uuid,
     purpose: &str,
@@ -425,7 +426,7 @@ impl UserMutation {
                 password_hash: hash.as_deref(),
                 status: "active",
                 role_ids: &role_ids,
-                action: "user.created",
+                action: Action::UserCreated,
             },
         )
         .await?;
@@ -455,7 +456,7 @@ impl UserMutation {
                 password_hash: None,
                 status: "invited",
                 role_ids: &role_ids,
-                action: "user.invited",
+                action: Action::UserInvited,
             },
         )
         .await?;
@@ -550,7 +551,7 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &ctx_audit,
-                        AuditEvent::new("user.invitation_accepted").target("user", user.id),
+                        AuditEvent::new(Action::UserInvitationAccepted).target("user", user.id),
                     )
                     .await?;
                     Ok(user)
@@ -606,7 +607,7 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.updated")
+                        AuditEvent::new(Action::UserUpdated)
                             .target("user", id)
                             .details(changed.into()),
                     )
@@ -640,7 +641,7 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.deactivated")
+                        AuditEvent::new(Action::UserDeactivated)
                             .target("user", id)
                             .details(json!({ "sessions_revoked": revoked.len() })),
                     )
@@ -683,7 +684,7 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.reactivated").target("user", id),
+                        AuditEvent::new(Action::UserReactivated).target("user", id),
                     )
                     .await?;
                     Ok((user, alerts))
@@ -716,7 +717,7 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.deleted")
+                        AuditEvent::new(Action::UserDeleted)
                             .target("user", uuid)
                             .details(json!({ "email": user.email })),
                     )
@@ -785,7 +786,7 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.password_changed").target("user", user_id),
+                        AuditEvent::new(Action::UserPasswordChanged).target("user", user_id),
                     )
                     .await?;
                     Ok(revoked)
@@ -830,7 +831,7 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("user.password_reset_issued").target("user", uuid),
+                        AuditEvent::new(Action::UserPasswordResetIssued).target("user", uuid),
                     )
                     .await?;
                     Ok(issued)
@@ -873,7 +874,7 @@ impl UserMutation {
                         conn,
                         tenant_id,
                         &meta.audit(crate::db::audit::Actor::User(used.user_id)),
-                        AuditEvent::new("user.password_reset").target("user", used.user_id),
+                        AuditEvent::new(Action::UserPasswordReset).target("user", used.user_id),
                     )
                     .await?;
                     Ok(revoked)

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::Action;
 use crate::{
     db::{
         ScopedFutureExt,
@@ -301,7 +302,7 @@ impl WorkspaceMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("workspace.created")
+                        AuditEvent::new(Action::WorkspaceCreated)
                             .target("workspace", w.id)
                             .details(json!({ "name": w.name, "slug": w.slug })),
                     )
@@ -346,7 +347,7 @@ impl WorkspaceMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("workspace.updated")
+                        AuditEvent::new(Action::WorkspaceUpdated)
                             .target("workspace", id)
                             .details(json!({ "name": w.name, "slug": w.slug })),
                     )
@@ -387,7 +388,7 @@ impl WorkspaceMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("workspace.archived").target("workspace", id),
+                        AuditEvent::new(Action::WorkspaceArchived).target("workspace", id),
                     )
                     .await?;
                     Ok(w)
@@ -447,7 +448,7 @@ impl WorkspaceMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("workspace.member_added")
+                        AuditEvent::new(Action::WorkspaceMemberAdded)
                             .target("workspace", workspace_id)
                             .details(json!({ "user_id": user_id, "role_id": role_id })),
                     )
@@ -482,7 +483,7 @@ impl WorkspaceMutation {
                         conn,
                         tenant_id,
                         &audit_ctx,
-                        AuditEvent::new("workspace.member_removed")
+                        AuditEvent::new(Action::WorkspaceMemberRemoved)
                             .target("workspace", workspace_id)
                             .details(json!({ "user_id": user_id })),
                     )

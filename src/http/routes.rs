@@ -5,6 +5,8 @@ use std::{path::PathBuf, sync::Arc};
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 
+use crate::db::SystemReason;
+use crate::domain::Action;
 use crate::{
     app::AppState,
     auth::{Principal, principal::authenticate},
@@ -75,7 +77,7 @@ async fn export_tenant(
         &state,
         Permission::TenantDelete,
         export::Stream::Tenant,
-        "tenant.exported",
+        Action::TenantExported,
     )
     .await
 }
@@ -91,7 +93,7 @@ async fn export_audit(
         &state,
         Permission::AuditRead,
         export::Stream::AuditLog,
-        "audit.exported",
+        Action::AuditExported,
     )
     .await
 }
@@ -105,7 +107,7 @@ async fn stream_export(
     state: &Arc<AppState>,
     permission: Permission,
     what: export::Stream,
-    action: &'static str,
+    action: Action,
 ) -> HttpResponse {
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let authorization = req
@@ -150,7 +152,9 @@ async fn stream_export(
             let admin_id = *admin_id;
             let enabled = state
                 .db
-                .system_tx(|conn| PlatformAdminRow::find(conn, admin_id).scope_boxed())
+                .system_tx(SystemReason::PlatformAdmin, |conn| {
+                    PlatformAdminRow::find(conn, admin_id).scope_boxed()
+                })
                 .await;
             match enabled {
                 Ok(Some(a)) if a.disabled_at.is_none() => (id, Actor::PlatformAdmin(admin_id)),

@@ -424,7 +424,7 @@ async fn a_failed_pipelined_read_leaves_the_connection_sound() {
     let failed = db
         .tenant_tx(t.uuid, |conn| {
             async move {
-                let (mut a, mut b, mut c) = (&*conn, &*conn, &*conn);
+                let (mut a, mut b, mut c) = (conn.read(), conn.read(), conn.read());
                 let (_, _, _) = futures_util::try_join!(
                     UserRow::page(&mut a, page),
                     async {
@@ -446,7 +446,7 @@ async fn a_failed_pipelined_read_leaves_the_connection_sound() {
         let (rows, total) = db
             .tenant_tx(t.uuid, |conn| {
                 async move {
-                    let (mut a, mut b) = (&*conn, &*conn);
+                    let (mut a, mut b) = (conn.read(), conn.read());
                     futures_util::try_join!(UserRow::page(&mut a, page), UserRow::count(&mut b))
                 }
                 .scope_boxed()

@@ -1,14 +1,32 @@
 //! Every login attempt that reaches the password check costs one argon2id verification, whatever
 //! makes it fail: an unknown tenant or user is checked against a dummy hash, so it cannot be
-//! told from a wrong password by timing. (Counted rather than timed: the counter is
-//! process-wide, so this file holds one test.)
+//! told from a wrong password by timing. (Counted rather than timed. The counter is
+//! process-wide and the other tests of this binary log in too, so the test runs itself again
+//! in a process of its own.)
 
 use crate::common;
 
 use common::spawn_app;
 
+const ALONE: &str = "HUB_TEST_LOGIN_WORK_ALONE";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failed_login_costs_one_password_verification_whatever_failed() {
+    if std::env::var_os(ALONE).is_none() {
+        let name = "login_work::every_failed_login_costs_one_password_verification_whatever_failed";
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1", "--nocapture"])
+            .env(ALONE, "1")
+            .output()
+            .expect("the test binary runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
     let app = spawn_app().await;
     let t = app.signup("acme").await;
     let cost = async |tenant: &str, email: &str, password: &str| {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        Conn,
+        TenantTx,
         schema::{api_keys, tenants},
     },
     error::AppResult,
@@ -42,7 +42,7 @@ pub struct ApiKeyState {
 pub const TOUCH_INTERVAL_SECS: i64 = 60;
 
 impl ApiKeyRow {
-    pub async fn insert(conn: &mut Conn, row: &ApiKeyRow) -> AppResult<()> {
+    pub async fn insert(conn: &mut TenantTx, row: &ApiKeyRow) -> AppResult<()> {
         diesel::insert_into(api_keys::table)
             .values(row)
             .execute(conn)
@@ -50,7 +50,7 @@ impl ApiKeyRow {
         Ok(())
     }
 
-    pub async fn all(conn: &mut Conn) -> AppResult<Vec<ApiKeyRow>> {
+    pub async fn all(conn: &mut TenantTx) -> AppResult<Vec<ApiKeyRow>> {
         Ok(api_keys::table
             .order(api_keys::created_at)
             .select(ApiKeyRow::as_select())
@@ -59,7 +59,7 @@ impl ApiKeyRow {
     }
 
     /// The unrevoked key with this hash, with its tenant's status and limits.
-    pub async fn state(conn: &mut Conn, key_hash: &[u8]) -> AppResult<Option<ApiKeyState>> {
+    pub async fn state(conn: &mut TenantTx, key_hash: &[u8]) -> AppResult<Option<ApiKeyState>> {
         Ok(api_keys::table
             .inner_join(tenants::table)
             .filter(api_keys::key_hash.eq(key_hash))
@@ -76,7 +76,7 @@ impl ApiKeyRow {
             .optional()?)
     }
 
-    pub async fn touch(conn: &mut Conn, id: Uuid) -> AppResult<()> {
+    pub async fn touch(conn: &mut TenantTx, id: Uuid) -> AppResult<()> {
         diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
             .set(api_keys::last_used_at.eq(diesel::dsl::now))
             .execute(conn)
@@ -85,7 +85,7 @@ impl ApiKeyRow {
     }
 
     /// Revokes a key; returns it, or None when there is no such key.
-    pub async fn revoke(conn: &mut Conn, id: Uuid) -> AppResult<Option<ApiKeyRow>> {
+    pub async fn revoke(conn: &mut TenantTx, id: Uuid) -> AppResult<Option<ApiKeyRow>> {
         Ok(diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
             .set(api_keys::revoked_at.eq(diesel::dsl::now))
             .returning(ApiKeyRow::as_returning())

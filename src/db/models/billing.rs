@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        Conn,
+        Reader, SystemTx, TenantTx,
         schema::{billing_events, plans, subscriptions},
     },
     domain::{Features, Limits},
@@ -34,7 +34,7 @@ impl PlanRow {
         serde_json::from_value(self.limits.clone()).unwrap_or_default()
     }
 
-    pub async fn all(conn: &mut Conn) -> AppResult<Vec<PlanRow>> {
+    pub async fn all(conn: &mut impl Reader) -> AppResult<Vec<PlanRow>> {
         Ok(plans::table
             .order(plans::price_cents_per_seat)
             .select(PlanRow::as_select())
@@ -43,7 +43,7 @@ impl PlanRow {
     }
 
     /// The plan called `id`, or BAD_USER_INPUT naming `field`.
-    pub async fn get(conn: &mut Conn, id: &str, field: &str) -> AppResult<PlanRow> {
+    pub async fn get(conn: &mut impl Reader, id: &str, field: &str) -> AppResult<PlanRow> {
         plans::table
             .find(id)
             .select(PlanRow::as_select())
@@ -67,7 +67,7 @@ pub struct SubscriptionRow {
 }
 
 impl SubscriptionRow {
-    pub async fn insert(conn: &mut Conn, row: &SubscriptionRow) -> AppResult<()> {
+    pub async fn insert(conn: &mut TenantTx, row: &SubscriptionRow) -> AppResult<()> {
         diesel::insert_into(subscriptions::table)
             .values(row)
             .execute(conn)
@@ -75,7 +75,7 @@ impl SubscriptionRow {
         Ok(())
     }
 
-    pub async fn current(conn: &mut Conn) -> AppResult<SubscriptionRow> {
+    pub async fn current(conn: &mut TenantTx) -> AppResult<SubscriptionRow> {
         subscriptions::table
             .select(SubscriptionRow::as_select())
             .first(conn)
@@ -84,7 +84,11 @@ impl SubscriptionRow {
             .ok_or_else(|| AppError::not_found("subscription"))
     }
 
-    pub async fn set_plan(conn: &mut Conn, plan: &str, seats: i32) -> AppResult<SubscriptionRow> {
+    pub async fn set_plan(
+        conn: &mut TenantTx,
+        plan: &str,
+        seats: i32,
+    ) -> AppResult<SubscriptionRow> {
         Ok(diesel::update(subscriptions::table)
             .set((
                 subscriptions::plan_id.eq(plan),
@@ -97,7 +101,7 @@ impl SubscriptionRow {
     }
 
     pub async fn advance_period(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         start: NaiveDate,
         end: NaiveDate,
         seats: i32,
@@ -115,7 +119,7 @@ impl SubscriptionRow {
     }
 
     /// System scope: tenants whose period ended on or before `today`.
-    pub async fn ended(conn: &mut Conn, today: NaiveDate) -> AppResult<Vec<Uuid>> {
+    pub async fn ended(conn: &mut SystemTx, today: NaiveDate) -> AppResult<Vec<Uuid>> {
         Ok(subscriptions::table
             .filter(subscriptions::current_period_end.le(today))
             .select(subscriptions::tenant_id)
@@ -139,7 +143,7 @@ pub struct BillingEventRow {
 
 impl BillingEventRow {
     pub async fn enqueue(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         tenant_id: Uuid,
         kind: &str,
         payload: serde_json::Value,
@@ -165,7 +169,7 @@ impl BillingEventRow {
     /// `lease` (their next_attempt_at moves past it, so no other replica sends them meanwhile).
     /// Run in its own short transaction; the sends happen after it committed.
     pub async fn claim_due(
-        conn: &mut Conn,
+        conn: &mut SystemTx,
         max_attempts: i32,
         limit: i64,
         lease: std::time::Duration,
@@ -193,7 +197,7 @@ impl BillingEventRow {
     /// Records one attempt: delivered, or failed with its error and the time of the next try
     /// (`retry_in`).
     pub async fn record_attempt(
-        conn: &mut Conn,
+        conn: &mut SystemTx,
         tenant_id: Uuid,
         id: Uuid,
         outcome: Result<(), (String, std::time::Duration)>,

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, schema::integrations},
+    db::{TenantTx, schema::integrations},
     error::AppResult,
 };
 
@@ -22,7 +22,7 @@ pub struct IntegrationRow {
 }
 
 impl IntegrationRow {
-    pub async fn all(conn: &mut Conn) -> AppResult<Vec<IntegrationRow>> {
+    pub async fn all(conn: &mut TenantTx) -> AppResult<Vec<IntegrationRow>> {
         Ok(integrations::table
             .order(integrations::name)
             .select(IntegrationRow::as_select())
@@ -30,7 +30,11 @@ impl IntegrationRow {
             .await?)
     }
 
-    pub async fn upsert(conn: &mut Conn, row: &IntegrationRow, keep_secret: bool) -> AppResult<()> {
+    pub async fn upsert(
+        conn: &mut TenantTx,
+        row: &IntegrationRow,
+        keep_secret: bool,
+    ) -> AppResult<()> {
         let query = diesel::insert_into(integrations::table)
             .values(row)
             .on_conflict((integrations::tenant_id, integrations::name))
@@ -57,7 +61,7 @@ impl IntegrationRow {
         Ok(())
     }
 
-    pub async fn remove(conn: &mut Conn, name: &str) -> AppResult<bool> {
+    pub async fn remove(conn: &mut TenantTx, name: &str) -> AppResult<bool> {
         Ok(
             diesel::delete(integrations::table.filter(integrations::name.eq(name)))
                 .execute(conn)

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, models::user::lower, schema::platform_admins},
+    db::{SystemTx, models::user::lower, schema::platform_admins},
     error::{AppError, AppResult},
 };
 
@@ -22,7 +22,7 @@ pub struct PlatformAdminRow {
 
 impl PlatformAdminRow {
     pub async fn find_by_email(
-        conn: &mut Conn,
+        conn: &mut SystemTx,
         email: &str,
     ) -> AppResult<Option<PlatformAdminRow>> {
         Ok(platform_admins::table
@@ -33,7 +33,7 @@ impl PlatformAdminRow {
             .optional()?)
     }
 
-    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<PlatformAdminRow>> {
+    pub async fn find(conn: &mut SystemTx, id: Uuid) -> AppResult<Option<PlatformAdminRow>> {
         Ok(platform_admins::table
             .find(id)
             .select(PlatformAdminRow::as_select())
@@ -44,7 +44,7 @@ impl PlatformAdminRow {
 
     /// Creates an admin, or sets the password of an existing one with that email.
     pub async fn upsert(
-        conn: &mut Conn,
+        conn: &mut SystemTx,
         email: &str,
         password_hash: &str,
     ) -> AppResult<(PlatformAdminRow, bool)> {

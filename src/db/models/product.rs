@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        Conn,
+        Reader, SystemTx, TenantTx,
         schema::{products, tenant_products, user_product_access},
     },
     domain::ProductAccess,
@@ -45,7 +45,7 @@ pub struct UserProductAccessRow {
 }
 
 impl ProductRow {
-    pub async fn all_active(conn: &mut Conn) -> AppResult<Vec<ProductRow>> {
+    pub async fn all_active(conn: &mut impl Reader) -> AppResult<Vec<ProductRow>> {
         Ok(products::table
             .filter(products::active.eq(true))
             .order(products::id)
@@ -54,7 +54,7 @@ impl ProductRow {
             .await?)
     }
 
-    pub async fn exists(conn: &mut Conn, id: &str) -> AppResult<bool> {
+    pub async fn exists(conn: &mut impl Reader, id: &str) -> AppResult<bool> {
         let n: i64 = products::table
             .filter(products::id.eq(id))
             .count()
@@ -66,7 +66,7 @@ impl ProductRow {
 
 impl TenantProductRow {
     pub async fn set(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         tenant_id: Uuid,
         product_id: &str,
         access: ProductAccess,
@@ -94,7 +94,7 @@ impl TenantProductRow {
 /// The user's effective access to every active product: the user's override, else the
 /// tenant-wide access, else none. One statement; `only` narrows it to one product.
 pub async fn effective_access(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     user_id: Uuid,
     only: Option<&str>,
 ) -> AppResult<Vec<(String, ProductAccess)>> {
@@ -129,7 +129,7 @@ pub async fn effective_access(
 }
 
 impl ProductRow {
-    pub async fn find(conn: &mut Conn, id: &str) -> AppResult<Option<ProductRow>> {
+    pub async fn find(conn: &mut impl Reader, id: &str) -> AppResult<Option<ProductRow>> {
         Ok(products::table
             .filter(products::id.eq(id))
             .select(ProductRow::as_select())
@@ -139,7 +139,7 @@ impl ProductRow {
     }
 
     pub async fn insert(
-        conn: &mut Conn,
+        conn: &mut SystemTx,
         id: &str,
         name: &str,
         description: &str,
@@ -161,7 +161,7 @@ impl ProductRow {
     }
 
     pub async fn update(
-        conn: &mut Conn,
+        conn: &mut SystemTx,
         id: &str,
         name: &str,
         description: &str,
@@ -181,7 +181,7 @@ impl ProductRow {
 
 impl UserProductAccessRow {
     pub async fn set(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         tenant_id: Uuid,
         user_id: Uuid,
         product_id: &str,

@@ -10,7 +10,7 @@ use crate::{
     after_key,
     db::models::page::PageRequest,
     db::{
-        Conn, Reader,
+        InTenant, TenantTx,
         schema::{roles, user_roles, users, workspace_members},
     },
     domain::SystemRole,
@@ -58,7 +58,10 @@ impl RoleRow {
     }
 
     /// Creates the system roles of a new tenant; returns them in [`SystemRole::ALL`] order.
-    pub async fn insert_system_roles(conn: &mut Conn, tenant_id: Uuid) -> AppResult<Vec<RoleRow>> {
+    pub async fn insert_system_roles(
+        conn: &mut TenantTx,
+        tenant_id: Uuid,
+    ) -> AppResult<Vec<RoleRow>> {
         let new: Vec<NewRole> = SystemRole::ALL
             .iter()
             .map(|r| NewRole {
@@ -83,7 +86,7 @@ impl RoleRow {
         Ok(rows)
     }
 
-    pub async fn find_by_name(conn: &mut Conn, name: &str) -> AppResult<Option<RoleRow>> {
+    pub async fn find_by_name(conn: &mut TenantTx, name: &str) -> AppResult<Option<RoleRow>> {
         Ok(roles::table
             .filter(roles::name.eq(name))
             .select(RoleRow::as_select())
@@ -93,7 +96,10 @@ impl RoleRow {
     }
 
     /// The union of the permissions of the user's tenant-wide roles, sorted.
-    pub async fn tenant_permissions_of(conn: &mut Conn, user_id: Uuid) -> AppResult<Vec<String>> {
+    pub async fn tenant_permissions_of(
+        conn: &mut TenantTx,
+        user_id: Uuid,
+    ) -> AppResult<Vec<String>> {
         let lists: Vec<Vec<Option<String>>> = user_roles::table
             .inner_join(
                 roles::table.on(roles::tenant_id
@@ -114,7 +120,7 @@ impl RoleRow {
 
 impl RoleRow {
     /// One page in creation order (system roles first: they come with the tenant).
-    pub async fn page(conn: &mut Conn, page: PageRequest) -> AppResult<Vec<RoleRow>> {
+    pub async fn page(conn: &mut TenantTx, page: PageRequest) -> AppResult<Vec<RoleRow>> {
         let query = roles::table.select(RoleRow::as_select()).into_boxed();
         let query = after_key!(query, roles::created_at, roles::id, page.after);
         Ok(query
@@ -124,11 +130,11 @@ impl RoleRow {
             .await?)
     }
 
-    pub async fn count(conn: &mut Conn) -> AppResult<i64> {
+    pub async fn count(conn: &mut TenantTx) -> AppResult<i64> {
         Ok(roles::table.count().get_result(conn).await?)
     }
 
-    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<RoleRow>> {
+    pub async fn find(conn: &mut TenantTx, id: Uuid) -> AppResult<Option<RoleRow>> {
         Ok(roles::table
             .filter(roles::id.eq(id))
             .select(RoleRow::as_select())
@@ -137,13 +143,13 @@ impl RoleRow {
             .optional()?)
     }
 
-    pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<RoleRow> {
+    pub async fn get(conn: &mut TenantTx, id: Uuid) -> AppResult<RoleRow> {
         RoleRow::find(conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("role"))
     }
 
-    pub async fn load_many(conn: &mut impl Reader, ids: &[Uuid]) -> AppResult<Vec<RoleRow>> {
+    pub async fn load_many(conn: &mut impl InTenant, ids: &[Uuid]) -> AppResult<Vec<RoleRow>> {
         Ok(roles::table
             .filter(roles::id.eq_any(ids))
             .select(RoleRow::as_select())
@@ -153,7 +159,7 @@ impl RoleRow {
 
     /// Inserts a custom role; a taken name is a CONFLICT.
     pub async fn insert_custom(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         tenant_id: Uuid,
         name: &str,
         description: &str,
@@ -179,7 +185,7 @@ impl RoleRow {
     }
 
     pub async fn update(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         id: Uuid,
         name: &str,
         description: &str,
@@ -204,7 +210,7 @@ impl RoleRow {
             .await?)
     }
 
-    pub async fn delete(conn: &mut Conn, id: Uuid) -> AppResult<()> {
+    pub async fn delete(conn: &mut TenantTx, id: Uuid) -> AppResult<()> {
         diesel::update(workspace_members::table.filter(workspace_members::role_id.eq(id)))
             .set(workspace_members::role_id.eq(None::<Uuid>))
             .execute(conn)
@@ -216,7 +222,7 @@ impl RoleRow {
     }
 
     /// Active users holding the owner role tenant-wide.
-    pub async fn active_owners(conn: &mut Conn) -> AppResult<Vec<Uuid>> {
+    pub async fn active_owners(conn: &mut TenantTx) -> AppResult<Vec<Uuid>> {
         Ok(user_roles::table
             .inner_join(
                 roles::table.on(roles::tenant_id
@@ -254,7 +260,7 @@ impl UserRoleRow {
     /// as `roles_of_users` gives them. The page is a subquery here, so this read need not wait
     /// for the page's rows: it can be pipelined with it.
     pub async fn roles_of_page(
-        conn: &mut impl Reader,
+        conn: &mut impl InTenant,
         page: PageRequest,
     ) -> AppResult<Vec<(Uuid, RoleRow)>> {
         let ids = users::table.select(users::id).into_boxed();
@@ -272,7 +278,7 @@ impl UserRoleRow {
     /// The roles these users hold (any scope), as (user, role) pairs in one statement; a role
     /// held in several scopes comes once per assignment.
     pub async fn roles_of_users(
-        conn: &mut impl Reader,
+        conn: &mut impl InTenant,
         user_ids: &[Uuid],
     ) -> AppResult<Vec<(Uuid, RoleRow)>> {
         Ok(held_roles()
@@ -285,7 +291,7 @@ impl UserRoleRow {
 
     /// Removes an assignment; returns whether there was one.
     pub async fn unassign(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         user_id: Uuid,
         role_id: Uuid,
         workspace_id: Option<Uuid>,
@@ -306,7 +312,7 @@ impl UserRoleRow {
     }
 
     pub async fn exists(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         user_id: Uuid,
         role_id: Uuid,
         workspace_id: Option<Uuid>,
@@ -323,7 +329,7 @@ impl UserRoleRow {
     }
 
     pub async fn assign(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         tenant_id: Uuid,
         user_id: Uuid,
         role_id: Uuid,

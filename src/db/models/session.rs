@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        Conn,
+        TenantTx,
         schema::{refresh_tokens, sessions, tenants, users},
     },
     error::AppResult,
@@ -63,7 +63,7 @@ impl SessionState {
 }
 
 impl SessionRow {
-    pub async fn insert(conn: &mut Conn, row: &SessionRow) -> AppResult<()> {
+    pub async fn insert(conn: &mut TenantTx, row: &SessionRow) -> AppResult<()> {
         diesel::insert_into(sessions::table)
             .values(row)
             .execute(conn)
@@ -71,7 +71,7 @@ impl SessionRow {
         Ok(())
     }
 
-    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<SessionRow>> {
+    pub async fn find(conn: &mut TenantTx, id: Uuid) -> AppResult<Option<SessionRow>> {
         Ok(sessions::table
             .filter(sessions::id.eq(id))
             .select(SessionRow::as_select())
@@ -82,7 +82,7 @@ impl SessionRow {
 
     /// The session with its user's and tenant's status, in one statement.
     pub async fn state(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         id: Uuid,
         user_id: Uuid,
     ) -> AppResult<Option<SessionState>> {
@@ -108,7 +108,7 @@ impl SessionRow {
     }
 
     /// Revokes one session (no-op when already revoked); returns whether it changed anything.
-    pub async fn revoke(conn: &mut Conn, id: Uuid, reason: &str) -> AppResult<bool> {
+    pub async fn revoke(conn: &mut TenantTx, id: Uuid, reason: &str) -> AppResult<bool> {
         let n = diesel::update(
             sessions::table
                 .filter(sessions::id.eq(id))
@@ -125,7 +125,7 @@ impl SessionRow {
 
     /// Revokes every open session of a user; returns their ids.
     pub async fn revoke_all_of_user(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         user_id: Uuid,
         reason: &str,
     ) -> AppResult<Vec<Uuid>> {
@@ -143,7 +143,7 @@ impl SessionRow {
         .await?)
     }
 
-    pub async fn touch_refreshed(conn: &mut Conn, id: Uuid) -> AppResult<()> {
+    pub async fn touch_refreshed(conn: &mut TenantTx, id: Uuid) -> AppResult<()> {
         diesel::update(sessions::table.filter(sessions::id.eq(id)))
             .set(sessions::last_refreshed_at.eq(diesel::dsl::now))
             .execute(conn)
@@ -154,7 +154,7 @@ impl SessionRow {
 
 impl RefreshTokenRow {
     pub async fn insert(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         tenant_id: Uuid,
         session_id: Uuid,
         token_hash: Vec<u8>,
@@ -175,7 +175,7 @@ impl RefreshTokenRow {
 
     /// Finds the token and locks it, so two concurrent refreshes with one token cannot both win.
     pub async fn find_for_update(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         token_hash: &[u8],
     ) -> AppResult<Option<RefreshTokenRow>> {
         Ok(refresh_tokens::table
@@ -187,7 +187,7 @@ impl RefreshTokenRow {
             .optional()?)
     }
 
-    pub async fn mark_used(conn: &mut Conn, token_hash: &[u8]) -> AppResult<()> {
+    pub async fn mark_used(conn: &mut TenantTx, token_hash: &[u8]) -> AppResult<()> {
         diesel::update(refresh_tokens::table.filter(refresh_tokens::token_hash.eq(token_hash)))
             .set(refresh_tokens::used_at.eq(diesel::dsl::now))
             .execute(conn)

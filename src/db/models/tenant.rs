@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, Reader, schema::tenants},
+    db::{AnyTx, InTenant, SystemTx, TenantTx, schema::tenants},
     domain::{Branding, Features, Limits},
     error::{AppError, AppResult},
 };
@@ -61,7 +61,7 @@ impl TenantRow {
     }
 
     /// The tenant in scope (RLS shows only that one).
-    pub async fn current(conn: &mut impl Reader, id: Uuid) -> AppResult<TenantRow> {
+    pub async fn current(conn: &mut impl InTenant, id: Uuid) -> AppResult<TenantRow> {
         tenants::table
             .find(id)
             .select(TenantRow::as_select())
@@ -72,7 +72,7 @@ impl TenantRow {
     }
 
     /// System scope: the tenant a login names, by id, domain or slug.
-    pub async fn find_by_login_key(conn: &mut Conn, key: &str) -> AppResult<Option<TenantRow>> {
+    pub async fn find_by_login_key(conn: &mut SystemTx, key: &str) -> AppResult<Option<TenantRow>> {
         let key = key.trim().to_ascii_lowercase();
         let mut query = tenants::table
             .select(TenantRow::as_select())
@@ -88,40 +88,38 @@ impl TenantRow {
             .optional()?)
     }
 
-    /// System scope: inserts a tenant, mapping a taken domain or slug to CONFLICT.
-    pub async fn insert(conn: &mut Conn, new: NewTenant<'_>) -> AppResult<TenantRow> {
-        let taken: i64 = tenants::table
-            .filter(tenants::domain.eq(new.domain))
-            .count()
-            .get_result(conn)
-            .await?;
-        if taken > 0 {
-            let mut e = AppError::conflict("a tenant with this domain exists already");
-            e.field = Some("domain".into());
-            return Err(e);
-        }
-        let taken: i64 = tenants::table
-            .filter(tenants::slug.eq(new.slug))
-            .count()
-            .get_result(conn)
-            .await?;
-        if taken > 0 {
-            let mut e = AppError::conflict("a tenant with this slug exists already");
-            e.field = Some("slug".into());
-            return Err(e);
-        }
-        Ok(diesel::insert_into(tenants::table)
+    /// Inserts the tenant of this transaction (sign-up runs in the new tenant's own scope).
+    /// A domain or slug taken by another tenant, invisible here, is a CONFLICT on that field:
+    /// the unique indexes see every row, whatever RLS shows.
+    pub async fn insert(conn: &mut TenantTx, new: NewTenant<'_>) -> AppResult<TenantRow> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let inserted = diesel::insert_into(tenants::table)
             .values(&new)
             .returning(TenantRow::as_returning())
             .get_result(conn)
-            .await?)
+            .await;
+        match inserted {
+            Ok(row) => Ok(row),
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+                let field = match info.constraint_name() {
+                    Some("tenants_domain_key") => "domain",
+                    Some("tenants_slug_key") => "slug",
+                    _ => "id",
+                };
+                let mut e =
+                    AppError::conflict(format!("a tenant with this {field} exists already"));
+                e.field = Some(field.into());
+                Err(e)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
 impl TenantRow {
     /// Sets the name and branding of the tenant in scope.
     pub async fn update_settings(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         id: Uuid,
         name: &str,
         branding: &Branding,
@@ -139,7 +137,7 @@ impl TenantRow {
 
     /// Sets the plan's features and limits (platform admins, billing).
     pub async fn set_features_and_limits(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         id: Uuid,
         features: &Features,
         limits: &Limits,
@@ -159,7 +157,7 @@ impl TenantRow {
 impl TenantRow {
     /// Moves the tenant to `status`, with the deactivation fields when given.
     pub async fn set_status(
-        conn: &mut Conn,
+        conn: &mut impl AnyTx,
         id: Uuid,
         status: &str,
         deactivated_at: Option<DateTime<Utc>>,
@@ -179,7 +177,7 @@ impl TenantRow {
             .await?)
     }
 
-    pub async fn set_retention(conn: &mut Conn, id: Uuid, days: Option<i32>) -> AppResult<()> {
+    pub async fn set_retention(conn: &mut TenantTx, id: Uuid, days: Option<i32>) -> AppResult<()> {
         diesel::update(tenants::table.find(id))
             .set(tenants::retention_days.eq(days))
             .execute(conn)
@@ -188,7 +186,7 @@ impl TenantRow {
     }
 
     pub async fn set_plan(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         id: Uuid,
         plan: &str,
         features: &Features,
@@ -207,7 +205,10 @@ impl TenantRow {
     }
 
     /// System scope: deactivated tenants whose grace period has passed.
-    pub async fn due_for_purge(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<Vec<TenantRow>> {
+    pub async fn due_for_purge(
+        conn: &mut SystemTx,
+        now: DateTime<Utc>,
+    ) -> AppResult<Vec<TenantRow>> {
         Ok(tenants::table
             .filter(tenants::status.eq("deactivated"))
             .filter(tenants::purge_after.le(now))
@@ -217,7 +218,7 @@ impl TenantRow {
     }
 
     /// System scope: any tenant by id.
-    pub async fn find_any(conn: &mut Conn, id: Uuid) -> AppResult<TenantRow> {
+    pub async fn find_any(conn: &mut SystemTx, id: Uuid) -> AppResult<TenantRow> {
         tenants::table
             .find(id)
             .select(TenantRow::as_select())
@@ -229,7 +230,7 @@ impl TenantRow {
 
     /// Deletes every row of a deactivated tenant and leaves a tombstone (see
     /// `hub_purge_tenant` in the migrations); returns the number of rows deleted.
-    pub async fn purge(conn: &mut Conn, id: Uuid) -> AppResult<i64> {
+    pub async fn purge(conn: &mut SystemTx, id: Uuid) -> AppResult<i64> {
         #[derive(diesel::QueryableByName)]
         struct Deleted {
             #[diesel(sql_type = diesel::sql_types::BigInt)]

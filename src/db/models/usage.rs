@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{
     after_key,
     db::{
-        Conn,
+        SystemTx, TenantTx,
         models::page::PageRequest,
         schema::{alerts, storage_reports, usage_counters, webhook_deliveries},
     },
@@ -32,7 +32,7 @@ pub struct UsageCounterRow {
 /// System scope: adds a batch of API-call counts to their tenants' counters of `day`, in one
 /// statement.
 pub async fn add_api_calls(
-    conn: &mut Conn,
+    conn: &mut SystemTx,
     day: NaiveDate,
     counts: &[(Uuid, i64)],
 ) -> AppResult<()> {
@@ -71,7 +71,7 @@ pub async fn add_api_calls(
 /// returns the tenant's storage: the sum of its products' last reports, which is also written
 /// as the day's `storage_bytes` (for the usage history).
 pub async fn set_storage(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     tenant_id: Uuid,
     product_id: &str,
     day: NaiveDate,
@@ -122,7 +122,7 @@ pub async fn set_storage(
 
 /// The tenant's API calls since `from` (inclusive). Summed here: SUM(bigint) is numeric in
 /// PostgreSQL, and a month has at most 31 rows.
-pub async fn api_calls_since(conn: &mut Conn, from: NaiveDate) -> AppResult<i64> {
+pub async fn api_calls_since(conn: &mut TenantTx, from: NaiveDate) -> AppResult<i64> {
     let values: Vec<i64> = usage_counters::table
         .filter(usage_counters::metric.eq(API_CALLS))
         .filter(usage_counters::day.ge(from))
@@ -133,7 +133,7 @@ pub async fn api_calls_since(conn: &mut Conn, from: NaiveDate) -> AppResult<i64>
 }
 
 /// The last storage report of the tenant, in bytes.
-pub async fn latest_storage(conn: &mut Conn) -> AppResult<Option<i64>> {
+pub async fn latest_storage(conn: &mut TenantTx) -> AppResult<Option<i64>> {
     Ok(usage_counters::table
         .filter(usage_counters::metric.eq(STORAGE_BYTES))
         .order(usage_counters::day.desc())
@@ -145,7 +145,7 @@ pub async fn latest_storage(conn: &mut Conn) -> AppResult<Option<i64>> {
 
 /// Daily values of one metric since `from`, oldest first.
 pub async fn history(
-    conn: &mut Conn,
+    conn: &mut TenantTx,
     metric: &str,
     from: NaiveDate,
 ) -> AppResult<Vec<(NaiveDate, i64)>> {
@@ -187,7 +187,7 @@ pub struct WebhookDeliveryRow {
 impl AlertRow {
     /// Inserts the alert unless one of the same metric, threshold and period exists; returns
     /// it when it is new.
-    pub async fn insert_once(conn: &mut Conn, row: &AlertRow) -> AppResult<Option<AlertRow>> {
+    pub async fn insert_once(conn: &mut TenantTx, row: &AlertRow) -> AppResult<Option<AlertRow>> {
         Ok(diesel::insert_into(alerts::table)
             .values(row)
             .on_conflict((
@@ -203,7 +203,7 @@ impl AlertRow {
             .optional()?)
     }
 
-    pub async fn page(conn: &mut Conn, page: PageRequest) -> AppResult<Vec<AlertRow>> {
+    pub async fn page(conn: &mut TenantTx, page: PageRequest) -> AppResult<Vec<AlertRow>> {
         let query = alerts::table.select(AlertRow::as_select()).into_boxed();
         let query = after_key!(query, alerts::created_at, alerts::id, page.after);
         Ok(query
@@ -213,11 +213,11 @@ impl AlertRow {
             .await?)
     }
 
-    pub async fn count(conn: &mut Conn) -> AppResult<i64> {
+    pub async fn count(conn: &mut TenantTx) -> AppResult<i64> {
         Ok(alerts::table.count().get_result(conn).await?)
     }
 
-    pub async fn mark_delivered(conn: &mut Conn, id: Uuid) -> AppResult<()> {
+    pub async fn mark_delivered(conn: &mut TenantTx, id: Uuid) -> AppResult<()> {
         diesel::update(alerts::table.filter(alerts::id.eq(id)))
             .set(alerts::delivered_at.eq(diesel::dsl::now))
             .execute(conn)
@@ -228,7 +228,7 @@ impl AlertRow {
 
 impl WebhookDeliveryRow {
     pub async fn record(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         tenant_id: Uuid,
         alert_id: Uuid,
         attempt: i32,
@@ -250,7 +250,7 @@ impl WebhookDeliveryRow {
     }
 
     pub async fn of_alerts(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         alert_ids: &[Uuid],
     ) -> AppResult<Vec<WebhookDeliveryRow>> {
         Ok(webhook_deliveries::table

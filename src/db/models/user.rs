@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     after_key,
-    db::{Conn, Reader, models::page::PageRequest, schema::users},
+    db::{InTenant, TenantTx, models::page::PageRequest, schema::users},
     error::{AppError, AppResult},
 };
 
@@ -43,7 +43,7 @@ impl UserRow {
     }
 
     /// Inserts a user; an email taken in this tenant (in any case) is a CONFLICT.
-    pub async fn insert(conn: &mut Conn, new: NewUser<'_>) -> AppResult<UserRow> {
+    pub async fn insert(conn: &mut TenantTx, new: NewUser<'_>) -> AppResult<UserRow> {
         if UserRow::find_by_email(conn, new.email).await?.is_some() {
             let mut e = AppError::conflict("a user with this email exists already");
             e.field = Some("email".into());
@@ -56,7 +56,7 @@ impl UserRow {
             .await?)
     }
 
-    pub async fn find(conn: &mut impl Reader, id: Uuid) -> AppResult<Option<UserRow>> {
+    pub async fn find(conn: &mut impl InTenant, id: Uuid) -> AppResult<Option<UserRow>> {
         Ok(users::table
             .filter(users::id.eq(id))
             .select(UserRow::as_select())
@@ -65,13 +65,13 @@ impl UserRow {
             .optional()?)
     }
 
-    pub async fn get(conn: &mut impl Reader, id: Uuid) -> AppResult<UserRow> {
+    pub async fn get(conn: &mut impl InTenant, id: Uuid) -> AppResult<UserRow> {
         UserRow::find(conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))
     }
 
-    pub async fn find_by_email(conn: &mut Conn, email: &str) -> AppResult<Option<UserRow>> {
+    pub async fn find_by_email(conn: &mut TenantTx, email: &str) -> AppResult<Option<UserRow>> {
         Ok(users::table
             .filter(lower(users::email).eq(email.to_lowercase()))
             .select(UserRow::as_select())
@@ -80,7 +80,7 @@ impl UserRow {
             .optional()?)
     }
 
-    pub async fn load_many(conn: &mut impl Reader, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
+    pub async fn load_many(conn: &mut impl InTenant, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
         Ok(users::table
             .filter(users::id.eq_any(ids))
             .select(UserRow::as_select())
@@ -89,7 +89,7 @@ impl UserRow {
     }
 
     /// One page in creation order, `limit + 1` rows at most.
-    pub async fn page(conn: &mut impl Reader, page: PageRequest) -> AppResult<Vec<UserRow>> {
+    pub async fn page(conn: &mut impl InTenant, page: PageRequest) -> AppResult<Vec<UserRow>> {
         let query = users::table.select(UserRow::as_select()).into_boxed();
         let query = after_key!(query, users::created_at, users::id, page.after);
         Ok(query
@@ -99,12 +99,12 @@ impl UserRow {
             .await?)
     }
 
-    pub async fn count(conn: &mut impl Reader) -> AppResult<i64> {
+    pub async fn count(conn: &mut impl InTenant) -> AppResult<i64> {
         Ok(users::table.count().get_result(conn).await?)
     }
 
     /// Users that take a seat against the user limit: active and invited ones.
-    pub async fn count_seats(conn: &mut Conn) -> AppResult<i64> {
+    pub async fn count_seats(conn: &mut TenantTx) -> AppResult<i64> {
         Ok(users::table
             .filter(users::status.ne("deactivated"))
             .count()
@@ -113,7 +113,7 @@ impl UserRow {
     }
 
     pub async fn set_display_name(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         id: Uuid,
         name: Option<&str>,
     ) -> AppResult<UserRow> {
@@ -127,7 +127,7 @@ impl UserRow {
             .await?)
     }
 
-    pub async fn set_email(conn: &mut Conn, id: Uuid, email: &str) -> AppResult<UserRow> {
+    pub async fn set_email(conn: &mut TenantTx, id: Uuid, email: &str) -> AppResult<UserRow> {
         if let Some(other) = UserRow::find_by_email(conn, email).await?
             && other.id != id
         {
@@ -145,7 +145,7 @@ impl UserRow {
             .await?)
     }
 
-    pub async fn set_status(conn: &mut Conn, id: Uuid, status: &str) -> AppResult<UserRow> {
+    pub async fn set_status(conn: &mut TenantTx, id: Uuid, status: &str) -> AppResult<UserRow> {
         Ok(diesel::update(users::table.filter(users::id.eq(id)))
             .set((
                 users::status.eq(status),
@@ -156,7 +156,7 @@ impl UserRow {
             .await?)
     }
 
-    pub async fn set_password(conn: &mut Conn, id: Uuid, hash: &str) -> AppResult<()> {
+    pub async fn set_password(conn: &mut TenantTx, id: Uuid, hash: &str) -> AppResult<()> {
         diesel::update(users::table.filter(users::id.eq(id)))
             .set((
                 users::password_hash.eq(hash),
@@ -167,7 +167,7 @@ impl UserRow {
         Ok(())
     }
 
-    pub async fn delete(conn: &mut Conn, id: Uuid) -> AppResult<()> {
+    pub async fn delete(conn: &mut TenantTx, id: Uuid) -> AppResult<()> {
         diesel::delete(users::table.filter(users::id.eq(id)))
             .execute(conn)
             .await?;

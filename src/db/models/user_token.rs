@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, schema::user_tokens},
+    db::{TenantTx, schema::user_tokens},
     error::AppResult,
 };
 
@@ -24,7 +24,7 @@ pub struct UserTokenRow {
 }
 
 impl UserTokenRow {
-    pub async fn insert(conn: &mut Conn, row: &UserTokenRow) -> AppResult<()> {
+    pub async fn insert(conn: &mut TenantTx, row: &UserTokenRow) -> AppResult<()> {
         // A new token of a purpose replaces the user's unused ones.
         diesel::delete(
             user_tokens::table
@@ -43,7 +43,7 @@ impl UserTokenRow {
 
     /// Marks an unused, unexpired token of `purpose` as used and returns it (locked).
     pub async fn consume(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         hash: &[u8],
         purpose: &str,
     ) -> AppResult<Option<UserTokenRow>> {

@@ -13,7 +13,7 @@ use crate::{
     after_key,
     db::models::page::PageRequest,
     db::{
-        Conn,
+        TenantTx,
         schema::{workspace_members, workspaces},
     },
     error::{AppError, AppResult},
@@ -53,7 +53,7 @@ pub struct WorkspaceMemberRow {
 }
 
 impl WorkspaceRow {
-    pub async fn insert(conn: &mut Conn, new: NewWorkspace<'_>) -> AppResult<WorkspaceRow> {
+    pub async fn insert(conn: &mut TenantTx, new: NewWorkspace<'_>) -> AppResult<WorkspaceRow> {
         Ok(diesel::insert_into(workspaces::table)
             .values(&new)
             .returning(WorkspaceRow::as_returning())
@@ -63,7 +63,7 @@ impl WorkspaceRow {
 }
 
 impl WorkspaceRow {
-    pub async fn find(conn: &mut Conn, id: Uuid) -> AppResult<Option<WorkspaceRow>> {
+    pub async fn find(conn: &mut TenantTx, id: Uuid) -> AppResult<Option<WorkspaceRow>> {
         Ok(workspaces::table
             .filter(workspaces::id.eq(id))
             .select(WorkspaceRow::as_select())
@@ -72,13 +72,17 @@ impl WorkspaceRow {
             .optional()?)
     }
 
-    pub async fn get(conn: &mut Conn, id: Uuid) -> AppResult<WorkspaceRow> {
+    pub async fn get(conn: &mut TenantTx, id: Uuid) -> AppResult<WorkspaceRow> {
         WorkspaceRow::find(conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("workspace"))
     }
 
-    pub async fn slug_taken(conn: &mut Conn, slug: &str, except: Option<Uuid>) -> AppResult<bool> {
+    pub async fn slug_taken(
+        conn: &mut TenantTx,
+        slug: &str,
+        except: Option<Uuid>,
+    ) -> AppResult<bool> {
         let mut query = workspaces::table
             .filter(workspaces::slug.eq(slug))
             .into_boxed();
@@ -90,7 +94,7 @@ impl WorkspaceRow {
 
     /// One page of the workspaces (archived ones only when asked), `limit + 1` rows at most.
     pub async fn page(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         page: PageRequest,
         include_archived: bool,
     ) -> AppResult<Vec<WorkspaceRow>> {
@@ -108,7 +112,7 @@ impl WorkspaceRow {
             .await?)
     }
 
-    pub async fn count(conn: &mut Conn, include_archived: bool) -> AppResult<i64> {
+    pub async fn count(conn: &mut TenantTx, include_archived: bool) -> AppResult<i64> {
         let mut query = workspaces::table.into_boxed();
         if !include_archived {
             query = query.filter(workspaces::archived_at.is_null());
@@ -117,7 +121,7 @@ impl WorkspaceRow {
     }
 
     pub async fn update(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         id: Uuid,
         name: &str,
         slug: &str,
@@ -135,7 +139,7 @@ impl WorkspaceRow {
         )
     }
 
-    pub async fn archive(conn: &mut Conn, id: Uuid) -> AppResult<WorkspaceRow> {
+    pub async fn archive(conn: &mut TenantTx, id: Uuid) -> AppResult<WorkspaceRow> {
         Ok(
             diesel::update(workspaces::table.filter(workspaces::id.eq(id)))
                 .set((
@@ -168,7 +172,7 @@ impl WorkspaceMemberRow {
     /// A page of members for each of several workspaces, with each one's total, in one
     /// statement: the workspaces' members are numbered per workspace and cut at `limit + 1`.
     pub async fn pages(
-        conn: &mut Conn,
+        conn: &mut TenantTx,
         workspace_ids: &[Uuid],
         page: PageRequest,
     ) -> AppResult<Vec<MemberPageRow>> {
@@ -186,7 +190,7 @@ impl WorkspaceMemberRow {
         .await?)
     }
 
-    pub async fn remove(conn: &mut Conn, workspace_id: Uuid, user_id: Uuid) -> AppResult<bool> {
+    pub async fn remove(conn: &mut TenantTx, workspace_id: Uuid, user_id: Uuid) -> AppResult<bool> {
         Ok(diesel::delete(
             workspace_members::table
                 .filter(workspace_members::workspace_id.eq(workspace_id))
@@ -198,7 +202,7 @@ impl WorkspaceMemberRow {
     }
 
     /// Adds a member, or changes the member's workspace role.
-    pub async fn upsert(conn: &mut Conn, row: &WorkspaceMemberRow) -> AppResult<()> {
+    pub async fn upsert(conn: &mut TenantTx, row: &WorkspaceMemberRow) -> AppResult<()> {
         diesel::insert_into(workspace_members::table)
             .values(row)
             .on_conflict((
