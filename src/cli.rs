@@ -232,7 +232,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("purging {} tenant(s)", due.len());
             let (mut purged, mut rows) = (0, 0);
             for (i, (id, domain)) in due.iter().enumerate() {
-                match crate::graphql::lifecycle::purge(&pool, *id, &ctx, force).await {
+                match crate::ops::in_system(&pool, SystemReason::Operator, ctx.clone(), |tx| {
+                    crate::ops::lifecycle::purge(tx, *id, force).scope_boxed()
+                })
+                .await
+                .map(|done| done.value)
+                {
                     Ok(n) => {
                         purged += 1;
                         rows += n;

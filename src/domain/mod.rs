@@ -10,6 +10,7 @@ pub mod password;
 pub mod permissions;
 pub mod product_access;
 pub mod slug;
+pub mod tenant_status;
 
 pub use action::Action;
 pub use config::{Branding, Features, Limits};
@@ -19,3 +20,4 @@ pub use password::NewPassword;
 pub use permissions::{Permission, SystemRole};
 pub use product_access::ProductAccess;
 pub use slug::Slug;
+pub use tenant_status::{StatusChanger, TenantStatus};

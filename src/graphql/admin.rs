@@ -112,7 +112,9 @@ impl AdminQuery {
                     let filtered = || {
                         let mut q = tenants::table.into_boxed();
                         if let Some(s) = status {
-                            q = q.filter(tenants::status.eq(s.as_db()));
+                            q = q.filter(
+                                tenants::status.eq(crate::domain::TenantStatus::from(s).as_str()),
+                            );
                         }
                         if let Some(p) = &plan {
                             q = q.filter(tenants::plan.eq(p.clone()));

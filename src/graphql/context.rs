@@ -141,6 +141,23 @@ impl TenantScope<'_> {
         self.meta.audit(self.actor)
     }
 
+    /// Runs an operation in one transaction in this tenant, its audit events written in it
+    /// under this scope's actor, and its effects after the commit.
+    pub async fn run<'f, T, F>(&self, op: F) -> AppResult<T>
+    where
+        T: Send + 'f,
+        F: for<'r> FnOnce(
+                &'r mut TenantTx,
+            ) -> ScopedBoxFuture<'f, 'r, AppResult<crate::ops::Done<T>>>
+            + Send
+            + 'f,
+    {
+        let audit = self.audit();
+        let done = crate::ops::in_tenant(&self.state.db, self.tenant_id, audit.clone(), op).await?;
+        crate::invalidation::run_effects(self.state, &audit, done.effects).await;
+        Ok(done.value)
+    }
+
     /// One transaction in this tenant.
     pub async fn tx<'f, T, F>(&self, f: F) -> AppResult<T>
     where
@@ -355,6 +372,29 @@ pub struct PlatformScope<'a> {
 impl<'a> PlatformScope<'a> {
     pub fn audit(&self) -> AuditContext {
         self.meta.audit(Actor::PlatformAdmin(self.admin_id))
+    }
+
+    /// Runs an operation in one system-scope transaction, its audit events written to the
+    /// platform log in it, and its effects after the commit.
+    pub async fn run_system<'f, T, F>(&self, op: F) -> AppResult<T>
+    where
+        T: Send + 'f,
+        F: for<'r> FnOnce(
+                &'r mut SystemTx,
+            ) -> ScopedBoxFuture<'f, 'r, AppResult<crate::ops::Done<T>>>
+            + Send
+            + 'f,
+    {
+        let audit = self.audit();
+        let done = crate::ops::in_system(
+            &self.state.db,
+            SystemReason::PlatformAdmin,
+            audit.clone(),
+            op,
+        )
+        .await?;
+        crate::invalidation::run_effects(self.state, &audit, done.effects).await;
+        Ok(done.value)
     }
 
     /// One transaction in system scope (across tenants).

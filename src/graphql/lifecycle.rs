@@ -1,29 +1,19 @@
-//! The tenant lifecycle: active → suspended (platform, reversible) → deactivated (grace period:
-//! logins and tokens refused, data kept, export allowed) → purged (every row deleted, the tenants
-//! row left as a tombstone). Reactivation works until the purge. And the data export.
+//! The tenant lifecycle's GraphQL fields (the rules are `ops::lifecycle` and
+//! `domain::tenant_status`): deactivate, reactivate, suspend, resume, purge, and the export.
 
 use async_graphql::{Context, ID, InputObject, Json, Object};
-use chrono::{Duration, Utc};
-use serde_json::json;
-use uuid::Uuid;
 
-use crate::db::SystemReason;
-use crate::domain::Action;
 use crate::{
     auth::Principal,
-    db::{
-        ScopedFutureExt,
-        audit::{self, AuditEvent},
-        models::TenantRow,
-    },
-    domain::Permission,
+    db::{ScopedFutureExt, audit::Actor, models::TenantRow},
+    domain::{Permission, StatusChanger, TenantStatus},
     error::{AppError, AppResult},
-    export,
     graphql::{
         context::{self, TenantScope},
         ids,
         tenant::{Tenant, TenantPayload},
     },
+    ops::lifecycle,
 };
 
 #[derive(InputObject)]
@@ -65,90 +55,31 @@ async fn owner_or_admin<'a>(
     }
 }
 
-/// Moves a tenant to a new status in one transaction with its audit record, and drops the
-/// cached session states (they carry the tenant's status).
-async fn transition(
-    scope: &TenantScope<'_>,
-    allowed_from: &'static [&'static str],
-    to: &'static str,
-    action: Action,
-    reason: Option<String>,
-    grace_days: i32,
-) -> AppResult<TenantRow> {
-    let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
-    let tenant = scope
-        .tx(|conn| {
-            async move {
-                let current = TenantRow::current(conn, tenant_id).await?;
-                if !allowed_from.contains(&current.status.as_str()) {
-                    return Err(AppError::conflict(format!("a {} tenant cannot become {to}", current.status)));
-                }
-                let (deactivated_at, purge_after) = if to == "deactivated" {
-                    let days = current.retention_days.unwrap_or(grace_days) as i64;
-                    (Some(Utc::now()), Some(Utc::now() + Duration::days(days)))
-                } else {
-                    (None, None)
-                };
-                let updated = TenantRow::set_status(conn, tenant_id, to, deactivated_at, purge_after, reason.as_deref()).await?;
-                audit::record(
-                    conn,
-                    tenant_id,
-                    &audit_ctx,
-                    AuditEvent::new(action)
-                        .target("tenant", tenant_id)
-                        .details(json!({ "from": current.status, "to": to, "reason": reason, "purge_after": purge_after })),
-                )
-                .await?;
-                Ok(updated)
-            }
-            .scope_boxed()
-        })
-        .await?;
-    crate::invalidation::announce(scope.state, crate::invalidation::Invalidation::All).await;
-    Ok(tenant)
+/// Who moves the tenant of `scope`: a platform admin or the tenant's owner.
+fn changer(scope: &TenantScope<'_>) -> StatusChanger {
+    match scope.actor() {
+        Actor::PlatformAdmin(_) => StatusChanger::Platform,
+        _ => StatusChanger::Owner,
+    }
 }
 
-/// Purges one tenant in one transaction (a deactivated one; with `force` also an active or
-/// suspended one, deactivated in the same transaction) and records it in the platform audit log.
-pub async fn purge(
-    db: &crate::db::Db,
-    tenant_id: Uuid,
-    ctx: &crate::db::audit::AuditContext,
-    force: bool,
-) -> AppResult<i64> {
-    db.system_tx(SystemReason::PlatformAdmin, |conn| {
-        async move {
-            if force {
-                // A forced purge of an active or suspended tenant deactivates it in the same
-                // transaction: a purge that fails leaves the tenant as it was.
-                let tenant = TenantRow::find_any(conn, tenant_id).await?;
-                if matches!(tenant.status.as_str(), "active" | "suspended") {
-                    let now = Utc::now();
-                    TenantRow::set_status(
-                        conn,
-                        tenant_id,
-                        "deactivated",
-                        Some(now),
-                        Some(now),
-                        Some("forced purge"),
-                    )
-                    .await?;
-                }
-            }
-            let deleted = TenantRow::purge(conn, tenant_id).await?;
-            audit::record_platform(
-                conn,
-                ctx,
-                AuditEvent::new(Action::PlatformTenantPurged)
-                    .target("tenant", tenant_id)
-                    .details(json!({ "rows_deleted": deleted, "forced": force })),
-            )
-            .await?;
-            Ok(deleted)
-        }
-        .scope_boxed()
+async fn transition(
+    scope: &TenantScope<'_>,
+    to: TenantStatus,
+    reason: Option<String>,
+) -> AppResult<TenantPayload> {
+    let t = lifecycle::Transition {
+        to,
+        by: changer(scope),
+        reason,
+        grace_days: scope.state.settings.deactivation_grace_days,
+    };
+    let row = scope
+        .run(|tx| lifecycle::transition(tx, t).scope_boxed())
+        .await?;
+    Ok(TenantPayload {
+        tenant: Tenant(row),
     })
-    .await
 }
 
 #[derive(Default)]
@@ -165,23 +96,7 @@ impl LifecycleQuery {
         tenant_id: Option<ID>,
     ) -> Result<Json<serde_json::Value>, AppError> {
         let scope = owner_or_admin(ctx, tenant_id.as_ref()).await?;
-        let (tid, audit_ctx) = (scope.tenant_id(), scope.audit());
-        let doc = scope
-            .tx(|conn| {
-                async move {
-                    let doc = export::document(conn, tid).await?;
-                    audit::record(
-                        conn,
-                        tid,
-                        &audit_ctx,
-                        AuditEvent::new(Action::TenantExported).target("tenant", tid),
-                    )
-                    .await?;
-                    Ok(doc)
-                }
-                .scope_boxed()
-            })
-            .await?;
+        let doc = scope.run(|tx| lifecycle::export(tx).scope_boxed()).await?;
         Ok(Json(doc))
     }
 }
@@ -192,46 +107,26 @@ pub struct LifecycleMutation;
 #[Object]
 impl LifecycleMutation {
     /// The owner (or a platform admin) deactivates a tenant: logins and tokens are refused from
-    /// now on, the data is kept (and exportable) until `purgeAfter`.
+    /// now on, the data is kept (and exportable) until `purgeAfter`. An owner cannot deactivate
+    /// a tenant the platform suspended.
     async fn deactivate_tenant(
         &self,
         ctx: &Context<'_>,
         input: DeactivateTenantInput,
     ) -> Result<TenantPayload, AppError> {
-        let reason = input
-            .reason
-            .map(|r| r.chars().take(500).collect::<String>());
         let scope = owner_or_admin(ctx, input.tenant_id.as_ref()).await?;
-        let grace = scope.state.settings.deactivation_grace_days;
-        let t = transition(
-            &scope,
-            &["active", "suspended"],
-            "deactivated",
-            Action::TenantDeactivated,
-            reason,
-            grace,
-        )
-        .await?;
-        Ok(TenantPayload { tenant: Tenant(t) })
+        transition(&scope, TenantStatus::Deactivated, input.reason).await
     }
 
-    /// Undoes a deactivation (until the purge) or a suspension by the owner's deactivation path.
+    /// Undoes a deactivation, until the purge. An owner can undo only the owner's own
+    /// deactivation; one the platform decided needs a platform admin.
     async fn reactivate_tenant(
         &self,
         ctx: &Context<'_>,
         tenant_id: Option<ID>,
     ) -> Result<TenantPayload, AppError> {
         let scope = owner_or_admin(ctx, tenant_id.as_ref()).await?;
-        let t = transition(
-            &scope,
-            &["deactivated"],
-            "active",
-            Action::TenantReactivated,
-            None,
-            0,
-        )
-        .await?;
-        Ok(TenantPayload { tenant: Tenant(t) })
+        transition(&scope, TenantStatus::Active, None).await
     }
 
     /// Platform admins: suspends a tenant (reversible with resumeTenant).
@@ -243,16 +138,7 @@ impl LifecycleMutation {
     ) -> Result<TenantPayload, AppError> {
         let admin = context::platform_admin(ctx).await?;
         let scope = admin.tenant(ids::decode("Tenant", "tenantId", &tenant_id)?);
-        let t = transition(
-            &scope,
-            &["active"],
-            "suspended",
-            Action::TenantSuspended,
-            reason,
-            0,
-        )
-        .await?;
-        Ok(TenantPayload { tenant: Tenant(t) })
+        transition(&scope, TenantStatus::Suspended, reason).await
     }
 
     /// Platform admins: ends a suspension.
@@ -263,16 +149,7 @@ impl LifecycleMutation {
     ) -> Result<TenantPayload, AppError> {
         let admin = context::platform_admin(ctx).await?;
         let scope = admin.tenant(ids::decode("Tenant", "tenantId", &tenant_id)?);
-        let t = transition(
-            &scope,
-            &["suspended"],
-            "active",
-            Action::TenantResumed,
-            None,
-            0,
-        )
-        .await?;
-        Ok(TenantPayload { tenant: Tenant(t) })
+        transition(&scope, TenantStatus::Active, None).await
     }
 
     /// Platform admins: deletes every row of a deactivated tenant whose grace period has passed
@@ -287,22 +164,10 @@ impl LifecycleMutation {
         let tenant = admin
             .system_tx(|conn| TenantRow::find_any(conn, tenant_id).scope_boxed())
             .await?;
-        if input.force {
-            if input.confirm_domain.as_deref().map(str::to_lowercase) != tenant.domain.clone() {
-                return Err(AppError::bad_input(
-                    "confirmDomain",
-                    "type the tenant's domain to confirm a forced purge",
-                ));
-            }
-        } else if tenant.status != "deactivated"
-            || tenant.purge_after.is_none_or(|p| p > Utc::now())
-        {
-            return Err(AppError::conflict(
-                "the tenant is not deactivated or its grace period has not passed",
-            ));
-        }
-        let deleted = purge(&admin.state.db, tenant_id, &admin.audit(), input.force).await?;
-        crate::invalidation::announce(admin.state, crate::invalidation::Invalidation::All).await;
-        Ok(deleted)
+        lifecycle::check_purge(&tenant, input.force, input.confirm_domain.as_deref())?;
+        let force = input.force;
+        admin
+            .run_system(|tx| lifecycle::purge(tx, tenant_id, force).scope_boxed())
+            .await
     }
 }

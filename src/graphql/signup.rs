@@ -70,7 +70,7 @@ impl SignupMutation {
         })
         .await?;
         let audit_ctx = req.meta.audit(actor);
-        let done = ops::in_tenant(&state.db, Uuid::now_v7(), &audit_ctx, |tx| {
+        let done = ops::in_tenant(&state.db, Uuid::now_v7(), audit_ctx.clone(), |tx| {
             tenants::create(tx, &spec, actor).scope_boxed()
         })
         .await?;

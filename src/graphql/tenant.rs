@@ -19,32 +19,15 @@ use crate::{
     secrets,
 };
 
+/// Where a tenant is in its lifecycle: active, suspended (by the platform), deactivated (the
+/// grace period before the purge) or purged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::domain::TenantStatus")]
 pub enum TenantStatus {
     Active,
     Suspended,
     Deactivated,
     Purged,
-}
-
-impl TenantStatus {
-    pub fn from_db(raw: &str) -> TenantStatus {
-        match raw {
-            "active" => TenantStatus::Active,
-            "suspended" => TenantStatus::Suspended,
-            "deactivated" => TenantStatus::Deactivated,
-            _ => TenantStatus::Purged,
-        }
-    }
-
-    pub fn as_db(self) -> &'static str {
-        match self {
-            TenantStatus::Active => "active",
-            TenantStatus::Suspended => "suspended",
-            TenantStatus::Deactivated => "deactivated",
-            TenantStatus::Purged => "purged",
-        }
-    }
 }
 
 pub struct Tenant(pub TenantRow);
@@ -142,7 +125,7 @@ impl Tenant {
     }
 
     async fn status(&self) -> TenantStatus {
-        TenantStatus::from_db(&self.0.status)
+        domain::TenantStatus::parse(&self.0.status).into()
     }
 
     async fn plan(&self) -> &str {

@@ -18,6 +18,7 @@
 //! * It knows nothing of GraphQL or HTTP: statuses and other values it needs are domain types,
 //!   converted to GraphQL enums and objects in `graphql/`.
 
+pub mod lifecycle;
 pub mod tenants;
 
 use uuid::Uuid;
@@ -91,7 +92,7 @@ pub struct Committed<T> {
 pub async fn in_tenant<'a, T, F>(
     db: &Db,
     tenant_id: Uuid,
-    audit: &'a AuditContext,
+    audit: AuditContext,
     op: F,
 ) -> AppResult<Committed<T>>
 where
@@ -102,7 +103,7 @@ where
         Box::pin(async move {
             let done = op(tx).await?;
             for event in done.events {
-                audit::record(tx, tenant_id, audit, event).await?;
+                audit::record(tx, tenant_id, &audit, event).await?;
             }
             Ok(Committed {
                 value: done.value,
@@ -118,7 +119,7 @@ where
 pub async fn in_system<'a, T, F>(
     db: &Db,
     reason: SystemReason,
-    audit: &'a AuditContext,
+    audit: AuditContext,
     op: F,
 ) -> AppResult<Committed<T>>
 where
@@ -129,7 +130,7 @@ where
         Box::pin(async move {
             let done = op(tx).await?;
             for event in done.events {
-                audit::record_platform(tx, audit, event).await?;
+                audit::record_platform(tx, &audit, event).await?;
             }
             Ok(Committed {
                 value: done.value,

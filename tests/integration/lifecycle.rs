@@ -513,3 +513,98 @@ async fn a_platform_admin_deactivates_a_tenant_by_id_and_a_member_cannot_name_an
         .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_cannot_undo_a_suspension_or_deactivation_the_platform_decided() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let status = async || -> String {
+        app.superuser()
+            .await
+            .query_one("SELECT status FROM tenants WHERE id = $1", &[&t.uuid])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    let reactivate = "mutation { reactivateTenant { tenant { status } } }";
+    let suspend = "mutation($id: ID!) { suspendTenant(tenantId: $id, reason: \"unpaid\") { tenant { status } } }";
+    let body = app.gql(Some(&admin), suspend, json!({ "id": t.id })).await;
+    assert_eq!(
+        body["data"]["suspendTenant"]["tenant"]["status"], "SUSPENDED",
+        "{body}"
+    );
+
+    // The owner's still-valid token can neither deactivate (to then reactivate) nor reactivate.
+    let body = app
+        .gql(
+            Some(&t.token),
+            DEACTIVATE,
+            json!({ "input": { "reason": "me" } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert!(
+        body["data"].is_null() || body["data"]["deactivateTenant"].is_null(),
+        "{body}"
+    );
+    let body = app.gql(Some(&t.token), reactivate, json!({})).await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(status().await, "suspended");
+
+    // A deactivation the platform decided is the platform's to undo, too.
+    let body = app
+        .gql(
+            Some(&admin),
+            DEACTIVATE,
+            json!({ "input": { "tenantId": t.id, "reason": "fraud" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["deactivateTenant"]["tenant"]["status"], "DEACTIVATED",
+        "{body}"
+    );
+    let body = app.gql(Some(&t.token), reactivate, json!({})).await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(status().await, "deactivated");
+    let by: Option<String> = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT status_changed_by FROM tenants WHERE id = $1",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(by.as_deref(), Some("platform"));
+
+    // The admin reactivates; what the owner then deactivates, the owner may undo.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID) { reactivateTenant(tenantId: $id) { tenant { status } } }",
+            json!({ "id": t.id }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["reactivateTenant"]["tenant"]["status"], "ACTIVE",
+        "{body}"
+    );
+    let body = app
+        .gql(
+            Some(&t.token),
+            DEACTIVATE,
+            json!({ "input": { "reason": "pause" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["deactivateTenant"]["tenant"]["status"], "DEACTIVATED",
+        "{body}"
+    );
+    let body = app.gql(Some(&t.token), reactivate, json!({})).await;
+    assert_eq!(
+        body["data"]["reactivateTenant"]["tenant"]["status"], "ACTIVE",
+        "{body}"
+    );
+}

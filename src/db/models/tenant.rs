@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{AnyTx, InTenant, SystemTx, TenantTx, schema::tenants},
-    domain::{Branding, Features, Limits},
+    domain::{Branding, Features, Limits, StatusChanger, TenantStatus},
     error::{AppError, AppResult},
 };
 
@@ -29,6 +29,16 @@ pub struct TenantRow {
     pub updated_at: DateTime<Utc>,
     pub retention_days: Option<i32>,
     pub deactivation_reason: Option<String>,
+    pub status_changed_by: Option<String>,
+}
+
+/// A new status for a tenant, with who set it.
+pub struct StatusChange<'a> {
+    pub status: TenantStatus,
+    pub by: StatusChanger,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    pub purge_after: Option<DateTime<Utc>>,
+    pub reason: Option<&'a str>,
 }
 
 #[derive(Debug, Insertable)]
@@ -155,21 +165,19 @@ impl TenantRow {
 }
 
 impl TenantRow {
-    /// Moves the tenant to `status`, with the deactivation fields when given.
+    /// Moves the tenant to a new status, recording who did and the deactivation fields.
     pub async fn set_status(
         conn: &mut impl AnyTx,
         id: Uuid,
-        status: &str,
-        deactivated_at: Option<DateTime<Utc>>,
-        purge_after: Option<DateTime<Utc>>,
-        reason: Option<&str>,
+        change: StatusChange<'_>,
     ) -> AppResult<TenantRow> {
         Ok(diesel::update(tenants::table.find(id))
             .set((
-                tenants::status.eq(status),
-                tenants::deactivated_at.eq(deactivated_at),
-                tenants::purge_after.eq(purge_after),
-                tenants::deactivation_reason.eq(reason),
+                tenants::status.eq(change.status.as_str()),
+                tenants::status_changed_by.eq(change.by.as_str()),
+                tenants::deactivated_at.eq(change.deactivated_at),
+                tenants::purge_after.eq(change.purge_after),
+                tenants::deactivation_reason.eq(change.reason),
                 tenants::updated_at.eq(diesel::dsl::now),
             ))
             .returning(TenantRow::as_returning())
