@@ -95,10 +95,11 @@ pub async fn announce(state: &AppState, what: Invalidation) {
 
 /// Runs the effects of a committed operation (`ops::Effect`): invalidations are announced,
 /// platform audit records written in their own system transaction (a failure is logged).
-pub async fn run_effects(state: &AppState, audit_ctx: &AuditContext, effects: Vec<Effect>) {
+pub async fn run_effects(state: &Arc<AppState>, audit_ctx: &AuditContext, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
             Effect::Invalidate(what) => announce(state, what).await,
+            Effect::Alerts(alerts) => crate::alerts::deliver_later(state.clone(), alerts),
             Effect::PlatformAudit(event) => {
                 let written = state
                     .db

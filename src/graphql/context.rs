@@ -114,7 +114,7 @@ pub async fn after_commit<T>(
 
 /// Database access limited to one tenant.
 pub struct TenantScope<'a> {
-    pub state: &'a AppState,
+    pub state: &'a Arc<AppState>,
     pub meta: &'a RequestMeta,
     tenant_id: Uuid,
     actor: Actor,
@@ -208,6 +208,20 @@ fn scope_of<'a>(ctx: &Context<'a>, m: &MemberPrincipal) -> AppResult<TenantScope
         meta: &request(ctx)?.meta,
         tenant_id: m.tenant_id,
         actor: Actor::User(m.user_id),
+    })
+}
+
+/// An anonymous caller holding a one-time token (an invitation, a password reset): the token
+/// names its tenant, and the scope acts there as anonymous until the operation knows the user.
+/// A token that names no tenant is UNAUTHENTICATED with `invalid`.
+pub fn by_token<'a>(ctx: &Context<'a>, token: &str, invalid: &str) -> AppResult<TenantScope<'a>> {
+    let tenant_id = crate::auth::opaque::tenant_of(token)
+        .ok_or_else(|| AppError::unauthenticated(invalid.to_owned()))?;
+    Ok(TenantScope {
+        state: state(ctx)?,
+        meta: &request(ctx)?.meta,
+        tenant_id,
+        actor: Actor::Anonymous,
     })
 }
 
@@ -363,7 +377,7 @@ pub async fn require_any_status<'a>(
 
 /// A platform admin's access: across tenants, every tenant access audited.
 pub struct PlatformScope<'a> {
-    pub state: &'a AppState,
+    pub state: &'a Arc<AppState>,
     pub meta: &'a RequestMeta,
     pub admin_id: Uuid,
     reads: &'a AdminReads,

@@ -19,7 +19,6 @@ pub mod node;
 pub mod product;
 pub mod registry;
 pub mod role;
-pub mod rules;
 pub mod signup;
 pub mod spans;
 pub mod tenant;

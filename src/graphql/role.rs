@@ -16,9 +16,10 @@ use crate::{
     error::{AppError, AppResult},
     graphql::{
         connection::{self, Page},
-        context, ids, rules,
+        context, ids,
         user::User,
     },
+    ops::rules,
 };
 
 pub struct Role(pub RoleRow);

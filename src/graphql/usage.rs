@@ -24,9 +24,9 @@ use crate::{
         connection::{self, Page},
         context, ids,
         loaders::DeliveriesOfAlert,
-        rules,
         tenant::{Tenant, TenantFeaturesInput, TenantLimitsInput, TenantPayload},
     },
+    ops::rules,
 };
 
 pub const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;

@@ -1,37 +1,30 @@
-//! Users: the `User` object, the `users`/`user` queries, and user management (create, invite,
-//! update, deactivate, delete, passwords).
+//! Users: the `User` object, the `users`/`user` queries, and the user-management mutations
+//! (the operations are `ops::users`, `ops::invitations` and `ops::passwords`).
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use std::sync::Arc;
-
-use crate::domain::Action;
 use crate::{
-    app::AppState,
-    auth::{opaque, password},
+    auth::{Principal, opaque, password},
     db::{
         ScopedFutureExt,
-        audit::{self, AuditEvent},
-        models::{RoleRow, SessionRow, UserRoleRow, UserRow, UserTokenRow, user::NewUser},
+        models::{RoleRow, UserRoleRow, UserRow},
     },
-    domain::{Email, NewPassword, Permission, SystemRole},
+    domain::{Email, NewPassword, Permission},
     error::{AppError, AppResult},
     graphql::{
         connection::{self, Page},
-        context::{self, TenantScope},
-        ids,
+        context, ids,
         loaders::{self, RolesOfUser, TenantKey},
         role::Role,
-        rules,
         tenant::Tenant,
     },
+    ops::{
+        invitations::{self, Purpose},
+        passwords, users,
+    },
 };
-
-/// How long an invitation or a password-reset token stays valid.
-pub const USER_TOKEN_TTL_HOURS: i64 = 72;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum UserStatus {
@@ -256,26 +249,6 @@ impl UserQuery {
     }
 }
 
-/// Role ids of an input, checked to exist in the tenant; default the member role.
-async fn resolve_roles(
-    conn: &mut crate::db::TenantTx,
-    role_ids: &Option<Vec<Uuid>>,
-) -> AppResult<Vec<RoleRow>> {
-    match role_ids {
-        Some(ids) => {
-            let rows = RoleRow::load_many(conn, ids).await?;
-            if rows.len() != ids.iter().collect::<std::collections::HashSet<_>>().len() {
-                return Err(AppError::not_found("role"));
-            }
-            Ok(rows)
-        }
-        None => Ok(RoleRow::find_by_name(conn, SystemRole::Member.name())
-            .await?
-            .into_iter()
-            .collect()),
-    }
-}
-
 fn decode_role_ids(ids: Option<Vec<ID>>) -> AppResult<Option<Vec<Uuid>>> {
     ids.map(|list| {
         list.iter()
@@ -296,100 +269,12 @@ fn clean_display_name(name: Option<String>) -> AppResult<Option<String>> {
     Ok(name)
 }
 
-/// A user about to be created or invited.
-struct NewMember<'a> {
-    email: &'a Email,
-    display_name: Option<&'a str>,
-    password_hash: Option<&'a str>,
-    /// `active` or `invited`.
-    status: &'a str,
-    role_ids: &'a Option<Vec<Uuid>>,
-    /// The audit action: `user.created` or `user.invited`.
-    action: Action,
-}
-
-/// Creates a user (active or invited) with its tenant-wide roles, checking the seat quota and
-/// that the actor may grant those roles.
-async fn insert_user_with_roles(
-    state: &Arc<AppState>,
-    scope: &TenantScope<'_>,
-    actor_permissions: &[String],
-    new: NewMember<'_>,
-) -> AppResult<UserRow> {
-    let tenant_id = scope.tenant_id();
-    let audit_ctx = scope.audit();
-    let actor = scope.actor();
-    let (user, alerts) = scope
-        .tx(|conn| {
-            async move {
-                let tenant = rules::ensure_seat_available(conn, tenant_id).await?;
-                let roles = resolve_roles(conn, new.role_ids).await?;
-                let granted: Vec<String> =
-                    roles.iter().flat_map(|r| r.permission_strings()).collect();
-                rules::ensure_can_grant(actor, actor_permissions, &granted)?;
-                let user = UserRow::insert(
-                    conn,
-                    NewUser {
-                        tenant_id,
-                        id: Uuid::now_v7(),
-                        email: new.email.as_str(),
-                        display_name: new.display_name,
-                        password_hash: new.password_hash,
-                        status: new.status,
-                    },
-                )
-                .await?;
-                for role in &roles {
-                    UserRoleRow::assign(conn, tenant_id, user.id, role.id, None).await?;
-                }
-                audit::record(
-                    conn,
-                    tenant_id,
-                    &audit_ctx,
-                    AuditEvent::new(new.action)
-                        .target("user", user.id)
-                        .details(json!({
-                            "email": user.email, "status": user.status,
-                            "roles": roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
-                        })),
-                )
-                .await?;
-                let alerts = rules::seat_alerts(conn, &tenant).await?;
-                Ok((user, alerts))
-            }
-            .scope_boxed()
-        })
-        .await?;
-    crate::alerts::deliver_later(state.clone(), alerts);
-    Ok(user)
-}
-
-/// Issues a one-time token of `purpose` for a user, in the caller's transaction.
-async fn issue_user_token(
-    conn: &mut crate::db::TenantTx,
-    tenant_id: Uuid,
-    user_id: Uuid,
-    purpose: &str,
-    created_by: Option<Uuid>,
-) -> AppResult<(String, DateTime<Utc>)> {
-    let (token, hash) = opaque::generate(tenant_id);
-    let now = Utc::now();
-    let expires_at = now + Duration::hours(USER_TOKEN_TTL_HOURS);
-    UserTokenRow::insert(
-        conn,
-        &UserTokenRow {
-            tenant_id,
-            token_hash: hash,
-            user_id,
-            purpose: purpose.to_owned(),
-            created_by,
-            created_at: now,
-            expires_at,
-            used_at: None,
-        },
-    )
-    .await?;
-    Ok((token, expires_at))
+/// The session of the calling member (for changes that keep it open).
+fn own_session(ctx: &Context<'_>) -> AppResult<Uuid> {
+    match &context::request(ctx)?.principal {
+        Principal::Member(m) => Ok(m.session_id),
+        _ => Err(AppError::unauthenticated("log in first")),
+    }
 }
 
 #[derive(Default)]
@@ -412,62 +297,54 @@ impl UserMutation {
             .transpose()?;
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let hash = match &password {
+        let password_hash = match &password {
             Some(p) => Some(password::hash(p).await?),
             None => None,
         };
-        let user = insert_user_with_roles(
-            context::state(ctx)?,
-            &scope,
-            &perms,
-            NewMember {
-                email: &email,
-                display_name: display_name.as_deref(),
-                password_hash: hash.as_deref(),
-                status: "active",
-                role_ids: &role_ids,
-                action: Action::UserCreated,
-            },
-        )
-        .await?;
+        let new = users::NewMember {
+            email,
+            display_name,
+            password_hash,
+            role_ids,
+        };
+        let acting = users::Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        let user = scope
+            .run(|tx| users::create(tx, acting, new).scope_boxed())
+            .await?;
         Ok(UserPayload {
             user: User::from(user),
         })
     }
 
-    /// Creates an invited user and a one-time invitation token (valid 72 hours).
+    /// Creates an invited user and a one-time invitation token (valid 72 hours), in one
+    /// transaction.
     async fn invite_user(
         &self,
         ctx: &Context<'_>,
         input: InviteUserInput,
     ) -> Result<InviteUserPayload, AppError> {
-        let email = Email::parse("email", &input.email)?;
-        let display_name = clean_display_name(input.display_name)?;
-        let role_ids = decode_role_ids(input.role_ids)?;
+        let new = users::NewMember {
+            email: Email::parse("email", &input.email)?,
+            display_name: clean_display_name(input.display_name)?,
+            password_hash: None,
+            role_ids: decode_role_ids(input.role_ids)?,
+        };
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let user = insert_user_with_roles(
-            context::state(ctx)?,
-            &scope,
-            &perms,
-            NewMember {
-                email: &email,
-                display_name: display_name.as_deref(),
-                password_hash: None,
-                status: "invited",
-                role_ids: &role_ids,
-                action: Action::UserInvited,
-            },
-        )
-        .await?;
-        let (tenant_id, user_id, by) = (scope.tenant_id(), user.id, scope.user_id());
-        let (token, expires_at) = scope
-            .tx(|conn| issue_user_token(conn, tenant_id, user_id, "invitation", by).scope_boxed())
+        let acting = users::Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        let invited = scope
+            .run(|tx| users::invite(tx, acting, new).scope_boxed())
             .await?;
         Ok(InviteUserPayload {
-            user: User::from(user),
-            invitation_token: token,
-            expires_at,
+            user: User::from(invited.user),
+            invitation_token: invited.token.token,
+            expires_at: invited.token.expires_at,
         })
     }
 
@@ -479,84 +356,20 @@ impl UserMutation {
         password: String,
         display_name: Option<String>,
     ) -> Result<UserPayload, AppError> {
-        let state = context::state(ctx)?;
-        let meta = &context::request(ctx)?.meta;
-        let invalid = || AppError::unauthenticated("invalid or expired invitation");
-        let tenant_id = opaque::tenant_of(&token).ok_or_else(invalid)?;
+        let scope = context::by_token(ctx, &token, "invalid or expired invitation")?;
         let display_name = clean_display_name(display_name)?;
-        let hash = opaque::hash(&token);
+        let token_hash = opaque::hash(&token);
         // Checked before hashing the password, so a bad token costs nothing.
-        let pending = state
-            .db
-            .tenant_tx(tenant_id, |conn| {
-                async move {
-                    use crate::db::schema::user_tokens;
-                    use diesel::prelude::*;
-                    use diesel_async::RunQueryDsl;
-                    Ok(user_tokens::table
-                        .filter(user_tokens::token_hash.eq(&hash))
-                        .filter(user_tokens::used_at.is_null())
-                        .filter(user_tokens::expires_at.gt(diesel::dsl::now))
-                        .select(user_tokens::user_id)
-                        .first::<Uuid>(conn)
-                        .await
-                        .optional()?)
-                }
-                .scope_boxed()
-            })
+        let pending = scope
+            .tx(|tx| invitations::pending_user(tx, &token_hash, Purpose::Invitation).scope_boxed())
             .await?
-            .ok_or_else(invalid)?;
-        let email = state
-            .db
-            .tenant_tx(tenant_id, |conn| UserRow::get(conn, pending).scope_boxed())
-            .await?
-            .email;
-        let password = NewPassword::parse("password", &password, Some(&email))?;
+            .ok_or_else(|| AppError::unauthenticated("invalid or expired invitation"))?;
+        let password = NewPassword::parse("password", &password, Some(&pending.email))?;
         let password_hash = password::hash(&password).await?;
-        let ctx_audit = meta.audit(crate::db::audit::Actor::User(pending));
-        let hash = opaque::hash(&token);
-        let user = state
-            .db
-            .tenant_tx(tenant_id, |conn| {
-                async move {
-                    let used = UserTokenRow::consume(conn, &hash, "invitation")
-                        .await?
-                        .ok_or_else(invalid)?;
-                    let tenant = rules::lock_tenant(conn, tenant_id).await?;
-                    let user = UserRow::get(conn, used.user_id).await?;
-                    if user.status != "invited" {
-                        return Err(invalid());
-                    }
-                    // Invited users hold a seat already; a limit lowered since is still enforced.
-                    use crate::db::schema::users;
-                    use diesel::prelude::*;
-                    use diesel_async::RunQueryDsl;
-                    let active: i64 = users::table
-                        .filter(users::status.eq("active"))
-                        .count()
-                        .get_result(conn)
-                        .await?;
-                    if active >= tenant.limits().users as i64 {
-                        return Err(
-                            AppError::quota_exceeded("the tenant's user limit is reached")
-                                .with_reason("users"),
-                        );
-                    }
-                    UserRow::set_password(conn, user.id, &password_hash).await?;
-                    if let Some(name) = display_name.as_deref() {
-                        UserRow::set_display_name(conn, user.id, Some(name)).await?;
-                    }
-                    let user = UserRow::set_status(conn, user.id, "active").await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &ctx_audit,
-                        AuditEvent::new(Action::UserInvitationAccepted).target("user", user.id),
-                    )
-                    .await?;
-                    Ok(user)
-                }
-                .scope_boxed()
+        let user = scope
+            .run(|tx| {
+                invitations::accept(tx, &token_hash, &password_hash, display_name.as_deref())
+                    .scope_boxed()
             })
             .await?;
         Ok(UserPayload {
@@ -572,50 +385,30 @@ impl UserMutation {
         input: UpdateUserInput,
     ) -> Result<UserPayload, AppError> {
         let id = ids::decode("User", "id", &input.id)?;
-        let email = input
-            .email
-            .as_deref()
-            .map(|e| Email::parse("email", e))
-            .transpose()?;
-        let display_name = input
-            .display_name
-            .map(|n| clean_display_name(Some(n)))
-            .transpose()?;
-        let own_name_only = email.is_none() && context::member(ctx)?.user_id() == Some(id);
+        let change = users::UserChange {
+            email: input
+                .email
+                .as_deref()
+                .map(|e| Email::parse("email", e))
+                .transpose()?,
+            display_name: input
+                .display_name
+                .map(|n| clean_display_name(Some(n)))
+                .transpose()?,
+        };
+        let own_name_only = change.email.is_none() && context::member(ctx)?.user_id() == Some(id);
         let scope = if own_name_only {
             context::member(ctx)?
         } else {
             context::require(ctx, Permission::UsersWrite).await?
         };
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
+        let acting = users::Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
         let user = scope
-            .tx(|conn| {
-                async move {
-                    let mut user = UserRow::get(conn, id).await?;
-                    rules::ensure_can_manage(conn, actor, &perms, id).await?;
-                    let mut changed = serde_json::Map::new();
-                    if let Some(email) = &email {
-                        user = UserRow::set_email(conn, id, email.as_str()).await?;
-                        changed.insert("email".into(), json!(email.as_str()));
-                    }
-                    if let Some(name) = &display_name {
-                        user = UserRow::set_display_name(conn, id, name.as_deref()).await?;
-                        changed.insert("display_name".into(), json!(name));
-                    }
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::UserUpdated)
-                            .target("user", id)
-                            .details(changed.into()),
-                    )
-                    .await?;
-                    Ok(user)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| users::update(tx, acting, id, change).scope_boxed())
             .await?;
         Ok(UserPayload {
             user: User::from(user),
@@ -627,37 +420,13 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let id = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
-        let (user, revoked) = scope
-            .tx(|conn| {
-                async move {
-                    UserRow::get(conn, id).await?;
-                    rules::ensure_can_manage(conn, actor, &perms, id).await?;
-                    rules::ensure_other_owner_remains(conn, id).await?;
-                    let user = UserRow::set_status(conn, id, "deactivated").await?;
-                    let revoked =
-                        SessionRow::revoke_all_of_user(conn, id, "user_deactivated").await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::UserDeactivated)
-                            .target("user", id)
-                            .details(json!({ "sessions_revoked": revoked.len() })),
-                    )
-                    .await?;
-                    Ok((user, revoked))
-                }
-                .scope_boxed()
-            })
+        let acting = users::Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        let user = scope
+            .run(|tx| users::deactivate(tx, acting, id).scope_boxed())
             .await?;
-        for session in revoked {
-            crate::invalidation::announce(
-                scope.state,
-                crate::invalidation::Invalidation::Session { id: session },
-            )
-            .await;
-        }
         Ok(UserPayload {
             user: User::from(user),
         })
@@ -668,31 +437,13 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let id = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
-        let (user, alerts) = scope
-            .tx(|conn| {
-                async move {
-                    let user = UserRow::get(conn, id).await?;
-                    rules::ensure_can_manage(conn, actor, &perms, id).await?;
-                    if user.status != "deactivated" {
-                        return Ok((user, Vec::new()));
-                    }
-                    let tenant = rules::ensure_seat_available(conn, tenant_id).await?;
-                    let user = UserRow::set_status(conn, id, "active").await?;
-                    let alerts = rules::seat_alerts(conn, &tenant).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::UserReactivated).target("user", id),
-                    )
-                    .await?;
-                    Ok((user, alerts))
-                }
-                .scope_boxed()
-            })
+        let acting = users::Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        let user = scope
+            .run(|tx| users::reactivate(tx, acting, id).scope_boxed())
             .await?;
-        crate::alerts::deliver_later(context::state(ctx)?.clone(), alerts);
         Ok(UserPayload {
             user: User::from(user),
         })
@@ -703,37 +454,13 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let uuid = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
-        let revoked = scope
-            .tx(|conn| {
-                async move {
-                    let user = UserRow::get(conn, uuid).await?;
-                    rules::ensure_can_manage(conn, actor, &perms, uuid).await?;
-                    rules::ensure_other_owner_remains(conn, uuid).await?;
-                    let revoked =
-                        SessionRow::revoke_all_of_user(conn, uuid, "user_deleted").await?;
-                    UserRow::delete(conn, uuid).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::UserDeleted)
-                            .target("user", uuid)
-                            .details(json!({ "email": user.email })),
-                    )
-                    .await?;
-                    Ok(revoked)
-                }
-                .scope_boxed()
-            })
+        let acting = users::Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        scope
+            .run(|tx| users::delete(tx, acting, uuid).scope_boxed())
             .await?;
-        for session in revoked {
-            crate::invalidation::announce(
-                scope.state,
-                crate::invalidation::Invalidation::Session { id: session },
-            )
-            .await;
-        }
         Ok(DeleteUserPayload {
             deleted_user_id: ids::encode("User", uuid),
         })
@@ -747,65 +474,24 @@ impl UserMutation {
         new_password: String,
     ) -> Result<bool, AppError> {
         let scope = context::member(ctx)?;
-        let (tenant_id, user_id, audit_ctx) = (
-            scope.tenant_id(),
-            scope.user_id().unwrap_or_default(),
-            scope.audit(),
-        );
+        let session_id = own_session(ctx)?;
+        let user_id = scope.user_id().unwrap_or_default();
         let user = scope
-            .tx(|conn| UserRow::get(conn, user_id).scope_boxed())
+            .tx(|tx| UserRow::get(tx, user_id).scope_boxed())
             .await?;
         if !password::verify(&current_password, user.password_hash.as_deref()).await? {
             return Err(AppError::unauthenticated("the current password is wrong"));
         }
         let new = NewPassword::parse("newPassword", &new_password, Some(&user.email))?;
         let hash = password::hash(&new).await?;
-        let session_id = match &context::request(ctx)?.principal {
-            crate::auth::Principal::Member(m) => m.session_id,
-            _ => Uuid::nil(),
-        };
-        let revoked = scope
-            .tx(|conn| {
-                async move {
-                    UserRow::set_password(conn, user_id, &hash).await?;
-                    let mut revoked =
-                        SessionRow::revoke_all_of_user(conn, user_id, "password_changed").await?;
-                    // The session that made the change stays.
-                    use crate::db::schema::sessions;
-                    use diesel::prelude::*;
-                    use diesel_async::RunQueryDsl;
-                    diesel::update(sessions::table.filter(sessions::id.eq(session_id)))
-                        .set((
-                            sessions::revoked_at.eq(None::<DateTime<Utc>>),
-                            sessions::revoked_reason.eq(None::<String>),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    revoked.retain(|s| *s != session_id);
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::UserPasswordChanged).target("user", user_id),
-                    )
-                    .await?;
-                    Ok(revoked)
-                }
-                .scope_boxed()
-            })
+        scope
+            .run(|tx| passwords::change(tx, user_id, session_id, &hash).scope_boxed())
             .await?;
-        for session in revoked {
-            crate::invalidation::announce(
-                scope.state,
-                crate::invalidation::Invalidation::Session { id: session },
-            )
-            .await;
-        }
         Ok(true)
     }
 
-    /// An admin starts a password reset for a user: a one-time token (valid 72 hours) that the
-    /// user redeems with resetPassword.
+    /// An admin starts a password reset for another user: a one-time token (valid 72 hours)
+    /// that the user redeems with resetPassword. For oneself: changePassword.
     async fn reset_user_password(
         &self,
         ctx: &Context<'_>,
@@ -814,34 +500,16 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let uuid = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, by, actor) = (
-            scope.tenant_id(),
-            scope.audit(),
-            scope.user_id(),
-            scope.actor(),
-        );
-        let (token, expires_at) = scope
-            .tx(|conn| {
-                async move {
-                    UserRow::get(conn, uuid).await?;
-                    rules::ensure_can_manage(conn, actor, &perms, uuid).await?;
-                    let issued =
-                        issue_user_token(conn, tenant_id, uuid, "password_reset", by).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::UserPasswordResetIssued).target("user", uuid),
-                    )
-                    .await?;
-                    Ok(issued)
-                }
-                .scope_boxed()
-            })
+        let acting = users::Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        let issued = scope
+            .run(|tx| passwords::issue_reset(tx, acting, uuid).scope_boxed())
             .await?;
         Ok(PasswordResetPayload {
-            reset_token: token,
-            expires_at,
+            reset_token: issued.token,
+            expires_at: issued.expires_at,
         })
     }
 
@@ -852,43 +520,20 @@ impl UserMutation {
         token: String,
         new_password: String,
     ) -> Result<bool, AppError> {
-        let state = context::state(ctx)?;
-        let meta = &context::request(ctx)?.meta;
-        let invalid = || AppError::unauthenticated("invalid or expired reset token");
-        let tenant_id = opaque::tenant_of(&token).ok_or_else(invalid)?;
+        let scope = context::by_token(ctx, &token, "invalid or expired reset token")?;
         let new = NewPassword::parse("newPassword", &new_password, None)?;
-        let hash = password::hash(&new).await?;
         let token_hash = opaque::hash(&token);
-        let revoked = state
-            .db
-            .tenant_tx(tenant_id, |conn| {
-                async move {
-                    let used = UserTokenRow::consume(conn, &token_hash, "password_reset")
-                        .await?
-                        .ok_or_else(invalid)?;
-                    UserRow::set_password(conn, used.user_id, &hash).await?;
-                    let revoked =
-                        SessionRow::revoke_all_of_user(conn, used.user_id, "password_reset")
-                            .await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &meta.audit(crate::db::audit::Actor::User(used.user_id)),
-                        AuditEvent::new(Action::UserPasswordReset).target("user", used.user_id),
-                    )
-                    .await?;
-                    Ok(revoked)
-                }
-                .scope_boxed()
+        // The token is checked before the password is hashed: a bad one costs no hashing.
+        scope
+            .tx(|tx| {
+                invitations::pending_user(tx, &token_hash, Purpose::PasswordReset).scope_boxed()
             })
+            .await?
+            .ok_or_else(|| AppError::unauthenticated("invalid or expired reset token"))?;
+        let hash = password::hash(&new).await?;
+        scope
+            .run(|tx| passwords::reset(tx, &token_hash, &hash).scope_boxed())
             .await?;
-        for session in revoked {
-            crate::invalidation::announce(
-                state,
-                crate::invalidation::Invalidation::Session { id: session },
-            )
-            .await;
-        }
         Ok(true)
     }
 }

@@ -427,7 +427,7 @@ impl WorkspaceMutation {
                     UserRow::get(conn, user_id).await?;
                     if let Some(r) = role_id {
                         let role = RoleRow::get(conn, r).await?;
-                        crate::graphql::rules::ensure_can_grant(
+                        crate::ops::rules::ensure_can_grant(
                             actor,
                             &perms,
                             &role.permission_strings(),

@@ -18,8 +18,12 @@
 //! * It knows nothing of GraphQL or HTTP: statuses and other values it needs are domain types,
 //!   converted to GraphQL enums and objects in `graphql/`.
 
+pub mod invitations;
 pub mod lifecycle;
+pub mod passwords;
+pub mod rules;
 pub mod tenants;
+pub mod users;
 
 use uuid::Uuid;
 
@@ -27,6 +31,7 @@ use crate::{
     db::{
         Db, ScopedBoxFuture, SystemReason, SystemTx, TenantTx,
         audit::{self, AuditContext, AuditEvent},
+        models::AlertRow,
     },
     error::AppResult,
     invalidation::Invalidation,
@@ -69,6 +74,17 @@ impl<T> Done<T> {
         self.effects.push(effect);
         self
     }
+
+    /// Drops the cached states of these sessions (revoked by the operation), here and on
+    /// the other replicas.
+    pub fn and_sessions_revoked(mut self, sessions: impl IntoIterator<Item = Uuid>) -> Done<T> {
+        self.effects.extend(
+            sessions
+                .into_iter()
+                .map(|id| Effect::Invalidate(Invalidation::Session { id })),
+        );
+        self
+    }
 }
 
 /// Work for after the commit: it must not run for a change that was rolled back.
@@ -79,6 +95,8 @@ pub enum Effect {
     /// A record for the platform audit log, which a tenant's transaction cannot write; the
     /// tenant's own log holds the change atomically.
     PlatformAudit(AuditEvent),
+    /// Usage alerts the change raised (stored with it), delivered to the tenant's webhook.
+    Alerts(Vec<AlertRow>),
 }
 
 /// A committed operation: its value and the effects the caller runs now.

@@ -12,6 +12,7 @@ mod http_compliance;
 mod lifecycle;
 mod login_work;
 mod management;
+mod passwords;
 mod pgbouncer;
 mod platform;
 mod process;

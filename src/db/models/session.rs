@@ -129,10 +129,22 @@ impl SessionRow {
         user_id: Uuid,
         reason: &str,
     ) -> AppResult<Vec<Uuid>> {
+        SessionRow::revoke_all_of_user_but(conn, user_id, None, reason).await
+    }
+
+    /// Revokes every open session of a user but `keep` (the one making a change); returns
+    /// their ids. A session revoked already stays revoked, `keep` included.
+    pub async fn revoke_all_of_user_but(
+        conn: &mut TenantTx,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        reason: &str,
+    ) -> AppResult<Vec<Uuid>> {
         Ok(diesel::update(
             sessions::table
                 .filter(sessions::user_id.eq(user_id))
-                .filter(sessions::revoked_at.is_null()),
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::id.ne(keep.unwrap_or(Uuid::nil()))),
         )
         .set((
             sessions::revoked_at.eq(diesel::dsl::now),

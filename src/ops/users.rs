@@ -1,0 +1,208 @@
+//! Users of a tenant: creating (active or invited, with tenant-wide roles, within the seat
+//! quota), changing, deactivating, reactivating and deleting them. Who may manage whom is
+//! `rules::ensure_can_manage`: nobody manages a user holding permissions they lack.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        TenantTx,
+        audit::{Actor, AuditEvent},
+        models::{RoleRow, SessionRow, UserRoleRow, UserRow, user::NewUser},
+    },
+    domain::{Action, Email, SystemRole},
+    error::{AppError, AppResult},
+    ops::{Done, Effect, invitations, rules},
+};
+
+/// Who acts, and what they may grant: a member's own permissions (all for a platform admin).
+pub struct Acting<'a> {
+    pub actor: Actor,
+    pub permissions: &'a [String],
+}
+
+/// A user to create or invite.
+pub struct NewMember {
+    pub email: Email,
+    pub display_name: Option<String>,
+    /// Set for a created user (may log in at once), absent for an invited one or a user who
+    /// waits for a password reset.
+    pub password_hash: Option<String>,
+    /// Tenant-wide roles; `None`: the member role.
+    pub role_ids: Option<Vec<Uuid>>,
+}
+
+/// A user created by invitation with the one-time token to hand over.
+pub struct Invited {
+    pub user: UserRow,
+    pub token: invitations::IssuedToken,
+}
+
+/// Creates an active user with its roles.
+pub async fn create(
+    tx: &mut TenantTx,
+    acting: Acting<'_>,
+    new: NewMember,
+) -> AppResult<Done<UserRow>> {
+    insert_member(tx, &acting, &new, "active", Action::UserCreated).await
+}
+
+/// Creates an invited user and its invitation token, in one transaction.
+pub async fn invite(
+    tx: &mut TenantTx,
+    acting: Acting<'_>,
+    new: NewMember,
+) -> AppResult<Done<Invited>> {
+    let done = insert_member(tx, &acting, &new, "invited", Action::UserInvited).await?;
+    let by = match acting.actor {
+        Actor::User(id) => Some(id),
+        _ => None,
+    };
+    let token = invitations::issue(tx, done.value.id, invitations::Purpose::Invitation, by).await?;
+    Ok(Done {
+        value: Invited {
+            user: done.value,
+            token,
+        },
+        events: done.events,
+        effects: done.effects,
+    })
+}
+
+/// Role ids of an input, checked to exist in the tenant; default the member role.
+async fn resolve_roles(tx: &mut TenantTx, role_ids: &Option<Vec<Uuid>>) -> AppResult<Vec<RoleRow>> {
+    match role_ids {
+        Some(ids) => {
+            let rows = RoleRow::load_many(tx, ids).await?;
+            if rows.len() != ids.iter().collect::<std::collections::HashSet<_>>().len() {
+                return Err(AppError::not_found("role"));
+            }
+            Ok(rows)
+        }
+        None => Ok(RoleRow::find_by_name(tx, SystemRole::Member.name())
+            .await?
+            .into_iter()
+            .collect()),
+    }
+}
+
+/// Creates a user (active or invited) with its tenant-wide roles, checking the seat quota and
+/// that the actor may grant those roles.
+async fn insert_member(
+    tx: &mut TenantTx,
+    acting: &Acting<'_>,
+    new: &NewMember,
+    status: &str,
+    action: Action,
+) -> AppResult<Done<UserRow>> {
+    let tenant_id = tx.tenant_id();
+    let tenant = rules::ensure_seat_available(tx, tenant_id).await?;
+    let roles = resolve_roles(tx, &new.role_ids).await?;
+    let granted: Vec<String> = roles.iter().flat_map(|r| r.permission_strings()).collect();
+    rules::ensure_can_grant(acting.actor, acting.permissions, &granted)?;
+    let user = UserRow::insert(
+        tx,
+        NewUser {
+            tenant_id,
+            id: Uuid::now_v7(),
+            email: new.email.as_str(),
+            display_name: new.display_name.as_deref(),
+            password_hash: new.password_hash.as_deref(),
+            status,
+        },
+    )
+    .await?;
+    for role in &roles {
+        UserRoleRow::assign(tx, tenant_id, user.id, role.id, None).await?;
+    }
+    let alerts = rules::seat_alerts(tx, &tenant).await?;
+    let event = AuditEvent::new(action)
+        .target("user", user.id)
+        .details(json!({
+            "email": user.email, "status": user.status,
+            "roles": roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+        }));
+    Ok(Done::audited(user, event).and_effect(Effect::Alerts(alerts)))
+}
+
+/// A change of a user's email and/or display name (`Some(None)` clears the name).
+pub struct UserChange {
+    pub email: Option<Email>,
+    pub display_name: Option<Option<String>>,
+}
+
+pub async fn update(
+    tx: &mut TenantTx,
+    acting: Acting<'_>,
+    id: Uuid,
+    change: UserChange,
+) -> AppResult<Done<UserRow>> {
+    let mut user = UserRow::get(tx, id).await?;
+    rules::ensure_can_manage(tx, acting.actor, acting.permissions, id).await?;
+    let mut changed = serde_json::Map::new();
+    if let Some(email) = &change.email {
+        user = UserRow::set_email(tx, id, email.as_str()).await?;
+        changed.insert("email".into(), json!(email.as_str()));
+    }
+    if let Some(name) = &change.display_name {
+        user = UserRow::set_display_name(tx, id, name.as_deref()).await?;
+        changed.insert("display_name".into(), json!(name));
+    }
+    let event = AuditEvent::new(Action::UserUpdated)
+        .target("user", id)
+        .details(changed.into());
+    Ok(Done::audited(user, event))
+}
+
+/// Deactivates a user and revokes all their sessions at once.
+pub async fn deactivate(
+    tx: &mut TenantTx,
+    acting: Acting<'_>,
+    id: Uuid,
+) -> AppResult<Done<UserRow>> {
+    UserRow::get(tx, id).await?;
+    rules::ensure_can_manage(tx, acting.actor, acting.permissions, id).await?;
+    rules::ensure_other_owner_remains(tx, id).await?;
+    let user = UserRow::set_status(tx, id, "deactivated").await?;
+    let revoked = SessionRow::revoke_all_of_user(tx, id, "user_deactivated").await?;
+    let event = AuditEvent::new(Action::UserDeactivated)
+        .target("user", id)
+        .details(json!({ "sessions_revoked": revoked.len() }));
+    Ok(Done::audited(user, event).and_sessions_revoked(revoked))
+}
+
+/// Makes a deactivated user active again (a seat is needed); an active one stays as it is.
+pub async fn reactivate(
+    tx: &mut TenantTx,
+    acting: Acting<'_>,
+    id: Uuid,
+) -> AppResult<Done<UserRow>> {
+    let tenant_id = tx.tenant_id();
+    let user = UserRow::get(tx, id).await?;
+    rules::ensure_can_manage(tx, acting.actor, acting.permissions, id).await?;
+    if user.status != "deactivated" {
+        return Ok(Done::unaudited(user));
+    }
+    let tenant = rules::ensure_seat_available(tx, tenant_id).await?;
+    let user = UserRow::set_status(tx, id, "active").await?;
+    let alerts = rules::seat_alerts(tx, &tenant).await?;
+    Ok(Done::audited(
+        user,
+        AuditEvent::new(Action::UserReactivated).target("user", id),
+    )
+    .and_effect(Effect::Alerts(alerts)))
+}
+
+/// Deletes a user for good, with their sessions, roles and memberships.
+pub async fn delete(tx: &mut TenantTx, acting: Acting<'_>, id: Uuid) -> AppResult<Done<()>> {
+    let user = UserRow::get(tx, id).await?;
+    rules::ensure_can_manage(tx, acting.actor, acting.permissions, id).await?;
+    rules::ensure_other_owner_remains(tx, id).await?;
+    let revoked = SessionRow::revoke_all_of_user(tx, id, "user_deleted").await?;
+    UserRow::delete(tx, id).await?;
+    let event = AuditEvent::new(Action::UserDeleted)
+        .target("user", id)
+        .details(json!({ "email": user.email }));
+    Ok(Done::audited((), event).and_sessions_revoked(revoked))
+}
