@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use common::{PASSWORD, TestDb, db_url, superuser, temp_keys_dir};
+use common::{PASSWORD, TestDb, db_url, eventually, superuser, temp_keys_dir};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -127,17 +127,6 @@ impl Drop for Hub {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Polls (bounded, 5 s) until `check` holds.
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 fn error_code(body: &Value) -> Option<&str> {

@@ -6,10 +6,9 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::{
-    TestApp, TestDb, fresh_database, maybe_error_code, start, temp_keys_dir, test_settings,
+    TestApp, TestDb, eventually, fresh_database, maybe_error_code, start, temp_keys_dir,
+    test_settings,
 };
 use serde_json::json;
 
@@ -36,17 +35,6 @@ async fn two_replicas(replicas: u32) -> (TestApp, TestApp) {
     )
     .await;
     (a, b)
-}
-
-/// Polls (bounded) until `check` holds; returns whether it did.
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,13 +6,16 @@
 
 #![allow(dead_code)]
 
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tenant_hub::{Application, Settings, app::AppState, config::DatabaseSettings, db::bootstrap};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
+
+mod webhook;
+pub use webhook::{Received, Receiver};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -476,4 +479,26 @@ pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+/// The first column of the first row of `sql` (a `count(*)`), run as the superuser on the test's
+/// database, so past RLS.
+pub async fn count(app: &TestApp, sql: &str) -> i64 {
+    app.superuser()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// Polls (bounded, 5 s) until `check` holds; returns whether it did.
+pub async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
