@@ -7,7 +7,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::{PASSWORD, TenantFixture, TestApp, spawn_app, spawn_app_with};
+use common::{PASSWORD, TenantFixture, TestApp, operation, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -60,7 +60,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &a.token,
         "A createRole",
-        "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id } } }",
+        operation("CreateRole"),
         json!({ "i": { "name": "alpha-editors", "permissions": ["users:read", "workspaces:read"] } }),
     )
     .await["createRole"]["role"]["id"]
@@ -71,7 +71,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &a.token,
         "A createUser",
-        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+        operation("CreateUser"),
         json!({ "i": { "email": "amy@alpha.example.com", "password": PASSWORD, "displayName": "Amy Alpha" } }),
     )
     .await["createUser"]["user"]["id"]
@@ -86,7 +86,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B createRole",
-        "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id } } }",
+        operation("CreateRole"),
         json!({ "i": { "name": "bravo-auditors", "permissions": ["audit:read", "users:read"], "description": "Bravo's secret auditors" } }),
     )
     .await["createRole"]["role"]["id"]
@@ -100,7 +100,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B createUser",
-        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id uuid } } }",
+        operation("CreateUserWithUuid"),
         json!({ "i": { "email": "bob@bravo.example.com", "password": PASSWORD, "displayName": "Bob Bravo", "roleIds": [viewer] } }),
     )
     .await;
@@ -116,7 +116,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B createUser (third)",
-        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id uuid } } }",
+        operation("CreateUserWithUuid"),
         json!({ "i": { "email": "carol@bravo.example.com", "password": PASSWORD, "displayName": "Carol Bravo" } }),
     )
     .await;
@@ -132,7 +132,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B deactivateUser",
-        "mutation($id: ID!) { deactivateUser(id: $id) { user { status } } }",
+        operation("DeactivateUser"),
         json!({ "id": b_inactive_id }),
     )
     .await;
@@ -140,7 +140,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B createWorkspace",
-        "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+        operation("CreateWorkspace"),
         json!({ "i": { "name": "Bravo Secret Lab", "slug": "bravo-secret-lab" } }),
     )
     .await["createWorkspace"]["workspace"]["id"]
@@ -151,7 +151,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B addWorkspaceMember",
-        "mutation($i: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $i) { workspace { id } } }",
+        operation("AddWorkspaceMember"),
         json!({ "i": { "workspaceId": b_workspace_id, "userId": b_user_id, "roleId": b_role_id } }),
     )
     .await;
@@ -159,7 +159,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B setProductAccess (user)",
-        "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { access } }",
+        operation("SetProductAccess"),
         json!({ "i": { "productId": "crm", "access": "LIMITED", "userId": b_user_id } }),
     )
     .await;
@@ -167,7 +167,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B setProductAccess (tenant)",
-        "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { access } }",
+        operation("SetProductAccess"),
         json!({ "i": { "productId": "helpdesk", "access": "FULL" } }),
     )
     .await;
@@ -175,7 +175,7 @@ async fn world(app: &TestApp) -> World {
         app,
         &b.token,
         "B assignRole (workspace)",
-        "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id } } }",
+        operation("AssignRole"),
         json!({ "i": { "userId": b_user_id, "roleId": b_role_id, "workspaceId": b_workspace_id } }),
     )
     .await;
@@ -286,26 +286,22 @@ fn changed_rows(
         .collect()
 }
 
-const B_SNAPSHOT: &str = "{
-    users(first: 100) { totalCount edges { node { id uuid email displayName status roles { id name } } } }
-    workspaces(first: 100, includeArchived: true) { totalCount edges { node {
-        id name slug isDefault archivedAt
-        members(first: 100) { totalCount edges { node { user { id email } role { id name } joinedAt } } } } } }
-    roles(first: 100) { totalCount edges { node { id name description permissions isSystem } } }
-    tenantContext { tenantId userId permissions products { productId access } }
-    tenant { id name slug domain status }
-}";
-
 /// B's data as B sees it: the owner's view, and the second user's own context (its product
 /// override).
 async fn b_snapshot(app: &TestApp, w: &World) -> (Value, Value) {
-    let owner = ok(app, &w.b.token, "B snapshot", B_SNAPSHOT, json!({})).await;
+    let owner = ok(
+        app,
+        &w.b.token,
+        "B snapshot",
+        operation("TenantSnapshot"),
+        json!({}),
+    )
+    .await;
     let user = ok(
         app,
         &w.b_user_token,
         "B user snapshot",
-        "{ me { id email displayName status roles { id name } }
-           tenantContext { tenantId userId permissions products { productId access } } }",
+        operation("OwnUserSnapshot"),
         json!({}),
     )
     .await;
@@ -373,47 +369,6 @@ async fn run_attacks(
     failures
 }
 
-const USER_Q: &str = "query($id: ID!) { user(id: $id) {
-    id uuid email displayName status createdAt roles { id name permissions } tenant { id uuid name domain } } }";
-const WORKSPACE_Q: &str = "query($id: ID!) { workspace(id: $id) {
-    id name slug isDefault members(first: 100) { totalCount edges { node { user { id email } role { id name } } } } } }";
-const ROLE_Q: &str =
-    "query($id: ID!) { role(id: $id) { id name description permissions isSystem } }";
-const NODE_Q: &str = "query($id: ID!) { node(id: $id) { id
-    ... on User { uuid email displayName roles { name } }
-    ... on Workspace { name slug members { edges { node { user { email } } } } }
-    ... on Role { name permissions }
-    ... on Tenant { uuid name domain integrations { name } } } }";
-
-const UPDATE_USER: &str =
-    "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id email displayName } } }";
-const DEACTIVATE_USER: &str =
-    "mutation($id: ID!) { deactivateUser(id: $id) { user { id email status } } }";
-const REACTIVATE_USER: &str =
-    "mutation($id: ID!) { reactivateUser(id: $id) { user { id email status } } }";
-const DELETE_USER: &str = "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }";
-const RESET_PASSWORD: &str =
-    "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken expiresAt } }";
-const ASSIGN_ROLE: &str = "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id email roles { id name } } } }";
-const UNASSIGN_ROLE: &str = "mutation($i: AssignRoleInput!) { unassignRole(input: $i) { user { id email roles { id name } } } }";
-const UPDATE_ROLE: &str =
-    "mutation($i: UpdateRoleInput!) { updateRole(input: $i) { role { id name permissions } } }";
-const DELETE_ROLE: &str = "mutation($id: ID!) { deleteRole(id: $id) { deletedRoleId } }";
-const UPDATE_WORKSPACE: &str = "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id name slug } } }";
-const ARCHIVE_WORKSPACE: &str =
-    "mutation($id: ID!) { archiveWorkspace(id: $id) { workspace { id name archivedAt } } }";
-const ADD_MEMBER: &str = "mutation($i: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $i) {
-    workspace { id name members { edges { node { user { id email } role { name } } } } } } }";
-const REMOVE_MEMBER: &str =
-    "mutation($i: RemoveWorkspaceMemberInput!) { removeWorkspaceMember(input: $i) {
-    workspace { id name members { edges { node { user { id email } } } } } } }";
-const SET_PRODUCT_ACCESS: &str =
-    "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { productId access } }";
-const CREATE_USER: &str = "mutation($i: CreateUserInput!) { createUser(input: $i) {
-    user { id email roles { id name permissions } } } }";
-const INVITE_USER: &str = "mutation($i: InviteUserInput!) { inviteUser(input: $i) {
-    user { id email roles { id name } } invitationToken } }";
-
 fn read_cases(w: &World) -> Vec<Case> {
     let b = &w.b;
     let mut cases = Vec::new();
@@ -426,7 +381,7 @@ fn read_cases(w: &World) -> Vec<Case> {
     ] {
         cases.push(case(
             format!("user(id) of {what}"),
-            USER_Q,
+            operation("LeakUser"),
             json!({ "id": id }),
         ));
     }
@@ -436,7 +391,7 @@ fn read_cases(w: &World) -> Vec<Case> {
     ] {
         cases.push(case(
             format!("workspace(id) of {what}"),
-            WORKSPACE_Q,
+            operation("LeakWorkspace"),
             json!({ "id": id }),
         ));
     }
@@ -447,7 +402,7 @@ fn read_cases(w: &World) -> Vec<Case> {
     ] {
         cases.push(case(
             format!("role(id) of {what}"),
-            ROLE_Q,
+            operation("LeakRole"),
             json!({ "id": id }),
         ));
     }
@@ -463,7 +418,7 @@ fn read_cases(w: &World) -> Vec<Case> {
     ] {
         cases.push(case(
             format!("node(id) of {what}"),
-            NODE_Q,
+            operation("LeakNode"),
             json!({ "id": id }),
         ));
     }
@@ -483,238 +438,242 @@ fn write_cases(w: &World) -> Vec<Case> {
     vec![
         case(
             "updateUser: B's user's display name",
-            UPDATE_USER,
+            operation("AttackUpdateUser"),
             json!({ "i": { "id": bu, "displayName": "pwned" } }),
         ),
         case(
             "updateUser: B's user's email",
-            UPDATE_USER,
+            operation("AttackUpdateUser"),
             json!({ "i": { "id": bu, "email": "pwned@alpha.example.com" } }),
         ),
         case(
             "updateUser: B's owner's email",
-            UPDATE_USER,
+            operation("AttackUpdateUser"),
             json!({ "i": { "id": b.owner_id, "email": "pwned@alpha.example.com" } }),
         ),
         case(
             "updateUser: B's user by bare UUID",
-            UPDATE_USER,
+            operation("AttackUpdateUser"),
             json!({ "i": { "id": bu_uuid, "displayName": "pwned" } }),
         ),
         case(
             "deactivateUser: B's user",
-            DEACTIVATE_USER,
+            operation("AttackDeactivateUser"),
             json!({ "id": bu }),
         ),
         case(
             "deactivateUser: B's user by bare UUID",
-            DEACTIVATE_USER,
+            operation("AttackDeactivateUser"),
             json!({ "id": bu_uuid }),
         ),
         case(
             "deactivateUser: B's owner",
-            DEACTIVATE_USER,
+            operation("AttackDeactivateUser"),
             json!({ "id": b.owner_id }),
         ),
         case(
             "reactivateUser: B's deactivated user",
-            REACTIVATE_USER,
+            operation("AttackReactivateUser"),
             json!({ "id": bi }),
         ),
         case(
             "reactivateUser: B's deactivated user by bare UUID",
-            REACTIVATE_USER,
+            operation("AttackReactivateUser"),
             json!({ "id": w.b_inactive_uuid }),
         ),
-        case("deleteUser: B's user", DELETE_USER, json!({ "id": bu })),
+        case(
+            "deleteUser: B's user",
+            operation("DeleteUser"),
+            json!({ "id": bu }),
+        ),
         case(
             "deleteUser: B's deactivated user",
-            DELETE_USER,
+            operation("DeleteUser"),
             json!({ "id": bi }),
         ),
         case(
             "deleteUser: B's owner",
-            DELETE_USER,
+            operation("DeleteUser"),
             json!({ "id": b.owner_id }),
         ),
         case(
             "resetUserPassword: B's user",
-            RESET_PASSWORD,
+            operation("AttackResetUserPassword"),
             json!({ "id": bu }),
         ),
         case(
             "resetUserPassword: B's owner",
-            RESET_PASSWORD,
+            operation("AttackResetUserPassword"),
             json!({ "id": b.owner_id }),
         ),
         case(
             "assignRole: B's user with A's role",
-            ASSIGN_ROLE,
+            operation("AttackAssignRole"),
             json!({ "i": { "userId": bu, "roleId": ar } }),
         ),
         case(
             "assignRole: A's user with B's role",
-            ASSIGN_ROLE,
+            operation("AttackAssignRole"),
             json!({ "i": { "userId": au, "roleId": br } }),
         ),
         case(
             "assignRole: A's user with B's admin role",
-            ASSIGN_ROLE,
+            operation("AttackAssignRole"),
             json!({ "i": { "userId": au, "roleId": w.b_admin_role_id } }),
         ),
         case(
             "assignRole: A's user with B's owner role",
-            ASSIGN_ROLE,
+            operation("AttackAssignRole"),
             json!({ "i": { "userId": au, "roleId": w.b_owner_role_id } }),
         ),
         case(
             "assignRole: A's user and role in B's workspace",
-            ASSIGN_ROLE,
+            operation("AttackAssignRole"),
             json!({ "i": { "userId": au, "roleId": ar, "workspaceId": bw } }),
         ),
         case(
             "assignRole: A's user and role in B's default workspace",
-            ASSIGN_ROLE,
+            operation("AttackAssignRole"),
             json!({ "i": { "userId": au, "roleId": ar, "workspaceId": b.default_workspace_id } }),
         ),
         case(
             "assignRole: B's user with B's role in B's workspace",
-            ASSIGN_ROLE,
+            operation("AttackAssignRole"),
             json!({ "i": { "userId": bu, "roleId": br, "workspaceId": bw } }),
         ),
         case(
             "unassignRole: B's user and A's role",
-            UNASSIGN_ROLE,
+            operation("AttackUnassignRole"),
             json!({ "i": { "userId": bu, "roleId": ar } }),
         ),
         case(
             "unassignRole: A's user and B's role",
-            UNASSIGN_ROLE,
+            operation("AttackUnassignRole"),
             json!({ "i": { "userId": au, "roleId": br } }),
         ),
         case(
             "unassignRole: A's user and role in B's workspace",
-            UNASSIGN_ROLE,
+            operation("AttackUnassignRole"),
             json!({ "i": { "userId": au, "roleId": ar, "workspaceId": bw } }),
         ),
         case(
             "unassignRole: B's real per-workspace assignment",
-            UNASSIGN_ROLE,
+            operation("AttackUnassignRole"),
             json!({ "i": { "userId": bu, "roleId": br, "workspaceId": bw } }),
         ),
         case(
             "unassignRole: B's owner's owner role",
-            UNASSIGN_ROLE,
+            operation("AttackUnassignRole"),
             json!({ "i": { "userId": b.owner_id, "roleId": w.b_owner_role_id } }),
         ),
         case(
             "updateRole: B's custom role",
-            UPDATE_ROLE,
+            operation("AttackUpdateRole"),
             json!({ "i": { "id": br, "name": "pwned", "permissions": ["users:write"] } }),
         ),
         case(
             "updateRole: B's admin role",
-            UPDATE_ROLE,
+            operation("AttackUpdateRole"),
             json!({ "i": { "id": w.b_admin_role_id, "description": "pwned" } }),
         ),
         case(
             "deleteRole: B's custom role",
-            DELETE_ROLE,
+            operation("DeleteRole"),
             json!({ "id": br }),
         ),
         case(
             "deleteRole: B's admin role",
-            DELETE_ROLE,
+            operation("DeleteRole"),
             json!({ "id": w.b_admin_role_id }),
         ),
         case(
             "updateWorkspace: B's workspace",
-            UPDATE_WORKSPACE,
+            operation("AttackUpdateWorkspace"),
             json!({ "i": { "id": bw, "name": "pwned", "slug": "pwned" } }),
         ),
         case(
             "updateWorkspace: B's default workspace",
-            UPDATE_WORKSPACE,
+            operation("AttackUpdateWorkspace"),
             json!({ "i": { "id": b.default_workspace_id, "name": "pwned" } }),
         ),
         case(
             "archiveWorkspace: B's workspace",
-            ARCHIVE_WORKSPACE,
+            operation("AttackArchiveWorkspace"),
             json!({ "id": bw }),
         ),
         case(
             "archiveWorkspace: B's default workspace",
-            ARCHIVE_WORKSPACE,
+            operation("AttackArchiveWorkspace"),
             json!({ "id": b.default_workspace_id }),
         ),
         case(
             "addWorkspaceMember: A's user to B's workspace",
-            ADD_MEMBER,
+            operation("AttackAddWorkspaceMember"),
             json!({ "i": { "workspaceId": bw, "userId": au } }),
         ),
         case(
             "addWorkspaceMember: A's user to B's workspace with A's role",
-            ADD_MEMBER,
+            operation("AttackAddWorkspaceMember"),
             json!({ "i": { "workspaceId": bw, "userId": au, "roleId": ar } }),
         ),
         case(
             "addWorkspaceMember: B's user to A's workspace",
-            ADD_MEMBER,
+            operation("AttackAddWorkspaceMember"),
             json!({ "i": { "workspaceId": aw, "userId": bu } }),
         ),
         case(
             "addWorkspaceMember: A's user to A's workspace with B's role",
-            ADD_MEMBER,
+            operation("AttackAddWorkspaceMember"),
             json!({ "i": { "workspaceId": aw, "userId": au, "roleId": br } }),
         ),
         case(
             "addWorkspaceMember: B's member re-added to B's workspace",
-            ADD_MEMBER,
+            operation("AttackAddWorkspaceMember"),
             json!({ "i": { "workspaceId": bw, "userId": bu } }),
         ),
         case(
             "removeWorkspaceMember: B's member from B's workspace",
-            REMOVE_MEMBER,
+            operation("AttackRemoveWorkspaceMember"),
             json!({ "i": { "workspaceId": bw, "userId": bu } }),
         ),
         case(
             "removeWorkspaceMember: B's user from A's workspace",
-            REMOVE_MEMBER,
+            operation("AttackRemoveWorkspaceMember"),
             json!({ "i": { "workspaceId": aw, "userId": bu } }),
         ),
         case(
             "setProductAccess: B's user's override",
-            SET_PRODUCT_ACCESS,
+            operation("SetProductGrant"),
             json!({ "i": { "productId": "crm", "access": "FULL", "userId": bu } }),
         ),
         case(
             "setProductAccess: B's owner's override",
-            SET_PRODUCT_ACCESS,
+            operation("SetProductGrant"),
             json!({ "i": { "productId": "helpdesk", "access": "NONE", "userId": b.owner_id } }),
         ),
         case(
             "setProductAccess: B's user by bare UUID",
-            SET_PRODUCT_ACCESS,
+            operation("SetProductGrant"),
             json!({ "i": { "productId": "crm", "access": "NONE", "userId": bu_uuid } }),
         ),
         case(
             "createUser: with B's role",
-            CREATE_USER,
+            operation("AttackCreateUser"),
             json!({ "i": { "email": "mallory@alpha.example.com", "password": PASSWORD, "roleIds": [br] } }),
         ),
         case(
             "createUser: with B's admin role",
-            CREATE_USER,
+            operation("AttackCreateUser"),
             json!({ "i": { "email": "mallory2@alpha.example.com", "password": PASSWORD, "roleIds": [w.b_admin_role_id] } }),
         ),
         case(
             "createUser: with A's role and B's role",
-            CREATE_USER,
+            operation("AttackCreateUser"),
             json!({ "i": { "email": "mallory3@alpha.example.com", "password": PASSWORD, "roleIds": [ar, br] } }),
         ),
         case(
             "inviteUser: with B's role",
-            INVITE_USER,
+            operation("AttackInviteUser"),
             json!({ "i": { "email": "mallory4@alpha.example.com", "roleIds": [br] } }),
         ),
     ]
@@ -799,11 +758,11 @@ async fn tenant_a_cannot_read_any_object_of_tenant_b_by_its_id() {
     let w = world(&app).await;
     // The queries work on A's own ids, so the refusals below are about the tenant.
     for (query, id) in [
-        (USER_Q, &w.a_user_id),
-        (WORKSPACE_Q, &w.a.default_workspace_id),
-        (ROLE_Q, &w.a_role_id),
-        (NODE_Q, &w.a.id),
-        (NODE_Q, &w.a.owner_id),
+        (operation("LeakUser"), &w.a_user_id),
+        (operation("LeakWorkspace"), &w.a.default_workspace_id),
+        (operation("LeakRole"), &w.a_role_id),
+        (operation("LeakNode"), &w.a.id),
+        (operation("LeakNode"), &w.a.owner_id),
     ] {
         ok(
             &app,
@@ -829,23 +788,7 @@ async fn tenant_a_lists_and_nested_fields_show_nothing_of_tenant_b() {
     let app = spawn().await;
     let w = world(&app).await;
     let body = app
-        .gql(
-            Some(&w.a.token),
-            "{
-                me { id uuid email displayName roles { id name permissions } tenant { id uuid name domain integrations { name } } }
-                tenantContext { tenantId userId permissions products { productId access } }
-                crm: tenantContext(productId: \"crm\") { products { productId access } }
-                tenant { id uuid name slug domain integrations { name } }
-                tenantConfig
-                users(first: 100) { totalCount edges { node {
-                    id uuid email displayName status roles { id name } tenant { id uuid } } } }
-                workspaces(first: 100, includeArchived: true) { totalCount edges { node {
-                    id name slug members(first: 100) { totalCount edges { node {
-                        user { id uuid email roles { id name } } role { id name } } } } } } }
-                roles(first: 100) { totalCount edges { node { id name description permissions } } }
-            }",
-            json!({}),
-        )
+        .gql(Some(&w.a.token), operation("EverythingVisible"), json!({}))
         .await;
     assert!(body.get("errors").is_none(), "{body}");
     let text = body.to_string();

@@ -6,6 +6,7 @@ mod batching;
 mod common;
 mod contract;
 mod cross_tenant;
+mod documents;
 mod fault_tolerance;
 mod graphiql_browser;
 mod http_compliance;

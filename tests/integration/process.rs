@@ -210,7 +210,7 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
     let signup = a
         .gql(
             None,
-            common::SIGNUP,
+            common::operation("SignUp"),
             json!({ "input": { "name": "Acme", "domain": "acme.example.com",
                 "ownerEmail": "owner@acme.example.com", "ownerPassword": PASSWORD } }),
         )
@@ -219,7 +219,7 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
     let body = a
         .gql(
             None,
-            common::LOGIN,
+            common::operation("LogIn"),
             json!({ "input": { "tenant": "acme.example.com",
                 "email": "owner@acme.example.com", "password": PASSWORD } }),
         )

@@ -14,19 +14,12 @@ use tenant_hub::{Application, Settings, app::AppState, config::DatabaseSettings,
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+mod documents;
 mod webhook;
+pub use documents::{all_operations, document_files, operation};
 pub use webhook::{Received, Receiver};
 
 pub const PASSWORD: &str = "correct horse battery staple";
-
-/// The sign-up operation of [`TestApp::signup`].
-pub const SIGNUP: &str =
-    "mutation SignUp($input: CreateTenantInput!) { createTenant(input: $input) {
-    tenant { id uuid } owner { id uuid } defaultWorkspace { id } } }";
-
-/// The login operation of [`TestApp::try_login`].
-pub const LOGIN: &str = "mutation LogIn($input: LoginInput!) { login(input: $input) {
-    accessToken refreshToken tokenType expiresIn user { id email } tenant { id domain } } }";
 
 pub fn pg_base() -> String {
     std::env::var("HUB_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
@@ -276,7 +269,7 @@ impl TestApp {
         let body = self
             .gql(
                 None,
-                SIGNUP,
+                operation("SignUp"),
                 json!({ "input": { "name": slug, "domain": domain, "ownerEmail": email, "ownerPassword": PASSWORD } }),
             )
             .await;
@@ -310,11 +303,7 @@ impl TestApp {
     /// The id of the role called `name` in the token's tenant.
     pub async fn role_id(&self, token: &str, name: &str) -> String {
         let body = self
-            .gql(
-                Some(token),
-                "{ roles(first: 100) { edges { node { id name } } } }",
-                json!({}),
-            )
+            .gql(Some(token), operation("RoleNames"), json!({}))
             .await;
         body["data"]["roles"]["edges"]
             .as_array()
@@ -342,8 +331,8 @@ impl TestApp {
         let body = self
             .gql(
                 Some(&tenant.token),
-                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
-                json!({ "input": { "email": email, "password": PASSWORD, "roleIds": role_ids } }),
+                operation("CreateUser"),
+                json!({ "i": { "email": email, "password": PASSWORD, "roleIds": role_ids } }),
             )
             .await;
         let id = body["data"]["createUser"]["user"]["id"]
@@ -364,7 +353,7 @@ impl TestApp {
     pub async fn try_login(&self, tenant: &str, email: &str, password: &str) -> Value {
         self.gql(
             None,
-            LOGIN,
+            operation("LogIn"),
             json!({ "input": { "tenant": tenant, "email": email, "password": password } }),
         )
         .await
@@ -398,7 +387,7 @@ impl TestApp {
         let body = self
             .gql(
                 None,
-                "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { accessToken } }",
+                operation("AdminLogIn"),
                 json!({ "e": email, "p": PASSWORD }),
             )
             .await;
