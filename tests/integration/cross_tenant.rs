@@ -2,6 +2,9 @@
 //! aims every query and mutation of the management API at tenant B's ids. Each answer must be
 //! NOT_FOUND or FORBIDDEN, never data; A's own lists and nested fields show nothing of B; and
 //! afterwards B's data, as B sees it and as the database holds it, is exactly what it was.
+//! Every `Mutation` field of schema.graphql that takes an ID (as an argument or inside its input)
+//! has cases here, or is in [`NO_TENANT_OBJECT`] with the reason; the platform-only ones are
+//! aimed at tenants in the state they would move from (C deactivated, D suspended).
 
 use crate::common;
 
@@ -31,6 +34,12 @@ struct World {
     b_owner_role_id: String,
     /// B's second workspace.
     b_workspace_id: String,
+    /// B's API key.
+    b_api_key_id: String,
+    /// Tenant C, deactivated by its owner (reactivatable, purgeable), and tenant D, suspended by
+    /// a platform admin (resumable): the targets of the lifecycle mutations.
+    c: TenantFixture,
+    d: TenantFixture,
     /// Strings of B that must never show up in an answer to A.
     b_secrets: Vec<String>,
 }
@@ -185,6 +194,38 @@ async fn world(app: &TestApp) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let b_api_key_id = ok(
+        app,
+        &b.token,
+        "B createApiKey",
+        operation("CreateApiKey"),
+        json!({ "i": { "productId": "docs", "name": "Bravo's secret key" } }),
+    )
+    .await["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // C and D: one tenant in each state from which a lifecycle mutation would move it.
+    let c = app.signup("charlie").await;
+    ok(
+        app,
+        &c.token,
+        "C deactivateTenant",
+        operation("DeactivateTenant"),
+        json!({ "i": { "reason": "closing down" } }),
+    )
+    .await;
+    let d = app.signup("delta").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    ok(
+        app,
+        &admin,
+        "D suspendTenant",
+        operation("SuspendTenant"),
+        json!({ "id": d.id, "reason": "unpaid" }),
+    )
+    .await;
 
     let b_secrets = vec![
         b.id.clone(),
@@ -210,6 +251,14 @@ async fn world(app: &TestApp) -> World {
         "Bravo's secret auditors".into(),
         "Bravo Secret Lab".into(),
         "bravo-secret-lab".into(),
+        b_api_key_id.clone(),
+        "Bravo's secret key".into(),
+        c.id.clone(),
+        c.domain.clone(),
+        c.owner_email.clone(),
+        d.id.clone(),
+        d.domain.clone(),
+        d.owner_email.clone(),
     ];
     World {
         a,
@@ -225,6 +274,9 @@ async fn world(app: &TestApp) -> World {
         b_admin_role_id,
         b_owner_role_id,
         b_workspace_id,
+        b_api_key_id,
+        c,
+        d,
         b_secrets,
     }
 }
@@ -259,6 +311,21 @@ async fn fingerprint(app: &TestApp, tenant: Uuid) -> BTreeMap<String, Vec<String
         .await
         .unwrap();
     out.insert("tenants".into(), rows.iter().map(|r| r.get(0)).collect());
+    out
+}
+
+/// The rows of the tables that belong to no tenant and that a mutation can change: the
+/// product catalog, the platform audit log, and every tenant's `tenants` row.
+async fn global_rows(app: &TestApp) -> BTreeMap<String, Vec<String>> {
+    let su = app.superuser().await;
+    let mut out = BTreeMap::new();
+    for table in ["products", "platform_audit_log", "tenants"] {
+        let rows = su
+            .query(&format!("SELECT t::text FROM {table} t ORDER BY 1"), &[])
+            .await
+            .unwrap();
+        out.insert(table.to_owned(), rows.iter().map(|r| r.get(0)).collect());
+    }
     out
 }
 
@@ -676,7 +743,131 @@ fn write_cases(w: &World) -> Vec<Case> {
             operation("AttackInviteUser"),
             json!({ "i": { "email": "mallory4@alpha.example.com", "roleIds": [br] } }),
         ),
+        case(
+            "revokeApiKey: B's key",
+            operation("AttackRevokeApiKey"),
+            json!({ "id": w.b_api_key_id }),
+        ),
+        case(
+            "deactivateTenant: B",
+            operation("AttackDeactivateTenant"),
+            json!({ "i": { "tenantId": b.id, "reason": "pwned" } }),
+        ),
+        case(
+            "deactivateTenant: B by bare UUID",
+            operation("AttackDeactivateTenant"),
+            json!({ "i": { "tenantId": b.uuid.to_string() } }),
+        ),
+        case(
+            "reactivateTenant: deactivated C",
+            operation("AttackReactivateTenant"),
+            json!({ "id": w.c.id }),
+        ),
+        case(
+            "suspendTenant: B",
+            operation("AttackSuspendTenant"),
+            json!({ "id": b.id }),
+        ),
+        case(
+            "resumeTenant: suspended D",
+            operation("AttackResumeTenant"),
+            json!({ "id": w.d.id }),
+        ),
+        case(
+            "purgeTenant: deactivated C, forced with its domain",
+            operation("AttackPurgeTenant"),
+            json!({ "i": { "tenantId": w.c.id, "force": true, "confirmDomain": w.c.domain } }),
+        ),
+        case(
+            "purgeTenant: B, forced with its domain",
+            operation("AttackPurgeTenant"),
+            json!({ "i": { "tenantId": b.id, "force": true, "confirmDomain": b.domain } }),
+        ),
+        case(
+            "adminSetTenantLimits: B's limits and features",
+            operation("AttackSetTenantLimits"),
+            json!({ "i": { "tenantId": b.id, "limits": { "users": 100000 }, "features": { "sso": true } } }),
+        ),
+        case(
+            "adminSetTenantLimits: A's own limits",
+            operation("AttackSetTenantLimits"),
+            json!({ "i": { "tenantId": w.a.id, "limits": { "apiCallsPerMinute": 100000 } } }),
+        ),
+        case(
+            "updateProduct: the catalog's crm",
+            operation("AttackUpdateProduct"),
+            json!({ "i": { "id": "crm", "name": "pwned", "active": false } }),
+        ),
     ]
+}
+
+/// Mutation fields whose ID arguments name nothing that belongs to a tenant, so there is no
+/// other tenant's object to aim them at; with the reason.
+const NO_TENANT_OBJECT: &[(&str, &str)] = &[(
+    "createApiKey",
+    "productId names a product of the catalog, which every tenant shares",
+)];
+
+/// Whether `ty` is `ID` (in any wrapping), or an input object with such a field at any depth.
+fn carries_id(
+    schema: &apollo_compiler::Schema,
+    ty: &apollo_compiler::ast::Type,
+    seen: &mut Vec<String>,
+) -> bool {
+    let name = ty.inner_named_type();
+    if name == "ID" {
+        return true;
+    }
+    if seen.iter().any(|s| s == name.as_str()) {
+        return false;
+    }
+    seen.push(name.to_string());
+    match schema.types.get(name) {
+        Some(apollo_compiler::schema::ExtendedType::InputObject(input)) => input
+            .fields
+            .values()
+            .any(|f| carries_id(schema, &f.ty, seen)),
+        _ => false,
+    }
+}
+
+/// The fields of `Mutation` in schema.graphql that take an ID, directly or inside an input.
+fn mutations_taking_an_id() -> Vec<String> {
+    let sdl =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    let schema = apollo_compiler::Schema::parse(&sdl, "schema.graphql").unwrap();
+    let mut out: Vec<String> = schema
+        .get_object("Mutation")
+        .unwrap()
+        .fields
+        .values()
+        .filter(|f| {
+            f.arguments
+                .iter()
+                .any(|a| carries_id(&schema, &a.ty, &mut Vec::new()))
+        })
+        .map(|f| f.name.to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The root field of a case's operation.
+fn root_field(query: &str) -> String {
+    let document = apollo_compiler::ast::Document::parse(query, "case.graphql").unwrap();
+    document
+        .definitions
+        .iter()
+        .find_map(|d| match d {
+            apollo_compiler::ast::Definition::OperationDefinition(op) => {
+                op.selection_set.iter().find_map(|s| match s {
+                    apollo_compiler::ast::Selection::Field(f) => Some(f.name.to_string()),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
+        .expect("an operation with a field")
 }
 
 /// Runs `cases` as A's owner between two snapshots of B (through B's API and in the database)
@@ -696,6 +887,9 @@ async fn attack(app: &TestApp, w: &World, cases: Vec<Case>) {
     let b_before = b_snapshot(app, w).await;
     let b_rows_before = fingerprint(app, w.b.uuid).await;
     let a_rows_before = fingerprint(app, w.a.uuid).await;
+    let c_rows_before = fingerprint(app, w.c.uuid).await;
+    let d_rows_before = fingerprint(app, w.d.uuid).await;
+    let global_before = global_rows(app).await;
     let audit_before = audit_count().await;
     assert!(
         audit_before > 0,
@@ -721,10 +915,15 @@ async fn attack(app: &TestApp, w: &World, cases: Vec<Case>) {
     for (who, before, tenant) in [
         ("B", &b_rows_before, w.b.uuid),
         ("A", &a_rows_before, w.a.uuid),
+        ("C", &c_rows_before, w.c.uuid),
+        ("D", &d_rows_before, w.d.uuid),
     ] {
         for diff in changed_rows(before, &fingerprint(app, tenant).await) {
             failures.push(format!("{who}'s rows changed in {diff}"));
         }
+    }
+    for diff in changed_rows(&global_before, &global_rows(app).await) {
+        failures.push(format!("global rows changed in {diff}"));
     }
     let audit_after = audit_count().await;
     if audit_after != audit_before {
@@ -780,7 +979,29 @@ async fn tenant_a_cannot_read_any_object_of_tenant_b_by_its_id() {
 async fn tenant_a_cannot_change_anything_of_tenant_b_and_b_sees_no_change() {
     let app = spawn().await;
     let w = world(&app).await;
-    attack(&app, &w, write_cases(&w)).await;
+    let cases = write_cases(&w);
+    // Every mutation that takes an id is aimed at another tenant's object at least once: the
+    // list comes from schema.graphql, so a new one fails here until it has its cases.
+    let mut aimed: Vec<String> = cases.iter().map(|c| root_field(c.query)).collect();
+    aimed.sort();
+    aimed.dedup();
+    let exempt: Vec<&str> = NO_TENANT_OBJECT.iter().map(|(f, _)| *f).collect();
+    let taking_an_id = mutations_taking_an_id();
+    let missing: Vec<&String> = taking_an_id
+        .iter()
+        .filter(|f| !aimed.contains(f) && !exempt.contains(&f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "mutations taking an id with no cross-tenant case: {missing:?}"
+    );
+    for f in &exempt {
+        assert!(
+            taking_an_id.iter().any(|m| m == f) && !aimed.iter().any(|a| a == f),
+            "{f} is in NO_TENANT_OBJECT but takes no id any more, or has cases"
+        );
+    }
+    attack(&app, &w, cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
