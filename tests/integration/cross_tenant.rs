@@ -10,7 +10,10 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::{PASSWORD, TenantFixture, TestApp, operation, spawn_app, spawn_app_with};
+use common::{
+    PASSWORD, TenantFixture, TestApp, committed_schema, operation, root_field, spawn_app,
+    spawn_app_with,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -833,9 +836,7 @@ fn carries_id(
 
 /// The fields of `Mutation` in schema.graphql that take an ID, directly or inside an input.
 fn mutations_taking_an_id() -> Vec<String> {
-    let sdl =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
-    let schema = apollo_compiler::Schema::parse(&sdl, "schema.graphql").unwrap();
+    let schema = committed_schema();
     let mut out: Vec<String> = schema
         .get_object("Mutation")
         .unwrap()
@@ -850,24 +851,6 @@ fn mutations_taking_an_id() -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-/// The root field of a case's operation.
-fn root_field(query: &str) -> String {
-    let document = apollo_compiler::ast::Document::parse(query, "case.graphql").unwrap();
-    document
-        .definitions
-        .iter()
-        .find_map(|d| match d {
-            apollo_compiler::ast::Definition::OperationDefinition(op) => {
-                op.selection_set.iter().find_map(|s| match s {
-                    apollo_compiler::ast::Selection::Field(f) => Some(f.name.to_string()),
-                    _ => None,
-                })
-            }
-            _ => None,
-        })
-        .expect("an operation with a field")
 }
 
 /// Runs `cases` as A's owner between two snapshots of B (through B's API and in the database)

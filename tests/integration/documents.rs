@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use apollo_compiler::{ExecutableDocument, Schema};
+use apollo_compiler::ExecutableDocument;
 
-use crate::common::{all_operations, document_files};
+use crate::common::{all_operations, committed_schema, document_files};
 
 /// The text of every `.rs` file under `dir`.
 fn rust_sources(dir: &Path) -> Vec<String> {
@@ -24,10 +24,7 @@ fn rust_sources(dir: &Path) -> Vec<String> {
 
 #[test]
 fn every_test_document_validates_against_schema_graphql_and_is_used() {
-    let sdl =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
-    let schema = Schema::parse_and_validate(sdl, "schema.graphql")
-        .expect("schema.graphql is a valid schema");
+    let schema = committed_schema();
     let sources = rust_sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration"));
 
     let mut failures = Vec::new();

@@ -5,7 +5,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::LazyLock};
 
-use apollo_compiler::ast;
+use apollo_compiler::{Schema, ast, validation::Valid};
 
 /// The folder of the `.graphql` files.
 fn documents_dir() -> PathBuf {
@@ -63,4 +63,42 @@ pub fn operation(name: &str) -> &'static str {
         .get(name)
         .map(|(_, text)| text.as_str())
         .unwrap_or_else(|| panic!("no operation {name} in tests/integration/graphql/*.graphql"))
+}
+
+/// The committed `schema.graphql`, parsed and validated.
+pub fn committed_schema() -> Valid<Schema> {
+    let sdl =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    Schema::parse_and_validate(sdl, "schema.graphql").expect("schema.graphql is a valid schema")
+}
+
+/// The names of the fields of `Mutation` in [`committed_schema`], sorted.
+pub fn mutation_fields() -> Vec<String> {
+    let mut out: Vec<String> = committed_schema()
+        .get_object("Mutation")
+        .expect("a Mutation type")
+        .fields
+        .keys()
+        .map(|k| k.to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The first root field of an operation's text (`createUser` of `mutation { createUser … }`).
+pub fn root_field(query: &str) -> String {
+    let document = ast::Document::parse(query, "operation.graphql").expect("the operation parses");
+    document
+        .definitions
+        .iter()
+        .find_map(|d| match d {
+            ast::Definition::OperationDefinition(op) => {
+                op.selection_set.iter().find_map(|s| match s {
+                    ast::Selection::Field(f) => Some(f.name.to_string()),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
+        .expect("an operation with a field")
 }

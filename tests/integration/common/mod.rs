@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 mod documents;
 mod webhook;
-pub use documents::{all_operations, document_files, operation};
+pub use documents::{
+    all_operations, committed_schema, document_files, mutation_fields, operation, root_field,
+};
 pub use webhook::{Received, Receiver};
 
 pub const PASSWORD: &str = "correct horse battery staple";

@@ -1,0 +1,532 @@
+//! Every field of `Mutation` in schema.graphql writes its audit record when it succeeds: one
+//! scenario runs each of them once, successfully, each request under its own `X-Request-Id`, and
+//! the rows of `audit_log` and `platform_audit_log` carrying that request id must be exactly the
+//! expected actions, in the expected tenant's log (or the platform's). A field that is neither
+//! exercised here nor listed in [`UNAUDITED`] with the reason fails the test, so a new mutation
+//! cannot arrive without its audit record being decided.
+
+use crate::common;
+
+use std::collections::BTreeSet;
+
+use common::{PASSWORD, TestApp, mutation_fields, operation, root_field, spawn_app_with};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Mutation fields that write no audit record when they succeed, with the reason. Empty today:
+/// every mutation is audited (failures too, for some: failed logins are `auth.login_failed`,
+/// tests/integration/auth.rs).
+const UNAUDITED: &[(&str, &str)] = &[];
+
+/// Where a record is expected.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Log {
+    /// That tenant's `audit_log`.
+    Tenant(Uuid),
+    /// `platform_audit_log`.
+    Platform,
+}
+
+/// How a request authenticates.
+enum Auth<'a> {
+    Anonymous,
+    Bearer(&'a str),
+    ApiKey(&'a str),
+}
+
+/// Runs mutations and compares the audit rows each one wrote with the expected ones.
+struct Coverage<'a> {
+    app: &'a TestApp,
+    su: tokio_postgres::Client,
+    exercised: BTreeSet<String>,
+    failures: Vec<String>,
+    requests: usize,
+}
+
+impl<'a> Coverage<'a> {
+    async fn new(app: &'a TestApp) -> Self {
+        Coverage {
+            app,
+            su: app.superuser().await,
+            exercised: BTreeSet::new(),
+            failures: Vec::new(),
+            requests: 0,
+        }
+    }
+
+    /// Sends the operation `name` (it must succeed: later steps build on it) and checks that
+    /// the audit rows of its request are exactly `expected`; returns the root field's data.
+    async fn run(
+        &mut self,
+        auth: Auth<'_>,
+        name: &str,
+        vars: Value,
+        expected: &[(Log, &str)],
+    ) -> Value {
+        let sent = self.send(auth, name, vars).await;
+        self.check(&sent, expected).await;
+        sent.data
+    }
+
+    /// Sends the operation `name`, which must succeed, under a request id of its own.
+    async fn send(&mut self, auth: Auth<'_>, name: &str, vars: Value) -> Sent {
+        let query = operation(name);
+        let field = root_field(query);
+        self.requests += 1;
+        let request_id = format!("audit-coverage-{}-{field}", self.requests);
+        let mut req = self
+            .app
+            .client
+            .post(format!("{}/graphql", self.app.address))
+            .header("x-request-id", &request_id)
+            .json(&json!({ "query": query, "variables": vars }));
+        req = match auth {
+            Auth::Anonymous => req,
+            Auth::Bearer(token) => req.bearer_auth(token),
+            Auth::ApiKey(key) => req.header("authorization", format!("ApiKey {key}")),
+        };
+        let body: Value = req.send().await.unwrap().json().await.unwrap();
+        assert!(
+            body.get("errors").is_none() && !body["data"][&field].is_null(),
+            "{name} ({field}) must succeed here: {body}"
+        );
+        self.exercised.insert(field.clone());
+        Sent {
+            name: name.to_owned(),
+            data: body["data"][&field].clone(),
+            field,
+            request_id,
+        }
+    }
+
+    /// Compares the audit rows written under the request id of `sent` with `expected`.
+    async fn check(&mut self, sent: &Sent, expected: &[(Log, &str)]) {
+        let mut got: Vec<(Log, String)> = Vec::new();
+        for row in self
+            .su
+            .query(
+                "SELECT tenant_id, action FROM audit_log WHERE request_id = $1",
+                &[&sent.request_id],
+            )
+            .await
+            .unwrap()
+        {
+            got.push((Log::Tenant(row.get(0)), row.get(1)));
+        }
+        for row in self
+            .su
+            .query(
+                "SELECT action FROM platform_audit_log WHERE request_id = $1",
+                &[&sent.request_id],
+            )
+            .await
+            .unwrap()
+        {
+            got.push((Log::Platform, row.get(0)));
+        }
+        got.sort();
+        let mut want: Vec<(Log, String)> = expected
+            .iter()
+            .map(|(log, action)| (log.clone(), action.to_string()))
+            .collect();
+        want.sort();
+        if got != want {
+            self.failures.push(format!(
+                "{} ({}): expected the audit rows {want:?}, got {got:?}",
+                sent.field, sent.name
+            ));
+        }
+    }
+}
+
+/// A request that succeeded.
+struct Sent {
+    name: String,
+    field: String,
+    request_id: String,
+    data: Value,
+}
+
+fn text(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
+    let app = spawn_app_with(|s| s.rate_limit_burst_secs = 60).await;
+    let mut c = Coverage::new(&app).await;
+    use Auth::{Anonymous, ApiKey, Bearer};
+    use Log::Platform;
+
+    // Sign-up, sessions.
+    // The tenant's log is known once it exists.
+    let created = c
+        .send(
+            Anonymous,
+            "SignUp",
+            json!({ "input": { "name": "Acme", "domain": "acme.example.com",
+                "ownerEmail": "owner@acme.example.com", "ownerPassword": PASSWORD } }),
+        )
+        .await;
+    let t: Uuid = text(&created.data["tenant"]["uuid"]).parse().unwrap();
+    let t_id = text(&created.data["tenant"]["id"]);
+    let tenant = Log::Tenant(t);
+    c.check(&created, &[(tenant.clone(), "tenant.created")])
+        .await;
+    let login = c
+        .run(
+            Anonymous,
+            "LogIn",
+            json!({ "input": { "tenant": "acme.example.com", "email": "owner@acme.example.com", "password": PASSWORD } }),
+            &[(tenant.clone(), "auth.login")],
+        )
+        .await;
+    let refreshed = c
+        .run(
+            Anonymous,
+            "RefreshSession",
+            json!({ "t": text(&login["refreshToken"]) }),
+            &[(tenant.clone(), "auth.session_refreshed")],
+        )
+        .await;
+    let owner = text(&refreshed["accessToken"]);
+    let owner = owner.as_str();
+
+    // Tenant settings, roles, users.
+    c.run(
+        Bearer(owner),
+        "UpdateTenantSettings",
+        json!({ "i": { "name": "Acme Renamed" } }),
+        &[(tenant.clone(), "tenant.settings_updated")],
+    )
+    .await;
+    let role = c
+        .run(
+            Bearer(owner),
+            "CreateRole",
+            json!({ "i": { "name": "auditors", "permissions": ["audit:read"] } }),
+            &[(tenant.clone(), "role.created")],
+        )
+        .await;
+    let role = text(&role["role"]["id"]);
+    c.run(
+        Bearer(owner),
+        "UpdateRoleDescription",
+        json!({ "i": { "id": role, "description": "reads the audit log" } }),
+        &[(tenant.clone(), "role.updated")],
+    )
+    .await;
+    let user = c
+        .run(
+            Bearer(owner),
+            "CreateUser",
+            json!({ "i": { "email": "uma@acme.example.com", "password": PASSWORD } }),
+            &[(tenant.clone(), "user.created")],
+        )
+        .await;
+    let user = text(&user["user"]["id"]);
+    c.run(
+        Bearer(owner),
+        "AssignRole",
+        json!({ "i": { "userId": user, "roleId": role } }),
+        &[(tenant.clone(), "role.assigned")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "UnassignRole",
+        json!({ "i": { "userId": user, "roleId": role } }),
+        &[(tenant.clone(), "role.unassigned")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "DeleteRole",
+        json!({ "id": role }),
+        &[(tenant.clone(), "role.deleted")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "UpdateUserDisplayName",
+        json!({ "i": { "id": user, "displayName": "Uma" } }),
+        &[(tenant.clone(), "user.updated")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "DeactivateUserWithId",
+        json!({ "id": user }),
+        &[(tenant.clone(), "user.deactivated")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "ReactivateUser",
+        json!({ "id": user }),
+        &[(tenant.clone(), "user.reactivated")],
+    )
+    .await;
+    let reset = c
+        .run(
+            Bearer(owner),
+            "ResetUserPassword",
+            json!({ "id": user }),
+            &[(tenant.clone(), "user.password_reset_issued")],
+        )
+        .await;
+    let new_password = "a brand new horse battery";
+    c.run(
+        Anonymous,
+        "ResetPassword",
+        json!({ "token": text(&reset["resetToken"]), "new": new_password }),
+        &[(tenant.clone(), "user.password_reset")],
+    )
+    .await;
+    let uma = app
+        .login("acme.example.com", "uma@acme.example.com", new_password)
+        .await;
+    c.run(
+        Bearer(&text(&uma["accessToken"])),
+        "ChangePassword",
+        json!({ "current": new_password, "new": PASSWORD }),
+        &[(tenant.clone(), "user.password_changed")],
+    )
+    .await;
+    let invited = c
+        .run(
+            Bearer(owner),
+            "InviteUser",
+            json!({ "i": { "email": "ivy@acme.example.com" } }),
+            &[(tenant.clone(), "user.invited")],
+        )
+        .await;
+    c.run(
+        Anonymous,
+        "AcceptInvitation",
+        json!({ "token": text(&invited["invitationToken"]), "password": PASSWORD }),
+        &[(tenant.clone(), "user.invitation_accepted")],
+    )
+    .await;
+
+    // Workspaces and product access.
+    let workspace = c
+        .run(
+            Bearer(owner),
+            "CreateWorkspace",
+            json!({ "i": { "name": "Lab", "slug": "lab" } }),
+            &[(tenant.clone(), "workspace.created")],
+        )
+        .await;
+    let workspace = text(&workspace["workspace"]["id"]);
+    c.run(
+        Bearer(owner),
+        "UpdateWorkspace",
+        json!({ "i": { "id": workspace, "name": "Big Lab" } }),
+        &[(tenant.clone(), "workspace.updated")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "AddWorkspaceMember",
+        json!({ "i": { "workspaceId": workspace, "userId": user } }),
+        &[(tenant.clone(), "workspace.member_added")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "RemoveWorkspaceMember",
+        json!({ "i": { "workspaceId": workspace, "userId": user } }),
+        &[(tenant.clone(), "workspace.member_removed")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "ArchiveWorkspace",
+        json!({ "id": workspace }),
+        &[(tenant.clone(), "workspace.archived")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "SetProductGrant",
+        json!({ "i": { "productId": "crm", "access": "LIMITED", "userId": user } }),
+        &[(tenant.clone(), "product.access_set")],
+    )
+    .await;
+
+    // API keys and usage, the plan.
+    let key = c
+        .run(
+            Bearer(owner),
+            "CreateApiKey",
+            json!({ "i": { "productId": "docs", "name": "docs prod" } }),
+            &[(tenant.clone(), "api_key.created")],
+        )
+        .await;
+    c.run(
+        ApiKey(&text(&key["key"])),
+        "ReportUsage",
+        json!({ "gb": 1.5 }),
+        &[(tenant.clone(), "usage.reported")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "RevokeApiKey",
+        json!({ "id": text(&key["apiKey"]["id"]) }),
+        &[(tenant.clone(), "api_key.revoked")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "ChangePlan",
+        json!({ "plan": "pro" }),
+        &[(tenant.clone(), "billing.plan_changed")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "DeleteUser",
+        json!({ "id": user }),
+        &[(tenant.clone(), "user.deleted")],
+    )
+    .await;
+    let second = app
+        .login("acme.example.com", "owner@acme.example.com", PASSWORD)
+        .await;
+    c.run(
+        Bearer(&text(&second["accessToken"])),
+        "LogOut",
+        json!({}),
+        &[(tenant.clone(), "auth.logout")],
+    )
+    .await;
+
+    // Platform administration.
+    app.platform_admin("root@hub.example.com").await;
+    let admin = c
+        .run(
+            Anonymous,
+            "AdminLogIn",
+            json!({ "e": "root@hub.example.com", "p": PASSWORD }),
+            &[(Platform, "platform.admin_login")],
+        )
+        .await;
+    let admin = text(&admin["accessToken"]);
+    let admin = admin.as_str();
+    c.run(
+        Bearer(admin),
+        "CreateProduct",
+        json!({ "i": { "id": "wiki", "name": "Wiki" } }),
+        &[(Platform, "platform.product_created")],
+    )
+    .await;
+    c.run(
+        Bearer(admin),
+        "UpdateProduct",
+        json!({ "i": { "id": "wiki", "name": "Team Wiki" } }),
+        &[(Platform, "platform.product_updated")],
+    )
+    .await;
+    c.run(
+        Bearer(admin),
+        "SetTenantLimits",
+        json!({ "i": { "tenantId": t_id, "limits": { "users": 50 } } }),
+        &[(tenant.clone(), "platform.tenant_limits_set")],
+    )
+    .await;
+    c.run(
+        Bearer(admin),
+        "FlushUsage",
+        json!({}),
+        &[(Platform, "platform.usage_flushed")],
+    )
+    .await;
+    c.run(
+        Bearer(admin),
+        "SuspendTenant",
+        json!({ "id": t_id, "reason": "unpaid" }),
+        &[(tenant.clone(), "tenant.suspended")],
+    )
+    .await;
+    c.run(
+        Bearer(admin),
+        "ResumeTenant",
+        json!({ "id": t_id }),
+        &[(tenant.clone(), "tenant.resumed")],
+    )
+    .await;
+    c.run(
+        Bearer(owner),
+        "DeactivateTenant",
+        json!({ "i": { "reason": "closing down" } }),
+        &[(tenant.clone(), "tenant.deactivated")],
+    )
+    .await;
+    c.run(
+        Bearer(admin),
+        "ReactivateTenant",
+        json!({ "id": t_id }),
+        &[(tenant.clone(), "tenant.reactivated")],
+    )
+    .await;
+    // A platform admin's sign-up is in both logs.
+    let other = c
+        .send(
+            Bearer(admin),
+            "SignUp",
+            json!({ "input": { "name": "Gone", "domain": "gone.example.com",
+                "ownerEmail": "owner@gone.example.com", "ownerPassword": PASSWORD } }),
+        )
+        .await;
+    let gone = Log::Tenant(text(&other.data["tenant"]["uuid"]).parse().unwrap());
+    c.check(
+        &other,
+        &[
+            (gone, "tenant.created"),
+            (Platform, "platform.tenant_created"),
+        ],
+    )
+    .await;
+    // Its tenant's log goes with the purge; the platform's keeps the record.
+    c.run(
+        Bearer(admin),
+        "PurgeTenant",
+        json!({ "i": { "tenantId": text(&other.data["tenant"]["id"]), "force": true,
+            "confirmDomain": "gone.example.com" } }),
+        &[(Platform, "platform.tenant_purged")],
+    )
+    .await;
+
+    // Every field of Mutation is exercised above or listed as unaudited, and not both.
+    let unaudited: Vec<&str> = UNAUDITED.iter().map(|(f, _)| *f).collect();
+    for field in mutation_fields() {
+        match (
+            c.exercised.contains(&field),
+            unaudited.contains(&field.as_str()),
+        ) {
+            (false, false) => c.failures.push(format!(
+                "{field} is neither exercised here nor listed in UNAUDITED with the reason"
+            )),
+            (true, true) => c.failures.push(format!(
+                "{field} is exercised here and listed in UNAUDITED: which is it?"
+            )),
+            _ => {}
+        }
+    }
+    for field in &c.exercised {
+        assert!(
+            mutation_fields().contains(field),
+            "{field} is no Mutation field"
+        );
+    }
+    assert!(
+        c.failures.is_empty(),
+        "{} problem(s):\n{}",
+        c.failures.len(),
+        c.failures.join("\n")
+    );
+}
