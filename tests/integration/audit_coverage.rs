@@ -1,7 +1,8 @@
 //! Every field of `Mutation` in schema.graphql writes its audit record when it succeeds: one
 //! scenario runs each of them once, successfully, each request under its own `X-Request-Id`, and
 //! the rows of `audit_log` and `platform_audit_log` carrying that request id must be exactly the
-//! expected actions, in the expected tenant's log (or the platform's). A field that is neither
+//! expected actions, in the expected tenant's log (or the platform's), naming the caller as
+//! actor (the user, the platform admin, the API key). A field that is neither
 //! exercised here nor listed in [`UNAUDITED`] with the reason fails the test, so a new mutation
 //! cannot arrive without its audit record being decided.
 
@@ -34,6 +35,34 @@ enum Auth<'a> {
     ApiKey(&'a str),
 }
 
+/// Who an audit record must name as its actor (`actor_type`, `actor_id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Actor {
+    User(Uuid),
+    PlatformAdmin(Uuid),
+    ApiKey(Uuid),
+}
+
+impl Actor {
+    fn parts(self) -> (&'static str, Uuid) {
+        match self {
+            Actor::User(id) => ("user", id),
+            Actor::PlatformAdmin(id) => ("platform_admin", id),
+            Actor::ApiKey(id) => ("api_key", id),
+        }
+    }
+}
+
+/// A request's credentials and the actor its records must name.
+struct Caller<'a> {
+    auth: Auth<'a>,
+    actor: Actor,
+}
+
+fn caller(auth: Auth<'_>, actor: Actor) -> Caller<'_> {
+    Caller { auth, actor }
+}
+
 /// Runs mutations and compares the audit rows each one wrote with the expected ones.
 struct Coverage<'a> {
     app: &'a TestApp,
@@ -58,18 +87,18 @@ impl<'a> Coverage<'a> {
     /// the audit rows of its request are exactly `expected`; returns the root field's data.
     async fn run(
         &mut self,
-        auth: Auth<'_>,
+        caller: &Caller<'_>,
         name: &str,
         vars: Value,
         expected: &[(Log, &str)],
     ) -> Value {
-        let sent = self.send(auth, name, vars).await;
-        self.check(&sent, expected).await;
+        let sent = self.send(&caller.auth, name, vars).await;
+        self.check(&sent, caller.actor, expected).await;
         sent.data
     }
 
     /// Sends the operation `name`, which must succeed, under a request id of its own.
-    async fn send(&mut self, auth: Auth<'_>, name: &str, vars: Value) -> Sent {
+    async fn send(&mut self, auth: &Auth<'_>, name: &str, vars: Value) -> Sent {
         let query = operation(name);
         let field = root_field(query);
         self.requests += 1;
@@ -99,35 +128,44 @@ impl<'a> Coverage<'a> {
         }
     }
 
-    /// Compares the audit rows written under the request id of `sent` with `expected`.
-    async fn check(&mut self, sent: &Sent, expected: &[(Log, &str)]) {
-        let mut got: Vec<(Log, String)> = Vec::new();
+    /// Compares the audit rows written under the request id of `sent` with `expected`, each
+    /// naming `actor`.
+    async fn check(&mut self, sent: &Sent, actor: Actor, expected: &[(Log, &str)]) {
+        let mut got: Vec<(Log, String, String, Option<Uuid>)> = Vec::new();
         for row in self
             .su
             .query(
-                "SELECT tenant_id, action FROM audit_log WHERE request_id = $1",
+                "SELECT tenant_id, action, actor_type, actor_id FROM audit_log WHERE request_id = $1",
                 &[&sent.request_id],
             )
             .await
             .unwrap()
         {
-            got.push((Log::Tenant(row.get(0)), row.get(1)));
+            got.push((Log::Tenant(row.get(0)), row.get(1), row.get(2), row.get(3)));
         }
         for row in self
             .su
             .query(
-                "SELECT action FROM platform_audit_log WHERE request_id = $1",
+                "SELECT action, actor_type, actor_id FROM platform_audit_log WHERE request_id = $1",
                 &[&sent.request_id],
             )
             .await
             .unwrap()
         {
-            got.push((Log::Platform, row.get(0)));
+            got.push((Log::Platform, row.get(0), row.get(1), row.get(2)));
         }
         got.sort();
-        let mut want: Vec<(Log, String)> = expected
+        let (actor_type, actor_id) = actor.parts();
+        let mut want: Vec<(Log, String, String, Option<Uuid>)> = expected
             .iter()
-            .map(|(log, action)| (log.clone(), action.to_string()))
+            .map(|(log, action)| {
+                (
+                    log.clone(),
+                    action.to_string(),
+                    actor_type.to_owned(),
+                    Some(actor_id),
+                )
+            })
             .collect();
         want.sort();
         if got != want {
@@ -164,20 +202,21 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     // The tenant's log is known once it exists.
     let created = c
         .send(
-            Anonymous,
+            &Anonymous,
             "SignUp",
             json!({ "input": { "name": "Acme", "domain": "acme.example.com",
                 "ownerEmail": "owner@acme.example.com", "ownerPassword": PASSWORD } }),
         )
         .await;
     let t: Uuid = text(&created.data["tenant"]["uuid"]).parse().unwrap();
+    let owner_actor = Actor::User(text(&created.data["owner"]["uuid"]).parse().unwrap());
     let t_id = text(&created.data["tenant"]["id"]);
     let tenant = Log::Tenant(t);
-    c.check(&created, &[(tenant.clone(), "tenant.created")])
+    c.check(&created, owner_actor, &[(tenant.clone(), "tenant.created")])
         .await;
     let login = c
         .run(
-            Anonymous,
+            &caller(Anonymous, owner_actor),
             "LogIn",
             json!({ "input": { "tenant": "acme.example.com", "email": "owner@acme.example.com", "password": PASSWORD } }),
             &[(tenant.clone(), "auth.login")],
@@ -185,18 +224,18 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
         .await;
     let refreshed = c
         .run(
-            Anonymous,
+            &caller(Anonymous, owner_actor),
             "RefreshSession",
             json!({ "t": text(&login["refreshToken"]) }),
             &[(tenant.clone(), "auth.session_refreshed")],
         )
         .await;
-    let owner = text(&refreshed["accessToken"]);
-    let owner = owner.as_str();
+    let owner_token = text(&refreshed["accessToken"]);
+    let owner = caller(Bearer(&owner_token), owner_actor);
 
     // Tenant settings, roles, users.
     c.run(
-        Bearer(owner),
+        &owner,
         "UpdateTenantSettings",
         json!({ "i": { "name": "Acme Renamed" } }),
         &[(tenant.clone(), "tenant.settings_updated")],
@@ -204,7 +243,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     .await;
     let role = c
         .run(
-            Bearer(owner),
+            &owner,
             "CreateRole",
             json!({ "i": { "name": "auditors", "permissions": ["audit:read"] } }),
             &[(tenant.clone(), "role.created")],
@@ -212,7 +251,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
         .await;
     let role = text(&role["role"]["id"]);
     c.run(
-        Bearer(owner),
+        &owner,
         "UpdateRoleDescription",
         json!({ "i": { "id": role, "description": "reads the audit log" } }),
         &[(tenant.clone(), "role.updated")],
@@ -220,50 +259,51 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     .await;
     let user = c
         .run(
-            Bearer(owner),
-            "CreateUser",
+            &owner,
+            "CreateUserWithUuid",
             json!({ "i": { "email": "uma@acme.example.com", "password": PASSWORD } }),
             &[(tenant.clone(), "user.created")],
         )
         .await;
+    let uma_actor = Actor::User(text(&user["user"]["uuid"]).parse().unwrap());
     let user = text(&user["user"]["id"]);
     c.run(
-        Bearer(owner),
+        &owner,
         "AssignRole",
         json!({ "i": { "userId": user, "roleId": role } }),
         &[(tenant.clone(), "role.assigned")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "UnassignRole",
         json!({ "i": { "userId": user, "roleId": role } }),
         &[(tenant.clone(), "role.unassigned")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "DeleteRole",
         json!({ "id": role }),
         &[(tenant.clone(), "role.deleted")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "UpdateUserDisplayName",
         json!({ "i": { "id": user, "displayName": "Uma" } }),
         &[(tenant.clone(), "user.updated")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "DeactivateUserWithId",
         json!({ "id": user }),
         &[(tenant.clone(), "user.deactivated")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "ReactivateUser",
         json!({ "id": user }),
         &[(tenant.clone(), "user.reactivated")],
@@ -271,7 +311,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     .await;
     let reset = c
         .run(
-            Bearer(owner),
+            &owner,
             "ResetUserPassword",
             json!({ "id": user }),
             &[(tenant.clone(), "user.password_reset_issued")],
@@ -279,7 +319,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
         .await;
     let new_password = "a brand new horse battery";
     c.run(
-        Anonymous,
+        &caller(Anonymous, uma_actor),
         "ResetPassword",
         json!({ "token": text(&reset["resetToken"]), "new": new_password }),
         &[(tenant.clone(), "user.password_reset")],
@@ -289,7 +329,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
         .login("acme.example.com", "uma@acme.example.com", new_password)
         .await;
     c.run(
-        Bearer(&text(&uma["accessToken"])),
+        &caller(Bearer(&text(&uma["accessToken"])), uma_actor),
         "ChangePassword",
         json!({ "current": new_password, "new": PASSWORD }),
         &[(tenant.clone(), "user.password_changed")],
@@ -297,14 +337,22 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     .await;
     let invited = c
         .run(
-            Bearer(owner),
+            &owner,
             "InviteUser",
             json!({ "i": { "email": "ivy@acme.example.com" } }),
             &[(tenant.clone(), "user.invited")],
         )
         .await;
+    let ivy: Uuid =
+        c.su.query_one(
+            "SELECT id FROM users WHERE email = 'ivy@acme.example.com'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     c.run(
-        Anonymous,
+        &caller(Anonymous, Actor::User(ivy)),
         "AcceptInvitation",
         json!({ "token": text(&invited["invitationToken"]), "password": PASSWORD }),
         &[(tenant.clone(), "user.invitation_accepted")],
@@ -314,7 +362,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     // Workspaces and product access.
     let workspace = c
         .run(
-            Bearer(owner),
+            &owner,
             "CreateWorkspace",
             json!({ "i": { "name": "Lab", "slug": "lab" } }),
             &[(tenant.clone(), "workspace.created")],
@@ -322,35 +370,35 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
         .await;
     let workspace = text(&workspace["workspace"]["id"]);
     c.run(
-        Bearer(owner),
+        &owner,
         "UpdateWorkspace",
         json!({ "i": { "id": workspace, "name": "Big Lab" } }),
         &[(tenant.clone(), "workspace.updated")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "AddWorkspaceMember",
         json!({ "i": { "workspaceId": workspace, "userId": user } }),
         &[(tenant.clone(), "workspace.member_added")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "RemoveWorkspaceMember",
         json!({ "i": { "workspaceId": workspace, "userId": user } }),
         &[(tenant.clone(), "workspace.member_removed")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "ArchiveWorkspace",
         json!({ "id": workspace }),
         &[(tenant.clone(), "workspace.archived")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "SetProductGrant",
         json!({ "i": { "productId": "crm", "access": "LIMITED", "userId": user } }),
         &[(tenant.clone(), "product.access_set")],
@@ -360,35 +408,40 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     // API keys and usage, the plan.
     let key = c
         .run(
-            Bearer(owner),
+            &owner,
             "CreateApiKey",
             json!({ "i": { "productId": "docs", "name": "docs prod" } }),
             &[(tenant.clone(), "api_key.created")],
         )
         .await;
+    let key_id: Uuid =
+        c.su.query_one("SELECT id FROM api_keys WHERE name = 'docs prod'", &[])
+            .await
+            .unwrap()
+            .get(0);
     c.run(
-        ApiKey(&text(&key["key"])),
+        &caller(ApiKey(&text(&key["key"])), Actor::ApiKey(key_id)),
         "ReportUsage",
         json!({ "gb": 1.5 }),
         &[(tenant.clone(), "usage.reported")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "RevokeApiKey",
         json!({ "id": text(&key["apiKey"]["id"]) }),
         &[(tenant.clone(), "api_key.revoked")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "ChangePlan",
         json!({ "plan": "pro" }),
         &[(tenant.clone(), "billing.plan_changed")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "DeleteUser",
         json!({ "id": user }),
         &[(tenant.clone(), "user.deleted")],
@@ -398,7 +451,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
         .login("acme.example.com", "owner@acme.example.com", PASSWORD)
         .await;
     c.run(
-        Bearer(&text(&second["accessToken"])),
+        &caller(Bearer(&text(&second["accessToken"])), owner_actor),
         "LogOut",
         json!({}),
         &[(tenant.clone(), "auth.logout")],
@@ -407,67 +460,76 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
 
     // Platform administration.
     app.platform_admin("root@hub.example.com").await;
+    let admin_actor = Actor::PlatformAdmin(
+        c.su.query_one(
+            "SELECT id FROM platform_admins WHERE email = 'root@hub.example.com'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0),
+    );
     let admin = c
         .run(
-            Anonymous,
+            &caller(Anonymous, admin_actor),
             "AdminLogIn",
             json!({ "e": "root@hub.example.com", "p": PASSWORD }),
             &[(Platform, "platform.admin_login")],
         )
         .await;
-    let admin = text(&admin["accessToken"]);
-    let admin = admin.as_str();
+    let admin_token = text(&admin["accessToken"]);
+    let admin = caller(Bearer(&admin_token), admin_actor);
     c.run(
-        Bearer(admin),
+        &admin,
         "CreateProduct",
         json!({ "i": { "id": "wiki", "name": "Wiki" } }),
         &[(Platform, "platform.product_created")],
     )
     .await;
     c.run(
-        Bearer(admin),
+        &admin,
         "UpdateProduct",
         json!({ "i": { "id": "wiki", "name": "Team Wiki" } }),
         &[(Platform, "platform.product_updated")],
     )
     .await;
     c.run(
-        Bearer(admin),
+        &admin,
         "SetTenantLimits",
         json!({ "i": { "tenantId": t_id, "limits": { "users": 50 } } }),
         &[(tenant.clone(), "platform.tenant_limits_set")],
     )
     .await;
     c.run(
-        Bearer(admin),
+        &admin,
         "FlushUsage",
         json!({}),
         &[(Platform, "platform.usage_flushed")],
     )
     .await;
     c.run(
-        Bearer(admin),
+        &admin,
         "SuspendTenant",
         json!({ "id": t_id, "reason": "unpaid" }),
         &[(tenant.clone(), "tenant.suspended")],
     )
     .await;
     c.run(
-        Bearer(admin),
+        &admin,
         "ResumeTenant",
         json!({ "id": t_id }),
         &[(tenant.clone(), "tenant.resumed")],
     )
     .await;
     c.run(
-        Bearer(owner),
+        &owner,
         "DeactivateTenant",
         json!({ "i": { "reason": "closing down" } }),
         &[(tenant.clone(), "tenant.deactivated")],
     )
     .await;
     c.run(
-        Bearer(admin),
+        &admin,
         "ReactivateTenant",
         json!({ "id": t_id }),
         &[(tenant.clone(), "tenant.reactivated")],
@@ -476,7 +538,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     // A platform admin's sign-up is in both logs.
     let other = c
         .send(
-            Bearer(admin),
+            &admin.auth,
             "SignUp",
             json!({ "input": { "name": "Gone", "domain": "gone.example.com",
                 "ownerEmail": "owner@gone.example.com", "ownerPassword": PASSWORD } }),
@@ -485,6 +547,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     let gone = Log::Tenant(text(&other.data["tenant"]["uuid"]).parse().unwrap());
     c.check(
         &other,
+        admin_actor,
         &[
             (gone, "tenant.created"),
             (Platform, "platform.tenant_created"),
@@ -493,7 +556,7 @@ async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
     .await;
     // Its tenant's log goes with the purge; the platform's keeps the record.
     c.run(
-        Bearer(admin),
+        &admin,
         "PurgeTenant",
         json!({ "i": { "tenantId": text(&other.data["tenant"]["id"]), "force": true,
             "confirmDomain": "gone.example.com" } }),
