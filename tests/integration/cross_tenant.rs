@@ -2,8 +2,8 @@
 //! aims every query and mutation of the management API at tenant B's ids. Each answer must be
 //! NOT_FOUND or FORBIDDEN, never data; A's own lists and nested fields show nothing of B; and
 //! afterwards B's data, as B sees it and as the database holds it, is exactly what it was.
-//! Every `Mutation` field of schema.graphql that takes an ID (as an argument or inside its input)
-//! has cases here, or is in [`NO_TENANT_OBJECT`] with the reason; the platform-only ones are
+//! Every `Query` and `Mutation` field of schema.graphql that takes an ID (as an argument or
+//! inside its input) has cases here, or is in [`NO_TENANT_OBJECT`] with the reason; the platform-only ones are
 //! aimed at tenants in the state they would move from (C deactivated, D suspended).
 
 use crate::common;
@@ -492,6 +492,26 @@ fn read_cases(w: &World) -> Vec<Case> {
             json!({ "id": id }),
         ));
     }
+    for (what, id) in [
+        ("B's tenant", b.id.clone()),
+        ("B's tenant (bare UUID)", b.uuid.to_string()),
+    ] {
+        cases.push(case(
+            format!("exportTenantData(tenantId) of {what}"),
+            operation("LeakExport"),
+            json!({ "id": id }),
+        ));
+        cases.push(case(
+            format!("auditLog(tenantId) of {what}"),
+            operation("LeakAuditLog"),
+            json!({ "id": id }),
+        ));
+        cases.push(case(
+            format!("adminTenant(id) of {what}"),
+            operation("LeakAdminTenant"),
+            json!({ "id": id }),
+        ));
+    }
     cases
 }
 
@@ -804,12 +824,46 @@ fn write_cases(w: &World) -> Vec<Case> {
     ]
 }
 
-/// Mutation fields whose ID arguments name nothing that belongs to a tenant, so there is no
-/// other tenant's object to aim them at; with the reason.
-const NO_TENANT_OBJECT: &[(&str, &str)] = &[(
-    "createApiKey",
-    "productId names a product of the catalog, which every tenant shares",
-)];
+/// Query and Mutation fields whose ID arguments name nothing that belongs to a tenant, so
+/// there is no other tenant's object to aim them at; with the reason.
+const NO_TENANT_OBJECT: &[(&str, &str)] = &[
+    (
+        "createApiKey",
+        "productId names a product of the catalog, which every tenant shares",
+    ),
+    (
+        "tenantContext",
+        "productId names a product of the catalog, which every tenant shares",
+    ),
+];
+
+/// Fails unless every field of `root` that takes an ID is the root field of one of `cases` or
+/// in [`NO_TENANT_OBJECT`]: the list comes from schema.graphql, so a new field fails here
+/// until it has its cases.
+fn assert_every_id_field_is_aimed(root: &str, cases: &[Case]) {
+    let mut aimed: Vec<String> = cases.iter().map(|c| root_field(c.query)).collect();
+    aimed.sort();
+    aimed.dedup();
+    let taking_an_id = fields_taking_an_id(root);
+    let exempt: Vec<&str> = NO_TENANT_OBJECT.iter().map(|(f, _)| *f).collect();
+    let missing: Vec<&String> = taking_an_id
+        .iter()
+        .filter(|f| !aimed.contains(f) && !exempt.contains(&f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{root} fields taking an id with no cross-tenant case: {missing:?}"
+    );
+    for f in exempt
+        .iter()
+        .filter(|f| taking_an_id.iter().any(|t| t == *f))
+    {
+        assert!(
+            !aimed.iter().any(|a| a == f),
+            "{f} is in NO_TENANT_OBJECT and has cases: which is it?"
+        );
+    }
+}
 
 /// Whether `ty` is `ID` (in any wrapping), or an input object with such a field at any depth.
 fn carries_id(
@@ -834,11 +888,12 @@ fn carries_id(
     }
 }
 
-/// The fields of `Mutation` in schema.graphql that take an ID, directly or inside an input.
-fn mutations_taking_an_id() -> Vec<String> {
+/// The fields of `root` (`Query`, `Mutation`) in schema.graphql that take an ID, directly or
+/// inside an input.
+fn fields_taking_an_id(root: &str) -> Vec<String> {
     let schema = committed_schema();
     let mut out: Vec<String> = schema
-        .get_object("Mutation")
+        .get_object(root)
         .unwrap()
         .fields
         .values()
@@ -955,7 +1010,22 @@ async fn tenant_a_cannot_read_any_object_of_tenant_b_by_its_id() {
         )
         .await;
     }
-    attack(&app, &w, read_cases(&w)).await;
+    let cases = read_cases(&w);
+    assert_every_id_field_is_aimed("Query", &cases);
+    attack(&app, &w, cases).await;
+}
+
+/// Every entry of NO_TENANT_OBJECT is still a field that takes an ID.
+#[test]
+fn no_tenant_object_lists_only_fields_that_take_an_id() {
+    let mut all = fields_taking_an_id("Query");
+    all.extend(fields_taking_an_id("Mutation"));
+    for (field, _) in NO_TENANT_OBJECT {
+        assert!(
+            all.iter().any(|f| f == field),
+            "{field} is in NO_TENANT_OBJECT but takes no ID any more"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -963,27 +1033,7 @@ async fn tenant_a_cannot_change_anything_of_tenant_b_and_b_sees_no_change() {
     let app = spawn().await;
     let w = world(&app).await;
     let cases = write_cases(&w);
-    // Every mutation that takes an id is aimed at another tenant's object at least once: the
-    // list comes from schema.graphql, so a new one fails here until it has its cases.
-    let mut aimed: Vec<String> = cases.iter().map(|c| root_field(c.query)).collect();
-    aimed.sort();
-    aimed.dedup();
-    let exempt: Vec<&str> = NO_TENANT_OBJECT.iter().map(|(f, _)| *f).collect();
-    let taking_an_id = mutations_taking_an_id();
-    let missing: Vec<&String> = taking_an_id
-        .iter()
-        .filter(|f| !aimed.contains(f) && !exempt.contains(&f.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "mutations taking an id with no cross-tenant case: {missing:?}"
-    );
-    for f in &exempt {
-        assert!(
-            taking_an_id.iter().any(|m| m == f) && !aimed.iter().any(|a| a == f),
-            "{f} is in NO_TENANT_OBJECT but takes no id any more, or has cases"
-        );
-    }
+    assert_every_id_field_is_aimed("Mutation", &cases);
     attack(&app, &w, cases).await;
 }
 
