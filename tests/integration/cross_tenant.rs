@@ -1179,3 +1179,53 @@ async fn every_query_field_refuses_anonymous_callers() {
         );
     }
 }
+
+/// The export routes (outside GraphQL) name a tenant with `?tenant=`, which only platform
+/// admins may do: A's owner, who may export A, gets 403 for B by opaque id and by bare UUID,
+/// with nothing of B in the answer, and B's data and audit log stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_a_cannot_export_tenant_b_through_the_http_routes() {
+    let app = spawn().await;
+    let w = world(&app).await;
+    let get = |path: String| {
+        app.client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&w.a.token)
+            .send()
+    };
+    for route in ["tenant", "audit"] {
+        let own = get(format!("/export/{route}.ndjson")).await.unwrap();
+        assert_eq!(own.status(), 200, "A exports its own {route}");
+        own.text().await.unwrap();
+    }
+    let before = fingerprint(&app, w.b.uuid).await;
+    let mut failures = Vec::new();
+    for route in ["tenant", "audit"] {
+        for id in [w.b.id.clone(), w.b.uuid.to_string()] {
+            let resp = get(format!("/export/{route}.ndjson?tenant={id}"))
+                .await
+                .unwrap();
+            let status = resp.status();
+            let body = resp.text().await.unwrap();
+            if status != 403 {
+                failures.push(format!(
+                    "/export/{route}.ndjson?tenant={id}: {status} {body}"
+                ));
+            }
+            if let Some(s) = w
+                .b_secrets
+                .iter()
+                .filter(|s| **s != id)
+                .find(|s| body.contains(s.as_str()))
+            {
+                failures.push(format!(
+                    "/export/{route}.ndjson?tenant={id} mentions B's {s:?}: {body}"
+                ));
+            }
+        }
+    }
+    for diff in changed_rows(&before, &fingerprint(&app, w.b.uuid).await) {
+        failures.push(format!("B's rows changed in {diff}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
