@@ -498,7 +498,7 @@ fn read_cases(w: &World) -> Vec<Case> {
     ] {
         cases.push(case(
             format!("exportTenantData(tenantId) of {what}"),
-            operation("LeakExport"),
+            operation("ExportTenantData"),
             json!({ "id": id }),
         ));
         cases.push(case(

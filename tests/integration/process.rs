@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use common::{PASSWORD, TestDb, db_url, eventually, superuser, temp_keys_dir};
+use common::{PASSWORD, TestDb, db_url, eventually, operation, superuser, temp_keys_dir};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -230,7 +230,7 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
         .to_owned();
 
     // (a) B caches the TenantContext; a change made through A reaches B.
-    let crm = "{ tenantContext(productId: \"crm\") { products { access } } }";
+    let crm = operation("CrmAccess");
     let access = async |hub: &Hub| {
         hub.gql(Some(&token), crm, json!({})).await["data"]["tenantContext"]["products"][0]
             ["access"]
@@ -239,11 +239,7 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
     };
     assert_eq!(access(&b).await.as_deref(), Some("NONE"));
     let set = a
-        .gql(
-            Some(&token),
-            "mutation { setProductAccess(input: { productId: \"crm\", access: FULL }) { access } }",
-            json!({}),
-        )
+        .gql(Some(&token), operation("GrantCrmFull"), json!({}))
         .await;
     assert_eq!(set["data"]["setProductAccess"]["access"], "FULL", "{set}");
     assert!(
@@ -252,13 +248,13 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
     );
 
     // (b) B caches the session as valid; a logout through A is refused by B.
-    let me = b.gql(Some(&token), "{ me { id } }", json!({})).await;
+    let me = b.gql(Some(&token), operation("MeId"), json!({})).await;
     assert!(me["data"]["me"]["id"].is_string(), "{me}");
-    let out = a.gql(Some(&token), "mutation { logout }", json!({})).await;
+    let out = a.gql(Some(&token), operation("LogOut"), json!({})).await;
     assert_eq!(out["data"]["logout"], true, "{out}");
     assert!(
         eventually(async || {
-            error_code(&b.gql(Some(&token), "{ me { id } }", json!({})).await)
+            error_code(&b.gql(Some(&token), operation("MeId"), json!({})).await)
                 == Some("UNAUTHENTICATED")
         })
         .await,
