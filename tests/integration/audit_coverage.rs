@@ -5,12 +5,18 @@
 //! actor (the user, the platform admin, the API key). A field that is neither
 //! exercised here nor listed in [`UNAUDITED`] with the reason fails the test, so a new mutation
 //! cannot arrive without its audit record being decided.
+//!
+//! Each request is sent twice: first with its audit record refused by the database (a trigger),
+//! when it must fail and leave every table as it was (the record belongs to the operation's
+//! own transaction, so an operation cannot happen unrecorded), then normally.
 
 use crate::common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use common::{PASSWORD, TestApp, mutation_fields, operation, root_field, spawn_app_with};
+use common::{
+    PASSWORD, TestApp, maybe_error_code, mutation_fields, operation, root_field, spawn_app_with,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -18,6 +24,23 @@ use uuid::Uuid;
 /// every mutation is audited (failures too, for some: failed logins are `auth.login_failed`,
 /// tests/integration/auth.rs).
 const UNAUDITED: &[(&str, &str)] = &[];
+
+/// Mutations whose effect survives when their audit record cannot be written (the record is
+/// not in the operation's transaction), with where. Must end up empty; an entry that has become
+/// atomic fails the test, so the list cannot go stale.
+const NOT_ATOMIC_YET: &[(&str, &str)] = &[(
+    "adminFlushUsage",
+    "src/graphql/admin.rs: usage.flush commits the counters in its own transaction, then \
+     platform.usage_flushed is written in a second one",
+)];
+
+/// Columns that a request changes before its operation runs, whatever the operation does:
+/// not the mutation's effect, so left out of the comparison.
+const OUTSIDE_THE_OPERATION: &[(&str, &str, &str)] = &[(
+    "api_keys",
+    "last_used_at",
+    "written when the key authenticates the request (src/auth/principal.rs)",
+)];
 
 /// Where a record is expected.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,23 +121,43 @@ impl<'a> Coverage<'a> {
     }
 
     /// Sends the operation `name`, which must succeed, under a request id of its own.
+    ///
+    /// First the same request is sent with its audit record refused by the database (see
+    /// [`block_audit_records`]): it must fail and change no row of any table, or the record is
+    /// not written in the operation's own transaction.
     async fn send(&mut self, auth: &Auth<'_>, name: &str, vars: Value) -> Sent {
         let query = operation(name);
         let field = root_field(query);
         self.requests += 1;
+
+        let before = database_rows(&self.su).await;
+        let blocked_id = format!("{BLOCKED}{}-{field}", self.requests);
+        let body = self.post(auth, query, &vars, &blocked_id).await;
+        if body.get("errors").is_none() || !body["data"][&field].is_null() {
+            self.failures.push(format!(
+                "{field} ({name}) succeeded although its audit record could not be written: {body}"
+            ));
+        } else if maybe_error_code(&body) != Some("INTERNAL") {
+            // Refused for another reason: the attempt proves nothing about the record.
+            self.failures.push(format!(
+                "{field} ({name}) with its audit record refused: expected INTERNAL, got {body}"
+            ));
+        }
+        let changed = changed_rows(&before, &database_rows(&self.su).await);
+        let known = NOT_ATOMIC_YET.iter().any(|(f, _)| *f == field);
+        match (changed.is_empty(), known) {
+            (false, false) => self.failures.push(format!(
+                "{field} ({name}) failed on its audit record, yet changed:\n  {}",
+                changed.join("\n  ")
+            )),
+            (true, true) => self.failures.push(format!(
+                "{field} changes nothing when its audit record fails now: remove it from NOT_ATOMIC_YET"
+            )),
+            _ => {}
+        }
+
         let request_id = format!("audit-coverage-{}-{field}", self.requests);
-        let mut req = self
-            .app
-            .client
-            .post(format!("{}/graphql", self.app.address))
-            .header("x-request-id", &request_id)
-            .json(&json!({ "query": query, "variables": vars }));
-        req = match auth {
-            Auth::Anonymous => req,
-            Auth::Bearer(token) => req.bearer_auth(token),
-            Auth::ApiKey(key) => req.header("authorization", format!("ApiKey {key}")),
-        };
-        let body: Value = req.send().await.unwrap().json().await.unwrap();
+        let body = self.post(auth, query, &vars, &request_id).await;
         assert!(
             body.get("errors").is_none() && !body["data"][&field].is_null(),
             "{name} ({field}) must succeed here: {body}"
@@ -126,6 +169,21 @@ impl<'a> Coverage<'a> {
             field,
             request_id,
         }
+    }
+
+    async fn post(&self, auth: &Auth<'_>, query: &str, vars: &Value, request_id: &str) -> Value {
+        let mut req = self
+            .app
+            .client
+            .post(format!("{}/graphql", self.app.address))
+            .header("x-request-id", request_id)
+            .json(&json!({ "query": query, "variables": vars }));
+        req = match auth {
+            Auth::Anonymous => req,
+            Auth::Bearer(token) => req.bearer_auth(token),
+            Auth::ApiKey(key) => req.header("authorization", format!("ApiKey {key}")),
+        };
+        req.send().await.unwrap().json().await.unwrap()
     }
 
     /// Compares the audit rows written under the request id of `sent` with `expected`, each
@@ -185,6 +243,86 @@ struct Sent {
     data: Value,
 }
 
+/// Request ids starting with this get their audit records refused by the database.
+const BLOCKED: &str = "audit-blocked-";
+
+/// A trigger on both audit logs that raises on a record whose request id starts with
+/// [`BLOCKED`]: the database refusing to write that record, as a full disk or a lost connection
+/// would, at the last statement of the operation's transaction.
+async fn block_audit_records(su: &tokio_postgres::Client) {
+    su.batch_execute(&format!(
+        "CREATE FUNCTION test_block_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.request_id LIKE '{BLOCKED}%' THEN
+             RAISE EXCEPTION 'audit record refused by the test';
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER test_block_audit BEFORE INSERT ON audit_log
+           FOR EACH ROW EXECUTE FUNCTION test_block_audit();
+         CREATE TRIGGER test_block_audit BEFORE INSERT ON platform_audit_log
+           FOR EACH ROW EXECUTE FUNCTION test_block_audit();"
+    ))
+    .await
+    .unwrap();
+}
+
+/// Every row of every table of the public schema, as JSON text, without the columns of
+/// [`OUTSIDE_THE_OPERATION`].
+async fn database_rows(su: &tokio_postgres::Client) -> BTreeMap<String, Vec<String>> {
+    let tables = su
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for row in tables {
+        let table: String = row.get(0);
+        let left_out: Vec<&str> = OUTSIDE_THE_OPERATION
+            .iter()
+            .filter(|(t, _, _)| *t == table)
+            .map(|(_, column, _)| *column)
+            .collect();
+        let rows = su
+            .query(
+                &format!("SELECT (to_jsonb(t) - $1::text[])::text FROM {table} t ORDER BY 1"),
+                &[&left_out],
+            )
+            .await
+            .unwrap();
+        out.insert(table, rows.iter().map(|r| r.get(0)).collect());
+    }
+    out
+}
+
+/// The tables whose rows differ, each with the rows that went away and the rows that came.
+fn changed_rows(
+    before: &BTreeMap<String, Vec<String>>,
+    after: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let empty = Vec::new();
+    let mut tables: Vec<&String> = before.keys().chain(after.keys()).collect();
+    tables.sort();
+    tables.dedup();
+    tables
+        .into_iter()
+        .filter(|t| before.get(*t) != after.get(*t))
+        .map(|t| {
+            let (old, new) = (
+                before.get(t).unwrap_or(&empty),
+                after.get(t).unwrap_or(&empty),
+            );
+            let gone: Vec<&String> = old.iter().filter(|r| !new.contains(r)).collect();
+            let came: Vec<&String> = new.iter().filter(|r| !old.contains(r)).collect();
+            format!("{t}: rows gone {gone:?}, rows new {came:?}")
+        })
+        .collect()
+}
+
 fn text(v: &Value) -> String {
     v.as_str()
         .unwrap_or_else(|| panic!("not a string: {v}"))
@@ -192,9 +330,10 @@ fn text(v: &Value) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_mutation_writes_its_audit_record_when_it_succeeds() {
+async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
     let app = spawn_app_with(|s| s.rate_limit_burst_secs = 60).await;
     let mut c = Coverage::new(&app).await;
+    block_audit_records(&c.su).await;
     use Auth::{Anonymous, ApiKey, Bearer};
     use Log::Platform;
 
