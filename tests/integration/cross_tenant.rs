@@ -11,8 +11,8 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use common::{
-    PASSWORD, TenantFixture, TestApp, committed_schema, operation, root_field, spawn_app,
-    spawn_app_with,
+    PASSWORD, TenantFixture, TestApp, committed_schema, mutation_fields, operation, root_field,
+    spawn_app, spawn_app_with,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -1218,6 +1218,189 @@ async fn tenant_a_cannot_export_tenant_b_through_the_http_routes() {
     }
     for diff in changed_rows(&before, &fingerprint(&app, w.b.uuid).await) {
         failures.push(format!("B's rows changed in {diff}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Mutation fields that anonymous callers may call, with what proves who they are instead.
+const PUBLIC_MUTATIONS: &[(&str, &str)] = &[
+    ("createTenant", "sign-up (HUB_SIGNUP_ENABLED)"),
+    ("login", "the password"),
+    ("adminLogin", "the platform admin's password"),
+    ("refreshSession", "the refresh token"),
+    ("acceptInvitation", "the invitation token"),
+    ("resetPassword", "the reset token"),
+];
+
+/// Anonymous requests that are refused, but with another code than UNAUTHENTICATED because a
+/// check runs before the authentication, with where. Must end up empty; a case listed here that
+/// answers UNAUTHENTICATED fails the test, so the list cannot go stale.
+const ANONYMOUS_REFUSED_OTHERWISE_YET: &[(&str, &str)] = &[
+    (
+        "DeactivateTenant",
+        "src/graphql/lifecycle.rs owner_or_admin: naming a tenant is FORBIDDEN before the caller is known",
+    ),
+    (
+        "ReactivateTenant",
+        "src/graphql/lifecycle.rs owner_or_admin: naming a tenant is FORBIDDEN before the caller is known",
+    ),
+];
+
+/// Without a token, every other mutation is refused with UNAUTHENTICATED and changes nothing.
+/// The list is checked against schema.graphql, so a new mutation must be added here or to
+/// [`PUBLIC_MUTATIONS`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let id = t.id.as_str();
+    // Real ids of the right types, so that only the missing token can explain a refusal.
+    let role = app.role_id(&t.token, "viewer").await;
+    let key = app
+        .gql(
+            Some(&t.token),
+            operation("CreateApiKey"),
+            json!({ "i": { "productId": "docs", "name": "k" } }),
+        )
+        .await["data"]["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases: Vec<(&str, Value)> = vec![
+        ("LogOut", json!({})),
+        ("UpdateTenantSettings", json!({ "i": { "name": "pwned" } })),
+        (
+            "CreateUser",
+            json!({ "i": { "email": "x@acme.example.com" } }),
+        ),
+        (
+            "InviteUser",
+            json!({ "i": { "email": "y@acme.example.com" } }),
+        ),
+        (
+            "AttackUpdateUser",
+            json!({ "i": { "id": t.owner_id, "displayName": "pwned" } }),
+        ),
+        ("DeactivateUserWithId", json!({ "id": t.owner_id })),
+        ("ReactivateUser", json!({ "id": t.owner_id })),
+        ("DeleteUser", json!({ "id": t.owner_id })),
+        (
+            "ChangePassword",
+            json!({ "current": PASSWORD, "new": "pwned pwned pwned" }),
+        ),
+        ("ResetUserPassword", json!({ "id": t.owner_id })),
+        (
+            "CreateRole",
+            json!({ "i": { "name": "pwned", "permissions": [] } }),
+        ),
+        (
+            "UpdateRoleDescription",
+            json!({ "i": { "id": role, "description": "pwned" } }),
+        ),
+        ("DeleteRole", json!({ "id": role })),
+        (
+            "AssignRole",
+            json!({ "i": { "userId": t.owner_id, "roleId": role } }),
+        ),
+        (
+            "UnassignRole",
+            json!({ "i": { "userId": t.owner_id, "roleId": role } }),
+        ),
+        ("CreateWorkspace", json!({ "i": { "name": "pwned" } })),
+        (
+            "UpdateWorkspace",
+            json!({ "i": { "id": t.default_workspace_id, "name": "pwned" } }),
+        ),
+        ("ArchiveWorkspace", json!({ "id": t.default_workspace_id })),
+        (
+            "AddWorkspaceMember",
+            json!({ "i": { "workspaceId": t.default_workspace_id, "userId": t.owner_id } }),
+        ),
+        (
+            "RemoveWorkspaceMember",
+            json!({ "i": { "workspaceId": t.default_workspace_id, "userId": t.owner_id } }),
+        ),
+        (
+            "SetProductGrant",
+            json!({ "i": { "productId": "crm", "access": "NONE" } }),
+        ),
+        (
+            "CreateProduct",
+            json!({ "i": { "id": "pwned", "name": "pwned" } }),
+        ),
+        (
+            "UpdateProduct",
+            json!({ "i": { "id": "crm", "name": "pwned" } }),
+        ),
+        (
+            "CreateApiKey",
+            json!({ "i": { "productId": "docs", "name": "pwned" } }),
+        ),
+        ("RevokeApiKey", json!({ "id": key })),
+        ("ReportUsage", json!({ "gb": 1.0 })),
+        (
+            "SetTenantLimits",
+            json!({ "i": { "tenantId": id, "limits": { "users": 1 } } }),
+        ),
+        ("DeactivateTenant", json!({ "i": {} })),
+        ("ReactivateTenant", json!({})),
+        ("SuspendTenantById", json!({ "id": id })),
+        ("ResumeTenant", json!({ "id": id })),
+        (
+            "PurgeTenant",
+            json!({ "i": { "tenantId": id, "force": true, "confirmDomain": t.domain } }),
+        ),
+        ("FlushUsage", json!({})),
+        ("ChangePlan", json!({ "plan": "pro" })),
+    ];
+    let mut listed: Vec<String> = cases
+        .iter()
+        .map(|(name, _)| root_field(operation(name)))
+        .chain(PUBLIC_MUTATIONS.iter().map(|(f, _)| f.to_string()))
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        mutation_fields(),
+        "every mutation is listed once, here or in PUBLIC_MUTATIONS"
+    );
+
+    let before = fingerprint(&app, t.uuid).await;
+    let global_before = global_rows(&app).await;
+    let mut failures = Vec::new();
+    let naming_the_tenant = [
+        ("DeactivateTenant", json!({ "i": { "tenantId": id } })),
+        ("ReactivateTenant", json!({ "id": id })),
+    ];
+    for (name, vars) in cases.iter().chain(&naming_the_tenant) {
+        let field = root_field(operation(name));
+        let body = app.gql(None, operation(name), vars.clone()).await;
+        let code = body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("");
+        let pending = naming_the_tenant
+            .iter()
+            .any(|(n, v)| n == name && v == vars)
+            && ANONYMOUS_REFUSED_OTHERWISE_YET
+                .iter()
+                .any(|(n, _)| n == name);
+        match (code, pending) {
+            ("UNAUTHENTICATED", false) => {}
+            ("UNAUTHENTICATED", true) => failures.push(format!(
+                "{field} {vars}: UNAUTHENTICATED now, remove it from ANONYMOUS_REFUSED_OTHERWISE_YET"
+            )),
+            ("FORBIDDEN" | "NOT_FOUND", true) => {}
+            _ => failures.push(format!("{field} {vars}: expected UNAUTHENTICATED, got {body}")),
+        }
+        if has_data(&body["data"]) {
+            failures.push(format!("{field}: refused, but with data: {body}"));
+        }
+    }
+    for diff in changed_rows(&before, &fingerprint(&app, t.uuid).await) {
+        failures.push(format!("the tenant's rows changed in {diff}"));
+    }
+    for diff in changed_rows(&global_before, &global_rows(&app).await) {
+        failures.push(format!("global rows changed in {diff}"));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
