@@ -331,7 +331,13 @@ fn text(v: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
-    let app = spawn_app_with(|s| s.rate_limit_burst_secs = 60).await;
+    // No periodic usage flush: it would write usage counters between two snapshots of the
+    // database; adminFlushUsage flushes when it is called.
+    let app = spawn_app_with(|s| {
+        s.rate_limit_burst_secs = 60;
+        s.usage_flush_secs = 3600;
+    })
+    .await;
     let mut c = Coverage::new(&app).await;
     block_audit_records(&c.su).await;
     use Auth::{Anonymous, ApiKey, Bearer};

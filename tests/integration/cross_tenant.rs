@@ -49,8 +49,14 @@ struct World {
 
 /// The hub with a burst as large as the free plan's whole minute: these tests send a few
 /// hundred requests per tenant at once, and rate limiting is tests/integration/quotas.rs's subject.
+/// No periodic usage flush: it would write the tenants' API-call counters between two
+/// snapshots of their rows.
 async fn spawn() -> TestApp {
-    spawn_app_with(|s| s.rate_limit_burst_secs = 60).await
+    spawn_app_with(|s| {
+        s.rate_limit_burst_secs = 60;
+        s.usage_flush_secs = 3600;
+    })
+    .await
 }
 
 /// Runs `query` with `token`; panics with the body when it has errors or no data.
@@ -1251,7 +1257,7 @@ const ANONYMOUS_REFUSED_OTHERWISE_YET: &[(&str, &str)] = &[
 /// [`PUBLIC_MUTATIONS`].
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let t = app.signup("acme").await;
     let id = t.id.as_str();
     // Real ids of the right types, so that only the missing token can explain a refusal.

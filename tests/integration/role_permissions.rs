@@ -33,8 +33,14 @@ struct Team {
 
 /// The hub with a burst as large as the free plan's whole minute: these tests send a few
 /// hundred requests per tenant at once, and rate limiting is tests/integration/quotas.rs's subject.
+/// No periodic usage flush: it would write the tenant's API-call counters between two
+/// snapshots of its rows (seen once under load).
 async fn spawn() -> TestApp {
-    spawn_app_with(|s| s.rate_limit_burst_secs = 60).await
+    spawn_app_with(|s| {
+        s.rate_limit_burst_secs = 60;
+        s.usage_flush_secs = 3600;
+    })
+    .await
 }
 
 /// Runs `query` with `token`; panics with the body when it has errors or no data.
