@@ -4,7 +4,7 @@
 use crate::common;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use common::{PASSWORD, TestApp, error_code, spawn_app, spawn_app_with};
+use common::{PASSWORD, TestApp, count, error_code, spawn_app, spawn_app_with};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -13,15 +13,6 @@ const CREATE: &str = "mutation($input: CreateTenantInput!) { createTenant(input:
 
 fn signup_input(domain: &str) -> Value {
     json!({ "input": { "name": "Acme Corp", "domain": domain, "ownerEmail": format!("ada@{domain}"), "ownerPassword": PASSWORD } })
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    app.superuser()
-        .await
-        .query_one(sql, &[])
-        .await
-        .unwrap()
-        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{TenantFixture, TestApp, error_code, spawn_app};
+use common::{TenantFixture, TestApp, error_code, operation, spawn_app};
 use serde_json::{Value, json};
 
 /// Seeds `n` users (each with two roles) and `w` extra workspaces (each with every user as a
@@ -42,14 +42,9 @@ async fn seed(app: &TestApp, t: &TenantFixture, users: i64, workspaces: i64) {
     .unwrap();
 }
 
-const USERS: &str = "query($first: Int) { users(first: $first) { totalCount edges { node { id email tenant { id } roles { name } } } } }";
-const WORKSPACES: &str =
-    "query($first: Int) { workspaces(first: $first) { totalCount edges { node { id name
-    members(first: 20) { totalCount edges { node { user { id email } role { name } } } } } } } }";
-
 /// Statements the hub sent for one request (after a warm-up request that fills the caches).
 async fn statements_for(app: &TestApp, token: &str, query: &str, vars: Value) -> (u64, Value) {
-    app.gql(Some(token), "{ me { id } }", json!({})).await;
+    app.gql(Some(token), operation("MeId"), json!({})).await;
     let before = app.state.db.statements_executed();
     let body = app.gql(Some(token), query, vars).await;
     (app.state.db.statements_executed() - before, body)
@@ -60,7 +55,13 @@ async fn listing_users_with_their_roles_costs_the_same_statements_for_5_or_50_us
     let small = spawn_app().await;
     let t = small.signup("small").await;
     seed(&small, &t, 4, 0).await;
-    let (few, body) = statements_for(&small, &t.token, USERS, json!({ "first": 50 })).await;
+    let (few, body) = statements_for(
+        &small,
+        &t.token,
+        operation("UsersWithRolesPage"),
+        json!({ "first": 50 }),
+    )
+    .await;
     assert_eq!(
         body["data"]["users"]["edges"].as_array().unwrap().len(),
         5,
@@ -70,7 +71,13 @@ async fn listing_users_with_their_roles_costs_the_same_statements_for_5_or_50_us
     let big = spawn_app().await;
     let t = big.signup("big").await;
     seed(&big, &t, 49, 0).await;
-    let (many, body) = statements_for(&big, &t.token, USERS, json!({ "first": 50 })).await;
+    let (many, body) = statements_for(
+        &big,
+        &t.token,
+        operation("UsersWithRolesPage"),
+        json!({ "first": 50 }),
+    )
+    .await;
     let edges = body["data"]["users"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 50, "{body}");
     assert_eq!(edges[0]["node"]["roles"], json!([{ "name": "owner" }]));
@@ -90,7 +97,13 @@ async fn listing_workspaces_with_their_members_costs_the_same_statements_for_2_o
     let small = spawn_app().await;
     let t = small.signup("small").await;
     seed(&small, &t, 3, 1).await;
-    let (few, body) = statements_for(&small, &t.token, WORKSPACES, json!({ "first": 20 })).await;
+    let (few, body) = statements_for(
+        &small,
+        &t.token,
+        operation("WorkspacesWithMembersPage"),
+        json!({ "first": 20 }),
+    )
+    .await;
     assert_eq!(
         body["data"]["workspaces"]["edges"]
             .as_array()
@@ -103,7 +116,13 @@ async fn listing_workspaces_with_their_members_costs_the_same_statements_for_2_o
     let big = spawn_app().await;
     let t = big.signup("big").await;
     seed(&big, &t, 30, 19).await;
-    let (many, body) = statements_for(&big, &t.token, WORKSPACES, json!({ "first": 20 })).await;
+    let (many, body) = statements_for(
+        &big,
+        &t.token,
+        operation("WorkspacesWithMembersPage"),
+        json!({ "first": 20 }),
+    )
+    .await;
     let edges = body["data"]["workspaces"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 20, "{body}");
     let team = edges
@@ -139,9 +158,7 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
     seed(&app, &t, 11, 0).await;
-    let q = "query($first: Int, $after: String) { users(first: $first, after: $after) {
-        totalCount pageInfo { hasNextPage hasPreviousPage endCursor }
-        edges { cursor node { id email roles { name } } } } }";
+    let q = operation("UsersPage");
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -178,7 +195,7 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
     let nested = app
         .gql(
             Some(&t.token),
-            "{ workspaces(first: 1) { edges { node { members(first: 1000) { totalCount } } } } }",
+            operation("FirstWorkspaceMembers"),
             json!({}),
         )
         .await;
@@ -199,29 +216,25 @@ async fn pages_walk_every_user_once_and_bad_page_arguments_are_refused() {
 async fn a_warm_tenant_context_costs_no_statement_and_a_change_is_seen_at_once() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
-    const CONTEXT: &str =
-        "{ tenantContext(productId: \"crm\") { permissions products { productId access } } }";
-    let (_, first) = statements_for(&app, &t.token, CONTEXT, json!({})).await;
+    let (_, first) = statements_for(&app, &t.token, operation("CrmContext"), json!({})).await;
     assert_eq!(
         first["data"]["tenantContext"]["products"][0]["access"], "NONE",
         "{first}"
     );
-    let (warm, again) = statements_for(&app, &t.token, CONTEXT, json!({})).await;
+    let (warm, again) = statements_for(&app, &t.token, operation("CrmContext"), json!({})).await;
     assert_eq!(warm, 0, "a warm tenantContext reads nothing");
     assert_eq!(again, first);
 
     let set = app
-        .gql(
-            Some(&t.token),
-            "mutation { setProductAccess(input: { productId: \"crm\", access: LIMITED }) { access } }",
-            json!({}),
-        )
+        .gql(Some(&t.token), operation("LimitCrmAccess"), json!({}))
         .await;
     assert_eq!(
         set["data"]["setProductAccess"]["access"], "LIMITED",
         "{set}"
     );
-    let after = app.gql(Some(&t.token), CONTEXT, json!({})).await;
+    let after = app
+        .gql(Some(&t.token), operation("CrmContext"), json!({}))
+        .await;
     assert_eq!(
         after["data"]["tenantContext"]["products"][0]["access"], "LIMITED",
         "{after}"
@@ -234,24 +247,14 @@ async fn a_warm_tenant_context_costs_no_statement_and_a_change_is_seen_at_once()
 async fn me_with_its_tenant_and_roles_is_one_transaction() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
-    let (statements, body) = statements_for(
-        &app,
-        &t.token,
-        "{ me { id tenant { slug } roles { name } } }",
-        json!({}),
-    )
-    .await;
+    let (statements, body) =
+        statements_for(&app, &t.token, operation("MeWithTenantAndRoles"), json!({})).await;
     assert_eq!(body["data"]["me"]["tenant"]["slug"], "acme", "{body}");
     assert_eq!(body["data"]["me"]["roles"][0]["name"], "owner", "{body}");
     assert_eq!(statements, 5, "{body}");
     // Warm, the tenant's row comes from the replica's cache: the tenant's read is skipped.
-    let (warm, again) = statements_for(
-        &app,
-        &t.token,
-        "{ me { id tenant { slug } roles { name } } }",
-        json!({}),
-    )
-    .await;
+    let (warm, again) =
+        statements_for(&app, &t.token, operation("MeWithTenantAndRoles"), json!({})).await;
     assert_eq!(again, body);
     assert_eq!(warm, 4, "{again}");
 }
@@ -262,25 +265,24 @@ async fn me_with_its_tenant_and_roles_is_one_transaction() {
 async fn a_warm_tenant_costs_no_statement_and_a_rename_is_seen_at_once() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
-    const TENANT: &str = "{ tenant { name } tenantConfig }";
-    let (_, first) = statements_for(&app, &t.token, TENANT, json!({})).await;
+    let (_, first) =
+        statements_for(&app, &t.token, operation("TenantNameAndConfig"), json!({})).await;
     assert_eq!(first["data"]["tenant"]["name"], "acme", "{first}");
-    let (warm, again) = statements_for(&app, &t.token, TENANT, json!({})).await;
+    let (warm, again) =
+        statements_for(&app, &t.token, operation("TenantNameAndConfig"), json!({})).await;
     assert_eq!(warm, 0, "a warm tenant reads nothing: {again}");
     assert_eq!(again, first);
 
     let renamed = app
-        .gql(
-            Some(&t.token),
-            "mutation { updateTenantSettings(input: { name: \"Acme Renamed\" }) { tenant { name } } }",
-            json!({}),
-        )
+        .gql(Some(&t.token), operation("RenameTenantAcme"), json!({}))
         .await;
     assert_eq!(
         renamed["data"]["updateTenantSettings"]["tenant"]["name"], "Acme Renamed",
         "{renamed}"
     );
-    let after = app.gql(Some(&t.token), TENANT, json!({})).await;
+    let after = app
+        .gql(Some(&t.token), operation("TenantNameAndConfig"), json!({}))
+        .await;
     assert_eq!(after["data"]["tenant"]["name"], "Acme Renamed", "{after}");
     assert_eq!(
         after["data"]["tenantConfig"]["name"], "Acme Renamed",
@@ -296,37 +298,20 @@ async fn a_list_counts_its_rows_only_when_asked() {
     let t = app.signup("acme").await;
     seed(&app, &t, 3, 2).await;
     // The member's permissions are read (and cached) by the first guarded request.
-    app.gql(Some(&t.token), "{ users { totalCount } }", json!({}))
+    app.gql(Some(&t.token), operation("UserCount"), json!({}))
         .await;
-    let (without, body) = statements_for(
-        &app,
-        &t.token,
-        "{ users(first: 2) { edges { node { id } } pageInfo { hasNextPage } } }",
-        json!({}),
-    )
-    .await;
+    let (without, body) =
+        statements_for(&app, &t.token, operation("TwoUsersPageInfo"), json!({})).await;
     assert_eq!(
         body["data"]["users"]["pageInfo"]["hasNextPage"], true,
         "{body}"
     );
-    let (with, body) = statements_for(
-        &app,
-        &t.token,
-        "{ users(first: 2) { totalCount edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
+    let (with, body) =
+        statements_for(&app, &t.token, operation("TwoUsersCounted"), json!({})).await;
     assert_eq!(body["data"]["users"]["totalCount"], 4, "{body}");
     assert_eq!(with, without + 1);
-    let (without, _) = statements_for(
-        &app,
-        &t.token,
-        "{ workspaces { edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
-    let (with, body) =
-        statements_for(&app, &t.token, "{ workspaces { totalCount } }", json!({})).await;
+    let (without, _) = statements_for(&app, &t.token, operation("WorkspaceIds"), json!({})).await;
+    let (with, body) = statements_for(&app, &t.token, operation("WorkspaceCount"), json!({})).await;
     assert_eq!(body["data"]["workspaces"]["totalCount"], 3, "{body}");
     assert_eq!(with, without + 1);
 }

@@ -234,7 +234,7 @@ async fn depth_complexity_aliases_directives_and_time_are_limited() {
     let answer = post(
         &slow,
         Some("application/graphql-response+json"),
-        json!({ "query": common::LOGIN, "variables": { "input": {
+        json!({ "query": common::operation("LogIn"), "variables": { "input": {
             "tenant": "acme.example.com", "email": "a@acme.example.com", "password": common::PASSWORD
         } } }),
     )
@@ -396,8 +396,8 @@ async fn in_registered_mode_only_the_registered_operations_run() {
         &file,
         format!(
             "# the only operations\n{me}\n\n{}\n\n{}\n",
-            common::SIGNUP,
-            common::LOGIN
+            common::operation("SignUp"),
+            common::operation("LogIn")
         ),
     )
     .unwrap();

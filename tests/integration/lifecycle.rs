@@ -3,11 +3,9 @@
 
 use crate::common;
 
-use common::{PASSWORD, TestApp, error_code, spawn_app, spawn_app_with};
+use common::{PASSWORD, TestApp, error_code, operation, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const DEACTIVATE: &str = "mutation($input: DeactivateTenantInput!) { deactivateTenant(input: $input) { tenant { id status deactivatedAt purgeAfter } } }";
 
 /// Rows per tenant table (found in pg_catalog) for one tenant.
 async fn rows_of(app: &TestApp, tenant: Uuid) -> Vec<(String, i64)> {
@@ -47,7 +45,7 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
     let body = app
         .gql(
             Some(&member_token),
-            DEACTIVATE,
+            operation("DeactivateTenantWithDates"),
             json!({ "input": { "reason": "x" } }),
         )
         .await;
@@ -60,7 +58,7 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
     let body = app
         .gql(
             Some(&t.token),
-            DEACTIVATE,
+            operation("DeactivateTenantWithDates"),
             json!({ "input": { "reason": "moving on" } }),
         )
         .await;
@@ -78,7 +76,7 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
     );
     assert_eq!(
         error_code(
-            &app.gql(Some(&member_token), "{ me { id } }", json!({}))
+            &app.gql(Some(&member_token), operation("MeId"), json!({}))
                 .await
         ),
         "TENANT_INACTIVE"
@@ -86,7 +84,7 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
 
     // The owner may still export, as JSON and as NDJSON.
     let export = app
-        .gql(Some(&t.token), "{ exportTenantData }", json!({}))
+        .gql(Some(&t.token), operation("ExportOwnTenant"), json!({}))
         .await;
     let doc = &export["data"]["exportTenantData"];
     assert_eq!(doc["format_version"], 1, "{export}");
@@ -135,11 +133,7 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
     );
 
     let body = app
-        .gql(
-            Some(&t.token),
-            "mutation { reactivateTenant { tenant { status purgeAfter } } }",
-            json!({}),
-        )
+        .gql(Some(&t.token), operation("ReactivateOwnTenant"), json!({}))
         .await;
     assert_eq!(
         body["data"]["reactivateTenant"]["tenant"],
@@ -153,7 +147,7 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
 async fn a_tenant_chooses_its_retention_within_the_platform_bounds() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
-    let update = "mutation($d: Int!) { updateTenantSettings(input: { retentionDays: $d }) { tenant { retentionDays } } }";
+    let update = operation("SetRetentionDays");
     let body = app.gql(Some(&t.token), update, json!({ "d": 2 })).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
     let body = app.gql(Some(&t.token), update, json!({ "d": 90 })).await;
@@ -162,7 +156,11 @@ async fn a_tenant_chooses_its_retention_within_the_platform_bounds() {
         "{body}"
     );
     let body = app
-        .gql(Some(&t.token), DEACTIVATE, json!({ "input": {} }))
+        .gql(
+            Some(&t.token),
+            operation("DeactivateTenantWithDates"),
+            json!({ "input": {} }),
+        )
         .await;
     let tenant = &body["data"]["deactivateTenant"]["tenant"];
     let deactivated: chrono::DateTime<chrono::Utc> =
@@ -177,7 +175,7 @@ async fn platform_admins_suspend_and_resume_tenants_and_members_cannot() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
     let admin = app.platform_admin("root@hub.example.com").await;
-    let suspend = "mutation($id: ID!) { suspendTenant(tenantId: $id, reason: \"unpaid\") { tenant { status } } }";
+    let suspend = operation("SuspendTenantUnpaid");
     assert_eq!(
         error_code(
             &app.gql(Some(&t.token), suspend, json!({ "id": t.id }))
@@ -191,13 +189,13 @@ async fn platform_admins_suspend_and_resume_tenants_and_members_cannot() {
         "{body}"
     );
     assert_eq!(
-        error_code(&app.gql(Some(&t.token), "{ me { id } }", json!({})).await),
+        error_code(&app.gql(Some(&t.token), operation("MeId"), json!({})).await),
         "TENANT_INACTIVE"
     );
     let body = app
         .gql(
             Some(&admin),
-            "mutation($id: ID!) { resumeTenant(tenantId: $id) { tenant { status } } }",
+            operation("ResumeTenant"),
             json!({ "id": t.id }),
         )
         .await;
@@ -205,7 +203,7 @@ async fn platform_admins_suspend_and_resume_tenants_and_members_cannot() {
         body["data"]["resumeTenant"]["tenant"]["status"], "ACTIVE",
         "{body}"
     );
-    assert!(app.gql(Some(&t.token), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+    assert!(app.gql(Some(&t.token), operation("MeId"), json!({})).await["data"]["me"].is_object());
     let audited: i64 = app
         .superuser()
         .await
@@ -227,15 +225,15 @@ async fn the_purge_deletes_every_row_of_a_tenant_past_its_grace_and_touches_no_o
     for t in [&gone, &kept] {
         app.add_user(t, &format!("bob@{}", t.domain), &["member"])
             .await;
-        app.gql(
-            Some(&t.token),
-            "mutation { createWorkspace(input: { name: \"Ops\" }) { workspace { id } } }",
-            json!({}),
-        )
-        .await;
+        app.gql(Some(&t.token), operation("CreateOpsWorkspace"), json!({}))
+            .await;
     }
-    app.gql(Some(&gone.token), DEACTIVATE, json!({ "input": {} }))
-        .await;
+    app.gql(
+        Some(&gone.token),
+        operation("DeactivateTenantWithDates"),
+        json!({ "input": {} }),
+    )
+    .await;
     let kept_before = rows_of(&app, kept.uuid).await;
 
     // Not due yet: the maintenance command purges nothing.
@@ -315,7 +313,10 @@ async fn the_purge_deletes_every_row_of_a_tenant_past_its_grace_and_touches_no_o
         "UNAUTHENTICATED"
     );
     assert_eq!(
-        error_code(&app.gql(Some(&gone.token), "{ me { id } }", json!({})).await),
+        error_code(
+            &app.gql(Some(&gone.token), operation("MeId"), json!({}))
+                .await
+        ),
         "UNAUTHENTICATED"
     );
 }
@@ -325,7 +326,7 @@ async fn a_forced_purge_needs_the_domain_typed_as_confirmation() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
     let admin = app.platform_admin("root@hub.example.com").await;
-    let purge = "mutation($input: PurgeTenantInput!) { purgeTenant(input: $input) }";
+    let purge = operation("PurgeTenantWithInput");
     let body = app
         .gql(
             Some(&admin),
@@ -378,7 +379,7 @@ async fn a_forced_purge_that_fails_leaves_the_tenant_as_it_was() {
     let body = app
         .gql(
             Some(&admin),
-            "mutation($input: PurgeTenantInput!) { purgeTenant(input: $input) }",
+            operation("PurgeTenantWithInput"),
             json!({ "input": { "tenantId": t.id, "force": true, "confirmDomain": t.domain } }),
         )
         .await;
@@ -392,7 +393,7 @@ async fn a_forced_purge_that_fails_leaves_the_tenant_as_it_was() {
         .unwrap()
         .get(0);
     assert_eq!(status, "active");
-    let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    let me = app.gql(Some(&t.token), operation("MeId"), json!({})).await;
     assert!(me["data"]["me"]["id"].is_string(), "{me}");
 }
 
@@ -417,7 +418,7 @@ async fn platform_admins_export_any_tenant_and_the_export_is_audited_in_that_ten
     let body = app
         .gql(
             Some(&admin),
-            "query($id: ID) { exportTenantData(tenantId: $id) }",
+            operation("ExportTenantData"),
             json!({ "id": t.id }),
         )
         .await;
@@ -442,7 +443,7 @@ async fn platform_admins_export_any_tenant_and_the_export_is_audited_in_that_ten
     let member = app
         .gql(
             Some(&other.token),
-            "query($id: ID) { exportTenantData(tenantId: $id) }",
+            operation("ExportTenantData"),
             json!({ "id": t.id }),
         )
         .await;
@@ -474,7 +475,7 @@ async fn a_platform_admin_deactivates_a_tenant_by_id_and_a_member_cannot_name_an
         let body = app
             .gql(
                 Some(&a.token),
-                DEACTIVATE,
+                operation("DeactivateTenantWithDates"),
                 json!({ "input": { "tenantId": target } }),
             )
             .await;
@@ -484,7 +485,7 @@ async fn a_platform_admin_deactivates_a_tenant_by_id_and_a_member_cannot_name_an
     let body = app
         .gql(
             Some(&admin),
-            DEACTIVATE,
+            operation("DeactivateTenantWithDates"),
             json!({ "input": { "tenantId": b.id, "reason": "unpaid" } }),
         )
         .await;
@@ -492,9 +493,9 @@ async fn a_platform_admin_deactivates_a_tenant_by_id_and_a_member_cannot_name_an
     assert_eq!(tenant["id"], b.id.as_str(), "{body}");
     assert_eq!(tenant["status"], "DEACTIVATED", "{body}");
     // Only B: A still works, B's token is refused, and B's log names the admin.
-    let me = app.gql(Some(&a.token), "{ me { id } }", json!({})).await;
+    let me = app.gql(Some(&a.token), operation("MeId"), json!({})).await;
     assert!(me["data"]["me"]["id"].is_string(), "{me}");
-    let me = app.gql(Some(&b.token), "{ me { id } }", json!({})).await;
+    let me = app.gql(Some(&b.token), operation("MeId"), json!({})).await;
     assert_eq!(error_code(&me), "TENANT_INACTIVE", "{me}");
     let actor: String = app
         .superuser()
@@ -509,7 +510,11 @@ async fn a_platform_admin_deactivates_a_tenant_by_id_and_a_member_cannot_name_an
     assert_eq!(actor, "platform_admin");
     // An admin must name the tenant.
     let body = app
-        .gql(Some(&admin), DEACTIVATE, json!({ "input": {} }))
+        .gql(
+            Some(&admin),
+            operation("DeactivateTenantWithDates"),
+            json!({ "input": {} }),
+        )
         .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
 }
@@ -539,7 +544,7 @@ async fn an_owner_cannot_undo_a_suspension_or_deactivation_the_platform_decided(
     let body = app
         .gql(
             Some(&t.token),
-            DEACTIVATE,
+            operation("DeactivateTenantWithDates"),
             json!({ "input": { "reason": "me" } }),
         )
         .await;
@@ -556,7 +561,7 @@ async fn an_owner_cannot_undo_a_suspension_or_deactivation_the_platform_decided(
     let body = app
         .gql(
             Some(&admin),
-            DEACTIVATE,
+            operation("DeactivateTenantWithDates"),
             json!({ "input": { "tenantId": t.id, "reason": "fraud" } }),
         )
         .await;
@@ -594,7 +599,7 @@ async fn an_owner_cannot_undo_a_suspension_or_deactivation_the_platform_decided(
     let body = app
         .gql(
             Some(&t.token),
-            DEACTIVATE,
+            operation("DeactivateTenantWithDates"),
             json!({ "input": { "reason": "pause" } }),
         )
         .await;

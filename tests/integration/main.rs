@@ -1,11 +1,13 @@
 //! The integration tests, in one binary (one link instead of one per file): each module is an
 //! area of the hub, run against real PostgreSQL and the real HTTP server (see [`common`]).
 
+mod audit_coverage;
 mod auth;
 mod batching;
 mod common;
 mod contract;
 mod cross_tenant;
+mod documents;
 mod fault_tolerance;
 mod graphiql_browser;
 mod http_compliance;

@@ -4,17 +4,8 @@
 
 use crate::common;
 
-use common::{PASSWORD, TenantFixture, TestApp, error_code, spawn_app};
+use common::{PASSWORD, TenantFixture, TestApp, count, error_code, spawn_app};
 use serde_json::{Value, json};
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    app.superuser()
-        .await
-        .query_one(sql, &[])
-        .await
-        .unwrap()
-        .get(0)
-}
 
 async fn create_user(app: &TestApp, t: &TenantFixture, email: &str) -> Value {
     app.gql(

@@ -7,7 +7,7 @@ use crate::common;
 
 use std::{net::TcpListener, path::PathBuf, process::Command, time::Duration};
 
-use common::{fresh_database, start, temp_keys_dir, test_settings};
+use common::{fresh_database, operation, start, temp_keys_dir, test_settings};
 use serde_json::json;
 
 struct Bouncer {
@@ -111,27 +111,18 @@ async fn through_pgbouncer_a_shared_server_connection_never_carries_a_tenant_and
     let b = app.signup("bravo").await;
     app.add_user(&a, "bob@alpha.example.com", &["member"]).await;
     for (query, path) in [
-        (
-            "{ tenantContext { tenantId permissions products { productId access } } }",
-            "tenantContext",
-        ),
-        ("{ me { id email roles { name } } }", "me"),
-        (
-            "{ users(first: 50) { totalCount edges { node { id roles { name } } } } }",
-            "users",
-        ),
-        (
-            "{ workspaces { edges { node { id members(first: 20) { totalCount edges { node { user { email } role { name } } } } } } } }",
-            "workspaces",
-        ),
-        ("{ tenant { id name } }", "tenant"),
+        (operation("TenantContextProducts"), "tenantContext"),
+        (operation("MeWithRoles"), "me"),
+        (operation("UsersWithRoles"), "users"),
+        (operation("WorkspacesWithMembers"), "workspaces"),
+        (operation("TenantIdName"), "tenant"),
     ] {
         let body = app.gql(Some(&a.token), query, json!({})).await;
         assert!(body["data"][path].is_object(), "{path}: {body}");
         assert!(body.get("errors").is_none(), "{path}: {body}");
     }
     let users = app
-        .gql(Some(&a.token), "{ users { totalCount } }", json!({}))
+        .gql(Some(&a.token), operation("UserCount"), json!({}))
         .await;
     assert_eq!(
         users["data"]["users"]["totalCount"], 2,

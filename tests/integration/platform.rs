@@ -4,18 +4,8 @@ use crate::common;
 
 use std::sync::{Arc, Mutex};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use common::{TestApp, error_code, spawn_app, spawn_app_with};
+use common::{Receiver, count, error_code, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    app.superuser()
-        .await
-        .query_one(sql, &[])
-        .await
-        .unwrap()
-        .get(0)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn platform_admins_list_filter_and_inspect_tenants_and_every_read_is_audited() {
@@ -363,40 +353,10 @@ async fn the_audit_log_records_logins_failures_and_changes_and_filters_them() {
     assert!(text.lines().count() > 6);
 }
 
-type Inbox = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
-
-async fn receiver() -> (String, Inbox) {
-    let inbox: Inbox = Arc::default();
-    let r = inbox.clone();
-    let server = HttpServer::new(move || {
-        let r = r.clone();
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let r = r.clone();
-            async move {
-                let h = |n: &str| {
-                    req.headers()
-                        .get(n)
-                        .map(|v| v.to_str().unwrap().to_owned())
-                        .unwrap_or_default()
-                };
-                r.lock()
-                    .unwrap()
-                    .push((h("x-hub-timestamp"), h("x-hub-signature"), body.to_vec()));
-                HttpResponse::Ok().finish()
-            }
-        }))
-    })
-    .workers(1)
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let port = server.addrs()[0].port();
-    tokio::spawn(server.run());
-    (format!("http://127.0.0.1:{port}/billing"), inbox)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_plan_applies_its_limits_at_once_and_billing_events_reach_the_billing_hook() {
-    let (url, inbox) = receiver().await;
+    let hook = Receiver::start(vec![]).await;
+    let url = hook.url.clone();
     let app = spawn_app_with(move |s| {
         s.webhook_allow_private = true;
         s.billing_webhook_url = Some(url);
@@ -482,14 +442,17 @@ async fn changing_the_plan_applies_its_limits_at_once_and_billing_events_reach_t
             .unwrap(),
         2
     );
-    let received = inbox.lock().unwrap().clone();
-    let kinds: Vec<String> = received
+    let kinds: Vec<String> = hook
+        .received()
         .iter()
-        .map(|(ts, sig, body)| {
-            let expected =
-                tenant_hub::alerts::signature("billing-secret-42", ts.parse().unwrap(), body);
-            assert_eq!(sig, &format!("sha256={expected}"));
-            serde_json::from_slice::<Value>(body).unwrap()["type"]
+        .map(|r| {
+            let expected = tenant_hub::alerts::signature(
+                "billing-secret-42",
+                r.timestamp.parse().unwrap(),
+                &r.body,
+            );
+            assert_eq!(r.signature, format!("sha256={expected}"));
+            serde_json::from_slice::<Value>(&r.body).unwrap()["type"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -522,37 +485,26 @@ async fn billing_events_are_retried_with_backoff_and_sent_with_no_transaction_op
     let calls = Arc::new(Mutex::new(Vec::<bool>::new()));
     let database = Arc::new(Mutex::new(String::new()));
     let (c, d) = (calls.clone(), database.clone());
-    let server = HttpServer::new(move || {
+    let hook = Receiver::responding(move |n| {
         let (c, d) = (c.clone(), d.clone());
-        App::new().default_service(web::to(move || {
-            let (c, d) = (c.clone(), d.clone());
-            async move {
-                let name = d.lock().unwrap().clone();
-                let su = common::superuser("postgres").await;
-                let open: i64 = su
-                    .query_one(
-                        "SELECT count(*) FROM pg_stat_activity
-                         WHERE datname = $1 AND state LIKE 'idle in transaction%'",
-                        &[&name],
-                    )
-                    .await
-                    .unwrap()
-                    .get(0);
-                let mut calls = c.lock().unwrap();
-                calls.push(open > 0);
-                if calls.len() == 1 {
-                    HttpResponse::ServiceUnavailable().finish()
-                } else {
-                    HttpResponse::Ok().finish()
-                }
-            }
-        }))
+        async move {
+            let name = d.lock().unwrap().clone();
+            let su = common::superuser("postgres").await;
+            let open: i64 = su
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            c.lock().unwrap().push(open > 0);
+            if n == 0 { 503 } else { 200 }
+        }
     })
-    .workers(1)
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let url = format!("http://127.0.0.1:{}/billing", server.addrs()[0].port());
-    tokio::spawn(server.run());
+    .await;
+    let url = hook.url.clone();
     let app = spawn_app_with(move |s| {
         s.webhook_allow_private = true;
         s.billing_webhook_url = Some(url);

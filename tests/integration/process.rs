@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use common::{PASSWORD, TestDb, db_url, superuser, temp_keys_dir};
+use common::{PASSWORD, TestDb, db_url, eventually, operation, superuser, temp_keys_dir};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -129,17 +129,6 @@ impl Drop for Hub {
     }
 }
 
-/// Polls (bounded, 5 s) until `check` holds.
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
@@ -221,7 +210,7 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
     let signup = a
         .gql(
             None,
-            common::SIGNUP,
+            common::operation("SignUp"),
             json!({ "input": { "name": "Acme", "domain": "acme.example.com",
                 "ownerEmail": "owner@acme.example.com", "ownerPassword": PASSWORD } }),
         )
@@ -230,7 +219,7 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
     let body = a
         .gql(
             None,
-            common::LOGIN,
+            common::operation("LogIn"),
             json!({ "input": { "tenant": "acme.example.com",
                 "email": "owner@acme.example.com", "password": PASSWORD } }),
         )
@@ -241,7 +230,7 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
         .to_owned();
 
     // (a) B caches the TenantContext; a change made through A reaches B.
-    let crm = "{ tenantContext(productId: \"crm\") { products { access } } }";
+    let crm = operation("CrmAccess");
     let access = async |hub: &Hub| {
         hub.gql(Some(&token), crm, json!({})).await["data"]["tenantContext"]["products"][0]
             ["access"]
@@ -250,11 +239,7 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
     };
     assert_eq!(access(&b).await.as_deref(), Some("NONE"));
     let set = a
-        .gql(
-            Some(&token),
-            "mutation { setProductAccess(input: { productId: \"crm\", access: FULL }) { access } }",
-            json!({}),
-        )
+        .gql(Some(&token), operation("GrantCrmFull"), json!({}))
         .await;
     assert_eq!(set["data"]["setProductAccess"]["access"], "FULL", "{set}");
     assert!(
@@ -263,13 +248,13 @@ async fn two_hub_processes_tell_each_other_of_revoked_sessions_and_changed_acces
     );
 
     // (b) B caches the session as valid; a logout through A is refused by B.
-    let me = b.gql(Some(&token), "{ me { id } }", json!({})).await;
+    let me = b.gql(Some(&token), operation("MeId"), json!({})).await;
     assert!(me["data"]["me"]["id"].is_string(), "{me}");
-    let out = a.gql(Some(&token), "mutation { logout }", json!({})).await;
+    let out = a.gql(Some(&token), operation("LogOut"), json!({})).await;
     assert_eq!(out["data"]["logout"], true, "{out}");
     assert!(
         eventually(async || {
-            error_code(&b.gql(Some(&token), "{ me { id } }", json!({})).await)
+            error_code(&b.gql(Some(&token), operation("MeId"), json!({})).await)
                 == Some("UNAUTHENTICATED")
         })
         .await,

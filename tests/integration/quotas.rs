@@ -2,13 +2,9 @@
 
 use crate::common;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use common::{TenantFixture, TestApp, error_code, spawn_app, spawn_app_with};
+use common::{Received, Receiver, TenantFixture, TestApp, error_code, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 async fn typename(app: &TestApp, token: &str) -> reqwest::Response {
@@ -237,51 +233,6 @@ async fn counts_not_yet_flushed_are_written_when_the_server_stops() {
     assert_eq!(stored, 5);
 }
 
-/// What a receiver got: (X-Hub-Timestamp, X-Hub-Signature, body) per request.
-type Inbox = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
-
-/// A webhook receiver on 127.0.0.1 that answers with the given statuses in turn (then 200)
-/// and keeps what it received.
-struct Receiver {
-    url: String,
-    received: Inbox,
-}
-
-async fn receiver(statuses: Vec<u16>) -> Receiver {
-    let received: Inbox = Arc::default();
-    let statuses = Arc::new(Mutex::new(statuses));
-    let (r, s) = (received.clone(), statuses.clone());
-    let server = HttpServer::new(move || {
-        let (r, s) = (r.clone(), s.clone());
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let (r, s) = (r.clone(), s.clone());
-            async move {
-                let h = |n: &str| {
-                    req.headers()
-                        .get(n)
-                        .map(|v| v.to_str().unwrap().to_owned())
-                        .unwrap_or_default()
-                };
-                r.lock()
-                    .unwrap()
-                    .push((h("x-hub-timestamp"), h("x-hub-signature"), body.to_vec()));
-                let mut s = s.lock().unwrap();
-                let status = if s.is_empty() { 200 } else { s.remove(0) };
-                HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
-            }
-        }))
-    })
-    .workers(1)
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let port = server.addrs()[0].port();
-    tokio::spawn(server.run());
-    Receiver {
-        url: format!("http://127.0.0.1:{port}/hooks"),
-        received,
-    }
-}
-
 async fn configure_webhook(app: &TestApp, t: &TenantFixture, url: &str) {
     let body = app
         .gql(
@@ -293,25 +244,11 @@ async fn configure_webhook(app: &TestApp, t: &TenantFixture, url: &str) {
     assert!(body["data"]["updateTenantSettings"].is_object(), "{body}");
 }
 
-/// Waits (bounded) until the receiver has `n` requests.
-async fn wait_for(received: &Inbox, n: usize) {
-    for _ in 0..200 {
-        if received.lock().unwrap().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "the webhook got {} of {n} requests",
-        received.lock().unwrap().len()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_limit_alerts_fire_once_at_80_and_100_percent_and_the_webhook_gets_a_signed_body() {
     let app = spawn_app_with(|s| s.webhook_allow_private = true).await;
     let t = app.signup("acme").await;
-    let hook = receiver(vec![]).await;
+    let hook = Receiver::start(vec![]).await;
     configure_webhook(&app, &t, &hook.url).await;
     set_limit(&app, &t, "users", 5).await;
     let create = |email: String| {
@@ -332,16 +269,21 @@ async fn user_limit_alerts_fire_once_at_80_and_100_percent_and_the_webhook_gets_
     }
     let over = create("u5@acme.example.com".into()).await;
     assert_eq!(error_code(&over), "QUOTA_EXCEEDED");
-    wait_for(&hook.received, 2).await;
+    hook.wait_for(2).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let received = hook.received.lock().unwrap().clone();
+    let received = hook.received();
     assert_eq!(
         received.len(),
         2,
         "one alert per threshold, not one per request"
     );
     let mut thresholds = Vec::new();
-    for (timestamp, signature, body) in &received {
+    for Received {
+        timestamp,
+        signature,
+        body,
+    } in &received
+    {
         let expected = tenant_hub::alerts::signature(
             "whsec-test-secret-123",
             timestamp.parse().unwrap(),
@@ -375,7 +317,7 @@ async fn webhook_deliveries_are_retried_with_backoff_and_each_attempt_is_recorde
     })
     .await;
     let t = app.signup("acme").await;
-    let hook = receiver(vec![500, 503]).await;
+    let hook = Receiver::start(vec![500, 503]).await;
     configure_webhook(&app, &t, &hook.url).await;
     set_limit(&app, &t, "users", 1).await;
     // The owner alone is 100% of a limit of 1: the next seat-taking mutation raises the alerts.
@@ -397,7 +339,7 @@ async fn webhook_deliveries_are_retried_with_backoff_and_each_attempt_is_recorde
         .await;
     assert!(body["data"]["createUser"].is_object(), "{body}");
     // 2 of 2 crosses 80% and 100%: two alerts, the first delivery fails twice.
-    wait_for(&hook.received, 4).await;
+    hook.wait_for(4).await;
     let mut delivered = Vec::new();
     for _ in 0..100 {
         delivered = app

@@ -6,10 +6,9 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::{
-    TestApp, TestDb, fresh_database, maybe_error_code, start, temp_keys_dir, test_settings,
+    TestApp, TestDb, eventually, fresh_database, maybe_error_code, operation, start, temp_keys_dir,
+    test_settings,
 };
 use serde_json::json;
 
@@ -38,30 +37,18 @@ async fn two_replicas(replicas: u32) -> (TestApp, TestApp) {
     (a, b)
 }
 
-/// Polls (bounded) until `check` holds; returns whether it did.
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_revoked_on_one_replica_is_refused_on_the_other() {
     let (a, b) = two_replicas(1).await;
     let t = a.signup("acme").await;
     // B caches the session as valid for a minute.
-    assert!(b.gql(Some(&t.token), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+    assert!(b.gql(Some(&t.token), operation("MeId"), json!({})).await["data"]["me"].is_object());
     assert_eq!(
-        a.gql(Some(&t.token), "mutation { logout }", json!({}))
-            .await["data"]["logout"],
+        a.gql(Some(&t.token), operation("LogOut"), json!({})).await["data"]["logout"],
         true
     );
     let refused = eventually(async || {
-        maybe_error_code(&b.gql(Some(&t.token), "{ me { id } }", json!({})).await)
+        maybe_error_code(&b.gql(Some(&t.token), operation("MeId"), json!({})).await)
             == Some("UNAUTHENTICATED")
     })
     .await;
@@ -77,14 +64,14 @@ async fn a_tenant_suspended_through_one_replica_is_inactive_on_the_other() {
     let t = a.signup("acme").await;
     let admin = a.platform_admin("root@hub.example.com").await;
     assert!(
-        b.gql(Some(&t.token), "{ tenantContext { tenantId } }", json!({}))
+        b.gql(Some(&t.token), operation("TenantContextId"), json!({}))
             .await["data"]
             .is_object()
     );
     let body = a
         .gql(
             Some(&admin),
-            "mutation($id: ID!) { suspendTenant(tenantId: $id) { tenant { status } } }",
+            operation("SuspendTenantById"),
             json!({ "id": t.id }),
         )
         .await;
@@ -94,7 +81,7 @@ async fn a_tenant_suspended_through_one_replica_is_inactive_on_the_other() {
     );
     let inactive = eventually(async || {
         maybe_error_code(
-            &b.gql(Some(&t.token), "{ tenantContext { tenantId } }", json!({}))
+            &b.gql(Some(&t.token), operation("TenantContextId"), json!({}))
                 .await,
         ) == Some("TENANT_INACTIVE")
     })
@@ -102,10 +89,10 @@ async fn a_tenant_suspended_through_one_replica_is_inactive_on_the_other() {
     assert!(inactive, "the cache invalidation reached replica B");
 }
 
-const CRM_ACCESS: &str = "{ tenantContext(productId: \"crm\") { products { access } } }";
-
 async fn crm_access(app: &TestApp, token: &str) -> String {
-    let body = app.gql(Some(token), CRM_ACCESS, json!({})).await;
+    let body = app
+        .gql(Some(token), operation("CrmAccess"), json!({}))
+        .await;
     body["data"]["tenantContext"]["products"][0]["access"]
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
@@ -119,11 +106,7 @@ async fn a_tenant_context_changed_through_one_replica_changes_on_the_other() {
     // B caches the owner's TenantContext (for a minute by default).
     assert_eq!(crm_access(&b, &t.token).await, "NONE");
     let set = a
-        .gql(
-            Some(&t.token),
-            "mutation { setProductAccess(input: { productId: \"crm\", access: FULL }) { access } }",
-            json!({}),
-        )
+        .gql(Some(&t.token), operation("GrantCrmFull"), json!({}))
         .await;
     assert_eq!(set["data"]["setProductAccess"]["access"], "FULL", "{set}");
     let changed = eventually(async || crm_access(&b, &t.token).await == "FULL").await;
@@ -132,12 +115,8 @@ async fn a_tenant_context_changed_through_one_replica_changes_on_the_other() {
     // A change made in SQL, by no replica at all, reaches them too: the database triggers
     // announce it.
     assert!(
-        a.gql(
-            Some(&t.token),
-            "{ tenantContext { permissions } }",
-            json!({})
-        )
-        .await["data"]["tenantContext"]["permissions"]
+        a.gql(Some(&t.token), operation("MyPermissions"), json!({}))
+            .await["data"]["tenantContext"]["permissions"]
             .as_array()
             .is_some_and(|p| !p.is_empty())
     );
@@ -150,12 +129,8 @@ async fn a_tenant_context_changed_through_one_replica_changes_on_the_other() {
         .await
         .unwrap();
     let revoked = eventually(async || {
-        a.gql(
-            Some(&t.token),
-            "{ tenantContext { permissions } }",
-            json!({}),
-        )
-        .await["data"]["tenantContext"]["permissions"]
+        a.gql(Some(&t.token), operation("MyPermissions"), json!({}))
+            .await["data"]["tenantContext"]["permissions"]
             .as_array()
             .is_some_and(|p| p.is_empty())
     })
@@ -164,7 +139,9 @@ async fn a_tenant_context_changed_through_one_replica_changes_on_the_other() {
 }
 
 async fn tenant_name(app: &TestApp, token: &str) -> String {
-    let body = app.gql(Some(token), "{ tenant { name } }", json!({})).await;
+    let body = app
+        .gql(Some(token), operation("TenantName"), json!({}))
+        .await;
     body["data"]["tenant"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -181,11 +158,7 @@ async fn a_tenant_renamed_through_one_replica_or_in_sql_is_seen_by_both() {
     assert_eq!(tenant_name(&b, &t.token).await, "acme");
 
     let renamed = a
-        .gql(
-            Some(&t.token),
-            "mutation { updateTenantSettings(input: { name: \"Through A\" }) { tenant { name } } }",
-            json!({}),
-        )
+        .gql(Some(&t.token), operation("RenameTenantThroughA"), json!({}))
         .await;
     assert_eq!(
         renamed["data"]["updateTenantSettings"]["tenant"]["name"], "Through A",
@@ -214,7 +187,7 @@ async fn a_tenant_renamed_through_one_replica_or_in_sql_is_seen_by_both() {
 async fn a_replica_that_loses_its_listener_drops_its_cache_and_listens_again() {
     let (a, b) = two_replicas(1).await;
     let t = a.signup("acme").await;
-    assert!(b.gql(Some(&t.token), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+    assert!(b.gql(Some(&t.token), operation("MeId"), json!({})).await["data"]["me"].is_object());
     // Cut every listener connection (both replicas'); they reconnect within a second.
     let su = common::superuser("postgres").await;
     su.execute(
@@ -235,10 +208,9 @@ async fn a_replica_that_loses_its_listener_drops_its_cache_and_listens_again() {
     })
     .await;
     assert!(back, "both replicas listen again");
-    a.gql(Some(&t.token), "mutation { logout }", json!({}))
-        .await;
+    a.gql(Some(&t.token), operation("LogOut"), json!({})).await;
     let refused = eventually(async || {
-        maybe_error_code(&b.gql(Some(&t.token), "{ me { id } }", json!({})).await)
+        maybe_error_code(&b.gql(Some(&t.token), operation("MeId"), json!({})).await)
             == Some("UNAUTHENTICATED")
     })
     .await;

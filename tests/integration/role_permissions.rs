@@ -8,7 +8,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::{PASSWORD, TenantFixture, TestApp, spawn_app_with};
+use common::{PASSWORD, TenantFixture, TestApp, operation, spawn_app_with};
 use serde_json::{Value, json};
 
 const ROLES: [&str; 4] = ["admin", "member", "viewer", "billing"];
@@ -33,8 +33,14 @@ struct Team {
 
 /// The hub with a burst as large as the free plan's whole minute: these tests send a few
 /// hundred requests per tenant at once, and rate limiting is tests/integration/quotas.rs's subject.
+/// No periodic usage flush: it would write the tenant's API-call counters between two
+/// snapshots of its rows (seen once under load).
 async fn spawn() -> TestApp {
-    spawn_app_with(|s| s.rate_limit_burst_secs = 60).await
+    spawn_app_with(|s| {
+        s.rate_limit_burst_secs = 60;
+        s.usage_flush_secs = 3600;
+    })
+    .await
 }
 
 /// Runs `query` with `token`; panics with the body when it has errors or no data.
@@ -75,7 +81,7 @@ async fn team(app: &TestApp) -> Team {
             app,
             &owner,
             "createUser",
-            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id roles { name } } } }",
+            operation("CreateUserWithRoles"),
             json!({ "i": { "email": email, "password": PASSWORD, "displayName": r, "roleIds": [role_ids[r]] } }),
         )
         .await;
@@ -92,7 +98,7 @@ async fn team(app: &TestApp) -> Team {
             app,
             &owner,
             "createUser (target)",
-            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+            operation("CreateUser"),
             json!({ "i": { "email": format!("target-{r}@{}", tenant.domain), "password": PASSWORD } }),
         )
         .await;
@@ -101,7 +107,7 @@ async fn team(app: &TestApp) -> Team {
             app,
             &owner,
             "createWorkspace",
-            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+            operation("CreateWorkspace"),
             json!({ "i": { "name": format!("Team {r}"), "slug": format!("team-{r}") } }),
         )
         .await;
@@ -110,7 +116,7 @@ async fn team(app: &TestApp) -> Team {
             app,
             &owner,
             "createRole",
-            "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id } } }",
+            operation("CreateRole"),
             json!({ "i": { "name": format!("custom-{r}"), "permissions": ["users:read"] } }),
         )
         .await;
@@ -223,79 +229,59 @@ fn no_vars(_: &'static str) -> Value {
 
 fn read_ops(t: &Team) -> Vec<Op<'_>> {
     vec![
-        op(
-            "tenant",
-            ALL,
-            "{ tenant { id name plan limits { users } } }",
-            no_vars,
-        ),
-        op("tenantConfig", ALL, "{ tenantConfig }", no_vars),
-        op("me", ALL, "{ me { id email roles { name } } }", no_vars),
+        op("tenant", ALL, operation("TenantLimits"), no_vars),
+        op("tenantConfig", ALL, operation("TenantConfig"), no_vars),
+        op("me", ALL, operation("MeWithRoles"), no_vars),
         op(
             "tenantContext",
             ALL,
-            "{ tenantContext { tenantId permissions products { productId access } } }",
+            operation("TenantContextProducts"),
             no_vars,
         ),
-        op("products", ALL, "{ products { id name } }", no_vars),
+        op("products", ALL, operation("ProductNames"), no_vars),
         op(
             "node(Tenant)",
             ALL,
-            "query($id: ID!) { node(id: $id) { id } }",
+            operation("NodeId"),
             |_| json!({ "id": t.tenant.id }),
         ),
-        op(
-            "users",
-            READERS,
-            "{ users(first: 50) { totalCount edges { node { id email } } } }",
-            no_vars,
-        ),
+        op("users", READERS, operation("UserEmails"), no_vars),
         op(
             "user(id)",
             READERS,
-            "query($id: ID!) { user(id: $id) { id email } }",
+            operation("UserById"),
             |r| json!({ "id": t.target_ids[r] }),
         ),
         op(
             "node(User)",
             READERS,
-            "query($id: ID!) { node(id: $id) { id } }",
+            operation("NodeId"),
             |r| json!({ "id": t.target_ids[r] }),
         ),
-        op(
-            "roles",
-            READERS,
-            "{ roles(first: 50) { totalCount edges { node { id name } } } }",
-            no_vars,
-        ),
+        op("roles", READERS, operation("RoleList"), no_vars),
         op(
             "role(id)",
             READERS,
-            "query($id: ID!) { role(id: $id) { id name permissions } }",
+            operation("RoleById"),
             |r| json!({ "id": t.custom_role_ids[r] }),
         ),
         op(
             "node(Role)",
             READERS,
-            "query($id: ID!) { node(id: $id) { id } }",
+            operation("NodeId"),
             |r| json!({ "id": t.custom_role_ids[r] }),
         ),
-        op(
-            "workspaces",
-            READERS,
-            "{ workspaces(first: 50) { totalCount edges { node { id name members { totalCount } } } } }",
-            no_vars,
-        ),
+        op("workspaces", READERS, operation("WorkspaceList"), no_vars),
         op(
             "workspace(id)",
             READERS,
-            "query($id: ID!) { workspace(id: $id) { id name } }",
+            operation("WorkspaceById"),
             |r| json!({ "id": t.workspace_ids[r] }),
         ),
         op(
             "node(Workspace)",
             READERS,
-            "query($id: ID!) { node(id: $id) { id } }",
+            operation("NodeId"),
             |r| json!({ "id": t.workspace_ids[r] }),
         ),
         // Only the guarded field: async-graphql drops a field that failed and keeps its
@@ -303,7 +289,7 @@ fn read_ops(t: &Team) -> Vec<Op<'_>> {
         op(
             "tenant.integrations",
             ADMIN,
-            "{ tenant { integrations { name } } }",
+            operation("TenantIntegrations"),
             no_vars,
         ),
     ]
@@ -316,127 +302,127 @@ fn write_ops(t: &Team) -> Vec<Op<'_>> {
         op(
             "createUser",
             ADMIN,
-            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+            operation("CreateUser"),
             move |r| json!({ "i": { "email": format!("created-by-{r}@{domain}"), "password": PASSWORD } }),
         ),
         op(
             "inviteUser",
             ADMIN,
-            "mutation($i: InviteUserInput!) { inviteUser(input: $i) { user { id } invitationToken } }",
+            operation("InviteUser"),
             move |r| json!({ "i": { "email": format!("invited-by-{r}@{domain}") } }),
         ),
         op(
             "updateUser (another user's email)",
             ADMIN,
-            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id email } } }",
+            operation("UpdateUserEmail"),
             move |r| json!({ "i": { "id": t.target_ids[r], "email": format!("renamed-{r}@{domain}") } }),
         ),
         op(
             "updateUser (another user's display name)",
             ADMIN,
-            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id displayName } } }",
+            operation("UpdateUserDisplayName"),
             |r| json!({ "i": { "id": t.target_ids[r], "displayName": format!("Renamed by {r}") } }),
         ),
         op(
             "deactivateUser",
             ADMIN,
-            "mutation($id: ID!) { deactivateUser(id: $id) { user { id status } } }",
+            operation("DeactivateUserWithId"),
             |r| json!({ "id": t.target_ids[r] }),
         ),
         op(
             "reactivateUser",
             ADMIN,
-            "mutation($id: ID!) { reactivateUser(id: $id) { user { id status } } }",
+            operation("ReactivateUser"),
             |r| json!({ "id": t.target_ids[r] }),
         ),
         op(
             "resetUserPassword",
             ADMIN,
-            "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken } }",
+            operation("ResetUserPassword"),
             |r| json!({ "id": t.target_ids[r] }),
         ),
         op(
             "createRole",
             ADMIN,
-            "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id } } }",
+            operation("CreateRole"),
             |r| json!({ "i": { "name": format!("made-by-{r}"), "permissions": ["users:read"] } }),
         ),
         op(
             "updateRole",
             ADMIN,
-            "mutation($i: UpdateRoleInput!) { updateRole(input: $i) { role { id description } } }",
+            operation("UpdateRoleDescription"),
             |r| json!({ "i": { "id": t.custom_role_ids[r], "description": format!("changed by {r}") } }),
         ),
         op(
             "assignRole (tenant-wide)",
             ADMIN,
-            "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id roles { name } } } }",
+            operation("AssignRoleShowingRoles"),
             |r| json!({ "i": { "userId": t.target_ids[r], "roleId": t.role_ids["viewer"] } }),
         ),
         op(
             "assignRole (in a workspace)",
             ADMIN,
-            "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id } } }",
+            operation("AssignRole"),
             |r| json!({ "i": { "userId": t.target_ids[r], "roleId": t.custom_role_ids[r], "workspaceId": t.workspace_ids[r] } }),
         ),
         op(
             "unassignRole",
             ADMIN,
-            "mutation($i: AssignRoleInput!) { unassignRole(input: $i) { user { id roles { name } } } }",
+            operation("UnassignRole"),
             |r| json!({ "i": { "userId": t.target_ids[r], "roleId": t.role_ids["viewer"] } }),
         ),
         op(
             "createWorkspace",
             WRITERS,
-            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+            operation("CreateWorkspace"),
             |r| json!({ "i": { "name": format!("New {r}"), "slug": format!("new-{r}") } }),
         ),
         op(
             "updateWorkspace",
             WRITERS,
-            "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id name } } }",
+            operation("UpdateWorkspace"),
             |r| json!({ "i": { "id": t.workspace_ids[r], "name": format!("Renamed by {r}") } }),
         ),
         op(
             "addWorkspaceMember",
             WRITERS,
-            "mutation($i: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $i) { workspace { id } } }",
+            operation("AddWorkspaceMember"),
             |r| json!({ "i": { "workspaceId": t.workspace_ids[r], "userId": t.target_ids[r] } }),
         ),
         op(
             "removeWorkspaceMember",
             WRITERS,
-            "mutation($i: RemoveWorkspaceMemberInput!) { removeWorkspaceMember(input: $i) { workspace { id } } }",
+            operation("RemoveWorkspaceMember"),
             |r| json!({ "i": { "workspaceId": t.workspace_ids[r], "userId": t.target_ids[r] } }),
         ),
         op(
             "archiveWorkspace",
             WRITERS,
-            "mutation($id: ID!) { archiveWorkspace(id: $id) { workspace { id archivedAt } } }",
+            operation("ArchiveWorkspace"),
             |r| json!({ "id": t.workspace_ids[r] }),
         ),
         op(
             "setProductAccess (tenant-wide)",
             ADMIN,
-            "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { productId access } }",
+            operation("SetProductGrant"),
             |_| json!({ "i": { "productId": "crm", "access": "FULL" } }),
         ),
         op(
             "setProductAccess (a user's override)",
             ADMIN,
-            "mutation($i: SetProductAccessInput!) { setProductAccess(input: $i) { productId access } }",
+            operation("SetProductGrant"),
             |r| json!({ "i": { "productId": "crm", "access": "LIMITED", "userId": t.target_ids[r] } }),
         ),
         op(
             "updateTenantSettings (name)",
             ADMIN,
-            "mutation($i: UpdateTenantSettingsInput!) { updateTenantSettings(input: $i) { tenant { name } } }",
+            operation("UpdateTenantSettings"),
             |r| json!({ "i": { "name": format!("Acme by {r}") } }),
         ),
         op(
             "updateTenantSettings (branding and integrations)",
             ADMIN,
-            "mutation($i: UpdateTenantSettingsInput!) { updateTenantSettings(input: $i) { tenant { name } } }",
+            operation("UpdateTenantSettings"),
             |r| {
                 json!({ "i": {
                     "branding": { "colors": { "primary": "#1a2b3c" } },
@@ -447,13 +433,13 @@ fn write_ops(t: &Team) -> Vec<Op<'_>> {
         op(
             "deleteRole",
             ADMIN,
-            "mutation($id: ID!) { deleteRole(id: $id) { deletedRoleId } }",
+            operation("DeleteRole"),
             |r| json!({ "id": t.custom_role_ids[r] }),
         ),
         op(
             "deleteUser",
             ADMIN,
-            "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }",
+            operation("DeleteUser"),
             |r| json!({ "id": t.target_ids[r] }),
         ),
     ]
@@ -563,7 +549,7 @@ async fn each_system_role_holds_exactly_its_catalog_permissions() {
             &app,
             &t.tokens[role],
             role,
-            "{ me { roles { name isSystem } } tenantContext { permissions } }",
+            operation("MyRolesAndPermissions"),
             json!({}),
         )
         .await;
@@ -587,7 +573,7 @@ async fn every_operation_is_allowed_or_forbidden_for_each_system_role_as_the_mat
     ops.push(op(
         "updateUser (own display name)",
         ALL,
-        "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id displayName } } }",
+        operation("UpdateUserDisplayName"),
         |r| json!({ "i": { "id": t.user_ids[r], "displayName": format!("Still {r}") } }),
     ));
     ops.extend(write_ops(&t));
@@ -599,7 +585,7 @@ async fn every_operation_is_allowed_or_forbidden_for_each_system_role_as_the_mat
         &app,
         &t.tenant.token,
         "owner reads back",
-        "{ tenant { name } users(first: 100) { edges { node { email displayName } } } }",
+        operation("TenantNameAndUsers"),
         json!({}),
     )
     .await;
@@ -635,7 +621,7 @@ async fn a_viewer_can_write_nothing_but_its_own_display_name() {
     let body = app
         .gql(
             Some(&t.tokens["viewer"]),
-            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { displayName } } }",
+            operation("UpdateOwnDisplayName"),
             json!({ "i": { "id": t.user_ids["viewer"], "displayName": "Vera Viewer" } }),
         )
         .await;
@@ -647,7 +633,7 @@ async fn a_viewer_can_write_nothing_but_its_own_display_name() {
     let body = app
         .gql(
             Some(&t.tokens["viewer"]),
-            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { email } } }",
+            operation("UpdateOwnEmail"),
             json!({ "i": { "id": t.user_ids["viewer"], "email": "vera@acme.example.com" } }),
         )
         .await;
@@ -663,94 +649,79 @@ async fn nobody_grants_what_they_lack_an_admin_cannot_give_the_owner_role_or_bil
     let admin_id = &t.user_ids["admin"];
     let target = &t.target_ids["admin"];
     let domain = &t.tenant.domain;
-    const ASSIGN: &str =
-        "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id roles { name } } } }";
-    const UNASSIGN: &str =
-        "mutation($i: AssignRoleInput!) { unassignRole(input: $i) { user { id roles { name } } } }";
-    const CREATE_USER: &str =
-        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id roles { name } } } }";
-    const INVITE_USER: &str =
-        "mutation($i: InviteUserInput!) { inviteUser(input: $i) { user { id } invitationToken } }";
-    const CREATE_ROLE: &str =
-        "mutation($i: CreateRoleInput!) { createRole(input: $i) { role { id permissions } } }";
-    const UPDATE_ROLE: &str =
-        "mutation($i: UpdateRoleInput!) { updateRole(input: $i) { role { id permissions } } }";
-    const ADD_MEMBER: &str =
-        "mutation($i: AddWorkspaceMemberInput!) { addWorkspaceMember(input: $i) {
-        workspace { members { edges { node { role { name } } } } } } }";
     // Allowed for nobody below: each attempt must be FORBIDDEN and change nothing.
     const NOBODY: &[&str] = &[];
     let ops = vec![
         op(
             "assignRole: owner to oneself",
             NOBODY,
-            ASSIGN,
+            operation("AssignRoleShowingRoles"),
             |_| json!({ "i": { "userId": admin_id, "roleId": owner_role } }),
         ),
         op(
             "assignRole: owner to another user",
             NOBODY,
-            ASSIGN,
+            operation("AssignRoleShowingRoles"),
             |_| json!({ "i": { "userId": target, "roleId": owner_role } }),
         ),
         op(
             "assignRole: owner in a workspace",
             NOBODY,
-            ASSIGN,
+            operation("AssignRoleShowingRoles"),
             |_| json!({ "i": { "userId": target, "roleId": owner_role, "workspaceId": t.tenant.default_workspace_id } }),
         ),
         op(
             "assignRole: billing to oneself",
             NOBODY,
-            ASSIGN,
+            operation("AssignRoleShowingRoles"),
             |_| json!({ "i": { "userId": admin_id, "roleId": billing_role } }),
         ),
         op(
             "unassignRole: the owner's owner role",
             NOBODY,
-            UNASSIGN,
+            operation("UnassignRole"),
             |_| json!({ "i": { "userId": t.tenant.owner_id, "roleId": owner_role } }),
         ),
         op(
             "createUser: an owner",
             NOBODY,
-            CREATE_USER,
+            operation("CreateUserWithRoles"),
             move |_| json!({ "i": { "email": format!("new-owner@{domain}"), "password": PASSWORD, "roleIds": [owner_role] } }),
         ),
         op(
             "createUser: a billing manager",
             NOBODY,
-            CREATE_USER,
+            operation("CreateUserWithRoles"),
             move |_| json!({ "i": { "email": format!("new-billing@{domain}"), "password": PASSWORD, "roleIds": [billing_role] } }),
         ),
         op(
             "inviteUser: an owner",
             NOBODY,
-            INVITE_USER,
+            operation("InviteUser"),
             move |_| json!({ "i": { "email": format!("invited-owner@{domain}"), "roleIds": [owner_role] } }),
         ),
         op(
             "createRole: with billing:manage",
             NOBODY,
-            CREATE_ROLE,
+            operation("CreateRoleWithPermissions"),
             |_| json!({ "i": { "name": "payers", "permissions": ["users:read", "billing:manage"] } }),
         ),
         op(
             "createRole: with tenant:delete",
             NOBODY,
-            CREATE_ROLE,
+            operation("CreateRoleWithPermissions"),
             |_| json!({ "i": { "name": "wreckers", "permissions": ["tenant:delete"] } }),
         ),
         op(
             "updateRole: add billing:manage",
             NOBODY,
-            UPDATE_ROLE,
+            operation("UpdateRolePermissions"),
             |_| json!({ "i": { "id": t.custom_role_ids["admin"], "permissions": ["users:read", "billing:manage"] } }),
         ),
         op(
             "addWorkspaceMember: with the owner role",
             NOBODY,
-            ADD_MEMBER,
+            operation("AddWorkspaceMemberShowingRoles"),
             |_| json!({ "i": { "workspaceId": t.workspace_ids["admin"], "userId": target, "roleId": owner_role } }),
         ),
     ];
@@ -759,7 +730,7 @@ async fn nobody_grants_what_they_lack_an_admin_cannot_give_the_owner_role_or_bil
     let member_ops = vec![op(
         "addWorkspaceMember: with the admin role",
         NOBODY,
-        ADD_MEMBER,
+        operation("AddWorkspaceMemberShowingRoles"),
         |_| json!({ "i": { "workspaceId": t.workspace_ids["member"], "userId": t.target_ids["member"], "roleId": t.role_ids["admin"] } }),
     )];
     failures.extend(run_matrix(&app, &t, &member_ops, &["member"]).await);
@@ -770,7 +741,7 @@ async fn nobody_grants_what_they_lack_an_admin_cannot_give_the_owner_role_or_bil
         &app,
         &t.tokens["admin"],
         "admin reads itself",
-        "{ me { roles { name } } tenantContext { permissions } }",
+        operation("MyRoleNamesAndPermissions"),
         json!({}),
     )
     .await;
@@ -785,7 +756,7 @@ async fn nobody_grants_what_they_lack_an_admin_cannot_give_the_owner_role_or_bil
     let body = app
         .gql(
             Some(&t.tokens["admin"]),
-            ASSIGN,
+            operation("AssignRoleShowingRoles"),
             json!({ "i": { "userId": target, "roleId": t.role_ids["admin"] } }),
         )
         .await;
@@ -793,7 +764,7 @@ async fn nobody_grants_what_they_lack_an_admin_cannot_give_the_owner_role_or_bil
     let body = app
         .gql(
             Some(&t.tokens["admin"]),
-            CREATE_ROLE,
+            operation("CreateRoleWithPermissions"),
             json!({ "i": { "name": "helpers", "permissions": ["users:read", "audit:read"] } }),
         )
         .await;
@@ -814,7 +785,7 @@ async fn an_admin_cannot_take_over_or_remove_an_owner_account() {
         &app,
         &t.tenant.token,
         "second owner",
-        "mutation($i: AssignRoleInput!) { assignRole(input: $i) { user { id } } }",
+        operation("AssignRole"),
         json!({ "i": { "userId": second, "roleId": t.role_ids["owner"] } }),
     )
     .await;
@@ -824,25 +795,25 @@ async fn an_admin_cannot_take_over_or_remove_an_owner_account() {
         op(
             "resetUserPassword: the owner",
             NOBODY,
-            "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken } }",
+            operation("ResetUserPassword"),
             |_| json!({ "id": owner }),
         ),
         op(
             "updateUser: the owner's email",
             NOBODY,
-            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { email } } }",
+            operation("UpdateOwnEmail"),
             |_| json!({ "i": { "id": owner, "email": "taken-over@acme.example.com" } }),
         ),
         op(
             "deactivateUser: an owner",
             NOBODY,
-            "mutation($id: ID!) { deactivateUser(id: $id) { user { status } } }",
+            operation("DeactivateUser"),
             |_| json!({ "id": second }),
         ),
         op(
             "deleteUser: an owner",
             NOBODY,
-            "mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }",
+            operation("DeleteUser"),
             |_| json!({ "id": second }),
         ),
     ];

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -14,16 +14,14 @@ use tenant_hub::{Application, Settings, app::AppState, config::DatabaseSettings,
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+mod documents;
+mod webhook;
+pub use documents::{
+    all_operations, committed_schema, document_files, mutation_fields, operation, root_field,
+};
+pub use webhook::{Received, Receiver};
+
 pub const PASSWORD: &str = "correct horse battery staple";
-
-/// The sign-up operation of [`TestApp::signup`].
-pub const SIGNUP: &str =
-    "mutation SignUp($input: CreateTenantInput!) { createTenant(input: $input) {
-    tenant { id uuid } owner { id uuid } defaultWorkspace { id } } }";
-
-/// The login operation of [`TestApp::try_login`].
-pub const LOGIN: &str = "mutation LogIn($input: LoginInput!) { login(input: $input) {
-    accessToken refreshToken tokenType expiresIn user { id email } tenant { id domain } } }";
 
 pub fn pg_base() -> String {
     std::env::var("HUB_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
@@ -273,7 +271,7 @@ impl TestApp {
         let body = self
             .gql(
                 None,
-                SIGNUP,
+                operation("SignUp"),
                 json!({ "input": { "name": slug, "domain": domain, "ownerEmail": email, "ownerPassword": PASSWORD } }),
             )
             .await;
@@ -307,11 +305,7 @@ impl TestApp {
     /// The id of the role called `name` in the token's tenant.
     pub async fn role_id(&self, token: &str, name: &str) -> String {
         let body = self
-            .gql(
-                Some(token),
-                "{ roles(first: 100) { edges { node { id name } } } }",
-                json!({}),
-            )
+            .gql(Some(token), operation("RoleNames"), json!({}))
             .await;
         body["data"]["roles"]["edges"]
             .as_array()
@@ -339,8 +333,8 @@ impl TestApp {
         let body = self
             .gql(
                 Some(&tenant.token),
-                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
-                json!({ "input": { "email": email, "password": PASSWORD, "roleIds": role_ids } }),
+                operation("CreateUser"),
+                json!({ "i": { "email": email, "password": PASSWORD, "roleIds": role_ids } }),
             )
             .await;
         let id = body["data"]["createUser"]["user"]["id"]
@@ -361,7 +355,7 @@ impl TestApp {
     pub async fn try_login(&self, tenant: &str, email: &str, password: &str) -> Value {
         self.gql(
             None,
-            LOGIN,
+            operation("LogIn"),
             json!({ "input": { "tenant": tenant, "email": email, "password": password } }),
         )
         .await
@@ -395,7 +389,7 @@ impl TestApp {
         let body = self
             .gql(
                 None,
-                "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { accessToken } }",
+                operation("AdminLogIn"),
                 json!({ "e": email, "p": PASSWORD }),
             )
             .await;
@@ -476,4 +470,26 @@ pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+/// The first column of the first row of `sql` (a `count(*)`), run as the superuser on the test's
+/// database, so past RLS.
+pub async fn count(app: &TestApp, sql: &str) -> i64 {
+    app.superuser()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// Polls (bounded, 5 s) until `check` holds; returns whether it did.
+pub async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
