@@ -308,10 +308,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 users_per_tenant,
                 workspaces_per_tenant,
             };
-            let secs = crate::seed::run(&db, &plan).await?;
+            let done = crate::seed::run(&db, &plan).await?;
             println!(
-                "done: {tenants} tenants, {} users in {secs:.1} s (password {})",
-                tenants as u64 * users_per_tenant as u64,
+                "done: {} tenant(s) created, {} already there; {} users added in {:.1} s (password {})",
+                done.created,
+                done.existing,
+                done.created * u64::from(users_per_tenant.max(1)),
+                done.secs,
                 crate::seed::SEED_PASSWORD
             );
             Ok(())

@@ -3,6 +3,7 @@
 
 mod auth;
 mod batching;
+mod cli;
 mod common;
 mod contract;
 mod cross_tenant;
