@@ -80,10 +80,10 @@ pub async fn login(
     let typed = format!("{}/{email_key}", tenant_key.trim().to_lowercase());
     state.login_limiter.check(&meta.ip, &typed)?;
 
-    let key = tenant_key.to_owned();
+    let key = crate::domain::TenantKey::parse(tenant_key);
     let tenant = state
         .db
-        .system_tx(|conn| TenantRow::find_by_login_key(conn, &key).scope_boxed())
+        .system_tx(|conn| TenantRow::find_by_key(conn, &key).scope_boxed())
         .await?;
     // An account is counted by its tenant's id, however the tenant was named (domain, slug or
     // one of the id's spellings): naming it differently gives no new allowance of guesses.

@@ -79,7 +79,7 @@ async fn transition(
             async move {
                 let current = TenantRow::current(conn, tenant_id).await?;
                 if !allowed_from.contains(&current.status.as_str()) {
-                    return Err(AppError::conflict(format!("a {} tenant cannot become {to}", current.status)));
+                    return Err(AppError::conflict(format!("the tenant is {} and cannot become {to}", current.status)));
                 }
                 let (deactivated_at, purge_after) = if to == "deactivated" {
                     let days = current.retention_days.unwrap_or(grace_days) as i64;

@@ -17,7 +17,7 @@ use crate::{
             WorkspaceRow, tenant::NewTenant, user::NewUser, workspace::NewWorkspace,
         },
     },
-    domain::{Email, Hostname, NewPassword, ProductAccess, Slug},
+    domain::{DisplayName, Email, Hostname, NewPassword, ProductAccess, Slug},
     error::{AppError, AppResult},
     graphql::{context, tenant::Tenant, user::User, workspace::Workspace},
 };
@@ -68,17 +68,11 @@ pub struct CreatedTenant {
 
 /// Checks every field of the input; the first fault is a BAD_USER_INPUT naming its field.
 pub async fn validate(input: CreateTenantInput) -> AppResult<NewTenantSpec> {
-    let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_input(
-            "name",
-            "name must have 1 to 200 characters",
-        ));
-    }
+    let name = DisplayName::parse("name", &input.name)?.into_inner();
     let domain = Hostname::parse("domain", &input.domain)?;
     let slug = match input.slug.as_deref() {
         Some(s) => Slug::parse("slug", s)?,
-        None => Slug::derive("name", &name)?,
+        None => Slug::derive("tenant", &name),
     };
     let owner_email = Email::parse("ownerEmail", &input.owner_email)?;
     let password = NewPassword::parse(

@@ -144,6 +144,144 @@ async fn bad_sign_up_input_is_refused_naming_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_names_of_any_script_are_accepted_and_get_a_usable_slug() {
+    let app = spawn_app().await;
+    let create = |name: &str, n: usize| {
+        let domain = format!("t{n}.example.com");
+        json!({ "input": { "name": name, "domain": domain, "ownerEmail": format!("ada@{domain}"), "ownerPassword": PASSWORD } })
+    };
+    let mut slugs = Vec::new();
+    for (n, name) in [
+        "Müller & Söhne GmbH",
+        "株式会社テスト",
+        "🚀🚀",
+        "X",
+        "ООО «Ромашка»",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = app.gql(None, CREATE, create(name, n)).await;
+        let tenant = &body["data"]["createTenant"]["tenant"];
+        assert_eq!(tenant["name"], name, "{body}");
+        let slug = tenant["slug"].as_str().unwrap().to_owned();
+        assert!(
+            slug.len() >= 2
+                && slug
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "{name}: {slug}"
+        );
+        slugs.push(slug);
+    }
+    assert_eq!(slugs[0], "muller-sohne-gmbh");
+    assert!(
+        !slugs[1].starts_with("tenant-"),
+        "transliterated: {}",
+        slugs[1]
+    );
+    assert!(
+        slugs[3].starts_with("tenant-"),
+        "nothing usable in X: {}",
+        slugs[3]
+    );
+    assert_eq!(slugs[4], "ooo-romashka");
+    // The tenant logs in by its derived slug.
+    app.login(&slugs[1], "ada@t1.example.com", PASSWORD).await;
+
+    for (name, why) in [
+        ("a\u{0000}b", "NUL"),
+        ("line\nbreak", "newline"),
+        ("", "empty"),
+    ] {
+        let body = app.gql(None, CREATE, create(name, 9)).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{why}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "name", "{why}");
+    }
+    let long = "é".repeat(201);
+    let body = app.gql(None, CREATE, create(&long, 9)).await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "name", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slug_that_looks_like_a_uuid_is_refused() {
+    let app = spawn_app().await;
+    for slug in [
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().simple().to_string(),
+    ] {
+        let body = app
+            .gql(
+                None,
+                CREATE,
+                json!({ "input": { "name": "Acme", "slug": slug, "domain": "acme.example.com", "ownerEmail": "ada@acme.example.com", "ownerPassword": PASSWORD } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "slug");
+    }
+    // A name that is a UUID gets a fallback slug instead.
+    let name = uuid::Uuid::new_v4().to_string();
+    let body = app
+        .gql(
+            None,
+            CREATE,
+            json!({ "input": { "name": name, "domain": "acme.example.com", "ownerEmail": "ada@acme.example.com", "ownerPassword": PASSWORD } }),
+        )
+        .await;
+    let slug = body["data"]["createTenant"]["tenant"]["slug"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(slug.starts_with("tenant-"), "{slug}");
+    assert_eq!(count(&app, "SELECT count(*) FROM tenants").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_by_id_is_not_diverted_by_another_tenants_slug_or_domain() {
+    let app = spawn_app().await;
+    let victim = app.signup("victim").await;
+    let squatter = app.signup("squatter").await;
+    let su = app.superuser().await;
+    // An old row (from before slugs were checked) whose slug is the victim's id, and one whose
+    // domain is the victim's slug. The victim's row is then rewritten, so that it comes after
+    // the squatters' rows in the table: an unordered `first()` would pick a squatter.
+    su.execute(
+        "UPDATE tenants SET slug = $1 WHERE id = $2",
+        &[&victim.uuid.to_string(), &squatter.uuid],
+    )
+    .await
+    .unwrap();
+    let third = app.signup("third").await;
+    su.execute(
+        "UPDATE tenants SET domain = 'victim' WHERE id = $1",
+        &[&third.uuid],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "UPDATE tenants SET name = name || '' WHERE id = $1",
+        &[&victim.uuid],
+    )
+    .await
+    .unwrap();
+
+    for key in [
+        victim.uuid.to_string(),
+        victim.uuid.to_string().to_uppercase(),
+        victim.uuid.simple().to_string(),
+        victim.id.clone(),
+    ] {
+        let login = app.login(&key, &victim.owner_email, PASSWORD).await;
+        assert_eq!(login["tenant"]["id"], victim.id.as_str(), "{key}");
+        let body = app.try_login(&key, &squatter.owner_email, PASSWORD).await;
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "{key}: {body}");
+    }
+    // A domain outranks a slug: `victim` is now the third tenant's domain.
+    let login = app.login("victim", &third.owner_email, PASSWORD).await;
+    assert_eq!(login["tenant"]["id"], third.id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_sign_up_off_only_platform_admins_create_tenants() {
     let app = spawn_app_with(|s| s.signup_enabled = false).await;
     let body = app

@@ -508,6 +508,83 @@ async fn role_assignments_apply_tenant_wide_or_per_workspace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_names_of_any_script_are_accepted_and_slugs_are_derived_or_checked() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let create = "mutation($input: CreateWorkspaceInput!) { createWorkspace(input: $input) { workspace { id name slug } } }";
+    let mut slugs = Vec::new();
+    for name in ["Müller & Söhne", "営業チーム", "🚀", "Q"] {
+        let body = app
+            .gql(Some(&t.token), create, json!({ "input": { "name": name } }))
+            .await;
+        let ws = &body["data"]["createWorkspace"]["workspace"];
+        assert_eq!(ws["name"], name, "{body}");
+        slugs.push(ws["slug"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(slugs[0], "muller-sohne");
+    assert!(!slugs[1].starts_with("workspace-"), "{}", slugs[1]);
+    assert!(slugs[3].starts_with("workspace-"), "{}", slugs[3]);
+
+    for input in [
+        json!({ "name": "Bad\u{0000}Name" }),
+        json!({ "name": "Tab\tName" }),
+        json!({ "name": "Ok", "slug": uuid::Uuid::new_v4().to_string() }),
+    ] {
+        let body = app
+            .gql(Some(&t.token), create, json!({ "input": input }))
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{input}: {body}");
+    }
+    let rename = "mutation($input: UpdateWorkspaceInput!) { updateWorkspace(input: $input) { workspace { name slug } } }";
+    let id = t.default_workspace_id.clone();
+    let body = app
+        .gql(
+            Some(&t.token),
+            rename,
+            json!({ "input": { "id": id, "name": "総務" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateWorkspace"]["workspace"]["name"], "総務",
+        "{body}"
+    );
+    let body = app
+        .gql(
+            Some(&t.token),
+            rename,
+            json!({ "input": { "id": id, "name": "a\u{0007}" } }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "name", "{body}");
+    let body = app
+        .gql(
+            Some(&t.token),
+            rename,
+            json!({ "input": { "id": id, "slug": uuid::Uuid::new_v4().simple().to_string() } }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "slug", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lifecycle_move_from_the_wrong_state_says_which_state_in_plain_words() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { reactivateTenant { tenant { status } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the tenant is active and cannot become active"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspaces_have_unique_slugs_members_with_roles_and_a_default_that_stays() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
