@@ -79,6 +79,14 @@ pub async fn validate(input: CreateTenantInput) -> AppResult<NewTenantSpec> {
         "ownerPassword",
         &input.owner_password,
         Some(owner_email.as_str()),
+    )?
+    .not_containing(
+        "ownerPassword",
+        &[
+            &name,
+            slug.as_str(),
+            domain.as_str().split('.').next().unwrap_or_default(),
+        ],
     )?;
     // Checked against the plans table in create_tenant.
     let plan = input.plan.unwrap_or_else(|| "free".to_owned());

@@ -204,6 +204,33 @@ async fn tenant_names_of_any_script_are_accepted_and_get_a_usable_slug() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_refuses_common_passwords_and_ones_made_of_the_account() {
+    let app = spawn_app().await;
+    for (password, reason) in [
+        ("password12", "password_common"),
+        ("Password123", "password_common"),
+        ("ada.lovelace!!", "password_contains_email"),
+        ("Initech forever", "password_contains_account_word"),
+        ("my initech-hq pass", "password_contains_account_word"),
+    ] {
+        let body = app
+            .gql(
+                None,
+                CREATE,
+                json!({ "input": { "name": "Initech", "domain": "initech-hq.example.com", "ownerEmail": "ada.lovelace@initech-hq.example.com", "ownerPassword": password } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{password}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "ownerPassword");
+        assert_eq!(
+            body["errors"][0]["extensions"]["reason"], reason,
+            "{password}: {body}"
+        );
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM tenants").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slug_that_looks_like_a_uuid_is_refused() {
     let app = spawn_app().await;
     for slug in [

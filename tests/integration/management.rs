@@ -349,6 +349,87 @@ async fn an_admin_password_reset_gives_a_one_time_token_that_ends_all_sessions()
     assert_eq!(error_code(&again), "UNAUTHENTICATED");
 }
 
+/// The error of a refused new password: BAD_USER_INPUT naming `field`, with its reason.
+fn password_refusal(body: &Value, field: &str) -> String {
+    assert_eq!(error_code(body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    body["errors"][0]["extensions"]["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reason: {body}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn common_passwords_and_the_email_name_are_refused_wherever_a_password_is_set() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+
+    // createUser
+    let create = "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }";
+    for (password, reason) in [
+        ("password12", "password_common"),
+        ("Password12", "password_common"),
+        ("QWERTYUIOP", "password_common"),
+        ("margaret.hamilton 1", "password_contains_email"),
+    ] {
+        let body = app
+            .gql(
+                Some(&t.token),
+                create,
+                json!({ "input": { "email": "margaret.hamilton@acme.example.com", "password": password } }),
+            )
+            .await;
+        assert_eq!(password_refusal(&body, "password"), reason, "{password}");
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM users WHERE email LIKE 'margaret%'"
+        )
+        .await,
+        0
+    );
+
+    // changePassword: refused, and the old password still works.
+    let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+    let body = app
+        .gql(
+            Some(&t.token),
+            change,
+            json!({ "c": PASSWORD, "n": "iloveyou123" }),
+        )
+        .await;
+    assert_eq!(password_refusal(&body, "newPassword"), "password_common");
+    app.login(&t.domain, &t.owner_email, PASSWORD).await;
+
+    // resetPassword: refused without spending the token.
+    let (bob, _) = app.add_user(&t, "bob@acme.example.com", &["member"]).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken } }",
+            json!({ "id": bob }),
+        )
+        .await;
+    let token = body["data"]["resetUserPassword"]["resetToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
+    let body = app
+        .gql(None, reset, json!({ "t": token, "p": "password12" }))
+        .await;
+    assert_eq!(password_refusal(&body, "newPassword"), "password_common");
+    let ok = app
+        .gql(
+            None,
+            reset,
+            json!({ "t": token, "p": "reset passphrase 42" }),
+        )
+        .await;
+    assert_eq!(ok["data"]["resetPassword"], true, "{ok}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_roles_use_the_catalog_and_system_roles_cannot_change() {
     let app = spawn_app().await;
