@@ -132,9 +132,10 @@ pub async fn login(
                 })
                 .await?;
         }
-        state.login_limiter.failed(&meta.ip, &account)?;
+        state.login_limiter.failed(&meta.ip, &account);
         return Err(AppError::unauthenticated(BAD_CREDENTIALS));
     };
+    state.login_limiter.succeeded(&meta.ip, &account);
     if !tenant.is_active() {
         return Err(AppError::tenant_inactive());
     }
@@ -332,9 +333,12 @@ pub async fn admin_login(
         })
         .await?;
     match (admin, verified) {
-        (Some(admin), true) => state.tokens.issue_platform_admin(admin.id),
+        (Some(admin), true) => {
+            state.login_limiter.succeeded(&meta.ip, &account);
+            state.tokens.issue_platform_admin(admin.id)
+        }
         _ => {
-            state.login_limiter.failed(&meta.ip, &account)?;
+            state.login_limiter.failed(&meta.ip, &account);
             Err(AppError::unauthenticated("wrong email or password"))
         }
     }

@@ -380,8 +380,12 @@ async fn login_gives_one_answer_for_unknown_tenant_unknown_user_and_wrong_passwo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_failed_logins_are_rate_limited_even_with_the_right_password() {
-    let app = spawn_app_with(|s| s.login_failures_per_account = 3).await;
+async fn past_its_free_failures_an_account_waits_and_then_the_right_password_works() {
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_account = 3;
+        s.login_delay_ms = 300;
+    })
+    .await;
     let t = app.signup("acme").await;
     for _ in 0..3 {
         let body = app
@@ -400,7 +404,175 @@ async fn repeated_failed_logins_are_rate_limited_even_with_the_right_password() 
             >= 1
     );
     let body = app.try_login(&t.domain, &t.owner_email, PASSWORD).await;
-    assert_eq!(error_code(&body), "RATE_LIMITED", "locked out: {body}");
+    assert_eq!(error_code(&body), "RATE_LIMITED", "during the wait: {body}");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    app.login(&t.domain, &t.owner_email, PASSWORD).await;
+}
+
+/// A login sent through the trusted proxy 127.0.0.1 for the client `ip`.
+async fn login_from(app: &TestApp, ip: &str, tenant: &str, email: &str, password: &str) -> Value {
+    app.client
+        .post(format!("{}/graphql", app.address))
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "query": common::LOGIN, "variables": { "input": { "tenant": tenant, "email": email, "password": password } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attackers_failing_from_many_addresses_do_not_lock_the_owner_out() {
+    let app = spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.login_failures_per_account = 3;
+        s.login_delay_ms = 100;
+        s.login_max_delay_secs = 1;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    // Forty guesses from twenty addresses: the delay has reached its cap of 1 s.
+    let mut limited = 0;
+    for i in 0..40 {
+        let ip = format!("203.0.113.{}", i % 20);
+        let body = login_from(&app, &ip, &t.domain, &t.owner_email, "guess!guess!").await;
+        if error_code(&body) == "RATE_LIMITED" {
+            limited += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    assert!(limited > 0, "the guessing was slowed down");
+    // The owner, from an address of its own, waits for the delay at most, then gets in.
+    let owner_ip = "198.51.100.20";
+    let body = login_from(&app, owner_ip, &t.domain, &t.owner_email, PASSWORD).await;
+    if body["data"]["login"].is_null() {
+        assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let body = login_from(&app, owner_ip, &t.domain, &t.owner_email, PASSWORD).await;
+        assert!(body["data"]["login"].is_object(), "after the delay: {body}");
+    }
+    // Its network is now known to the account: the attackers' next failures do not hold it
+    // back at all.
+    for i in 0..10 {
+        let ip = format!("203.0.113.{i}");
+        login_from(&app, &ip, &t.domain, &t.owner_email, "guess!guess!").await;
+    }
+    let body = login_from(
+        &app,
+        &format!("203.0.113.{}", 11),
+        &t.domain,
+        &t.owner_email,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "others wait: {body}");
+    let body = login_from(&app, owner_ip, &t.domain, &t.owner_email, PASSWORD).await;
+    assert!(
+        body["data"]["login"].is_object(),
+        "the known network: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admins_get_the_same_delay_and_then_log_in() {
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_account = 2;
+        s.login_delay_ms = 300;
+    })
+    .await;
+    let _ = app.platform_admin("root@hub.example.com").await;
+    let admin_login = "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { accessToken } }";
+    for expected in ["UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED"] {
+        let body = app
+            .gql(
+                None,
+                admin_login,
+                json!({ "e": "root@hub.example.com", "p": "wrong password!" }),
+            )
+            .await;
+        assert_eq!(error_code(&body), expected, "{body}");
+    }
+    let body = app
+        .gql(
+            None,
+            admin_login,
+            json!({ "e": "root@hub.example.com", "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "during the wait: {body}");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let body = app
+        .gql(
+            None,
+            admin_login,
+            json!({ "e": "root@hub.example.com", "p": PASSWORD }),
+        )
+        .await;
+    assert!(
+        body["data"]["adminLogin"]["accessToken"].is_string(),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_of_one_ipv6_64_share_the_network_limit() {
+    let app = spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.login_failures_per_ip = 3;
+        s.login_failures_per_account = 100;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    for i in 1..=3 {
+        let ip = format!("2001:db8:5:6::{i:x}");
+        let body = login_from(
+            &app,
+            &ip,
+            &t.domain,
+            &format!("g{i}@acme.example.com"),
+            "guess!guess!",
+        )
+        .await;
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    let body = login_from(
+        &app,
+        "2001:db8:5:6:ffff:1:2:3",
+        &t.domain,
+        &t.owner_email,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "the same /64: {body}");
+    let body = login_from(&app, "2001:db8:5:7::1", &t.domain, &t.owner_email, PASSWORD).await;
+    assert!(body["data"]["login"].is_object(), "another /64: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_trusted_proxies_every_client_behind_the_proxy_shares_one_limit() {
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_ip = 3;
+        s.login_failures_per_account = 100;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    for i in 1..=3 {
+        let ip = format!("192.0.2.{i}");
+        login_from(
+            &app,
+            &ip,
+            &t.domain,
+            &format!("g{i}@acme.example.com"),
+            "guess!guess!",
+        )
+        .await;
+    }
+    // X-Forwarded-For is not believed: these are all the proxy's (127.0.0.1) attempts.
+    let body = login_from(&app, "192.0.2.99", &t.domain, &t.owner_email, PASSWORD).await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
