@@ -43,10 +43,10 @@ pub async fn run(db: &DatabaseSettings, plan: &SeedPlan) -> anyhow::Result<SeedS
     bootstrap::prepare(db).await?;
     let hash = password::hash(
         &NewPassword::parse("password", SEED_PASSWORD, None)
-            .map_err(|e| anyhow::anyhow!(e.message))?,
+            .map_err(crate::error::AppError::into_anyhow)?,
     )
     .await
-    .map_err(|e| anyhow::anyhow!(e.message))?;
+    .map_err(crate::error::AppError::into_anyhow)?;
     let mut conn = bootstrap::connect(&db.database_url).await?;
     let (users, workspaces) = (
         plan.users_per_tenant.max(1),
