@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `export-schema`, `keys rotate`, `admin create`.
+//! The command line: `serve`, `migrate`, `export-schema`, `keys rotate`, `admin create`,
+//! `maintenance …` and `dev seed`. Errors are printed with their cause chain (see `main.rs`).
 //! Every setting is also an environment variable (see `tenant-hub serve --help`).
 
 use std::{path::PathBuf, time::Duration};
@@ -18,7 +19,8 @@ use crate::{
         bootstrap,
         models::{PlatformAdminRow, TenantRow},
     },
-    domain::{Email, NewPassword},
+    domain::{Email, NewPassword, TenantKey},
+    error::AppError,
     graphql, telemetry,
 };
 
@@ -73,16 +75,19 @@ pub enum DevCommand {
 
 #[derive(Subcommand)]
 pub enum MaintenanceCommand {
-    /// Purge every deactivated tenant whose grace period has passed (one transaction each), or
-    /// one tenant at once with --force --tenant ID --confirm-domain DOMAIN.
+    /// Purge every deactivated tenant whose grace period has passed (one transaction each);
+    /// with --tenant only that one (an error if it is not due); with --force --tenant X
+    /// --confirm-domain DOMAIN that one at once, whatever its state.
     Purge {
-        #[arg(long)]
+        /// Purge the --tenant now, even before its grace period ends (needs --confirm-domain).
+        #[arg(long, requires = "tenant")]
         force: bool,
-        /// The tenant's UUID (with --force).
+        /// One tenant, by its UUID, GraphQL id, slug or domain (resolved like a login: id, then
+        /// domain, then slug).
         #[arg(long)]
-        tenant: Option<uuid::Uuid>,
-        /// The tenant's domain, typed as confirmation (with --force).
-        #[arg(long)]
+        tenant: Option<String>,
+        /// The tenant's domain, typed again as confirmation of --force.
+        #[arg(long, requires = "force")]
         confirm_domain: Option<String>,
         #[command(flatten)]
         db: DatabaseSettings,
@@ -126,6 +131,7 @@ pub enum AdminCommand {
     /// Create a platform admin, or set the password of an existing one. The password comes
     /// from HUB_ADMIN_PASSWORD or, when unset, from the first line of standard input; never argv.
     Create {
+        /// The admin's email address, with which it logs in (`adminLogin`).
         #[arg(long)]
         email: String,
         #[command(flatten)]
@@ -186,12 +192,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 retention,
             )?;
             for kid in &s.removed {
-                println!("  removed expired key {kid}");
+                println!("  removed {kid}: retired, and every token it signed has expired");
+            }
+            for k in &s.kept_keys {
+                let why = match k.state {
+                    keys::KeptState::Signing => "signs new tokens now".to_owned(),
+                    keys::KeptState::Pending if k.kid == s.new_kid => {
+                        format!("new: published now, signs from {}", rfc3339(k.activates_at))
+                    }
+                    keys::KeptState::Pending => {
+                        format!("published, signs from {}", rfc3339(k.activates_at))
+                    }
+                    keys::KeptState::Retired {
+                        retired_at,
+                        verifies_until,
+                    } => format!(
+                        "retired at {}, still verifies the tokens it signed until {} (token lifetime + leeway)",
+                        rfc3339(retired_at),
+                        rfc3339(verifies_until)
+                    ),
+                };
+                println!("  kept {}: {why}", k.kid);
             }
             println!(
-                "done: new key {} (signs from unix time {}), {} key(s) kept, {} removed",
+                "done: new key {} signs from {}; {} key(s) kept, {} removed",
                 s.new_kid,
-                s.activates_at,
+                rfc3339(s.activates_at),
                 s.kept,
                 s.removed.len()
             );
@@ -207,24 +233,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bootstrap::prepare(&db).await?;
             let pool = Db::connect(&db)?;
             let ctx = AuditContext::system();
-            let due: Vec<(uuid::Uuid, Option<String>)> = if force {
-                let id = tenant.ok_or_else(|| anyhow::anyhow!("--force needs --tenant"))?;
+            let due: Vec<(uuid::Uuid, Option<String>)> = if let Some(raw) = tenant {
+                let key = TenantKey::parse(&raw);
                 let row = pool
-                    .system_tx(SystemReason::Operator, |conn| {
-                        TenantRow::find_any(conn, id).scope_boxed()
-                    })
+                    .system_tx(SystemReason::Operator, |conn| TenantRow::find_by_key(conn, &key).scope_boxed())
                     .await
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
-                if row.domain.is_none() || confirm_domain.map(|d| d.to_lowercase()) != row.domain {
-                    bail!("--confirm-domain must be the tenant's domain");
+                    .map_err(AppError::into_anyhow)?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("no tenant is named {raw:?} (by id, domain or slug), or it is purged already")
+                    })?;
+                let named = format!(
+                    "tenant {} ({})",
+                    row.id,
+                    row.domain.as_deref().unwrap_or("-")
+                );
+                if force {
+                    if row.domain.is_none()
+                        || confirm_domain.map(|d| d.trim().to_lowercase()) != row.domain
+                    {
+                        bail!("--confirm-domain must be the domain of {named}");
+                    }
+                } else if row.status != "deactivated" {
+                    bail!(
+                        "{named} is {}: only a deactivated tenant is purged once its grace period has passed (or use --force --confirm-domain DOMAIN)",
+                        row.status
+                    );
+                } else if let Some(after) = row.purge_after.filter(|t| *t > chrono::Utc::now()) {
+                    bail!(
+                        "{named} is deactivated, but its grace period ends at {}: purge it then, or now with --force --confirm-domain DOMAIN",
+                        after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    );
                 }
-                vec![(id, row.domain)]
+                vec![(row.id, row.domain)]
             } else {
                 pool.system_tx(SystemReason::Operator, |conn| {
                     TenantRow::due_for_purge(conn, chrono::Utc::now()).scope_boxed()
                 })
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))?
+                .map_err(AppError::into_anyhow)?
                 .into_iter()
                 .map(|t| (t.id, t.domain))
                 .collect()
@@ -287,7 +333,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .scope_boxed()
                 })
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .map_err(AppError::into_anyhow)?;
             println!("done: asked {listening} listening replica(s) to flush their usage counts");
             Ok(())
         }
@@ -298,7 +344,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("closing ended billing periods");
             let closed = crate::billing::close_periods(&pool)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .map_err(AppError::into_anyhow)?;
             println!("done: {closed} period(s) closed");
             Ok(())
         }
@@ -317,27 +363,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 users_per_tenant,
                 workspaces_per_tenant,
             };
-            let secs = crate::seed::run(&db, &plan).await?;
+            let done = crate::seed::run(&db, &plan).await?;
             println!(
-                "done: {tenants} tenants, {} users in {secs:.1} s (password {})",
-                tenants as u64 * users_per_tenant as u64,
+                "done: {} tenant(s) created, {} already there; {} users added in {:.1} s (password {})",
+                done.created,
+                done.existing,
+                done.created * u64::from(users_per_tenant.max(1)),
+                done.secs,
                 crate::seed::SEED_PASSWORD
             );
             Ok(())
         }
         Command::Admin(AdminCommand::Create { email, db }) => {
             telemetry::init(LogFormat::Text);
-            let email = Email::parse("email", &email).map_err(|e| anyhow::anyhow!(e.message))?;
+            let email = Email::parse("email", &email).map_err(AppError::into_anyhow)?;
             let raw = match std::env::var("HUB_ADMIN_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => read_password_line()?,
             };
             let password = NewPassword::parse("password", &raw, Some(email.as_str()))
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .map_err(AppError::into_anyhow)?;
             bootstrap::prepare(&db).await?;
             let hash = password::hash(&password)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                .map_err(AppError::into_anyhow)?;
             let db = Db::connect(&db)?;
             let (row, created) = db
                 .system_tx(SystemReason::Operator, move |conn| {
@@ -360,7 +409,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .scope_boxed()
                 })
                 .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                .map_err(AppError::into_anyhow)?;
             if row.disabled_at.is_some() {
                 bail!("admin {} exists but is disabled", row.email);
             }
@@ -386,4 +435,11 @@ fn read_password_line() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// A unix time as RFC 3339 in UTC (`2026-12-01T10:47:40Z`).
+fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| unix.to_string())
 }

@@ -256,7 +256,9 @@ pub struct Settings {
     )]
     pub graphiql_assets_dir: Option<PathBuf>,
 
-    /// Failed logins allowed per client IP per minute (also the burst).
+    /// Failed logins (and wrong API keys) a client network may have at once, and per minute
+    /// after that; past it the network is refused, right password or not. A network is an IPv4
+    /// address or an IPv6 /64.
     #[arg(
         long,
         env = "HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE",
@@ -264,13 +266,19 @@ pub struct Settings {
     )]
     pub login_failures_per_ip: u32,
 
-    /// Failed logins allowed per account per minute (also the burst).
-    #[arg(
-        long,
-        env = "HUB_LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE",
-        default_value_t = 5
-    )]
+    /// Failed logins of one account before each further attempt must wait
+    /// (HUB_LOGIN_DELAY_MS, doubling up to HUB_LOGIN_MAX_DELAY_SECS).
+    #[arg(long, env = "HUB_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     pub login_failures_per_account: u32,
+
+    /// The first wait of an account past its free failures, in milliseconds; doubles with
+    /// each further failure.
+    #[arg(long, env = "HUB_LOGIN_DELAY_MS", default_value_t = 1_000)]
+    pub login_delay_ms: u64,
+
+    /// The longest wait of an account, in seconds.
+    #[arg(long, env = "HUB_LOGIN_MAX_DELAY_SECS", default_value_t = 900)]
+    pub login_max_delay_secs: u64,
 
     /// A tenant's burst, in seconds of its per-minute quota (10: a tenant of 600 calls/minute
     /// may send 100 at once, then 10 a second).

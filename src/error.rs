@@ -129,6 +129,15 @@ impl AppError {
         e
     }
 
+    /// For the command line, where the operator may see everything: the message with the
+    /// internal cause chain under it (printed `message: cause: …` with `{:#}`).
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self.source {
+            Some(cause) => cause.context(self.message),
+            None => anyhow::anyhow!(self.message),
+        }
+    }
+
     pub fn with_reason(mut self, reason: &'static str) -> Self {
         self.reason = Some(reason);
         self

@@ -82,11 +82,11 @@ pub async fn login(
     let typed = format!("{}/{email_key}", tenant_key.trim().to_lowercase());
     state.login_limiter.check(&meta.ip, &typed)?;
 
-    let key = tenant_key.to_owned();
+    let key = crate::domain::TenantKey::parse(tenant_key);
     let tenant = state
         .db
         .system_tx(SystemReason::Authentication, |conn| {
-            TenantRow::find_by_login_key(conn, &key).scope_boxed()
+            TenantRow::find_by_key(conn, &key).scope_boxed()
         })
         .await?;
     // An account is counted by its tenant's id, however the tenant was named (domain, slug or
@@ -136,9 +136,10 @@ pub async fn login(
                 })
                 .await?;
         }
-        state.login_limiter.failed(&meta.ip, &account)?;
+        state.login_limiter.failed(&meta.ip, &account);
         return Err(AppError::unauthenticated(BAD_CREDENTIALS));
     };
+    state.login_limiter.succeeded(&meta.ip, &account);
     if !tenant.is_active() {
         return Err(AppError::tenant_inactive());
     }
@@ -338,9 +339,12 @@ pub async fn admin_login(
         })
         .await?;
     match (admin, verified) {
-        (Some(admin), true) => state.tokens.issue_platform_admin(admin.id),
+        (Some(admin), true) => {
+            state.login_limiter.succeeded(&meta.ip, &account);
+            state.tokens.issue_platform_admin(admin.id)
+        }
         _ => {
-            state.login_limiter.failed(&meta.ip, &account)?;
+            state.login_limiter.failed(&meta.ip, &account);
             Err(AppError::unauthenticated("wrong email or password"))
         }
     }

@@ -158,6 +158,30 @@ pub struct RotateSummary {
     pub activates_at: i64,
     pub removed: Vec<String>,
     pub kept: usize,
+    /// Every key left in the folder, oldest first, with why it is kept.
+    pub kept_keys: Vec<KeptKey>,
+}
+
+/// A key left in the folder by a rotation.
+pub struct KeptKey {
+    pub kid: String,
+    /// Unix time from which it signs (or signed).
+    pub activates_at: i64,
+    pub state: KeptState,
+}
+
+/// Why a key is kept.
+pub enum KeptState {
+    /// It signs new tokens now.
+    Signing,
+    /// It is published and will sign from `activates_at`.
+    Pending,
+    /// A newer key took over signing at `retired_at`; it still verifies the tokens it signed
+    /// until `verifies_until` (retirement plus the token lifetime and leeway).
+    Retired {
+        retired_at: i64,
+        verifies_until: i64,
+    },
 }
 
 /// Adds a key that becomes the signer `activate_in` from now, and deletes keys whose retention
@@ -182,11 +206,39 @@ pub fn rotate(
     for kid in &removed {
         std::fs::remove_file(dir.join(format!("{kid}.pem")))?;
     }
+    let signer = set.signer(now).map(|k| k.kid.clone());
+    let retention_secs = retention.as_secs() as i64;
+    let kept_keys = set
+        .keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| !removed.contains(&k.kid))
+        .map(|(i, k)| {
+            let state = if signer.as_deref() == Some(k.kid.as_str()) {
+                KeptState::Signing
+            } else if k.activates_at > now {
+                KeptState::Pending
+            } else {
+                // Neither signing nor pending: a later key is active, so one exists.
+                let retired_at = set.keys.get(i + 1).map_or(now, |next| next.activates_at);
+                KeptState::Retired {
+                    retired_at,
+                    verifies_until: retired_at + retention_secs,
+                }
+            };
+            KeptKey {
+                kid: k.kid.clone(),
+                activates_at: k.activates_at,
+                state,
+            }
+        })
+        .collect();
     Ok(RotateSummary {
         new_kid,
         activates_at,
         kept: set.keys.len() - removed.len(),
         removed,
+        kept_keys,
     })
 }
 

@@ -74,8 +74,8 @@ impl Principal {
 /// Bearer token of a live session: UNAUTHENTICATED (never silently anonymous).
 ///
 /// API keys are secrets a client could guess at: a wrong key counts as a failed attempt of the
-/// client's IP in the login limiter (HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE), and an IP locked
-/// out there is refused before any database lookup.
+/// client's network in the login limiter (HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE and the
+/// account delays), and a client held back there is refused before any database lookup.
 pub async fn authenticate(
     state: &AppState,
     authorization: Option<&str>,
@@ -93,7 +93,7 @@ pub async fn authenticate(
         if let Err(e) = &found
             && e.code == crate::error::ErrorCode::Unauthenticated
         {
-            state.login_limiter.failed(ip, &account)?;
+            state.login_limiter.failed(ip, &account);
         }
         return found;
     }

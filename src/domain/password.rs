@@ -1,4 +1,12 @@
-//! The password policy for new passwords (hashing lives in `auth::password`).
+//! The password policy for new passwords (hashing lives in `auth::password`), after NIST
+//! SP 800-63B §5.1.1.2: a length range, no composition rules, and a refusal of passwords that
+//! are common, leaked or guessable from the account: the ~100,000 most common passwords of
+//! public breach corpora (the list the `passwords` crate ships, embedded at build time), the
+//! email address and its local part, and other words of the account such as the tenant's name.
+//!
+//! Each refusal is BAD_USER_INPUT naming the field, with `extensions.reason` saying which rule
+//! (`password_too_short`, `password_too_long`, `password_repeated`, `password_common`,
+//! `password_contains_email`, `password_contains_account_word`).
 
 use crate::error::AppError;
 
@@ -6,44 +14,92 @@ use crate::error::AppError;
 pub const MIN_LENGTH: usize = 10;
 /// More than this is refused (argon2 would happily hash megabytes: a cheap denial of service).
 pub const MAX_LENGTH: usize = 256;
+/// Words of the account shorter than this are not looked for inside a password (`bo@x.io`
+/// must not refuse every password containing "bo").
+const MIN_ACCOUNT_WORD: usize = 4;
 
 /// A password that satisfies the policy. Its Debug output never shows it.
 pub struct NewPassword(String);
 
 impl NewPassword {
-    /// Checks length, that it is not one repeated character, and that it is not the email.
+    /// Checks length, that it is not one repeated character, that it is not a common password
+    /// (compared case-insensitively), and that it neither is nor contains the email address or
+    /// its local part.
     pub fn parse(field: &str, raw: &str, email: Option<&str>) -> Result<NewPassword, AppError> {
+        let refuse = |reason: &'static str, message: String| {
+            AppError::bad_input(field, message).with_reason(reason)
+        };
         let chars = raw.chars().count();
         if chars < MIN_LENGTH {
-            return Err(AppError::bad_input(
-                field,
+            return Err(refuse(
+                "password_too_short",
                 format!("{field} must have at least {MIN_LENGTH} characters"),
             ));
         }
         if chars > MAX_LENGTH {
-            return Err(AppError::bad_input(
-                field,
+            return Err(refuse(
+                "password_too_long",
                 format!("{field} must have at most {MAX_LENGTH} characters"),
             ));
         }
         let first = raw.chars().next();
         if raw.chars().all(|c| Some(c) == first) {
-            return Err(AppError::bad_input(field, format!("{field} is too weak")));
-        }
-        if email.is_some_and(|e| {
-            e.eq_ignore_ascii_case(raw) || raw.to_lowercase().contains(&e.to_lowercase())
-        }) {
-            return Err(AppError::bad_input(
-                field,
-                format!("{field} must not contain the email address"),
+            return Err(refuse(
+                "password_repeated",
+                format!("{field} is one character repeated; choose another"),
             ));
         }
+        if is_common(raw) {
+            return Err(refuse(
+                "password_common",
+                format!(
+                    "{field} is one of the most common passwords, which attackers try first; choose another"
+                ),
+            ));
+        }
+        let lower = raw.to_lowercase();
+        if let Some(email) = email.map(str::to_lowercase) {
+            let local = email.split('@').next().unwrap_or_default();
+            if lower.contains(&email)
+                || (local.chars().count() >= MIN_ACCOUNT_WORD && lower.contains(local))
+            {
+                return Err(refuse(
+                    "password_contains_email",
+                    format!("{field} must not contain the email address or its name part"),
+                ));
+            }
+        }
         Ok(NewPassword(raw.to_owned()))
+    }
+
+    /// Refuses the password when it contains one of the account's `words` (case-insensitively;
+    /// words shorter than 4 characters are ignored): the tenant's name, for instance.
+    pub fn not_containing(self, field: &str, words: &[&str]) -> Result<NewPassword, AppError> {
+        let lower = self.0.to_lowercase();
+        let found = words
+            .iter()
+            .map(|w| w.trim().to_lowercase())
+            .any(|w| w.chars().count() >= MIN_ACCOUNT_WORD && lower.contains(&w));
+        if found {
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must not contain the name of the account or its tenant"),
+            )
+            .with_reason("password_contains_account_word"));
+        }
+        Ok(self)
     }
 
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether the password is on the common-password list, whatever its case: the list holds
+/// mostly lower-case entries (`password12`), some as typed (`Password12`).
+pub fn is_common(raw: &str) -> bool {
+    passwords::analyzer::is_common_password(raw)
+        || passwords::analyzer::is_common_password(raw.to_lowercase())
 }
 
 impl std::fmt::Debug for NewPassword {
@@ -56,16 +112,34 @@ impl std::fmt::Debug for NewPassword {
 mod tests {
     use super::*;
 
+    fn reason(field: &str, raw: &str, email: Option<&str>) -> Option<&'static str> {
+        NewPassword::parse(field, raw, email).err().map(|e| {
+            assert_eq!(e.field.as_deref(), Some(field));
+            e.reason.expect("every refusal says why")
+        })
+    }
+
     #[test]
     fn enforces_the_policy() {
-        assert!(NewPassword::parse("password", "short", None).is_err());
-        assert!(NewPassword::parse("password", "aaaaaaaaaaaa", None).is_err());
-        assert!(
-            NewPassword::parse("password", "xada@example.comx", Some("ada@example.com")).is_err()
+        assert_eq!(
+            reason("password", "short", None),
+            Some("password_too_short")
         );
-        assert!(
-            NewPassword::parse("password", "correct horse battery", Some("ada@example.com"))
-                .is_ok()
+        assert_eq!(
+            reason("password", &"ab".repeat(200), None),
+            Some("password_too_long")
+        );
+        assert_eq!(
+            reason("password", "aaaaaaaaaaaa", None),
+            Some("password_repeated")
+        );
+        assert_eq!(
+            reason("password", "xada@example.comx", Some("ada@example.com")),
+            Some("password_contains_email")
+        );
+        assert_eq!(
+            reason("password", "correct horse battery", Some("ada@example.com")),
+            None
         );
         assert_eq!(
             format!(
@@ -74,5 +148,42 @@ mod tests {
             ),
             "NewPassword(*****)"
         );
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        for common in [
+            "password12",
+            "Password12",
+            "PASSWORD12",
+            "qwertyuiop",
+            "1234567890",
+        ] {
+            assert_eq!(
+                reason("newPassword", common, None),
+                Some("password_common"),
+                "{common}"
+            );
+        }
+        assert!(!is_common("correct horse battery staple"));
+        assert!(!is_common("seed-password-1234"));
+    }
+
+    #[test]
+    fn the_email_local_part_and_account_words_are_refused_inside_a_password() {
+        assert_eq!(
+            reason("password", "Margaret-2026!", Some("margaret@example.com")),
+            Some("password_contains_email")
+        );
+        // Too short a local part to look for.
+        assert_eq!(
+            reason("password", "bob is my uncle", Some("bo@example.com")),
+            None
+        );
+        let p = NewPassword::parse("ownerPassword", "Initech rules 99", None).unwrap();
+        let err = p.not_containing("ownerPassword", &["Initech"]).unwrap_err();
+        assert_eq!(err.reason, Some("password_contains_account_word"));
+        let p = NewPassword::parse("ownerPassword", "Initech rules 99", None).unwrap();
+        assert!(p.not_containing("ownerPassword", &["Acme", "X"]).is_ok());
     }
 }

@@ -31,16 +31,6 @@ impl TenantStatus {
             TenantStatus::Purged => "purged",
         }
     }
-
-    /// "an active tenant", "a suspended tenant": for messages.
-    pub fn with_article(self) -> &'static str {
-        match self {
-            TenantStatus::Active => "an active tenant",
-            TenantStatus::Suspended => "a suspended tenant",
-            TenantStatus::Deactivated => "a deactivated tenant",
-            TenantStatus::Purged => "a purged tenant",
-        }
-    }
 }
 
 /// Who moves a tenant (stored as `tenants.status_changed_by`).
@@ -83,9 +73,12 @@ pub enum TransitionRefused {
 impl std::fmt::Display for TransitionRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TransitionRefused::NotFrom(from, to) => {
-                write!(f, "{} cannot become {}", from.with_article(), to.as_str())
-            }
+            TransitionRefused::NotFrom(from, to) => write!(
+                f,
+                "the tenant is {} and cannot become {}",
+                from.as_str(),
+                to.as_str()
+            ),
             TransitionRefused::PlatformsDecision(from) => write!(
                 f,
                 "the platform made this {} tenant; only a platform admin can change that",
@@ -168,10 +161,10 @@ mod tests {
     }
 
     #[test]
-    fn messages_use_the_right_article() {
+    fn messages_say_the_state_in_plain_words() {
         assert_eq!(
             TransitionRefused::NotFrom(Active, Active).to_string(),
-            "an active tenant cannot become active"
+            "the tenant is active and cannot become active"
         );
     }
 }

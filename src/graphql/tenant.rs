@@ -299,17 +299,7 @@ impl TenantMutation {
         }
         let name = input
             .name
-            .map(|n| {
-                let n = n.trim().to_owned();
-                if n.is_empty() || n.chars().count() > 200 {
-                    Err(AppError::bad_input(
-                        "name",
-                        "name must have 1 to 200 characters",
-                    ))
-                } else {
-                    Ok(n)
-                }
-            })
+            .map(|n| crate::domain::DisplayName::parse("name", &n).map(|n| n.into_inner()))
             .transpose()?;
         let mut integrations = Vec::new();
         for i in input.integrations.unwrap_or_default() {

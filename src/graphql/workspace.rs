@@ -157,14 +157,7 @@ pub struct WorkspacePayload {
 }
 
 fn parse_name(raw: &str) -> AppResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_input(
-            "name",
-            "name must have 1 to 200 characters",
-        ));
-    }
-    Ok(name.to_owned())
+    Ok(crate::domain::DisplayName::parse("name", raw)?.into_inner())
 }
 
 fn slug_taken() -> AppError {
@@ -277,7 +270,7 @@ impl WorkspaceMutation {
         let name = parse_name(&input.name)?;
         let slug = match input.slug.as_deref() {
             Some(s) => Slug::parse("slug", s)?,
-            None => Slug::derive("name", &name)?,
+            None => Slug::derive("workspace", &name),
         };
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());

@@ -14,7 +14,7 @@ use crate::{
             WorkspaceRow, tenant::NewTenant, user::NewUser, workspace::NewWorkspace,
         },
     },
-    domain::{Action, Email, Hostname, NewPassword, ProductAccess, Slug},
+    domain::{Action, DisplayName, Email, Hostname, NewPassword, ProductAccess, Slug},
     error::{AppError, AppResult},
     ops::{Done, Effect},
 };
@@ -55,23 +55,25 @@ pub struct CreatedTenant {
 
 /// Checks every field of the input; the first fault is a BAD_USER_INPUT naming its field.
 pub async fn validate(input: TenantSignup) -> AppResult<NewTenantSpec> {
-    let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_input(
-            "name",
-            "name must have 1 to 200 characters",
-        ));
-    }
+    let name = DisplayName::parse("name", &input.name)?.into_inner();
     let domain = Hostname::parse("domain", &input.domain)?;
     let slug = match input.slug.as_deref() {
         Some(s) => Slug::parse("slug", s)?,
-        None => Slug::derive("name", &name)?,
+        None => Slug::derive("tenant", &name),
     };
     let owner_email = Email::parse("ownerEmail", &input.owner_email)?;
     let password = NewPassword::parse(
         "ownerPassword",
         &input.owner_password,
         Some(owner_email.as_str()),
+    )?
+    .not_containing(
+        "ownerPassword",
+        &[
+            &name,
+            slug.as_str(),
+            domain.as_str().split('.').next().unwrap_or_default(),
+        ],
     )?;
     // Checked against the plans table in create_tenant.
     let plan = input.plan.unwrap_or_else(|| "free".to_owned());

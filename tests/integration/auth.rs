@@ -135,6 +135,171 @@ async fn bad_sign_up_input_is_refused_naming_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_names_of_any_script_are_accepted_and_get_a_usable_slug() {
+    let app = spawn_app().await;
+    let create = |name: &str, n: usize| {
+        let domain = format!("t{n}.example.com");
+        json!({ "input": { "name": name, "domain": domain, "ownerEmail": format!("ada@{domain}"), "ownerPassword": PASSWORD } })
+    };
+    let mut slugs = Vec::new();
+    for (n, name) in [
+        "Müller & Söhne GmbH",
+        "株式会社テスト",
+        "🚀🚀",
+        "X",
+        "ООО «Ромашка»",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = app.gql(None, CREATE, create(name, n)).await;
+        let tenant = &body["data"]["createTenant"]["tenant"];
+        assert_eq!(tenant["name"], name, "{body}");
+        let slug = tenant["slug"].as_str().unwrap().to_owned();
+        assert!(
+            slug.len() >= 2
+                && slug
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "{name}: {slug}"
+        );
+        slugs.push(slug);
+    }
+    assert_eq!(slugs[0], "muller-sohne-gmbh");
+    assert!(
+        !slugs[1].starts_with("tenant-"),
+        "transliterated: {}",
+        slugs[1]
+    );
+    assert!(
+        slugs[3].starts_with("tenant-"),
+        "nothing usable in X: {}",
+        slugs[3]
+    );
+    assert_eq!(slugs[4], "ooo-romashka");
+    // The tenant logs in by its derived slug.
+    app.login(&slugs[1], "ada@t1.example.com", PASSWORD).await;
+
+    for (name, why) in [
+        ("a\u{0000}b", "NUL"),
+        ("line\nbreak", "newline"),
+        ("", "empty"),
+    ] {
+        let body = app.gql(None, CREATE, create(name, 9)).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{why}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "name", "{why}");
+    }
+    let long = "é".repeat(201);
+    let body = app.gql(None, CREATE, create(&long, 9)).await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "name", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_refuses_common_passwords_and_ones_made_of_the_account() {
+    let app = spawn_app().await;
+    for (password, reason) in [
+        ("password12", "password_common"),
+        ("Password123", "password_common"),
+        ("ada.lovelace!!", "password_contains_email"),
+        ("Initech forever", "password_contains_account_word"),
+        ("my initech-hq pass", "password_contains_account_word"),
+    ] {
+        let body = app
+            .gql(
+                None,
+                CREATE,
+                json!({ "input": { "name": "Initech", "domain": "initech-hq.example.com", "ownerEmail": "ada.lovelace@initech-hq.example.com", "ownerPassword": password } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{password}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "ownerPassword");
+        assert_eq!(
+            body["errors"][0]["extensions"]["reason"], reason,
+            "{password}: {body}"
+        );
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM tenants").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slug_that_looks_like_a_uuid_is_refused() {
+    let app = spawn_app().await;
+    for slug in [
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().simple().to_string(),
+    ] {
+        let body = app
+            .gql(
+                None,
+                CREATE,
+                json!({ "input": { "name": "Acme", "slug": slug, "domain": "acme.example.com", "ownerEmail": "ada@acme.example.com", "ownerPassword": PASSWORD } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "slug");
+    }
+    // A name that is a UUID gets a fallback slug instead.
+    let name = uuid::Uuid::new_v4().to_string();
+    let body = app
+        .gql(
+            None,
+            CREATE,
+            json!({ "input": { "name": name, "domain": "acme.example.com", "ownerEmail": "ada@acme.example.com", "ownerPassword": PASSWORD } }),
+        )
+        .await;
+    let slug = body["data"]["createTenant"]["tenant"]["slug"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(slug.starts_with("tenant-"), "{slug}");
+    assert_eq!(count(&app, "SELECT count(*) FROM tenants").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_by_id_is_not_diverted_by_another_tenants_slug_or_domain() {
+    let app = spawn_app().await;
+    let victim = app.signup("victim").await;
+    let squatter = app.signup("squatter").await;
+    let su = app.superuser().await;
+    // An old row (from before slugs were checked) whose slug is the victim's id, and one whose
+    // domain is the victim's slug. The victim's row is then rewritten, so that it comes after
+    // the squatters' rows in the table: an unordered `first()` would pick a squatter.
+    su.execute(
+        "UPDATE tenants SET slug = $1 WHERE id = $2",
+        &[&victim.uuid.to_string(), &squatter.uuid],
+    )
+    .await
+    .unwrap();
+    let third = app.signup("third").await;
+    su.execute(
+        "UPDATE tenants SET domain = 'victim' WHERE id = $1",
+        &[&third.uuid],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "UPDATE tenants SET name = name || '' WHERE id = $1",
+        &[&victim.uuid],
+    )
+    .await
+    .unwrap();
+
+    for key in [
+        victim.uuid.to_string(),
+        victim.uuid.to_string().to_uppercase(),
+        victim.uuid.simple().to_string(),
+        victim.id.clone(),
+    ] {
+        let login = app.login(&key, &victim.owner_email, PASSWORD).await;
+        assert_eq!(login["tenant"]["id"], victim.id.as_str(), "{key}");
+        let body = app.try_login(&key, &squatter.owner_email, PASSWORD).await;
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "{key}: {body}");
+    }
+    // A domain outranks a slug: `victim` is now the third tenant's domain.
+    let login = app.login("victim", &third.owner_email, PASSWORD).await;
+    assert_eq!(login["tenant"]["id"], third.id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_sign_up_off_only_platform_admins_create_tenants() {
     let app = spawn_app_with(|s| s.signup_enabled = false).await;
     let body = app
@@ -206,8 +371,12 @@ async fn login_gives_one_answer_for_unknown_tenant_unknown_user_and_wrong_passwo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_failed_logins_are_rate_limited_even_with_the_right_password() {
-    let app = spawn_app_with(|s| s.login_failures_per_account = 3).await;
+async fn past_its_free_failures_an_account_waits_and_then_the_right_password_works() {
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_account = 3;
+        s.login_delay_ms = 300;
+    })
+    .await;
     let t = app.signup("acme").await;
     for _ in 0..3 {
         let body = app
@@ -226,7 +395,175 @@ async fn repeated_failed_logins_are_rate_limited_even_with_the_right_password() 
             >= 1
     );
     let body = app.try_login(&t.domain, &t.owner_email, PASSWORD).await;
-    assert_eq!(error_code(&body), "RATE_LIMITED", "locked out: {body}");
+    assert_eq!(error_code(&body), "RATE_LIMITED", "during the wait: {body}");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    app.login(&t.domain, &t.owner_email, PASSWORD).await;
+}
+
+/// A login sent through the trusted proxy 127.0.0.1 for the client `ip`.
+async fn login_from(app: &TestApp, ip: &str, tenant: &str, email: &str, password: &str) -> Value {
+    app.client
+        .post(format!("{}/graphql", app.address))
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "query": common::operation("LogIn"), "variables": { "input": { "tenant": tenant, "email": email, "password": password } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attackers_failing_from_many_addresses_do_not_lock_the_owner_out() {
+    let app = spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.login_failures_per_account = 3;
+        s.login_delay_ms = 100;
+        s.login_max_delay_secs = 1;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    // Forty guesses from twenty addresses: the delay has reached its cap of 1 s.
+    let mut limited = 0;
+    for i in 0..40 {
+        let ip = format!("203.0.113.{}", i % 20);
+        let body = login_from(&app, &ip, &t.domain, &t.owner_email, "guess!guess!").await;
+        if error_code(&body) == "RATE_LIMITED" {
+            limited += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    assert!(limited > 0, "the guessing was slowed down");
+    // The owner, from an address of its own, waits for the delay at most, then gets in.
+    let owner_ip = "198.51.100.20";
+    let body = login_from(&app, owner_ip, &t.domain, &t.owner_email, PASSWORD).await;
+    if body["data"]["login"].is_null() {
+        assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let body = login_from(&app, owner_ip, &t.domain, &t.owner_email, PASSWORD).await;
+        assert!(body["data"]["login"].is_object(), "after the delay: {body}");
+    }
+    // Its network is now known to the account: the attackers' next failures do not hold it
+    // back at all.
+    for i in 0..10 {
+        let ip = format!("203.0.113.{i}");
+        login_from(&app, &ip, &t.domain, &t.owner_email, "guess!guess!").await;
+    }
+    let body = login_from(
+        &app,
+        &format!("203.0.113.{}", 11),
+        &t.domain,
+        &t.owner_email,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "others wait: {body}");
+    let body = login_from(&app, owner_ip, &t.domain, &t.owner_email, PASSWORD).await;
+    assert!(
+        body["data"]["login"].is_object(),
+        "the known network: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admins_get_the_same_delay_and_then_log_in() {
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_account = 2;
+        s.login_delay_ms = 300;
+    })
+    .await;
+    let _ = app.platform_admin("root@hub.example.com").await;
+    let admin_login = "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { accessToken } }";
+    for expected in ["UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED"] {
+        let body = app
+            .gql(
+                None,
+                admin_login,
+                json!({ "e": "root@hub.example.com", "p": "wrong password!" }),
+            )
+            .await;
+        assert_eq!(error_code(&body), expected, "{body}");
+    }
+    let body = app
+        .gql(
+            None,
+            admin_login,
+            json!({ "e": "root@hub.example.com", "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "during the wait: {body}");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let body = app
+        .gql(
+            None,
+            admin_login,
+            json!({ "e": "root@hub.example.com", "p": PASSWORD }),
+        )
+        .await;
+    assert!(
+        body["data"]["adminLogin"]["accessToken"].is_string(),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_of_one_ipv6_64_share_the_network_limit() {
+    let app = spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.login_failures_per_ip = 3;
+        s.login_failures_per_account = 100;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    for i in 1..=3 {
+        let ip = format!("2001:db8:5:6::{i:x}");
+        let body = login_from(
+            &app,
+            &ip,
+            &t.domain,
+            &format!("g{i}@acme.example.com"),
+            "guess!guess!",
+        )
+        .await;
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    let body = login_from(
+        &app,
+        "2001:db8:5:6:ffff:1:2:3",
+        &t.domain,
+        &t.owner_email,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "the same /64: {body}");
+    let body = login_from(&app, "2001:db8:5:7::1", &t.domain, &t.owner_email, PASSWORD).await;
+    assert!(body["data"]["login"].is_object(), "another /64: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_trusted_proxies_every_client_behind_the_proxy_shares_one_limit() {
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_ip = 3;
+        s.login_failures_per_account = 100;
+    })
+    .await;
+    let t = app.signup("acme").await;
+    for i in 1..=3 {
+        let ip = format!("192.0.2.{i}");
+        login_from(
+            &app,
+            &ip,
+            &t.domain,
+            &format!("g{i}@acme.example.com"),
+            "guess!guess!",
+        )
+        .await;
+    }
+    // X-Forwarded-For is not believed: these are all the proxy's (127.0.0.1) attempts.
+    let body = login_from(&app, "192.0.2.99", &t.domain, &t.owner_email, PASSWORD).await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 mod audit_coverage;
 mod auth;
 mod batching;
+mod cli;
 mod common;
 mod contract;
 mod cross_tenant;

@@ -340,6 +340,87 @@ async fn an_admin_password_reset_gives_a_one_time_token_that_ends_all_sessions()
     assert_eq!(error_code(&again), "UNAUTHENTICATED");
 }
 
+/// The error of a refused new password: BAD_USER_INPUT naming `field`, with its reason.
+fn password_refusal(body: &Value, field: &str) -> String {
+    assert_eq!(error_code(body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    body["errors"][0]["extensions"]["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reason: {body}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn common_passwords_and_the_email_name_are_refused_wherever_a_password_is_set() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+
+    // createUser
+    let create = "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }";
+    for (password, reason) in [
+        ("password12", "password_common"),
+        ("Password12", "password_common"),
+        ("QWERTYUIOP", "password_common"),
+        ("margaret.hamilton 1", "password_contains_email"),
+    ] {
+        let body = app
+            .gql(
+                Some(&t.token),
+                create,
+                json!({ "input": { "email": "margaret.hamilton@acme.example.com", "password": password } }),
+            )
+            .await;
+        assert_eq!(password_refusal(&body, "password"), reason, "{password}");
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM users WHERE email LIKE 'margaret%'"
+        )
+        .await,
+        0
+    );
+
+    // changePassword: refused, and the old password still works.
+    let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+    let body = app
+        .gql(
+            Some(&t.token),
+            change,
+            json!({ "c": PASSWORD, "n": "iloveyou123" }),
+        )
+        .await;
+    assert_eq!(password_refusal(&body, "newPassword"), "password_common");
+    app.login(&t.domain, &t.owner_email, PASSWORD).await;
+
+    // resetPassword: refused without spending the token.
+    let (bob, _) = app.add_user(&t, "bob@acme.example.com", &["member"]).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { resetUserPassword(id: $id) { resetToken } }",
+            json!({ "id": bob }),
+        )
+        .await;
+    let token = body["data"]["resetUserPassword"]["resetToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
+    let body = app
+        .gql(None, reset, json!({ "t": token, "p": "password12" }))
+        .await;
+    assert_eq!(password_refusal(&body, "newPassword"), "password_common");
+    let ok = app
+        .gql(
+            None,
+            reset,
+            json!({ "t": token, "p": "reset passphrase 42" }),
+        )
+        .await;
+    assert_eq!(ok["data"]["resetPassword"], true, "{ok}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_roles_use_the_catalog_and_system_roles_cannot_change() {
     let app = spawn_app().await;
@@ -495,6 +576,83 @@ async fn role_assignments_apply_tenant_wide_or_per_workspace() {
             .as_array()
             .unwrap()
             .contains(&json!("billing:manage"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_names_of_any_script_are_accepted_and_slugs_are_derived_or_checked() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let create = "mutation($input: CreateWorkspaceInput!) { createWorkspace(input: $input) { workspace { id name slug } } }";
+    let mut slugs = Vec::new();
+    for name in ["Müller & Söhne", "営業チーム", "🚀", "Q"] {
+        let body = app
+            .gql(Some(&t.token), create, json!({ "input": { "name": name } }))
+            .await;
+        let ws = &body["data"]["createWorkspace"]["workspace"];
+        assert_eq!(ws["name"], name, "{body}");
+        slugs.push(ws["slug"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(slugs[0], "muller-sohne");
+    assert!(!slugs[1].starts_with("workspace-"), "{}", slugs[1]);
+    assert!(slugs[3].starts_with("workspace-"), "{}", slugs[3]);
+
+    for input in [
+        json!({ "name": "Bad\u{0000}Name" }),
+        json!({ "name": "Tab\tName" }),
+        json!({ "name": "Ok", "slug": uuid::Uuid::new_v4().to_string() }),
+    ] {
+        let body = app
+            .gql(Some(&t.token), create, json!({ "input": input }))
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{input}: {body}");
+    }
+    let rename = "mutation($input: UpdateWorkspaceInput!) { updateWorkspace(input: $input) { workspace { name slug } } }";
+    let id = t.default_workspace_id.clone();
+    let body = app
+        .gql(
+            Some(&t.token),
+            rename,
+            json!({ "input": { "id": id, "name": "総務" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateWorkspace"]["workspace"]["name"], "総務",
+        "{body}"
+    );
+    let body = app
+        .gql(
+            Some(&t.token),
+            rename,
+            json!({ "input": { "id": id, "name": "a\u{0007}" } }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "name", "{body}");
+    let body = app
+        .gql(
+            Some(&t.token),
+            rename,
+            json!({ "input": { "id": id, "slug": uuid::Uuid::new_v4().simple().to_string() } }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "slug", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lifecycle_move_from_the_wrong_state_says_which_state_in_plain_words() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { reactivateTenant { tenant { status } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the tenant is active and cannot become active"
     );
 }
 

@@ -81,21 +81,33 @@ impl TenantRow {
             .ok_or_else(|| AppError::not_found("tenant"))
     }
 
-    /// System scope: the tenant a login names, by id, domain or slug.
-    pub async fn find_by_login_key(conn: &mut SystemTx, key: &str) -> AppResult<Option<TenantRow>> {
-        let key = key.trim().to_ascii_lowercase();
+    /// System scope: the tenant a login names, by id, domain or slug. A key may match up to
+    /// three tenants (one by each); the best-ranked one wins (id, then domain, then slug), so
+    /// a slug or domain can never divert a login that names another tenant's id.
+    pub async fn find_by_key(
+        conn: &mut SystemTx,
+        key: &crate::domain::TenantKey,
+    ) -> AppResult<Option<TenantRow>> {
         let mut query = tenants::table
             .select(TenantRow::as_select())
-            .filter(tenants::domain.eq(&key).or(tenants::slug.eq(&key)))
+            .filter(
+                tenants::domain
+                    .eq(&key.name)
+                    .or(tenants::slug.eq(&key.name)),
+            )
             .into_boxed();
-        if let Ok(id) = Uuid::parse_str(&key) {
+        if let Some(id) = key.id {
             query = query.or_filter(tenants::id.eq(id));
         }
-        Ok(query
+        let rows: Vec<TenantRow> = query
             .filter(tenants::status.ne("purged"))
-            .first(conn)
-            .await
-            .optional()?)
+            .load(conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|t| Some((key.rank(t.id, t.domain.as_deref(), &t.slug)?, t)))
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, t)| t))
     }
 
     /// Inserts the tenant of this transaction (sign-up runs in the new tenant's own scope).
