@@ -1,8 +1,13 @@
 //! Making a database ready: create it when missing, run the embedded migrations, and make sure
-//! the application role exists with exactly its grants. Used by `serve` and `migrate`, and by the
+//! the hub's roles exist with exactly their grants. Used by `serve` and `migrate`, and by the
 //! test harness to build its template database.
 //!
 //! Everything here connects with `DATABASE_URL` (an owner or superuser), never as the app role.
+//!
+//! Roles are cluster-wide while grants are per database, and many databases of one server (test
+//! databases, replicas starting together) are prepared at once: roles are created and checked
+//! under an advisory lock taken in the server's maintenance database `postgres`, which every
+//! database's preparation shares (an advisory lock of one database does not exclude another's).
 
 use anyhow::{Context, anyhow, bail};
 use diesel::{
@@ -20,11 +25,20 @@ use crate::config::{DatabaseSettings, redact_url};
 /// The migrations under `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// The application role's privileges; `{role}` stands for the quoted role name.
+/// The roles' privileges in one database; `{role}`, `{purge_role}` and `{database}` stand for
+/// quoted identifiers.
 pub const GRANTS_SQL: &str = include_str!("grants.sql");
+
+/// The NOLOGIN role that owns `hub_purge_tenant` (SECURITY DEFINER): not a superuser, no
+/// BYPASSRLS, allowed only what the purge does (`grants.sql`).
+pub const PURGE_ROLE: &str = "tenant_hub_purge";
 
 /// Serialises concurrent migration runs (several replicas starting at once).
 const MIGRATION_LOCK_KEY: i64 = 0x7465_6e61_6e74_6875; // "tenanthu"
+
+/// Serialises the creation and checks of the cluster-wide roles (taken in the maintenance
+/// database, so it spans every database of the server).
+const ROLES_LOCK_KEY: i64 = 0x7465_6e61_6e74_726c; // "tenantrl"
 
 /// What [`prepare`] did, for the command's summary line.
 #[derive(Debug, Default)]
@@ -47,11 +61,41 @@ pub async fn prepare(settings: &DatabaseSettings) -> anyhow::Result<PrepareSumma
     if role.is_empty() {
         bail!("HUB_APP_DATABASE_URL names no user: the application role is required");
     }
+    {
+        let mut cluster = connect(&maintenance_url(&settings.database_url)?).await?;
+        let mut created = false;
+        cluster
+            .transaction(async |conn| {
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({ROLES_LOCK_KEY})"))
+                    .execute(conn)
+                    .await?;
+                created = ensure_app_role(conn, &role, app_url.password()).await?;
+                ensure_nologin_role(conn, PURGE_ROLE).await?;
+                Ok::<_, anyhow::Error>(())
+            })
+            .await?;
+        summary.app_role_created = created;
+    }
     let mut conn = connect(&settings.database_url).await?;
-    summary.app_role_created = ensure_app_role(&mut conn, &role, app_url.password()).await?;
-    apply_grants(&mut conn, &role).await?;
+    apply_grants(&mut conn, &database_name(&settings.database_url)?, &role).await?;
     summary.app_role = role;
     Ok(summary)
+}
+
+/// `url` with the server's maintenance database `postgres` in place of its own.
+fn maintenance_url(url: &str) -> anyhow::Result<String> {
+    let mut parsed = url::Url::parse(url).context("DATABASE_URL is not a URL")?;
+    parsed.set_path("/postgres");
+    Ok(parsed.to_string())
+}
+
+fn database_name(url: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(url).context("DATABASE_URL is not a URL")?;
+    let name = percent_decode(parsed.path().trim_start_matches('/'));
+    if name.is_empty() {
+        bail!("DATABASE_URL names no database: {}", redact_url(url));
+    }
+    Ok(name)
 }
 
 /// Opens one connection, with an error that names the server (without password) and the cause.
@@ -148,7 +192,8 @@ struct RoleAttrs {
 }
 
 /// Makes sure the application role exists as a plain LOGIN role. Refuses to go on when the
-/// configured role is a superuser or may bypass RLS: isolation would silently be off.
+/// configured role is a superuser or may bypass RLS: isolation would silently be off. Callers
+/// hold the roles lock of [`prepare`]; a concurrent creator without it is tolerated.
 pub async fn ensure_app_role(
     conn: &mut AsyncPgConnection,
     role: &str,
@@ -194,6 +239,29 @@ pub async fn ensure_app_role(
     Ok(created)
 }
 
+/// Makes sure `role` exists as a NOLOGIN role that is not a superuser and cannot bypass RLS
+/// (created so when missing; refused when someone gave it more).
+pub async fn ensure_nologin_role(conn: &mut AsyncPgConnection, role: &str) -> anyhow::Result<()> {
+    if role_attrs(conn, role).await?.is_none() {
+        conn.batch_execute(&format!(
+            "CREATE ROLE {} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT",
+            quote_ident(role)
+        ))
+        .await
+        .with_context(|| format!("cannot create role {role}"))?;
+    }
+    let attrs = role_attrs(conn, role)
+        .await?
+        .ok_or_else(|| anyhow!("role {role} vanished"))?;
+    if attrs.rolsuper || attrs.rolbypassrls || attrs.rolcanlogin {
+        bail!(
+            "the role {role} must be NOLOGIN, not a superuser and without BYPASSRLS \
+             (ALTER ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS)"
+        );
+    }
+    Ok(())
+}
+
 async fn role_attrs(conn: &mut AsyncPgConnection, role: &str) -> anyhow::Result<Option<RoleAttrs>> {
     let rows: Vec<RoleAttrs> = diesel::sql_query(
         "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1",
@@ -204,9 +272,17 @@ async fn role_attrs(conn: &mut AsyncPgConnection, role: &str) -> anyhow::Result<
     Ok(rows.into_iter().next())
 }
 
-/// Applies `grants.sql` for `role` in the current database.
-pub async fn apply_grants(conn: &mut AsyncPgConnection, role: &str) -> anyhow::Result<()> {
-    let sql = GRANTS_SQL.replace("{role}", &quote_ident(role));
+/// Applies `grants.sql` in `database` (the one `conn` is connected to) for the application role
+/// `role` and the purge function's owner.
+pub async fn apply_grants(
+    conn: &mut AsyncPgConnection,
+    database: &str,
+    role: &str,
+) -> anyhow::Result<()> {
+    let sql = GRANTS_SQL
+        .replace("{role}", &quote_ident(role))
+        .replace("{purge_role}", &quote_ident(PURGE_ROLE))
+        .replace("{database}", &quote_ident(database));
     conn.transaction(async |conn| conn.batch_execute(&sql).await)
         .await
         .with_context(|| format!("cannot grant privileges to {role}"))

@@ -289,3 +289,88 @@ async fn a_pooled_connection_forgets_its_tenant_after_the_transaction() {
         .unwrap();
     assert_eq!(s.v.unwrap_or_default(), "");
 }
+
+/// Rows of `tenant` in every tenant table, counted by the superuser.
+async fn rows_of(app: &TestApp, tenant: Uuid) -> i64 {
+    let su = app.superuser().await;
+    let mut total = 0;
+    for (table, key) in tenant_tables(app).await {
+        let n: i64 = su
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE {key} = $1"),
+                &[&tenant],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        total += n;
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_transaction_cannot_purge_a_deactivated_tenant() {
+    let app = spawn_app().await;
+    let (a, b) = two_tenants(&app).await;
+    app.superuser()
+        .await
+        .execute(
+            "UPDATE tenants SET status = 'deactivated', deactivated_at = now() WHERE id = $1",
+            &[&b],
+        )
+        .await
+        .unwrap();
+    let before = rows_of(&app, b).await;
+    let client = app.app_role().await;
+    // In tenant A's transaction, in B's own, and with no scope at all.
+    for scope in [Some(a), Some(b), None] {
+        client.batch_execute("BEGIN").await.unwrap();
+        if let Some(t) = scope {
+            client
+                .execute(
+                    "SELECT set_config('app.tenant_id', $1, true)",
+                    &[&t.to_string()],
+                )
+                .await
+                .unwrap();
+        }
+        let err = client
+            .query_one("SELECT public.hub_purge_tenant($1)", &[&b])
+            .await
+            .unwrap_err();
+        let message = db_message(&err);
+        assert!(
+            message.contains("system scope only") || message.contains("permission denied"),
+            "{scope:?}: {err:?}"
+        );
+        client.batch_execute("ROLLBACK").await.unwrap();
+    }
+    assert_eq!(rows_of(&app, b).await, before, "nothing of B was deleted");
+    let status: String = app
+        .superuser()
+        .await
+        .query_one("SELECT status FROM tenants WHERE id = $1", &[&b])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "deactivated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_role_can_create_no_temporary_or_public_objects() {
+    let app = spawn_app().await;
+    let client = app.app_role().await;
+    for sql in [
+        "CREATE TEMP TABLE tenants (id uuid)",
+        "CREATE TEMP VIEW shadow AS SELECT 1",
+        "CREATE TABLE public.shadow (id uuid)",
+        "CREATE FUNCTION public.shadow() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE SCHEMA shadow",
+    ] {
+        let err = client.batch_execute(sql).await.unwrap_err();
+        assert!(
+            db_message(&err).contains("permission denied"),
+            "{sql}: {err:?}"
+        );
+    }
+}

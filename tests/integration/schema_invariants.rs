@@ -345,3 +345,81 @@ async fn every_migration_reverts_cleanly_and_applies_again() {
     let after: (Option<String>, Option<String>, i64) = (after.get(0), after.get(1), after.get(2));
     assert_eq!(after, before);
 }
+
+/// hub_purge_tenant is SECURITY DEFINER: it runs as a NOLOGIN role that is not a superuser,
+/// cannot bypass RLS and may do only what the purge does, with a search_path where nothing a
+/// caller creates comes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_function_runs_as_a_plain_role_with_a_pinned_search_path() {
+    let (_db, c) = catalog().await;
+    let f = c
+        .query_one(
+            "SELECT p.prosecdef, r.rolname::text, r.rolsuper, r.rolbypassrls, r.rolcanlogin,
+                    coalesce(p.proconfig, '{}')
+             FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+             WHERE p.oid = 'public.hub_purge_tenant(uuid)'::regprocedure",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(f.get::<_, bool>(0), "SECURITY DEFINER");
+    let owner: String = f.get(1);
+    assert_eq!(owner, tenant_hub::db::bootstrap::PURGE_ROLE);
+    assert!(!f.get::<_, bool>(2), "the owner must not be superuser");
+    assert!(!f.get::<_, bool>(3), "the owner must not have BYPASSRLS");
+    assert!(!f.get::<_, bool>(4), "the owner must not log in");
+    let config: Vec<String> = f.get(5);
+    assert_eq!(config, vec!["search_path=pg_catalog, pg_temp".to_owned()]);
+    // Its privileges: SELECT and DELETE in the tenant tables, UPDATE of tenants, nothing else.
+    let extra = strings(
+        &c,
+        &format!(
+            "WITH t AS ({TENANT_TABLES})
+             SELECT c.relname::text || ' ' || p.privilege FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+             CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p(privilege)
+             WHERE c.relkind IN ('r', 'p', 'v', 'm')
+               AND has_table_privilege('{owner}', c.oid, p.privilege)
+               AND NOT (c.oid IN (SELECT oid FROM t) AND p.privilege IN ('SELECT', 'DELETE'))
+               AND NOT (c.relname = 'tenants' AND p.privilege IN ('SELECT', 'UPDATE'))
+             ORDER BY 1"
+        ),
+    )
+    .await;
+    assert!(extra.is_empty(), "the purge role may also: {extra:?}");
+    let missing = strings(
+        &c,
+        &format!(
+            "SELECT name FROM ({TENANT_TABLES}) t
+             WHERE NOT has_table_privilege('{owner}', t.oid, 'SELECT, DELETE')"
+        ),
+    )
+    .await;
+    assert!(
+        missing.is_empty(),
+        "the purge role cannot empty {missing:?}"
+    );
+    // A database's own privileges are not copied from its template: `serve` (and `migrate`)
+    // apply them to the database they prepare.
+    tenant_hub::db::bootstrap::prepare(&common::db_settings(&_db.name))
+        .await
+        .unwrap();
+    let app_may = c
+        .query_one(
+            &format!(
+                "SELECT has_database_privilege('{DEFAULT_APP_ROLE}', current_database(), 'TEMP'),
+                        has_schema_privilege('{DEFAULT_APP_ROLE}', 'public', 'CREATE')"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !app_may.get::<_, bool>(0),
+        "the app role may create temp objects"
+    );
+    assert!(
+        !app_may.get::<_, bool>(1),
+        "the app role may create in public"
+    );
+}
