@@ -59,6 +59,7 @@ impl Application {
             database_created = summary.database_created,
             migrations_applied = summary.migrations_applied.len(),
             app_role = summary.app_role,
+            system_role = summary.system_role,
             "database ready"
         );
         let state = Arc::new(AppState::new(settings)?);

@@ -1,9 +1,13 @@
 -- The roles' privileges in this database, applied after every migration run by
--- `tenant-hub migrate` (and `serve`). Idempotent. Placeholders (quoted identifiers):
--- {role} the application role, {purge_role} the owner of hub_purge_tenant, {database} this
--- database. The roles themselves are created by src/db/bootstrap.rs (they are cluster-wide).
+-- `tenant-hub migrate` (and `serve`), once for each login role: the tenant (application) role
+-- and the system role. Idempotent. Placeholders (quoted identifiers): {role} the login role
+-- being granted, {system_role} the system role, {purge_role} the owner of hub_purge_tenant,
+-- {database} this database. The roles themselves and the membership of the system role in
+-- tenant_hub_system_scope are made by src/db/bootstrap.rs (roles are cluster-wide).
 --
--- The application role owns nothing, so RLS (FORCE) applies to it on every tenant table.
+-- Both login roles have the same table privileges; what they may see differs by RLS only: the
+-- system scope counts for members of tenant_hub_system_scope (migration 2026-12-01-000002).
+-- They own nothing, so RLS (FORCE) applies to them on every tenant table.
 GRANT USAGE ON SCHEMA public TO {role};
 -- No objects of its own: nothing it creates can shadow a name the hub or a SECURITY DEFINER
 -- function resolves (PostgreSQL before 15 let PUBLIC create in public and make temp tables).
@@ -49,5 +53,6 @@ $grants$;
 GRANT SELECT, UPDATE ON tenants TO {purge_role};
 ALTER FUNCTION hub_purge_tenant(uuid) OWNER TO {purge_role};
 REVOKE EXECUTE ON FUNCTION hub_purge_tenant(uuid) FROM PUBLIC;
--- The application calls it in its system transactions.
-GRANT EXECUTE ON FUNCTION hub_purge_tenant(uuid) TO {role};
+REVOKE EXECUTE ON FUNCTION hub_purge_tenant(uuid) FROM {role};
+-- Only system transactions call it.
+GRANT EXECUTE ON FUNCTION hub_purge_tenant(uuid) TO {system_role};
