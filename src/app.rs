@@ -196,10 +196,7 @@ impl AppState {
             .then(|| crate::graphql::apq::AutoPersisted::new(4096));
         let metrics = Arc::new(Metrics::new());
         let usage = UsageMeter::new(metrics.clone());
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = crate::outbound::client(settings.webhook_allow_private)?;
         Ok(AppState {
             settings,
             db,

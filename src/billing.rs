@@ -47,8 +47,10 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
     let Ok(url) = url::Url::parse(&url) else {
         return Ok(0);
     };
-    if !alerts::url_allowed(&url, state.settings.webhook_allow_private).await {
-        tracing::warn!("HUB_BILLING_WEBHOOK_URL refused: https to a public address only");
+    // A host name is resolved and checked by the client's resolver (crate::outbound).
+    if let Err(refusal) = crate::outbound::check_static(&url, state.settings.webhook_allow_private)
+    {
+        tracing::warn!(%refusal, "HUB_BILLING_WEBHOOK_URL refused");
         return Ok(0);
     }
     let secret = state.settings.billing_webhook_secret.clone();

@@ -20,6 +20,7 @@ pub mod graphql;
 pub mod http;
 pub mod invalidation;
 pub mod metrics;
+pub mod outbound;
 pub mod ratelimit;
 pub mod secrets;
 pub mod seed;
