@@ -161,6 +161,30 @@ pub async fn validate_integration(
         .map_err(|refusal| AppError::bad_input(FIELD, format!("webhook URL refused: {refusal}")))
 }
 
+/// Refuses to save the `webhook` integration without a signing secret: none given now
+/// (`secret_given`) and none stored. Runs in the saving transaction.
+pub async fn ensure_webhook_secret(
+    conn: &mut Conn,
+    name: &str,
+    secret_given: bool,
+) -> AppResult<()> {
+    if name != WEBHOOK_INTEGRATION || secret_given {
+        return Ok(());
+    }
+    let stored = IntegrationRow::all(conn)
+        .await?
+        .into_iter()
+        .any(|i| i.name == WEBHOOK_INTEGRATION && i.secret_ciphertext.is_some());
+    if stored {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            "integrations.secret",
+            "the webhook integration needs a signing secret (alerts are signed with it)",
+        ))
+    }
+}
+
 /// HMAC-SHA256 of `<timestamp>.<body>` under `secret`, as lower-case hex.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
@@ -196,10 +220,12 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
     else {
         return Ok(());
     };
+    // Never sign with an empty key (saving refuses one; a row written by hand may lack it).
     let secret = match &integration.secret_ciphertext {
         Some(sealed) => state.secrets.open(tenant_id, WEBHOOK_INTEGRATION, sealed)?,
         None => String::new(),
     };
+    let unsigned = secret.is_empty();
     let body = serde_json::to_vec(&json!({
         "type": "usage.alert",
         "tenant_id": tenant_id,
@@ -215,7 +241,12 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
     for attempt in 1..=attempts {
         // A host name is resolved and checked by the client's resolver (crate::outbound).
         let allowed = crate::outbound::check_static(&url, state.settings.webhook_allow_private);
-        let (status, error) = if allowed.is_ok() {
+        let (status, error) = if unsigned {
+            (
+                None,
+                Some("webhook not sent: the integration has no signing secret".to_owned()),
+            )
+        } else if allowed.is_ok() {
             let timestamp = Utc::now().timestamp();
             let result = state
                 .http
@@ -260,7 +291,8 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
                 .scope_boxed()
             })
             .await?;
-        if success {
+        // Without a secret, retrying changes nothing: one recorded refusal is enough.
+        if success || unsigned {
             return Ok(());
         }
         if attempt < attempts {

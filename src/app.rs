@@ -158,6 +158,7 @@ impl Application {
 
 impl AppState {
     pub fn new(settings: Settings) -> anyhow::Result<AppState> {
+        crate::billing::check_settings(&settings)?;
         let db = Db::connect(&settings.db)?;
         let retention = Duration::from_secs(
             settings.tokens.access_token_ttl_secs + settings.tokens.leeway_secs,

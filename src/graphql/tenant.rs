@@ -437,6 +437,8 @@ impl TenantMutation {
                             secret_ciphertext: sealed,
                             updated_at: Utc::now(),
                         };
+                        crate::alerts::ensure_webhook_secret(conn, &i.name, i.secret.is_some())
+                            .await?;
                         IntegrationRow::upsert(conn, &row, i.secret.is_none()).await?;
                         // Never the secret itself.
                         touched

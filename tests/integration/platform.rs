@@ -556,6 +556,7 @@ async fn billing_events_are_retried_with_backoff_and_sent_with_no_transaction_op
     let app = spawn_app_with(move |s| {
         s.webhook_allow_private = true;
         s.billing_webhook_url = Some(url);
+        s.billing_webhook_secret = "billing-secret-42".into();
     })
     .await;
     *database.lock().unwrap() = app.db_name().to_owned();
@@ -619,4 +620,30 @@ async fn billing_events_are_retried_with_backoff_and_sent_with_no_transaction_op
     assert_eq!(tenant_hub::billing::retry_delay(1).as_secs(), 30);
     assert_eq!(tenant_hub::billing::retry_delay(3).as_secs(), 120);
     assert_eq!(tenant_hub::billing::retry_delay(20).as_secs(), 3600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_refuses_to_start_with_a_billing_webhook_but_no_signing_secret() {
+    let db = common::fresh_database().await;
+    let keys = common::temp_keys_dir();
+    for secret in ["", "   "] {
+        let mut settings = common::test_settings(&db.name, &keys);
+        settings.webhook_allow_private = true;
+        settings.billing_webhook_url = Some("http://127.0.0.1:9/billing".into());
+        settings.billing_webhook_secret = secret.into();
+        let err = match tenant_hub::Application::build(settings).await {
+            Ok(_) => panic!("the hub started with an empty billing secret"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("HUB_BILLING_WEBHOOK_SECRET"), "{err}");
+    }
+    // A URL the outbound guard refuses stops it too.
+    let mut settings = common::test_settings(&db.name, &keys);
+    settings.billing_webhook_url = Some("http://127.0.0.1:9/billing".into());
+    settings.billing_webhook_secret = "billing-secret-42".into();
+    let err = match tenant_hub::Application::build(settings).await {
+        Ok(_) => panic!("the hub started with a private billing URL"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("HUB_BILLING_WEBHOOK_URL refused"), "{err}");
 }

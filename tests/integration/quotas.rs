@@ -933,3 +933,58 @@ async fn a_webhook_host_resolving_to_loopback_at_delivery_is_not_contacted() {
         "the receiver was reached"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_cannot_be_saved_without_a_signing_secret() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let url = json!({ "url": "https://93.184.215.14/hook" });
+    for secret in [None, Some("")] {
+        let mut integration = json!({ "name": "webhook", "settings": url });
+        if let Some(s) = secret {
+            integration["secret"] = json!(s);
+        }
+        let body = app
+            .gql(
+                Some(&t.token),
+                SAVE_SETTINGS,
+                json!({ "input": { "integrations": [integration] } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{secret:?}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "integrations.secret",
+            "{body}"
+        );
+    }
+    let saved: i64 = app
+        .superuser()
+        .await
+        .query_one("SELECT count(*) FROM integrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(saved, 0);
+    // With a secret it is saved; later changes of the URL alone keep the stored secret.
+    let body = save_webhook(&app, &t, url).await;
+    assert!(body["data"]["updateTenantSettings"].is_object(), "{body}");
+    let body = app
+        .gql(
+            Some(&t.token),
+            SAVE_SETTINGS,
+            json!({ "input": { "integrations": [{ "name": "webhook", "settings": { "url": "https://93.184.215.15/hook" } }] } }),
+        )
+        .await;
+    assert!(body["data"]["updateTenantSettings"].is_object(), "{body}");
+    let sealed: bool = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT secret_ciphertext IS NOT NULL FROM integrations WHERE name = 'webhook'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(sealed);
+}
