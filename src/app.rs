@@ -159,6 +159,11 @@ impl Application {
 impl AppState {
     pub fn new(settings: Settings) -> anyhow::Result<AppState> {
         crate::billing::check_settings(&settings)?;
+        anyhow::ensure!(
+            settings.tokens.admin_audience != settings.tokens.audience,
+            "HUB_JWT_ADMIN_AUDIENCE must differ from HUB_JWT_AUDIENCE: products would accept \
+             platform admins' tokens"
+        );
         let db = Db::connect(&settings.db)?;
         let retention = Duration::from_secs(
             settings.tokens.access_token_ttl_secs + settings.tokens.leeway_secs,

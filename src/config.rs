@@ -152,9 +152,18 @@ pub struct TokenSettings {
     #[arg(long, env = "HUB_JWT_ISSUER", default_value = "tenant-hub")]
     pub issuer: String,
 
-    /// `aud` of issued tokens and the only audience accepted.
+    /// `aud` of members' tokens: the audience product apps check.
     #[arg(long, env = "HUB_JWT_AUDIENCE", default_value = "tenant-hub-products")]
     pub audience: String,
+
+    /// `aud` of platform admins' tokens: the hub's own, never the products' (so a product app
+    /// refuses them). Must differ from HUB_JWT_AUDIENCE.
+    #[arg(
+        long,
+        env = "HUB_JWT_ADMIN_AUDIENCE",
+        default_value = "tenant-hub-admin"
+    )]
+    pub admin_audience: String,
 
     /// Lifetime of an access token, in seconds.
     #[arg(long, env = "HUB_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]

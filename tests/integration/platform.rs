@@ -647,3 +647,102 @@ async fn the_hub_refuses_to_start_with_a_billing_webhook_but_no_signing_secret()
     };
     assert!(err.contains("HUB_BILLING_WEBHOOK_URL refused"), "{err}");
 }
+
+/// Decodes `token` as a product app would (the hub's JWKS, iss, exp, nbf) for `audience`.
+async fn decode_for(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+) -> Result<Value, jsonwebtoken::errors::Error> {
+    let jwks: jsonwebtoken::jwk::JwkSet = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let jwk = jwks.find(&kid).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&["tenant-hub"]);
+    validation.set_audience(&[audience]);
+    validation.validate_nbf = true;
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .map(|d| d.claims)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admin_tokens_carry_the_admin_audience_and_products_refuse_them() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let err = decode_for(&app, &admin, "tenant-hub-products")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidAudience),
+        "{err:?}"
+    );
+    let claims = decode_for(&app, &admin, "tenant-hub-admin").await.unwrap();
+    assert_eq!(claims["scope"], "platform");
+    assert!(claims["sid"].is_string(), "an admin session: {claims}");
+    assert!(claims.get("tid").is_none());
+    // Members' tokens keep the products' audience.
+    decode_for(&app, &t.token, "tenant-hub-products")
+        .await
+        .unwrap();
+    // The hub takes each for what it is.
+    let body = app
+        .gql(
+            Some(&admin),
+            "{ adminTenants(first: 5) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"]["adminTenants"].is_object(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_admin_who_logged_out_is_refused_with_the_same_token() {
+    let app = spawn_app().await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let other = app
+        .gql(
+            None,
+            "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { accessToken } }",
+            json!({ "e": "root@hub.example.com", "p": common::PASSWORD }),
+        )
+        .await["data"]["adminLogin"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read = "{ adminTenants(first: 5) { totalCount } }";
+    let body = app.gql(Some(&admin), read, json!({})).await;
+    assert!(body["data"]["adminTenants"].is_object(), "{body}");
+    let out = app
+        .gql(Some(&admin), "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+    let body = app.gql(Some(&admin), read, json!({})).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    // The admin's other session is untouched, and the logout is in the platform audit log.
+    let body = app.gql(Some(&other), read, json!({})).await;
+    assert!(body["data"]["adminTenants"].is_object(), "{body}");
+    let logged: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT count(*) FROM platform_audit_log WHERE action = 'platform.admin_logout'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(logged, 1);
+}
