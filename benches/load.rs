@@ -141,6 +141,8 @@ async fn main() {
     let db = DatabaseSettings {
         database_url: url.clone(),
         app_database_url: None,
+        system_database_url: None,
+        system_pool_size: 2,
         pool_size: 8,
         statement_timeout_ms: 5_000,
         acquire_timeout_ms: 3_000,

@@ -83,7 +83,11 @@ async fn main() -> anyhow::Result<()> {
                 user_agent: None,
             };
             let request = async_graphql::Request::new(query).data(RequestCtx::new(
-                Principal::PlatformAdmin { admin_id: admin },
+                // Built directly, past authenticate(): no admin session to check.
+                Principal::PlatformAdmin {
+                    admin_id: admin,
+                    session_id: Default::default(),
+                },
                 meta,
             ));
             let started = Instant::now();

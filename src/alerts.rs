@@ -7,7 +7,7 @@
 //! Each POST carries `X-Hub-Timestamp` (unix seconds) and
 //! `X-Hub-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
@@ -20,7 +20,7 @@ use crate::{
         ScopedFutureExt, TenantTx,
         models::{AlertRow, IntegrationRow, WebhookDeliveryRow},
     },
-    error::AppResult,
+    error::{AppError, AppResult},
 };
 
 /// The integration that receives alerts.
@@ -136,44 +136,53 @@ pub fn deliver_later(state: Arc<AppState>, alerts: Vec<AlertRow>) {
     });
 }
 
-/// Whether the hub may POST to this URL: https (or http where private targets are allowed),
-/// and, unless allowed, no loopback, private or link-local address (no SSRF into the hub's
-/// network).
-pub async fn url_allowed(url: &url::Url, allow_private: bool) -> bool {
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_private => {}
-        _ => return false,
+/// Checks an integration's settings as they are saved: the `webhook` integration needs
+/// `settings.url`, an https URL of a public address (see [`crate::outbound`]; any http(s) URL
+/// where `HUB_WEBHOOK_ALLOW_PRIVATE` allows private targets). Other integrations are not the
+/// hub's to call.
+pub async fn validate_integration(
+    name: &str,
+    settings: Option<&serde_json::Value>,
+    allow_private: bool,
+) -> AppResult<()> {
+    if name != WEBHOOK_INTEGRATION {
+        return Ok(());
     }
-    if allow_private {
-        return true;
-    }
-    let Some(host) = url.host_str() else {
-        return false;
+    const FIELD: &str = "integrations.settings.url";
+    let Some(raw) = settings.and_then(|s| s.get("url")).and_then(|u| u.as_str()) else {
+        return Err(AppError::bad_input(
+            FIELD,
+            "the webhook integration needs settings {\"url\": \"https://...\"}",
+        ));
     };
-    let port = url.port_or_known_default().unwrap_or(443);
-    let Ok(addrs) = tokio::net::lookup_host((host, port)).await else {
-        return false;
-    };
-    let addrs: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
-    !addrs.is_empty() && addrs.iter().all(|ip| is_public(*ip))
+    let url = url::Url::parse(raw)
+        .map_err(|_| AppError::bad_input(FIELD, "the webhook URL is not a valid URL"))?;
+    crate::outbound::check(&url, allow_private)
+        .await
+        .map_err(|refusal| AppError::bad_input(FIELD, format!("webhook URL refused: {refusal}")))
 }
 
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast())
-        }
-        IpAddr::V6(v6) => {
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80)
-        }
+/// Refuses to save the `webhook` integration without a signing secret: none given now
+/// (`secret_given`) and none stored. Runs in the saving transaction.
+pub async fn ensure_webhook_secret(
+    conn: &mut TenantTx,
+    name: &str,
+    secret_given: bool,
+) -> AppResult<()> {
+    if name != WEBHOOK_INTEGRATION || secret_given {
+        return Ok(());
+    }
+    let stored = IntegrationRow::all(conn)
+        .await?
+        .into_iter()
+        .any(|i| i.name == WEBHOOK_INTEGRATION && i.secret_ciphertext.is_some());
+    if stored {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            "integrations.secret",
+            "the webhook integration needs a signing secret (alerts are signed with it)",
+        ))
     }
 }
 
@@ -212,10 +221,12 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
     else {
         return Ok(());
     };
+    // Never sign with an empty key (saving refuses one; a row written by hand may lack it).
     let secret = match &integration.secret_ciphertext {
         Some(sealed) => state.secrets.open(tenant_id, WEBHOOK_INTEGRATION, sealed)?,
         None => String::new(),
     };
+    let unsigned = secret.is_empty();
     let body = serde_json::to_vec(&json!({
         "type": Action::UsageAlert.as_str(),
         "tenant_id": tenant_id,
@@ -229,7 +240,14 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
     let attempts = state.settings.webhook_attempts.max(1);
     let mut backoff = Duration::from_millis(state.settings.webhook_backoff_ms);
     for attempt in 1..=attempts {
-        let (status, error) = if url_allowed(&url, state.settings.webhook_allow_private).await {
+        // A host name is resolved and checked by the client's resolver (crate::outbound).
+        let allowed = crate::outbound::check_static(&url, state.settings.webhook_allow_private);
+        let (status, error) = if unsigned {
+            (
+                None,
+                Some("webhook not sent: the integration has no signing secret".to_owned()),
+            )
+        } else if allowed.is_ok() {
             let timestamp = Utc::now().timestamp();
             let result = state
                 .http
@@ -245,13 +263,11 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
                 .await;
             match result {
                 Ok(resp) => (Some(resp.status().as_u16() as i32), None),
-                Err(e) => (None, Some(format!("{e}"))),
+                Err(e) => (None, Some(error_chain(&e))),
             }
         } else {
-            (
-                None,
-                Some("webhook URL refused: https to a public address only".to_owned()),
-            )
+            let refusal = allowed.err().map(|r| r.to_string()).unwrap_or_default();
+            (None, Some(format!("webhook URL refused: {refusal}")))
         };
         let success = status.is_some_and(|s| (200..300).contains(&s));
         let alert_id = alert.id;
@@ -276,7 +292,8 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
                 .scope_boxed()
             })
             .await?;
-        if success {
+        // Without a secret, retrying changes nothing: one recorded refusal is enough.
+        if success || unsigned {
             return Ok(());
         }
         if attempt < attempts {
@@ -285,6 +302,18 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
         }
     }
     Ok(())
+}
+
+/// A send error with its causes (the resolver's refusal is a cause of reqwest's error).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@ impl Application {
             database_created = summary.database_created,
             migrations_applied = summary.migrations_applied.len(),
             app_role = summary.app_role,
+            system_role = summary.system_role,
             "database ready"
         );
         let state = Arc::new(AppState::new(settings)?);
@@ -157,6 +158,12 @@ impl Application {
 
 impl AppState {
     pub fn new(settings: Settings) -> anyhow::Result<AppState> {
+        crate::billing::check_settings(&settings)?;
+        anyhow::ensure!(
+            settings.tokens.admin_audience != settings.tokens.audience,
+            "HUB_JWT_ADMIN_AUDIENCE must differ from HUB_JWT_AUDIENCE: products would accept \
+             platform admins' tokens"
+        );
         let db = Db::connect(&settings.db)?;
         let retention = Duration::from_secs(
             settings.tokens.access_token_ttl_secs + settings.tokens.leeway_secs,
@@ -198,10 +205,7 @@ impl AppState {
             .then(|| crate::graphql::apq::AutoPersisted::new(4096));
         let metrics = Arc::new(Metrics::new());
         let usage = UsageMeter::new(metrics.clone());
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = crate::outbound::client(settings.webhook_allow_private)?;
         Ok(AppState {
             settings,
             db,

@@ -32,6 +32,26 @@ const BATCH: i64 = 10;
 /// client's 10 s), and a margin.
 const LEASE: Duration = Duration::from_secs(BATCH as u64 * 10 + 30);
 
+/// Checks the billing webhook settings at start: a URL that is not a URL, or is refused by the
+/// outbound guard, or comes without a signing secret (an empty HMAC key would sign with
+/// nothing, so any sender could forge events), stops the hub with a clear error.
+pub fn check_settings(settings: &crate::config::Settings) -> anyhow::Result<()> {
+    let Some(raw) = &settings.billing_webhook_url else {
+        return Ok(());
+    };
+    let url = url::Url::parse(raw)
+        .map_err(|e| anyhow::anyhow!("HUB_BILLING_WEBHOOK_URL is not a URL: {e}"))?;
+    crate::outbound::check_static(&url, settings.webhook_allow_private)
+        .map_err(|refusal| anyhow::anyhow!("HUB_BILLING_WEBHOOK_URL refused: {refusal}"))?;
+    if settings.billing_webhook_secret.trim().is_empty() {
+        anyhow::bail!(
+            "HUB_BILLING_WEBHOOK_URL is set but HUB_BILLING_WEBHOOK_SECRET is empty: billing \
+             events are signed with it, so it is required"
+        );
+    }
+    Ok(())
+}
+
 /// The wait after a failed attempt: 30 s, doubling, at most an hour.
 pub fn retry_delay(attempts: i32) -> Duration {
     let doublings = attempts.clamp(1, 8) as u32 - 1;
@@ -48,11 +68,18 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
     let Ok(url) = url::Url::parse(&url) else {
         return Ok(0);
     };
-    if !alerts::url_allowed(&url, state.settings.webhook_allow_private).await {
-        tracing::warn!("HUB_BILLING_WEBHOOK_URL refused: https to a public address only");
+    // A host name is resolved and checked by the client's resolver (crate::outbound).
+    if let Err(refusal) = crate::outbound::check_static(&url, state.settings.webhook_allow_private)
+    {
+        tracing::warn!(%refusal, "HUB_BILLING_WEBHOOK_URL refused");
         return Ok(0);
     }
     let secret = state.settings.billing_webhook_secret.clone();
+    if secret.trim().is_empty() {
+        // Refused at start already (check_settings); never sign with an empty key.
+        tracing::warn!("HUB_BILLING_WEBHOOK_SECRET is empty: billing events are not sent");
+        return Ok(0);
+    }
     let mut delivered = 0;
     loop {
         let events = state

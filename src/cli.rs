@@ -157,7 +157,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  applied {m}");
             }
             println!(
-                "done: database {}, {} migration(s) applied, application role {} ({})",
+                "done: database {}, {} migration(s) applied, application role {} ({}), \
+                 system role {} ({})",
                 if s.database_created {
                     "created"
                 } else {
@@ -166,6 +167,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 s.migrations_applied.len(),
                 s.app_role,
                 if s.app_role_created {
+                    "created"
+                } else {
+                    "existed"
+                },
+                s.system_role,
+                if s.system_role_created {
                     "created"
                 } else {
                     "existed"

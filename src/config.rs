@@ -54,9 +54,20 @@ pub struct DatabaseSettings {
     #[arg(long, env = "HUB_APP_DATABASE_URL", hide_env_values = true)]
     pub app_database_url: Option<String>,
 
+    /// URL of the system scope's own small pool (`db::system_tx`: login's tenant lookup,
+    /// platform admins, maintenance), as the system role: the only role for which
+    /// `app.scope = 'system'` opens every tenant's rows. Not superuser, no BYPASSRLS, owns
+    /// nothing. Default: DATABASE_URL with the user `tenant_hub_system`.
+    #[arg(long, env = "HUB_SYSTEM_DATABASE_URL", hide_env_values = true)]
+    pub system_database_url: Option<String>,
+
     /// Connections in the server's pool.
     #[arg(long, env = "HUB_DB_POOL_SIZE", default_value_t = 8)]
     pub pool_size: usize,
+
+    /// Connections in the system scope's pool.
+    #[arg(long, env = "HUB_DB_SYSTEM_POOL_SIZE", default_value_t = 2)]
+    pub system_pool_size: usize,
 
     /// statement_timeout of every pooled connection, in milliseconds.
     #[arg(long, env = "HUB_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5_000)]
@@ -81,18 +92,27 @@ pub struct DatabaseSettings {
 /// The default application role, used when HUB_APP_DATABASE_URL is not set.
 pub const DEFAULT_APP_ROLE: &str = "tenant_hub_app";
 
+/// The default system role, used when HUB_SYSTEM_DATABASE_URL is not set.
+pub const DEFAULT_SYSTEM_ROLE: &str = "tenant_hub_system";
+
 impl DatabaseSettings {
     /// The URL of the runtime pool: the explicit one, or DATABASE_URL with the app role as user.
     pub fn app_url(&self) -> anyhow::Result<String> {
-        if let Some(url) = &self.app_database_url {
-            return Ok(url.clone());
-        }
-        let mut url = url::Url::parse(&self.database_url)?;
-        url.set_username(DEFAULT_APP_ROLE)
-            .map_err(|_| anyhow::anyhow!("DATABASE_URL cannot carry a user name"))?;
-        url.set_password(None)
-            .map_err(|_| anyhow::anyhow!("DATABASE_URL cannot carry a password"))?;
-        Ok(url.to_string())
+        derived_url(
+            self.app_database_url.as_deref(),
+            &self.database_url,
+            DEFAULT_APP_ROLE,
+        )
+    }
+
+    /// The URL of the system scope's pool: the explicit one, or DATABASE_URL with the system
+    /// role as user.
+    pub fn system_url(&self) -> anyhow::Result<String> {
+        derived_url(
+            self.system_database_url.as_deref(),
+            &self.database_url,
+            DEFAULT_SYSTEM_ROLE,
+        )
     }
 
     pub fn statement_timeout(&self) -> Duration {
@@ -102,6 +122,19 @@ impl DatabaseSettings {
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.acquire_timeout_ms)
     }
+}
+
+/// `explicit`, or `database_url` with `user` and no password.
+fn derived_url(explicit: Option<&str>, database_url: &str, user: &str) -> anyhow::Result<String> {
+    if let Some(url) = explicit {
+        return Ok(url.to_owned());
+    }
+    let mut url = url::Url::parse(database_url)?;
+    url.set_username(user)
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL cannot carry a user name"))?;
+    url.set_password(None)
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL cannot carry a password"))?;
+    Ok(url.to_string())
 }
 
 /// Token and key settings.
@@ -119,9 +152,18 @@ pub struct TokenSettings {
     #[arg(long, env = "HUB_JWT_ISSUER", default_value = "tenant-hub")]
     pub issuer: String,
 
-    /// `aud` of issued tokens and the only audience accepted.
+    /// `aud` of members' tokens: the audience product apps check.
     #[arg(long, env = "HUB_JWT_AUDIENCE", default_value = "tenant-hub-products")]
     pub audience: String,
+
+    /// `aud` of platform admins' tokens: the hub's own, never the products' (so a product app
+    /// refuses them). Must differ from HUB_JWT_AUDIENCE.
+    #[arg(
+        long,
+        env = "HUB_JWT_ADMIN_AUDIENCE",
+        default_value = "tenant-hub-admin"
+    )]
+    pub admin_audience: String,
 
     /// Lifetime of an access token, in seconds.
     #[arg(long, env = "HUB_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
@@ -379,11 +421,13 @@ mod tests {
     }
 
     #[test]
-    fn app_url_defaults_to_the_application_role_without_a_password() {
+    fn app_and_system_urls_default_to_their_roles_without_a_password() {
         let db = DatabaseSettings {
             database_url: "postgres://postgres:pw@127.0.0.1:5432/x".into(),
             app_database_url: None,
+            system_database_url: None,
             pool_size: 1,
+            system_pool_size: 1,
             statement_timeout_ms: 1,
             acquire_timeout_ms: 1,
             statement_cache: true,
@@ -392,6 +436,10 @@ mod tests {
         assert_eq!(
             db.app_url().unwrap(),
             "postgres://tenant_hub_app@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            db.system_url().unwrap(),
+            "postgres://tenant_hub_system@127.0.0.1:5432/x"
         );
     }
 }

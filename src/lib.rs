@@ -21,6 +21,7 @@ pub mod http;
 pub mod invalidation;
 pub mod metrics;
 pub mod ops;
+pub mod outbound;
 pub mod ratelimit;
 pub mod secrets;
 pub mod seed;

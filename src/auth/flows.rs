@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    auth::{jwt::IssuedToken, opaque, password, principal::MemberPrincipal},
+    auth::{admin_sessions, jwt::IssuedToken, opaque, password, principal::MemberPrincipal},
     db::{
         TenantTx,
         audit::{self, Actor, AuditEvent},
@@ -331,21 +331,65 @@ pub async fn admin_login(
         Action::PlatformAdminLoginFailed
     };
     let details = json!({ "email": email.trim().to_lowercase() });
-    state
+    // The session lasts as long as the token it is opened for (and its leeway).
+    let expires_at = Utc::now()
+        + ChronoDuration::seconds(
+            state.tokens.ttl_secs() + state.settings.tokens.leeway_secs as i64,
+        );
+    let opened = admin.as_ref().filter(|_| verified).map(|a| a.id);
+    let session = state
         .db
         .system_tx(SystemReason::Authentication, |conn| {
-            audit::record_platform(conn, &ctx, AuditEvent::new(action).details(details))
-                .scope_boxed()
+            async move {
+                let session = match opened {
+                    Some(admin_id) => Some(admin_sessions::open(conn, admin_id, expires_at).await?),
+                    None => None,
+                };
+                let mut event = AuditEvent::new(action).details(details);
+                if let Some(id) = session {
+                    event = event.target("session", id);
+                }
+                audit::record_platform(conn, &ctx, event).await?;
+                Ok(session)
+            }
+            .scope_boxed()
         })
         .await?;
-    match (admin, verified) {
-        (Some(admin), true) => {
+    match (admin, session) {
+        (Some(admin), Some(session)) => {
             state.login_limiter.succeeded(&meta.ip, &account);
-            state.tokens.issue_platform_admin(admin.id)
+            state.tokens.issue_platform_admin(admin.id, session)
         }
         _ => {
             state.login_limiter.failed(&meta.ip, &account);
             Err(AppError::unauthenticated("wrong email or password"))
         }
     }
+}
+
+/// Ends a platform admin's session: its access tokens are refused from now on. Recorded in
+/// the platform audit log.
+pub async fn admin_logout(
+    state: &AppState,
+    meta: &RequestMeta,
+    admin_id: Uuid,
+    session_id: Uuid,
+) -> AppResult<bool> {
+    let ctx = meta.audit(Actor::PlatformAdmin(admin_id));
+    state
+        .db
+        .system_tx(SystemReason::Authentication, |conn| {
+            async move {
+                let revoked = admin_sessions::revoke(conn, session_id, admin_id).await?;
+                audit::record_platform(
+                    conn,
+                    &ctx,
+                    AuditEvent::new(Action::PlatformAdminLogout).target("session", session_id),
+                )
+                .await?;
+                Ok(revoked)
+            }
+            .scope_boxed()
+        })
+        .await
 }

@@ -4,6 +4,12 @@
 //! HS256 token "signed" with a public key are refused), requires `typ: at+jwt`, and checks
 //! exp, nbf, iss and aud with a small leeway.
 //!
+//! Two kinds of token, told apart by their claims and their audience: a member's (`tid`,
+//! `sid`, `aud` = HUB_JWT_AUDIENCE, the products' audience) and a platform admin's
+//! (`scope: platform`, `sid` of its admin session, no `tid`, `aud` = HUB_JWT_ADMIN_AUDIENCE).
+//! A product app checking its audience therefore refuses admin tokens, and the hub refuses a
+//! token whose audience does not match its kind.
+//!
 //! The signature check (Ed25519: about a quarter of the hub's CPU on a warm `tenantContext`,
 //! BENCHMARKS.md) is done once per token and replica: a verified token is remembered by its
 //! exact text, with the key object that verified it. A later use of the same bytes skips only
@@ -42,7 +48,7 @@ pub struct AccessClaims {
     /// The tenant; absent on platform admin tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tid: Option<Uuid>,
-    /// The session; absent on platform admin tokens.
+    /// The session: a member's session, or a platform admin's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
     /// `platform` on platform admin tokens.
@@ -63,6 +69,7 @@ pub struct TokenIssuer {
     keys: Arc<KeyStore>,
     issuer: String,
     audience: String,
+    admin_audience: String,
     ttl_secs: i64,
     leeway_secs: u64,
     /// Tokens whose signature was verified, by their text, with the key that verified them.
@@ -82,6 +89,7 @@ impl TokenIssuer {
             keys,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            admin_audience: settings.admin_audience.clone(),
             ttl_secs: settings.access_token_ttl_secs as i64,
             leeway_secs: settings.leeway_secs,
             verified: DashMap::new(),
@@ -103,16 +111,30 @@ impl TokenIssuer {
         user_id: Uuid,
         session_id: Uuid,
     ) -> AppResult<IssuedToken> {
-        self.issue(user_id, Some(tenant_id), Some(session_id), None)
+        self.issue(
+            &self.audience,
+            user_id,
+            Some(tenant_id),
+            Some(session_id),
+            None,
+        )
     }
 
-    /// A platform admin's token: no tenant, platform scope.
-    pub fn issue_platform_admin(&self, admin_id: Uuid) -> AppResult<IssuedToken> {
-        self.issue(admin_id, None, None, Some(PLATFORM_SCOPE.to_owned()))
+    /// A platform admin's token: no tenant, platform scope, its admin session, the admin
+    /// audience.
+    pub fn issue_platform_admin(&self, admin_id: Uuid, session_id: Uuid) -> AppResult<IssuedToken> {
+        self.issue(
+            &self.admin_audience,
+            admin_id,
+            None,
+            Some(session_id),
+            Some(PLATFORM_SCOPE.to_owned()),
+        )
     }
 
     fn issue(
         &self,
+        aud: &str,
         sub: Uuid,
         tid: Option<Uuid>,
         sid: Option<Uuid>,
@@ -126,7 +148,7 @@ impl TokenIssuer {
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("no active signing key")))?;
         let claims = AccessClaims {
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: aud.to_owned(),
             sub,
             tid,
             sid,
@@ -203,7 +225,7 @@ impl TokenIssuer {
         }
         let mut validation = Validation::new(key.alg);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        validation.set_audience(&[&self.audience, &self.admin_audience]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway_secs;
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]);
@@ -212,11 +234,81 @@ impl TokenIssuer {
             AppError::unauthenticated("invalid or expired access token")
         })?;
         let claims = data.claims;
-        let platform = claims.scope.as_deref() == Some(PLATFORM_SCOPE);
-        let member = claims.tid.is_some() && claims.sid.is_some() && claims.scope.is_none();
-        if platform == member || (platform && claims.tid.is_some()) {
+        let platform = claims.scope.as_deref() == Some(PLATFORM_SCOPE)
+            && claims.tid.is_none()
+            && claims.sid.is_some()
+            && claims.aud == self.admin_audience;
+        let member = claims.tid.is_some()
+            && claims.sid.is_some()
+            && claims.scope.is_none()
+            && claims.aud == self.audience;
+        if platform == member {
             return Err(refuse("neither a member's nor a platform admin's token"));
         }
         Ok((claims, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer() -> (TokenIssuer, std::path::PathBuf) {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            tokens: TokenSettings,
+        }
+        let dir = std::env::temp_dir().join(format!("hub-jwt-test-{}", Uuid::new_v4().simple()));
+        let mut settings = Wrapper::parse_from(["test"]).tokens;
+        settings.keys_dir = dir.clone();
+        let keys = KeyStore::open(
+            &dir,
+            crate::config::SigningAlg::EdDsa,
+            std::time::Duration::from_secs(900),
+        )
+        .unwrap();
+        (TokenIssuer::new(Arc::new(keys), &settings), dir)
+    }
+
+    /// Each kind of token is accepted only with its own audience: a platform-scoped token
+    /// with the products' audience (or a member's with the admin audience) is refused.
+    #[test]
+    fn each_kind_of_token_needs_its_own_audience() {
+        let (tokens, dir) = issuer();
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let member = tokens.issue_member(a, b, c).unwrap();
+        assert_eq!(member.claims.aud, "tenant-hub-products");
+        assert!(tokens.verify(&member.token).is_ok());
+        let admin = tokens.issue_platform_admin(a, c).unwrap();
+        assert_eq!(admin.claims.aud, "tenant-hub-admin");
+        assert_eq!(admin.claims.sid, Some(c));
+        assert!(tokens.verify(&admin.token).is_ok());
+        let admin_for_products = tokens
+            .issue(
+                "tenant-hub-products",
+                a,
+                None,
+                Some(c),
+                Some(PLATFORM_SCOPE.into()),
+            )
+            .unwrap();
+        assert!(tokens.verify(&admin_for_products.token).is_err());
+        let admin_without_session = tokens
+            .issue(
+                "tenant-hub-admin",
+                a,
+                None,
+                None,
+                Some(PLATFORM_SCOPE.into()),
+            )
+            .unwrap();
+        assert!(tokens.verify(&admin_without_session.token).is_err());
+        let member_for_admin = tokens
+            .issue("tenant-hub-admin", b, Some(a), Some(c), None)
+            .unwrap();
+        assert!(tokens.verify(&member_for_admin.token).is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

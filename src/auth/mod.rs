@@ -1,6 +1,7 @@
 //! Authentication: passwords, signing keys and JWKS, access tokens, refresh sessions, the
 //! Principal of a request, and the login flows that tie them together.
 
+pub mod admin_sessions;
 pub mod flows;
 pub mod jwt;
 pub mod keys;

@@ -4,11 +4,12 @@
 use uuid::Uuid;
 
 use crate::db::ScopedFutureExt;
+use crate::db::SystemReason;
 
 use crate::{
     app::AppState,
-    auth::opaque,
     auth::session_cache::SessionKey,
+    auth::{admin_sessions, opaque},
     db::models::ApiKeyRow,
     db::models::SessionRow,
     error::{AppError, AppResult},
@@ -47,7 +48,11 @@ impl MemberPrincipal {
 pub enum Principal {
     Anonymous,
     Member(MemberPrincipal),
-    PlatformAdmin { admin_id: Uuid },
+    /// A platform admin with a live admin session (revoked by `logout`).
+    PlatformAdmin {
+        admin_id: Uuid,
+        session_id: Uuid,
+    },
     ApiKey(ApiKeyPrincipal),
 }
 
@@ -147,9 +152,28 @@ pub async fn authenticate(
                 tenant_status: session.tenant_status,
             }))
         }
-        _ => Ok(Principal::PlatformAdmin {
-            admin_id: claims.sub,
-        }),
+        (None, Some(session_id)) => {
+            // Few requests, and revocation must hold at once on every replica: read the
+            // session each time (one indexed row with its admin).
+            let admin_id = claims.sub;
+            let live = state
+                .db
+                .system_tx(SystemReason::Authentication, move |conn| {
+                    admin_sessions::is_live(conn, session_id, admin_id).scope_boxed()
+                })
+                .await?;
+            if !live {
+                return Err(AppError::unauthenticated(
+                    "this session has ended; log in again",
+                ));
+            }
+            Ok(Principal::PlatformAdmin {
+                admin_id,
+                session_id,
+            })
+        }
+        // verify() accepts no other shape.
+        _ => Err(AppError::unauthenticated("invalid or expired access token")),
     }
 }
 

@@ -6,6 +6,9 @@
 //! * [`Db::system_tx`] sets `app.scope = 'system'` instead, for the few paths that must cross
 //!   tenants, each with its [`SystemReason`]; the closure gets a [`SystemTx`]. The two types
 //!   keep tenant-relative and cross-tenant model functions apart at compile time (`tx`).
+//!   The system scope runs on its own small pool logged in as the system role: RLS honours it
+//!   for that role only (migration 2026-12-01-000002), so the tenant role's credentials gain
+//!   nothing by setting `app.scope` themselves.
 //!
 //! Both settings end with the transaction (`set_config(..., true)`), so a pooled connection never
 //! carries a tenant into the next checkout, also behind PgBouncer in transaction mode.
@@ -57,10 +60,12 @@ impl<C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg>> Reader for 
 /// The `application_name` of the hub's pooled connections (visible in pg_stat_activity).
 pub const APPLICATION_NAME: &str = "tenant-hub";
 
-/// The pool of connections, logged in as the application role.
+/// The pools of connections: the main one logged in as the application (tenant) role, and the
+/// system scope's small one logged in as the system role.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<AsyncPgConnection>,
+    system_pool: Pool<AsyncPgConnection>,
     statements: Arc<AtomicU64>,
 }
 
@@ -77,48 +82,27 @@ impl Instrumentation for StatementCounter {
 }
 
 impl Db {
-    /// Builds the pool; connections are opened lazily. Each new connection gets the
+    /// Builds the pools; connections are opened lazily. Each new connection gets the
     /// statement_timeout and application_name.
     pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
-        let url = settings.app_url()?;
-        let timeout_ms = settings.statement_timeout_ms;
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
-        let statement_cache = settings.statement_cache;
-        let mut config = ManagerConfig::<AsyncPgConnection>::default();
-        config.custom_setup = Box::new(move |url| {
-            let counter = counter.clone();
-            let statement_cache = statement_cache;
-            async move {
-                let mut conn = AsyncPgConnection::establish(url).await?;
-                conn.set_instrumentation(StatementCounter(counter));
-                if !statement_cache {
-                    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
-                }
-                conn.batch_execute(&format!(
-                    "SET statement_timeout = {timeout_ms}; \
-                     SET idle_in_transaction_session_timeout = {}; \
-                     SET application_name = '{APPLICATION_NAME}'",
-                    timeout_ms.saturating_mul(2)
-                ))
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            }
-            .boxed()
-        });
-        // A broken or closed connection is still detected on recycling (is_broken); Fast saves
-        // a round trip per checkout.
-        config.recycling_method = RecyclingMethod::Fast;
-        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
-        let pool = Pool::builder(manager)
-            .max_size(settings.pool_size.max(1))
-            .runtime(deadpool::Runtime::Tokio1)
-            .wait_timeout(Some(settings.acquire_timeout()))
-            .create_timeout(Some(settings.acquire_timeout()))
-            .recycle_timeout(Some(Duration::from_secs(1)))
-            .build()?;
-        Ok(Db { pool, statements })
+        let pool = build_pool(
+            settings,
+            &settings.app_url()?,
+            settings.pool_size,
+            &statements,
+        )?;
+        let system_pool = build_pool(
+            settings,
+            &settings.system_url()?,
+            settings.system_pool_size,
+            &statements,
+        )?;
+        Ok(Db {
+            pool,
+            system_pool,
+            statements,
+        })
     }
 
     /// A connection outside any transaction. Not for tenant data (RLS would show nothing):
@@ -141,13 +125,13 @@ impl Db {
     }
 
     /// Runs `f` in one transaction in system scope, across tenants, for `reason` (each reason
-    /// is minted in one module: see [`SystemReason`]).
+    /// is minted in one module: see [`SystemReason`]), on the system role's pool.
     pub async fn system_tx<'a, T, F>(&self, reason: SystemReason, f: F) -> AppResult<T>
     where
         T: Send + 'a,
         F: for<'r> FnOnce(&'r mut SystemTx) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
     {
-        let conn = self.pool.get().await?;
+        let conn = self.system_pool.get().await?;
         let mut tx = SystemTx::new(conn, reason);
         let begin = "BEGIN; SELECT set_config('app.scope', 'system', true)";
         run_in_transaction(&mut tx, begin, f).await
@@ -180,6 +164,50 @@ impl Db {
     pub fn pool_status(&self) -> deadpool::managed::Status {
         self.pool.status()
     }
+}
+
+/// One pool of `size` connections logging in with `url`.
+fn build_pool(
+    settings: &DatabaseSettings,
+    url: &str,
+    size: usize,
+    statements: &Arc<AtomicU64>,
+) -> anyhow::Result<Pool<AsyncPgConnection>> {
+    let timeout_ms = settings.statement_timeout_ms;
+    let counter = statements.clone();
+    let statement_cache = settings.statement_cache;
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_instrumentation(StatementCounter(counter));
+            if !statement_cache {
+                conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+            }
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {timeout_ms}; \
+                 SET idle_in_transaction_session_timeout = {}; \
+                 SET application_name = '{APPLICATION_NAME}'",
+                timeout_ms.saturating_mul(2)
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    // A broken or closed connection is still detected on recycling (is_broken); Fast saves
+    // a round trip per checkout.
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+    Ok(Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(settings.acquire_timeout()))
+        .create_timeout(Some(settings.acquire_timeout()))
+        .recycle_timeout(Some(Duration::from_secs(1)))
+        .build()?)
 }
 
 /// Sends `begin` (BEGIN and the scope's setting, in one round trip: one simple-protocol

@@ -75,7 +75,7 @@ pub async fn record(
     operation: &str,
     reads: &AdminReads,
 ) -> AppResult<()> {
-    let Principal::PlatformAdmin { admin_id } = principal else {
+    let Principal::PlatformAdmin { admin_id, .. } = principal else {
         return Ok(());
     };
     let tenants = reads.take();

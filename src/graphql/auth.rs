@@ -86,9 +86,18 @@ impl AuthMutation {
     }
 
     /// Revokes the caller's session: its refresh token, and its access tokens from now on.
+    /// A platform admin's session too.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
-        context::member_any_status(ctx)?;
         let req = context::request(ctx)?;
+        if let crate::auth::Principal::PlatformAdmin {
+            admin_id,
+            session_id,
+        } = req.principal
+        {
+            return flows::admin_logout(context::state(ctx)?, &req.meta, admin_id, session_id)
+                .await;
+        }
+        context::member_any_status(ctx)?;
         let crate::auth::Principal::Member(member) = &req.principal else {
             return Err(AppError::unauthenticated("log in first"));
         };

@@ -467,7 +467,7 @@ impl<'a> PlatformScope<'a> {
 /// A platform admin whose account is still enabled.
 pub async fn platform_admin<'a>(ctx: &Context<'a>) -> AppResult<PlatformScope<'a>> {
     let req = request(ctx)?;
-    let Principal::PlatformAdmin { admin_id } = req.principal else {
+    let Principal::PlatformAdmin { admin_id, .. } = req.principal else {
         return Err(match req.principal {
             Principal::Anonymous => {
                 AppError::unauthenticated("log in first: this needs a platform admin token")
@@ -507,7 +507,7 @@ pub fn reader_for<'a>(ctx: &Context<'a>, tenant_id: Uuid) -> AppResult<TenantSco
     let req = request(ctx)?;
     match &req.principal {
         Principal::Member(m) if m.tenant_id == tenant_id => scope_of(ctx, m),
-        Principal::PlatformAdmin { admin_id } => {
+        Principal::PlatformAdmin { admin_id, .. } => {
             req.admin_reads.note(tenant_id);
             Ok(TenantScope {
                 state: state(ctx)?,

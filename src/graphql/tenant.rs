@@ -336,6 +336,14 @@ impl TenantMutation {
         }
         let scope = context::require(ctx, Permission::TenantManage).await?;
         let (tenant_id, audit_ctx, state) = (scope.tenant_id(), scope.audit(), scope.state);
+        for i in integrations.iter().filter(|i| !i.remove) {
+            crate::alerts::validate_integration(
+                &i.name,
+                i.settings.as_ref().map(|s| &s.0),
+                state.settings.webhook_allow_private,
+            )
+            .await?;
+        }
         let retention = input.retention_days;
         if let Some(days) = retention {
             let (min, max) = (
@@ -403,6 +411,8 @@ impl TenantMutation {
                             secret_ciphertext: sealed,
                             updated_at: Utc::now(),
                         };
+                        crate::alerts::ensure_webhook_secret(conn, &i.name, i.secret.is_some())
+                            .await?;
                         IntegrationRow::upsert(conn, &row, i.secret.is_none()).await?;
                         // Never the secret itself.
                         touched

@@ -140,7 +140,7 @@ async fn stream_export(
                 Err(e) => return error_response(e),
             }
         }
-        (Principal::PlatformAdmin { admin_id }, Some(t)) => {
+        (Principal::PlatformAdmin { admin_id, .. }, Some(t)) => {
             let id = match crate::graphql::ids::decode(
                 "Tenant",
                 "tenant",

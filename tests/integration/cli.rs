@@ -315,8 +315,10 @@ async fn the_cli_prints_the_cause_of_a_database_failure() {
             "maintenance",
             "close-periods",
             "--app-database-url",
-            // Nothing listens on port 1: the pool cannot connect.
+            // Nothing listens on port 1: the pools cannot connect.
             &format!("postgres://tenant_hub_app@127.0.0.1:1/{db}"),
+            "--system-database-url",
+            &format!("postgres://tenant_hub_system@127.0.0.1:1/{db}"),
             "--acquire-timeout-ms",
             "2000",
         ],

@@ -34,7 +34,7 @@ impl Bouncer {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("users.txt"),
-            "\"postgres\" \"\"\n\"tenant_hub_app\" \"\"\n",
+            "\"postgres\" \"\"\n\"tenant_hub_app\" \"\"\n\"tenant_hub_system\" \"\"\n",
         )
         .unwrap();
         std::fs::write(
@@ -101,6 +101,7 @@ async fn through_pgbouncer_a_shared_server_connection_never_carries_a_tenant_and
     let keys = temp_keys_dir();
     let mut settings = test_settings(&name, &keys);
     settings.db.app_database_url = Some(bouncer.url("tenant_hub_app", &name));
+    settings.db.system_database_url = Some(bouncer.url("tenant_hub_system", &name));
     settings.db.statement_cache = false;
     settings.db.listen_database_url =
         Some(format!("postgres://tenant_hub_app@127.0.0.1:5432/{name}"));

@@ -4,7 +4,7 @@ use crate::common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Receiver, count, error_code, spawn_app, spawn_app_with};
+use common::{Receiver, TestApp, count, error_code, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,6 +508,7 @@ async fn billing_events_are_retried_with_backoff_and_sent_with_no_transaction_op
     let app = spawn_app_with(move |s| {
         s.webhook_allow_private = true;
         s.billing_webhook_url = Some(url);
+        s.billing_webhook_secret = "billing-secret-42".into();
     })
     .await;
     *database.lock().unwrap() = app.db_name().to_owned();
@@ -571,4 +572,129 @@ async fn billing_events_are_retried_with_backoff_and_sent_with_no_transaction_op
     assert_eq!(tenant_hub::billing::retry_delay(1).as_secs(), 30);
     assert_eq!(tenant_hub::billing::retry_delay(3).as_secs(), 120);
     assert_eq!(tenant_hub::billing::retry_delay(20).as_secs(), 3600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_refuses_to_start_with_a_billing_webhook_but_no_signing_secret() {
+    let db = common::fresh_database().await;
+    let keys = common::temp_keys_dir();
+    for secret in ["", "   "] {
+        let mut settings = common::test_settings(&db.name, &keys);
+        settings.webhook_allow_private = true;
+        settings.billing_webhook_url = Some("http://127.0.0.1:9/billing".into());
+        settings.billing_webhook_secret = secret.into();
+        let err = match tenant_hub::Application::build(settings).await {
+            Ok(_) => panic!("the hub started with an empty billing secret"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("HUB_BILLING_WEBHOOK_SECRET"), "{err}");
+    }
+    // A URL the outbound guard refuses stops it too.
+    let mut settings = common::test_settings(&db.name, &keys);
+    settings.billing_webhook_url = Some("http://127.0.0.1:9/billing".into());
+    settings.billing_webhook_secret = "billing-secret-42".into();
+    let err = match tenant_hub::Application::build(settings).await {
+        Ok(_) => panic!("the hub started with a private billing URL"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("HUB_BILLING_WEBHOOK_URL refused"), "{err}");
+}
+
+/// Decodes `token` as a product app would (the hub's JWKS, iss, exp, nbf) for `audience`.
+async fn decode_for(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+) -> Result<Value, jsonwebtoken::errors::Error> {
+    let jwks: jsonwebtoken::jwk::JwkSet = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let jwk = jwks.find(&kid).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&["tenant-hub"]);
+    validation.set_audience(&[audience]);
+    validation.validate_nbf = true;
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .map(|d| d.claims)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admin_tokens_carry_the_admin_audience_and_products_refuse_them() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let err = decode_for(&app, &admin, "tenant-hub-products")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidAudience),
+        "{err:?}"
+    );
+    let claims = decode_for(&app, &admin, "tenant-hub-admin").await.unwrap();
+    assert_eq!(claims["scope"], "platform");
+    assert!(claims["sid"].is_string(), "an admin session: {claims}");
+    assert!(claims.get("tid").is_none());
+    // Members' tokens keep the products' audience.
+    decode_for(&app, &t.token, "tenant-hub-products")
+        .await
+        .unwrap();
+    // The hub takes each for what it is.
+    let body = app
+        .gql(
+            Some(&admin),
+            "{ adminTenants(first: 5) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"]["adminTenants"].is_object(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_admin_who_logged_out_is_refused_with_the_same_token() {
+    let app = spawn_app().await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let other = app
+        .gql(
+            None,
+            "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { accessToken } }",
+            json!({ "e": "root@hub.example.com", "p": common::PASSWORD }),
+        )
+        .await["data"]["adminLogin"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read = "{ adminTenants(first: 5) { totalCount } }";
+    let body = app.gql(Some(&admin), read, json!({})).await;
+    assert!(body["data"]["adminTenants"].is_object(), "{body}");
+    let out = app
+        .gql(Some(&admin), "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+    let body = app.gql(Some(&admin), read, json!({})).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    // The admin's other session is untouched, and the logout is in the platform audit log.
+    let body = app.gql(Some(&other), read, json!({})).await;
+    assert!(body["data"]["adminTenants"].is_object(), "{body}");
+    let logged: i64 = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT count(*) FROM platform_audit_log WHERE action = 'platform.admin_logout'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(logged, 1);
 }

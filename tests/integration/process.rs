@@ -43,6 +43,7 @@ impl Hub {
             .arg("serve")
             .env("DATABASE_URL", db_url(database))
             .env_remove("HUB_APP_DATABASE_URL")
+            .env_remove("HUB_SYSTEM_DATABASE_URL")
             .env("HUB_BIND", format!("127.0.0.1:{port}"))
             .env("HUB_LOG_FORMAT", "json")
             .env("HUB_KEYS_DIR", keys)

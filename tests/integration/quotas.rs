@@ -757,3 +757,173 @@ async fn api_rate_alerts_fire_once_at_80_and_100_percent() {
     assert_eq!(thresholds, vec![80, 100]);
     assert_eq!(again, 2, "one alert per threshold, not one per request");
 }
+
+const SAVE_SETTINGS: &str = "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id integrations { name } } } }";
+
+/// Saves the webhook integration with `settings` (and a secret); returns the answer.
+async fn save_webhook(app: &TestApp, t: &TenantFixture, settings: Value) -> Value {
+    app.gql(
+        Some(&t.token),
+        SAVE_SETTINGS,
+        json!({ "input": { "integrations": [{ "name": "webhook", "settings": settings, "secret": "whsec-test-secret-123" }] } }),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_urls_to_private_addresses_or_without_https_are_refused_when_saved() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    for settings in [
+        json!({ "url": "http://127.0.0.1:9/hook" }),
+        json!({}),
+        json!({ "url": "not a url" }),
+        json!({ "url": "https://127.0.0.1/hook" }),
+        json!({ "url": "https://[::ffff:127.0.0.1]/hook" }),
+        json!({ "url": "https://[64:ff9b::a9fe:a9fe]/latest/meta-data" }),
+        json!({ "url": "https://169.254.169.254/latest/meta-data" }),
+        json!({ "url": "https://100.64.0.1/hook" }),
+        json!({ "url": "https://localhost/hook" }),
+    ] {
+        let body = save_webhook(&app, &t, settings.clone()).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{settings}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "integrations.settings.url",
+            "{body}"
+        );
+    }
+    let saved: i64 = app
+        .superuser()
+        .await
+        .query_one("SELECT count(*) FROM integrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(saved, 0, "nothing refused was saved");
+    // A public address is accepted (an IP literal: no lookup needed here).
+    let body = save_webhook(&app, &t, json!({ "url": "https://93.184.215.14/hook" })).await;
+    assert_eq!(
+        body["data"]["updateTenantSettings"]["tenant"]["integrations"],
+        json!([{ "name": "webhook" }]),
+        "{body}"
+    );
+}
+
+/// A URL that passed (or skipped) the check when saved and names a host resolving to a private
+/// address at delivery time (DNS rebinding) reaches nothing: the client's resolver checks the
+/// addresses it connects to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_host_resolving_to_loopback_at_delivery_is_not_contacted() {
+    let app = spawn_app_with(|s| s.webhook_backoff_ms = 10).await;
+    let t = app.signup("acme").await;
+    let hook = Receiver::start(vec![]).await;
+    let port = hook
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    // Saved with a public address (and its secret), then pointed at the name by hand.
+    let body = save_webhook(&app, &t, json!({ "url": "https://93.184.215.14/hook" })).await;
+    assert!(body["data"]["updateTenantSettings"].is_object(), "{body}");
+    let su = app.superuser().await;
+    su.execute(
+        "UPDATE integrations SET settings = $2 WHERE tenant_id = $1 AND name = 'webhook'",
+        &[
+            &t.uuid,
+            &json!({ "url": format!("https://localhost:{port}/hooks") }),
+        ],
+    )
+    .await
+    .unwrap();
+    // 2 of 2 seats crosses 80% and 100%: two alerts to deliver.
+    set_limit(&app, &t, "users", 2).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { createUser(input: { email: \"x@acme.example.com\" }) { user { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"]["createUser"].is_object(), "{body}");
+    let mut errors: Vec<String> = Vec::new();
+    for _ in 0..200 {
+        errors = su
+            .query(
+                "SELECT coalesce(error, '') FROM webhook_deliveries WHERE status_code IS NULL",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if errors.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(errors.len() >= 4, "every attempt recorded: {errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("public internet address")),
+        "{errors:?}"
+    );
+    assert!(hook.received().is_empty(), "the receiver was reached");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_cannot_be_saved_without_a_signing_secret() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let url = json!({ "url": "https://93.184.215.14/hook" });
+    for secret in [None, Some("")] {
+        let mut integration = json!({ "name": "webhook", "settings": url });
+        if let Some(s) = secret {
+            integration["secret"] = json!(s);
+        }
+        let body = app
+            .gql(
+                Some(&t.token),
+                SAVE_SETTINGS,
+                json!({ "input": { "integrations": [integration] } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{secret:?}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "integrations.secret",
+            "{body}"
+        );
+    }
+    let saved: i64 = app
+        .superuser()
+        .await
+        .query_one("SELECT count(*) FROM integrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(saved, 0);
+    // With a secret it is saved; later changes of the URL alone keep the stored secret.
+    let body = save_webhook(&app, &t, url).await;
+    assert!(body["data"]["updateTenantSettings"].is_object(), "{body}");
+    let body = app
+        .gql(
+            Some(&t.token),
+            SAVE_SETTINGS,
+            json!({ "input": { "integrations": [{ "name": "webhook", "settings": { "url": "https://93.184.215.15/hook" } }] } }),
+        )
+        .await;
+    assert!(body["data"]["updateTenantSettings"].is_object(), "{body}");
+    let sealed: bool = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT secret_ciphertext IS NOT NULL FROM integrations WHERE name = 'webhook'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(sealed);
+}

@@ -289,3 +289,239 @@ async fn a_pooled_connection_forgets_its_tenant_after_the_transaction() {
         .unwrap();
     assert_eq!(s.v.unwrap_or_default(), "");
 }
+
+/// Rows of `tenant` in every tenant table, counted by the superuser.
+async fn rows_of(app: &TestApp, tenant: Uuid) -> i64 {
+    let su = app.superuser().await;
+    let mut total = 0;
+    for (table, key) in tenant_tables(app).await {
+        let n: i64 = su
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE {key} = $1"),
+                &[&tenant],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        total += n;
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_transaction_cannot_purge_a_deactivated_tenant() {
+    let app = spawn_app().await;
+    let (a, b) = two_tenants(&app).await;
+    app.superuser()
+        .await
+        .execute(
+            "UPDATE tenants SET status = 'deactivated', deactivated_at = now() WHERE id = $1",
+            &[&b],
+        )
+        .await
+        .unwrap();
+    let before = rows_of(&app, b).await;
+    let client = app.app_role().await;
+    // In tenant A's transaction, in B's own, and with no scope at all.
+    for scope in [Some(a), Some(b), None] {
+        client.batch_execute("BEGIN").await.unwrap();
+        if let Some(t) = scope {
+            client
+                .execute(
+                    "SELECT set_config('app.tenant_id', $1, true)",
+                    &[&t.to_string()],
+                )
+                .await
+                .unwrap();
+        }
+        let err = client
+            .query_one("SELECT public.hub_purge_tenant($1)", &[&b])
+            .await
+            .unwrap_err();
+        let message = db_message(&err);
+        assert!(
+            message.contains("system scope only") || message.contains("permission denied"),
+            "{scope:?}: {err:?}"
+        );
+        client.batch_execute("ROLLBACK").await.unwrap();
+    }
+    assert_eq!(rows_of(&app, b).await, before, "nothing of B was deleted");
+    let status: String = app
+        .superuser()
+        .await
+        .query_one("SELECT status FROM tenants WHERE id = $1", &[&b])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "deactivated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_role_can_create_no_temporary_or_public_objects() {
+    let app = spawn_app().await;
+    let client = app.app_role().await;
+    for sql in [
+        "CREATE TEMP TABLE tenants (id uuid)",
+        "CREATE TEMP VIEW shadow AS SELECT 1",
+        "CREATE TABLE public.shadow (id uuid)",
+        "CREATE FUNCTION public.shadow() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE SCHEMA shadow",
+    ] {
+        let err = client.batch_execute(sql).await.unwrap_err();
+        assert!(
+            db_message(&err).contains("permission denied"),
+            "{sql}: {err:?}"
+        );
+    }
+}
+
+/// A connection as the system role (the system scope's pool logs in with it).
+async fn system_role(app: &TestApp) -> tokio_postgres::Client {
+    common::connect(&app.state.settings.db.system_url().unwrap()).await
+}
+
+/// Rows of every tenant table (and the platform tables) seen in one transaction of `client`
+/// after `setup`.
+async fn seen_after(
+    client: &tokio_postgres::Client,
+    app: &TestApp,
+    setup: &str,
+) -> Vec<(String, i64)> {
+    let mut tables: Vec<String> = tenant_tables(app)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    tables.extend([
+        "platform_admins".to_owned(),
+        "platform_audit_log".to_owned(),
+    ]);
+    client.batch_execute("BEGIN").await.unwrap();
+    client.batch_execute(setup).await.unwrap();
+    let mut seen = Vec::new();
+    for table in tables {
+        let n: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        seen.push((table, n));
+    }
+    client.batch_execute("ROLLBACK").await.unwrap();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_role_gains_nothing_by_setting_the_system_scope() {
+    let app = spawn_app().await;
+    let (a, b) = two_tenants(&app).await;
+    app.platform_admin("root@hub.example.com").await;
+    let tenant_role = app.app_role().await;
+
+    // The system scope alone: nothing, in every tenant table and platform table.
+    let seen = seen_after(
+        &tenant_role,
+        &app,
+        "SELECT set_config('app.scope', 'system', true)",
+    )
+    .await;
+    let visible: Vec<_> = seen.iter().filter(|(_, n)| *n > 0).collect();
+    assert!(visible.is_empty(), "the tenant role saw {visible:?}");
+
+    // With its tenant set too: that tenant's rows only, as without the system scope.
+    tenant_role.batch_execute("BEGIN").await.unwrap();
+    tenant_role
+        .execute(
+            "SELECT set_config('app.tenant_id', $1, true), set_config('app.scope', 'system', true)",
+            &[&a.to_string()],
+        )
+        .await
+        .unwrap();
+    let foreign: i64 = tenant_role
+        .query_one("SELECT count(*) FROM users WHERE tenant_id <> $1", &[&a])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(foreign, 0, "rows of another tenant");
+    let updated = tenant_role
+        .execute(
+            "UPDATE users SET display_name = 'pwned' WHERE tenant_id = $1",
+            &[&b],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated, 0);
+    tenant_role.batch_execute("ROLLBACK").await.unwrap();
+
+    // The purge is not even callable.
+    tenant_role
+        .batch_execute("BEGIN; SELECT set_config('app.scope', 'system', true)")
+        .await
+        .unwrap();
+    let err = tenant_role
+        .query_one("SELECT public.hub_purge_tenant($1)", &[&b])
+        .await
+        .unwrap_err();
+    assert!(db_message(&err).contains("permission denied"), "{err:?}");
+    tenant_role.batch_execute("ROLLBACK").await.unwrap();
+
+    // The system role in the system scope sees every tenant (and the platform admin).
+    let system = system_role(&app).await;
+    let seen = seen_after(
+        &system,
+        &app,
+        "SELECT set_config('app.scope', 'system', true)",
+    )
+    .await;
+    let users = seen.iter().find(|(t, _)| t == "users").unwrap().1;
+    assert_eq!(users, 2, "both tenants' owners");
+    let admins = seen.iter().find(|(t, _)| t == "platform_admins").unwrap().1;
+    assert_eq!(admins, 1);
+    // And, without the scope, only what a tenant transaction sees.
+    let (mine, foreign) = count_as_app(&system, Some(a), "users", "tenant_id").await;
+    assert_eq!((mine, foreign), (1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_role_purges_only_in_the_system_scope() {
+    let app = spawn_app().await;
+    let (a, b) = two_tenants(&app).await;
+    app.superuser()
+        .await
+        .execute(
+            "UPDATE tenants SET status = 'deactivated', deactivated_at = now() WHERE id = $1",
+            &[&b],
+        )
+        .await
+        .unwrap();
+    let system = system_role(&app).await;
+    for setup in [
+        format!("SELECT set_config('app.tenant_id', '{a}', true)"),
+        "SELECT 1".to_owned(),
+    ] {
+        system.batch_execute("BEGIN").await.unwrap();
+        system.batch_execute(&setup).await.unwrap();
+        let err = system
+            .query_one("SELECT public.hub_purge_tenant($1)", &[&b])
+            .await
+            .unwrap_err();
+        assert!(
+            db_message(&err).contains("system scope only"),
+            "{setup}: {err:?}"
+        );
+        system.batch_execute("ROLLBACK").await.unwrap();
+    }
+    system
+        .batch_execute("BEGIN; SELECT set_config('app.scope', 'system', true)")
+        .await
+        .unwrap();
+    let deleted: i64 = system
+        .query_one("SELECT public.hub_purge_tenant($1)", &[&b])
+        .await
+        .unwrap()
+        .get(0);
+    system.batch_execute("COMMIT").await.unwrap();
+    assert!(deleted > 10, "{deleted}");
+    assert_eq!(rows_of(&app, b).await, 1, "the tombstone only");
+    assert!(rows_of(&app, a).await > 10, "A is untouched");
+}

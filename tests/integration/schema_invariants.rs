@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::fresh_database;
-use tenant_hub::config::DEFAULT_APP_ROLE;
+use tenant_hub::config::{DEFAULT_APP_ROLE, DEFAULT_SYSTEM_ROLE};
 
 async fn catalog() -> (common::TestDb, tokio_postgres::Client) {
     let db = fresh_database().await;
@@ -206,58 +206,78 @@ async fn every_tenant_table_keys_and_indexes_lead_with_tenant_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_application_role_is_plain_owns_nothing_and_cannot_truncate() {
+async fn the_application_and_system_roles_are_plain_own_nothing_and_cannot_truncate() {
     let (_db, c) = catalog().await;
-    let role = c
+    for role in [DEFAULT_APP_ROLE, DEFAULT_SYSTEM_ROLE] {
+        login_role_is_plain(&c, role).await;
+    }
+    // Only the system role's settings open the system scope.
+    let member = c
         .query_one(
-            "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1",
-            &[&DEFAULT_APP_ROLE],
+            "SELECT pg_has_role($1, $3, 'MEMBER'), pg_has_role($2, $3, 'MEMBER')",
+            &[
+                &DEFAULT_APP_ROLE,
+                &DEFAULT_SYSTEM_ROLE,
+                &tenant_hub::db::bootstrap::SYSTEM_SCOPE_ROLE,
+            ],
         )
         .await
         .unwrap();
     assert!(
-        !role.get::<_, bool>(0),
-        "the app role must not be superuser"
+        !member.get::<_, bool>(0),
+        "the app role may enter the system scope"
     );
     assert!(
-        !role.get::<_, bool>(1),
-        "the app role must not have BYPASSRLS"
+        member.get::<_, bool>(1),
+        "the system role must enter the system scope"
     );
-    assert!(role.get::<_, bool>(2), "the app role must log in");
+}
+
+async fn login_role_is_plain(c: &tokio_postgres::Client, role: &str) {
+    let attrs = c
+        .query_one(
+            "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1",
+            &[&role],
+        )
+        .await
+        .unwrap();
+    assert!(!attrs.get::<_, bool>(0), "{role} must not be superuser");
+    assert!(!attrs.get::<_, bool>(1), "{role} must not have BYPASSRLS");
+    assert!(attrs.get::<_, bool>(2), "{role} must log in");
     let owned = strings(
-        &c,
+        c,
         &format!(
             "SELECT c.relname::text FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
              JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE r.rolname = '{DEFAULT_APP_ROLE}' AND n.nspname = 'public'"
+             WHERE r.rolname = '{role}' AND n.nspname = 'public'"
         ),
     )
     .await;
-    assert!(owned.is_empty(), "the app role owns {owned:?}");
+    assert!(owned.is_empty(), "{role} owns {owned:?}");
     let truncatable = strings(
-        &c,
+        c,
         &format!(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-               AND has_table_privilege('{DEFAULT_APP_ROLE}', c.oid, 'TRUNCATE')"
+               AND has_table_privilege('{role}', c.oid, 'TRUNCATE')"
         ),
     )
     .await;
     assert!(
         truncatable.is_empty(),
-        "the app role may TRUNCATE {truncatable:?}"
+        "{role} may TRUNCATE {truncatable:?}"
     );
     let audit_writable = strings(
-        &c,
+        c,
         &format!(
             "SELECT t FROM unnest(ARRAY['audit_log', 'platform_audit_log']) t
-             WHERE has_table_privilege('{DEFAULT_APP_ROLE}', t, 'UPDATE') OR has_table_privilege('{DEFAULT_APP_ROLE}', t, 'DELETE')"
+             WHERE has_table_privilege('{role}', t, 'UPDATE') OR has_table_privilege('{role}', t, 'DELETE')"
         ),
     )
     .await;
     assert!(
         audit_writable.is_empty(),
-        "audit logs must be append-only for the app role: {audit_writable:?}"
+        "audit logs must be append-only for {role}: {audit_writable:?}"
     );
 }
 
@@ -344,4 +364,126 @@ async fn every_migration_reverts_cleanly_and_applies_again() {
     let after = su.query_one(shape, &[]).await.unwrap();
     let after: (Option<String>, Option<String>, i64) = (after.get(0), after.get(1), after.get(2));
     assert_eq!(after, before);
+}
+
+/// hub_purge_tenant is SECURITY DEFINER: it runs as a NOLOGIN role that is not a superuser,
+/// cannot bypass RLS and may do only what the purge does, with a search_path where nothing a
+/// caller creates comes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_function_runs_as_a_plain_role_with_a_pinned_search_path() {
+    let (_db, c) = catalog().await;
+    let f = c
+        .query_one(
+            "SELECT p.prosecdef, r.rolname::text, r.rolsuper, r.rolbypassrls, r.rolcanlogin,
+                    coalesce(p.proconfig, '{}')
+             FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+             WHERE p.oid = 'public.hub_purge_tenant(uuid)'::regprocedure",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(f.get::<_, bool>(0), "SECURITY DEFINER");
+    let owner: String = f.get(1);
+    assert_eq!(owner, tenant_hub::db::bootstrap::PURGE_ROLE);
+    assert!(!f.get::<_, bool>(2), "the owner must not be superuser");
+    assert!(!f.get::<_, bool>(3), "the owner must not have BYPASSRLS");
+    assert!(!f.get::<_, bool>(4), "the owner must not log in");
+    let config: Vec<String> = f.get(5);
+    assert_eq!(config, vec!["search_path=pg_catalog, pg_temp".to_owned()]);
+    // Its privileges: SELECT and DELETE in the tenant tables, UPDATE of tenants, nothing else.
+    let extra = strings(
+        &c,
+        &format!(
+            "WITH t AS ({TENANT_TABLES})
+             SELECT c.relname::text || ' ' || p.privilege FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+             CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p(privilege)
+             WHERE c.relkind IN ('r', 'p', 'v', 'm')
+               AND has_table_privilege('{owner}', c.oid, p.privilege)
+               AND NOT (c.oid IN (SELECT oid FROM t) AND p.privilege IN ('SELECT', 'DELETE'))
+               AND NOT (c.relname = 'tenants' AND p.privilege IN ('SELECT', 'UPDATE'))
+             ORDER BY 1"
+        ),
+    )
+    .await;
+    assert!(extra.is_empty(), "the purge role may also: {extra:?}");
+    let missing = strings(
+        &c,
+        &format!(
+            "SELECT name FROM ({TENANT_TABLES}) t
+             WHERE NOT has_table_privilege('{owner}', t.oid, 'SELECT, DELETE')"
+        ),
+    )
+    .await;
+    assert!(
+        missing.is_empty(),
+        "the purge role cannot empty {missing:?}"
+    );
+    // A database's own privileges are not copied from its template: `serve` (and `migrate`)
+    // apply them to the database they prepare.
+    tenant_hub::db::bootstrap::prepare(&common::db_settings(&_db.name))
+        .await
+        .unwrap();
+    let app_may = c
+        .query_one(
+            &format!(
+                "SELECT has_database_privilege('{DEFAULT_APP_ROLE}', current_database(), 'TEMP'),
+                        has_schema_privilege('{DEFAULT_APP_ROLE}', 'public', 'CREATE')"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !app_may.get::<_, bool>(0),
+        "the app role may create temp objects"
+    );
+    assert!(
+        !app_may.get::<_, bool>(1),
+        "the app role may create in public"
+    );
+}
+
+/// `serve` and `migrate` refuse a system role that RLS would not hold: a superuser, the tenant
+/// role itself, or a role that owns something in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_refuses_a_system_role_that_rls_would_not_hold() {
+    use tenant_hub::db::bootstrap::prepare;
+    let (db, c) = catalog().await;
+    let with_system_user = |user: &str| {
+        let mut settings = common::db_settings(&db.name);
+        settings.system_database_url = Some(format!(
+            "{}/{}",
+            common::pg_base().replace("postgres@", &format!("{user}@")),
+            db.name
+        ));
+        settings
+    };
+    let err = prepare(&with_system_user("postgres")).await.unwrap_err();
+    assert!(format!("{err:#}").contains("superuser"), "{err:#}");
+    let err = prepare(&with_system_user(DEFAULT_APP_ROLE))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("same role"), "{err:#}");
+
+    let owner = format!("tenant_hub_test_owner_{}", uuid::Uuid::new_v4().simple());
+    c.batch_execute(&format!(
+        "CREATE ROLE {owner} LOGIN; CREATE TABLE public.owned_by_system (id int); \
+         ALTER TABLE public.owned_by_system OWNER TO {owner}"
+    ))
+    .await
+    .unwrap();
+    let outcome = prepare(&with_system_user(&owner)).await;
+    c.batch_execute(&format!(
+        "DROP TABLE public.owned_by_system; REVOKE ALL ON DATABASE {} FROM {owner}; \
+         DROP OWNED BY {owner}; DROP ROLE {owner}",
+        db.name
+    ))
+    .await
+    .unwrap();
+    let err = outcome.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("owns relation owned_by_system"),
+        "{err:#}"
+    );
 }

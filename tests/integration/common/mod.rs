@@ -138,6 +138,8 @@ pub fn db_settings(database: &str) -> DatabaseSettings {
     DatabaseSettings {
         database_url: db_url(database),
         app_database_url: None,
+        system_database_url: None,
+        system_pool_size: 2,
         pool_size: 4,
         statement_timeout_ms: 5_000,
         acquire_timeout_ms: 3_000,
