@@ -63,6 +63,9 @@ impl Application {
         );
         let state = Arc::new(AppState::new(settings)?);
         crate::auth::password::warm_up();
+        if state.settings.graphiql_enabled() {
+            http::graphiql::warn_if_assets_missing(state.settings.graphiql_assets_dir.as_deref());
+        }
         spawn_key_reloader(state.clone());
         spawn_housekeeping(state.clone());
         crate::invalidation::spawn_listener(state.clone());
