@@ -202,6 +202,11 @@ pub struct Settings {
     #[arg(long, env = "HUB_GQL_MAX_COMPLEXITY", default_value_t = 5_000)]
     pub gql_max_complexity: usize,
 
+    /// Most lexical tokens in one document (names, punctuators, numbers, strings; not white
+    /// space, commas or comments), counted before it is parsed.
+    #[arg(long, env = "HUB_GQL_MAX_TOKENS", default_value_t = 3_000)]
+    pub gql_max_tokens: usize,
+
     /// Most aliases in one document.
     #[arg(long, env = "HUB_GQL_MAX_ALIASES", default_value_t = 30)]
     pub gql_max_aliases: usize,

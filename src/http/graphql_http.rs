@@ -130,22 +130,6 @@ fn plain_error(status: StatusCode, message: &str) -> HttpResponse {
     )
 }
 
-/// Whether the operation the request would run is a mutation (or subscription).
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::OperationType;
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    doc.operations.iter().any(|(name, op)| {
-        let selected = match (&request.operation_name, name) {
-            (Some(wanted), Some(name)) => wanted == name.as_str(),
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        selected && op.node.ty != OperationType::Query
-    })
-}
-
 /// A whole-request error in the negotiated media type.
 fn error_response_as_media(media: MediaType, e: AppError) -> HttpResponse {
     error_response_as(e, media.as_str())
@@ -209,6 +193,7 @@ async fn execute(
         state.usage.record_call(tenant_id);
     }
 
+    let over_get = matches!(source, Source::Query);
     let mut request = match source {
         Source::Body(body) => {
             if body.first() == Some(&b'[') {
@@ -231,11 +216,6 @@ async fn execute(
             }
         }
         Source::Query => match async_graphql::http::parse_query_string(req.query_string()) {
-            Ok(r) if is_mutation(&r) => {
-                return HttpResponse::MethodNotAllowed()
-                    .insert_header(("Allow", "POST"))
-                    .json(json!({ "errors": [{ "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } }] }));
-            }
             Ok(r) => r,
             Err(e) => {
                 return error_response_as_media(
@@ -284,15 +264,41 @@ async fn execute(
             AppError::bad_input("query", "the request has no query"),
         );
     }
-    let document_limits = limits::DocumentLimits {
-        max_aliases: state.settings.gql_max_aliases,
-        max_page_size: state.settings.gql_max_page_size,
-    };
-    if let Err(e) = limits::check_document(&request, document_limits) {
-        return shape(media, request_error(e), &decision);
+    // Counted on the text the request resolved to (a persisted query's too), before parsing.
+    if let Err(e) = limits::check_tokens(&request.query, state.settings.gql_max_tokens) {
+        // Refused like an oversized body, whatever the media type: nothing was parsed.
+        let mut response = shape(media, request_error(e), &decision);
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return response;
+    }
+    // Parsed once here; async-graphql executes the same document. A syntax error is left for
+    // async-graphql to report.
+    let mut operation = "anonymous".to_owned();
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        let named = request.operation_name.as_deref();
+        // After persisted queries are resolved: a hash can name a mutation too.
+        if over_get && limits::is_mutation(&doc, named) {
+            let e = AppError::bad_input("query", "mutations must be sent with POST")
+                .with_reason("mutation_over_get");
+            let mut response = error_response_as_media(media, e);
+            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            response.headers_mut().insert(
+                actix_web::http::header::ALLOW,
+                actix_web::http::header::HeaderValue::from_static("POST"),
+            );
+            return response;
+        }
+        let document_limits = limits::DocumentLimits {
+            max_aliases: state.settings.gql_max_aliases,
+            max_page_size: state.settings.gql_max_page_size,
+        };
+        if let Err(e) = limits::check_document(&doc, &request, document_limits) {
+            return shape(media, request_error(e), &decision);
+        }
+        operation = limits::operation_name(&doc, named);
+        request.set_parsed_query(doc);
     }
 
-    let operation = limits::operation_name(&request.query, request.operation_name.as_deref());
     let tenant_id = principal.tenant_id();
     let request_ctx = RequestCtx::new(principal.clone(), meta.clone());
     let writes = request_ctx.write_mark();

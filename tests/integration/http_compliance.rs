@@ -442,6 +442,177 @@ async fn in_registered_mode_only_the_registered_operations_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_of_too_many_tokens_is_refused_before_parsing_with_400() {
+    let app = spawn_app().await;
+    let many = format!("{{ {} }}", "__typename ".repeat(10_000));
+    for accept in [None, Some("application/graphql-response+json")] {
+        let resp = post(&app, accept, json!({ "query": many })).await;
+        assert_eq!(resp.status(), 400, "{accept:?}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(body.get("data").is_none(), "{body}");
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["reason"], "too_many_tokens");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "query");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("3000 tokens"),
+            "{body}"
+        );
+    }
+    // Comments and commas are not tokens; a document within the limit runs.
+    let fine = format!(
+        "{{ {} }} # {}",
+        "__typename, ".repeat(2_000),
+        "x ".repeat(5_000)
+    );
+    let body: Value = post(&app, None, json!({ "query": fine }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    // The limit is a setting, and applies to a persisted query's text too.
+    let small = spawn_app_with(|s| s.gql_max_tokens = 5).await;
+    let query = "{ me { id } __typename }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(query) } });
+    let body: Value = post(&small, None, json!({ "query": query, "extensions": ext }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "too_many_tokens");
+}
+
+/// GET with `extensions={"persistedQuery":…}` and no query text: the document is known only
+/// once the hash is resolved.
+fn get_by_hash(app: &common::TestApp, hash: &str) -> reqwest::RequestBuilder {
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
+    app.client
+        .get(format!("{}/graphql", app.address))
+        .query(&[("extensions", ext.as_str())])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_named_by_an_automatic_persisted_query_hash_is_refused_over_get() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let mutation = "mutation { logout }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(mutation) } });
+    // Registered by a POST (which may run it: this one fails, anonymous).
+    post(&app, None, json!({ "query": mutation, "extensions": ext })).await;
+    let resp = get_by_hash(&app, &sha256(mutation))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "mutation_over_get"
+    );
+    // The session was not logged out.
+    let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert!(me["data"]["me"]["id"].is_string(), "{me}");
+    // A query by hash over GET runs.
+    let query = "{ __typename }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(query) } });
+    post(&app, None, json!({ "query": query, "extensions": ext })).await;
+    let resp = get_by_hash(&app, &sha256(query)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_mutation_named_by_its_hash_is_refused_over_get() {
+    let file = std::env::temp_dir().join(format!("ops-{}.graphql", uuid::Uuid::new_v4()));
+    let logout = "mutation Logout {\n  logout\n}";
+    let me = "query Me {\n  me { id }\n}";
+    std::fs::write(
+        &file,
+        format!(
+            "{logout}\n\n{me}\n\n{}\n\n{}\n",
+            common::SIGNUP,
+            common::LOGIN
+        ),
+    )
+    .unwrap();
+    let path = file.clone();
+    let app = spawn_app_with(move |s| {
+        s.persisted_queries = tenant_hub::config::PersistedQueries::Registered;
+        s.registered_operations = Some(path);
+    })
+    .await;
+    let t = app.signup("acme").await;
+    let resp = get_by_hash(&app, &sha256(logout))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "mutation_over_get"
+    );
+    let resp = get_by_hash(&app, &sha256(me))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["data"]["me"]["id"].is_string(),
+        "the session is alive: {body}"
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unnamed_operations_are_counted_by_their_root_fields_not_variables_or_aliases() {
+    let app = spawn_app().await;
+    let created = app
+        .gql(
+            None,
+            "mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }",
+            json!({ "i": { "name": "Acme", "domain": "acme.example.com",
+                "ownerEmail": "owner@acme.example.com", "ownerPassword": common::PASSWORD } }),
+        )
+        .await;
+    assert!(created["data"]["createTenant"].is_object(), "{created}");
+    app.gql(None, "{ a: __typename }", json!({})).await;
+    let b = app
+        .gql(
+            None,
+            "query($b: String!) { t: __typename __type(name: $b) { name } }",
+            json!({ "b": "Query" }),
+        )
+        .await;
+    assert_eq!(b["data"]["t"], "Query", "{b}");
+    let text = app.metrics().await;
+    for operation in ["createTenant", "__typename", "__typename+__type"] {
+        let series = format!(
+            "hub_graphql_request_duration_seconds_count{{operation=\"{operation}\",outcome=\"ok\"}} 1"
+        );
+        assert!(text.contains(&series), "{series} in {text}");
+    }
+    for wrong in [
+        "operation=\"i\"",
+        "operation=\"a\"",
+        "operation=\"b\"",
+        "operation=\"t\"",
+    ] {
+        assert!(!text.contains(wrong), "{wrong} in {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_by_operation_errors_by_code_and_the_pool() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;

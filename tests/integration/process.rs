@@ -199,6 +199,7 @@ async fn serve_creates_its_database_logs_json_with_request_ids_and_stops_on_sigt
         .unwrap_or_else(|| panic!("no request line: {lines:?}"));
     assert_eq!(request["request_id"], "process-test-request-1", "{request}");
     assert_eq!(request["outcome"], "ok", "{request}");
+    assert_eq!(request["operation"], "__typename", "{request}");
     assert!(
         events
             .iter()
