@@ -169,6 +169,12 @@ pub struct Settings {
     #[arg(long, env = "HUB_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
+    /// Address of the Prometheus `/metrics` listener, apart from the public one (e.g.
+    /// `127.0.0.1:9090`; port 0 picks a free port). Unset: no metrics are served (they list
+    /// tenant ids and volumes, so they are never on the public listener).
+    #[arg(long, env = "HUB_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// development | production.
     #[arg(
         long = "env",

@@ -1,4 +1,5 @@
-//! The routes. `/graphql` authenticates the caller (Principal), then hands the parsed request
+//! The routes of the public listener, and of the metrics listener ([`configure_metrics`]).
+//! `/graphql` authenticates the caller (Principal), then hands the parsed request
 //! to async-graphql with the Principal and request metadata in its context.
 
 use std::{path::PathBuf, sync::Arc};
@@ -31,11 +32,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, graphiql: Option<Option<PathBuf>>
             .route(web::get().to(graphql_http::get)),
     )
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks)))
-    .service(web::resource("/metrics").route(web::get().to(metrics)))
     .service(web::resource("/export/tenant.ndjson").route(web::get().to(export_tenant)))
     .service(web::resource("/export/audit.ndjson").route(web::get().to(export_audit)))
     .service(web::resource("/healthz").route(web::get().to(healthz)))
     .service(web::resource("/readyz").route(web::get().to(readyz)));
+}
+
+/// The routes of the metrics listener (`HUB_METRICS_BIND`): `/metrics` only.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
 /// A whole-request error in the GraphQL response shape, with the code's HTTP status.
