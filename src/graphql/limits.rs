@@ -3,14 +3,15 @@
 //! parsed (a document of 10,000 `__typename` fields is cheap to send and costly to parse and
 //! run); then, on the parsed document, the number of aliases (each alias re-runs a field, so
 //! aliases multiply the cost of a document of modest depth) and the page size asked with `first`
-//! (a literal or a variable), so an oversized page is refused before anything runs. Also the
+//! (a literal or a variable), so an oversized page is refused before anything runs; and text
+//! inputs holding a NUL character (PostgreSQL cannot store one), wherever they are. Also the
 //! operation a request selects (its type, and the name used in logs and metrics).
 
 use async_graphql::{
-    Name, Value,
+    Name, Positioned, Value,
     parser::types::{
-        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
-        SelectionSet,
+        Directive, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+        Selection, SelectionSet,
     },
 };
 
@@ -297,6 +298,167 @@ pub fn check_document(
     }
 }
 
+/// Refuses a request whose text inputs hold a NUL character (U+0000, which PostgreSQL cannot
+/// store in text), in an inline literal or a variable, at any depth, before any resolver runs.
+/// `extensions.field` names the argument's path, e.g. `createTenant.input.name`.
+pub fn check_text_inputs(
+    doc: &ExecutableDocument,
+    request: &async_graphql::Request,
+) -> Result<(), AppError> {
+    let Some(op) = selected_operation(doc, request.operation_name.as_deref()) else {
+        return Ok(());
+    };
+    let variable = |name: &Name| -> Option<Value> {
+        request.variables.get(name).cloned().or_else(|| {
+            op.variable_definitions
+                .iter()
+                .find(|d| d.node.name.node == *name)
+                .and_then(|d| d.node.default_value.as_ref())
+                .map(|v| v.node.clone())
+        })
+    };
+    let mut walk = InputWalk {
+        doc,
+        variable: &variable,
+        path: Vec::new(),
+    };
+    let found = walk.directives(&op.directives) || walk.selection_set(&op.selection_set.node, 0);
+    if found {
+        return Err(AppError::bad_input(
+            &walk.path.join("."),
+            "text must not contain the NUL character (U+0000)",
+        )
+        .with_reason("nul_character"));
+    }
+    // A variable used nowhere is refused by validation; one used in a place not walked above
+    // still must not reach a resolver.
+    for (name, value) in request.variables.iter() {
+        let mut path = vec![format!("${name}")];
+        if const_has_nul(value, &mut path) {
+            return Err(AppError::bad_input(
+                &path.join("."),
+                "text must not contain the NUL character (U+0000)",
+            )
+            .with_reason("nul_character"));
+        }
+    }
+    Ok(())
+}
+
+/// The walk of [`check_text_inputs`]; `path` holds the path to the offending value once found.
+struct InputWalk<'a, F: Fn(&Name) -> Option<Value>> {
+    doc: &'a ExecutableDocument,
+    variable: &'a F,
+    path: Vec<String>,
+}
+
+impl<F: Fn(&Name) -> Option<Value>> InputWalk<'_, F> {
+    fn selection_set(&mut self, set: &SelectionSet, fragment_depth: usize) -> bool {
+        for item in &set.items {
+            let found = match &item.node {
+                Selection::Field(f) => {
+                    self.path.push(f.node.name.node.to_string());
+                    let found = f.node.arguments.iter().any(|(name, value)| {
+                        self.path.push(name.node.to_string());
+                        let found = self.argument(
+                            value
+                                .node
+                                .clone()
+                                .into_const_with(|n| (self.variable)(&n).ok_or(())),
+                        );
+                        if !found {
+                            self.path.pop();
+                        }
+                        found
+                    }) || self.directives(&f.node.directives)
+                        || self.selection_set(&f.node.selection_set.node, fragment_depth);
+                    if !found {
+                        self.path.pop();
+                    }
+                    found
+                }
+                Selection::InlineFragment(i) => {
+                    self.directives(&i.node.directives)
+                        || self.selection_set(&i.node.selection_set.node, fragment_depth)
+                }
+                // Bounded: a fragment cycle is a validation error.
+                Selection::FragmentSpread(spread) if fragment_depth < 16 => {
+                    self.directives(&spread.node.directives)
+                        || self
+                            .doc
+                            .fragments
+                            .get(&spread.node.fragment_name.node)
+                            .is_some_and(|f| {
+                                self.selection_set(&f.node.selection_set.node, fragment_depth + 1)
+                            })
+                }
+                Selection::FragmentSpread(_) => false,
+            };
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// An argument's value with its variables filled in (`Err`: a variable is missing, which
+    /// validation reports).
+    fn argument(&mut self, value: Result<Value, ()>) -> bool {
+        value.is_ok_and(|v| const_has_nul(&v, &mut self.path))
+    }
+
+    fn directives(&mut self, directives: &[Positioned<Directive>]) -> bool {
+        directives.iter().any(|d| {
+            self.path.push(format!("@{}", d.node.name.node));
+            let found = d.node.arguments.iter().any(|(name, value)| {
+                self.path.push(name.node.to_string());
+                let found = self.argument(
+                    value
+                        .node
+                        .clone()
+                        .into_const_with(|n| (self.variable)(&n).ok_or(())),
+                );
+                if !found {
+                    self.path.pop();
+                }
+                found
+            });
+            if !found {
+                self.path.pop();
+            }
+            found
+        })
+    }
+}
+
+/// Whether a value holds a NUL character in a string (or an object key); extends `path` to it.
+fn const_has_nul(value: &Value, path: &mut Vec<String>) -> bool {
+    let inner = |segment: String, item: &Value, path: &mut Vec<String>| {
+        path.push(segment);
+        let found = const_has_nul(item, path);
+        if !found {
+            path.pop();
+        }
+        found
+    };
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Enum(name) => name.contains('\0'),
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .any(|(i, item)| inner(i.to_string(), item, path)),
+        Value::Object(fields) => fields.iter().any(|(key, item)| {
+            if key.contains('\0') {
+                path.push(key.replace('\0', "\\u0000"));
+                return true;
+            }
+            inner(key.to_string(), item, path)
+        }),
+        _ => false,
+    }
+}
+
 /// Calls `f` for every field of `set`, nested ones included.
 fn page_sizes_in(set: &SelectionSet, f: &mut impl FnMut(&async_graphql::parser::types::Field)) {
     for item in &set.items {
@@ -400,6 +562,57 @@ mod tests {
 fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue } interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } possibleTypes { ...TypeRef } }
 fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
 fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+
+    #[test]
+    fn nul_characters_are_found_in_literals_variables_and_defaults_with_their_path() {
+        let check = |q: &str, vars: serde_json::Value| {
+            let request =
+                async_graphql::Request::new(q).variables(async_graphql::Variables::from_json(vars));
+            let doc = async_graphql::parser::parse_query(q).unwrap();
+            check_text_inputs(&doc, &request).map_err(|e| e.field.unwrap_or_default())
+        };
+        let none = serde_json::json!({});
+        assert_eq!(
+            check("{ f(a: \"ok\") { g(b: [\"x\", \"y\"]) } }", none.clone()),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                "mutation { f(input: { name: \"a\\u0000b\" }) { id } }",
+                none.clone()
+            ),
+            Err("f.input.name".into())
+        );
+        assert_eq!(
+            check("{ f { g(list: [\"ok\", \"\\u0000\"]) } }", none.clone()),
+            Err("f.g.list.1".into())
+        );
+        assert_eq!(
+            check(
+                "mutation($i: I!) { f(input: $i) { id } }",
+                serde_json::json!({ "i": { "outer": { "tags": ["a", "b\u{0}"] } } })
+            ),
+            Err("f.input.outer.tags.1".into())
+        );
+        assert_eq!(
+            check("query($s: String = \"\\u0000\") { f(s: $s) }", none.clone()),
+            Err("f.s".into())
+        );
+        assert_eq!(
+            check(
+                "{ ...F } fragment F on Query { f(s: \"\\u0000\") }",
+                none.clone()
+            ),
+            Err("f.s".into())
+        );
+        assert_eq!(
+            check(
+                "query($s: String) { f }",
+                serde_json::json!({ "s": "\u{0}" })
+            ),
+            Err("$s".into())
+        );
+    }
 
     #[test]
     fn the_selected_operation_decides_whether_it_is_a_mutation() {

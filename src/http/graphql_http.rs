@@ -292,7 +292,9 @@ async fn execute(
             max_aliases: state.settings.gql_max_aliases,
             max_page_size: state.settings.gql_max_page_size,
         };
-        if let Err(e) = limits::check_document(&doc, &request, document_limits) {
+        if let Err(e) = limits::check_document(&doc, &request, document_limits)
+            .and_then(|()| limits::check_text_inputs(&doc, &request))
+        {
             return shape(media, request_error(e), &decision);
         }
         operation = limits::operation_name(&doc, named);

@@ -612,6 +612,98 @@ async fn unnamed_operations_are_counted_by_their_root_fields_not_variables_or_al
     }
 }
 
+/// The count of rows of `table` in the test database (superuser: all tenants).
+async fn rows(app: &common::TestApp, table: &str) -> i64 {
+    app.superuser()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn assert_nul_refused(body: &Value, field: &str) {
+    assert!(
+        body.get("data").is_none(),
+        "refused before execution: {body}"
+    );
+    assert_eq!(error_code(body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"], "nul_character",
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_in_any_text_input_is_bad_user_input_naming_its_path() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let (tenants, roles, workspaces) = (
+        rows(&app, "tenants").await,
+        rows(&app, "roles").await,
+        rows(&app, "workspaces").await,
+    );
+
+    // In a variable, nested in an input object.
+    let body = app
+        .gql(
+            None,
+            common::SIGNUP,
+            json!({ "input": { "name": "Nul\u{0}Corp", "domain": "nul.example.com",
+                "ownerEmail": "owner@nul.example.com", "ownerPassword": common::PASSWORD } }),
+        )
+        .await;
+    assert_nul_refused(&body, "createTenant.input.name");
+
+    // In an inline literal (the GraphQL escape \u0000).
+    let body = app
+        .gql(
+            None,
+            r#"mutation { login(input: { tenant: "acme.example.com", email: "owner\u0000@acme.example.com", password: "x" }) { accessToken } }"#,
+            json!({}),
+        )
+        .await;
+    assert_nul_refused(&body, "login.input.email");
+
+    // In a list inside a variable.
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($input: CreateRoleInput!) { createRole(input: $input) { role { id } } }",
+            json!({ "input": { "name": "auditor", "permissions": ["audit:read", "users:read\u{0}"] } }),
+        )
+        .await;
+    assert_nul_refused(&body, "createRole.input.permissions.1");
+
+    // In the second of two mutation fields: the first does not run either.
+    let body = app
+        .gql(
+            Some(&t.token),
+            r#"mutation { a: createWorkspace(input: { name: "Fine" }) { workspace { id } }
+                          b: createWorkspace(input: { name: "Bad\u0000" }) { workspace { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_nul_refused(&body, "createWorkspace.input.name");
+
+    assert_eq!(rows(&app, "tenants").await, tenants);
+    assert_eq!(rows(&app, "roles").await, roles);
+    assert_eq!(rows(&app, "workspaces").await, workspaces);
+    // The same mutations without the NUL run.
+    let body = app
+        .gql(
+            Some(&t.token),
+            r#"mutation { createWorkspace(input: { name: "Fine" }) { workspace { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(
+        body["data"]["createWorkspace"]["workspace"]["id"].is_string(),
+        "{body}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_by_operation_errors_by_code_and_the_pool() {
     let app = spawn_app().await;
