@@ -169,6 +169,21 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// The error of a whole request (refused before execution): no `path`, and no
+    /// `locations`, as it points at no place in the document.
+    pub fn to_server_error(&self) -> async_graphql::ServerError {
+        let e = self.to_graphql();
+        async_graphql::ServerError {
+            message: e.message,
+            source: e.source,
+            locations: Vec::new(),
+            path: Vec::new(),
+            extensions: e.extensions,
+        }
+    }
+}
+
 impl fmt::Debug for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("AppError");

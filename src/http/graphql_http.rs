@@ -23,7 +23,7 @@ use crate::{
     config::PersistedQueries,
     error::AppError,
     graphql::{HubSchema, admin_reads, context::RequestCtx, limits},
-    http::{meta::RequestMeta, routes::error_response_as},
+    http::{meta::RequestMeta, null_propagation, routes::error_response_as},
     ratelimit::Decision,
 };
 
@@ -186,8 +186,7 @@ async fn execute(
         let mut builder = HttpResponse::TooManyRequests();
         rate_headers(&mut builder, &d);
         builder.insert_header(("Retry-After", d.reset_secs.to_string()));
-        return builder
-            .json(json!({ "errors": [err.to_graphql().into_server_error(Default::default())] }));
+        return builder.json(json!({ "errors": [err.to_server_error()] }));
     }
     if let Some((tenant_id, _)) = tenant {
         state.usage.record_call(tenant_id);
@@ -309,9 +308,19 @@ async fn execute(
     let timeout = Duration::from_millis(state.settings.gql_timeout_ms);
     // Whatever the resolvers log (an internal error's cause) carries the request id.
     let span = tracing::info_span!("request", request_id = %meta.request_id);
+    // Kept for null propagation, which needs the document only when a field failed.
+    let (query, named) = (request.query.clone(), request.operation_name.clone());
     let execution = schema.execute(request).instrument(span);
     let mut answer = match tokio::time::timeout(timeout, execution).await {
-        Ok(r) => Answer::from(r),
+        Ok(mut r) => {
+            null_propagation::propagate(
+                null_propagation::FieldTypes::of_hub(),
+                &query,
+                named.as_deref(),
+                &mut r,
+            );
+            Answer::from(r)
+        }
         Err(_) => {
             let mut e = AppError::new(
                 crate::ErrorCode::Internal,
@@ -321,9 +330,7 @@ async fn execute(
             // The request was valid and its execution was cut short: `data: null`, not a
             // request error (those are the client's fault).
             Answer::new(
-                async_graphql::Response::from_errors(vec![
-                    e.to_graphql().into_server_error(Default::default()),
-                ]),
+                async_graphql::Response::from_errors(vec![e.to_server_error()]),
                 false,
             )
         }
@@ -332,9 +339,7 @@ async fn execute(
     if let Err(e) = admin_reads::record(state, &principal, &meta, &operation, &admin_reads).await {
         // An admin's read that could not be recorded is not answered.
         answer = Answer::new(
-            async_graphql::Response::from_errors(vec![
-                e.to_graphql().into_server_error(Default::default()),
-            ]),
+            async_graphql::Response::from_errors(vec![e.to_server_error()]),
             false,
         );
     }
@@ -375,7 +380,7 @@ impl Answer {
 
 fn request_error(e: AppError) -> Answer {
     Answer::from(async_graphql::Response::from_errors(vec![
-        e.to_graphql().into_server_error(Default::default()),
+        e.to_server_error(),
     ]))
 }
 

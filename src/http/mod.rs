@@ -4,6 +4,7 @@
 pub mod graphiql;
 pub mod graphql_http;
 pub mod meta;
+pub mod null_propagation;
 pub mod routes;
 
 pub use routes::configure;

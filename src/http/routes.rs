@@ -50,17 +50,15 @@ pub fn error_response(err: AppError) -> HttpResponse {
 
 /// [`error_response`] in the media type the client negotiated (GraphQL answers).
 pub fn error_response_as(err: AppError, content_type: &str) -> HttpResponse {
-    err.log_cause();
     let status =
         StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let gql = err.to_graphql();
     let mut builder = HttpResponse::build(status);
     if let Some(retry) = err.retry_after_secs {
         builder.insert_header(("Retry-After", retry.to_string()));
     }
-    builder.content_type(content_type).body(
-        serde_json::json!({ "errors": [gql.into_server_error(Default::default())] }).to_string(),
-    )
+    builder
+        .content_type(content_type)
+        .body(serde_json::json!({ "errors": [err.to_server_error()] }).to_string())
 }
 
 #[derive(serde::Deserialize)]

@@ -612,6 +612,90 @@ async fn unnamed_operations_are_counted_by_their_root_fields_not_variables_or_al
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_non_null_field_nulls_its_nearest_nullable_parent_or_data() {
+    let app = spawn_app().await;
+    // owner.roles ([Role!]!) is refused to an anonymous caller; every field up to the root is
+    // non-null, so `data` is null (the tenant was created: mutation fields are not undone).
+    let body = app
+        .gql(
+            None,
+            "mutation($input: CreateTenantInput!) { createTenant(input: $input) {
+                tenant { id } owner { id roles { name } } } }",
+            json!({ "input": { "name": "Acme", "domain": "acme.example.com",
+                "ownerEmail": "owner@acme.example.com", "ownerPassword": common::PASSWORD } }),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert!(body.get("data").is_some(), "{body}");
+    assert_eq!(
+        body["errors"][0]["path"],
+        json!(["createTenant", "owner", "roles"]),
+        "{body}"
+    );
+    // The second of two mutation fields fails: its null reaches `data`.
+    let login = |password: &str| {
+        format!(
+            r#"login(input: {{ tenant: "acme.example.com", email: "owner@acme.example.com", password: "{password}" }}) {{ tokenType }}"#
+        )
+    };
+    let body = app
+        .gql(
+            None,
+            &format!(
+                "mutation {{ a: {} b: {} }}",
+                login(common::PASSWORD),
+                login("wrong")
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["b"]), "{body}");
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+    // Without a failure nothing changes.
+    let body = app
+        .gql(
+            None,
+            &format!("mutation {{ a: {} }}", login(common::PASSWORD)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["a"]["tokenType"], "Bearer", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_before_execution_carry_no_location() {
+    let app = spawn_app_with(|s| s.anonymous_requests_per_minute = 1).await;
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth("not-a-token")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["errors"][0].get("locations").is_none(), "{body}");
+    assert!(body["errors"][0].get("path").is_none(), "{body}");
+    post(&app, None, json!({ "query": "{ __typename }" })).await;
+    let resp = post(&app, None, json!({ "query": "{ __typename }" })).await;
+    assert_eq!(resp.status(), 429);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    assert!(body["errors"][0].get("locations").is_none(), "{body}");
+    // Limits refused before execution too.
+    let many = format!("{{ {} }}", "__typename ".repeat(4_000));
+    let limited = spawn_app().await;
+    let body: Value = post(&limited, None, json!({ "query": many }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["errors"][0].get("locations").is_none(), "{body}");
+}
+
 /// The count of rows of `table` in the test database (superuser: all tenants).
 async fn rows(app: &common::TestApp, table: &str) -> i64 {
     app.superuser()
