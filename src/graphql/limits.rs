@@ -274,7 +274,9 @@ pub fn check_document(
                 if let Ok(Value::Number(n)) = asked
                     && let Some(n) = n.as_i64()
                 {
-                    largest = Some(largest.map_or(n, |l| l.max(n)));
+                    // The page furthest out of bounds, below or above.
+                    let out = |n: i64| if n < 0 { i64::MAX } else { n };
+                    largest = Some(largest.map_or(n, |l| if out(n) > out(l) { n } else { l }));
                 }
             }
         });
@@ -286,7 +288,7 @@ pub fn check_document(
         visit(&fragment.node.selection_set.node);
     }
     match largest {
-        Some(n) if n > limits.max_page_size => {
+        Some(n) if !(0..=limits.max_page_size).contains(&n) => {
             let mut e = AppError::bad_input(
                 "first",
                 format!("first must be between 0 and {}", limits.max_page_size),
@@ -667,6 +669,20 @@ fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofT
         assert!(check(q, none.clone()).is_err());
         assert!(check(q, serde_json::json!({ "n": 5 })).is_ok());
         let q = "{ ...F } fragment F on Query { users(first: 99) { totalCount } }";
-        assert!(check(q, none).is_err());
+        assert!(check(q, none.clone()).is_err());
+        // Below the bounds too, with the same message.
+        let low = |q: &str| {
+            let request = async_graphql::Request::new(q);
+            let doc = async_graphql::parser::parse_query(q).unwrap();
+            check_document(&doc, &request, limits).unwrap_err().message
+        };
+        assert_eq!(
+            low("{ users(first: -1) { totalCount } }"),
+            "first must be between 0 and 50"
+        );
+        assert_eq!(
+            low("{ users(first: 51) { totalCount } }"),
+            "first must be between 0 and 50"
+        );
     }
 }

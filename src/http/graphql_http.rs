@@ -92,10 +92,14 @@ enum Source {
 
 pub async fn post(
     req: HttpRequest,
-    body: web::Bytes,
+    body: Result<web::Bytes, actix_web::Error>,
     state: web::Data<Arc<AppState>>,
     schema: web::Data<HubSchema>,
 ) -> HttpResponse {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return body_error(&e, state.settings.max_body_bytes),
+    };
     let content_type = req
         .headers()
         .get("content-type")
@@ -122,6 +126,26 @@ pub async fn get(
     schema: web::Data<HubSchema>,
 ) -> HttpResponse {
     execute(req, Source::Query, &state, &schema).await
+}
+
+/// A body that could not be read, as JSON with a code: 413 when it is over the limit.
+fn body_error(e: &actix_web::Error, max_body_bytes: usize) -> HttpResponse {
+    use actix_web::error::PayloadError;
+    match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => {
+            let mut response = error_response_as(
+                AppError::bad_input(
+                    "body",
+                    format!("the body is larger than {max_body_bytes} bytes"),
+                )
+                .with_reason("body_too_large"),
+                JSON,
+            );
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            response
+        }
+        _ => plain_error(StatusCode::BAD_REQUEST, "the body could not be read"),
+    }
 }
 
 fn plain_error(status: StatusCode, message: &str) -> HttpResponse {

@@ -56,9 +56,34 @@ pub fn error_response_as(err: AppError, content_type: &str) -> HttpResponse {
     if let Some(retry) = err.retry_after_secs {
         builder.insert_header(("Retry-After", retry.to_string()));
     }
+    if let Some(challenge) = www_authenticate(&err) {
+        builder.insert_header((actix_web::http::header::WWW_AUTHENTICATE, challenge));
+    }
     builder
         .content_type(content_type)
         .body(serde_json::json!({ "errors": [err.to_server_error()] }).to_string())
+}
+
+/// The challenge of a 401 (RFC 6750, section 3): `error="invalid_token"` when a credential was
+/// sent and refused, `invalid_request` when the header is malformed, none when none was sent.
+fn www_authenticate(err: &AppError) -> Option<String> {
+    if err.code != crate::ErrorCode::Unauthenticated {
+        return None;
+    }
+    let error = match err.reason {
+        Some("token_expired" | "token_invalid" | "api_key_invalid") => "invalid_token",
+        Some("authorization_malformed") => "invalid_request",
+        _ => return Some(r#"Bearer realm="tenant-hub""#.to_owned()),
+    };
+    // The description is one of the hub's own messages: no quote or backslash to escape.
+    let description: String = err
+        .message
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect();
+    Some(format!(
+        r#"Bearer realm="tenant-hub", error="{error}", error_description="{description}""#
+    ))
 }
 
 #[derive(serde::Deserialize)]

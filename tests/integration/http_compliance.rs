@@ -139,7 +139,12 @@ async fn only_json_posts_and_get_queries_are_accepted_and_large_bodies_are_refus
         .unwrap();
     assert_eq!(query.status(), 200);
     let big = json!({ "query": format!("{{ __typename }} #{}", "x".repeat(4096)) });
-    assert_eq!(post(&app, None, big).await.status(), 413);
+    let resp = post(&app, None, big).await;
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "body_too_large");
     let batch = app
         .client
         .post(&url)
@@ -694,6 +699,27 @@ async fn refusals_before_execution_carry_no_location() {
         .await
         .unwrap();
     assert!(body["errors"][0].get("locations").is_none(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_sizes_out_of_bounds_either_way_get_the_same_message() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    for first in [-1, 101, 5000] {
+        let body = app
+            .gql(
+                Some(&t.token),
+                "query($n: Int) { users(first: $n) { totalCount } }",
+                json!({ "n": first }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{first}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "first");
+        assert_eq!(
+            body["errors"][0]["message"], "first must be between 0 and 100",
+            "{first}: {body}"
+        );
+    }
 }
 
 /// The count of rows of `table` in the test database (superuser: all tenants).
