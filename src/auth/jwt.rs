@@ -187,7 +187,7 @@ impl TokenIssuer {
         let refuse = |why: &str| {
             tracing::debug!(reason = why, "access token refused");
             AppError::unauthenticated("invalid access token; log in again")
-                .with_reason("token_invalid")
+                .with_reason(crate::error::Reason::TokenInvalid)
         };
         let header = decode_header(token).map_err(|_| refuse("malformed header"))?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
@@ -212,7 +212,7 @@ impl TokenIssuer {
             // An expired token is refreshed; any other refusal means logging in again.
             if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) {
                 return AppError::unauthenticated("the access token has expired; refresh it")
-                    .with_reason("token_expired");
+                    .with_reason(crate::error::Reason::TokenExpired);
             }
             refuse(&e.to_string())
         })?;

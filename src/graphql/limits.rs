@@ -112,7 +112,7 @@ pub fn check_tokens(text: &str, max: usize) -> Result<(), AppError> {
             "query",
             format!("the document has more than {max} tokens; send a smaller document"),
         )
-        .with_reason("too_many_tokens"));
+        .with_reason(crate::error::Reason::TooManyTokens));
     }
     Ok(())
 }
@@ -293,7 +293,7 @@ pub fn check_document(
                 "first",
                 format!("first must be between 0 and {}", limits.max_page_size),
             );
-            e.reason = Some("page_size");
+            e.reason = Some(crate::error::Reason::PageSize);
             Err(e)
         }
         _ => Ok(()),
@@ -330,7 +330,7 @@ pub fn check_text_inputs(
             &walk.path.join("."),
             "text must not contain the NUL character (U+0000)",
         )
-        .with_reason("nul_character"));
+        .with_reason(crate::error::Reason::NulCharacter));
     }
     // A variable used nowhere is refused by validation; one used in a place not walked above
     // still must not reach a resolver.
@@ -341,7 +341,7 @@ pub fn check_text_inputs(
                 &path.join("."),
                 "text must not contain the NUL character (U+0000)",
             )
-            .with_reason("nul_character"));
+            .with_reason(crate::error::Reason::NulCharacter));
         }
     }
     Ok(())
@@ -547,7 +547,7 @@ mod tests {
         assert!(check_tokens(&many, 3000).is_err());
         assert_eq!(
             check_tokens(&many, 3000).unwrap_err().reason,
-            Some("too_many_tokens")
+            Some(crate::error::Reason::TooManyTokens)
         );
         assert!(check_tokens(&many, 10_002).is_ok());
         assert!(check_tokens("{ __typename }", 3).is_ok());

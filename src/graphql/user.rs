@@ -538,7 +538,7 @@ impl UserMutation {
                     if active >= tenant.limits().users as i64 {
                         return Err(
                             AppError::quota_exceeded("the tenant's user limit is reached")
-                                .with_reason("users"),
+                                .with_reason(crate::error::Reason::Users),
                         );
                     }
                     UserRow::set_password(conn, user.id, &password_hash).await?;

@@ -134,11 +134,11 @@ fn body_error(e: &actix_web::Error, max_body_bytes: usize) -> HttpResponse {
     match e.as_error::<PayloadError>() {
         Some(PayloadError::Overflow) => {
             let mut response = error_response_as(
-                AppError::bad_input(
+                &AppError::bad_input(
                     "body",
                     format!("the body is larger than {max_body_bytes} bytes"),
                 )
-                .with_reason("body_too_large"),
+                .with_reason(crate::error::Reason::BodyTooLarge),
                 JSON,
             );
             *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
@@ -156,7 +156,7 @@ fn plain_error(status: StatusCode, message: &str) -> HttpResponse {
 
 /// A whole-request error in the negotiated media type.
 fn error_response_as_media(media: MediaType, e: AppError) -> HttpResponse {
-    error_response_as(e, media.as_str())
+    error_response_as(&e, media.as_str())
 }
 
 fn rate_headers(builder: &mut HttpResponseBuilder, d: &Decision) {
@@ -188,7 +188,7 @@ async fn execute(
         .and_then(|v| v.to_str().ok());
     let principal = match authenticate(state, authorization, &meta.ip).await {
         Ok(p) => p,
-        Err(e) => return error_response_as(e, media.as_str()),
+        Err(e) => return error_response_as(&e, media.as_str()),
     };
     let tenant = principal.rate_limited_tenant();
     let decision = match (&principal, tenant) {
@@ -271,7 +271,7 @@ async fn execute(
                 return error_response_as_media(
                     media,
                     AppError::forbidden("only registered operations run on this hub")
-                        .with_reason("unregistered_operation"),
+                        .with_reason(crate::error::Reason::UnregisteredOperation),
                 );
             }
         }
@@ -302,7 +302,7 @@ async fn execute(
         // After persisted queries are resolved: a hash can name a mutation too.
         if over_get && limits::is_mutation(&doc, named) {
             let e = AppError::bad_input("query", "mutations must be sent with POST")
-                .with_reason("mutation_over_get");
+                .with_reason(crate::error::Reason::MutationOverGet);
             let mut response = error_response_as_media(media, e);
             *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
             response.headers_mut().insert(
@@ -337,12 +337,9 @@ async fn execute(
     let execution = schema.execute(request).instrument(span);
     let mut answer = match tokio::time::timeout(timeout, execution).await {
         Ok(mut r) => {
-            null_propagation::propagate(
-                null_propagation::FieldTypes::of_hub(),
-                &query,
-                named.as_deref(),
-                &mut r,
-            );
+            let types = null_propagation::FieldTypes::of_hub();
+            null_propagation::propagate(types, &query, named.as_deref(), &mut r);
+            types.explain_coercion_errors(&mut r);
             Answer::from(r)
         }
         Err(_) => {
@@ -350,7 +347,7 @@ async fn execute(
                 crate::ErrorCode::Internal,
                 "the request took too long and was cancelled",
             );
-            e.reason = Some("timeout");
+            e.reason = Some(crate::error::Reason::Timeout);
             // The request was valid and its execution was cut short: `data: null`, not a
             // request error (those are the client's fault).
             Answer::new(
@@ -428,6 +425,15 @@ impl Answer {
             let ext = error.extensions.get_or_insert_with(Default::default);
             if ext.get("code").is_none() {
                 ext.set("code", "BAD_USER_INPUT");
+                // async-graphql's "Invalid value for argument "input.branding.colors", …":
+                // the argument's path is the field at fault.
+                if let Some(path) = error
+                    .message
+                    .strip_prefix("Invalid value for argument \"")
+                    .and_then(|rest| rest.split('"').next())
+                {
+                    ext.set("field", path.to_owned());
+                }
             }
             if let Some(async_graphql::Value::String(code)) = ext.get("code") {
                 codes.push(code.clone());

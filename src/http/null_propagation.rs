@@ -8,6 +8,9 @@
 //! `data` itself. This module does that after execution, from each error's path, the document
 //! and the schema's field types, so a response without errors costs nothing (a resolver
 //! extension would be called for every field of every response).
+//!
+//! The same field types give async-graphql's coercion errors of arguments (`Failed to parse
+//! "JSON": …`) the input path they are about, as `extensions.field`.
 
 use std::collections::HashMap;
 
@@ -22,6 +25,10 @@ use async_graphql::{
 /// The declared type of every field of every object and interface, read from the SDL once.
 pub struct FieldTypes {
     fields: HashMap<String, HashMap<String, Type>>,
+    /// The arguments of each root field: (root type, field) → (argument, type).
+    arguments: HashMap<(String, String), Vec<(String, Type)>>,
+    /// The fields of each input object.
+    inputs: HashMap<String, Vec<(String, Type)>>,
     query: String,
     mutation: String,
 }
@@ -32,17 +39,40 @@ impl FieldTypes {
         let doc = async_graphql::parser::parse_schema(sdl)?;
         let mut types = FieldTypes {
             fields: HashMap::new(),
+            arguments: HashMap::new(),
+            inputs: HashMap::new(),
             query: "Query".to_owned(),
             mutation: "Mutation".to_owned(),
         };
         for definition in doc.definitions {
             match definition {
                 TypeSystemDefinition::Type(t) => {
+                    let owner = t.node.name.node.to_string();
                     let fields = match t.node.kind {
                         TypeKind::Object(o) => o.fields,
                         TypeKind::Interface(i) => i.fields,
+                        TypeKind::InputObject(i) => {
+                            types.inputs.insert(
+                                owner,
+                                i.fields
+                                    .into_iter()
+                                    .map(|f| (f.node.name.node.to_string(), f.node.ty.node))
+                                    .collect(),
+                            );
+                            continue;
+                        }
                         _ => continue,
                     };
+                    for f in &fields {
+                        types.arguments.insert(
+                            (owner.clone(), f.node.name.node.to_string()),
+                            f.node
+                                .arguments
+                                .iter()
+                                .map(|a| (a.node.name.node.to_string(), a.node.ty.node.clone()))
+                                .collect(),
+                        );
+                    }
                     types.fields.insert(
                         t.node.name.node.to_string(),
                         fields
@@ -73,6 +103,84 @@ impl FieldTypes {
         TYPES.get_or_init(|| {
             FieldTypes::from_sdl(&crate::graphql::sdl()).expect("the hub's own SDL parses")
         })
+    }
+
+    /// The input path of an async-graphql coercion error of a root field's argument, from the
+    /// types it names: `Failed to parse "JSON": invalid type: sequence, expected a map
+    /// (occurred while parsing "BrandingInput") (occurred while parsing
+    /// "UpdateTenantSettingsInput")` on `updateTenantSettings` is `input.branding.colors`,
+    /// with the cause `invalid type: sequence, expected a map`. None when a step is ambiguous.
+    pub fn coercion_error_path(&self, root_field: &str, message: &str) -> Option<(String, String)> {
+        let rest = message.strip_prefix("Failed to parse \"")?;
+        let (leaf, rest) = rest.split_once("\": ")?;
+        let (cause, chain) = match rest.find(" (occurred while parsing \"") {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        // Outermost type last in the message: walk it from the argument inwards.
+        let mut names: Vec<&str> = chain
+            .split(" (occurred while parsing \"")
+            .filter_map(|p| p.strip_suffix("\")"))
+            .collect();
+        names.reverse();
+        names.push(leaf);
+        let base = |t: &Type| -> String {
+            let mut t = t;
+            while let BaseType::List(inner) = &t.base {
+                t = inner;
+            }
+            named_type(t).unwrap_or_default().to_owned()
+        };
+        let unique = |candidates: Vec<&String>| -> Option<String> {
+            match candidates.as_slice() {
+                [one] => Some((*one).clone()),
+                _ => None,
+            }
+        };
+        let arguments = [&self.mutation, &self.query]
+            .into_iter()
+            .find_map(|root| self.arguments.get(&(root.clone(), root_field.to_owned())))?;
+        let first = names.first()?;
+        let mut path = vec![unique(
+            arguments
+                .iter()
+                .filter(|(_, t)| base(t) == *first)
+                .map(|(n, _)| n)
+                .collect(),
+        )?];
+        for pair in names.windows(2) {
+            let fields = self.inputs.get(pair[0])?;
+            path.push(unique(
+                fields
+                    .iter()
+                    .filter(|(_, t)| base(t) == pair[1])
+                    .map(|(n, _)| n)
+                    .collect(),
+            )?);
+        }
+        Some((path.join("."), cause.to_owned()))
+    }
+
+    /// Gives async-graphql's coercion errors of root-field arguments the `field` they are
+    /// about and a message that says it.
+    pub fn explain_coercion_errors(&self, response: &mut async_graphql::Response) {
+        for error in &mut response.errors {
+            let [PathSegment::Field(root_field)] = error.path.as_slice() else {
+                continue;
+            };
+            let has_code = error
+                .extensions
+                .as_ref()
+                .is_some_and(|e| e.get("code").is_some());
+            if has_code {
+                continue;
+            }
+            if let Some((field, cause)) = self.coercion_error_path(root_field, &error.message) {
+                error.message = format!("{field}: {cause}");
+                let ext = error.extensions.get_or_insert_with(Default::default);
+                ext.set("field", field);
+            }
+        }
     }
 
     fn field(&self, owner: &str, name: &str) -> Option<&Type> {
@@ -292,6 +400,28 @@ mod tests {
         }
         propagate(&types, query, None, &mut response);
         response.data.into_json().unwrap()
+    }
+
+    #[test]
+    fn coercion_errors_get_the_path_of_their_input() {
+        let types = FieldTypes::from_sdl(
+            "type Query { me: User }
+             type Mutation { update(input: SettingsInput!, other: Int): User }
+             type User { id: ID! }
+             scalar JSON
+             input SettingsInput { name: String branding: BrandingInput }
+             input BrandingInput { logo: String colors: JSON }",
+        )
+        .unwrap();
+        let message = "Failed to parse \"JSON\": invalid type: sequence, expected a map (occurred while parsing \"BrandingInput\") (occurred while parsing \"SettingsInput\")";
+        assert_eq!(
+            types.coercion_error_path("update", message),
+            Some((
+                "input.branding.colors".to_owned(),
+                "invalid type: sequence, expected a map".to_owned()
+            ))
+        );
+        assert_eq!(types.coercion_error_path("update", "something else"), None);
     }
 
     #[test]

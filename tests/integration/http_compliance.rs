@@ -722,6 +722,26 @@ async fn page_sizes_out_of_bounds_either_way_get_the_same_message() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_argument_of_the_wrong_shape_names_its_path_as_the_field() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id } } }",
+            json!({ "input": { "branding": { "colors": ["#fff"] } } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "input.branding.colors",
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("input.branding.colors: "), "{message}");
+}
+
 /// The count of rows of `table` in the test database (superuser: all tenants).
 async fn rows(app: &common::TestApp, table: &str) -> i64 {
     app.superuser()
