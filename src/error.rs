@@ -42,6 +42,23 @@ impl ErrorCode {
         }
     }
 
+    /// The code of its wire string (`"FORBIDDEN"`).
+    pub fn parse(code: &str) -> Option<ErrorCode> {
+        [
+            ErrorCode::Unauthenticated,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::BadUserInput,
+            ErrorCode::Conflict,
+            ErrorCode::RateLimited,
+            ErrorCode::QuotaExceeded,
+            ErrorCode::TenantInactive,
+            ErrorCode::Internal,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == code)
+    }
+
     /// The HTTP status used when this error answers a whole request (not a GraphQL field).
     pub fn http_status(self) -> u16 {
         match self {

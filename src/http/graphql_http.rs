@@ -165,6 +165,37 @@ fn rate_headers(builder: &mut HttpResponseBuilder, d: &Decision) {
     builder.insert_header(("RateLimit-Reset", d.reset_secs.to_string()));
 }
 
+/// Applies the rate limit of an authenticated caller (its tenant's quota, or its IP's when
+/// anonymous) and counts the call; `Err` is the refusing decision (counted in /metrics).
+pub fn admit(
+    state: &Arc<AppState>,
+    principal: &Principal,
+    meta: &RequestMeta,
+) -> Result<Option<Decision>, Decision> {
+    let tenant = principal.rate_limited_tenant();
+    let decision = match (principal, tenant) {
+        (_, Some((tenant_id, per_minute))) => {
+            let d = state.rate_limits.check_tenant(tenant_id, per_minute);
+            alerts::api_rate(state, tenant_id, &d);
+            Some(d)
+        }
+        (Principal::Anonymous, None) => Some(state.rate_limits.check_anonymous(&meta.ip)),
+        _ => None,
+    };
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        state.metrics.rate_limited(if tenant.is_some() {
+            "tenant"
+        } else {
+            "anonymous"
+        });
+        return Err(d);
+    }
+    if let Some((tenant_id, _)) = tenant {
+        state.usage.record_call(tenant_id);
+    }
+    Ok(decision)
+}
+
 /// Authenticates, applies the rate limit (before any parsing), counts the call, checks the
 /// document's limits, runs it (bounded in time), and shapes the answer.
 async fn execute(
@@ -190,31 +221,16 @@ async fn execute(
         Ok(p) => p,
         Err(e) => return error_response_as(&e, media.as_str()),
     };
-    let tenant = principal.rate_limited_tenant();
-    let decision = match (&principal, tenant) {
-        (_, Some((tenant_id, per_minute))) => {
-            let d = state.rate_limits.check_tenant(tenant_id, per_minute);
-            alerts::api_rate(state, tenant_id, &d);
-            Some(d)
+    let decision = match admit(state, &principal, &meta) {
+        Ok(d) => d,
+        Err(d) => {
+            let err = AppError::rate_limited(d.reset_secs);
+            let mut builder = HttpResponse::TooManyRequests();
+            rate_headers(&mut builder, &d);
+            builder.insert_header(("Retry-After", d.reset_secs.to_string()));
+            return builder.json(json!({ "errors": [err.to_server_error()] }));
         }
-        (Principal::Anonymous, None) => Some(state.rate_limits.check_anonymous(&meta.ip)),
-        _ => None,
     };
-    if let Some(d) = decision.filter(|d| !d.allowed) {
-        state.metrics.rate_limited(if tenant.is_some() {
-            "tenant"
-        } else {
-            "anonymous"
-        });
-        let err = AppError::rate_limited(d.reset_secs);
-        let mut builder = HttpResponse::TooManyRequests();
-        rate_headers(&mut builder, &d);
-        builder.insert_header(("Retry-After", d.reset_secs.to_string()));
-        return builder.json(json!({ "errors": [err.to_server_error()] }));
-    }
-    if let Some((tenant_id, _)) = tenant {
-        state.usage.record_call(tenant_id);
-    }
 
     let over_get = matches!(source, Source::Query);
     let mut request = match source {

@@ -31,6 +31,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, graphiql: Option<Option<PathBuf>>
             .route(web::post().to(graphql_http::post))
             .route(web::get().to(graphql_http::get)),
     )
+    .service(
+        web::resource("/tenant-context").route(web::get().to(crate::http::tenant_context::get)),
+    )
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks)))
     .service(web::resource("/export/tenant.ndjson").route(web::get().to(export_tenant)))
     .service(web::resource("/export/audit.ndjson").route(web::get().to(export_audit)))

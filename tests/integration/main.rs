@@ -23,3 +23,4 @@ mod role_permissions;
 mod schema_invariants;
 mod schema_sdl;
 mod server;
+mod tenant_context;
