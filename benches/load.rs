@@ -161,11 +161,14 @@ async fn main() {
     .await
     .expect("seeding");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, metrics_port) = (free_port(), free_port());
     let keys = std::env::temp_dir().join("tenant-hub-load-keys");
     let hub = Hub(Command::new(env!("CARGO_BIN_EXE_tenant-hub"))
         .args([
@@ -178,12 +181,14 @@ async fn main() {
             keys.to_str().unwrap(),
         ])
         .env("HUB_ENV", "production")
+        .env("HUB_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
         .env("RUST_LOG", "warn")
         .env("HUB_ANONYMOUS_REQUESTS_PER_MINUTE", "100000000")
         .env("HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE", "100000")
         .spawn()
         .expect("the hub starts"));
     let base = format!("http://127.0.0.1:{port}");
+    let metrics = format!("http://127.0.0.1:{metrics_port}");
     let client = reqwest::Client::new();
     for _ in 0..100 {
         if client
@@ -302,9 +307,9 @@ async fn main() {
         for conns in [16, 64] {
             peak = peak.max(peak_rss_mb(hub.0.id()));
             reset_peak_rss(hub.0.id());
-            let before = statements(&client, &base).await;
+            let before = statements(&client, &metrics).await;
             let run = drive(&base, requests.clone(), conns, secs).await;
-            let after = statements(&client, &base).await;
+            let after = statements(&client, &metrics).await;
             println!(
                 "| {name} | {conns} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.0} |",
                 run.rps,

@@ -48,6 +48,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics` listener (HUB_METRICS_BIND): its port and its running server.
+    metrics: Option<(u16, actix_web::dev::ServerHandle)>,
     state: Arc<AppState>,
 }
 
@@ -64,6 +66,9 @@ impl Application {
         );
         let state = Arc::new(AppState::new(settings)?);
         crate::auth::password::warm_up();
+        if state.settings.graphiql_enabled() {
+            http::graphiql::warn_if_assets_missing(state.settings.graphiql_assets_dir.as_deref());
+        }
         spawn_key_reloader(state.clone());
         spawn_housekeeping(state.clone());
         crate::invalidation::spawn_listener(state.clone());
@@ -116,11 +121,21 @@ impl Application {
         if state.settings.workers > 0 {
             server = server.workers(state.settings.workers);
         }
+        let metrics = match &state.settings.metrics_bind {
+            Some(bind) => Some(metrics_server(bind, web::Data::new(state.clone()))?),
+            None => None,
+        };
         Ok(Application {
             port,
             server: server.run(),
+            metrics,
             state,
         })
+    }
+
+    /// The port of the `/metrics` listener, when HUB_METRICS_BIND is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -135,6 +150,9 @@ impl Application {
     /// and writes the API-call counts not yet flushed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        if let Some((_, metrics)) = &self.metrics {
+            metrics.stop(true).await;
+        }
         // Pooled connections opened on the stopped workers' runtimes are closed now; the
         // pool replaces a broken one on the next checkout, so a retry gets a live one.
         for attempt in 1..=3 {
@@ -223,6 +241,30 @@ impl AppState {
             apq,
         })
     }
+}
+
+/// The `/metrics` listener: one worker, its own address, stopped with the public server.
+fn metrics_server(
+    bind: &str,
+    state: web::Data<Arc<AppState>>,
+) -> anyhow::Result<(u16, actix_web::dev::ServerHandle)> {
+    let listener = TcpListener::bind(bind)
+        .with_context(|| format!("cannot listen on HUB_METRICS_BIND {bind}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(http::routes::configure_metrics)
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    tracing::info!(port, "metrics listening");
+    Ok((port, handle))
 }
 
 fn spawn_key_reloader(state: Arc<AppState>) {

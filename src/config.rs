@@ -211,6 +211,12 @@ pub struct Settings {
     #[arg(long, env = "HUB_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
+    /// Address of the Prometheus `/metrics` listener, apart from the public one (e.g.
+    /// `127.0.0.1:9090`; port 0 picks a free port). Unset: no metrics are served (they list
+    /// tenant ids and volumes, so they are never on the public listener).
+    #[arg(long, env = "HUB_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// development | production.
     #[arg(
         long = "env",
@@ -243,6 +249,11 @@ pub struct Settings {
     /// Highest query complexity accepted (each selected field counts 1, aliases included).
     #[arg(long, env = "HUB_GQL_MAX_COMPLEXITY", default_value_t = 5_000)]
     pub gql_max_complexity: usize,
+
+    /// Most lexical tokens in one document (names, punctuators, numbers, strings; not white
+    /// space, commas or comments), counted before it is parsed.
+    #[arg(long, env = "HUB_GQL_MAX_TOKENS", default_value_t = 3_000)]
+    pub gql_max_tokens: usize,
 
     /// Most aliases in one document.
     #[arg(long, env = "HUB_GQL_MAX_ALIASES", default_value_t = 30)]

@@ -1,9 +1,12 @@
 //! One error type for the whole hub, with the stable codes clients see as `extensions.code`.
 //!
-//! [`AppError`] deliberately does not implement `Display`: async-graphql converts any `Display`
-//! type into an error without extensions, and we want every error to carry its code. The
-//! `From<AppError> for async_graphql::Error` impl below is the one way out; internal causes are
-//! logged there, with their chain, and replaced by a generic message.
+//! [`AppError`] deliberately does not implement `Display` (nor, therefore, `std::error::Error`):
+//! async-graphql has `impl<T: Display> From<T> for async_graphql::Error`, which would both
+//! conflict with the `From<AppError>` impl below (E0119) and, without it, turn an `AppError`
+//! into an error without extensions. That impl is the one way out to GraphQL, so every error
+//! carries its code; internal causes are logged there, once, with their chain, and replaced by
+//! a generic message. Toward HTTP, `http::HttpError` wraps it with `Display`, `Error` and
+//! actix's `ResponseError`, so routes return `Result<_, HttpError>` and use `?` on `AppError`.
 
 use std::fmt;
 
@@ -39,6 +42,23 @@ impl ErrorCode {
         }
     }
 
+    /// The code of its wire string (`"FORBIDDEN"`).
+    pub fn parse(code: &str) -> Option<ErrorCode> {
+        [
+            ErrorCode::Unauthenticated,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::BadUserInput,
+            ErrorCode::Conflict,
+            ErrorCode::RateLimited,
+            ErrorCode::QuotaExceeded,
+            ErrorCode::TenantInactive,
+            ErrorCode::Internal,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == code)
+    }
+
     /// The HTTP status used when this error answers a whole request (not a GraphQL field).
     pub fn http_status(self) -> u16 {
         match self {
@@ -54,6 +74,75 @@ impl ErrorCode {
     }
 }
 
+/// A machine-readable refinement of a code, sent as `extensions.reason`. The strings are part
+/// of the contract: never change one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The access token's `exp` has passed: refresh it.
+    TokenExpired,
+    /// The access token (or its session) is refused for any other cause: log in again.
+    TokenInvalid,
+    ApiKeyInvalid,
+    /// An `Authorization` header of another scheme than `Bearer` or `ApiKey`.
+    AuthorizationMalformed,
+    DatabaseUnavailable,
+    Timeout,
+    FeatureDisabled,
+    /// A tenant limit: its users.
+    Users,
+    /// A tenant limit: its storage.
+    StorageGb,
+    PageSize,
+    TooManyTokens,
+    NulCharacter,
+    MutationOverGet,
+    BodyTooLarge,
+    PersistedQueryNotFound,
+    UnregisteredOperation,
+    /// The tenant cannot move to that status now, or not by this caller.
+    LifecycleTransitionRefused,
+    /// An admin resetting their own password: changePassword (with the current one) is the way.
+    OwnPassword,
+    /// Rules of new passwords (`domain::password`).
+    PasswordCommon,
+    PasswordContainsAccountWord,
+    PasswordContainsEmail,
+    PasswordRepeated,
+    PasswordTooLong,
+    PasswordTooShort,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::TokenExpired => "token_expired",
+            Reason::TokenInvalid => "token_invalid",
+            Reason::ApiKeyInvalid => "api_key_invalid",
+            Reason::AuthorizationMalformed => "authorization_malformed",
+            Reason::DatabaseUnavailable => "database_unavailable",
+            Reason::Timeout => "timeout",
+            Reason::FeatureDisabled => "feature_disabled",
+            Reason::Users => "users",
+            Reason::StorageGb => "storage_gb",
+            Reason::PageSize => "page_size",
+            Reason::TooManyTokens => "too_many_tokens",
+            Reason::NulCharacter => "nul_character",
+            Reason::MutationOverGet => "mutation_over_get",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::PersistedQueryNotFound => "persisted_query_not_found",
+            Reason::UnregisteredOperation => "unregistered_operation",
+            Reason::LifecycleTransitionRefused => "lifecycle_transition_refused",
+            Reason::OwnPassword => "own_password",
+            Reason::PasswordCommon => "password_common",
+            Reason::PasswordContainsAccountWord => "password_contains_account_word",
+            Reason::PasswordContainsEmail => "password_contains_email",
+            Reason::PasswordRepeated => "password_repeated",
+            Reason::PasswordTooLong => "password_too_long",
+            Reason::PasswordTooShort => "password_too_short",
+        }
+    }
+}
+
 /// An error on its way to a client: a stable code, a message meant for the client, and for
 /// internal errors the cause, which is logged and never sent.
 pub struct AppError {
@@ -62,7 +151,7 @@ pub struct AppError {
     /// The input field at fault (BAD_USER_INPUT), as `extensions.field`.
     pub field: Option<String>,
     /// A machine-readable refinement of the code, as `extensions.reason` (e.g. `feature_disabled`).
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     /// Seconds until a retry can succeed (RATE_LIMITED), as `extensions.retryAfter`.
     pub retry_after_secs: Option<u64>,
     source: Option<anyhow::Error>,
@@ -138,7 +227,7 @@ impl AppError {
         }
     }
 
-    pub fn with_reason(mut self, reason: &'static str) -> Self {
+    pub fn with_reason(mut self, reason: Reason) -> Self {
         self.reason = Some(reason);
         self
     }
@@ -168,13 +257,28 @@ impl AppError {
                 ext.set("field", field);
             }
             if let Some(reason) = reason {
-                ext.set("reason", reason);
+                ext.set("reason", reason.as_str());
             }
             if let Some(retry) = retry {
                 ext.set("retryAfter", retry);
             }
         });
         err
+    }
+}
+
+impl AppError {
+    /// The error of a whole request (refused before execution): no `path`, and no
+    /// `locations`, as it points at no place in the document.
+    pub fn to_server_error(&self) -> async_graphql::ServerError {
+        let e = self.to_graphql();
+        async_graphql::ServerError {
+            message: e.message,
+            source: e.source,
+            locations: Vec::new(),
+            path: Vec::new(),
+            extensions: e.extensions,
+        }
     }
 }
 
@@ -246,7 +350,7 @@ impl AppError {
     fn database_unavailable(cause: anyhow::Error) -> AppError {
         let mut err = AppError::internal(cause);
         err.message = "the database is unavailable; try again shortly".to_owned();
-        err.reason = Some("database_unavailable");
+        err.reason = Some(Reason::DatabaseUnavailable);
         err
     }
 }
@@ -291,7 +395,7 @@ mod tests {
             AppError::from(Error::BrokenTransactionManager),
         ] {
             assert_eq!(e.code, ErrorCode::Internal);
-            assert_eq!(e.reason, Some("database_unavailable"));
+            assert_eq!(e.reason, Some(Reason::DatabaseUnavailable));
             assert!(
                 e.message.contains("database is unavailable"),
                 "{}",

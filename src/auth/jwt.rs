@@ -208,7 +208,8 @@ impl TokenIssuer {
     fn verify_signed(&self, token: &str) -> AppResult<(AccessClaims, Arc<SigningKey>)> {
         let refuse = |why: &str| {
             tracing::debug!(reason = why, "access token refused");
-            AppError::unauthenticated("invalid or expired access token")
+            AppError::unauthenticated("invalid access token; log in again")
+                .with_reason(crate::error::Reason::TokenInvalid)
         };
         let header = decode_header(token).map_err(|_| refuse("malformed header"))?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
@@ -230,8 +231,12 @@ impl TokenIssuer {
         validation.leeway = self.leeway_secs;
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]);
         let data = decode::<AccessClaims>(token, &key.decoding, &validation).map_err(|e| {
-            tracing::debug!(error = %e, "access token refused");
-            AppError::unauthenticated("invalid or expired access token")
+            // An expired token is refreshed; any other refusal means logging in again.
+            if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) {
+                return AppError::unauthenticated("the access token has expired; refresh it")
+                    .with_reason(crate::error::Reason::TokenExpired);
+            }
+            refuse(&e.to_string())
         })?;
         let claims = data.claims;
         let platform = claims.scope.as_deref() == Some(PLATFORM_SCOPE)

@@ -108,7 +108,10 @@ pub async fn authenticate(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
-            AppError::unauthenticated("the Authorization header must be `Bearer <access token>`")
+            AppError::unauthenticated(
+                "the Authorization header must be `Bearer <access token>` or `ApiKey <key>`",
+            )
+            .with_reason(crate::error::Reason::AuthorizationMalformed)
         })?;
     let claims = state.tokens.verify(token)?;
     match (claims.tid, claims.sid) {
@@ -135,14 +138,19 @@ pub async fn authenticate(
                     s
                 }
             };
-            let session = session.ok_or_else(|| AppError::unauthenticated("session not found"))?;
+            let session = session.ok_or_else(|| {
+                AppError::unauthenticated("session not found")
+                    .with_reason(crate::error::Reason::TokenInvalid)
+            })?;
             if !session.session_usable(chrono::Utc::now()) {
-                return Err(AppError::unauthenticated(
-                    "this session has ended; log in again",
-                ));
+                return Err(
+                    AppError::unauthenticated("this session has ended; log in again")
+                        .with_reason(crate::error::Reason::TokenInvalid),
+                );
             }
             if session.tenant_status == "purged" {
-                return Err(AppError::unauthenticated("session not found"));
+                return Err(AppError::unauthenticated("session not found")
+                    .with_reason(crate::error::Reason::TokenInvalid));
             }
             Ok(Principal::Member(MemberPrincipal {
                 tenant_id,
@@ -179,7 +187,10 @@ pub async fn authenticate(
 
 /// `Authorization: ApiKey <key>`: a product app's key, looked up by its hash in its tenant.
 async fn authenticate_api_key(state: &AppState, key: &str) -> AppResult<Principal> {
-    let invalid = || AppError::unauthenticated("invalid API key");
+    let invalid = || {
+        AppError::unauthenticated("invalid API key")
+            .with_reason(crate::error::Reason::ApiKeyInvalid)
+    };
     let tenant_id = opaque::tenant_of(key).ok_or_else(invalid)?;
     let hash = opaque::hash(key);
     let found = state

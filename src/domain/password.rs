@@ -8,7 +8,7 @@
 //! (`password_too_short`, `password_too_long`, `password_repeated`, `password_common`,
 //! `password_contains_email`, `password_contains_account_word`).
 
-use crate::error::AppError;
+use crate::error::{AppError, Reason};
 
 /// Fewer characters than this is refused.
 pub const MIN_LENGTH: usize = 10;
@@ -26,32 +26,32 @@ impl NewPassword {
     /// (compared case-insensitively), and that it neither is nor contains the email address or
     /// its local part.
     pub fn parse(field: &str, raw: &str, email: Option<&str>) -> Result<NewPassword, AppError> {
-        let refuse = |reason: &'static str, message: String| {
+        let refuse = |reason: Reason, message: String| {
             AppError::bad_input(field, message).with_reason(reason)
         };
         let chars = raw.chars().count();
         if chars < MIN_LENGTH {
             return Err(refuse(
-                "password_too_short",
+                Reason::PasswordTooShort,
                 format!("{field} must have at least {MIN_LENGTH} characters"),
             ));
         }
         if chars > MAX_LENGTH {
             return Err(refuse(
-                "password_too_long",
+                Reason::PasswordTooLong,
                 format!("{field} must have at most {MAX_LENGTH} characters"),
             ));
         }
         let first = raw.chars().next();
         if raw.chars().all(|c| Some(c) == first) {
             return Err(refuse(
-                "password_repeated",
+                Reason::PasswordRepeated,
                 format!("{field} is one character repeated; choose another"),
             ));
         }
         if is_common(raw) {
             return Err(refuse(
-                "password_common",
+                Reason::PasswordCommon,
                 format!(
                     "{field} is one of the most common passwords, which attackers try first; choose another"
                 ),
@@ -64,7 +64,7 @@ impl NewPassword {
                 || (local.chars().count() >= MIN_ACCOUNT_WORD && lower.contains(local))
             {
                 return Err(refuse(
-                    "password_contains_email",
+                    Reason::PasswordContainsEmail,
                     format!("{field} must not contain the email address or its name part"),
                 ));
             }
@@ -85,7 +85,7 @@ impl NewPassword {
                 field,
                 format!("{field} must not contain the name of the account or its tenant"),
             )
-            .with_reason("password_contains_account_word"));
+            .with_reason(Reason::PasswordContainsAccountWord));
         }
         Ok(self)
     }
@@ -112,7 +112,7 @@ impl std::fmt::Debug for NewPassword {
 mod tests {
     use super::*;
 
-    fn reason(field: &str, raw: &str, email: Option<&str>) -> Option<&'static str> {
+    fn reason(field: &str, raw: &str, email: Option<&str>) -> Option<Reason> {
         NewPassword::parse(field, raw, email).err().map(|e| {
             assert_eq!(e.field.as_deref(), Some(field));
             e.reason.expect("every refusal says why")
@@ -123,19 +123,19 @@ mod tests {
     fn enforces_the_policy() {
         assert_eq!(
             reason("password", "short", None),
-            Some("password_too_short")
+            Some(Reason::PasswordTooShort)
         );
         assert_eq!(
             reason("password", &"ab".repeat(200), None),
-            Some("password_too_long")
+            Some(Reason::PasswordTooLong)
         );
         assert_eq!(
             reason("password", "aaaaaaaaaaaa", None),
-            Some("password_repeated")
+            Some(Reason::PasswordRepeated)
         );
         assert_eq!(
             reason("password", "xada@example.comx", Some("ada@example.com")),
-            Some("password_contains_email")
+            Some(Reason::PasswordContainsEmail)
         );
         assert_eq!(
             reason("password", "correct horse battery", Some("ada@example.com")),
@@ -161,7 +161,7 @@ mod tests {
         ] {
             assert_eq!(
                 reason("newPassword", common, None),
-                Some("password_common"),
+                Some(Reason::PasswordCommon),
                 "{common}"
             );
         }
@@ -173,7 +173,7 @@ mod tests {
     fn the_email_local_part_and_account_words_are_refused_inside_a_password() {
         assert_eq!(
             reason("password", "Margaret-2026!", Some("margaret@example.com")),
-            Some("password_contains_email")
+            Some(Reason::PasswordContainsEmail)
         );
         // Too short a local part to look for.
         assert_eq!(
@@ -182,7 +182,7 @@ mod tests {
         );
         let p = NewPassword::parse("ownerPassword", "Initech rules 99", None).unwrap();
         let err = p.not_containing("ownerPassword", &["Initech"]).unwrap_err();
-        assert_eq!(err.reason, Some("password_contains_account_word"));
+        assert_eq!(err.reason, Some(Reason::PasswordContainsAccountWord));
         let p = NewPassword::parse("ownerPassword", "Initech rules 99", None).unwrap();
         assert!(p.not_containing("ownerPassword", &["Acme", "X"]).is_ok());
     }

@@ -54,7 +54,7 @@ impl AutoPersisted {
                 None => {
                     // The message Apollo clients look for.
                     return Err(AppError::bad_input("extensions", "PersistedQueryNotFound")
-                        .with_reason("persisted_query_not_found"));
+                        .with_reason(crate::error::Reason::PersistedQueryNotFound));
                 }
             }
         } else {

@@ -135,7 +135,7 @@ impl BillingMutation {
                             "the tenant has {seats} users; the {} plan allows {}",
                             target.id, limits.users
                         ))
-                        .with_reason("users"));
+                        .with_reason(crate::error::Reason::Users));
                     }
                     let updated = TenantRow::set_plan(
                         conn,

@@ -459,7 +459,7 @@ impl UsageMutation {
             return Err(AppError::quota_exceeded(format!(
                 "the tenant's storage of {used} GB is over the limit of {limit} GB"
             ))
-            .with_reason("storage_gb"));
+            .with_reason(crate::error::Reason::StorageGb));
         }
         Ok(UsageReport {
             metric: "storage_gb".into(),

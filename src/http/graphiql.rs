@@ -9,26 +9,79 @@
 //! requests go out without that header (anonymous), so queries such as `{ __typename }` work
 //! before logging in.
 //!
-//! Without a folder, or while any of the four files is missing, `/graphiql` is async-graphql's
-//! page instead, which loads GraphiQL and React from a public CDN.
+//! Without a folder, or while any of the four files is missing, `/graphiql` loads the same four
+//! files from a public CDN instead: pinned to the exact versions the fetch script pins, each with
+//! its Subresource Integrity hash (so a changed file on the CDN does not run), under a
+//! Content-Security-Policy that adds only that CDN. The start-up warns when files are missing
+//! ([`warn_if_assets_missing`]).
 
 use std::{
     path::{Path, PathBuf},
-    sync::atomic::{AtomicBool, Ordering},
     time::UNIX_EPOCH,
 };
 
 use actix_web::{HttpResponse, http::header, web};
-use async_graphql::http::GraphiQLSource;
 use sha2::{Digest, Sha256};
+
+/// A third-party file of the playground: its name in the assets folder, the npm package and
+/// path it comes from (the versions `scripts/fetch-graphiql-assets.sh` pins), and the
+/// Subresource Integrity hash of that exact file.
+#[derive(Debug, Clone, Copy)]
+pub struct Asset {
+    pub file: &'static str,
+    /// `name@version`, an exact version.
+    pub package: &'static str,
+    /// The file's path inside the package.
+    pub path: &'static str,
+    /// `sha384-<base64>` of the file, as in the npm tarball.
+    pub integrity: &'static str,
+}
+
+impl Asset {
+    /// Where the public CDN serves this exact file.
+    pub fn cdn_url(&self) -> String {
+        format!("{CDN_ORIGIN}/{}/{}", self.package, self.path)
+    }
+}
+
+/// The four files, in the order the page loads them.
+pub const ASSETS: [Asset; 4] = [
+    Asset {
+        file: "graphiql.min.css",
+        package: "graphiql@4.1.2",
+        path: "graphiql.min.css",
+        integrity: "sha384-1el1QShFBnnXTx9x/Cprg82hZWKt0ry29OAYIXt05swbi0KcZDFoj0CWguMpopJr",
+    },
+    Asset {
+        file: "react.production.min.js",
+        package: "react@18.3.1",
+        path: "umd/react.production.min.js",
+        integrity: "sha384-DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z",
+    },
+    Asset {
+        file: "react-dom.production.min.js",
+        package: "react-dom@18.3.1",
+        path: "umd/react-dom.production.min.js",
+        integrity: "sha384-gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1",
+    },
+    Asset {
+        file: "graphiql.min.js",
+        package: "graphiql@4.1.2",
+        path: "graphiql.min.js",
+        integrity: "sha384-9XdHu7ajgGJziD4J1zNBKQ842Q/+zZfDv+ib1eMhZWBH6hPAs806x+Jbcf0yNO6B",
+    },
+];
 
 /// The third-party files the self-hosted page loads, named as the fetch script writes them.
 pub const ASSET_FILES: [&str; 4] = [
-    "graphiql.min.css",
-    "react.production.min.js",
-    "react-dom.production.min.js",
-    "graphiql.min.js",
+    ASSETS[0].file,
+    ASSETS[1].file,
+    ASSETS[2].file,
+    ASSETS[3].file,
 ];
+
+/// The public CDN of the fallback page (it serves npm packages by exact version).
+pub const CDN_ORIGIN: &str = "https://unpkg.com";
 
 /// The generated script that starts GraphiQL on the self-hosted page.
 pub const BOOT_FILE: &str = "graphiql-boot.js";
@@ -41,6 +94,13 @@ pub const ASSETS_PATH: &str = "/graphiql/assets";
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; \
      font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The Content-Security-Policy of the CDN page: [`CONTENT_SECURITY_POLICY`] plus the CDN for
+/// scripts and styles (each of which must also match its integrity hash).
+pub const CDN_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
+     script-src 'self' https://unpkg.com; style-src 'self' 'unsafe-inline' https://unpkg.com; \
+     connect-src 'self'; img-src 'self' data:; font-src 'self' data:; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
 
 /// Assets are requested with `?v=<fingerprint>` of their current content, so they may be cached
 /// for good.
@@ -68,7 +128,34 @@ struct Playground {
     boot_js: String,
     boot_version: String,
     cdn_page: String,
-    warned_missing: AtomicBool,
+}
+
+/// Warns (once, at start) when the playground will load GraphiQL from the CDN because the
+/// assets folder is not configured or misses a file; returns whether it warned.
+pub fn warn_if_assets_missing(assets_dir: Option<&Path>) -> bool {
+    let missing: Vec<&str> = match assets_dir {
+        None => ASSET_FILES.to_vec(),
+        Some(dir) => ASSET_FILES
+            .iter()
+            .copied()
+            .filter(|name| {
+                !std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file() && m.len() > 0)
+            })
+            .collect(),
+    };
+    if missing.is_empty() {
+        return false;
+    }
+    tracing::warn!(
+        dir = assets_dir
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        missing = missing.join(","),
+        "GraphiQL assets missing: /graphiql loads GraphiQL from a public CDN (pinned versions \
+         with integrity hashes); run `bash scripts/fetch-graphiql-assets.sh` (needs npm) to \
+         serve them from the hub"
+    );
+    true
 }
 
 /// Registers `GET /graphiql` and `GET /graphiql/assets/{file}`. `assets_dir` is the folder of
@@ -92,32 +179,19 @@ impl Playground {
     fn new(assets_dir: Option<PathBuf>, endpoint: &str) -> Playground {
         let boot_js = boot_script(endpoint);
         let boot_version = fingerprint(boot_js.as_bytes());
-        let cdn_page = GraphiQLSource::build()
-            .endpoint(endpoint)
-            .title("tenant-hub GraphiQL")
-            .finish();
+        let cdn_page = cdn_page(&boot_version);
         Playground {
             assets_dir,
             boot_js,
             boot_version,
             cdn_page,
-            warned_missing: AtomicBool::new(false),
         }
     }
 
     /// The fingerprints of the four files, or `None` when the folder is not configured or a
-    /// file is missing.
+    /// file is missing (checked per request, so fetched files are used without a restart).
     fn local_versions(&self) -> Option<Vec<String>> {
-        let dir = self.assets_dir.as_deref()?;
-        let versions = local_versions(dir);
-        if versions.is_none() && !self.warned_missing.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                dir = %dir.display(),
-                "GraphiQL assets missing: /graphiql loads GraphiQL from a public CDN; run \
-                 scripts/fetch-graphiql-assets.sh"
-            );
-        }
-        versions
+        local_versions(self.assets_dir.as_deref()?)
     }
 }
 
@@ -157,7 +231,9 @@ async fn page(playground: web::Data<Playground>) -> HttpResponse {
             .body(self_hosted_page(&versions, &playground.boot_version)),
         None => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
+            .insert_header(("Content-Security-Policy", CDN_CONTENT_SECURITY_POLICY))
             .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::REFERRER_POLICY, "same-origin"))
             .body(playground.cdn_page.clone()),
     }
 }
@@ -165,7 +241,37 @@ async fn page(playground: web::Data<Playground>) -> HttpResponse {
 /// The page loading the four files and the boot script, each with its fingerprint.
 fn self_hosted_page(versions: &[String], boot_version: &str) -> String {
     let url = |name: &str, version: &str| format!("{ASSETS_PATH}/{name}?v={version}");
-    let [css, react, react_dom, graphiql] = ASSET_FILES;
+    let tags: Vec<String> = ASSET_FILES
+        .iter()
+        .zip(versions)
+        .map(|(name, version)| format!("\"{}\"", url(name, version)))
+        .collect();
+    page_html(&tags, &url(BOOT_FILE, boot_version))
+}
+
+/// The page loading the four files from the CDN, each by exact version and with its integrity
+/// hash (`crossorigin` makes the browser check it), and the boot script from the hub.
+fn cdn_page(boot_version: &str) -> String {
+    let tags: Vec<String> = ASSETS
+        .iter()
+        .map(|a| {
+            format!(
+                "\"{}\" integrity=\"{}\" crossorigin=\"anonymous\"",
+                a.cdn_url(),
+                a.integrity
+            )
+        })
+        .collect();
+    page_html(
+        &tags,
+        &format!("{ASSETS_PATH}/{BOOT_FILE}?v={boot_version}"),
+    )
+}
+
+/// The playground's HTML: `sources` are the quoted URLs (with any further attributes) of the
+/// four [`ASSET_FILES`], in their order; `boot` the boot script's URL.
+fn page_html(sources: &[String], boot: &str) -> String {
+    let [css, react, react_dom, graphiql] = [0, 1, 2, 3].map(|i| sources[i].as_str());
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -175,7 +281,7 @@ fn self_hosted_page(versions: &[String], boot_version: &str) -> String {
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>tenant-hub GraphiQL</title>
     <link rel="icon" href="data:,">
-    <link rel="stylesheet" href="{css}">
+    <link rel="stylesheet" href={css}>
     <style>
       body {{ height: 100%; margin: 0; width: 100%; overflow: hidden; }}
       #graphiql {{ height: 100vh; }}
@@ -183,18 +289,13 @@ fn self_hosted_page(versions: &[String], boot_version: &str) -> String {
   </head>
   <body>
     <div id="graphiql">Loading GraphiQL…</div>
-    <script src="{react}"></script>
-    <script src="{react_dom}"></script>
-    <script src="{graphiql}"></script>
+    <script src={react}></script>
+    <script src={react_dom}></script>
+    <script src={graphiql}></script>
     <script src="{boot}"></script>
   </body>
 </html>
-"#,
-        css = url(css, &versions[0]),
-        react = url(react, &versions[1]),
-        react_dom = url(react_dom, &versions[2]),
-        graphiql = url(graphiql, &versions[3]),
-        boot = url(BOOT_FILE, boot_version),
+"#
     )
 }
 
@@ -377,11 +478,58 @@ mod tests {
         for dir in [None, Some(partial.clone())] {
             let (status, headers, body) = get(dir.clone(), "/graphiql").await;
             assert_eq!(status, 200);
-            assert!(!headers.contains_key("content-security-policy"));
-            assert!(body.contains("https://unpkg.com/graphiql"), "{body}");
-            let (status, _, _) = get(dir, "/graphiql/assets/graphiql.min.js").await;
+            assert_eq!(
+                headers["content-security-policy"],
+                CDN_CONTENT_SECURITY_POLICY
+            );
+            // Each file by exact version, with its integrity hash, checked by the browser.
+            for asset in ASSETS {
+                let attrs = format!(
+                    "\"{}\" integrity=\"{}\" crossorigin=\"anonymous\"",
+                    asset.cdn_url(),
+                    asset.integrity
+                );
+                assert!(body.contains(&attrs), "{attrs} in {body}");
+            }
+            assert!(body.contains("https://unpkg.com/react@18.3.1/umd/react.production.min.js"));
+            assert_eq!(body.matches("integrity=").count(), 4, "{body}");
+            assert!(!body.contains("<script>"), "no inline script: {body}");
+            // Nothing but the hub and the CDN named in the policy.
+            for url in body.split(['"', '\'']).filter(|p| p.contains("://")) {
+                assert!(url.starts_with(&format!("{CDN_ORIGIN}/")), "{url}");
+            }
+            let (status, _, _) = get(dir.clone(), "/graphiql/assets/graphiql.min.js").await;
             assert_eq!(status, 404);
+            let (status, _, boot) = get(dir, "/graphiql/assets/graphiql-boot.js").await;
+            assert_eq!(status, 200);
+            assert!(boot.contains("GraphiQL.createFetcher"), "{boot}");
         }
+        std::fs::remove_dir_all(partial).unwrap();
+    }
+
+    #[actix_web::test]
+    async fn pinned_versions_are_exact_and_integrity_hashes_are_sha384() {
+        for asset in ASSETS {
+            let (_, version) = asset.package.rsplit_once('@').unwrap();
+            assert!(
+                version.split('.').count() == 3
+                    && version.split('.').all(|p| p.parse::<u32>().is_ok()),
+                "{}",
+                asset.package
+            );
+            let b64 = asset.integrity.strip_prefix("sha384-").unwrap();
+            assert_eq!(b64.len(), 64, "{}", asset.integrity);
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_start_up_warns_only_while_a_file_is_missing() {
+        let complete = assets_dir(&ASSET_FILES);
+        let partial = assets_dir(&ASSET_FILES[1..]);
+        assert!(!warn_if_assets_missing(Some(&complete)));
+        assert!(warn_if_assets_missing(Some(&partial)));
+        assert!(warn_if_assets_missing(None));
+        std::fs::remove_dir_all(complete).unwrap();
         std::fs::remove_dir_all(partial).unwrap();
     }
 }

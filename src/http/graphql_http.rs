@@ -23,7 +23,7 @@ use crate::{
     config::PersistedQueries,
     error::AppError,
     graphql::{HubSchema, admin_reads, context::RequestCtx, limits},
-    http::{meta::RequestMeta, routes::error_response_as},
+    http::{meta::RequestMeta, null_propagation, routes::error_response_as},
     ratelimit::Decision,
 };
 
@@ -92,10 +92,14 @@ enum Source {
 
 pub async fn post(
     req: HttpRequest,
-    body: web::Bytes,
+    body: Result<web::Bytes, actix_web::Error>,
     state: web::Data<Arc<AppState>>,
     schema: web::Data<HubSchema>,
 ) -> HttpResponse {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return body_error(&e, state.settings.max_body_bytes),
+    };
     let content_type = req
         .headers()
         .get("content-type")
@@ -124,37 +128,72 @@ pub async fn get(
     execute(req, Source::Query, &state, &schema).await
 }
 
+/// A body that could not be read, as JSON with a code: 413 when it is over the limit.
+fn body_error(e: &actix_web::Error, max_body_bytes: usize) -> HttpResponse {
+    use actix_web::error::PayloadError;
+    match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => {
+            let mut response = error_response_as(
+                &AppError::bad_input(
+                    "body",
+                    format!("the body is larger than {max_body_bytes} bytes"),
+                )
+                .with_reason(crate::error::Reason::BodyTooLarge),
+                JSON,
+            );
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            response
+        }
+        _ => plain_error(StatusCode::BAD_REQUEST, "the body could not be read"),
+    }
+}
+
 fn plain_error(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(
         json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }] }),
     )
 }
 
-/// Whether the operation the request would run is a mutation (or subscription).
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::OperationType;
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    doc.operations.iter().any(|(name, op)| {
-        let selected = match (&request.operation_name, name) {
-            (Some(wanted), Some(name)) => wanted == name.as_str(),
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        selected && op.node.ty != OperationType::Query
-    })
-}
-
 /// A whole-request error in the negotiated media type.
 fn error_response_as_media(media: MediaType, e: AppError) -> HttpResponse {
-    error_response_as(e, media.as_str())
+    error_response_as(&e, media.as_str())
 }
 
 fn rate_headers(builder: &mut HttpResponseBuilder, d: &Decision) {
     builder.insert_header(("RateLimit-Limit", d.limit.to_string()));
     builder.insert_header(("RateLimit-Remaining", d.remaining.to_string()));
     builder.insert_header(("RateLimit-Reset", d.reset_secs.to_string()));
+}
+
+/// Applies the rate limit of an authenticated caller (its tenant's quota, or its IP's when
+/// anonymous) and counts the call; `Err` is the refusing decision (counted in /metrics).
+pub fn admit(
+    state: &Arc<AppState>,
+    principal: &Principal,
+    meta: &RequestMeta,
+) -> Result<Option<Decision>, Decision> {
+    let tenant = principal.rate_limited_tenant();
+    let decision = match (principal, tenant) {
+        (_, Some((tenant_id, per_minute))) => {
+            let d = state.rate_limits.check_tenant(tenant_id, per_minute);
+            alerts::api_rate(state, tenant_id, &d);
+            Some(d)
+        }
+        (Principal::Anonymous, None) => Some(state.rate_limits.check_anonymous(&meta.ip)),
+        _ => None,
+    };
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        state.metrics.rate_limited(if tenant.is_some() {
+            "tenant"
+        } else {
+            "anonymous"
+        });
+        return Err(d);
+    }
+    if let Some((tenant_id, _)) = tenant {
+        state.usage.record_call(tenant_id);
+    }
+    Ok(decision)
 }
 
 /// Authenticates, applies the rate limit (before any parsing), counts the call, checks the
@@ -180,35 +219,20 @@ async fn execute(
         .and_then(|v| v.to_str().ok());
     let principal = match authenticate(state, authorization, &meta.ip).await {
         Ok(p) => p,
-        Err(e) => return error_response_as(e, media.as_str()),
+        Err(e) => return error_response_as(&e, media.as_str()),
     };
-    let tenant = principal.rate_limited_tenant();
-    let decision = match (&principal, tenant) {
-        (_, Some((tenant_id, per_minute))) => {
-            let d = state.rate_limits.check_tenant(tenant_id, per_minute);
-            alerts::api_rate(state, tenant_id, &d);
-            Some(d)
+    let decision = match admit(state, &principal, &meta) {
+        Ok(d) => d,
+        Err(d) => {
+            let err = AppError::rate_limited(d.reset_secs);
+            let mut builder = HttpResponse::TooManyRequests();
+            rate_headers(&mut builder, &d);
+            builder.insert_header(("Retry-After", d.reset_secs.to_string()));
+            return builder.json(json!({ "errors": [err.to_server_error()] }));
         }
-        (Principal::Anonymous, None) => Some(state.rate_limits.check_anonymous(&meta.ip)),
-        _ => None,
     };
-    if let Some(d) = decision.filter(|d| !d.allowed) {
-        state.metrics.rate_limited(if tenant.is_some() {
-            "tenant"
-        } else {
-            "anonymous"
-        });
-        let err = AppError::rate_limited(d.reset_secs);
-        let mut builder = HttpResponse::TooManyRequests();
-        rate_headers(&mut builder, &d);
-        builder.insert_header(("Retry-After", d.reset_secs.to_string()));
-        return builder
-            .json(json!({ "errors": [err.to_graphql().into_server_error(Default::default())] }));
-    }
-    if let Some((tenant_id, _)) = tenant {
-        state.usage.record_call(tenant_id);
-    }
 
+    let over_get = matches!(source, Source::Query);
     let mut request = match source {
         Source::Body(body) => {
             if body.first() == Some(&b'[') {
@@ -231,11 +255,6 @@ async fn execute(
             }
         }
         Source::Query => match async_graphql::http::parse_query_string(req.query_string()) {
-            Ok(r) if is_mutation(&r) => {
-                return HttpResponse::MethodNotAllowed()
-                    .insert_header(("Allow", "POST"))
-                    .json(json!({ "errors": [{ "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } }] }));
-            }
             Ok(r) => r,
             Err(e) => {
                 return error_response_as_media(
@@ -268,7 +287,7 @@ async fn execute(
                 return error_response_as_media(
                     media,
                     AppError::forbidden("only registered operations run on this hub")
-                        .with_reason("unregistered_operation"),
+                        .with_reason(crate::error::Reason::UnregisteredOperation),
                 );
             }
         }
@@ -284,15 +303,43 @@ async fn execute(
             AppError::bad_input("query", "the request has no query"),
         );
     }
-    let document_limits = limits::DocumentLimits {
-        max_aliases: state.settings.gql_max_aliases,
-        max_page_size: state.settings.gql_max_page_size,
-    };
-    if let Err(e) = limits::check_document(&request, document_limits) {
-        return shape(media, request_error(e), &decision);
+    // Counted on the text the request resolved to (a persisted query's too), before parsing.
+    if let Err(e) = limits::check_tokens(&request.query, state.settings.gql_max_tokens) {
+        // Refused like an oversized body, whatever the media type: nothing was parsed.
+        let mut response = shape(media, request_error(e), &decision);
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return response;
+    }
+    // Parsed once here; async-graphql executes the same document. A syntax error is left for
+    // async-graphql to report.
+    let mut operation = "anonymous".to_owned();
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        let named = request.operation_name.as_deref();
+        // After persisted queries are resolved: a hash can name a mutation too.
+        if over_get && limits::is_mutation(&doc, named) {
+            let e = AppError::bad_input("query", "mutations must be sent with POST")
+                .with_reason(crate::error::Reason::MutationOverGet);
+            let mut response = error_response_as_media(media, e);
+            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            response.headers_mut().insert(
+                actix_web::http::header::ALLOW,
+                actix_web::http::header::HeaderValue::from_static("POST"),
+            );
+            return response;
+        }
+        let document_limits = limits::DocumentLimits {
+            max_aliases: state.settings.gql_max_aliases,
+            max_page_size: state.settings.gql_max_page_size,
+        };
+        if let Err(e) = limits::check_document(&doc, &request, document_limits)
+            .and_then(|()| limits::check_text_inputs(&doc, &request))
+        {
+            return shape(media, request_error(e), &decision);
+        }
+        operation = limits::operation_name(&doc, named);
+        request.set_parsed_query(doc);
     }
 
-    let operation = limits::operation_name(&request.query, request.operation_name.as_deref());
     let tenant_id = principal.tenant_id();
     let request_ctx = RequestCtx::new(principal.clone(), meta.clone());
     let writes = request_ctx.write_mark();
@@ -301,21 +348,26 @@ async fn execute(
     let timeout = Duration::from_millis(state.settings.gql_timeout_ms);
     // Whatever the resolvers log (an internal error's cause) carries the request id.
     let span = tracing::info_span!("request", request_id = %meta.request_id);
+    // Kept for null propagation, which needs the document only when a field failed.
+    let (query, named) = (request.query.clone(), request.operation_name.clone());
     let execution = schema.execute(request).instrument(span);
     let mut answer = match tokio::time::timeout(timeout, execution).await {
-        Ok(r) => Answer::from(r),
+        Ok(mut r) => {
+            let types = null_propagation::FieldTypes::of_hub();
+            null_propagation::propagate(types, &query, named.as_deref(), &mut r);
+            types.explain_coercion_errors(&mut r);
+            Answer::from(r)
+        }
         Err(_) => {
             let mut e = AppError::new(
                 crate::ErrorCode::Internal,
                 "the request took too long and was cancelled",
             );
-            e.reason = Some("timeout");
+            e.reason = Some(crate::error::Reason::Timeout);
             // The request was valid and its execution was cut short: `data: null`, not a
             // request error (those are the client's fault).
             Answer::new(
-                async_graphql::Response::from_errors(vec![
-                    e.to_graphql().into_server_error(Default::default()),
-                ]),
+                async_graphql::Response::from_errors(vec![e.to_server_error()]),
                 false,
             )
         }
@@ -324,9 +376,7 @@ async fn execute(
     if let Err(e) = admin_reads::record(state, &principal, &meta, &operation, &admin_reads).await {
         // An admin's read that could not be recorded is not answered.
         answer = Answer::new(
-            async_graphql::Response::from_errors(vec![
-                e.to_graphql().into_server_error(Default::default()),
-            ]),
+            async_graphql::Response::from_errors(vec![e.to_server_error()]),
             false,
         );
     }
@@ -367,7 +417,7 @@ impl Answer {
 
 fn request_error(e: AppError) -> Answer {
     Answer::from(async_graphql::Response::from_errors(vec![
-        e.to_graphql().into_server_error(Default::default()),
+        e.to_server_error(),
     ]))
 }
 
@@ -391,6 +441,15 @@ impl Answer {
             let ext = error.extensions.get_or_insert_with(Default::default);
             if ext.get("code").is_none() {
                 ext.set("code", "BAD_USER_INPUT");
+                // async-graphql's "Invalid value for argument "input.branding.colors", …":
+                // the argument's path is the field at fault.
+                if let Some(path) = error
+                    .message
+                    .strip_prefix("Invalid value for argument \"")
+                    .and_then(|rest| rest.split('"').next())
+                {
+                    ext.set("field", path.to_owned());
+                }
             }
             if let Some(async_graphql::Value::String(code)) = ext.get("code") {
                 codes.push(code.clone());

@@ -1,4 +1,5 @@
-//! The routes. `/graphql` authenticates the caller (Principal), then hands the parsed request
+//! The routes of the public listener, and of the metrics listener ([`configure_metrics`]).
+//! `/graphql` authenticates the caller (Principal), then hands the parsed request
 //! to async-graphql with the Principal and request metadata in its context.
 
 use std::{path::PathBuf, sync::Arc};
@@ -32,32 +33,97 @@ pub fn configure(cfg: &mut web::ServiceConfig, graphiql: Option<Option<PathBuf>>
             .route(web::post().to(graphql_http::post))
             .route(web::get().to(graphql_http::get)),
     )
+    .service(
+        web::resource("/tenant-context").route(web::get().to(crate::http::tenant_context::get)),
+    )
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks)))
-    .service(web::resource("/metrics").route(web::get().to(metrics)))
     .service(web::resource("/export/tenant.ndjson").route(web::get().to(export_tenant)))
     .service(web::resource("/export/audit.ndjson").route(web::get().to(export_audit)))
     .service(web::resource("/healthz").route(web::get().to(healthz)))
     .service(web::resource("/readyz").route(web::get().to(readyz)));
 }
 
-/// A whole-request error in the GraphQL response shape, with the code's HTTP status.
-pub fn error_response(err: AppError) -> HttpResponse {
-    error_response_as(err, "application/json")
+/// The routes of the metrics listener (`HUB_METRICS_BIND`): `/metrics` only.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
-/// [`error_response`] in the media type the client negotiated (GraphQL answers).
-pub fn error_response_as(err: AppError, content_type: &str) -> HttpResponse {
-    err.log_cause();
+/// An [`AppError`] answering a whole HTTP request: routes return `Result<_, HttpError>` and
+/// use `?` on `AppError`s. The answer is the GraphQL error shape (`{"errors":[…]}`, JSON) with
+/// the code's status, `Retry-After` and `WWW-Authenticate` where they apply.
+pub struct HttpError(pub AppError);
+
+impl From<AppError> for HttpError {
+    fn from(e: AppError) -> Self {
+        HttpError(e)
+    }
+}
+
+impl std::fmt::Debug for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    /// The client's message (an internal cause is never shown).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.code.as_str(), self.0.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+impl actix_web::ResponseError for HttpError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        error_response_as(&self.0, "application/json")
+    }
+}
+
+/// A whole-request error in the GraphQL response shape, with the code's HTTP status, in the
+/// media type the client negotiated. Logs an internal cause (once: here).
+pub fn error_response_as(err: &AppError, content_type: &str) -> HttpResponse {
     let status =
         StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let gql = err.to_graphql();
     let mut builder = HttpResponse::build(status);
     if let Some(retry) = err.retry_after_secs {
         builder.insert_header(("Retry-After", retry.to_string()));
     }
-    builder.content_type(content_type).body(
-        serde_json::json!({ "errors": [gql.into_server_error(Default::default())] }).to_string(),
-    )
+    if let Some(challenge) = www_authenticate(err) {
+        builder.insert_header((actix_web::http::header::WWW_AUTHENTICATE, challenge));
+    }
+    builder
+        .content_type(content_type)
+        .body(serde_json::json!({ "errors": [err.to_server_error()] }).to_string())
+}
+
+/// The challenge of a 401 (RFC 6750, section 3): `error="invalid_token"` when a credential was
+/// sent and refused, `invalid_request` when the header is malformed, none when none was sent.
+fn www_authenticate(err: &AppError) -> Option<String> {
+    if err.code != crate::ErrorCode::Unauthenticated {
+        return None;
+    }
+    use crate::error::Reason;
+    let error = match err.reason {
+        Some(Reason::TokenExpired | Reason::TokenInvalid | Reason::ApiKeyInvalid) => {
+            "invalid_token"
+        }
+        Some(Reason::AuthorizationMalformed) => "invalid_request",
+        _ => return Some(r#"Bearer realm="tenant-hub""#.to_owned()),
+    };
+    // The description is one of the hub's own messages: no quote or backslash to escape.
+    let description: String = err
+        .message
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect();
+    Some(format!(
+        r#"Bearer realm="tenant-hub", error="{error}", error_description="{description}""#
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -70,7 +136,7 @@ async fn export_tenant(
     req: HttpRequest,
     query: web::Query<ExportQuery>,
     state: web::Data<Arc<AppState>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, HttpError> {
     stream_export(
         req,
         query.into_inner(),
@@ -86,7 +152,7 @@ async fn export_audit(
     req: HttpRequest,
     query: web::Query<ExportQuery>,
     state: web::Data<Arc<AppState>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, HttpError> {
     stream_export(
         req,
         query.into_inner(),
@@ -108,16 +174,13 @@ async fn stream_export(
     permission: Permission,
     what: export::Stream,
     action: Action,
-) -> HttpResponse {
+) -> Result<HttpResponse, HttpError> {
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let authorization = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let principal = match authenticate(state, authorization, &meta.ip).await {
-        Ok(p) => p,
-        Err(e) => return error_response(e),
-    };
+    let principal = authenticate(state, authorization, &meta.ip).await?;
     let (tenant_id, actor) = match (&principal, query.tenant.as_deref()) {
         (Principal::Member(m), None) => {
             let user = m.user_id;
@@ -126,53 +189,40 @@ async fn stream_export(
                 .tenant_tx(m.tenant_id, |conn| {
                     RoleRow::tenant_permissions_of(conn, user).scope_boxed()
                 })
-                .await;
-            match perms {
-                Ok(p) if p.iter().any(|x| x == permission.as_str()) => {
-                    (m.tenant_id, Actor::User(user))
-                }
-                Ok(_) => {
-                    return error_response(AppError::forbidden(format!(
-                        "this needs the permission {}",
-                        permission.as_str()
-                    )));
-                }
-                Err(e) => return error_response(e),
+                .await?;
+            if !perms.iter().any(|x| x == permission.as_str()) {
+                return Err(AppError::forbidden(format!(
+                    "this needs the permission {}",
+                    permission.as_str()
+                ))
+                .into());
             }
+            (m.tenant_id, Actor::User(user))
         }
         (Principal::PlatformAdmin { admin_id, .. }, Some(t)) => {
-            let id = match crate::graphql::ids::decode(
-                "Tenant",
-                "tenant",
-                &async_graphql::ID(t.to_owned()),
-            ) {
-                Ok(id) => id,
-                Err(e) => return error_response(e),
-            };
+            let id =
+                crate::graphql::ids::decode("Tenant", "tenant", &async_graphql::ID(t.to_owned()))?;
             let admin_id = *admin_id;
-            let enabled = state
+            let admin = state
                 .db
                 .system_tx(SystemReason::PlatformAdmin, |conn| {
                     PlatformAdminRow::find(conn, admin_id).scope_boxed()
                 })
-                .await;
-            match enabled {
-                Ok(Some(a)) if a.disabled_at.is_none() => (id, Actor::PlatformAdmin(admin_id)),
-                Ok(_) => {
-                    return error_response(AppError::unauthenticated(
-                        "this platform admin account is disabled",
-                    ));
-                }
-                Err(e) => return error_response(e),
+                .await?;
+            if admin.is_none_or(|a| a.disabled_at.is_some()) {
+                return Err(
+                    AppError::unauthenticated("this platform admin account is disabled").into(),
+                );
             }
+            (id, Actor::PlatformAdmin(admin_id))
         }
         (Principal::Anonymous, _) => {
-            return error_response(AppError::unauthenticated("log in first"));
+            return Err(AppError::unauthenticated("log in first").into());
         }
-        _ => return error_response(AppError::forbidden("not allowed to export this tenant")),
+        _ => return Err(AppError::forbidden("not allowed to export this tenant").into()),
     };
     let audit_ctx = meta.audit(actor);
-    let recorded = state
+    state
         .db
         .tenant_tx(tenant_id, |conn| {
             audit::record(
@@ -183,10 +233,7 @@ async fn stream_export(
             )
             .scope_boxed()
         })
-        .await;
-    if let Err(e) = recorded {
-        return error_response(e);
-    }
+        .await?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let db = state.db.clone();
     tokio::spawn(async move {
@@ -198,10 +245,10 @@ async fn stream_export(
                 .await;
         }
     });
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("application/x-ndjson")
         .insert_header(("Cache-Control", "no-store"))
-        .streaming(tokio_stream_from(rx))
+        .streaming(tokio_stream_from(rx)))
 }
 
 /// A stream over a channel's receiver.

@@ -15,7 +15,7 @@ use crate::{
         schema::{user_tokens, users},
     },
     domain::Action,
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, Reason},
     ops::{Done, rules},
 };
 
@@ -120,7 +120,8 @@ pub async fn accept(
         .await?;
     if active >= tenant.limits().users as i64 {
         return Err(
-            AppError::quota_exceeded("the tenant's user limit is reached").with_reason("users"),
+            AppError::quota_exceeded("the tenant's user limit is reached")
+                .with_reason(Reason::Users),
         );
     }
     UserRow::set_password(tx, user.id, password_hash).await?;

@@ -13,7 +13,7 @@ use crate::{
         models::{TenantRow, tenant::StatusChange},
     },
     domain::{Action, StatusChanger, TenantStatus, tenant_status::check_transition},
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, Reason},
     export,
     invalidation::Invalidation,
     ops::{Done, Effect},
@@ -43,7 +43,7 @@ pub async fn transition(tx: &mut TenantTx, t: Transition) -> AppResult<Done<Tena
             }
             _ => AppError::forbidden(refused.to_string()),
         };
-        code.with_reason("lifecycle_transition_refused")
+        code.with_reason(Reason::LifecycleTransitionRefused)
     })?;
     let reason = t.reason.map(|r| r.chars().take(500).collect::<String>());
     let (deactivated_at, purge_after) = match t.to {

@@ -11,7 +11,7 @@ use crate::{
         models::{SessionRow, UserRow, UserTokenRow},
     },
     domain::Action,
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, Reason},
     ops::{
         Done,
         invitations::{self, IssuedToken, Purpose},
@@ -52,7 +52,7 @@ pub async fn issue_reset(
         return Err(AppError::forbidden(
             "change your own password with changePassword (it needs the current one)",
         )
-        .with_reason("own_password"));
+        .with_reason(Reason::OwnPassword));
     }
     UserRow::get(tx, user_id).await?;
     rules::ensure_can_manage(tx, acting.actor, acting.permissions, user_id).await?;

@@ -12,7 +12,7 @@ use crate::{
         models::{RoleRow, TenantRow, UserRow},
         schema::tenants,
     },
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, Reason},
 };
 
 /// Locks the tenant row for the rest of the transaction: concurrent seat-taking mutations of
@@ -35,7 +35,7 @@ pub async fn ensure_seat_available(conn: &mut TenantTx, tenant_id: Uuid) -> AppR
         return Err(AppError::quota_exceeded(format!(
             "the tenant's user limit of {limit} is reached; deactivate a user or change the plan"
         ))
-        .with_reason("users"));
+        .with_reason(Reason::Users));
     }
     Ok(tenant)
 }
@@ -118,7 +118,7 @@ pub fn ensure_feature(tenant: &TenantRow, feature: Feature) -> AppResult<()> {
     } else {
         Err(
             AppError::forbidden(format!("the tenant's plan does not include {name}"))
-                .with_reason("feature_disabled"),
+                .with_reason(Reason::FeatureDisabled),
         )
     }
 }

@@ -2,10 +2,11 @@
 //! chromedriver's WebDriver API, opens `/graphiql` on a hub serving the self-hosted bundles, runs
 //! `{ __typename }` with the page's own GraphiQL (its editor and run button) and reads the answer
 //! from the result pane; every request the browser made went to the hub. Without the bundles,
-//! `/graphiql` is async-graphql's CDN page.
+//! `/graphiql` loads the same pinned files from a CDN, with integrity hashes checked here against
+//! the fetched files.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages `chromium` and
-//! `chromium-driver`; `.ci/run` installs them) and the bundles in `assets/graphiql`, which this
+//! `chromium-driver`; `scripts/test.sh` installs them) and the bundles in `assets/graphiql`, which this
 //! test fetches with `scripts/fetch-graphiql-assets.sh` (npm registry) when they are missing.
 //! Chromium resolves no host name but 127.0.0.1 and sends anything else to a closed local proxy
 //! port, so even a page that tried could not reach the internet.
@@ -23,7 +24,9 @@ use std::{
 
 use anyhow::{Context, anyhow, bail, ensure};
 use serde_json::{Value, json};
-use tenant_hub::http::graphiql::{ASSET_FILES, BOOT_FILE, CONTENT_SECURITY_POLICY};
+use tenant_hub::http::graphiql::{
+    ASSET_FILES, ASSETS, BOOT_FILE, CDN_CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY,
+};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -68,7 +71,7 @@ fn require_browser() {
         assert!(
             Path::new(binary).exists(),
             "{binary} is missing: install it with `apt-get install -y chromium chromium-driver` \
-             (Debian package {package}; `.ci/run` does this)"
+             (Debian package {package}; `bash scripts/test.sh` does this)"
         );
     }
 }
@@ -298,12 +301,17 @@ async fn graphiql_falls_back_to_the_cdn_page_without_assets() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
-        assert!(res.headers().get("content-security-policy").is_none());
-        let html = res.text().await.unwrap();
-        assert!(
-            html.contains("https://unpkg.com/graphiql") && html.contains("/graphql"),
-            "{dir:?}: {html}"
+        assert_eq!(
+            res.headers()["content-security-policy"],
+            CDN_CONTENT_SECURITY_POLICY
         );
+        let html = res.text().await.unwrap();
+        for asset in ASSETS {
+            assert!(
+                html.contains(&asset.cdn_url()) && html.contains(asset.integrity),
+                "{dir:?}: {html}"
+            );
+        }
         let res = app
             .client
             .get(format!("{}/graphiql/assets/graphiql.min.js", app.address))
@@ -313,6 +321,27 @@ async fn graphiql_falls_back_to_the_cdn_page_without_assets() {
         assert_eq!(res.status(), 404, "{dir:?}");
     }
     std::fs::remove_dir_all(empty).unwrap();
+}
+
+/// The CDN page's integrity hashes are those of the exact files the fetch script pins (it
+/// checks their sha256): a browser would refuse any other file, and these must not drift.
+#[test]
+fn the_cdn_integrity_hashes_are_those_of_the_pinned_files() {
+    use base64::Engine;
+    use sha2::{Digest, Sha384};
+    let dir = graphiql_assets();
+    for asset in ASSETS {
+        let bytes = std::fs::read(dir.join(asset.file)).unwrap();
+        let actual = format!(
+            "sha384-{}",
+            base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&bytes))
+        );
+        assert_eq!(
+            actual, asset.integrity,
+            "{} ({})",
+            asset.file, asset.package
+        );
+    }
 }
 
 /// chromedriver on a free local port; shut down (with its browsers) and removed when dropped.

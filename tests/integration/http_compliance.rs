@@ -139,7 +139,12 @@ async fn only_json_posts_and_get_queries_are_accepted_and_large_bodies_are_refus
         .unwrap();
     assert_eq!(query.status(), 200);
     let big = json!({ "query": format!("{{ __typename }} #{}", "x".repeat(4096)) });
-    assert_eq!(post(&app, None, big).await.status(), 413);
+    let resp = post(&app, None, big).await;
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "body_too_large");
     let batch = app
         .client
         .post(&url)
@@ -439,6 +444,394 @@ async fn in_registered_mode_only_the_registered_operations_run() {
         "unregistered_operation"
     );
     std::fs::remove_file(file).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_of_too_many_tokens_is_refused_before_parsing_with_400() {
+    let app = spawn_app().await;
+    let many = format!("{{ {} }}", "__typename ".repeat(10_000));
+    for accept in [None, Some("application/graphql-response+json")] {
+        let resp = post(&app, accept, json!({ "query": many })).await;
+        assert_eq!(resp.status(), 400, "{accept:?}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(body.get("data").is_none(), "{body}");
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["reason"], "too_many_tokens");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "query");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("3000 tokens"),
+            "{body}"
+        );
+    }
+    // Comments and commas are not tokens; a document within the limit runs.
+    let fine = format!(
+        "{{ {} }} # {}",
+        "__typename, ".repeat(2_000),
+        "x ".repeat(5_000)
+    );
+    let body: Value = post(&app, None, json!({ "query": fine }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    // The limit is a setting, and applies to a persisted query's text too.
+    let small = spawn_app_with(|s| s.gql_max_tokens = 5).await;
+    let query = "{ me { id } __typename }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(query) } });
+    let body: Value = post(&small, None, json!({ "query": query, "extensions": ext }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "too_many_tokens");
+}
+
+/// GET with `extensions={"persistedQuery":…}` and no query text: the document is known only
+/// once the hash is resolved.
+fn get_by_hash(app: &common::TestApp, hash: &str) -> reqwest::RequestBuilder {
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
+    app.client
+        .get(format!("{}/graphql", app.address))
+        .query(&[("extensions", ext.as_str())])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_named_by_an_automatic_persisted_query_hash_is_refused_over_get() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let mutation = "mutation { logout }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(mutation) } });
+    // Registered by a POST (which may run it: this one fails, anonymous).
+    post(&app, None, json!({ "query": mutation, "extensions": ext })).await;
+    let resp = get_by_hash(&app, &sha256(mutation))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "mutation_over_get"
+    );
+    // The session was not logged out.
+    let me = app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert!(me["data"]["me"]["id"].is_string(), "{me}");
+    // A query by hash over GET runs.
+    let query = "{ __typename }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(query) } });
+    post(&app, None, json!({ "query": query, "extensions": ext })).await;
+    let resp = get_by_hash(&app, &sha256(query)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_mutation_named_by_its_hash_is_refused_over_get() {
+    let file = std::env::temp_dir().join(format!("ops-{}.graphql", uuid::Uuid::new_v4()));
+    let logout = "mutation Logout {\n  logout\n}";
+    let me = "query Me {\n  me { id }\n}";
+    std::fs::write(
+        &file,
+        format!(
+            "{logout}\n\n{me}\n\n{}\n\n{}\n",
+            common::operation("SignUp"),
+            common::operation("LogIn")
+        ),
+    )
+    .unwrap();
+    let path = file.clone();
+    let app = spawn_app_with(move |s| {
+        s.persisted_queries = tenant_hub::config::PersistedQueries::Registered;
+        s.registered_operations = Some(path);
+    })
+    .await;
+    let t = app.signup("acme").await;
+    let resp = get_by_hash(&app, &sha256(logout))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "mutation_over_get"
+    );
+    let resp = get_by_hash(&app, &sha256(me))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["data"]["me"]["id"].is_string(),
+        "the session is alive: {body}"
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unnamed_operations_are_counted_by_their_root_fields_not_variables_or_aliases() {
+    let app = spawn_app().await;
+    let created = app
+        .gql(
+            None,
+            "mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }",
+            json!({ "i": { "name": "Acme", "domain": "acme.example.com",
+                "ownerEmail": "owner@acme.example.com", "ownerPassword": common::PASSWORD } }),
+        )
+        .await;
+    assert!(created["data"]["createTenant"].is_object(), "{created}");
+    app.gql(None, "{ a: __typename }", json!({})).await;
+    let b = app
+        .gql(
+            None,
+            "query($b: String!) { t: __typename __type(name: $b) { name } }",
+            json!({ "b": "Query" }),
+        )
+        .await;
+    assert_eq!(b["data"]["t"], "Query", "{b}");
+    let text = app.metrics().await;
+    for operation in ["createTenant", "__typename", "__typename+__type"] {
+        let series = format!(
+            "hub_graphql_request_duration_seconds_count{{operation=\"{operation}\",outcome=\"ok\"}} 1"
+        );
+        assert!(text.contains(&series), "{series} in {text}");
+    }
+    for wrong in [
+        "operation=\"i\"",
+        "operation=\"a\"",
+        "operation=\"b\"",
+        "operation=\"t\"",
+    ] {
+        assert!(!text.contains(wrong), "{wrong} in {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_non_null_field_nulls_its_nearest_nullable_parent_or_data() {
+    let app = spawn_app().await;
+    // owner.roles ([Role!]!) is refused to an anonymous caller; every field up to the root is
+    // non-null, so `data` is null (the tenant was created: mutation fields are not undone).
+    let body = app
+        .gql(
+            None,
+            "mutation($input: CreateTenantInput!) { createTenant(input: $input) {
+                tenant { id } owner { id roles { name } } } }",
+            json!({ "input": { "name": "Acme", "domain": "acme.example.com",
+                "ownerEmail": "owner@acme.example.com", "ownerPassword": common::PASSWORD } }),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert!(body.get("data").is_some(), "{body}");
+    assert_eq!(
+        body["errors"][0]["path"],
+        json!(["createTenant", "owner", "roles"]),
+        "{body}"
+    );
+    // The second of two mutation fields fails: its null reaches `data`.
+    let login = |password: &str| {
+        format!(
+            r#"login(input: {{ tenant: "acme.example.com", email: "owner@acme.example.com", password: "{password}" }}) {{ tokenType }}"#
+        )
+    };
+    let body = app
+        .gql(
+            None,
+            &format!(
+                "mutation {{ a: {} b: {} }}",
+                login(common::PASSWORD),
+                login("wrong")
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["b"]), "{body}");
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+    // Without a failure nothing changes.
+    let body = app
+        .gql(
+            None,
+            &format!("mutation {{ a: {} }}", login(common::PASSWORD)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["a"]["tokenType"], "Bearer", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_before_execution_carry_no_location() {
+    let app = spawn_app_with(|s| s.anonymous_requests_per_minute = 1).await;
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth("not-a-token")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["errors"][0].get("locations").is_none(), "{body}");
+    assert!(body["errors"][0].get("path").is_none(), "{body}");
+    post(&app, None, json!({ "query": "{ __typename }" })).await;
+    let resp = post(&app, None, json!({ "query": "{ __typename }" })).await;
+    assert_eq!(resp.status(), 429);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    assert!(body["errors"][0].get("locations").is_none(), "{body}");
+    // Limits refused before execution too.
+    let many = format!("{{ {} }}", "__typename ".repeat(4_000));
+    let limited = spawn_app().await;
+    let body: Value = post(&limited, None, json!({ "query": many }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["errors"][0].get("locations").is_none(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_sizes_out_of_bounds_either_way_get_the_same_message() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    for first in [-1, 101, 5000] {
+        let body = app
+            .gql(
+                Some(&t.token),
+                "query($n: Int) { users(first: $n) { totalCount } }",
+                json!({ "n": first }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{first}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "first");
+        assert_eq!(
+            body["errors"][0]["message"], "first must be between 0 and 100",
+            "{first}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_argument_of_the_wrong_shape_names_its_path_as_the_field() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id } } }",
+            json!({ "input": { "branding": { "colors": ["#fff"] } } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "input.branding.colors",
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("input.branding.colors: "), "{message}");
+}
+
+/// The count of rows of `table` in the test database (superuser: all tenants).
+async fn rows(app: &common::TestApp, table: &str) -> i64 {
+    app.superuser()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn assert_nul_refused(body: &Value, field: &str) {
+    assert!(
+        body.get("data").is_none(),
+        "refused before execution: {body}"
+    );
+    assert_eq!(error_code(body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"], "nul_character",
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_in_any_text_input_is_bad_user_input_naming_its_path() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let (tenants, roles, workspaces) = (
+        rows(&app, "tenants").await,
+        rows(&app, "roles").await,
+        rows(&app, "workspaces").await,
+    );
+
+    // In a variable, nested in an input object.
+    let body = app
+        .gql(
+            None,
+            common::operation("SignUp"),
+            json!({ "input": { "name": "Nul\u{0}Corp", "domain": "nul.example.com",
+                "ownerEmail": "owner@nul.example.com", "ownerPassword": common::PASSWORD } }),
+        )
+        .await;
+    assert_nul_refused(&body, "createTenant.input.name");
+
+    // In an inline literal (the GraphQL escape \u0000).
+    let body = app
+        .gql(
+            None,
+            r#"mutation { login(input: { tenant: "acme.example.com", email: "owner\u0000@acme.example.com", password: "x" }) { accessToken } }"#,
+            json!({}),
+        )
+        .await;
+    assert_nul_refused(&body, "login.input.email");
+
+    // In a list inside a variable.
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation($input: CreateRoleInput!) { createRole(input: $input) { role { id } } }",
+            json!({ "input": { "name": "auditor", "permissions": ["audit:read", "users:read\u{0}"] } }),
+        )
+        .await;
+    assert_nul_refused(&body, "createRole.input.permissions.1");
+
+    // In the second of two mutation fields: the first does not run either.
+    let body = app
+        .gql(
+            Some(&t.token),
+            r#"mutation { a: createWorkspace(input: { name: "Fine" }) { workspace { id } }
+                          b: createWorkspace(input: { name: "Bad\u0000" }) { workspace { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_nul_refused(&body, "createWorkspace.input.name");
+
+    assert_eq!(rows(&app, "tenants").await, tenants);
+    assert_eq!(rows(&app, "roles").await, roles);
+    assert_eq!(rows(&app, "workspaces").await, workspaces);
+    // The same mutations without the NUL run.
+    let body = app
+        .gql(
+            Some(&t.token),
+            r#"mutation { createWorkspace(input: { name: "Fine" }) { workspace { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(
+        body["data"]["createWorkspace"]["workspace"]["id"].is_string(),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

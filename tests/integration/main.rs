@@ -27,3 +27,4 @@ mod role_permissions;
 mod schema_invariants;
 mod schema_sdl;
 mod server;
+mod tenant_context;

@@ -22,7 +22,7 @@ impl Bouncer {
         let bin = PathBuf::from("/usr/sbin/pgbouncer");
         assert!(
             bin.exists(),
-            "PgBouncer is needed (apt-get install pgbouncer; .ci/run installs it)"
+            "PgBouncer is needed (apt-get install pgbouncer; `bash scripts/test.sh` installs it)"
         );
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()

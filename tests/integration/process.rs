@@ -140,7 +140,13 @@ async fn serve_creates_its_database_logs_json_with_request_ids_and_stops_on_sigt
         name: format!("tenant_hub_test_{}", Uuid::new_v4().simple()),
     };
     let keys = temp_keys_dir();
-    let mut hub = Hub::start(&db.name, &keys, &[]).await;
+    let no_assets = keys.join("no-graphiql-assets");
+    let mut hub = Hub::start(
+        &db.name,
+        &keys,
+        &[("HUB_GRAPHIQL_ASSETS_DIR", no_assets.to_str().unwrap())],
+    )
+    .await;
 
     // The database was created and migrated by `serve`.
     let su = superuser(&db.name).await;
@@ -183,10 +189,19 @@ async fn serve_creates_its_database_logs_json_with_request_ids_and_stops_on_sigt
         .unwrap_or_else(|| panic!("no request line: {lines:?}"));
     assert_eq!(request["request_id"], "process-test-request-1", "{request}");
     assert_eq!(request["outcome"], "ok", "{request}");
+    assert_eq!(request["operation"], "__typename", "{request}");
     assert!(
         events
             .iter()
             .any(|e| e["message"] == "usage flushed at shutdown"),
+        "{lines:?}"
+    );
+    // The missing playground files are reported at start, though /graphiql was never asked.
+    assert!(
+        events.iter().any(|e| e["level"] == "WARN"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("GraphiQL assets missing"))),
         "{lines:?}"
     );
     let _ = std::fs::remove_dir_all(&keys);

@@ -195,3 +195,58 @@ async fn pooled_connections_log_in_as_the_app_role_with_a_statement_timeout_and_
     assert_eq!(s.idle, "10s", "twice the statement timeout");
     assert_eq!(s.name, "tenant-hub");
 }
+
+/// `/metrics` lists tenant ids and volumes: it is served on HUB_METRICS_BIND only, never on
+/// the public listener, and not at all while that is unset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_on_their_own_listener_only() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    app.gql(Some(&t.token), "{ me { id } }", json!({})).await;
+    let public = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    let text = public.text().await.unwrap();
+    assert!(!text.contains(&t.uuid.to_string()), "{text}");
+
+    let metrics = app.metrics_address.clone().unwrap();
+    assert_ne!(metrics, app.address);
+    let private = app
+        .client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(private.status(), 200);
+    let text = private.text().await.unwrap();
+    assert!(
+        text.contains(&format!(
+            "hub_tenant_api_calls_total{{tenant=\"{}\"}}",
+            t.uuid
+        )),
+        "{text}"
+    );
+    // The metrics listener serves nothing else.
+    let graphql = app
+        .client
+        .post(format!("{metrics}/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(graphql.status(), 404);
+
+    let off = common::spawn_app_with(|s| s.metrics_bind = None).await;
+    assert!(off.metrics_address.is_none());
+    let public = off
+        .client
+        .get(format!("{}/metrics", off.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+}

@@ -208,12 +208,15 @@ pub fn test_settings(database: &str, keys_dir: &std::path::Path) -> Settings {
     s.db = db_settings(database);
     s.tokens.keys_dir = keys_dir.to_owned();
     s.bind = "127.0.0.1:0".to_owned();
+    s.metrics_bind = Some("127.0.0.1:0".to_owned());
     s.workers = 1;
     s
 }
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener's base URL (HUB_METRICS_BIND), when it is on.
+    pub metrics_address: Option<String>,
     pub port: u16,
     pub client: reqwest::Client,
     pub state: Arc<AppState>,
@@ -229,10 +232,14 @@ impl TestApp {
         &self.db.name
     }
 
-    /// The text of `/metrics`.
+    /// The text of `/metrics`, from the metrics listener.
     pub async fn metrics(&self) -> String {
+        let address = self
+            .metrics_address
+            .as_deref()
+            .expect("the metrics listener is on (test_settings sets HUB_METRICS_BIND)");
         self.client
-            .get(format!("{}/metrics", self.address))
+            .get(format!("{address}/metrics"))
             .send()
             .await
             .expect("/metrics answers")
@@ -445,11 +452,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 pub async fn start(settings: Settings, db: TestDb, keys_dir: PathBuf) -> TestApp {
     let app = Application::build(settings).await.expect("the hub starts");
     let port = app.port();
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let state = app.state();
     let handle = app.server_handle();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_address,
         port,
         client: reqwest::Client::new(),
         state,
