@@ -1,9 +1,27 @@
 //! tenant-hub: the GraphQL gateway and tenant hub in front of a family of SaaS products.
 //!
 //! The request flow and the isolation invariants are described in `DESIGN.md` (shared with the
-//! product teams); this crate follows them module by module:
-//! [`http`] (routes and the Principal extractor) → [`graphql`] (schema, guards, loaders) →
-//! [`db`] (`tenant_tx` / `system_tx`, the only ways to reach tenant tables).
+//! product teams). Which room a line of code belongs in:
+//!
+//! | layer | modules | holds | may use |
+//! |---|---|---|---|
+//! | domain | [`domain`] | validated types and rules with no I/O: emails, slugs, passwords, permissions, a tenant's status and who may change it, the audit [`domain::Action`]s | nothing of the hub |
+//! | database | [`db`] | the pools, the typed scopes [`db::TenantTx`] / [`db::SystemTx`] (the only ways to reach tenant tables), row structs and their queries (`db::models`, one file per table), the audit-log writer | domain |
+//! | services | [`auth`], [`context_cache`], [`ratelimit`], [`secrets`], [`usage`], [`metrics`], [`outbound`] | keys and tokens, password hashing, caches, limiters, the outgoing HTTP client | domain, db |
+//! | operations | [`ops`] | what the hub does, one file per area: validated input and a typed transaction in, a value with its audit events and after-commit effects out ([`ops::Done`]) | domain, db, services |
+//! | API | [`graphql`], [`http`] | thin resolvers and routes: guard → operation → GraphQL object or HTTP answer | everything below |
+//! | wiring | [`app`], [`cli`], `main.rs` | building the services, the HTTP server, background loops, the command line | everything |
+//!
+//! Rules: tenant-scoped SQL takes a `TenantTx` (the tenant comes from the verified principal,
+//! never from an argument); a `SystemTx` is minted only for a [`db::SystemReason`]; no diesel
+//! query is built outside `db/` and `ops/`; operations know nothing of GraphQL or HTTP; an audited
+//! change returns its audit event from the operation, and `ops::in_tenant` / `ops::in_system`
+//! write it inside the same transaction.
+//!
+//! Still on the way there (issue 13): several GraphQL resolvers (roles, workspaces, products, API
+//! keys, usage, billing, admin reports) still run their transactions through the guards'
+//! `tx`/`system_tx` instead of operations, the login flows live in `auth::flows`, and the API
+//! layers and services share one `app::AppState`.
 
 pub mod alerts;
 pub mod app;
