@@ -280,7 +280,8 @@ impl RoleMutation {
     async fn delete_role(&self, ctx: &Context<'_>, id: ID) -> Result<DeleteRolePayload, AppError> {
         let scope = context::require(ctx, Permission::RolesManage).await?;
         let uuid = ids::decode("Role", "id", &id)?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let perms = context::permissions_of_actor(ctx).await?;
+        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         scope
             .tx(|conn| {
                 async move {
@@ -288,6 +289,9 @@ impl RoleMutation {
                     if role.is_system {
                         return Err(AppError::forbidden("system roles cannot be deleted"));
                     }
+                    // Deleting a role takes its permissions from everyone holding it: only who
+                    // could grant them may do that.
+                    rules::ensure_can_grant(actor, &perms, &role.permission_strings())?;
                     RoleRow::delete(conn, uuid).await?;
                     audit::record(
                         conn,

@@ -57,8 +57,12 @@ pub async fn seat_alerts(
     .await
 }
 
-/// Refuses a change that would leave the tenant without an active owner.
+/// Refuses a change that would leave the tenant without an active owner. The tenant row is
+/// locked first, so two owners removing each other at once run one after the other and the
+/// second sees that it would remove the last owner.
 pub async fn ensure_other_owner_remains(conn: &mut TenantTx, losing: Uuid) -> AppResult<()> {
+    let tenant_id = conn.tenant_id();
+    lock_tenant(conn, tenant_id).await?;
     let owners = RoleRow::active_owners(conn).await?;
     if owners.contains(&losing) && owners.len() == 1 {
         return Err(AppError::conflict(

@@ -1,6 +1,7 @@
 //! The integration tests, in one binary (one link instead of one per file): each module is an
 //! area of the hub, run against real PostgreSQL and the real HTTP server (see [`common`]).
 
+mod account_takeover;
 mod audit_coverage;
 mod auth;
 mod batching;
@@ -15,7 +16,6 @@ mod http_compliance;
 mod lifecycle;
 mod login_work;
 mod management;
-mod passwords;
 mod pgbouncer;
 mod platform;
 mod process;

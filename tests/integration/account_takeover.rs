@@ -1,6 +1,6 @@
-//! Password changes and resets as a stolen access token would try them: a reset of one's own
-//! password needs the current one (changePassword), and a change never reopens a session that
-//! was revoked meanwhile.
+//! What a stolen access token or an over-reaching admin would try: a reset of one's own password
+//! (it needs the current one, through changePassword), a password change that reopens a session
+//! revoked meanwhile, deleting a role that carries permissions the admin lacks.
 
 use crate::common;
 
@@ -79,4 +79,50 @@ async fn changing_the_password_keeps_a_revoked_session_revoked() {
         .unwrap()
         .get(0);
     assert_eq!(open, 0, "the revoked session stays revoked: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_cannot_delete_a_role_carrying_permissions_the_admin_lacks() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let (_, admin) = app.add_user(&t, "ada@acme.example.com", &["admin"]).await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            common::operation("CreateRoleWithPermissions"),
+            json!({ "i": { "name": "closer", "permissions": ["tenant:delete"] } }),
+        )
+        .await;
+    let role = body["data"]["createRole"]["role"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = app
+        .gql(
+            Some(&admin),
+            common::operation("DeleteRole"),
+            json!({ "id": role }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    let left: i64 = app
+        .superuser()
+        .await
+        .query_one("SELECT count(*) FROM roles WHERE name = 'closer'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 1, "the role is still there");
+    // The owner, who holds tenant:delete, may.
+    let body = app
+        .gql(
+            Some(&t.token),
+            common::operation("DeleteRole"),
+            json!({ "id": role }),
+        )
+        .await;
+    assert!(
+        body["data"]["deleteRole"]["deletedRoleId"].is_string(),
+        "{body}"
+    );
 }
