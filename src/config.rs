@@ -238,6 +238,12 @@ pub struct Settings {
     #[arg(long, env = "HUB_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub signup_enabled: bool,
 
+    /// Owners may move their tenant to a paid plan themselves with changePlan; when off (the
+    /// default), a paid plan is set by the platform (or billing), and owners may only move to
+    /// free plans.
+    #[arg(long, env = "HUB_SELF_SERVICE_UPGRADES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub self_service_upgrades: bool,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "HUB_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,

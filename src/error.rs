@@ -110,6 +110,8 @@ pub enum Reason {
     PasswordRepeated,
     PasswordTooLong,
     PasswordTooShort,
+    /// An owner moving to a paid plan without the platform's self-service upgrades.
+    PaidPlanNeedsPlatform,
 }
 
 impl Reason {
@@ -139,6 +141,7 @@ impl Reason {
             Reason::PasswordRepeated => "password_repeated",
             Reason::PasswordTooLong => "password_too_long",
             Reason::PasswordTooShort => "password_too_short",
+            Reason::PaidPlanNeedsPlatform => "paid_plan_needs_platform",
         }
     }
 }

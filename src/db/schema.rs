@@ -849,6 +849,8 @@ diesel::table! {
         deactivation_reason -> Nullable<Text>,
         /// Who set the current status: owner or platform; NULL for a tenant never moved.
         status_changed_by -> Nullable<Text>,
+        /// Platform overrides of the plan's features and limits; features and limits hold the effective values.
+        plan_overrides -> Jsonb,
     }
 }
 

@@ -159,3 +159,83 @@ mod tests {
         assert_eq!(f, Features::default());
     }
 }
+
+/// What the platform set for one tenant over its plan's values (`adminSetTenantLimits`). The
+/// effective features and limits are the plan's with these laid over them, so changing the plan
+/// keeps what the platform decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_gb: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_calls_per_minute: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_access: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_domain: Option<bool>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom: BTreeMap<String, bool>,
+}
+
+impl PlanOverrides {
+    /// `self` with what `patch` sets laid over it.
+    pub fn merged(mut self, patch: PlanOverrides) -> PlanOverrides {
+        self.users = patch.users.or(self.users);
+        self.storage_gb = patch.storage_gb.or(self.storage_gb);
+        self.api_calls_per_minute = patch.api_calls_per_minute.or(self.api_calls_per_minute);
+        self.sso = patch.sso.or(self.sso);
+        self.api_access = patch.api_access.or(self.api_access);
+        self.custom_domain = patch.custom_domain.or(self.custom_domain);
+        self.custom.extend(patch.custom);
+        self
+    }
+
+    /// The plan's values with these overrides laid over them, the limits checked.
+    pub fn apply(&self, plan: (Features, Limits)) -> Result<(Features, Limits), AppError> {
+        let (mut features, mut limits) = plan;
+        limits.users = self.users.unwrap_or(limits.users);
+        limits.storage_gb = self.storage_gb.unwrap_or(limits.storage_gb);
+        limits.api_calls_per_minute = self
+            .api_calls_per_minute
+            .unwrap_or(limits.api_calls_per_minute);
+        features.sso = self.sso.unwrap_or(features.sso);
+        features.api_access = self.api_access.unwrap_or(features.api_access);
+        features.custom_domain = self.custom_domain.unwrap_or(features.custom_domain);
+        features.custom.extend(self.custom.clone());
+        limits.validate()?;
+        Ok((features, limits))
+    }
+}
+
+#[cfg(test)]
+mod overrides_tests {
+    use super::*;
+
+    #[test]
+    fn overrides_win_over_any_plan_and_later_patches_win_over_earlier_ones() {
+        let o = PlanOverrides {
+            users: Some(500),
+            ..Default::default()
+        }
+        .merged(PlanOverrides {
+            sso: Some(true),
+            ..Default::default()
+        });
+        let (features, limits) = o.apply((Features::default(), Limits::default())).unwrap();
+        assert_eq!(
+            (limits.users, limits.api_calls_per_minute, features.sso),
+            (500, 600, true)
+        );
+        let bigger = Limits {
+            users: 10_000,
+            storage_gb: 2000,
+            api_calls_per_minute: 20_000,
+        };
+        let (_, limits) = o.apply((Features::default(), bigger)).unwrap();
+        assert_eq!(limits.users, 500, "the platform's value, whatever the plan");
+    }
+}

@@ -5,12 +5,10 @@ use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::NaiveDate;
 use serde_json::json;
 
-use crate::domain::Action;
 use crate::{
     db::{
         ScopedFutureExt,
-        audit::{self, AuditEvent},
-        models::{BillingEventRow, PlanRow, SubscriptionRow, TenantRow, UserRow},
+        models::{PlanRow, SubscriptionRow, TenantRow, UserRow},
     },
     domain::Permission,
     error::AppError,
@@ -18,6 +16,7 @@ use crate::{
         context,
         tenant::{Features, Limits, Tenant, TenantPayload},
     },
+    ops::plans,
 };
 
 pub struct Plan(PlanRow);
@@ -122,53 +121,11 @@ impl BillingMutation {
         plan: String,
     ) -> Result<TenantPayload, AppError> {
         let scope = context::require(ctx, Permission::BillingManage).await?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let self_service = scope.state.settings.self_service_upgrades;
         let tenant = scope
-            .tx(|conn| {
-                async move {
-                    let target = PlanRow::get(conn, &plan, "plan").await?;
-                    let current = TenantRow::current(conn, tenant_id).await?;
-                    let seats = UserRow::count_seats(conn).await?;
-                    let limits = target.limits();
-                    if seats > limits.users as i64 {
-                        return Err(AppError::quota_exceeded(format!(
-                            "the tenant has {seats} users; the {} plan allows {}",
-                            target.id, limits.users
-                        ))
-                        .with_reason(crate::error::Reason::Users));
-                    }
-                    let updated = TenantRow::set_plan(
-                        conn,
-                        tenant_id,
-                        &target.id,
-                        &target.features(),
-                        &limits,
-                    )
-                    .await?;
-                    SubscriptionRow::set_plan(conn, &target.id, seats as i32).await?;
-                    BillingEventRow::enqueue(
-                        conn,
-                        tenant_id,
-                        "plan_changed",
-                        json!({ "from": current.plan, "to": target.id, "seats": seats }),
-                    )
-                    .await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::BillingPlanChanged)
-                            .target("tenant", tenant_id)
-                            .details(json!({ "from": current.plan, "to": target.id })),
-                    )
-                    .await?;
-                    Ok(updated)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| plans::change(tx, &plan, self_service).scope_boxed())
             .await?;
-        scope.state.rate_limits.forget(tenant_id);
-        crate::invalidation::announce(scope.state, crate::invalidation::Invalidation::All).await;
+        scope.state.rate_limits.forget(scope.tenant_id());
         Ok(TenantPayload {
             tenant: Tenant(tenant),
         })

@@ -18,14 +18,16 @@ use crate::{
             usage::{self, API_CALLS, STORAGE_BYTES},
         },
     },
-    domain::{Features, Limits, Permission},
-    error::{AppError, AppResult},
+    domain::Permission,
+    domain::PlanOverrides,
+    error::AppError,
     graphql::{
         connection::{self, Page},
         context, ids,
         loaders::DeliveriesOfAlert,
         tenant::{Tenant, TenantFeaturesInput, TenantLimitsInput, TenantPayload},
     },
+    ops::plans,
     ops::rules,
 };
 
@@ -477,46 +479,31 @@ impl UsageMutation {
     ) -> Result<TenantPayload, AppError> {
         let tenant_id = ids::decode("Tenant", "tenantId", &input.tenant_id)?;
         let admin = context::platform_admin(ctx).await?;
+        let patch = overrides_of(input.limits, input.features);
         let tenant = admin
-            .tenant_tx(tenant_id, Action::PlatformTenantLimitsSet, |conn| {
-                async move {
-                    let current = TenantRow::current(conn, tenant_id).await?;
-                    let limits = merge_limits(current.limits(), input.limits)?;
-                    let features = merge_features(current.features(), input.features);
-                    TenantRow::set_features_and_limits(conn, tenant_id, &features, &limits).await
-                }
-                .scope_boxed()
-            })
+            .tenant(tenant_id)
+            .run(|tx| plans::set_overrides(tx, patch).scope_boxed())
             .await?;
         admin.state.rate_limits.forget(tenant_id);
-        // Cached session states carry the old limits.
-        crate::invalidation::announce(admin.state, crate::invalidation::Invalidation::All).await;
         Ok(TenantPayload {
             tenant: Tenant(tenant),
         })
     }
 }
 
-pub fn merge_limits(mut limits: Limits, input: Option<TenantLimitsInput>) -> AppResult<Limits> {
-    if let Some(i) = input {
-        limits.users = i.users.unwrap_or(limits.users);
-        limits.storage_gb = i.storage_gb.unwrap_or(limits.storage_gb);
-        limits.api_calls_per_minute = i
-            .api_calls_per_minute
-            .unwrap_or(limits.api_calls_per_minute);
+/// The overrides an admin's input sets (absent fields stay as they are).
+fn overrides_of(
+    limits: Option<TenantLimitsInput>,
+    features: Option<TenantFeaturesInput>,
+) -> PlanOverrides {
+    let (l, f) = (limits, features);
+    PlanOverrides {
+        users: l.as_ref().and_then(|l| l.users),
+        storage_gb: l.as_ref().and_then(|l| l.storage_gb),
+        api_calls_per_minute: l.as_ref().and_then(|l| l.api_calls_per_minute),
+        sso: f.as_ref().and_then(|f| f.sso),
+        api_access: f.as_ref().and_then(|f| f.api_access),
+        custom_domain: f.as_ref().and_then(|f| f.custom_domain),
+        custom: f.and_then(|f| f.custom).map(|c| c.0).unwrap_or_default(),
     }
-    limits.validate()?;
-    Ok(limits)
-}
-
-pub fn merge_features(mut features: Features, input: Option<TenantFeaturesInput>) -> Features {
-    if let Some(i) = input {
-        features.sso = i.sso.unwrap_or(features.sso);
-        features.api_access = i.api_access.unwrap_or(features.api_access);
-        features.custom_domain = i.custom_domain.unwrap_or(features.custom_domain);
-        if let Some(custom) = i.custom {
-            features.custom.extend(custom.0);
-        }
-    }
-    features
 }

@@ -336,6 +336,7 @@ async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
     let app = spawn_app_with(|s| {
         s.rate_limit_burst_secs = 60;
         s.usage_flush_secs = 3600;
+        s.self_service_upgrades = true;
     })
     .await;
     let mut c = Coverage::new(&app).await;

@@ -361,6 +361,7 @@ async fn changing_the_plan_applies_its_limits_at_once_and_billing_events_reach_t
         s.webhook_allow_private = true;
         s.billing_webhook_url = Some(url);
         s.billing_webhook_secret = "billing-secret-42".into();
+        s.self_service_upgrades = true;
     })
     .await;
     let t = app.signup("acme").await;
@@ -509,6 +510,7 @@ async fn billing_events_are_retried_with_backoff_and_sent_with_no_transaction_op
         s.webhook_allow_private = true;
         s.billing_webhook_url = Some(url);
         s.billing_webhook_secret = "billing-secret-42".into();
+        s.self_service_upgrades = true;
     })
     .await;
     *database.lock().unwrap() = app.db_name().to_owned();
@@ -697,4 +699,90 @@ async fn a_platform_admin_who_logged_out_is_refused_with_the_same_token() {
         .unwrap()
         .get(0);
     assert_eq!(logged, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_change_keeps_the_platforms_limits_and_owners_cannot_buy_a_paid_plan_alone() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let set = "mutation($i: AdminSetTenantLimitsInput!) { adminSetTenantLimits(input: $i) { tenant { limits { users apiCallsPerMinute } } } }";
+    let body = app
+        .gql(
+            Some(&admin),
+            set,
+            json!({ "i": { "tenantId": t.id, "limits": { "users": 3 } } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["adminSetTenantLimits"]["tenant"]["limits"],
+        json!({ "users": 3, "apiCallsPerMinute": 600 }),
+        "{body}"
+    );
+    // Changing to the same (free) plan used to reset the limits to the plan's.
+    let change =
+        "mutation($p: String!) { changePlan(plan: $p) { tenant { plan limits { users } } } }";
+    let body = app
+        .gql(Some(&t.token), change, json!({ "p": "free" }))
+        .await;
+    assert_eq!(
+        body["data"]["changePlan"]["tenant"]["limits"]["users"], 3,
+        "{body}"
+    );
+    // A paid plan is the platform's to set (no self-service upgrades by default).
+    let body = app
+        .gql(Some(&t.token), change, json!({ "p": "enterprise" }))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"], "paid_plan_needs_platform",
+        "{body}"
+    );
+    let plan: String = app
+        .superuser()
+        .await
+        .query_one("SELECT plan FROM tenants WHERE id = $1", &[&t.uuid])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(plan, "free");
+    // The audit record of the override says what changed.
+    let details: Value = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT details FROM audit_log WHERE tenant_id = $1 AND action = 'platform.tenant_limits_set'",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(details["old"]["limits"]["users"], 25, "{details}");
+    assert_eq!(details["new"]["limits"]["users"], 3, "{details}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_self_service_upgrades_a_paid_plan_keeps_the_platforms_overrides() {
+    let app = spawn_app_with(|s| s.self_service_upgrades = true).await;
+    let t = app.signup("acme").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let set = "mutation($i: AdminSetTenantLimitsInput!) { adminSetTenantLimits(input: $i) { tenant { id } } }";
+    app.gql(
+        Some(&admin),
+        set,
+        json!({ "i": { "tenantId": t.id, "limits": { "apiCallsPerMinute": 42 } } }),
+    )
+    .await;
+    let body = app
+        .gql(
+            Some(&t.token),
+            "mutation { changePlan(plan: \"pro\") { tenant { plan limits { users apiCallsPerMinute } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["changePlan"]["tenant"],
+        json!({ "plan": "pro", "limits": { "users": 250, "apiCallsPerMinute": 42 } }),
+        "{body}"
+    );
 }

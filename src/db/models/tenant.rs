@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{AnyTx, InTenant, SystemTx, TenantTx, schema::tenants},
-    domain::{Branding, Features, Limits, StatusChanger, TenantStatus},
+    domain::{Branding, Features, Limits, PlanOverrides, StatusChanger, TenantStatus},
     error::{AppError, AppResult},
 };
 
@@ -30,6 +30,7 @@ pub struct TenantRow {
     pub retention_days: Option<i32>,
     pub deactivation_reason: Option<String>,
     pub status_changed_by: Option<String>,
+    pub plan_overrides: serde_json::Value,
 }
 
 /// A new status for a tenant, with who set it.
@@ -157,23 +158,39 @@ impl TenantRow {
             .await?)
     }
 
-    /// Sets the plan's features and limits (platform admins, billing).
-    pub async fn set_features_and_limits(
+    /// Sets the plan, the platform's overrides and the effective features and limits (the
+    /// plan's values with the overrides laid over them, computed by the caller).
+    pub async fn set_plan_values(
         conn: &mut TenantTx,
         id: Uuid,
-        features: &Features,
-        limits: &Limits,
+        values: PlanValues<'_>,
     ) -> AppResult<TenantRow> {
+        let json = |v: serde_json::Result<serde_json::Value>| v.map_err(anyhow::Error::from);
         Ok(diesel::update(tenants::table.find(id))
             .set((
-                tenants::features.eq(serde_json::to_value(features).map_err(anyhow::Error::from)?),
-                tenants::limits.eq(serde_json::to_value(limits).map_err(anyhow::Error::from)?),
+                tenants::plan.eq(values.plan),
+                tenants::plan_overrides.eq(json(serde_json::to_value(values.overrides))?),
+                tenants::features.eq(json(serde_json::to_value(values.features))?),
+                tenants::limits.eq(json(serde_json::to_value(values.limits))?),
                 tenants::updated_at.eq(diesel::dsl::now),
             ))
             .returning(TenantRow::as_returning())
             .get_result(conn)
             .await?)
     }
+
+    /// The platform's overrides of the plan's values.
+    pub fn overrides(&self) -> PlanOverrides {
+        serde_json::from_value(self.plan_overrides.clone()).unwrap_or_default()
+    }
+}
+
+/// A tenant's plan with the platform's overrides and the effective values.
+pub struct PlanValues<'a> {
+    pub plan: &'a str,
+    pub overrides: &'a PlanOverrides,
+    pub features: &'a Features,
+    pub limits: &'a Limits,
 }
 
 impl TenantRow {
@@ -203,25 +220,6 @@ impl TenantRow {
             .execute(conn)
             .await?;
         Ok(())
-    }
-
-    pub async fn set_plan(
-        conn: &mut TenantTx,
-        id: Uuid,
-        plan: &str,
-        features: &Features,
-        limits: &Limits,
-    ) -> AppResult<TenantRow> {
-        Ok(diesel::update(tenants::table.find(id))
-            .set((
-                tenants::plan.eq(plan),
-                tenants::features.eq(serde_json::to_value(features).map_err(anyhow::Error::from)?),
-                tenants::limits.eq(serde_json::to_value(limits).map_err(anyhow::Error::from)?),
-                tenants::updated_at.eq(diesel::dsl::now),
-            ))
-            .returning(TenantRow::as_returning())
-            .get_result(conn)
-            .await?)
     }
 
     /// System scope: deactivated tenants whose grace period has passed.
