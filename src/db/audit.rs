@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        AnyTx,
+        AnyTx, TenantTx,
+        models::PageRequest,
         schema::{audit_log, platform_audit_log},
     },
     domain::Action,
@@ -32,6 +33,58 @@ pub struct AuditRow {
     pub ip: Option<String>,
     pub request_id: Option<String>,
     pub details: Value,
+}
+
+/// Which rows of a tenant's audit log to list (every field optional).
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub action: Option<String>,
+    pub actor_id: Option<Uuid>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl AuditRow {
+    /// One page of the log of the tenant in scope, oldest first, with the filtered count.
+    pub async fn page(
+        conn: &mut TenantTx,
+        filter: &LogFilter,
+        request: PageRequest,
+    ) -> AppResult<(Vec<AuditRow>, i64)> {
+        let filtered = || {
+            let mut q = audit_log::table.into_boxed();
+            if let Some(a) = &filter.action {
+                q = q.filter(audit_log::action.eq(a.clone()));
+            }
+            if let Some(a) = filter.actor_id {
+                q = q.filter(audit_log::actor_id.eq(a));
+            }
+            if let Some(t) = &filter.target_type {
+                q = q.filter(audit_log::target_type.eq(t.clone()));
+            }
+            if let Some(t) = &filter.target_id {
+                q = q.filter(audit_log::target_id.eq(t.clone()));
+            }
+            if let Some(f) = filter.from {
+                q = q.filter(audit_log::at.ge(f));
+            }
+            if let Some(t) = filter.to {
+                q = q.filter(audit_log::at.lt(t));
+            }
+            q
+        };
+        let total = filtered().count().get_result(conn).await?;
+        let q = filtered().select(AuditRow::as_select());
+        let q = crate::after_key!(q, audit_log::at, audit_log::id, request.after);
+        let rows = q
+            .order((audit_log::at, audit_log::id))
+            .limit(request.fetch())
+            .load(conn)
+            .await?;
+        Ok((rows, total))
+    }
 }
 
 /// Who did it.

@@ -4,11 +4,6 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use diesel::{
-    QueryableByName,
-    sql_types::{BigInt, Date, Text},
-};
-use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use crate::domain::Action;
@@ -16,8 +11,7 @@ use crate::{
     db::{
         ScopedFutureExt,
         audit::{self, AuditEvent},
-        models::{TenantRow, UserRow, usage},
-        schema::tenants,
+        models::{TenantRow, UserRow, report::PlatformTotals, tenant::TenantFilter, usage},
     },
     error::AppError,
     graphql::{
@@ -60,30 +54,6 @@ pub struct PlatformReport {
     pub top_tenants: Vec<TenantUsage>,
 }
 
-#[derive(QueryableByName)]
-struct KeyCount {
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-#[derive(QueryableByName)]
-struct Top {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    tenant_id: uuid::Uuid,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = BigInt)]
-    calls: i64,
-}
-
-#[derive(QueryableByName)]
-struct Total {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 #[derive(Default)]
 pub struct AdminQuery;
 
@@ -99,50 +69,18 @@ impl AdminQuery {
         plan: Option<String>,
         search: Option<String>,
     ) -> Result<Page<Tenant>, AppError> {
-        use diesel::{
-            BoolExpressionMethods, ExpressionMethods, PgTextExpressionMethods, QueryDsl,
-            SelectableHelper,
-        };
         let page = connection::page_request(first, after.as_deref())?;
         let admin = context::platform_admin(ctx).await?;
         let audit_ctx = admin.audit();
         let (rows, total) = admin
             .system_tx(|conn| {
                 async move {
-                    let filtered = || {
-                        let mut q = tenants::table.into_boxed();
-                        if let Some(s) = status {
-                            q = q.filter(
-                                tenants::status.eq(crate::domain::TenantStatus::from(s).as_str()),
-                            );
-                        }
-                        if let Some(p) = &plan {
-                            q = q.filter(tenants::plan.eq(p.clone()));
-                        }
-                        if let Some(text) = &search {
-                            let pattern = format!(
-                                "%{}%",
-                                text.replace('\\', "\\\\")
-                                    .replace('%', "\\%")
-                                    .replace('_', "\\_")
-                            );
-                            q = q.filter(
-                                tenants::name
-                                    .ilike(pattern.clone())
-                                    .or(tenants::slug.ilike(pattern.clone()))
-                                    .or(tenants::domain.ilike(pattern)),
-                            );
-                        }
-                        q
+                    let filter = TenantFilter {
+                        status: status.map(|s| crate::domain::TenantStatus::from(s).as_str()),
+                        plan,
+                        search,
                     };
-                    let total: i64 = filtered().count().get_result(conn).await?;
-                    let q = filtered().select(TenantRow::as_select());
-                    let q = crate::after_key!(q, tenants::created_at, tenants::id, page.after);
-                    let rows: Vec<TenantRow> = q
-                        .order((tenants::created_at, tenants::id))
-                        .limit(page.fetch())
-                        .load(conn)
-                        .await?;
+                    let (rows, total) = TenantRow::admin_page(conn, &filter, page).await?;
                     audit::record_platform(
                         conn,
                         &audit_ctx,
@@ -230,71 +168,45 @@ impl AdminQuery {
             return Err(AppError::bad_input("to", "to must be after from"));
         }
         let audit_ctx = admin.audit();
-        let (by_status, by_plan, users, calls, top) = admin
+        let totals = admin
             .system_tx(|conn| {
                 async move {
-                    let by_status: Vec<KeyCount> =
-                        diesel::sql_query("SELECT status AS key, count(*) AS count FROM tenants GROUP BY status ORDER BY status")
-                            .load(conn)
-                            .await?;
-                    let by_plan: Vec<KeyCount> = diesel::sql_query(
-                        "SELECT plan AS key, count(*) AS count FROM tenants WHERE status <> 'purged' GROUP BY plan ORDER BY plan",
-                    )
-                    .load(conn)
-                    .await?;
-                    let users: Total = diesel::sql_query("SELECT count(*) AS n FROM users WHERE status <> 'deactivated'")
-                        .get_result(conn)
-                        .await?;
                     let (from_day, to_day) = (
                         from.date_naive(),
                         (to - chrono::TimeDelta::nanoseconds(1)).date_naive(),
                     );
-                    let top: Vec<Top> = diesel::sql_query(
-                        "WITH calls AS (SELECT tenant_id, sum(value)::bigint AS calls FROM usage_counters
-                                        WHERE metric = 'api_calls' AND day >= $1 AND day <= $2 GROUP BY tenant_id)
-                         SELECT c.tenant_id, t.name, c.calls FROM calls c JOIN tenants t ON t.id = c.tenant_id
-                         ORDER BY c.calls DESC, t.id LIMIT 10",
+                    let totals = PlatformTotals::read(conn, from_day, to_day).await?;
+                    audit::record_platform(
+                        conn,
+                        &audit_ctx,
+                        AuditEvent::new(Action::PlatformReportRead)
+                            .details(json!({ "from": from, "to": to })),
                     )
-                    .bind::<Date, _>(from_day)
-                    .bind::<Date, _>(to_day)
-                    .load(conn)
                     .await?;
-                    let calls: Total = diesel::sql_query(
-                        "SELECT coalesce(sum(value), 0)::bigint AS n FROM usage_counters
-                         WHERE metric = 'api_calls' AND day >= $1 AND day <= $2",
-                    )
-                    .bind::<Date, _>(from_day)
-                    .bind::<Date, _>(to_day)
-                    .get_result(conn)
-                    .await?;
-                    audit::record_platform(conn, &audit_ctx, AuditEvent::new(Action::PlatformReportRead).details(json!({ "from": from, "to": to })))
-                        .await?;
-                    Ok((by_status, by_plan, users.n, calls.n, top))
+                    Ok(totals)
                 }
                 .scope_boxed()
             })
             .await?;
-        let pairs = |rows: Vec<KeyCount>| {
+        let pairs = |rows: Vec<(String, i64)>| {
             rows.into_iter()
-                .map(|r| CountBy {
-                    key: r.key,
-                    count: r.count,
-                })
+                .map(|(key, count)| CountBy { key, count })
                 .collect()
         };
         Ok(PlatformReport {
             from,
             to,
-            tenants_by_status: pairs(by_status),
-            tenants_by_plan: pairs(by_plan),
-            users,
-            api_calls: calls,
-            top_tenants: top
+            tenants_by_status: pairs(totals.tenants_by_status),
+            tenants_by_plan: pairs(totals.tenants_by_plan),
+            users: totals.users,
+            api_calls: totals.api_calls,
+            top_tenants: totals
+                .top_tenants
                 .into_iter()
-                .map(|t| TenantUsage {
-                    tenant_id: ids::encode("Tenant", t.tenant_id),
-                    name: t.name,
-                    api_calls: t.calls,
+                .map(|(tenant_id, name, api_calls)| TenantUsage {
+                    tenant_id: ids::encode("Tenant", tenant_id),
+                    name,
+                    api_calls,
                 })
                 .collect(),
         })

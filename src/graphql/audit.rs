@@ -3,16 +3,17 @@
 
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::domain::Action;
 use crate::{
     auth::Principal,
-    db::{ScopedFutureExt, audit::AuditRow, schema::audit_log},
+    db::{
+        ScopedFutureExt,
+        audit::{AuditRow, LogFilter},
+    },
     domain::Permission,
-    error::{AppError, AppResult},
+    error::AppError,
     graphql::{
         connection::{self, Page},
         context, ids,
@@ -70,45 +71,6 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-async fn page(
-    conn: &mut crate::db::Conn,
-    filter: &AuditFilter,
-    actor: Option<Uuid>,
-    request: crate::db::models::PageRequest,
-) -> AppResult<(Vec<AuditRow>, i64)> {
-    let filtered = || {
-        let mut q = audit_log::table.into_boxed();
-        if let Some(a) = &filter.action {
-            q = q.filter(audit_log::action.eq(a.clone()));
-        }
-        if let Some(a) = actor {
-            q = q.filter(audit_log::actor_id.eq(a));
-        }
-        if let Some(t) = &filter.target_type {
-            q = q.filter(audit_log::target_type.eq(t.clone()));
-        }
-        if let Some(t) = &filter.target_id {
-            q = q.filter(audit_log::target_id.eq(t.clone()));
-        }
-        if let Some(f) = filter.from {
-            q = q.filter(audit_log::at.ge(f));
-        }
-        if let Some(t) = filter.to {
-            q = q.filter(audit_log::at.lt(t));
-        }
-        q
-    };
-    let total = filtered().count().get_result(conn).await?;
-    let q = filtered().select(AuditRow::as_select());
-    let q = crate::after_key!(q, audit_log::at, audit_log::id, request.after);
-    let rows = q
-        .order((audit_log::at, audit_log::id))
-        .limit(request.fetch())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
-}
-
 #[derive(Default)]
 pub struct AuditQuery;
 
@@ -125,21 +87,28 @@ impl AuditQuery {
     ) -> Result<Page<AuditEntry>, AppError> {
         let request = connection::page_request(first, after.as_deref())?;
         let filter = filter.unwrap_or_default();
-        let actor = filter
-            .actor_id
-            .as_deref()
-            .map(|a| {
-                Uuid::try_parse(a)
-                    .map_err(|_| AppError::bad_input("filter.actorId", "actorId is a UUID"))
-            })
-            .transpose()?;
+        let filter = LogFilter {
+            actor_id: filter
+                .actor_id
+                .as_deref()
+                .map(|a| {
+                    Uuid::try_parse(a)
+                        .map_err(|_| AppError::bad_input("filter.actorId", "actorId is a UUID"))
+                })
+                .transpose()?,
+            action: filter.action,
+            target_type: filter.target_type,
+            target_id: filter.target_id,
+            from: filter.from,
+            to: filter.to,
+        };
         let (rows, total) = match (&context::request(ctx)?.principal, tenant_id) {
             (Principal::PlatformAdmin { .. }, Some(id)) => {
                 let admin = context::platform_admin(ctx).await?;
                 let tenant = ids::decode("Tenant", "tenantId", &id)?;
                 admin
                     .tenant_tx(tenant, Action::PlatformAuditRead, |conn| {
-                        page(conn, &filter, actor, request).scope_boxed()
+                        AuditRow::page(conn, &filter, request).scope_boxed()
                     })
                     .await?
             }
@@ -157,7 +126,7 @@ impl AuditQuery {
             (_, None) => {
                 let scope = context::require(ctx, Permission::AuditRead).await?;
                 scope
-                    .tx(|conn| page(conn, &filter, actor, request).scope_boxed())
+                    .tx(|conn| AuditRow::page(conn, &filter, request).scope_boxed())
                     .await?
             }
         };

@@ -8,6 +8,7 @@ pub mod integration;
 pub mod page;
 pub mod platform_admin;
 pub mod product;
+pub mod report;
 pub mod role;
 pub mod session;
 pub mod tenant;

@@ -33,6 +33,15 @@ pub struct TenantRow {
     pub plan_overrides: serde_json::Value,
 }
 
+/// Which tenants a platform admin lists: by status, plan, and a text found in the name, slug or
+/// domain.
+#[derive(Debug, Clone, Default)]
+pub struct TenantFilter {
+    pub status: Option<&'static str>,
+    pub plan: Option<String>,
+    pub search: Option<String>,
+}
+
 /// A new status for a tenant, with who set it.
 pub struct StatusChange<'a> {
     pub status: TenantStatus,
@@ -220,6 +229,49 @@ impl TenantRow {
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// System scope: one page of all tenants (oldest first) matching `filter`, with the
+    /// filtered count, for platform admins.
+    pub async fn admin_page(
+        conn: &mut SystemTx,
+        filter: &TenantFilter,
+        page: crate::db::models::PageRequest,
+    ) -> AppResult<(Vec<TenantRow>, i64)> {
+        let filtered = || {
+            let mut q = tenants::table.into_boxed();
+            if let Some(s) = filter.status {
+                q = q.filter(tenants::status.eq(s));
+            }
+            if let Some(p) = &filter.plan {
+                q = q.filter(tenants::plan.eq(p.clone()));
+            }
+            if let Some(text) = &filter.search {
+                // The text is matched literally: LIKE's wildcards and escape are escaped.
+                let pattern = format!(
+                    "%{}%",
+                    text.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                q = q.filter(
+                    tenants::name
+                        .ilike(pattern.clone())
+                        .or(tenants::slug.ilike(pattern.clone()))
+                        .or(tenants::domain.ilike(pattern)),
+                );
+            }
+            q
+        };
+        let total: i64 = filtered().count().get_result(conn).await?;
+        let q = filtered().select(TenantRow::as_select());
+        let q = crate::after_key!(q, tenants::created_at, tenants::id, page.after);
+        let rows = q
+            .order((tenants::created_at, tenants::id))
+            .limit(page.fetch())
+            .load(conn)
+            .await?;
+        Ok((rows, total))
     }
 
     /// System scope: deactivated tenants whose grace period has passed.
