@@ -10,11 +10,12 @@ use crate::{
     db::{
         ScopedFutureExt,
         audit::{self, AuditEvent},
-        models::{ProductRow, TenantProductRow, UserProductAccessRow, UserRow},
+        models::ProductRow,
     },
     domain::{Permission, ProductAccess},
     error::AppError,
     graphql::{context, ids, me::ProductGrant},
+    ops::products,
 };
 
 pub struct Product(pub ProductRow);
@@ -128,40 +129,30 @@ impl ProductMutation {
             .map(|u| ids::decode("User", "userId", u))
             .transpose()?;
         let scope = context::require(ctx, Permission::ProductsManage).await?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let product_id = input.product_id.0.clone();
-        let access = input.access;
-        scope
-            .tx(|conn| {
-                async move {
-                    if !ProductRow::exists(conn, &product_id).await? {
-                        return Err(AppError::not_found("product"));
-                    }
-                    match user_id {
-                        Some(user) => {
-                            UserRow::get(conn, user).await?;
-                            UserProductAccessRow::set(conn, tenant_id, user, &product_id, access)
-                                .await?;
-                        }
-                        None => TenantProductRow::set(conn, tenant_id, &product_id, access).await?,
-                    }
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::ProductAccessSet)
-                            .target("product", &product_id)
-                            .details(json!({ "access": access.as_str(), "user_id": user_id })),
-                    )
-                    .await
-                }
-                .scope_boxed()
-            })
+        let access = scope
+            .run(|tx| products::set_access(tx, &product_id, input.access, user_id).scope_boxed())
             .await?;
         Ok(ProductGrant {
             product_id: input.product_id,
             access,
         })
+    }
+
+    /// Removes a user's own setting for a product, so the tenant's access applies to them
+    /// again. Answers the user's access from now on.
+    async fn clear_product_access_override(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        user_id: ID,
+    ) -> Result<ProductGrant, AppError> {
+        let scope = context::require(ctx, Permission::ProductsManage).await?;
+        let user = ids::decode("User", "userId", &user_id)?;
+        let access = scope
+            .run(|tx| products::clear_override(tx, &product_id.0, user).scope_boxed())
+            .await?;
+        Ok(ProductGrant { product_id, access })
     }
 
     /// Platform admins: adds a product to the catalog.

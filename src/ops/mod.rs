@@ -22,6 +22,7 @@ pub mod invitations;
 pub mod lifecycle;
 pub mod passwords;
 pub mod plans;
+pub mod products;
 pub mod rules;
 pub mod tenants;
 pub mod users;

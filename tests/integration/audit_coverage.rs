@@ -550,6 +550,13 @@ async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
         &[(tenant.clone(), "product.access_set")],
     )
     .await;
+    c.run(
+        &owner,
+        "ClearProductAccessOverride",
+        json!({ "productId": "crm", "userId": user }),
+        &[(tenant.clone(), "product.access_override_cleared")],
+    )
+    .await;
 
     // API keys and usage, the plan.
     let key = c

@@ -748,6 +748,11 @@ fn write_cases(w: &World) -> Vec<Case> {
             json!({ "i": { "productId": "helpdesk", "access": "NONE", "userId": b.owner_id } }),
         ),
         case(
+            "clearProductAccessOverride: B's user's override",
+            operation("ClearProductAccessOverride"),
+            json!({ "productId": "crm", "userId": bu }),
+        ),
+        case(
             "setProductAccess: B's user by bare UUID",
             operation("SetProductGrant"),
             json!({ "i": { "productId": "crm", "access": "NONE", "userId": bu_uuid } }),
@@ -1329,6 +1334,10 @@ async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
         (
             "SetProductGrant",
             json!({ "i": { "productId": "crm", "access": "NONE" } }),
+        ),
+        (
+            "ClearProductAccessOverride",
+            json!({ "productId": "crm", "userId": t.owner_id }),
         ),
         (
             "CreateProduct",

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{PASSWORD, TenantFixture, TestApp, count, error_code, spawn_app};
+use common::{PASSWORD, TenantFixture, TestApp, count, error_code, operation, spawn_app};
 use serde_json::{Value, json};
 
 async fn create_user(app: &TestApp, t: &TenantFixture, email: &str) -> Value {
@@ -808,6 +808,44 @@ async fn product_access_set_tenant_wide_and_per_user_shows_in_tenant_context() {
     assert_eq!(
         bob_ctx["data"]["tenantContext"]["products"][0]["access"],
         "LIMITED"
+    );
+    // Back to the tenant's access: the override is removed, not set to NONE.
+    let body = app
+        .gql(
+            Some(&t.token),
+            operation("ClearProductAccessOverride"),
+            json!({ "productId": "crm", "userId": bob }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["clearProductAccessOverride"],
+        json!({ "productId": "crm", "access": "FULL" }),
+        "{body}"
+    );
+    let bob_ctx = app.gql(Some(&bob_token), q, json!({})).await;
+    assert_eq!(
+        bob_ctx["data"]["tenantContext"]["products"][0]["access"], "FULL",
+        "{bob_ctx}"
+    );
+    let overrides: i64 = app
+        .superuser()
+        .await
+        .query_one("SELECT count(*) FROM user_product_access", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(overrides, 0);
+    // The tenant-wide access now reaches bob when it changes.
+    app.gql(
+        Some(&t.token),
+        set,
+        json!({ "input": { "productId": "crm", "access": "NONE" } }),
+    )
+    .await;
+    let bob_ctx = app.gql(Some(&bob_token), q, json!({})).await;
+    assert_eq!(
+        bob_ctx["data"]["tenantContext"]["products"][0]["access"],
+        "NONE"
     );
 }
 

@@ -180,6 +180,18 @@ impl ProductRow {
 }
 
 impl UserProductAccessRow {
+    /// Removes a user's override for a product; whether there was one.
+    pub async fn clear(conn: &mut TenantTx, user_id: Uuid, product_id: &str) -> AppResult<bool> {
+        let n = diesel::delete(
+            user_product_access::table
+                .filter(user_product_access::user_id.eq(user_id))
+                .filter(user_product_access::product_id.eq(product_id)),
+        )
+        .execute(conn)
+        .await?;
+        Ok(n > 0)
+    }
+
     pub async fn set(
         conn: &mut TenantTx,
         tenant_id: Uuid,
