@@ -126,13 +126,6 @@ impl AuditContext {
             request_id: None,
         }
     }
-
-    pub fn with_actor(&self, actor: Actor) -> AuditContext {
-        AuditContext {
-            actor,
-            ..self.clone()
-        }
-    }
 }
 
 /// One event: what happened ([`Action`]), to what, with which details.

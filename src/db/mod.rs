@@ -132,7 +132,8 @@ impl Db {
         F: for<'r> FnOnce(&'r mut SystemTx) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
     {
         let conn = self.system_pool.get().await?;
-        let mut tx = SystemTx::new(conn, reason);
+        tracing::debug!(reason = reason.as_str(), "system-scope transaction");
+        let mut tx = SystemTx::new(conn);
         let begin = "BEGIN; SELECT set_config('app.scope', 'system', true)";
         run_in_transaction(&mut tx, begin, f).await
     }

@@ -41,10 +41,7 @@ impl TenantTx {
     /// together (`try_join!`) each on their own reader send their statements at once and then
     /// read the answers, one wait for all (diesel-async's `&AsyncPgConnection` documents this).
     pub fn read(&self) -> TenantRead<'_> {
-        TenantRead {
-            conn: &self.conn,
-            tenant_id: self.tenant_id,
-        }
+        TenantRead { conn: &self.conn }
     }
 }
 
@@ -64,13 +61,6 @@ impl DerefMut for TenantTx {
 /// A pipelining reader of a [`TenantTx`] (see [`TenantTx::read`]).
 pub struct TenantRead<'a> {
     conn: &'a Conn,
-    tenant_id: Uuid,
-}
-
-impl TenantRead<'_> {
-    pub fn tenant_id(&self) -> Uuid {
-        self.tenant_id
-    }
 }
 
 impl<'a> Deref for TenantRead<'a> {
@@ -86,23 +76,13 @@ impl DerefMut for TenantRead<'_> {
     }
 }
 
-/// What tenant-scoped reads run on: the transaction itself or one of its pipelining readers.
-pub trait InTenant: Reader {
-    /// The tenant the reads see.
-    fn tenant(&self) -> Uuid;
-}
+/// What tenant-scoped reads run on: the transaction itself or one of its pipelining readers
+/// (a marker: only these two implement it).
+pub trait InTenant: Reader {}
 
-impl InTenant for TenantTx {
-    fn tenant(&self) -> Uuid {
-        self.tenant_id
-    }
-}
+impl InTenant for TenantTx {}
 
-impl InTenant for TenantRead<'_> {
-    fn tenant(&self) -> Uuid {
-        self.tenant_id
-    }
-}
+impl InTenant for TenantRead<'_> {}
 
 /// Either transaction, for the few writes that both scopes make on purpose (a tenant's status:
 /// its own lifecycle transitions, and a forced purge in system scope).
@@ -142,20 +122,15 @@ impl SystemReason {
     }
 }
 
-/// A transaction in system scope (`app.scope = 'system'`), across tenants.
+/// A transaction in system scope (`app.scope = 'system'`), across tenants; only
+/// `Db::system_tx`, which takes a [`SystemReason`], opens one.
 pub struct SystemTx {
     conn: Object<Conn>,
-    reason: SystemReason,
 }
 
 impl SystemTx {
-    pub(super) fn new(conn: Object<Conn>, reason: SystemReason) -> SystemTx {
-        SystemTx { conn, reason }
-    }
-
-    /// Why this transaction crosses tenants.
-    pub fn reason(&self) -> SystemReason {
-        self.reason
+    pub(super) fn new(conn: Object<Conn>) -> SystemTx {
+        SystemTx { conn }
     }
 }
 

@@ -67,11 +67,6 @@ impl<T> Done<T> {
         }
     }
 
-    pub fn and_event(mut self, event: AuditEvent) -> Done<T> {
-        self.events.push(event);
-        self
-    }
-
     pub fn and_effect(mut self, effect: Effect) -> Done<T> {
         self.effects.push(effect);
         self
