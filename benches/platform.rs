@@ -12,7 +12,7 @@ use tenant_hub::{
     auth::Principal,
     db::bootstrap,
     graphql::{build_schema, context::RequestCtx},
-    http::meta::RequestMeta,
+    request::RequestMeta,
 };
 
 #[derive(Parser)]

@@ -64,6 +64,11 @@ impl Application {
             system_role = summary.system_role,
             "database ready"
         );
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut settings = settings;
+        settings.public_url = Some(public_url(&settings, &listener)?);
         let state = Arc::new(AppState::new(settings)?);
         crate::auth::password::warm_up();
         if state.settings.graphiql_enabled() {
@@ -73,9 +78,6 @@ impl Application {
         spawn_housekeeping(state.clone());
         crate::invalidation::spawn_listener(state.clone());
 
-        let listener = TcpListener::bind(&state.settings.bind)
-            .with_context(|| format!("cannot listen on {}", state.settings.bind))?;
-        let port = listener.local_addr()?.port();
         let schema = graphql::build_schema(state.clone());
         let data_state = web::Data::new(state.clone());
         let data_schema = web::Data::new(schema);
@@ -174,8 +176,34 @@ impl Application {
     }
 }
 
+/// HUB_PUBLIC_URL without a trailing slash, or `http://` and the bound address.
+fn public_url(settings: &Settings, listener: &TcpListener) -> anyhow::Result<String> {
+    match &settings.public_url {
+        Some(url) => {
+            let parsed = url::Url::parse(url).context("HUB_PUBLIC_URL is not a URL")?;
+            anyhow::ensure!(
+                matches!(parsed.scheme(), "http" | "https")
+                    && parsed.query().is_none()
+                    && parsed.fragment().is_none(),
+                "HUB_PUBLIC_URL must be an http(s) URL without query or fragment"
+            );
+            Ok(url.trim_end_matches('/').to_string())
+        }
+        None => Ok(format!("http://{}", listener.local_addr()?)),
+    }
+}
+
 impl AppState {
-    pub fn new(settings: Settings) -> anyhow::Result<AppState> {
+    /// The hub's public base URL (HUB_PUBLIC_URL, or the bound address), without a trailing
+    /// slash: the OpenID issuer and the base of the links the hub hands out.
+    pub fn public_url(&self) -> &str {
+        self.settings.public_url.as_deref().unwrap_or_default()
+    }
+
+    pub fn new(mut settings: Settings) -> anyhow::Result<AppState> {
+        if settings.public_url.is_none() {
+            settings.public_url = Some(format!("http://{}", settings.bind));
+        }
         crate::billing::check_settings(&settings)?;
         anyhow::ensure!(
             settings.tokens.admin_audience != settings.tokens.audience,

@@ -211,6 +211,12 @@ pub struct Settings {
     #[arg(long, env = "HUB_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
+    /// The hub's public base URL, as browsers and product apps reach it (e.g.
+    /// `https://id.example.com`): the OpenID issuer and the base of every link the hub hands
+    /// out (discovery, hosted pages, mails). Unset: `http://<HUB_BIND>` with the bound port.
+    #[arg(long, env = "HUB_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Address of the Prometheus `/metrics` listener, apart from the public one (e.g.
     /// `127.0.0.1:9090`; port 0 picks a free port). Unset: no metrics are served (they list
     /// tenant ids and volumes, so they are never on the public listener).

@@ -23,13 +23,10 @@ use crate::{
 /// Bumped when the document's shape changes.
 pub const FORMAT_VERSION: i32 = 1;
 
-/// Columns never exported.
-const SECRET_COLUMNS: &[&str] = &[
-    "password_hash",
-    "token_hash",
-    "key_hash",
-    "secret_ciphertext",
-];
+/// Columns never exported, by the end of their name: secrets' hashes (`password_hash`,
+/// `token_hash`, `browser_token_hash`, …) and encrypted secrets (`secret_ciphertext`, …). A
+/// pattern rather than a list, so a table added later cannot leak a secret column by default.
+const SECRET_COLUMN_PATTERN: &str = "(^|_)(hash|ciphertext|secret)$";
 /// Tables that hold only secrets' hashes.
 const SKIPPED_TABLES: &[&str] = &["refresh_tokens", "user_tokens"];
 /// Rows per FETCH of the NDJSON stream.
@@ -65,10 +62,11 @@ pub async fn tables(conn: &mut impl Reader) -> AppResult<Vec<String>> {
 }
 
 fn select_sql(table: &str) -> String {
-    let minus: String = SECRET_COLUMNS.iter().map(|c| format!(" - '{c}'")).collect();
     // Table names come from pg_catalog, quoted all the same.
     format!(
-        "SELECT to_jsonb(t){minus} AS row FROM \"{}\" t",
+        "SELECT (SELECT COALESCE(jsonb_object_agg(c.key, c.value), '{{}}'::jsonb) \
+         FROM jsonb_each(to_jsonb(t)) c WHERE c.key !~ '{SECRET_COLUMN_PATTERN}') AS row \
+         FROM \"{}\" t",
         table.replace('"', "\"\"")
     )
 }

@@ -20,8 +20,8 @@
 //!
 //! Still on the way there (issue 13): several GraphQL resolvers (roles, workspaces, products, API
 //! keys, usage, billing, admin reports) still run their transactions through the guards'
-//! `tx`/`system_tx` instead of operations, the login flows live in `auth::flows`, and the API
-//! layers and services share one `app::AppState`.
+//! `tx`/`system_tx` instead of operations, and the API layers and services share one
+//! `app::AppState`.
 
 pub mod alerts;
 pub mod app;
@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod ops;
 pub mod outbound;
 pub mod ratelimit;
+pub mod request;
 pub mod secrets;
 pub mod seed;
 pub mod telemetry;

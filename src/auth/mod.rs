@@ -1,8 +1,8 @@
-//! Authentication: passwords, signing keys and JWKS, access tokens, refresh sessions, the
-//! Principal of a request, and the login flows that tie them together.
+//! Authentication: passwords, signing keys and JWKS, access tokens, refresh sessions and the
+//! Principal of a request. The sign-in operations that tie them together are in
+//! `ops::sessions`.
 
 pub mod admin_sessions;
-pub mod flows;
 pub mod jwt;
 pub mod keys;
 pub mod login_limiter;

@@ -100,7 +100,7 @@ pub enum SystemReason {
     /// and the HTTP guard in `http::guard`).
     PlatformAdmin,
     /// Login's and token refresh's lookups before a tenant is known: the tenant by domain,
-    /// slug or id, a session by id, an API key by its hash, an admin by email (`auth::flows`,
+    /// slug or id, a session by id, an API key by its hash, an admin by email (`ops::sessions`,
     /// `auth::principal`).
     Authentication,
     /// The housekeeping loop: usage flushes, billing periods and outbox deliveries, purges of

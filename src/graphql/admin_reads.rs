@@ -25,7 +25,7 @@ use crate::{
         audit::{self, Actor, AuditEvent},
     },
     error::{AppError, AppResult},
-    http::meta::RequestMeta,
+    request::RequestMeta,
 };
 
 /// The tenants a platform admin's request read through nested fields; shared with the HTTP

@@ -3,9 +3,9 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
 use crate::{
-    auth::flows,
     error::AppError,
     graphql::{context, ids, tenant::Tenant, user::User},
+    ops::sessions,
 };
 
 #[derive(InputObject)]
@@ -57,7 +57,7 @@ impl AuthMutation {
             Some((kind, id)) if kind == "Tenant" => id.to_string(),
             _ => input.tenant,
         };
-        let out = flows::login(state, meta, &tenant_key, &input.email, &input.password).await?;
+        let out = sessions::login(state, meta, &tenant_key, &input.email, &input.password).await?;
         Ok(LoginPayload {
             access_token: out.access.token,
             refresh_token: out.refresh_token,
@@ -77,7 +77,7 @@ impl AuthMutation {
     ) -> Result<RefreshPayload, AppError> {
         let state = context::state(ctx)?;
         let meta = &context::request(ctx)?.meta;
-        let out = flows::refresh_session(state, meta, &refresh_token).await?;
+        let out = sessions::refresh_session(state, meta, &refresh_token).await?;
         Ok(RefreshPayload {
             access_token: out.access.token,
             refresh_token: out.refresh_token,
@@ -94,14 +94,14 @@ impl AuthMutation {
             session_id,
         } = req.principal
         {
-            return flows::admin_logout(context::state(ctx)?, &req.meta, admin_id, session_id)
+            return sessions::admin_logout(context::state(ctx)?, &req.meta, admin_id, session_id)
                 .await;
         }
         context::member_any_status(ctx)?;
         let crate::auth::Principal::Member(member) = &req.principal else {
             return Err(AppError::unauthenticated("log in first"));
         };
-        flows::logout(context::state(ctx)?, &req.meta, member).await
+        sessions::logout(context::state(ctx)?, &req.meta, member).await
     }
 
     /// Platform admins log in here; their accounts come from `tenant-hub admin create`.
@@ -113,7 +113,7 @@ impl AuthMutation {
     ) -> Result<AdminLoginPayload, AppError> {
         let state = context::state(ctx)?;
         let meta = &context::request(ctx)?.meta;
-        let token = flows::admin_login(state, meta, &email, &password).await?;
+        let token = sessions::admin_login(state, meta, &email, &password).await?;
         Ok(AdminLoginPayload {
             access_token: token.token,
             expires_in: token.expires_in,

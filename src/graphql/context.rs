@@ -35,7 +35,7 @@ use crate::{
         loaders::{self, Loaders},
         writes::WriteMark,
     },
-    http::meta::RequestMeta,
+    request::RequestMeta,
 };
 
 /// Per-request data: who is calling and from where.

@@ -23,8 +23,9 @@ use crate::{
     config::PersistedQueries,
     error::AppError,
     graphql::{HubSchema, admin_reads, context::RequestCtx, limits},
-    http::{meta::RequestMeta, null_propagation, routes::error_response_as},
+    http::{null_propagation, routes::error_response_as},
     ratelimit::Decision,
+    request::RequestMeta,
 };
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";

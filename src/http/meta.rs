@@ -6,20 +6,13 @@ use std::net::IpAddr;
 
 use actix_web::{HttpMessage, HttpRequest};
 
-use crate::db::audit::{Actor, AuditContext};
+use crate::request::RequestMeta;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The request id chosen by the middleware, stored in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
-
-#[derive(Debug, Clone)]
-pub struct RequestMeta {
-    pub ip: String,
-    pub request_id: String,
-    pub user_agent: Option<String>,
-}
 
 impl RequestMeta {
     pub fn from_request(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> RequestMeta {
@@ -37,14 +30,6 @@ impl RequestMeta {
             ip: client_ip(req, trusted_proxies),
             request_id,
             user_agent,
-        }
-    }
-
-    pub fn audit(&self, actor: Actor) -> AuditContext {
-        AuditContext {
-            actor,
-            ip: Some(self.ip.clone()),
-            request_id: Some(self.request_id.clone()),
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::{
     error::AppError,
     export,
     http::graphql_http,
-    http::meta::RequestMeta,
+    request::RequestMeta,
 };
 
 /// `graphiql`: None turns the playground off; Some(assets folder) serves it.

@@ -19,7 +19,8 @@ use crate::{
     auth::{Principal, principal::authenticate},
     error::{AppError, ErrorCode},
     graphql::{HubSchema, context::RequestCtx},
-    http::{graphql_http, meta::RequestMeta, routes::HttpError},
+    http::{graphql_http, routes::HttpError},
+    request::RequestMeta,
 };
 
 const QUERY: &str = "query TenantContext($product: ID) { tenantContext(productId: $product) {

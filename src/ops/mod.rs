@@ -24,6 +24,7 @@ pub mod passwords;
 pub mod plans;
 pub mod products;
 pub mod rules;
+pub mod sessions;
 pub mod tenants;
 pub mod users;
 

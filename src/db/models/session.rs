@@ -1,4 +1,5 @@
-//! `sessions` and `refresh_tokens`: a login and the single-use refresh tokens it was given.
+//! `sessions` and `refresh_tokens`: a sign-in (from the API or a browser) and the single-use
+//! refresh tokens it was given.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -26,6 +27,14 @@ pub struct SessionRow {
     pub revoked_reason: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the user proved who they are (OpenID Connect `auth_time`).
+    pub auth_time: DateTime<Utc>,
+    /// How: RFC 8176 values (`pwd`, `otp`, `hwk`, `fed`), space-separated.
+    pub amr: String,
+    /// A browser session's cookie, hashed; None for API sessions.
+    pub browser_token_hash: Option<Vec<u8>>,
+    /// When the browser last used the session (its idle lifetime).
+    pub last_seen_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

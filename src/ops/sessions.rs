@@ -1,5 +1,12 @@
-//! The authentication flows behind the GraphQL mutations: login, refresh, logout, adminLogin.
-//! Password hashes are checked outside any transaction, so a slow hash never holds a connection.
+//! Sessions as operations: password sign-in, opening a session, refresh-token rotation, logout,
+//! and the platform admins' sessions. The GraphQL mutations (login, refreshSession, logout,
+//! adminLogin), the hosted login page and the OAuth endpoints all call these, so the limiter,
+//! the audit records and the session rules hold whichever door a sign-in came through.
+//!
+//! A password sign-in has two steps: [`authenticate_password`] (the limiter and the hash check,
+//! outside any transaction, so a slow hash never holds a connection) and [`open`] (the session
+//! row and its first refresh token, in the caller's tenant transaction). [`login`] is both, plus
+//! the access token, for the API.
 
 use crate::db::ScopedFutureExt;
 use crate::db::SystemReason;
@@ -17,7 +24,8 @@ use crate::{
         models::{PlatformAdminRow, RefreshTokenRow, SessionRow, TenantRow, UserRow},
     },
     error::{AppError, AppResult},
-    http::meta::RequestMeta,
+    ops::{self, Done},
+    request::RequestMeta,
 };
 
 /// The one message for every kind of wrong credentials.
@@ -35,20 +43,61 @@ pub struct RefreshOutcome {
     pub refresh_token: String,
 }
 
-/// Starts a session for a verified user: the session row, its first refresh token and an
-/// audit record, in the caller's transaction.
-pub async fn open_session(
-    conn: &mut TenantTx,
+/// How a sign-in was made, as the session remembers it (and ID tokens tell as `amr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A password (`pwd`).
+    Password,
+    /// A one-time code (`otp`): TOTP or a recovery code.
+    OneTimeCode,
+    /// A hardware-bound key (`hwk`): a passkey.
+    HardwareKey,
+    /// The tenant's own identity provider (`fed`).
+    Federated,
+}
+
+impl AuthMethod {
+    /// The RFC 8176 `amr` value.
+    pub fn amr(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "pwd",
+            AuthMethod::OneTimeCode => "otp",
+            AuthMethod::HardwareKey => "hwk",
+            AuthMethod::Federated => "fed",
+        }
+    }
+}
+
+/// What a new session is opened for.
+#[derive(Debug, Clone)]
+pub struct SessionStart {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    /// How the user proved who they are, in order.
+    pub methods: Vec<AuthMethod>,
+    /// A browser session of the hosted pages: the hash of its cookie's value.
+    pub browser_token_hash: Option<Vec<u8>>,
+}
+
+/// A session just opened: its id and its first refresh token.
+pub struct OpenedSession {
+    pub session_id: Uuid,
+    pub refresh_token: String,
+}
+
+/// Opens a session for a verified user: the session row and its first refresh token, in the
+/// caller's transaction, recorded as `auth.login`.
+pub async fn open(
+    tx: &mut TenantTx,
     state: &AppState,
     meta: &RequestMeta,
-    tenant_id: Uuid,
-    user_id: Uuid,
-) -> AppResult<(Uuid, String)> {
+    start: SessionStart,
+) -> AppResult<Done<OpenedSession>> {
     let now = Utc::now();
     let session = SessionRow {
-        tenant_id,
+        tenant_id: start.tenant_id,
         id: Uuid::now_v7(),
-        user_id,
+        user_id: start.user_id,
         created_at: now,
         last_refreshed_at: now,
         expires_at: now + ChronoDuration::seconds(state.settings.tokens.session_ttl_secs as i64),
@@ -56,21 +105,38 @@ pub async fn open_session(
         revoked_reason: None,
         ip: Some(meta.ip.clone()),
         user_agent: meta.user_agent.clone(),
+        auth_time: now,
+        amr: start
+            .methods
+            .iter()
+            .map(|m| m.amr())
+            .collect::<Vec<_>>()
+            .join(" "),
+        browser_token_hash: start.browser_token_hash,
+        last_seen_at: now,
     };
-    SessionRow::insert(conn, &session).await?;
-    let (token, hash) = opaque::generate(tenant_id);
-    RefreshTokenRow::insert(conn, tenant_id, session.id, hash).await?;
-    audit::record(
-        conn,
-        tenant_id,
-        &meta.audit(Actor::User(user_id)),
-        AuditEvent::new(Action::AuthLogin).target("session", session.id),
-    )
-    .await?;
-    Ok((session.id, token))
+    SessionRow::insert(tx, &session).await?;
+    let (token, hash) = opaque::generate(start.tenant_id);
+    RefreshTokenRow::insert(tx, start.tenant_id, session.id, hash).await?;
+    let amr = session.amr.clone();
+    Ok(Done::audited(
+        OpenedSession {
+            session_id: session.id,
+            refresh_token: token,
+        },
+        AuditEvent::new(Action::AuthLogin)
+            .target("session", session.id)
+            .details(json!({ "amr": amr })),
+    ))
 }
 
-/// Logs a member in by tenant (domain, slug or id), email and password.
+/// A member whose password was right, in an active tenant.
+pub struct Authenticated {
+    pub user: UserRow,
+    pub tenant: TenantRow,
+}
+
+/// Logs a member in by tenant (domain, slug or id), email and password: the API's sign-in.
 pub async fn login(
     state: &AppState,
     meta: &RequestMeta,
@@ -78,6 +144,43 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> AppResult<LoginOutcome> {
+    let Authenticated { user, tenant } =
+        authenticate_password(state, meta, tenant_key, email, password).await?;
+    let start = SessionStart {
+        tenant_id: tenant.id,
+        user_id: user.id,
+        methods: vec![AuthMethod::Password],
+        browser_token_hash: None,
+    };
+    let opened = ops::in_tenant(
+        &state.db,
+        tenant.id,
+        meta.audit(Actor::User(user.id)),
+        |tx| open(tx, state, meta, start).scope_boxed(),
+    )
+    .await?
+    .value;
+    let access = state
+        .tokens
+        .issue_member(tenant.id, user.id, opened.session_id)?;
+    Ok(LoginOutcome {
+        access,
+        refresh_token: opened.refresh_token,
+        user,
+        tenant,
+    })
+}
+
+/// Checks a member's tenant, email and password, with the login limiter: one argon2
+/// verification whatever is wrong, one message for every kind of wrong credentials, failures
+/// recorded as `auth.login_failed` in the tenant's log when the tenant exists. Opens nothing.
+pub async fn authenticate_password(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant_key: &str,
+    email: &str,
+    password: &str,
+) -> AppResult<Authenticated> {
     let email_key = email.trim().to_lowercase();
     let typed = format!("{}/{email_key}", tenant_key.trim().to_lowercase());
     state.login_limiter.check(&meta.ip, &typed)?;
@@ -143,21 +246,7 @@ pub async fn login(
     if !tenant.is_active() {
         return Err(AppError::tenant_inactive());
     }
-
-    let (tenant_id, user_id) = (tenant.id, user.id);
-    let (session_id, refresh_token) = state
-        .db
-        .tenant_tx(tenant_id, |conn| {
-            open_session(conn, state, meta, tenant_id, user_id).scope_boxed()
-        })
-        .await?;
-    let access = state.tokens.issue_member(tenant_id, user_id, session_id)?;
-    Ok(LoginOutcome {
-        access,
-        refresh_token,
-        user,
-        tenant,
-    })
+    Ok(Authenticated { user, tenant })
 }
 
 /// Exchanges a refresh token for a new pair. A token presented twice revokes its session.
