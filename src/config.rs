@@ -173,6 +173,15 @@ pub struct TokenSettings {
     #[arg(long, env = "HUB_SESSION_TTL_SECS", default_value_t = 30 * 24 * 3600)]
     pub session_ttl_secs: u64,
 
+    /// A browser session of the hosted pages ends after this many seconds without use.
+    #[arg(long, env = "HUB_BROWSER_SESSION_IDLE_SECS", default_value_t = 8 * 3600)]
+    pub browser_session_idle_secs: u64,
+
+    /// A browser session of the hosted pages ends this many seconds after its sign-in, however
+    /// much it is used (and the product tokens of that session with it).
+    #[arg(long, env = "HUB_BROWSER_SESSION_MAX_SECS", default_value_t = 7 * 24 * 3600)]
+    pub browser_session_max_secs: u64,
+
     /// Clock skew tolerated on exp and nbf, in seconds.
     #[arg(long, env = "HUB_JWT_LEEWAY_SECS", default_value_t = 30)]
     pub leeway_secs: u64,

@@ -46,6 +46,7 @@ pub mod secrets;
 pub mod seed;
 pub mod telemetry;
 pub mod usage;
+pub mod web;
 
 pub use app::Application;
 pub use config::Settings;

@@ -94,13 +94,19 @@ pub async fn open(
     start: SessionStart,
 ) -> AppResult<Done<OpenedSession>> {
     let now = Utc::now();
+    // A browser session (single sign-on) lives as long as HUB_BROWSER_SESSION_MAX_SECS, and the
+    // product tokens issued in it with it; an API session as long as HUB_SESSION_TTL_SECS.
+    let lifetime = match start.browser_token_hash {
+        Some(_) => state.settings.tokens.browser_session_max_secs,
+        None => state.settings.tokens.session_ttl_secs,
+    };
     let session = SessionRow {
         tenant_id: start.tenant_id,
         id: Uuid::now_v7(),
         user_id: start.user_id,
         created_at: now,
         last_refreshed_at: now,
-        expires_at: now + ChronoDuration::seconds(state.settings.tokens.session_ttl_secs as i64),
+        expires_at: now + ChronoDuration::seconds(lifetime as i64),
         revoked_at: None,
         revoked_reason: None,
         ip: Some(meta.ip.clone()),
@@ -128,6 +134,36 @@ pub async fn open(
             .target("session", session.id)
             .details(json!({ "amr": amr })),
     ))
+}
+
+/// The tenant a sign-in names (by id, domain or slug), whatever its status; None when no
+/// tenant has that key. The hosted pages use it to brand the page before the password.
+pub async fn tenant_for_sign_in(state: &AppState, key: &str) -> AppResult<Option<TenantRow>> {
+    let key = crate::domain::TenantKey::parse(key);
+    state
+        .db
+        .system_tx(SystemReason::Authentication, |conn| {
+            TenantRow::find_by_key(conn, &key).scope_boxed()
+        })
+        .await
+}
+
+/// Ends one session of a user (a browser session signing out, or a session replaced by a new
+/// sign-in in the same browser): its refresh tokens stop working and its access tokens are
+/// refused from now on. Recorded as `auth.logout` with the reason.
+pub async fn end(
+    tx: &mut TenantTx,
+    session_id: Uuid,
+    reason: &'static str,
+) -> AppResult<Done<bool>> {
+    let revoked = SessionRow::revoke(tx, session_id, reason).await?;
+    Ok(Done::audited(
+        revoked,
+        AuditEvent::new(Action::AuthLogout)
+            .target("session", session_id)
+            .details(json!({ "reason": reason })),
+    )
+    .and_sessions_revoked([session_id]))
 }
 
 /// A member whose password was right, in an active tenant.

@@ -12,6 +12,7 @@ mod cross_tenant;
 mod documents;
 mod fault_tolerance;
 mod graphiql_browser;
+mod hosted_login;
 mod http_compliance;
 mod lifecycle;
 mod login_work;

@@ -164,6 +164,43 @@ impl SessionRow {
         .await?)
     }
 
+    /// The open browser session whose cookie hashes to `hash`, with its user's email and
+    /// name and its tenant's name, if the session, its user and its tenant are all usable
+    /// and it was used within `idle` (and its user and tenant are active).
+    pub async fn find_browser(
+        conn: &mut TenantTx,
+        hash: &[u8],
+        idle: chrono::Duration,
+    ) -> AppResult<Option<(SessionRow, String, Option<String>)>> {
+        let now = Utc::now();
+        Ok(sessions::table
+            .inner_join(tenants::table)
+            .inner_join(
+                users::table.on(users::tenant_id
+                    .eq(sessions::tenant_id)
+                    .and(users::id.eq(sessions::user_id))),
+            )
+            .filter(sessions::browser_token_hash.eq(hash))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .filter(sessions::last_seen_at.gt(now - idle))
+            .filter(users::status.eq("active"))
+            .filter(tenants::status.eq("active"))
+            .select((SessionRow::as_select(), users::email, users::display_name))
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    /// Records that the browser used its session now (the idle lifetime starts again).
+    pub async fn touch_seen(conn: &mut TenantTx, id: Uuid) -> AppResult<()> {
+        diesel::update(sessions::table.filter(sessions::id.eq(id)))
+            .set(sessions::last_seen_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     pub async fn touch_refreshed(conn: &mut TenantTx, id: Uuid) -> AppResult<()> {
         diesel::update(sessions::table.filter(sessions::id.eq(id)))
             .set(sessions::last_refreshed_at.eq(diesel::dsl::now))

@@ -14,7 +14,9 @@ use tenant_hub::{Application, Settings, app::AppState, config::DatabaseSettings,
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+pub mod browser;
 mod documents;
+pub mod pages;
 mod webhook;
 pub use documents::{
     all_operations, committed_schema, document_files, mutation_fields, operation, root_field,

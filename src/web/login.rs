@@ -1,0 +1,549 @@
+//! The hosted sign-in: `GET /login` (the email, and the organisation when it cannot be told),
+//! `POST /login/identify` (finds the tenant: the `tenant` given, else the email's domain, else
+//! the browser's last tenant), `POST /login/password` (the password, through the same
+//! `ops::sessions` sign-in as the API: limiter, audit, one hash check), then the browser
+//! session and a redirect to `return_to`. A browser already signed in sees "signed in as … /
+//! use another account". `POST /logout` signs the browser out, `GET /` is the signed-in home.
+//!
+//! `return_to` is only ever a path on this hub ([`safe_return_to`]): no open redirect.
+
+use std::sync::Arc;
+
+use actix_web::{
+    HttpRequest, HttpResponse,
+    cookie::{Cookie, SameSite, time},
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    db::models::TenantRow,
+    error::{AppError, ErrorCode},
+    ops::sessions::{self, AuthMethod, BAD_CREDENTIALS},
+    request::RequestMeta,
+    web::{
+        branding,
+        browser_session::{self, BrowserSession},
+        csrf,
+        page::{self, Chrome},
+    },
+};
+
+type State = web::Data<Arc<AppState>>;
+
+/// The browser's last tenant (not a secret: it only preselects the organisation).
+const LAST_TENANT_COOKIE: &str = "__Host-hub_tenant";
+
+/// Where a sign-in may send the browser afterwards: a path on this hub (starting with one `/`,
+/// no scheme, no host, no backslash, no control character), else `/`.
+pub fn safe_return_to(raw: Option<&str>) -> String {
+    match raw {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && path.len() <= 4096
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// What a link to the login page may ask for.
+#[derive(Debug, Clone, Default)]
+pub struct LoginHints {
+    /// The tenant (domain, slug or id), when the product knows it.
+    pub tenant: Option<String>,
+    /// The email to prefill (OpenID `login_hint`).
+    pub login_hint: Option<String>,
+    /// Ask for the password even when the browser is signed in (`prompt=login`, `max_age`).
+    pub force: bool,
+}
+
+/// The login page's address for a sign-in that returns to `return_to` (a path on this hub).
+pub fn login_url(return_to: &str, hints: &LoginHints) -> String {
+    let mut url = url::Url::parse("http://hub/login").expect("static URL");
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("return_to", &safe_return_to(Some(return_to)));
+        if let Some(t) = &hints.tenant {
+            q.append_pair("tenant", t);
+        }
+        if let Some(h) = &hints.login_hint {
+            q.append_pair("login_hint", h);
+        }
+        if hints.force {
+            q.append_pair("force", "1");
+        }
+    }
+    format!("/login?{}", url.query().unwrap_or_default())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+    tenant: Option<String>,
+    login_hint: Option<String>,
+    force: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/login_identify.html")]
+struct IdentifyPage {
+    chrome: Chrome,
+    csrf: String,
+    return_to: String,
+    ask_tenant: bool,
+    tenant: String,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/login_password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    csrf: String,
+    return_to: String,
+    tenant: String,
+    email: String,
+    error: Option<String>,
+    other_account: String,
+    forgot_password: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/signed_in.html")]
+struct SignedInPage {
+    chrome: Chrome,
+    csrf: String,
+    return_to: String,
+    name: String,
+    email: String,
+    continue_to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/signed_out.html")]
+struct SignedOutPage {
+    chrome: Chrome,
+}
+
+/// A page with the CSRF cookie set when the browser had none.
+fn respond(status: StatusCode, issued: csrf::Issued, page: &impl Template) -> HttpResponse {
+    let mut res = page::render(status, page);
+    if let Some(cookie) = issued.cookie {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
+}
+
+async fn tenant_chrome(
+    state: &AppState,
+    key: Option<&str>,
+) -> Option<(TenantRow, page::TenantChrome)> {
+    let key = key.map(str::trim).filter(|k| !k.is_empty())?;
+    let tenant = sessions::tenant_for_sign_in(state, key)
+        .await
+        .ok()
+        .flatten()?;
+    let chrome = branding::chrome(&tenant);
+    Some((tenant, chrome))
+}
+
+fn last_tenant(req: &HttpRequest) -> Option<String> {
+    req.cookie(LAST_TENANT_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| Uuid::try_parse(v).is_ok())
+}
+
+/// `GET /login`.
+pub async fn show(req: HttpRequest, state: State, query: web::Query<LoginQuery>) -> HttpResponse {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    let force = query.force.as_deref() == Some("1");
+    let issued = csrf::issue(&req);
+    if !force {
+        match browser_session::current(&req, &state).await {
+            Ok(Some(session)) => {
+                return signed_in(&state, issued, session, return_to, true).await;
+            }
+            Ok(None) => {}
+            Err(e) => return page::for_error(&e, None),
+        }
+    }
+    let named = query.tenant.clone().or_else(|| last_tenant(&req));
+    let found = tenant_chrome(&state, named.as_deref()).await;
+    let page = IdentifyPage {
+        chrome: Chrome::new("Sign in", found.as_ref().map(|(_, c)| c.clone())),
+        csrf: issued.token.clone(),
+        return_to,
+        ask_tenant: query.tenant.is_none(),
+        tenant: found
+            .as_ref()
+            .map(|(t, _)| t.id.to_string())
+            .or(query.tenant.clone())
+            .unwrap_or_default(),
+        email: query.login_hint.clone().unwrap_or_default(),
+        error: None,
+    };
+    respond(StatusCode::OK, issued, &page)
+}
+
+async fn signed_in(
+    state: &AppState,
+    issued: csrf::Issued,
+    session: BrowserSession,
+    return_to: String,
+    offer_continue: bool,
+) -> HttpResponse {
+    let tenant = state
+        .db
+        .tenant_tx(session.tenant_id, |tx| {
+            use crate::db::ScopedFutureExt;
+            TenantRow::current(tx, session.tenant_id).scope_boxed()
+        })
+        .await
+        .ok();
+    let page = SignedInPage {
+        chrome: Chrome::new("You are signed in", tenant.as_ref().map(branding::chrome)),
+        csrf: issued.token.clone(),
+        continue_to: offer_continue.then(|| return_to.clone()),
+        return_to,
+        name: session.name().to_owned(),
+        email: session.email.clone(),
+    };
+    respond(StatusCode::OK, issued, &page)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IdentifyForm {
+    csrf: Option<String>,
+    return_to: Option<String>,
+    tenant: Option<String>,
+    email: String,
+}
+
+fn refused(reason: csrf::Refused) -> HttpResponse {
+    let message = match reason {
+        csrf::Refused::Token => {
+            "This form has expired or was not sent from this page. Go back, reload the page and try again."
+        }
+        csrf::Refused::Origin => "This form was sent from another site and was refused.",
+    };
+    page::error_page(StatusCode::FORBIDDEN, "Form refused", message, None)
+}
+
+/// The domain of an email address, lower-cased.
+fn email_domain(email: &str) -> Option<String> {
+    let (_, domain) = email.trim().rsplit_once('@')?;
+    (!domain.is_empty()).then(|| domain.to_lowercase())
+}
+
+/// `POST /login/identify`: finds the tenant and asks for the password.
+pub async fn identify(
+    req: HttpRequest,
+    state: State,
+    form: web::Form<IdentifyForm>,
+) -> HttpResponse {
+    if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
+        return refused(reason);
+    }
+    let return_to = safe_return_to(form.return_to.as_deref());
+    let issued = csrf::issue(&req);
+    let email = form.email.trim().to_owned();
+    let named = form
+        .tenant
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let mut found = match named {
+        Some(key) => tenant_chrome(&state, Some(key)).await,
+        None => tenant_chrome(&state, email_domain(&email).as_deref()).await,
+    };
+    if found.is_none() && named.is_none() {
+        found = tenant_chrome(&state, last_tenant(&req).as_deref()).await;
+    }
+    let Some((tenant, chrome)) = found else {
+        let page = IdentifyPage {
+            chrome: Chrome::new("Sign in", None),
+            csrf: issued.token.clone(),
+            return_to,
+            ask_tenant: true,
+            tenant: named.unwrap_or_default().to_owned(),
+            email,
+            error: Some(
+                "We could not tell which organisation you belong to. Enter its domain or name."
+                    .to_owned(),
+            ),
+        };
+        return respond(StatusCode::OK, issued, &page);
+    };
+    let page = password_page(
+        issued.token.clone(),
+        return_to,
+        &tenant,
+        chrome,
+        email,
+        None,
+    );
+    respond(StatusCode::OK, issued, &page)
+}
+
+fn password_page(
+    csrf: String,
+    return_to: String,
+    tenant: &TenantRow,
+    chrome: page::TenantChrome,
+    email: String,
+    error: Option<String>,
+) -> PasswordPage {
+    let other_account = login_url(
+        &return_to,
+        &LoginHints {
+            force: true,
+            ..LoginHints::default()
+        },
+    );
+    let mut forgot = url::Url::parse("http://hub/forgot-password").expect("static URL");
+    forgot
+        .query_pairs_mut()
+        .append_pair("tenant", &tenant.id.to_string())
+        .append_pair("email", &email);
+    PasswordPage {
+        chrome: Chrome::new("Enter your password", Some(chrome)),
+        csrf,
+        return_to,
+        tenant: tenant.id.to_string(),
+        email,
+        error,
+        other_account,
+        forgot_password: format!("/forgot-password?{}", forgot.query().unwrap_or_default()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    csrf: Option<String>,
+    return_to: Option<String>,
+    tenant: String,
+    email: String,
+    password: String,
+}
+
+/// `POST /login/password`: signs the browser in and sends it on to `return_to`.
+pub async fn password(
+    req: HttpRequest,
+    state: State,
+    form: web::Form<PasswordForm>,
+) -> HttpResponse {
+    if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
+        return refused(reason);
+    }
+    let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
+    let return_to = safe_return_to(form.return_to.as_deref());
+    let who = match sessions::authenticate_password(
+        &state,
+        &meta,
+        &form.tenant,
+        &form.email,
+        &form.password,
+    )
+    .await
+    {
+        Ok(who) => who,
+        Err(e) if e.code == ErrorCode::Unauthenticated => {
+            let issued = csrf::issue(&req);
+            let Some((tenant, chrome)) = tenant_chrome(&state, Some(&form.tenant)).await else {
+                return page::error_page(
+                    StatusCode::UNAUTHORIZED,
+                    "Sign-in failed",
+                    BAD_CREDENTIALS,
+                    None,
+                );
+            };
+            let page = password_page(
+                issued.token.clone(),
+                return_to,
+                &tenant,
+                chrome,
+                form.email.trim().to_owned(),
+                Some(format!("{}.", capitalised(BAD_CREDENTIALS))),
+            );
+            return respond(StatusCode::UNAUTHORIZED, issued, &page);
+        }
+        Err(e) => {
+            let chrome = tenant_chrome(&state, Some(&form.tenant))
+                .await
+                .map(|(_, c)| c);
+            return page::for_error(&e, chrome);
+        }
+    };
+    signed_in_redirect(
+        &req,
+        &state,
+        &meta,
+        &who,
+        vec![AuthMethod::Password],
+        &return_to,
+    )
+    .await
+}
+
+/// Opens the browser session of a member who has proved who they are (ending the browser's
+/// previous session, if any) and sends the browser on to `return_to`. The step every way of
+/// signing in ends with (password, second factor, the tenant's identity provider).
+pub async fn signed_in_redirect(
+    req: &HttpRequest,
+    state: &Arc<AppState>,
+    meta: &RequestMeta,
+    who: &sessions::Authenticated,
+    methods: Vec<AuthMethod>,
+    return_to: &str,
+) -> HttpResponse {
+    if let Ok(Some(previous)) = browser_session::current(req, state).await
+        && let Err(e) = browser_session::end(state, meta, &previous, "replaced").await
+    {
+        return page::for_error(&e, None);
+    }
+    let (_, cookie) = match browser_session::start(state, meta, who, methods).await {
+        Ok(started) => started,
+        Err(e) => return page::for_error(&e, None),
+    };
+    let last = Cookie::build(LAST_TENANT_COOKIE, who.tenant.id.to_string())
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::days(365))
+        .finish();
+    page::with_headers(HttpResponse::SeeOther())
+        .insert_header((header::LOCATION, safe_return_to(Some(return_to))))
+        .cookie(cookie)
+        .cookie(last)
+        .finish()
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+    return_to: Option<String>,
+}
+
+async fn end_current(req: &HttpRequest, state: &Arc<AppState>) -> Result<(), AppError> {
+    let meta = RequestMeta::from_request(req, &state.settings.trusted_proxies);
+    if let Some(session) = browser_session::current(req, state).await? {
+        browser_session::end(state, &meta, &session, "logout").await?;
+    }
+    Ok(())
+}
+
+/// `POST /login/switch`: "use another account": signs the browser out, then the login form.
+pub async fn switch(req: HttpRequest, state: State, form: web::Form<CsrfForm>) -> HttpResponse {
+    if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
+        return refused(reason);
+    }
+    if let Err(e) = end_current(&req, &state).await {
+        return page::for_error(&e, None);
+    }
+    let to = login_url(
+        &safe_return_to(form.return_to.as_deref()),
+        &LoginHints {
+            force: true,
+            ..LoginHints::default()
+        },
+    );
+    page::with_headers(HttpResponse::SeeOther())
+        .insert_header((header::LOCATION, to))
+        .cookie(browser_session::removal())
+        .finish()
+}
+
+/// `POST /logout`: signs the browser out of the hub (and so of every product's session of it).
+pub async fn logout(req: HttpRequest, state: State, form: web::Form<CsrfForm>) -> HttpResponse {
+    if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
+        return refused(reason);
+    }
+    if let Err(e) = end_current(&req, &state).await {
+        return page::for_error(&e, None);
+    }
+    let mut res = page::render(
+        StatusCode::OK,
+        &SignedOutPage {
+            chrome: Chrome::new("You are signed out", None),
+        },
+    );
+    let _ = res.add_cookie(&browser_session::removal());
+    res
+}
+
+/// `GET /`: who the browser is signed in as, or the login page.
+pub async fn home(req: HttpRequest, state: State) -> HttpResponse {
+    match browser_session::current(&req, &state).await {
+        Ok(Some(session)) => {
+            let issued = csrf::issue(&req);
+            signed_in(&state, issued, session, "/".to_owned(), false).await
+        }
+        Ok(None) => page::with_headers(HttpResponse::SeeOther())
+            .insert_header((header::LOCATION, "/login"))
+            .finish(),
+        Err(e) => page::for_error(&e, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_is_a_path_on_this_hub_or_nothing() {
+        assert_eq!(
+            safe_return_to(Some("/oauth/authorize?a=1")),
+            "/oauth/authorize?a=1"
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "evil",
+            "/\nLocation: x",
+            "",
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_return_to(None), "/");
+    }
+
+    #[test]
+    fn login_urls_carry_their_hints() {
+        let url = login_url(
+            "/oauth/authorize?client_id=a&state=x y",
+            &LoginHints {
+                tenant: Some("acme.example".into()),
+                login_hint: None,
+                force: true,
+            },
+        );
+        assert_eq!(
+            url,
+            "/login?return_to=%2Foauth%2Fauthorize%3Fclient_id%3Da%26state%3Dx+y&tenant=acme.example&force=1"
+        );
+        assert_eq!(
+            login_url("https://evil.example", &LoginHints::default()),
+            "/login?return_to=%2F"
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! The hosted pages: server-rendered HTML for people in a browser, branded per tenant, working
+//! without JavaScript. Sign-in (tenant choice, password, "signed in as …"), sign-out, the
+//! signed-in home and the error page live here; the OAuth endpoints (`oauth/`) send browsers to
+//! them and read the browser session they leave.
+//!
+//! Every page goes through [`page::render`], which sets the headers a sign-in page needs (a
+//! strict Content-Security-Policy, no framing, no caching, no referrer). Every form carries a
+//! CSRF token ([`csrf`]). A signed-in browser holds the `__Host-hub_session` cookie
+//! ([`browser_session`]): one session row in PostgreSQL, revocable, with idle and absolute
+//! lifetimes, which is what makes single sign-on across the products.
+
+pub mod branding;
+pub mod browser_session;
+pub mod csrf;
+pub mod login;
+pub mod page;
+
+use actix_web::web;
+
+/// The routes of the hosted pages.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/").route(web::get().to(login::home)))
+        .service(web::resource("/login").route(web::get().to(login::show)))
+        .service(web::resource("/login/identify").route(web::post().to(login::identify)))
+        .service(web::resource("/login/password").route(web::post().to(login::password)))
+        .service(web::resource("/login/switch").route(web::post().to(login::switch)))
+        .service(web::resource("/logout").route(web::post().to(login::logout)))
+        .service(web::resource("/assets/hub.css").route(web::get().to(page::stylesheet)))
+        .service(
+            web::resource("/branding/{tenant}.css").route(web::get().to(branding::stylesheet)),
+        );
+}
