@@ -11,7 +11,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = tenant_hub::cli::Cli::parse();
-    match tenant_hub::cli::run(cli).await {
+    let outcome = tenant_hub::cli::run(cli).await;
+    tenant_hub::telemetry::flush();
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tenant-hub: {e:#}");
