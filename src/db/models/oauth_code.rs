@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{
     db::{
         TenantTx,
-        schema::{oauth_codes, oauth_session_clients},
+        schema::{oauth_codes, oauth_session_clients, refresh_tokens, sessions},
     },
     error::AppResult,
 };
@@ -95,5 +95,65 @@ impl OAuthSessionClients {
             .order(oauth_session_clients::signed_in_at)
             .load(conn)
             .await?)
+    }
+}
+
+/// The refresh tokens given to OAuth clients (`refresh_tokens.client_id`).
+pub struct ClientRefreshTokens;
+
+/// What introspection tells of a refresh token.
+#[derive(Debug, Clone, Queryable)]
+pub struct RefreshTokenInfo {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub used_at: Option<DateTime<Utc>>,
+    pub client_id: Option<Uuid>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl ClientRefreshTokens {
+    /// Deletes the unused refresh token `token_hash` if it was given to `client_id`; returns
+    /// its session.
+    pub async fn revoke(
+        conn: &mut TenantTx,
+        token_hash: &[u8],
+        client_id: Uuid,
+    ) -> AppResult<Option<Uuid>> {
+        Ok(diesel::delete(
+            refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(token_hash))
+                .filter(refresh_tokens::client_id.eq(client_id))
+                .filter(refresh_tokens::used_at.is_null()),
+        )
+        .returning(refresh_tokens::session_id)
+        .get_result(conn)
+        .await
+        .optional()?)
+    }
+
+    /// A refresh token with its session's state.
+    pub async fn info(
+        conn: &mut TenantTx,
+        token_hash: &[u8],
+    ) -> AppResult<Option<RefreshTokenInfo>> {
+        Ok(refresh_tokens::table
+            .inner_join(
+                sessions::table.on(sessions::tenant_id
+                    .eq(refresh_tokens::tenant_id)
+                    .and(sessions::id.eq(refresh_tokens::session_id))),
+            )
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .select((
+                refresh_tokens::session_id,
+                sessions::user_id,
+                refresh_tokens::used_at,
+                refresh_tokens::client_id,
+                sessions::revoked_at,
+                sessions::expires_at,
+            ))
+            .first(conn)
+            .await
+            .optional()?)
     }
 }
