@@ -3,6 +3,7 @@
 //! authorization requests. One file per endpoint or concept; the operations they run are in
 //! `ops::oauth_tokens`, the clients' registrations in `ops::oauth_clients`.
 
+pub mod authorize;
 pub mod authorize_request;
 pub mod client_auth;
 pub mod discovery;
@@ -21,6 +22,11 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/.well-known/openid-configuration").route(web::get().to(discovery::get)),
+    )
+    .service(
+        web::resource("/oauth/authorize")
+            .route(web::get().to(authorize::get))
+            .route(web::post().to(authorize::post)),
     )
     .service(web::resource("/oauth/token").route(web::post().to(token::post)))
     .service(
