@@ -34,6 +34,16 @@ fn header(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
+/// A tenant whose members have full access to the crm product.
+async fn signup_with_crm(app: &TestApp) -> TenantFixture {
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(Some(&t.token), operation("GrantCrmFull"), json!({}))
+        .await;
+    assert!(body["data"]["setProductAccess"].is_object(), "{body}");
+    t
+}
+
 struct Client {
     id: String,
     secret: Option<String>,
@@ -176,14 +186,14 @@ async fn discovery_names_the_public_url_as_issuer_and_every_endpoint_under_it() 
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     // The member tokens of the API carry the same issuer.
-    let t = app.signup("acme").await;
+    let t = signup_with_crm(&app).await;
     assert_eq!(claims(&t.token)["iss"], app.address.as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn platform_admins_register_clients_and_bad_uris_are_refused() {
     let app = spawn_app().await;
-    let t = app.signup("acme").await;
+    let t = signup_with_crm(&app).await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let conf = crm_client(&app, &admin, false).await;
     assert!(conf.secret.as_deref().unwrap().len() > 40);
@@ -377,7 +387,7 @@ async fn the_cli_prints_one_json_line_with_the_secret_only_for_confidential_clie
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_gives_tokens_once_and_a_reused_code_revokes_what_it_issued() {
     let app = spawn_app().await;
-    let t = app.signup("acme").await;
+    let t = signup_with_crm(&app).await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let client = crm_client(&app, &admin, false).await;
     app.gql(Some(&t.token), operation("LimitCrmAccess"), json!({}))
@@ -464,7 +474,7 @@ async fn a_code_gives_tokens_once_and_a_reused_code_revokes_what_it_issued() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_exchanges_are_refused_for_every_broken_binding() {
     let app = spawn_app().await;
-    let t = app.signup("acme").await;
+    let t = signup_with_crm(&app).await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let client = crm_client(&app, &admin, false).await;
     let other = crm_client(&app, &admin, false).await;
@@ -610,7 +620,7 @@ async fn code_exchanges_are_refused_for_every_broken_binding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_product_access_gateway_refuses_users_without_access() {
     let app = spawn_app().await;
-    let t = app.signup("acme").await;
+    let t = signup_with_crm(&app).await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let client = crm_client(&app, &admin, false).await;
     let body = app
@@ -640,7 +650,7 @@ async fn the_product_access_gateway_refuses_users_without_access() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_tokens_rotate_for_their_client_only() {
     let app = spawn_app().await;
-    let t = app.signup("acme").await;
+    let t = signup_with_crm(&app).await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let client = crm_client(&app, &admin, false).await;
     let other = crm_client(&app, &admin, false).await;
@@ -726,7 +736,7 @@ async fn client_credentials_give_a_service_token_that_the_hub_api_refuses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_answers_inactive_at_once_when_the_session_is_revoked() {
     let app = spawn_app().await;
-    let t = app.signup("acme").await;
+    let t = signup_with_crm(&app).await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let client = crm_client(&app, &admin, false).await;
     let public = crm_client(&app, &admin, true).await;
@@ -786,7 +796,7 @@ async fn introspection_answers_inactive_at_once_when_the_session_is_revoked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_ends_a_refresh_token_of_the_client_and_ignores_others() {
     let app = spawn_app().await;
-    let t = app.signup("acme").await;
+    let t = signup_with_crm(&app).await;
     let admin = app.platform_admin("root@hub.example.com").await;
     let client = crm_client(&app, &admin, false).await;
     let other = crm_client(&app, &admin, false).await;
