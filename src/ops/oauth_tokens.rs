@@ -118,17 +118,16 @@ pub async fn exchange_code(
     const INVALID: &str = "the authorization code is invalid, expired or was issued to another client or redirect URI";
     let tenant_id = opaque::tenant_of(code).ok_or_else(|| grant_refused(INVALID))?;
     let presented = opaque::hash(code);
+    struct Issued {
+        row: OAuthCodeRow,
+        session: SessionRow,
+        email: String,
+        access: ProductAccess,
+        refresh_token: String,
+    }
     enum Outcome {
-        Issued {
-            row: OAuthCodeRow,
-            session: SessionRow,
-            email: String,
-            access: ProductAccess,
-            refresh_token: String,
-        },
-        Reused {
-            session_id: Uuid,
-        },
+        Issued(Box<Issued>),
+        Reused { session_id: Uuid },
         Refused(&'static str),
     }
     let (client_id, product) = (client.id, client.product_id.clone());
@@ -198,25 +197,26 @@ pub async fn exchange_code(
                         ),
                 )
                 .await?;
-                Ok(Outcome::Issued {
+                Ok(Outcome::Issued(Box::new(Issued {
                     row,
                     session,
                     email,
                     access,
                     refresh_token,
-                })
+                })))
             }
             .scope_boxed()
         })
         .await?;
     match outcome {
-        Outcome::Issued {
-            row,
-            session,
-            email,
-            access,
-            refresh_token,
-        } => {
+        Outcome::Issued(issued) => {
+            let Issued {
+                row,
+                session,
+                email,
+                access,
+                refresh_token,
+            } = *issued;
             let grant = ClientGrant {
                 client_id: client.client_id(),
                 product: client.product_id.clone(),
