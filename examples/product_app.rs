@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     let product = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "workspaces".into());
-    let claims = verify(&hub, &token, "tenant-hub", "tenant-hub-products").await?;
+    let claims = verify(&hub, &token, &hub, "tenant-hub-products").await?;
     println!(
         "verified: user {} of tenant {} (session {}), expires at {}",
         claims.sub, claims.tid, claims.sid, claims.exp

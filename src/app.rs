@@ -219,7 +219,11 @@ impl AppState {
             settings.tokens.jwt_alg,
             retention,
         )?);
-        let tokens = TokenIssuer::new(keys, &settings.tokens);
+        let tokens = TokenIssuer::new(
+            keys,
+            &settings.tokens,
+            settings.public_url.as_deref().unwrap_or_default(),
+        );
         let sessions = SessionCache::new(Duration::from_millis(settings.tokens.session_cache_ms));
         let contexts = ContextCache::new(Duration::from_millis(settings.tokens.context_cache_ms));
         let login_limiter = LoginLimiter::new(crate::auth::login_limiter::LimiterConfig {

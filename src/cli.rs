@@ -55,6 +55,34 @@ pub enum Command {
     /// Development helpers.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// The products' OAuth / OpenID Connect clients.
+    #[command(subcommand, name = "oauth-client")]
+    OAuthClient(OAuthClientCommand),
+}
+
+#[derive(Subcommand)]
+pub enum OAuthClientCommand {
+    /// Register a product's client; prints one JSON line `{"client_id": "…", "client_secret":
+    /// "…"}` (no `client_secret` for a public client). The secret is shown only here.
+    Create {
+        /// The product (its id in the catalog, e.g. `crm`).
+        #[arg(long)]
+        product: String,
+        /// An exact redirect URI (https, or http on loopback); repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A public client (browser or native app): no secret, PKCE only.
+        #[arg(long)]
+        public: bool,
+        /// An exact post-logout redirect URI; repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where back-channel logout tokens are POSTed.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        #[command(flatten)]
+        db: DatabaseSettings,
+    },
 }
 
 #[derive(Subcommand)]
@@ -379,6 +407,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 done.secs,
                 crate::seed::SEED_PASSWORD
             );
+            Ok(())
+        }
+        Command::OAuthClient(OAuthClientCommand::Create {
+            product,
+            redirect_uris,
+            public,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            db,
+        }) => {
+            telemetry::init(LogFormat::Text);
+            let new = crate::ops::oauth_clients::parse_new(
+                &product,
+                public,
+                &redirect_uris,
+                &post_logout_redirect_uris,
+                backchannel_logout_uri.as_deref(),
+                None,
+                None,
+            )
+            .map_err(AppError::into_anyhow)?;
+            bootstrap::prepare(&db).await?;
+            let pool = Db::connect(&db)?;
+            let created = crate::ops::in_system(
+                &pool,
+                SystemReason::Operator,
+                AuditContext::system(),
+                |tx| crate::ops::oauth_clients::create(tx, new).scope_boxed(),
+            )
+            .await
+            .map_err(AppError::into_anyhow)?
+            .value;
+            let mut line = serde_json::json!({ "client_id": created.client.client_id() });
+            if let Some(secret) = created.secret {
+                line["client_secret"] = serde_json::Value::String(secret);
+            }
+            println!("{line}");
             Ok(())
         }
         Command::Admin(AdminCommand::Create { email, db }) => {

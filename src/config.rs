@@ -148,9 +148,16 @@ pub struct TokenSettings {
     #[arg(long, env = "HUB_JWT_ALG", value_enum, default_value = "EdDSA")]
     pub jwt_alg: SigningAlg,
 
-    /// `iss` of issued tokens and the only issuer accepted.
-    #[arg(long, env = "HUB_JWT_ISSUER", default_value = "tenant-hub")]
-    pub issuer: String,
+    /// Issuers still accepted on tokens besides the current one (HUB_PUBLIC_URL), comma
+    /// separated: the former HUB_JWT_ISSUER during a migration window. Nothing is issued with
+    /// them. Empty (`""`) to accept only the public URL.
+    #[arg(
+        long,
+        env = "HUB_JWT_LEGACY_ISSUERS",
+        value_delimiter = ',',
+        default_value = "tenant-hub"
+    )]
+    pub legacy_issuers: Vec<String>,
 
     /// `aud` of members' tokens: the audience product apps check.
     #[arg(long, env = "HUB_JWT_AUDIENCE", default_value = "tenant-hub-products")]

@@ -4,11 +4,18 @@
 //! HS256 token "signed" with a public key are refused), requires `typ: at+jwt`, and checks
 //! exp, nbf, iss and aud with a small leeway.
 //!
-//! Two kinds of token, told apart by their claims and their audience: a member's (`tid`,
-//! `sid`, `aud` = HUB_JWT_AUDIENCE, the products' audience) and a platform admin's
-//! (`scope: platform`, `sid` of its admin session, no `tid`, `aud` = HUB_JWT_ADMIN_AUDIENCE).
-//! A product app checking its audience therefore refuses admin tokens, and the hub refuses a
-//! token whose audience does not match its kind.
+//! Three kinds of token, told apart by their claims and their audience: a member's (`tid`,
+//! `sid`, `aud` = HUB_JWT_AUDIENCE, the products' audience; issued to an OAuth client it also
+//! carries `client_id` and the user's access to the client's product), a product backend's
+//! service token from the `client_credentials` grant (`scope: service`, `client_id`,
+//! `product`, no `tid` nor `sid`, the products' audience; the hub's own API refuses it) and a
+//! platform admin's (`scope: platform`, `sid` of its admin session, no `tid`, `aud` =
+//! HUB_JWT_ADMIN_AUDIENCE). A product app checking its audience therefore refuses admin
+//! tokens, and the hub refuses a token whose audience does not match its kind.
+//!
+//! The issuer (`iss`) is the hub's public URL (HUB_PUBLIC_URL), the OpenID issuer. Tokens with
+//! one of HUB_JWT_LEGACY_ISSUERS (the former HUB_JWT_ISSUER) are still accepted during a
+//! migration window; none is issued with them.
 //!
 //! The signature check (Ed25519: about a quarter of the hub's CPU on a warm `tenantContext`,
 //! BENCHMARKS.md) is done once per token and replica: a verified token is remembered by its
@@ -36,6 +43,8 @@ use crate::{
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// The `scope` claim of a platform admin's token.
 pub const PLATFORM_SCOPE: &str = "platform";
+/// The `scope` claim of a product backend's service token (`client_credentials`).
+pub const SERVICE_SCOPE: &str = "service";
 
 /// The claims of an access token. Small on purpose: permissions and product access are asked
 /// from `tenantContext`, so they change without waiting for tokens to expire.
@@ -51,9 +60,18 @@ pub struct AccessClaims {
     /// The session: a member's session, or a platform admin's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
-    /// `platform` on platform admin tokens.
+    /// `platform` on platform admin tokens, `service` on service tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The OAuth client the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The client's product (tokens issued to an OAuth client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// The user's access to that product when the token was issued (`full` / `limited`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_access: Option<String>,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -68,12 +86,23 @@ const MAX_VERIFIED: usize = 20_000;
 pub struct TokenIssuer {
     keys: Arc<KeyStore>,
     issuer: String,
+    /// Issuers still accepted (HUB_JWT_LEGACY_ISSUERS), the current one first.
+    accepted_issuers: Vec<String>,
     audience: String,
     admin_audience: String,
     ttl_secs: i64,
     leeway_secs: u64,
     /// Tokens whose signature was verified, by their text, with the key that verified them.
     verified: DashMap<Box<str>, (AccessClaims, Arc<SigningKey>)>,
+}
+
+/// What a token issued to an OAuth client says of it.
+#[derive(Debug, Clone)]
+pub struct ClientGrant {
+    pub client_id: String,
+    pub product: String,
+    /// The user's access to the product (`full` / `limited`).
+    pub access: Option<String>,
 }
 
 /// A freshly signed access token.
@@ -84,10 +113,20 @@ pub struct IssuedToken {
 }
 
 impl TokenIssuer {
-    pub fn new(keys: Arc<KeyStore>, settings: &TokenSettings) -> TokenIssuer {
+    /// `issuer`: the hub's public URL.
+    pub fn new(keys: Arc<KeyStore>, settings: &TokenSettings, issuer: &str) -> TokenIssuer {
+        let mut accepted_issuers = vec![issuer.to_owned()];
+        accepted_issuers.extend(
+            settings
+                .legacy_issuers
+                .iter()
+                .map(|i| i.trim().to_owned())
+                .filter(|i| !i.is_empty() && i != issuer),
+        );
         TokenIssuer {
             keys,
-            issuer: settings.issuer.clone(),
+            issuer: issuer.to_owned(),
+            accepted_issuers,
             audience: settings.audience.clone(),
             admin_audience: settings.admin_audience.clone(),
             ttl_secs: settings.access_token_ttl_secs as i64,
@@ -102,6 +141,67 @@ impl TokenIssuer {
 
     pub fn ttl_secs(&self) -> i64 {
         self.ttl_secs
+    }
+
+    /// The `iss` of issued tokens: the hub's public URL.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The products' audience (`aud` of member and service tokens).
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// Signs any claims with the current key, with the given `typ` header (ID tokens: `JWT`,
+    /// logout tokens: `logout+jwt`).
+    pub fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> AppResult<String> {
+        let key = self
+            .keys
+            .keys()
+            .signer(now_unix())
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no active signing key")))?;
+        let mut header = Header::new(key.alg);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(typ.to_owned());
+        encode(&header, claims, &key.encoding)
+            .map_err(|e| AppError::internal(anyhow::Error::new(e)))
+    }
+
+    /// A member's token issued to an OAuth client: the member's claims plus `client_id` and
+    /// the user's access to the client's product.
+    pub fn issue_member_for_client(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        session_id: Uuid,
+        client: &ClientGrant,
+    ) -> AppResult<IssuedToken> {
+        let mut claims = self.claims(
+            &self.audience,
+            user_id,
+            Some(tenant_id),
+            Some(session_id),
+            None,
+        );
+        claims.client_id = Some(client.client_id.clone());
+        claims.product = Some(client.product.clone());
+        claims.product_access = client.access.clone();
+        self.sign_access(claims)
+    }
+
+    /// A product backend's service token (`client_credentials`): no user, no tenant.
+    pub fn issue_service(&self, client_uuid: Uuid, product: &str) -> AppResult<IssuedToken> {
+        let mut claims = self.claims(
+            &self.audience,
+            client_uuid,
+            None,
+            None,
+            Some(SERVICE_SCOPE.to_owned()),
+        );
+        claims.client_id = Some(client_uuid.to_string());
+        claims.product = Some(product.to_owned());
+        self.sign_access(claims)
     }
 
     /// A member's token: tenant, user and session.
@@ -140,29 +240,37 @@ impl TokenIssuer {
         sid: Option<Uuid>,
         scope: Option<String>,
     ) -> AppResult<IssuedToken> {
+        self.sign_access(self.claims(aud, sub, tid, sid, scope))
+    }
+
+    fn claims(
+        &self,
+        aud: &str,
+        sub: Uuid,
+        tid: Option<Uuid>,
+        sid: Option<Uuid>,
+        scope: Option<String>,
+    ) -> AccessClaims {
         let now = now_unix();
-        let key = self
-            .keys
-            .keys()
-            .signer(now)
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no active signing key")))?;
-        let claims = AccessClaims {
+        AccessClaims {
             iss: self.issuer.clone(),
             aud: aud.to_owned(),
             sub,
             tid,
             sid,
             scope,
+            client_id: None,
+            product: None,
+            product_access: None,
             iat: now,
             nbf: now,
             exp: now + self.ttl_secs,
             jti: Uuid::new_v4(),
-        };
-        let mut header = Header::new(key.alg);
-        header.kid = Some(key.kid.clone());
-        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        let token = encode(&header, &claims, &key.encoding)
-            .map_err(|e| AppError::internal(anyhow::Error::new(e)))?;
+        }
+    }
+
+    fn sign_access(&self, claims: AccessClaims) -> AppResult<IssuedToken> {
+        let token = self.sign(ACCESS_TOKEN_TYP, &claims)?;
         Ok(IssuedToken {
             token,
             expires_in: self.ttl_secs,
@@ -225,7 +333,7 @@ impl TokenIssuer {
             return Err(refuse("algorithm does not match the key"));
         }
         let mut validation = Validation::new(key.alg);
-        validation.set_issuer(&[&self.issuer]);
+        validation.set_issuer(&self.accepted_issuers);
         validation.set_audience(&[&self.audience, &self.admin_audience]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway_secs;
@@ -247,8 +355,13 @@ impl TokenIssuer {
             && claims.sid.is_some()
             && claims.scope.is_none()
             && claims.aud == self.audience;
-        if platform == member {
-            return Err(refuse("neither a member's nor a platform admin's token"));
+        let service = claims.scope.as_deref() == Some(SERVICE_SCOPE)
+            && claims.tid.is_none()
+            && claims.sid.is_none()
+            && claims.client_id.is_some()
+            && claims.aud == self.audience;
+        if [platform, member, service].iter().filter(|k| **k).count() != 1 {
+            return Err(refuse("not a member's, service or platform admin's token"));
         }
         Ok((claims, key))
     }
@@ -274,7 +387,10 @@ mod tests {
             std::time::Duration::from_secs(900),
         )
         .unwrap();
-        (TokenIssuer::new(Arc::new(keys), &settings), dir)
+        (
+            TokenIssuer::new(Arc::new(keys), &settings, "https://id.example.com"),
+            dir,
+        )
     }
 
     /// Each kind of token is accepted only with its own audience: a platform-scoped token
@@ -314,6 +430,37 @@ mod tests {
             .issue("tenant-hub-admin", b, Some(a), Some(c), None)
             .unwrap();
         assert!(tokens.verify(&member_for_admin.token).is_err());
+        let service = tokens.issue_service(a, "crm").unwrap();
+        assert_eq!(service.claims.aud, "tenant-hub-products");
+        assert!(tokens.verify(&service.token).unwrap().tid.is_none());
+        let service_with_tenant = tokens
+            .issue(
+                "tenant-hub-products",
+                a,
+                Some(b),
+                None,
+                Some(SERVICE_SCOPE.into()),
+            )
+            .unwrap();
+        assert!(tokens.verify(&service_with_tenant.token).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The public URL is the issuer; a legacy issuer is still accepted, any other refused.
+    #[test]
+    fn legacy_issuers_are_accepted_and_others_refused() {
+        let (tokens, dir) = issuer();
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let member = tokens.issue_member(a, b, c).unwrap();
+        assert_eq!(member.claims.iss, "https://id.example.com");
+        let mut legacy = tokens.claims("tenant-hub-products", b, Some(a), Some(c), None);
+        legacy.iss = "tenant-hub".into();
+        let legacy = tokens.sign_access(legacy).unwrap();
+        assert!(tokens.verify(&legacy.token).is_ok());
+        let mut other = tokens.claims("tenant-hub-products", b, Some(a), Some(c), None);
+        other.iss = "https://evil.example.com".into();
+        let other = tokens.sign_access(other).unwrap();
+        assert!(tokens.verify(&other.token).is_err());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

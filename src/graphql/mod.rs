@@ -16,6 +16,7 @@ pub mod limits;
 pub mod loaders;
 pub mod me;
 pub mod node;
+pub mod oauth_client;
 pub mod product;
 pub mod registry;
 pub mod role;
@@ -47,6 +48,7 @@ pub struct Query(
     admin::AdminQuery,
     audit::AuditQuery,
     billing::BillingQuery,
+    oauth_client::OAuthClientQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -62,6 +64,7 @@ pub struct Mutation(
     lifecycle::LifecycleMutation,
     admin::AdminMutation,
     billing::BillingMutation,
+    oauth_client::OAuthClientMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -41,7 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, graphiql: Option<Option<PathBuf>>
     .service(web::resource("/export/audit.ndjson").route(web::get().to(export_audit)))
     .service(web::resource("/healthz").route(web::get().to(healthz)))
     .service(web::resource("/readyz").route(web::get().to(readyz)))
-    .configure(crate::web::configure);
+    .configure(crate::web::configure)
+    .configure(crate::oauth::configure);
 }
 
 /// The routes of the metrics listener (`HUB_METRICS_BIND`): `/metrics` only.

@@ -20,6 +20,8 @@
 
 pub mod invitations;
 pub mod lifecycle;
+pub mod oauth_clients;
+pub mod oauth_tokens;
 pub mod passwords;
 pub mod plans;
 pub mod products;

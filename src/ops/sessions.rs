@@ -123,7 +123,7 @@ pub async fn open(
     };
     SessionRow::insert(tx, &session).await?;
     let (token, hash) = opaque::generate(start.tenant_id);
-    RefreshTokenRow::insert(tx, start.tenant_id, session.id, hash).await?;
+    RefreshTokenRow::insert(tx, start.tenant_id, session.id, hash, None).await?;
     let amr = session.amr.clone();
     Ok(Done::audited(
         OpenedSession {
@@ -291,6 +291,34 @@ pub async fn refresh_session(
     meta: &RequestMeta,
     token: &str,
 ) -> AppResult<RefreshOutcome> {
+    let rotated = rotate_refresh_token(state, meta, token, None).await?;
+    let access =
+        state
+            .tokens
+            .issue_member(rotated.tenant_id, rotated.user_id, rotated.session_id)?;
+    Ok(RefreshOutcome {
+        access,
+        refresh_token: rotated.refresh_token,
+    })
+}
+
+/// A refresh token exchanged: the session it belongs to and the next token.
+pub struct RotatedRefresh {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub refresh_token: String,
+}
+
+/// The rotation and reuse detection of refresh tokens. `client`: the OAuth client presenting
+/// the token (None: the API's refreshSession); a token works only for the client it was given
+/// to, and the next one is bound to the same client.
+pub async fn rotate_refresh_token(
+    state: &AppState,
+    meta: &RequestMeta,
+    token: &str,
+    client: Option<Uuid>,
+) -> AppResult<RotatedRefresh> {
     let invalid = || AppError::unauthenticated("invalid refresh token");
     let tenant_id = opaque::tenant_of(token).ok_or_else(invalid)?;
     let presented = opaque::hash(token);
@@ -314,6 +342,9 @@ pub async fn refresh_session(
                 let Some(row) = RefreshTokenRow::find_for_update(conn, &presented).await? else {
                     return Ok(Outcome::Invalid);
                 };
+                if row.client_id != client {
+                    return Ok(Outcome::Invalid);
+                }
                 let Some(session) = SessionRow::find(conn, row.session_id).await? else {
                     return Ok(Outcome::Invalid);
                 };
@@ -345,7 +376,7 @@ pub async fn refresh_session(
                 }
                 RefreshTokenRow::mark_used(conn, &presented).await?;
                 let (token, hash) = opaque::generate(tenant_id);
-                RefreshTokenRow::insert(conn, tenant_id, session.id, hash).await?;
+                RefreshTokenRow::insert(conn, tenant_id, session.id, hash, client).await?;
                 SessionRow::touch_refreshed(conn, session.id).await?;
                 audit::record(
                     conn,
@@ -368,13 +399,12 @@ pub async fn refresh_session(
             user_id,
             session_id,
             token,
-        } => {
-            let access = state.tokens.issue_member(tenant_id, user_id, session_id)?;
-            Ok(RefreshOutcome {
-                access,
-                refresh_token: token,
-            })
-        }
+        } => Ok(RotatedRefresh {
+            tenant_id,
+            user_id,
+            session_id,
+            refresh_token: token,
+        }),
         Outcome::Reused { session_id } => {
             crate::invalidation::announce(
                 state,

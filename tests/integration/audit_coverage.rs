@@ -646,6 +646,36 @@ async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
         &[(Platform, "platform.product_updated")],
     )
     .await;
+    let created = c
+        .run(
+            &admin,
+            "CreateOauthClient",
+            json!({ "i": { "productId": "wiki", "redirectUris": ["https://wiki.example.com/cb"] } }),
+            &[(Platform, "platform.oauth_client_created")],
+        )
+        .await;
+    let client_id = text(&created["client"]["clientId"]);
+    c.run(
+        &admin,
+        "UpdateOauthClient",
+        json!({ "i": { "clientId": client_id, "allowedScopes": ["email"] } }),
+        &[(Platform, "platform.oauth_client_updated")],
+    )
+    .await;
+    c.run(
+        &admin,
+        "RotateOauthClientSecret",
+        json!({ "id": client_id }),
+        &[(Platform, "platform.oauth_client_secret_rotated")],
+    )
+    .await;
+    c.run(
+        &admin,
+        "DeleteOauthClient",
+        json!({ "id": client_id }),
+        &[(Platform, "platform.oauth_client_deleted")],
+    )
+    .await;
     c.run(
         &admin,
         "SetTenantLimits",

@@ -719,7 +719,7 @@ async fn access_tokens_carry_the_documented_header_and_claims() {
         .unwrap();
     assert_eq!(header["kid"], jwks["keys"][0]["kid"]);
     let claims = decode_part(&t.token, 1);
-    assert_eq!(claims["iss"], "tenant-hub");
+    assert_eq!(claims["iss"], app.address.as_str());
     assert_eq!(claims["aud"], "tenant-hub-products");
     assert_eq!(claims["sub"], t.owner_uuid.to_string());
     assert_eq!(claims["tid"], t.uuid.to_string());

@@ -390,6 +390,11 @@ fn every_setting_flag_has_its_environment_variable_in_the_readme_table() {
         "tenants",
         "users_per_tenant",
         "workspaces_per_tenant",
+        "product",
+        "redirect_uris",
+        "public",
+        "post_logout_redirect_uris",
+        "backchannel_logout_uri",
         "help",
         "version",
     ];

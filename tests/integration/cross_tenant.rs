@@ -846,6 +846,26 @@ const NO_TENANT_OBJECT: &[(&str, &str)] = &[
         "tenantContext",
         "productId names a product of the catalog, which every tenant shares",
     ),
+    (
+        "oauthClients",
+        "OAuth clients are the platform's catalog (platform admins only), no tenant's object",
+    ),
+    (
+        "createOauthClient",
+        "OAuth clients are the platform's catalog (platform admins only), no tenant's object",
+    ),
+    (
+        "updateOauthClient",
+        "OAuth clients are the platform's catalog (platform admins only), no tenant's object",
+    ),
+    (
+        "rotateOauthClientSecret",
+        "OAuth clients are the platform's catalog (platform admins only), no tenant's object",
+    ),
+    (
+        "deleteOauthClient",
+        "OAuth clients are the platform's catalog (platform admins only), no tenant's object",
+    ),
 ];
 
 /// Fails unless every field of `root` that takes an ID is the root field of one of `cases` or
@@ -1153,6 +1173,7 @@ async fn every_query_field_refuses_anonymous_callers() {
         "AnonymousAuditLog",
         "AnonymousPlans",
         "AnonymousBillingSummary",
+        "AnonymousOauthClients",
     ];
     let mut in_schema: Vec<String> = committed_schema()
         .get_object("Query")
@@ -1367,6 +1388,22 @@ async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
         ),
         ("FlushUsage", json!({})),
         ("ChangePlan", json!({ "plan": "pro" })),
+        (
+            "CreateOauthClient",
+            json!({ "i": { "productId": "crm", "redirectUris": ["https://crm.example.com/cb"] } }),
+        ),
+        (
+            "UpdateOauthClient",
+            json!({ "i": { "clientId": Uuid::new_v4().to_string(), "redirectUris": ["https://evil.example.com/cb"] } }),
+        ),
+        (
+            "RotateOauthClientSecret",
+            json!({ "id": Uuid::new_v4().to_string() }),
+        ),
+        (
+            "DeleteOauthClient",
+            json!({ "id": Uuid::new_v4().to_string() }),
+        ),
     ];
     let mut listed: Vec<String> = cases
         .iter()

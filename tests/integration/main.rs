@@ -17,6 +17,7 @@ mod http_compliance;
 mod lifecycle;
 mod login_work;
 mod management;
+mod oauth;
 mod pgbouncer;
 mod platform;
 mod process;

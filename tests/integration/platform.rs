@@ -620,7 +620,7 @@ async fn decode_for(
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
     let jwk = jwks.find(&kid).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.set_issuer(&["tenant-hub"]);
+    validation.set_issuer(&[app.address.as_str()]);
     validation.set_audience(&[audience]);
     validation.validate_nbf = true;
     jsonwebtoken::decode::<Value>(

@@ -45,6 +45,8 @@ impl Hub {
             .env_remove("HUB_APP_DATABASE_URL")
             .env_remove("HUB_SYSTEM_DATABASE_URL")
             .env("HUB_BIND", format!("127.0.0.1:{port}"))
+            // Replicas share one public URL: the issuer of every token they sign.
+            .env("HUB_PUBLIC_URL", "http://hub.process.test")
             .env("HUB_LOG_FORMAT", "json")
             .env("HUB_KEYS_DIR", keys)
             .env("HUB_WORKERS", "1")

@@ -11,7 +11,7 @@ mod product_app;
 async fn the_example_product_app_verifies_hub_tokens_and_reads_the_tenant_context() {
     let app = common::spawn_app().await;
     let t = app.signup("acme").await;
-    let claims = product_app::verify(&app.address, &t.token, "tenant-hub", "tenant-hub-products")
+    let claims = product_app::verify(&app.address, &t.token, &app.address, "tenant-hub-products")
         .await
         .unwrap();
     assert_eq!(claims.tid, t.uuid.to_string());
@@ -26,7 +26,7 @@ async fn the_example_product_app_verifies_hub_tokens_and_reads_the_tenant_contex
 
     // The example refuses what the hub would refuse.
     assert!(
-        product_app::verify(&app.address, &t.token, "tenant-hub", "someone-else")
+        product_app::verify(&app.address, &t.token, &app.address, "someone-else")
             .await
             .is_err()
     );
@@ -34,7 +34,7 @@ async fn the_example_product_app_verifies_hub_tokens_and_reads_the_tenant_contex
     tampered.pop();
     tampered.push(if t.token.ends_with('A') { 'B' } else { 'A' });
     assert!(
-        product_app::verify(&app.address, &tampered, "tenant-hub", "tenant-hub-products")
+        product_app::verify(&app.address, &tampered, &app.address, "tenant-hub-products")
             .await
             .is_err()
     );

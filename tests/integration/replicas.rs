@@ -22,6 +22,8 @@ async fn two_replicas(replicas: u32) -> (TestApp, TestApp) {
         let mut s = test_settings(name, &keys);
         s.tokens.session_cache_ms = 60_000;
         s.replicas = replicas;
+        // Replicas share one public URL: the issuer of every token they sign.
+        s.public_url = Some("http://hub.replicas.test".into());
         s
     };
     let a = start(settings(&name), db, keys.clone()).await;

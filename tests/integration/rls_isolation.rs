@@ -36,7 +36,33 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
     let a = app.signup("alpha").await;
     let b = app.signup("beta").await;
     let su = app.superuser().await;
+    let oauth_client = Uuid::new_v4();
+    su.execute(
+        "INSERT INTO oauth_clients (id, product_id, public, redirect_uris, allowed_scopes,
+             token_endpoint_auth_method) VALUES ($1, 'crm', true, '{https://crm.example.com/cb}',
+             '{openid}', 'none')",
+        &[&oauth_client],
+    )
+    .await
+    .unwrap();
     for t in [&a, &b] {
+        su.execute(
+            "INSERT INTO oauth_codes (tenant_id, code_hash, client_id, session_id, user_id,
+                 redirect_uri, code_challenge, scope, expires_at)
+             SELECT tenant_id, gen_random_uuid()::text::bytea, $2, id, user_id,
+                 'https://crm.example.com/cb', 'c', 'openid', now()
+             FROM sessions WHERE tenant_id = $1 LIMIT 1",
+            &[&t.uuid, &oauth_client],
+        )
+        .await
+        .unwrap();
+        su.execute(
+            "INSERT INTO oauth_session_clients (tenant_id, session_id, client_id)
+             SELECT tenant_id, id, $2 FROM sessions WHERE tenant_id = $1 LIMIT 1",
+            &[&t.uuid, &oauth_client],
+        )
+        .await
+        .unwrap();
         su.execute(
             "INSERT INTO workspace_members (tenant_id, workspace_id, user_id)
              SELECT tenant_id, id, $2 FROM workspaces WHERE tenant_id = $1",

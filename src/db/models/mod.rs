@@ -5,6 +5,8 @@
 pub mod api_key;
 pub mod billing;
 pub mod integration;
+pub mod oauth_client;
+pub mod oauth_code;
 pub mod page;
 pub mod platform_admin;
 pub mod product;
@@ -20,6 +22,8 @@ pub mod workspace;
 pub use api_key::ApiKeyRow;
 pub use billing::{BillingEventRow, PlanRow, SubscriptionRow};
 pub use integration::IntegrationRow;
+pub use oauth_client::OAuthClientRow;
+pub use oauth_code::{OAuthCodeRow, OAuthSessionClients};
 pub use page::PageRequest;
 pub use platform_admin::PlatformAdminRow;
 pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};

@@ -45,6 +45,8 @@ pub struct RefreshTokenRow {
     pub session_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
+    /// The OAuth client the token was given to; it works for that client only.
+    pub client_id: Option<Uuid>,
 }
 
 /// What an access token's bearer is worth right now: read on every request (cached briefly).
@@ -216,6 +218,7 @@ impl RefreshTokenRow {
         tenant_id: Uuid,
         session_id: Uuid,
         token_hash: Vec<u8>,
+        client_id: Option<Uuid>,
     ) -> AppResult<()> {
         let row = RefreshTokenRow {
             tenant_id,
@@ -223,6 +226,7 @@ impl RefreshTokenRow {
             session_id,
             created_at: Utc::now(),
             used_at: None,
+            client_id,
         };
         diesel::insert_into(refresh_tokens::table)
             .values(&row)
