@@ -138,6 +138,9 @@ pub struct AuditEvent {
     pub target_type: Option<&'static str>,
     pub target_id: Option<String>,
     pub details: Value,
+    /// Written to this tenant's log from a system-scope transaction (a platform admin's read
+    /// of the tenant's data), instead of the platform log.
+    pub tenant_log: Option<Uuid>,
 }
 
 impl AuditEvent {
@@ -148,7 +151,15 @@ impl AuditEvent {
             target_type: None,
             target_id: None,
             details: Value::Object(Default::default()),
+            tenant_log: None,
         }
+    }
+
+    /// Writes the event to `tenant_id`'s own log although the operation runs in system scope
+    /// (`ops::in_system`); a tenant transaction writes to its tenant's log anyway.
+    pub fn in_log_of(mut self, tenant_id: Uuid) -> AuditEvent {
+        self.tenant_log = Some(tenant_id);
+        self
     }
 
     pub fn target(mut self, kind: &'static str, id: impl ToString) -> AuditEvent {

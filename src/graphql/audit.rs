@@ -5,7 +5,6 @@ use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::Action;
 use crate::{
     auth::Principal,
     db::{
@@ -18,6 +17,7 @@ use crate::{
         connection::{self, Page},
         context, ids,
     },
+    ops::platform,
 };
 
 pub struct AuditEntry(pub AuditRow);
@@ -107,8 +107,8 @@ impl AuditQuery {
                 let admin = context::platform_admin(ctx).await?;
                 let tenant = ids::decode("Tenant", "tenantId", &id)?;
                 admin
-                    .tenant_tx(tenant, Action::PlatformAuditRead, |conn| {
-                        AuditRow::page(conn, &filter, request).scope_boxed()
+                    .run_in_tenant(tenant, |tx| {
+                        platform::audit_log(tx, filter, request).scope_boxed()
                     })
                     .await?
             }
