@@ -64,23 +64,17 @@ impl AdminQuery {
         plan: Option<String>,
         search: Option<String>,
     ) -> Result<Page<Tenant>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let admin = context::platform_admin(ctx).await?;
         let filter = TenantFilter {
             status: status.map(|s| crate::domain::TenantStatus::from(s).as_str()),
             plan,
             search,
         };
-        let (rows, total) = admin
+        let listed = admin
             .run_system(|tx| platform::list_tenants(tx, filter, page).scope_boxed())
             .await?;
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            Tenant,
-        ))
+        Ok(connection::connection(listed, page, Tenant))
     }
 
     /// One tenant with its users and usage; written to that tenant's audit log.

@@ -85,7 +85,7 @@ impl AuditQuery {
         filter: Option<AuditFilter>,
         tenant_id: Option<ID>,
     ) -> Result<Page<AuditEntry>, AppError> {
-        let request = connection::page_request(first, after.as_deref())?;
+        let request = connection::list_request(ctx, first, after.as_deref())?;
         let filter = filter.unwrap_or_default();
         let filter = LogFilter {
             actor_id: filter
@@ -102,7 +102,7 @@ impl AuditQuery {
             from: filter.from,
             to: filter.to,
         };
-        let (rows, total) = match (&context::request(ctx)?.principal, tenant_id) {
+        let listed = match (&context::request(ctx)?.principal, tenant_id) {
             (Principal::PlatformAdmin { .. }, Some(id)) => {
                 let admin = context::platform_admin(ctx).await?;
                 let tenant = ids::decode("Tenant", "tenantId", &id)?;
@@ -130,12 +130,6 @@ impl AuditQuery {
                     .await?
             }
         };
-        Ok(connection::build(
-            rows,
-            request,
-            total,
-            |r| (r.at, r.id),
-            AuditEntry,
-        ))
+        Ok(connection::connection(listed, request, AuditEntry))
     }
 }

@@ -143,26 +143,12 @@ impl RoleQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Role>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
-        let (rows, total) = scope
-            .tx(|conn| {
-                async move {
-                    Ok((
-                        RoleRow::page(conn, page).await?,
-                        RoleRow::count(conn).await?,
-                    ))
-                }
-                .scope_boxed()
-            })
+        let listed = scope
+            .tx(|tx| async move { RoleRow::list(tx, page).await }.scope_boxed())
             .await?;
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            Role,
-        ))
+        Ok(connection::connection(listed, page, Role))
     }
 
     async fn role(&self, ctx: &Context<'_>, id: ID) -> Result<Role, AppError> {

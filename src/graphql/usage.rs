@@ -261,26 +261,12 @@ impl UsageQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Alert>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let scope = context::require(ctx, Permission::TenantRead).await?;
-        let (rows, total) = scope
-            .tx(|conn| {
-                async move {
-                    Ok((
-                        AlertRow::page(conn, page).await?,
-                        AlertRow::count(conn).await?,
-                    ))
-                }
-                .scope_boxed()
-            })
+        let listed = scope
+            .tx(|tx| async move { AlertRow::list(tx, page).await }.scope_boxed())
             .await?;
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            Alert,
-        ))
+        Ok(connection::connection(listed, page, Alert))
     }
 
     /// The tenant's product API keys.

@@ -66,13 +66,9 @@ impl Workspace {
             .map_err(AppError::from)?
             .unwrap_or_default();
         let tenant_id = self.0.tenant_id;
-        Ok(connection::build(
-            found.rows,
-            page,
-            found.total,
-            |m| (m.row.created_at, m.row.user_id),
-            |member| WorkspaceMember { tenant_id, member },
-        ))
+        Ok(connection::connection(found.listed(), page, |member| {
+            WorkspaceMember { tenant_id, member }
+        }))
     }
 }
 
@@ -204,21 +200,16 @@ impl WorkspaceQuery {
         after: Option<String>,
         #[graphql(default = false)] include_archived: bool,
     ) -> Result<Page<Workspace>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let scope = context::require(ctx, Permission::WorkspacesRead).await?;
         let wanted = members_wanted(ctx)?;
-        let with_total = connection::wants_total(ctx);
-        let (rows, total, members) = scope
+        let (listed, members) = scope
             .tx(|conn| {
                 async move {
-                    let rows = WorkspaceRow::page(conn, page, include_archived).await?;
-                    let total = match with_total {
-                        true => WorkspaceRow::count(conn, include_archived).await?,
-                        false => 0,
-                    };
-                    let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
+                    let listed = WorkspaceRow::list(conn, page, include_archived).await?;
+                    let ids: Vec<Uuid> = listed.rows.iter().map(|w| w.id).collect();
                     let members = PrimedMembers::read(conn, &ids, &wanted).await?;
-                    Ok((rows, total, members))
+                    Ok((listed, members))
                 }
                 .scope_boxed()
             })
@@ -226,13 +217,7 @@ impl WorkspaceQuery {
         members
             .feed(&*context::loaders(ctx, scope.tenant_id())?)
             .await;
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            Workspace,
-        ))
+        Ok(connection::connection(listed, page, Workspace))
     }
 
     async fn workspace(&self, ctx: &Context<'_>, id: ID) -> Result<Workspace, AppError> {

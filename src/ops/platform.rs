@@ -11,7 +11,8 @@ use crate::{
         SystemTx, TenantTx,
         audit::{AuditEvent, AuditRow, LogFilter},
         models::{
-            PageRequest, TenantRow, UserRow, report::PlatformTotals, tenant::TenantFilter, usage,
+            Listed, PageRequest, TenantRow, UserRow, report::PlatformTotals, tenant::TenantFilter,
+            usage,
         },
     },
     domain::Action,
@@ -19,12 +20,12 @@ use crate::{
     ops::Done,
 };
 
-/// One page of tenants (oldest first) with the filtered count; recorded in the platform log.
+/// One page of tenants (oldest first), with the filtered count when asked; recorded in the platform log.
 pub async fn list_tenants(
     tx: &mut SystemTx,
     filter: TenantFilter,
     page: PageRequest,
-) -> AppResult<Done<(Vec<TenantRow>, i64)>> {
+) -> AppResult<Done<Listed<TenantRow>>> {
     let listed = TenantRow::admin_page(tx, &filter, page).await?;
     Ok(Done::audited(
         listed,
@@ -65,7 +66,7 @@ pub async fn audit_log(
     tx: &mut TenantTx,
     filter: LogFilter,
     page: PageRequest,
-) -> AppResult<Done<(Vec<AuditRow>, i64)>> {
+) -> AppResult<Done<Listed<AuditRow>>> {
     let tenant_id = tx.tenant_id();
     let rows = AuditRow::page(tx, &filter, page).await?;
     Ok(Done::audited(

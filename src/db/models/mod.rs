@@ -20,7 +20,7 @@ pub mod workspace;
 pub use api_key::ApiKeyRow;
 pub use billing::{BillingEventRow, PlanRow, SubscriptionRow};
 pub use integration::IntegrationRow;
-pub use page::PageRequest;
+pub use page::{Keyset, Listed, PageRequest};
 pub use platform_admin::PlatformAdminRow;
 pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};
 pub use role::{RoleRow, UserRoleRow};
