@@ -37,6 +37,8 @@ pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod invalidation;
+#[cfg(test)]
+mod layer_rules;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;

@@ -6,11 +6,20 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use crate::{
     auth::Principal,
     db::{ScopedFutureExt, models::ProductRow},
-    domain::{Permission, ProductAccess},
+    domain::Permission,
     error::AppError,
     graphql::{context, ids, me::ProductGrant},
     ops::{catalog, products},
 };
+
+// A user's access to a product app: the GraphQL face of the domain's `ProductAccess`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::domain::ProductAccess")]
+pub enum ProductAccess {
+    Full,
+    Limited,
+    None,
+}
 
 pub struct Product(pub ProductRow);
 
@@ -125,11 +134,13 @@ impl ProductMutation {
         let scope = context::require(ctx, Permission::ProductsManage).await?;
         let product_id = input.product_id.0.clone();
         let access = scope
-            .run(|tx| products::set_access(tx, &product_id, input.access, user_id).scope_boxed())
+            .run(|tx| {
+                products::set_access(tx, &product_id, input.access.into(), user_id).scope_boxed()
+            })
             .await?;
         Ok(ProductGrant {
             product_id: input.product_id,
-            access,
+            access: access.into(),
         })
     }
 
@@ -146,7 +157,10 @@ impl ProductMutation {
         let access = scope
             .run(|tx| products::clear_override(tx, &product_id.0, user).scope_boxed())
             .await?;
-        Ok(ProductGrant { product_id, access })
+        Ok(ProductGrant {
+            product_id,
+            access: access.into(),
+        })
     }
 
     /// Platform admins: adds a product to the catalog.

@@ -94,7 +94,7 @@ fn parse_permissions(raw: &[String]) -> AppResult<Vec<String>> {
     let mut parsed: Vec<Permission> = raw
         .iter()
         .map(|p| Permission::parse("permissions", p))
-        .collect::<AppResult<_>>()?;
+        .collect::<Result<_, crate::domain::DomainError>>()?;
     parsed.sort();
     parsed.dedup();
     Ok(parsed.into_iter().map(|p| p.as_str().to_owned()).collect())
