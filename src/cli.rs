@@ -448,13 +448,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::Create { email, db }) => {
             telemetry::init(LogFormat::Text);
-            let email = Email::parse("email", &email).map_err(AppError::into_anyhow)?;
+            let email = Email::parse("email", &email)?;
             let raw = match std::env::var("HUB_ADMIN_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => read_password_line()?,
             };
-            let password = NewPassword::parse("password", &raw, Some(email.as_str()))
-                .map_err(AppError::into_anyhow)?;
+            let password = NewPassword::parse("password", &raw, Some(email.as_str()))?;
             bootstrap::prepare(&db).await?;
             let hash = password::hash(&password)
                 .await

@@ -12,6 +12,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::domain::{DomainError, Rule, error::Fault};
+
 /// The codes listed at the top of `contract/operations.graphql`. Never rename one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -161,6 +163,36 @@ pub struct AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A refused value, at the edge: BAD_USER_INPUT naming the field, with the rule as
+/// `extensions.reason`; a stored value the domain does not know is an internal error (its
+/// message logged, never sent).
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> AppError {
+        match e.fault {
+            Fault::Invalid => {
+                let reason = e.rule.map(Reason::from);
+                let mut err = AppError::bad_input(&e.field, e.message);
+                err.reason = reason;
+                err
+            }
+            Fault::UnknownStored => AppError::internal(e),
+        }
+    }
+}
+
+impl From<Rule> for Reason {
+    fn from(rule: Rule) -> Reason {
+        match rule {
+            Rule::PasswordCommon => Reason::PasswordCommon,
+            Rule::PasswordContainsAccountWord => Reason::PasswordContainsAccountWord,
+            Rule::PasswordContainsEmail => Reason::PasswordContainsEmail,
+            Rule::PasswordRepeated => Reason::PasswordRepeated,
+            Rule::PasswordTooLong => Reason::PasswordTooLong,
+            Rule::PasswordTooShort => Reason::PasswordTooShort,
+        }
+    }
+}
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {

@@ -41,12 +41,9 @@ pub struct SeedSummary {
 pub async fn run(db: &DatabaseSettings, plan: &SeedPlan) -> anyhow::Result<SeedSummary> {
     let started = Instant::now();
     bootstrap::prepare(db).await?;
-    let hash = password::hash(
-        &NewPassword::parse("password", SEED_PASSWORD, None)
-            .map_err(crate::error::AppError::into_anyhow)?,
-    )
-    .await
-    .map_err(crate::error::AppError::into_anyhow)?;
+    let hash = password::hash(&NewPassword::parse("password", SEED_PASSWORD, None)?)
+        .await
+        .map_err(crate::error::AppError::into_anyhow)?;
     let mut conn = bootstrap::connect(&db.database_url).await?;
     let (users, workspaces) = (
         plan.users_per_tenant.max(1),

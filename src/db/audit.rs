@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     db::{
         AnyTx, TenantTx,
-        models::PageRequest,
+        models::{Keyset, Listed, PageRequest},
         schema::{audit_log, platform_audit_log},
     },
     domain::Action,
@@ -35,6 +35,12 @@ pub struct AuditRow {
     pub details: Value,
 }
 
+impl Keyset for AuditRow {
+    fn keyset(&self) -> (chrono::DateTime<chrono::Utc>, Uuid) {
+        (self.at, self.id)
+    }
+}
+
 /// Which rows of a tenant's audit log to list (every field optional).
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
@@ -47,12 +53,13 @@ pub struct LogFilter {
 }
 
 impl AuditRow {
-    /// One page of the log of the tenant in scope, oldest first, with the filtered count.
+    /// One page of the log of the tenant in scope, oldest first, with the filtered count when
+    /// asked.
     pub async fn page(
         conn: &mut TenantTx,
         filter: &LogFilter,
         request: PageRequest,
-    ) -> AppResult<(Vec<AuditRow>, i64)> {
+    ) -> AppResult<Listed<AuditRow>> {
         let filtered = || {
             let mut q = audit_log::table.into_boxed();
             if let Some(a) = &filter.action {
@@ -75,7 +82,10 @@ impl AuditRow {
             }
             q
         };
-        let total = filtered().count().get_result(conn).await?;
+        let total = match request.count {
+            true => Some(filtered().count().get_result(conn).await?),
+            false => None,
+        };
         let q = filtered().select(AuditRow::as_select());
         let q = crate::after_key!(q, audit_log::at, audit_log::id, request.after);
         let rows = q
@@ -83,7 +93,7 @@ impl AuditRow {
             .limit(request.fetch())
             .load(conn)
             .await?;
-        Ok((rows, total))
+        Ok(Listed { rows, total })
     }
 }
 
@@ -138,6 +148,9 @@ pub struct AuditEvent {
     pub target_type: Option<&'static str>,
     pub target_id: Option<String>,
     pub details: Value,
+    /// Written to this tenant's log from a system-scope transaction (a platform admin's read
+    /// of the tenant's data), instead of the platform log.
+    pub tenant_log: Option<Uuid>,
 }
 
 impl AuditEvent {
@@ -148,7 +161,15 @@ impl AuditEvent {
             target_type: None,
             target_id: None,
             details: Value::Object(Default::default()),
+            tenant_log: None,
         }
+    }
+
+    /// Writes the event to `tenant_id`'s own log although the operation runs in system scope
+    /// (`ops::in_system`); a tenant transaction writes to its tenant's log anyway.
+    pub fn in_log_of(mut self, tenant_id: Uuid) -> AuditEvent {
+        self.tenant_log = Some(tenant_id);
+        self
     }
 
     pub fn target(mut self, kind: &'static str, id: impl ToString) -> AuditEvent {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::domain::DomainError;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Branding {
@@ -22,22 +22,22 @@ pub struct Branding {
 impl Branding {
     /// Checks the logo URL (https, or http on localhost for development) and the colors
     /// (names of letters, digits, - and _; values #rgb or #rrggbb).
-    pub fn validate(&self) -> Result<(), AppError> {
+    pub fn validate(&self) -> Result<(), DomainError> {
         if let Some(logo) = &self.logo {
             let url = url::Url::parse(logo).map_err(|_| {
-                AppError::bad_input("branding.logo", "branding.logo must be an absolute URL")
+                DomainError::invalid("branding.logo", "branding.logo must be an absolute URL")
             })?;
             let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
             if !(url.scheme() == "https" || (url.scheme() == "http" && local)) || logo.len() > 2048
             {
-                return Err(AppError::bad_input(
+                return Err(DomainError::invalid(
                     "branding.logo",
                     "branding.logo must be an https URL",
                 ));
             }
         }
         if self.colors.len() > 32 {
-            return Err(AppError::bad_input("branding.colors", "at most 32 colors"));
+            return Err(DomainError::invalid("branding.colors", "at most 32 colors"));
         }
         for (name, value) in &self.colors {
             let name_ok = (1..=32).contains(&name.len())
@@ -47,7 +47,7 @@ impl Branding {
             let hex = value.strip_prefix('#').unwrap_or("");
             let value_ok = matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit());
             if !name_ok || !value_ok {
-                return Err(AppError::bad_input(
+                return Err(DomainError::invalid(
                     "branding.colors",
                     format!("color {name:?} must be a hex value such as #1a2b3c"),
                 ));
@@ -106,21 +106,21 @@ impl Default for Limits {
 }
 
 impl Limits {
-    pub fn validate(&self) -> Result<(), AppError> {
+    pub fn validate(&self) -> Result<(), DomainError> {
         if self.users < 1 {
-            return Err(AppError::bad_input(
+            return Err(DomainError::invalid(
                 "limits.users",
                 "limits.users must be at least 1",
             ));
         }
         if self.storage_gb < 0 {
-            return Err(AppError::bad_input(
+            return Err(DomainError::invalid(
                 "limits.storageGb",
                 "limits.storageGb must not be negative",
             ));
         }
         if self.api_calls_per_minute < 1 {
-            return Err(AppError::bad_input(
+            return Err(DomainError::invalid(
                 "limits.apiCallsPerMinute",
                 "limits.apiCallsPerMinute must be at least 1",
             ));
@@ -142,10 +142,7 @@ mod tests {
         b.colors.insert("primary".into(), "#1a2B3c".into());
         assert!(b.validate().is_ok());
         b.colors.insert("accent".into(), "red".into());
-        assert_eq!(
-            b.validate().unwrap_err().field.as_deref(),
-            Some("branding.colors")
-        );
+        assert_eq!(b.validate().unwrap_err().field, "branding.colors");
         let b = Branding {
             logo: Some("javascript:alert(1)".into()),
             ..Default::default()
@@ -195,7 +192,7 @@ impl PlanOverrides {
     }
 
     /// The plan's values with these overrides laid over them, the limits checked.
-    pub fn apply(&self, plan: (Features, Limits)) -> Result<(Features, Limits), AppError> {
+    pub fn apply(&self, plan: (Features, Limits)) -> Result<(Features, Limits), DomainError> {
         let (mut features, mut limits) = plan;
         limits.users = self.users.unwrap_or(limits.users);
         limits.storage_gb = self.storage_gb.unwrap_or(limits.storage_gb);

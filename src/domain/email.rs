@@ -1,6 +1,6 @@
 //! Email addresses, compared case-insensitively (stored as given, matched on lower case).
 
-use crate::error::AppError;
+use crate::domain::DomainError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -8,9 +8,9 @@ pub struct Email(String);
 impl Email {
     /// A syntactically plausible address: one `@`, a non-empty local part, a dotted domain,
     /// no whitespace, at most 254 characters. Deliverability is not this function's business.
-    pub fn parse(field: &str, raw: &str) -> Result<Email, AppError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Email, DomainError> {
         let s = raw.trim();
-        let bad = || AppError::bad_input(field, format!("{field} is not a valid email address"));
+        let bad = || DomainError::invalid(field, format!("{field} is not a valid email address"));
         if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
         }
@@ -55,7 +55,7 @@ mod tests {
             "ada@.com",
         ] {
             let err = Email::parse("email", bad).unwrap_err();
-            assert_eq!(err.field.as_deref(), Some("email"), "{bad}");
+            assert_eq!(err.field, "email", "{bad}");
         }
     }
 }

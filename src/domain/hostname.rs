@@ -1,6 +1,6 @@
 //! Tenant domains: lower-case DNS names such as `acme.example.com`.
 
-use crate::error::AppError;
+use crate::domain::DomainError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hostname(String);
@@ -8,10 +8,10 @@ pub struct Hostname(String);
 impl Hostname {
     /// Lower-cases and checks RFC 1123 label rules: at least two labels, each 1–63 characters of
     /// letters, digits and inner hyphens; 253 characters at most; a top-level label not numeric.
-    pub fn parse(field: &str, raw: &str) -> Result<Hostname, AppError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Hostname, DomainError> {
         let s = raw.trim().trim_end_matches('.').to_ascii_lowercase();
         let bad = || {
-            AppError::bad_input(
+            DomainError::invalid(
                 field,
                 format!("{field} must be a domain name such as acme.example.com"),
             )

@@ -1,10 +1,13 @@
 //! Validated domain types and rules, with no I/O: what a valid email, domain, slug or password
 //! or display name is, the permission catalog, the system roles, and a tenant's configuration.
-//! Each `parse` returns a BAD_USER_INPUT error naming the input field.
+//! Each `parse` returns a [`DomainError`] naming the input field (BAD_USER_INPUT at the edge);
+//! nothing here depends on the API, the database or `error.rs`.
 
 pub mod action;
 pub mod config;
 pub mod email;
+pub mod error;
+pub mod global_id;
 pub mod hostname;
 pub mod name;
 pub mod password;
@@ -18,6 +21,7 @@ pub mod tenant_status;
 pub use action::Action;
 pub use config::{Branding, Features, Limits, PlanOverrides};
 pub use email::Email;
+pub use error::{DomainError, DomainResult, Rule};
 pub use hostname::Hostname;
 pub use name::DisplayName;
 pub use password::NewPassword;

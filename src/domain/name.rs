@@ -1,7 +1,7 @@
 //! Display names of tenants and workspaces: any printable text in any script, bounded in
 //! length. The slug, not the name, carries the URL-safe rules (see [`crate::domain::Slug`]).
 
-use crate::error::AppError;
+use crate::domain::DomainError;
 
 /// The most characters a name may have (Unicode scalar values, after trimming).
 pub const MAX_NAME_CHARS: usize = 200;
@@ -12,17 +12,17 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub struct DisplayName(String);
 
 impl DisplayName {
-    pub fn parse(field: &str, raw: &str) -> Result<DisplayName, AppError> {
+    pub fn parse(field: &str, raw: &str) -> Result<DisplayName, DomainError> {
         let name = raw.trim();
         let chars = name.chars().count();
         if chars == 0 || chars > MAX_NAME_CHARS {
-            return Err(AppError::bad_input(
+            return Err(DomainError::invalid(
                 field,
                 format!("{field} must have 1 to {MAX_NAME_CHARS} characters"),
             ));
         }
         if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
-            return Err(AppError::bad_input(
+            return Err(DomainError::invalid(
                 field,
                 format!("{field} must not contain control characters"),
             ));
@@ -79,7 +79,7 @@ mod tests {
             "abc\u{202E}fed",
         ] {
             let err = DisplayName::parse("name", bad).unwrap_err();
-            assert_eq!(err.field.as_deref(), Some("name"), "{bad:?}");
+            assert_eq!(err.field, "name", "{bad:?}");
         }
         assert!(DisplayName::parse("name", &"é".repeat(MAX_NAME_CHARS)).is_ok());
     }

@@ -8,7 +8,7 @@
 //! (`password_too_short`, `password_too_long`, `password_repeated`, `password_common`,
 //! `password_contains_email`, `password_contains_account_word`).
 
-use crate::error::{AppError, Reason};
+use crate::domain::{DomainError, Rule};
 
 /// Fewer characters than this is refused.
 pub const MIN_LENGTH: usize = 10;
@@ -25,33 +25,32 @@ impl NewPassword {
     /// Checks length, that it is not one repeated character, that it is not a common password
     /// (compared case-insensitively), and that it neither is nor contains the email address or
     /// its local part.
-    pub fn parse(field: &str, raw: &str, email: Option<&str>) -> Result<NewPassword, AppError> {
-        let refuse = |reason: Reason, message: String| {
-            AppError::bad_input(field, message).with_reason(reason)
-        };
+    pub fn parse(field: &str, raw: &str, email: Option<&str>) -> Result<NewPassword, DomainError> {
+        let refuse =
+            |rule: Rule, message: String| DomainError::invalid(field, message).because(rule);
         let chars = raw.chars().count();
         if chars < MIN_LENGTH {
             return Err(refuse(
-                Reason::PasswordTooShort,
+                Rule::PasswordTooShort,
                 format!("{field} must have at least {MIN_LENGTH} characters"),
             ));
         }
         if chars > MAX_LENGTH {
             return Err(refuse(
-                Reason::PasswordTooLong,
+                Rule::PasswordTooLong,
                 format!("{field} must have at most {MAX_LENGTH} characters"),
             ));
         }
         let first = raw.chars().next();
         if raw.chars().all(|c| Some(c) == first) {
             return Err(refuse(
-                Reason::PasswordRepeated,
+                Rule::PasswordRepeated,
                 format!("{field} is one character repeated; choose another"),
             ));
         }
         if is_common(raw) {
             return Err(refuse(
-                Reason::PasswordCommon,
+                Rule::PasswordCommon,
                 format!(
                     "{field} is one of the most common passwords, which attackers try first; choose another"
                 ),
@@ -64,7 +63,7 @@ impl NewPassword {
                 || (local.chars().count() >= MIN_ACCOUNT_WORD && lower.contains(local))
             {
                 return Err(refuse(
-                    Reason::PasswordContainsEmail,
+                    Rule::PasswordContainsEmail,
                     format!("{field} must not contain the email address or its name part"),
                 ));
             }
@@ -74,18 +73,18 @@ impl NewPassword {
 
     /// Refuses the password when it contains one of the account's `words` (case-insensitively;
     /// words shorter than 4 characters are ignored): the tenant's name, for instance.
-    pub fn not_containing(self, field: &str, words: &[&str]) -> Result<NewPassword, AppError> {
+    pub fn not_containing(self, field: &str, words: &[&str]) -> Result<NewPassword, DomainError> {
         let lower = self.0.to_lowercase();
         let found = words
             .iter()
             .map(|w| w.trim().to_lowercase())
             .any(|w| w.chars().count() >= MIN_ACCOUNT_WORD && lower.contains(&w));
         if found {
-            return Err(AppError::bad_input(
+            return Err(DomainError::invalid(
                 field,
                 format!("{field} must not contain the name of the account or its tenant"),
             )
-            .with_reason(Reason::PasswordContainsAccountWord));
+            .because(Rule::PasswordContainsAccountWord));
         }
         Ok(self)
     }
@@ -112,10 +111,10 @@ impl std::fmt::Debug for NewPassword {
 mod tests {
     use super::*;
 
-    fn reason(field: &str, raw: &str, email: Option<&str>) -> Option<Reason> {
+    fn reason(field: &str, raw: &str, email: Option<&str>) -> Option<Rule> {
         NewPassword::parse(field, raw, email).err().map(|e| {
-            assert_eq!(e.field.as_deref(), Some(field));
-            e.reason.expect("every refusal says why")
+            assert_eq!(e.field, field);
+            e.rule.expect("every refusal says why")
         })
     }
 
@@ -123,19 +122,19 @@ mod tests {
     fn enforces_the_policy() {
         assert_eq!(
             reason("password", "short", None),
-            Some(Reason::PasswordTooShort)
+            Some(Rule::PasswordTooShort)
         );
         assert_eq!(
             reason("password", &"ab".repeat(200), None),
-            Some(Reason::PasswordTooLong)
+            Some(Rule::PasswordTooLong)
         );
         assert_eq!(
             reason("password", "aaaaaaaaaaaa", None),
-            Some(Reason::PasswordRepeated)
+            Some(Rule::PasswordRepeated)
         );
         assert_eq!(
             reason("password", "xada@example.comx", Some("ada@example.com")),
-            Some(Reason::PasswordContainsEmail)
+            Some(Rule::PasswordContainsEmail)
         );
         assert_eq!(
             reason("password", "correct horse battery", Some("ada@example.com")),
@@ -161,7 +160,7 @@ mod tests {
         ] {
             assert_eq!(
                 reason("newPassword", common, None),
-                Some(Reason::PasswordCommon),
+                Some(Rule::PasswordCommon),
                 "{common}"
             );
         }
@@ -173,7 +172,7 @@ mod tests {
     fn the_email_local_part_and_account_words_are_refused_inside_a_password() {
         assert_eq!(
             reason("password", "Margaret-2026!", Some("margaret@example.com")),
-            Some(Reason::PasswordContainsEmail)
+            Some(Rule::PasswordContainsEmail)
         );
         // Too short a local part to look for.
         assert_eq!(
@@ -182,7 +181,7 @@ mod tests {
         );
         let p = NewPassword::parse("ownerPassword", "Initech rules 99", None).unwrap();
         let err = p.not_containing("ownerPassword", &["Initech"]).unwrap_err();
-        assert_eq!(err.reason, Some(Reason::PasswordContainsAccountWord));
+        assert_eq!(err.rule, Some(Rule::PasswordContainsAccountWord));
         let p = NewPassword::parse("ownerPassword", "Initech rules 99", None).unwrap();
         assert!(p.not_containing("ownerPassword", &["Acme", "X"]).is_ok());
     }

@@ -3,7 +3,7 @@
 //! Permissions are plain strings everywhere they leave the hub (TenantContext, roles); this enum
 //! is the one list of them. Adding a permission here adds it to the `permissions` query.
 
-use crate::error::AppError;
+use crate::domain::DomainError;
 
 macro_rules! permissions {
     ($($variant:ident => $name:literal, $description:literal;)*) => {
@@ -43,12 +43,12 @@ permissions! {
 }
 
 impl Permission {
-    pub fn parse(field: &str, raw: &str) -> Result<Permission, AppError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Permission, DomainError> {
         Permission::ALL
             .iter()
             .copied()
             .find(|p| p.as_str() == raw)
-            .ok_or_else(|| AppError::bad_input(field, format!("unknown permission {raw:?}")))
+            .ok_or_else(|| DomainError::invalid(field, format!("unknown permission {raw:?}")))
     }
 }
 

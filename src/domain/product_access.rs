@@ -1,8 +1,8 @@
 //! A user's access to a product app: full, limited or none.
 
-use crate::error::AppError;
+use crate::domain::DomainError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProductAccess {
     Full,
@@ -20,14 +20,12 @@ impl ProductAccess {
         }
     }
 
-    pub fn from_db(raw: &str) -> Result<ProductAccess, AppError> {
+    pub fn from_db(raw: &str) -> Result<ProductAccess, DomainError> {
         match raw {
             "full" => Ok(ProductAccess::Full),
             "limited" => Ok(ProductAccess::Limited),
             "none" => Ok(ProductAccess::None),
-            other => Err(AppError::internal(anyhow::anyhow!(
-                "unknown product access {other:?} in the database"
-            ))),
+            other => Err(DomainError::unknown_stored("product access", other)),
         }
     }
 }

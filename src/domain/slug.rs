@@ -4,7 +4,7 @@
 //! so a slug never looks like a UUID: a tenant could otherwise take another tenant's id as its
 //! slug.
 
-use crate::error::AppError;
+use crate::domain::DomainError;
 
 /// The most characters of a slug.
 pub const MAX_SLUG_LEN: usize = 63;
@@ -14,10 +14,10 @@ pub struct Slug(String);
 
 impl Slug {
     /// 2–63 characters of a–z, 0–9 and inner single hyphens, and not UUID-shaped.
-    pub fn parse(field: &str, raw: &str) -> Result<Slug, AppError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Slug, DomainError> {
         let s = raw.trim();
         if !well_formed(s) {
-            return Err(AppError::bad_input(
+            return Err(DomainError::invalid(
                 field,
                 format!(
                     "{field} must be 2-{MAX_SLUG_LEN} characters of a-z, 0-9 and single inner hyphens"
@@ -25,7 +25,7 @@ impl Slug {
             ));
         }
         if looks_like_uuid(s) {
-            return Err(AppError::bad_input(
+            return Err(DomainError::invalid(
                 field,
                 format!("{field} must not look like an id (a UUID)"),
             ));

@@ -18,7 +18,7 @@ impl TenantKey {
     pub fn parse(raw: &str) -> TenantKey {
         let raw = raw.trim();
         let id = Uuid::try_parse(raw).ok().or_else(|| {
-            crate::graphql::ids::decode_any(raw)
+            super::global_id::decode(raw)
                 .filter(|(kind, _)| kind == "Tenant")
                 .map(|(_, id)| id)
         });
@@ -56,9 +56,9 @@ mod tests {
         let other = Uuid::new_v4();
         assert_eq!(key.rank(other, None, &id.simple().to_string()), Some(2));
 
-        let global = crate::graphql::ids::encode("Tenant", id);
+        let global = crate::domain::global_id::encode("Tenant", id);
         assert_eq!(TenantKey::parse(global.as_str()).id, Some(id));
-        let user = crate::graphql::ids::encode("User", id);
+        let user = crate::domain::global_id::encode("User", id);
         assert_eq!(TenantKey::parse(user.as_str()).id, None);
     }
 

@@ -4,15 +4,9 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
-use crate::domain::Action;
 use crate::{
-    db::{
-        ScopedFutureExt,
-        audit::{self, AuditEvent},
-        models::{TenantRow, UserRow, report::PlatformTotals, tenant::TenantFilter, usage},
-    },
+    db::{ScopedFutureExt, models::tenant::TenantFilter},
     error::AppError,
     graphql::{
         connection::{self, Page},
@@ -20,6 +14,7 @@ use crate::{
         tenant::{Tenant, TenantStatus},
         usage::{BYTES_PER_GB, UsageItem},
     },
+    ops::{platform, usage as usage_ops},
 };
 
 #[derive(SimpleObject)]
@@ -69,36 +64,17 @@ impl AdminQuery {
         plan: Option<String>,
         search: Option<String>,
     ) -> Result<Page<Tenant>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let admin = context::platform_admin(ctx).await?;
-        let audit_ctx = admin.audit();
-        let (rows, total) = admin
-            .system_tx(|conn| {
-                async move {
-                    let filter = TenantFilter {
-                        status: status.map(|s| crate::domain::TenantStatus::from(s).as_str()),
-                        plan,
-                        search,
-                    };
-                    let (rows, total) = TenantRow::admin_page(conn, &filter, page).await?;
-                    audit::record_platform(
-                        conn,
-                        &audit_ctx,
-                        AuditEvent::new(Action::PlatformTenantsListed),
-                    )
-                    .await?;
-                    Ok((rows, total))
-                }
-                .scope_boxed()
-            })
+        let filter = TenantFilter {
+            status: status.map(|s| crate::domain::TenantStatus::from(s).as_str()),
+            plan,
+            search,
+        };
+        let listed = admin
+            .run_system(|tx| platform::list_tenants(tx, filter, page).scope_boxed())
             .await?;
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            Tenant,
-        ))
+        Ok(connection::connection(listed, page, Tenant))
     }
 
     /// One tenant with its users and usage; written to that tenant's audit log.
@@ -106,17 +82,14 @@ impl AdminQuery {
         let tenant_id = ids::decode("Tenant", "id", &id)?;
         let admin = context::platform_admin(ctx).await?;
         let period = crate::alerts::month_start();
-        let (tenant, users, calls, storage) = admin
-            .tenant_tx(tenant_id, Action::PlatformTenantRead, |conn| {
-                async move {
-                    Ok((
-                        TenantRow::current(conn, tenant_id).await?,
-                        UserRow::count_seats(conn).await?,
-                        usage::api_calls_since(conn, period).await?,
-                        usage::latest_storage(conn).await?,
-                    ))
-                }
-                .scope_boxed()
+        let platform::TenantView {
+            tenant,
+            users,
+            api_calls: calls,
+            storage_bytes: storage,
+        } = admin
+            .run_in_tenant(tenant_id, |tx| {
+                platform::tenant_view(tx, period).scope_boxed()
             })
             .await?;
         let limits = tenant.limits();
@@ -167,26 +140,8 @@ impl AdminQuery {
         if to <= from {
             return Err(AppError::bad_input("to", "to must be after from"));
         }
-        let audit_ctx = admin.audit();
         let totals = admin
-            .system_tx(|conn| {
-                async move {
-                    let (from_day, to_day) = (
-                        from.date_naive(),
-                        (to - chrono::TimeDelta::nanoseconds(1)).date_naive(),
-                    );
-                    let totals = PlatformTotals::read(conn, from_day, to_day).await?;
-                    audit::record_platform(
-                        conn,
-                        &audit_ctx,
-                        AuditEvent::new(Action::PlatformReportRead)
-                            .details(json!({ "from": from, "to": to })),
-                    )
-                    .await?;
-                    Ok(totals)
-                }
-                .scope_boxed()
-            })
+            .run_system(|tx| platform::report(tx, from, to).scope_boxed())
             .await?;
         let pairs = |rows: Vec<(String, i64)>| {
             rows.into_iter()
@@ -220,24 +175,20 @@ pub struct AdminMutation;
 impl AdminMutation {
     /// Writes this replica's API-call counts now and asks the other replicas to do the same
     /// (they flush every HUB_USAGE_FLUSH_SECS anyway); returns the calls this replica wrote.
-    /// Recorded in the platform audit log.
+    /// Recorded in the platform audit log, in the transaction that writes the counts.
     async fn admin_flush_usage(&self, ctx: &Context<'_>) -> Result<i64, AppError> {
         let admin = context::platform_admin(ctx).await?;
-        let calls = admin.state.usage.flush(&admin.state.db).await?;
-        // The other replicas flush theirs when they hear of it.
-        crate::invalidation::announce(admin.state, crate::invalidation::Invalidation::FlushUsage)
-            .await;
-        let audit_ctx = admin.audit();
-        admin
-            .system_tx(move |conn| {
-                async move {
-                    let event = AuditEvent::new(Action::PlatformUsageFlushed)
-                        .details(json!({ "calls": calls }));
-                    audit::record_platform(conn, &audit_ctx, event).await
-                }
-                .scope_boxed()
-            })
-            .await?;
-        Ok(calls)
+        // Taken from the meter, written and audited in one transaction; back if it fails.
+        let pending = admin.state.usage.take();
+        match admin
+            .run_system(|tx| usage_ops::flush_calls(tx, &pending).scope_boxed())
+            .await
+        {
+            Ok(calls) => Ok(calls),
+            Err(e) => {
+                admin.state.usage.restore(pending);
+                Err(e)
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Platform admins' reads of tenant data, written to each tenant's audit log.
 //!
-//! An admin reaches a tenant's rows either through `PlatformScope::tenant_tx` (which records
-//! the access in the same transaction) or through the nested fields of a tenant's objects
+//! An admin reaches a tenant's rows either through `PlatformScope::run_in_tenant` (whose
+//! operation records the access in the same transaction) or through the nested fields of a tenant's objects
 //! (`context::reader_for`, e.g. `adminTenants { edges { node { integrations } } }`). The latter
 //! note the tenant here; once the request has run, one `platform.tenant_read` row per tenant
 //! is written, with the admin as actor and the operation's name. If that write fails, the
@@ -12,19 +12,14 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::SystemReason;
-use crate::domain::Action;
 use crate::{
     app::AppState,
     auth::Principal,
-    db::{
-        ScopedFutureExt,
-        audit::{self, Actor, AuditEvent},
-    },
-    error::{AppError, AppResult},
+    db::{ScopedFutureExt, SystemReason, audit::Actor},
+    error::AppResult,
+    ops::platform,
     request::RequestMeta,
 };
 
@@ -83,25 +78,10 @@ pub async fn record(
         return Ok(());
     }
     let ctx = meta.audit(Actor::PlatformAdmin(*admin_id));
-    let details = json!({ "operation": operation });
-    state
-        .db
-        .system_tx(SystemReason::PlatformAdmin, move |conn| {
-            async move {
-                for tenant_id in tenants {
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &ctx,
-                        AuditEvent::new(Action::PlatformTenantRead)
-                            .target("tenant", tenant_id)
-                            .details(details.clone()),
-                    )
-                    .await?;
-                }
-                Ok::<_, AppError>(())
-            }
-            .scope_boxed()
-        })
-        .await
+    let operation = operation.to_owned();
+    crate::ops::in_system(&state.db, SystemReason::PlatformAdmin, ctx, move |_| {
+        async move { Ok(platform::tenants_read(tenants, &operation)) }.scope_boxed()
+    })
+    .await?;
+    Ok(())
 }

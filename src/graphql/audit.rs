@@ -5,7 +5,6 @@ use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::Action;
 use crate::{
     auth::Principal,
     db::{
@@ -18,6 +17,7 @@ use crate::{
         connection::{self, Page},
         context, ids,
     },
+    ops::platform,
 };
 
 pub struct AuditEntry(pub AuditRow);
@@ -85,7 +85,7 @@ impl AuditQuery {
         filter: Option<AuditFilter>,
         tenant_id: Option<ID>,
     ) -> Result<Page<AuditEntry>, AppError> {
-        let request = connection::page_request(first, after.as_deref())?;
+        let request = connection::list_request(ctx, first, after.as_deref())?;
         let filter = filter.unwrap_or_default();
         let filter = LogFilter {
             actor_id: filter
@@ -102,13 +102,13 @@ impl AuditQuery {
             from: filter.from,
             to: filter.to,
         };
-        let (rows, total) = match (&context::request(ctx)?.principal, tenant_id) {
+        let listed = match (&context::request(ctx)?.principal, tenant_id) {
             (Principal::PlatformAdmin { .. }, Some(id)) => {
                 let admin = context::platform_admin(ctx).await?;
                 let tenant = ids::decode("Tenant", "tenantId", &id)?;
                 admin
-                    .tenant_tx(tenant, Action::PlatformAuditRead, |conn| {
-                        AuditRow::page(conn, &filter, request).scope_boxed()
+                    .run_in_tenant(tenant, |tx| {
+                        platform::audit_log(tx, filter, request).scope_boxed()
                     })
                     .await?
             }
@@ -130,12 +130,6 @@ impl AuditQuery {
                     .await?
             }
         };
-        Ok(connection::build(
-            rows,
-            request,
-            total,
-            |r| (r.at, r.id),
-            AuditEntry,
-        ))
+        Ok(connection::connection(listed, request, AuditEntry))
     }
 }

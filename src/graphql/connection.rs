@@ -1,5 +1,7 @@
 //! Relay connections: `first`/`after` arguments (a maximum page size enforced), opaque keyset
-//! cursors, `pageInfo` and `totalCount`.
+//! cursors, `pageInfo` and `totalCount`. The one way a list resolver answers:
+//! [`list_request`] (the page asked for, counted only when the query selects `totalCount`) →
+//! a model's `list` (a [`Listed`] page of [`Keyset`] rows) → [`connection`].
 
 use async_graphql::{
     SimpleObject,
@@ -10,7 +12,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    db::models::PageRequest,
+    db::models::{Keyset, Listed, PageRequest},
     error::{AppError, AppResult},
 };
 
@@ -29,7 +31,21 @@ pub struct Totals {
 /// A connection of `N` with `totalCount`.
 pub type Page<N> = Connection<String, N, Totals, EmptyFields>;
 
-/// Checks `first` and decodes `after`.
+/// The page a list field asks for: `first` checked, `after` decoded, and the rows counted only
+/// when the query selects `totalCount` on this connection.
+pub fn list_request(
+    ctx: &async_graphql::Context<'_>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<PageRequest> {
+    Ok(PageRequest {
+        count: ctx.look_ahead().field("totalCount").exists(),
+        ..page_request(first, after)?
+    })
+}
+
+/// Checks `first` and decodes `after` (no count: nested lists count in their batched
+/// statement, see `loaders`).
 pub fn page_request(first: Option<i32>, after: Option<&str>) -> AppResult<PageRequest> {
     let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(0..=PAGE_SIZE_CEILING).contains(&first) {
@@ -42,6 +58,7 @@ pub fn page_request(first: Option<i32>, after: Option<&str>) -> AppResult<PageRe
     Ok(PageRequest {
         limit: first as i64,
         after,
+        count: false,
     })
 }
 
@@ -67,33 +84,30 @@ pub fn decode_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     Ok((at, Uuid::try_parse(id).map_err(|_| bad())?))
 }
 
-/// Builds a connection from up to `limit + 1` rows in key order.
-/// Whether the query selects `totalCount` on this connection: a list resolver counts its
-/// rows (one more statement) only then.
-pub fn wants_total(ctx: &async_graphql::Context<'_>) -> bool {
-    ctx.look_ahead().field("totalCount").exists()
-}
-
-/// A page of rows as a connection; `total` is what `totalCount` shows (0 when not selected).
-pub fn build<R, N>(
-    mut rows: Vec<R>,
+/// A page of rows as a connection: up to `limit + 1` rows in key order (the extra one tells
+/// that a next page exists), each edge's cursor the row's key; `totalCount` shows the count
+/// when it was read (it is read only when selected, so 0 is never seen otherwise).
+pub fn connection<R, N>(
+    listed: Listed<R>,
     request: PageRequest,
-    total: i64,
-    key: impl Fn(&R) -> (DateTime<Utc>, Uuid),
     mut node: impl FnMut(R) -> N,
 ) -> Page<N>
 where
+    R: Keyset,
     N: async_graphql::OutputType,
 {
+    let Listed { mut rows, total } = listed;
     let has_next = rows.len() as i64 > request.limit;
     rows.truncate(request.limit as usize);
     let mut connection = Connection::with_additional_fields(
         request.after.is_some(),
         has_next,
-        Totals { total_count: total },
+        Totals {
+            total_count: total.unwrap_or(0),
+        },
     );
     connection.edges.extend(rows.into_iter().map(|row| {
-        let (at, id) = key(&row);
+        let (at, id) = row.keyset();
         Edge::new(encode_cursor(at, id), node(row))
     }));
     connection

@@ -24,10 +24,9 @@ use crate::{
     context_cache::{Access, Ticket},
     db::{
         ScopedBoxFuture, ScopedFutureExt, SystemReason, SystemTx, TenantTx,
-        audit::{self, Actor, AuditContext, AuditEvent},
+        audit::{Actor, AuditContext},
         models::{PlatformAdminRow, RoleRow, TenantRow, product},
     },
-    domain::Action,
     domain::Permission,
     error::{AppError, AppResult},
     graphql::{
@@ -423,32 +422,19 @@ impl<'a> PlatformScope<'a> {
             .await
     }
 
-    /// A tenant's data, as that tenant sees it; the access is written to the tenant's audit
-    /// log with this admin as actor, in the same transaction.
-    pub async fn tenant_tx<'f, T, F>(&self, tenant_id: Uuid, action: Action, f: F) -> AppResult<T>
+    /// Runs an operation in one transaction of `tenant_id`, as that tenant sees it, acting as
+    /// this admin: its audit events go to the tenant's log in it (an operation reading a
+    /// tenant's data records the read), and the tenant counts as recorded for `admin_reads`.
+    pub async fn run_in_tenant<'f, T, F>(&self, tenant_id: Uuid, op: F) -> AppResult<T>
     where
         T: Send + 'f,
-        F: for<'r> FnOnce(&'r mut TenantTx) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
+        F: for<'r> FnOnce(
+                &'r mut TenantTx,
+            ) -> ScopedBoxFuture<'f, 'r, AppResult<crate::ops::Done<T>>>
+            + Send
+            + 'f,
     {
-        let ctx = self.audit();
-        let value = self
-            .state
-            .db
-            .tenant_tx(tenant_id, move |conn| {
-                async move {
-                    let value = f(conn).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &ctx,
-                        AuditEvent::new(action).target("tenant", tenant_id),
-                    )
-                    .await?;
-                    Ok(value)
-                }
-                .scope_boxed()
-            })
-            .await?;
+        let value = self.tenant(tenant_id).run(op).await?;
         self.reads.recorded(tenant_id);
         Ok(value)
     }

@@ -2,21 +2,20 @@
 //! the argument says which kind it is, so that the `sub` and `tid` of a token can be used.
 
 use async_graphql::ID;
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use crate::{
+    domain::global_id,
+    error::{AppError, AppResult},
+};
 
 pub fn encode(kind: &str, id: Uuid) -> ID {
-    ID(URL_SAFE_NO_PAD.encode(format!("{kind}:{id}")))
+    ID(global_id::encode(kind, id))
 }
 
 /// The kind and UUID of an opaque id, if it is one.
 pub fn decode_any(id: &str) -> Option<(String, Uuid)> {
-    let bytes = URL_SAFE_NO_PAD.decode(id.as_bytes()).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (kind, uuid) = text.split_once(':')?;
-    Some((kind.to_owned(), Uuid::try_parse(uuid).ok()?))
+    global_id::decode(id)
 }
 
 /// The UUID of an id of the `kind` the argument `field` expects. A malformed id is

@@ -13,8 +13,8 @@ use crate::{
     db::{
         Db, ScopedFutureExt, TenantTx,
         models::{
-            PageRequest, RoleRow, TenantRow, UserRoleRow, UserRow, WorkspaceMemberRow,
-            workspace::MemberPageRow,
+            Keyset, Listed, PageRequest, RoleRow, TenantRow, UserRoleRow, UserRow,
+            WorkspaceMemberRow, workspace::MemberPageRow,
         },
     },
     error::{AppError, AppResult},
@@ -51,6 +51,16 @@ pub struct MembersPage {
     pub total: i64,
 }
 
+impl MembersPage {
+    /// The page as a [`Listed`] one (its count comes with it, from the same statement).
+    pub fn listed(self) -> Listed<Member> {
+        Listed {
+            rows: self.rows,
+            total: Some(self.total),
+        }
+    }
+}
+
 /// A member of a page, with its user and role when the list read them with the page (see
 /// `PrimedMembers`): the nested fields then need no loader lookup.
 #[derive(Debug, Clone)]
@@ -58,6 +68,12 @@ pub struct Member {
     pub row: MemberPageRow,
     pub user: Option<Arc<UserRow>>,
     pub role: Option<Arc<RoleRow>>,
+}
+
+impl Keyset for Member {
+    fn keyset(&self) -> (chrono::DateTime<chrono::Utc>, Uuid) {
+        (self.row.created_at, self.row.user_id)
+    }
 }
 
 /// The loaders of one tenant within one request.

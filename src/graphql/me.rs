@@ -31,7 +31,7 @@ pub struct TenantContext {
 #[derive(SimpleObject)]
 pub struct ProductGrant {
     pub product_id: ID,
-    pub access: ProductAccess,
+    pub access: crate::graphql::product::ProductAccess,
 }
 
 #[derive(Default)]
@@ -110,7 +110,7 @@ impl MeQuery {
         let access = context::access(ctx).await?;
         let grant = |(id, access): &(String, ProductAccess)| ProductGrant {
             product_id: ID(id.clone()),
-            access: *access,
+            access: (*access).into(),
         };
         let products = match product_id {
             None => access.products.iter().map(grant).collect(),
@@ -122,7 +122,7 @@ impl MeQuery {
                     .map(grant)
                     .unwrap_or(ProductGrant {
                         product_id: wanted,
-                        access: ProductAccess::None,
+                        access: ProductAccess::None.into(),
                     }),
             ],
         };

@@ -2,21 +2,24 @@
 //! tenant-wide or per user, which `tenantContext` reports.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use serde_json::json;
 
-use crate::domain::Action;
 use crate::{
     auth::Principal,
-    db::{
-        ScopedFutureExt,
-        audit::{self, AuditEvent},
-        models::ProductRow,
-    },
-    domain::{Permission, ProductAccess},
+    db::{ScopedFutureExt, models::ProductRow},
+    domain::Permission,
     error::AppError,
     graphql::{context, ids, me::ProductGrant},
-    ops::products,
+    ops::{catalog, products},
 };
+
+// A user's access to a product app: the GraphQL face of the domain's `ProductAccess`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::domain::ProductAccess")]
+pub enum ProductAccess {
+    Full,
+    Limited,
+    None,
+}
 
 pub struct Product(pub ProductRow);
 
@@ -131,11 +134,13 @@ impl ProductMutation {
         let scope = context::require(ctx, Permission::ProductsManage).await?;
         let product_id = input.product_id.0.clone();
         let access = scope
-            .run(|tx| products::set_access(tx, &product_id, input.access, user_id).scope_boxed())
+            .run(|tx| {
+                products::set_access(tx, &product_id, input.access.into(), user_id).scope_boxed()
+            })
             .await?;
         Ok(ProductGrant {
             product_id: input.product_id,
-            access,
+            access: access.into(),
         })
     }
 
@@ -152,7 +157,10 @@ impl ProductMutation {
         let access = scope
             .run(|tx| products::clear_override(tx, &product_id.0, user).scope_boxed())
             .await?;
-        Ok(ProductGrant { product_id, access })
+        Ok(ProductGrant {
+            product_id,
+            access: access.into(),
+        })
     }
 
     /// Platform admins: adds a product to the catalog.
@@ -175,22 +183,13 @@ impl ProductMutation {
             ));
         }
         let name = validate_name(&input.name)?;
-        let description = input.description.unwrap_or_default();
-        let audit_ctx = admin.audit();
+        let new = catalog::NewProduct {
+            id,
+            name,
+            description: input.description.unwrap_or_default(),
+        };
         let row = admin
-            .system_tx(|conn| {
-                async move {
-                    let row = ProductRow::insert(conn, &id, &name, &description).await?;
-                    audit::record_platform(
-                        conn,
-                        &audit_ctx,
-                        AuditEvent::new(Action::PlatformProductCreated).target("product", &id),
-                    )
-                    .await?;
-                    Ok(row)
-                }
-                .scope_boxed()
-            })
+            .run_system(|tx| catalog::create(tx, new).scope_boxed())
             .await?;
         Ok(ProductPayload {
             product: Product(row),
@@ -205,34 +204,14 @@ impl ProductMutation {
     ) -> Result<ProductPayload, AppError> {
         let admin = context::platform_admin(ctx).await?;
         let name = input.name.as_deref().map(validate_name).transpose()?;
-        let id = input.id.0.clone();
-        let audit_ctx = admin.audit();
+        let id = input.id.0;
+        let change = catalog::ProductChange {
+            name,
+            description: input.description,
+            active: input.active,
+        };
         let row = admin
-            .system_tx(|conn| {
-                async move {
-                    let current = ProductRow::find(conn, &id)
-                        .await?
-                        .ok_or_else(|| AppError::not_found("product"))?;
-                    let row = ProductRow::update(
-                        conn,
-                        &id,
-                        name.as_deref().unwrap_or(&current.name),
-                        input.description.as_deref().unwrap_or(&current.description),
-                        input.active.unwrap_or(current.active),
-                    )
-                    .await?;
-                    audit::record_platform(
-                        conn,
-                        &audit_ctx,
-                        AuditEvent::new(Action::PlatformProductUpdated)
-                            .target("product", &id)
-                            .details(json!({ "name": row.name, "active": row.active })),
-                    )
-                    .await?;
-                    Ok(row)
-                }
-                .scope_boxed()
-            })
+            .run_system(|tx| catalog::update(tx, &id, change).scope_boxed())
             .await?;
         Ok(ProductPayload {
             product: Product(row),

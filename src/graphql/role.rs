@@ -2,16 +2,9 @@
 //! assignments (tenant-wide or per workspace).
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use serde_json::json;
-use uuid::Uuid;
 
-use crate::domain::Action;
 use crate::{
-    db::{
-        ScopedFutureExt,
-        audit::{self, AuditEvent},
-        models::{RoleRow, UserRoleRow, UserRow, WorkspaceRow},
-    },
+    db::{ScopedFutureExt, models::RoleRow},
     domain::{Permission, SystemRole},
     error::{AppError, AppResult},
     graphql::{
@@ -19,7 +12,7 @@ use crate::{
         context, ids,
         user::User,
     },
-    ops::rules,
+    ops::{roles, users::Acting},
 };
 
 pub struct Role(pub RoleRow);
@@ -101,7 +94,7 @@ fn parse_permissions(raw: &[String]) -> AppResult<Vec<String>> {
     let mut parsed: Vec<Permission> = raw
         .iter()
         .map(|p| Permission::parse("permissions", p))
-        .collect::<AppResult<_>>()?;
+        .collect::<Result<_, crate::domain::DomainError>>()?;
     parsed.sort();
     parsed.dedup();
     Ok(parsed.into_iter().map(|p| p.as_str().to_owned()).collect())
@@ -150,26 +143,12 @@ impl RoleQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Role>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
-        let (rows, total) = scope
-            .tx(|conn| {
-                async move {
-                    Ok((
-                        RoleRow::page(conn, page).await?,
-                        RoleRow::count(conn).await?,
-                    ))
-                }
-                .scope_boxed()
-            })
+        let listed = scope
+            .tx(|tx| async move { RoleRow::list(tx, page).await }.scope_boxed())
             .await?;
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            Role,
-        ))
+        Ok(connection::connection(listed, page, Role))
     }
 
     async fn role(&self, ctx: &Context<'_>, id: ID) -> Result<Role, AppError> {
@@ -194,33 +173,19 @@ impl RoleMutation {
         ctx: &Context<'_>,
         input: CreateRoleInput,
     ) -> Result<RolePayload, AppError> {
-        let name = parse_name(&input.name)?;
-        let permissions = parse_permissions(&input.permissions)?;
-        let description = input.description.unwrap_or_default();
+        let new = roles::NewRole {
+            name: parse_name(&input.name)?,
+            permissions: parse_permissions(&input.permissions)?,
+            description: input.description.unwrap_or_default(),
+        };
         let scope = context::require(ctx, Permission::RolesManage).await?;
-        rules::ensure_can_grant(
-            scope.actor(),
-            &context::permissions_of_actor(ctx).await?,
-            &permissions,
-        )?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let perms = context::permissions_of_actor(ctx).await?;
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
         let role = scope
-            .tx(|conn| {
-                async move {
-                    let role = RoleRow::insert_custom(conn, tenant_id, &name, &description, permissions).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::RoleCreated)
-                            .target("role", role.id)
-                            .details(json!({ "name": role.name, "permissions": role.permission_strings() })),
-                    )
-                    .await?;
-                    Ok(role)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| roles::create(tx, acting, new).scope_boxed())
             .await?;
         Ok(RolePayload { role: Role(role) })
     }
@@ -232,47 +197,24 @@ impl RoleMutation {
         input: UpdateRoleInput,
     ) -> Result<RolePayload, AppError> {
         let id = ids::decode("Role", "id", &input.id)?;
-        let name = input.name.as_deref().map(parse_name).transpose()?;
-        let permissions = input
-            .permissions
-            .as_deref()
-            .map(parse_permissions)
-            .transpose()?;
+        let change = roles::RoleChange {
+            name: input.name.as_deref().map(parse_name).transpose()?,
+            permissions: input
+                .permissions
+                .as_deref()
+                .map(parse_permissions)
+                .transpose()?,
+            description: input.description,
+        };
         let scope = context::require(ctx, Permission::RolesManage).await?;
-        if let Some(p) = &permissions {
-            rules::ensure_can_grant(scope.actor(), &context::permissions_of_actor(ctx).await?, p)?;
-        }
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
-        let role =
-            scope
-                .tx(|conn| {
-                    async move {
-                        let role = RoleRow::get(conn, id).await?;
-                        if role.is_system {
-                            return Err(AppError::forbidden("system roles cannot be changed"));
-                        }
-                        let updated = RoleRow::update(
-                            conn,
-                            id,
-                            name.as_deref().unwrap_or(&role.name),
-                            input.description.as_deref().unwrap_or(&role.description),
-                            permissions.unwrap_or_else(|| role.permission_strings()),
-                        )
-                        .await?;
-                        audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::RoleUpdated).target("role", id).details(json!({
-                            "name": updated.name, "permissions": updated.permission_strings(),
-                        })),
-                    )
-                    .await?;
-                        Ok(updated)
-                    }
-                    .scope_boxed()
-                })
-                .await?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        let role = scope
+            .run(|tx| roles::update(tx, acting, id, change).scope_boxed())
+            .await?;
         Ok(RolePayload { role: Role(role) })
     }
 
@@ -281,33 +223,15 @@ impl RoleMutation {
         let scope = context::require(ctx, Permission::RolesManage).await?;
         let uuid = ids::decode("Role", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
-        scope
-            .tx(|conn| {
-                async move {
-                    let role = RoleRow::get(conn, uuid).await?;
-                    if role.is_system {
-                        return Err(AppError::forbidden("system roles cannot be deleted"));
-                    }
-                    // Deleting a role takes its permissions from everyone holding it: only who
-                    // could grant them may do that.
-                    rules::ensure_can_grant(actor, &perms, &role.permission_strings())?;
-                    RoleRow::delete(conn, uuid).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::RoleDeleted)
-                            .target("role", uuid)
-                            .details(json!({ "name": role.name })),
-                    )
-                    .await
-                }
-                .scope_boxed()
-            })
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        let deleted = scope
+            .run(|tx| roles::delete(tx, acting, uuid).scope_boxed())
             .await?;
         Ok(DeleteRolePayload {
-            deleted_role_id: ids::encode("Role", uuid),
+            deleted_role_id: ids::encode("Role", deleted),
         })
     }
 
@@ -318,36 +242,15 @@ impl RoleMutation {
         ctx: &Context<'_>,
         input: AssignRoleInput,
     ) -> Result<AssignRolePayload, AppError> {
-        let (user_id, role_id, workspace_id) = decode_assignment(&input)?;
+        let assignment = decode_assignment(&input)?;
         let scope = context::require(ctx, Permission::RolesManage).await?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
         let user = scope
-            .tx(|conn| {
-                async move {
-                    let user = UserRow::get(conn, user_id).await?;
-                    let role = RoleRow::get(conn, role_id).await?;
-                    if let Some(w) = workspace_id {
-                        WorkspaceRow::get(conn, w).await?;
-                    }
-                    rules::ensure_can_grant(actor, &perms, &role.permission_strings())?;
-                    if !UserRoleRow::exists(conn, user_id, role_id, workspace_id).await? {
-                        UserRoleRow::assign(conn, tenant_id, user_id, role_id, workspace_id)
-                            .await?;
-                        audit::record(
-                            conn,
-                            tenant_id,
-                            &audit_ctx,
-                            AuditEvent::new(Action::RoleAssigned).target("user", user_id).details(json!({
-                                "role_id": role_id, "role": role.name, "workspace_id": workspace_id,
-                            })),
-                        )
-                        .await?;
-                    }
-                    Ok(user)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| roles::assign(tx, acting, assignment).scope_boxed())
             .await?;
         Ok(AssignRolePayload {
             user: User::from(user),
@@ -360,38 +263,15 @@ impl RoleMutation {
         ctx: &Context<'_>,
         input: AssignRoleInput,
     ) -> Result<AssignRolePayload, AppError> {
-        let (user_id, role_id, workspace_id) = decode_assignment(&input)?;
+        let assignment = decode_assignment(&input)?;
         let scope = context::require(ctx, Permission::RolesManage).await?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
         let user = scope
-            .tx(|conn| {
-                async move {
-                    let user = UserRow::get(conn, user_id).await?;
-                    let role = RoleRow::get(conn, role_id).await?;
-                    if let Some(w) = workspace_id {
-                        WorkspaceRow::get(conn, w).await?;
-                    }
-                    // Taking away a role is as strong as giving it.
-                    rules::ensure_can_grant(actor, &perms, &role.permission_strings())?;
-                    if role.is_system && role.name == SystemRole::Owner.name() && workspace_id.is_none() {
-                        rules::ensure_other_owner_remains(conn, user_id).await?;
-                    }
-                    if UserRoleRow::unassign(conn, user_id, role_id, workspace_id).await? {
-                        audit::record(
-                            conn,
-                            tenant_id,
-                            &audit_ctx,
-                            AuditEvent::new(Action::RoleUnassigned).target("user", user_id).details(json!({
-                                "role_id": role_id, "role": role.name, "workspace_id": workspace_id,
-                            })),
-                        )
-                        .await?;
-                    }
-                    Ok(user)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| roles::unassign(tx, acting, assignment).scope_boxed())
             .await?;
         Ok(AssignRolePayload {
             user: User::from(user),
@@ -399,14 +279,14 @@ impl RoleMutation {
     }
 }
 
-fn decode_assignment(input: &AssignRoleInput) -> AppResult<(Uuid, Uuid, Option<Uuid>)> {
-    Ok((
-        ids::decode("User", "userId", &input.user_id)?,
-        ids::decode("Role", "roleId", &input.role_id)?,
-        input
+fn decode_assignment(input: &AssignRoleInput) -> AppResult<roles::Assignment> {
+    Ok(roles::Assignment {
+        user_id: ids::decode("User", "userId", &input.user_id)?,
+        role_id: ids::decode("Role", "roleId", &input.role_id)?,
+        workspace_id: input
             .workspace_id
             .as_ref()
             .map(|w| ids::decode("Workspace", "workspaceId", w))
             .transpose()?,
-    ))
+    })
 }

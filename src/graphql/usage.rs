@@ -3,18 +3,13 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde_json::json;
-use uuid::Uuid;
 
-use crate::domain::Action;
 use crate::{
     alerts,
-    auth::opaque,
     db::{
         ScopedFutureExt,
-        audit::{self, AuditEvent},
         models::{
-            AlertRow, ApiKeyRow, ProductRow, TenantRow, UserRow,
+            AlertRow, ApiKeyRow, TenantRow, UserRow,
             usage::{self, API_CALLS, STORAGE_BYTES},
         },
     },
@@ -27,11 +22,10 @@ use crate::{
         loaders::DeliveriesOfAlert,
         tenant::{Tenant, TenantFeaturesInput, TenantLimitsInput, TenantPayload},
     },
-    ops::plans,
-    ops::rules,
+    ops::{api_keys, plans, usage as usage_ops},
 };
 
-pub const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
+pub use crate::ops::usage::BYTES_PER_GB;
 
 /// One metric of the current period against its limit.
 #[derive(SimpleObject)]
@@ -267,26 +261,12 @@ impl UsageQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Alert>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let scope = context::require(ctx, Permission::TenantRead).await?;
-        let (rows, total) = scope
-            .tx(|conn| {
-                async move {
-                    Ok((
-                        AlertRow::page(conn, page).await?,
-                        AlertRow::count(conn).await?,
-                    ))
-                }
-                .scope_boxed()
-            })
+        let listed = scope
+            .tx(|tx| async move { AlertRow::list(tx, page).await }.scope_boxed())
             .await?;
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            Alert,
-        ))
+        Ok(connection::connection(listed, page, Alert))
     }
 
     /// The tenant's product API keys.
@@ -320,44 +300,13 @@ impl UsageMutation {
             ));
         }
         let scope = context::require(ctx, Permission::ApiKeysManage).await?;
-        let (tenant_id, audit_ctx, by) = (scope.tenant_id(), scope.audit(), scope.user_id());
-        let product_id = input.product_id.0;
-        let (row, key) = scope
-            .tx(|conn| {
-                async move {
-                    rules::ensure_feature(
-                        &TenantRow::current(conn, tenant_id).await?,
-                        rules::Feature::ApiAccess,
-                    )?;
-                    if ProductRow::find(conn, &product_id).await?.is_none() {
-                        return Err(AppError::not_found("product"));
-                    }
-                    let (key, hash) = opaque::generate(tenant_id);
-                    let row = ApiKeyRow {
-                        tenant_id,
-                        id: Uuid::now_v7(),
-                        product_id,
-                        name,
-                        key_hash: hash,
-                        created_by: by,
-                        created_at: Utc::now(),
-                        last_used_at: None,
-                        revoked_at: None,
-                    };
-                    ApiKeyRow::insert(conn, &row).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::ApiKeyCreated)
-                            .target("api_key", row.id)
-                            .details(json!({ "product_id": row.product_id, "name": row.name })),
-                    )
-                    .await?;
-                    Ok((row, key))
-                }
-                .scope_boxed()
-            })
+        let new = api_keys::NewApiKey {
+            product_id: input.product_id.0,
+            name,
+            created_by: scope.user_id(),
+        };
+        let api_keys::CreatedKey { row, key } = scope
+            .run(|tx| api_keys::create(tx, new).scope_boxed())
             .await?;
         Ok(CreateApiKeyPayload {
             api_key: ApiKey(row),
@@ -368,24 +317,8 @@ impl UsageMutation {
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKeyPayload, AppError> {
         let scope = context::require(ctx, Permission::ApiKeysManage).await?;
         let uuid = ids::decode("ApiKey", "id", &id)?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let row = scope
-            .tx(|conn| {
-                async move {
-                    let row = ApiKeyRow::revoke(conn, uuid)
-                        .await?
-                        .ok_or_else(|| AppError::not_found("API key"))?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::ApiKeyRevoked).target("api_key", uuid),
-                    )
-                    .await?;
-                    Ok(row)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| api_keys::revoke(tx, uuid).scope_boxed())
             .await?;
         Ok(ApiKeyPayload {
             api_key: ApiKey(row),
@@ -407,56 +340,17 @@ impl UsageMutation {
             ));
         }
         let scope = context::api_key(ctx).await?;
-        let state = context::state(ctx)?;
         let product_id = match &context::request(ctx)?.principal {
             crate::auth::Principal::ApiKey(key) => key.product_id.clone(),
             _ => return Err(AppError::unauthenticated("this needs a product API key")),
         };
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
-        let bytes = (input.storage_gb * BYTES_PER_GB).round() as i64;
-        let (used, limit, new_alerts) = scope
-            .tx(|conn| {
-                async move {
-                    let tenant = TenantRow::current(conn, tenant_id).await?;
-                    rules::ensure_feature(&tenant, rules::Feature::ApiAccess)?;
-                    let total = usage::set_storage(
-                        conn,
-                        tenant_id,
-                        &product_id,
-                        Utc::now().date_naive(),
-                        bytes,
-                    )
-                    .await?;
-                    let used = total as f64 / BYTES_PER_GB;
-                    let limit = tenant.limits().storage_gb as f64;
-                    let created = alerts::check(
-                        conn,
-                        tenant_id,
-                        "storage_gb",
-                        used,
-                        limit,
-                        alerts::month_start(),
-                    )
-                    .await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::UsageReported)
-                            .target("tenant", tenant_id)
-                            .details(json!({
-                                "product_id": product_id,
-                                "storage_gb": input.storage_gb,
-                                "tenant_storage_gb": used,
-                            })),
-                    )
-                    .await?;
-                    Ok((used, limit, created))
-                }
-                .scope_boxed()
-            })
+        let report = usage_ops::StorageReport {
+            product_id,
+            storage_gb: input.storage_gb,
+        };
+        let usage_ops::StorageUsed { used, limit } = scope
+            .run(|tx| usage_ops::report_storage(tx, report).scope_boxed())
             .await?;
-        alerts::deliver_later(state.clone(), new_alerts);
         if used > limit {
             return Err(AppError::quota_exceeded(format!(
                 "the tenant's storage of {used} GB is over the limit of {limit} GB"

@@ -9,7 +9,7 @@ use crate::{
     auth::{Principal, opaque, password},
     db::{
         ScopedFutureExt,
-        models::{RoleRow, UserRoleRow, UserRow},
+        models::{Listed, RoleRow, UserRoleRow, UserRow},
     },
     domain::{Email, NewPassword, Permission},
     error::{AppError, AppResult},
@@ -173,7 +173,7 @@ impl UserQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<User>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let scope = context::require(ctx, Permission::UsersRead).await?;
         let with_roles = ctx
             .look_ahead()
@@ -181,21 +181,14 @@ impl UserQuery {
             .field("node")
             .field("roles")
             .exists();
-        let with_total = connection::wants_total(ctx);
         // The page, and when selected its count and its users' roles: one transaction, the
         // three reads pipelined (sent together, one wait).
-        let (rows, total, held) = scope
+        let (listed, held) = scope
             .tx(|conn| {
                 async move {
                     let (mut a, mut b, mut c) = (conn.read(), conn.read(), conn.read());
                     futures_util::try_join!(
-                        UserRow::page(&mut a, page),
-                        async {
-                            match with_total {
-                                true => UserRow::count(&mut b).await,
-                                false => Ok(0),
-                            }
-                        },
+                        Listed::read(page, UserRow::page(&mut a, page), UserRow::count(&mut b)),
                         async {
                             match with_roles {
                                 true => UserRoleRow::roles_of_page(&mut c, page).await,
@@ -208,7 +201,7 @@ impl UserQuery {
             })
             .await?;
         let mut roles = with_roles.then(|| {
-            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let ids: Vec<Uuid> = listed.rows.iter().map(|r| r.id).collect();
             loaders::roles_by_user(&ids, held)
         });
         if ctx
@@ -223,19 +216,15 @@ impl UserQuery {
                 .feed_one(TenantKey(scope.tenant_id()), (*row).clone())
                 .await;
         }
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            |row| match roles.as_mut() {
+        Ok(connection::connection(listed, page, |row| {
+            match roles.as_mut() {
                 Some(roles) => {
                     let of_user = roles.remove(&RolesOfUser(row.id)).unwrap_or_default();
                     User::with_roles(row, of_user)
                 }
                 None => User::from(row),
-            },
-        ))
+            }
+        }))
     }
 
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User, AppError> {

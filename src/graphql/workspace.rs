@@ -3,16 +3,10 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::domain::Action;
 use crate::{
-    db::{
-        ScopedFutureExt,
-        audit::{self, AuditEvent},
-        models::{RoleRow, UserRow, WorkspaceMemberRow, WorkspaceRow, workspace::NewWorkspace},
-    },
+    db::{ScopedFutureExt, models::WorkspaceRow},
     domain::{Permission, Slug},
     error::{AppError, AppResult},
     graphql::{
@@ -22,6 +16,7 @@ use crate::{
         role::Role,
         user::User,
     },
+    ops::{users::Acting, workspaces},
 };
 
 pub struct Workspace(pub WorkspaceRow);
@@ -71,13 +66,9 @@ impl Workspace {
             .map_err(AppError::from)?
             .unwrap_or_default();
         let tenant_id = self.0.tenant_id;
-        Ok(connection::build(
-            found.rows,
-            page,
-            found.total,
-            |m| (m.row.created_at, m.row.user_id),
-            |member| WorkspaceMember { tenant_id, member },
-        ))
+        Ok(connection::connection(found.listed(), page, |member| {
+            WorkspaceMember { tenant_id, member }
+        }))
     }
 }
 
@@ -160,12 +151,6 @@ fn parse_name(raw: &str) -> AppResult<String> {
     Ok(crate::domain::DisplayName::parse("name", raw)?.into_inner())
 }
 
-fn slug_taken() -> AppError {
-    let mut e = AppError::conflict("a workspace with this slug exists already");
-    e.field = Some("slug".into());
-    e
-}
-
 /// What the query asks of the members of the listed workspaces (read from the selection
 /// before the page is loaded, so that one transaction reads them all).
 fn members_wanted(ctx: &Context<'_>) -> AppResult<MembersWanted> {
@@ -215,21 +200,16 @@ impl WorkspaceQuery {
         after: Option<String>,
         #[graphql(default = false)] include_archived: bool,
     ) -> Result<Page<Workspace>, AppError> {
-        let page = connection::page_request(first, after.as_deref())?;
+        let page = connection::list_request(ctx, first, after.as_deref())?;
         let scope = context::require(ctx, Permission::WorkspacesRead).await?;
         let wanted = members_wanted(ctx)?;
-        let with_total = connection::wants_total(ctx);
-        let (rows, total, members) = scope
+        let (listed, members) = scope
             .tx(|conn| {
                 async move {
-                    let rows = WorkspaceRow::page(conn, page, include_archived).await?;
-                    let total = match with_total {
-                        true => WorkspaceRow::count(conn, include_archived).await?,
-                        false => 0,
-                    };
-                    let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
+                    let listed = WorkspaceRow::list(conn, page, include_archived).await?;
+                    let ids: Vec<Uuid> = listed.rows.iter().map(|w| w.id).collect();
                     let members = PrimedMembers::read(conn, &ids, &wanted).await?;
-                    Ok((rows, total, members))
+                    Ok((listed, members))
                 }
                 .scope_boxed()
             })
@@ -237,13 +217,7 @@ impl WorkspaceQuery {
         members
             .feed(&*context::loaders(ctx, scope.tenant_id())?)
             .await;
-        Ok(connection::build(
-            rows,
-            page,
-            total,
-            |r| (r.created_at, r.id),
-            Workspace,
-        ))
+        Ok(connection::connection(listed, page, Workspace))
     }
 
     async fn workspace(&self, ctx: &Context<'_>, id: ID) -> Result<Workspace, AppError> {
@@ -273,37 +247,8 @@ impl WorkspaceMutation {
             None => Slug::derive("workspace", &name),
         };
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let workspace = scope
-            .tx(|conn| {
-                async move {
-                    if WorkspaceRow::slug_taken(conn, slug.as_str(), None).await? {
-                        return Err(slug_taken());
-                    }
-                    let w = WorkspaceRow::insert(
-                        conn,
-                        NewWorkspace {
-                            tenant_id,
-                            id: Uuid::now_v7(),
-                            name: &name,
-                            slug: slug.as_str(),
-                            is_default: false,
-                        },
-                    )
-                    .await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::WorkspaceCreated)
-                            .target("workspace", w.id)
-                            .details(json!({ "name": w.name, "slug": w.slug })),
-                    )
-                    .await?;
-                    Ok(w)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| workspaces::create(tx, name, slug).scope_boxed())
             .await?;
         Ok(WorkspacePayload {
             workspace: Workspace(workspace),
@@ -316,39 +261,17 @@ impl WorkspaceMutation {
         input: UpdateWorkspaceInput,
     ) -> Result<WorkspacePayload, AppError> {
         let id = ids::decode("Workspace", "id", &input.id)?;
-        let name = input.name.as_deref().map(parse_name).transpose()?;
-        let slug = input
-            .slug
-            .as_deref()
-            .map(|s| Slug::parse("slug", s))
-            .transpose()?;
+        let change = workspaces::WorkspaceChange {
+            name: input.name.as_deref().map(parse_name).transpose()?,
+            slug: input
+                .slug
+                .as_deref()
+                .map(|s| Slug::parse("slug", s))
+                .transpose()?,
+        };
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let workspace = scope
-            .tx(|conn| {
-                async move {
-                    let current = WorkspaceRow::get(conn, id).await?;
-                    if let Some(s) = &slug
-                        && WorkspaceRow::slug_taken(conn, s.as_str(), Some(id)).await?
-                    {
-                        return Err(slug_taken());
-                    }
-                    let name = name.unwrap_or(current.name);
-                    let slug = slug.map(|s| s.as_str().to_owned()).unwrap_or(current.slug);
-                    let w = WorkspaceRow::update(conn, id, &name, &slug).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::WorkspaceUpdated)
-                            .target("workspace", id)
-                            .details(json!({ "name": w.name, "slug": w.slug })),
-                    )
-                    .await?;
-                    Ok(w)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| workspaces::update(tx, id, change).scope_boxed())
             .await?;
         Ok(WorkspacePayload {
             workspace: Workspace(workspace),
@@ -363,31 +286,8 @@ impl WorkspaceMutation {
     ) -> Result<WorkspacePayload, AppError> {
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let id = ids::decode("Workspace", "id", &id)?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let workspace = scope
-            .tx(|conn| {
-                async move {
-                    let current = WorkspaceRow::get(conn, id).await?;
-                    if current.is_default {
-                        return Err(AppError::conflict(
-                            "the default workspace cannot be archived",
-                        ));
-                    }
-                    if current.archived_at.is_some() {
-                        return Ok(current);
-                    }
-                    let w = WorkspaceRow::archive(conn, id).await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::WorkspaceArchived).target("workspace", id),
-                    )
-                    .await?;
-                    Ok(w)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| workspaces::archive(tx, id).scope_boxed())
             .await?;
         Ok(WorkspacePayload {
             workspace: Workspace(workspace),
@@ -400,56 +300,23 @@ impl WorkspaceMutation {
         ctx: &Context<'_>,
         input: AddWorkspaceMemberInput,
     ) -> Result<WorkspacePayload, AppError> {
-        let workspace_id = ids::decode("Workspace", "workspaceId", &input.workspace_id)?;
-        let user_id = ids::decode("User", "userId", &input.user_id)?;
-        let role_id = input
-            .role_id
-            .as_ref()
-            .map(|r| ids::decode("Role", "roleId", r))
-            .transpose()?;
+        let new = workspaces::NewMember {
+            workspace_id: ids::decode("Workspace", "workspaceId", &input.workspace_id)?,
+            user_id: ids::decode("User", "userId", &input.user_id)?,
+            role_id: input
+                .role_id
+                .as_ref()
+                .map(|r| ids::decode("Role", "roleId", r))
+                .transpose()?,
+        };
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
         let workspace = scope
-            .tx(|conn| {
-                async move {
-                    let w = WorkspaceRow::get(conn, workspace_id).await?;
-                    if w.archived_at.is_some() {
-                        return Err(AppError::conflict("the workspace is archived"));
-                    }
-                    UserRow::get(conn, user_id).await?;
-                    if let Some(r) = role_id {
-                        let role = RoleRow::get(conn, r).await?;
-                        crate::ops::rules::ensure_can_grant(
-                            actor,
-                            &perms,
-                            &role.permission_strings(),
-                        )?;
-                    }
-                    WorkspaceMemberRow::upsert(
-                        conn,
-                        &WorkspaceMemberRow {
-                            tenant_id,
-                            workspace_id,
-                            user_id,
-                            role_id,
-                            created_at: Utc::now(),
-                        },
-                    )
-                    .await?;
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::WorkspaceMemberAdded)
-                            .target("workspace", workspace_id)
-                            .details(json!({ "user_id": user_id, "role_id": role_id })),
-                    )
-                    .await?;
-                    Ok(w)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| workspaces::add_member(tx, acting, new).scope_boxed())
             .await?;
         Ok(WorkspacePayload {
             workspace: Workspace(workspace),
@@ -464,27 +331,8 @@ impl WorkspaceMutation {
         let workspace_id = ids::decode("Workspace", "workspaceId", &input.workspace_id)?;
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let user_id = ids::decode("User", "userId", &input.user_id)?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
         let workspace = scope
-            .tx(|conn| {
-                async move {
-                    let w = WorkspaceRow::get(conn, workspace_id).await?;
-                    if !WorkspaceMemberRow::remove(conn, workspace_id, user_id).await? {
-                        return Err(AppError::not_found("workspace member"));
-                    }
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::WorkspaceMemberRemoved)
-                            .target("workspace", workspace_id)
-                            .details(json!({ "user_id": user_id })),
-                    )
-                    .await?;
-                    Ok(w)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| workspaces::remove_member(tx, workspace_id, user_id).scope_boxed())
             .await?;
         Ok(WorkspacePayload {
             workspace: Workspace(workspace),

@@ -18,17 +18,23 @@
 //! * It knows nothing of GraphQL or HTTP: statuses and other values it needs are domain types,
 //!   converted to GraphQL enums and objects in `graphql/`.
 
+pub mod api_keys;
+pub mod catalog;
 pub mod invitations;
 pub mod lifecycle;
 pub mod oauth_clients;
 pub mod oauth_tokens;
 pub mod passwords;
 pub mod plans;
+pub mod platform;
 pub mod products;
+pub mod roles;
 pub mod rules;
 pub mod sessions;
 pub mod tenants;
+pub mod usage;
 pub mod users;
+pub mod workspaces;
 
 use uuid::Uuid;
 
@@ -133,7 +139,8 @@ where
 }
 
 /// Runs `op` in one system-scope transaction for `reason`; its audit events go to the
-/// platform audit log inside the same transaction.
+/// platform audit log inside the same transaction (or to the log of the tenant an event
+/// names with `AuditEvent::in_log_of`).
 pub async fn in_system<'a, T, F>(
     db: &Db,
     reason: SystemReason,
@@ -148,7 +155,10 @@ where
         Box::pin(async move {
             let done = op(tx).await?;
             for event in done.events {
-                audit::record_platform(tx, &audit, event).await?;
+                match event.tenant_log {
+                    Some(tenant_id) => audit::record(tx, tenant_id, &audit, event).await?,
+                    None => audit::record_platform(tx, &audit, event).await?,
+                }
             }
             Ok(Committed {
                 value: done.value,

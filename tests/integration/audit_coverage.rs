@@ -28,11 +28,7 @@ const UNAUDITED: &[(&str, &str)] = &[];
 /// Mutations whose effect survives when their audit record cannot be written (the record is
 /// not in the operation's transaction), with where. Must end up empty; an entry that has become
 /// atomic fails the test, so the list cannot go stale.
-const NOT_ATOMIC_YET: &[(&str, &str)] = &[(
-    "adminFlushUsage",
-    "src/graphql/admin.rs: usage.flush commits the counters in its own transaction, then \
-     platform.usage_flushed is written in a second one",
-)];
+const NOT_ATOMIC_YET: &[(&str, &str)] = &[];
 
 /// Columns that a request changes before its operation runs, whatever the operation does:
 /// not the mutation's effect, so left out of the comparison.

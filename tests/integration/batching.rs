@@ -314,6 +314,25 @@ async fn a_list_counts_its_rows_only_when_asked() {
     let (with, body) = statements_for(&app, &t.token, operation("WorkspaceCount"), json!({})).await;
     assert_eq!(body["data"]["workspaces"]["totalCount"], 3, "{body}");
     assert_eq!(with, without + 1);
+    // Every other list goes the same way (`connection::list_request`).
+    let (without, _) = statements_for(&app, &t.token, operation("RoleNames"), json!({})).await;
+    let (with, body) = statements_for(&app, &t.token, operation("RoleList"), json!({})).await;
+    assert!(
+        body["data"]["roles"]["totalCount"].as_i64() > Some(0),
+        "{body}"
+    );
+    assert_eq!(with, without + 1, "roles");
+    let (without, _) = statements_for(&app, &t.token, operation("AlertIds"), json!({})).await;
+    let (with, body) = statements_for(&app, &t.token, operation("AlertCount"), json!({})).await;
+    assert_eq!(body["data"]["alerts"]["totalCount"], 0, "{body}");
+    assert_eq!(with, without + 1, "alerts");
+    let (without, _) = statements_for(&app, &t.token, operation("AuditLogIds"), json!({})).await;
+    let (with, body) = statements_for(&app, &t.token, operation("AuditLogCount"), json!({})).await;
+    let entries = body["data"]["auditLog"]["edges"].as_array().map(Vec::len);
+    assert!(entries > Some(0), "{body}");
+    let total = body["data"]["auditLog"]["totalCount"].as_u64();
+    assert!(total >= entries.map(|n| n as u64), "{body}");
+    assert_eq!(with, without + 1, "auditLog");
 }
 
 /// The statements of the list pages are prepared once per connection and reused (diesel caches
@@ -353,6 +372,7 @@ async fn the_list_statements_are_prepared_once_per_connection() {
     let page = PageRequest {
         limit: 20,
         after: None,
+        count: false,
     };
     let prepared: Vec<Prepared> = db
         .tenant_tx(t.uuid, |conn| {
@@ -405,6 +425,7 @@ async fn a_failed_pipelined_read_leaves_the_connection_sound() {
     let page = PageRequest {
         limit: 20,
         after: None,
+        count: false,
     };
     let failed = db
         .tenant_tx(t.uuid, |conn| {

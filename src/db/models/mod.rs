@@ -24,7 +24,7 @@ pub use billing::{BillingEventRow, PlanRow, SubscriptionRow};
 pub use integration::IntegrationRow;
 pub use oauth_client::OAuthClientRow;
 pub use oauth_code::{OAuthCodeRow, OAuthSessionClients};
-pub use page::PageRequest;
+pub use page::{Keyset, Listed, PageRequest};
 pub use platform_admin::PlatformAdminRow;
 pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};
 pub use role::{RoleRow, UserRoleRow};

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     after_key,
-    db::models::page::PageRequest,
+    db::models::page::{Keyset, Listed, PageRequest},
     db::{
         InTenant, TenantTx,
         schema::{roles, user_roles, users, workspace_members},
@@ -118,9 +118,15 @@ impl RoleRow {
     }
 }
 
+impl Keyset for RoleRow {
+    fn keyset(&self) -> (DateTime<Utc>, Uuid) {
+        (self.created_at, self.id)
+    }
+}
+
 impl RoleRow {
     /// One page in creation order (system roles first: they come with the tenant).
-    pub async fn page(conn: &mut TenantTx, page: PageRequest) -> AppResult<Vec<RoleRow>> {
+    pub async fn page(conn: &mut impl InTenant, page: PageRequest) -> AppResult<Vec<RoleRow>> {
         let query = roles::table.select(RoleRow::as_select()).into_boxed();
         let query = after_key!(query, roles::created_at, roles::id, page.after);
         Ok(query
@@ -130,8 +136,14 @@ impl RoleRow {
             .await?)
     }
 
-    pub async fn count(conn: &mut TenantTx) -> AppResult<i64> {
+    pub async fn count(conn: &mut impl InTenant) -> AppResult<i64> {
         Ok(roles::table.count().get_result(conn).await?)
+    }
+
+    /// One page, counted when asked (pipelined with the page).
+    pub async fn list(tx: &TenantTx, page: PageRequest) -> AppResult<Listed<RoleRow>> {
+        let (mut rows, mut count) = (tx.read(), tx.read());
+        Listed::read(page, Self::page(&mut rows, page), Self::count(&mut count)).await
     }
 
     pub async fn find(conn: &mut TenantTx, id: Uuid) -> AppResult<Option<RoleRow>> {

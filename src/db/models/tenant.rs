@@ -6,7 +6,11 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
-    db::{AnyTx, InTenant, SystemTx, TenantTx, schema::tenants},
+    db::{
+        AnyTx, InTenant, SystemTx, TenantTx,
+        models::page::{Keyset, Listed, PageRequest},
+        schema::tenants,
+    },
     domain::{Branding, Features, Limits, PlanOverrides, StatusChanger, TenantStatus},
     error::{AppError, AppResult},
 };
@@ -61,6 +65,12 @@ pub struct NewTenant<'a> {
     pub plan: &'a str,
     pub features: serde_json::Value,
     pub limits: serde_json::Value,
+}
+
+impl Keyset for TenantRow {
+    fn keyset(&self) -> (DateTime<Utc>, Uuid) {
+        (self.created_at, self.id)
+    }
 }
 
 impl TenantRow {
@@ -232,12 +242,12 @@ impl TenantRow {
     }
 
     /// System scope: one page of all tenants (oldest first) matching `filter`, with the
-    /// filtered count, for platform admins.
+    /// filtered count when asked, for platform admins.
     pub async fn admin_page(
         conn: &mut SystemTx,
         filter: &TenantFilter,
-        page: crate::db::models::PageRequest,
-    ) -> AppResult<(Vec<TenantRow>, i64)> {
+        page: PageRequest,
+    ) -> AppResult<Listed<TenantRow>> {
         let filtered = || {
             let mut q = tenants::table.into_boxed();
             if let Some(s) = filter.status {
@@ -263,7 +273,10 @@ impl TenantRow {
             }
             q
         };
-        let total: i64 = filtered().count().get_result(conn).await?;
+        let total = match page.count {
+            true => Some(filtered().count().get_result(conn).await?),
+            false => None,
+        };
         let q = filtered().select(TenantRow::as_select());
         let q = crate::after_key!(q, tenants::created_at, tenants::id, page.after);
         let rows = q
@@ -271,7 +284,7 @@ impl TenantRow {
             .limit(page.fetch())
             .load(conn)
             .await?;
-        Ok((rows, total))
+        Ok(Listed { rows, total })
     }
 
     /// System scope: deactivated tenants whose grace period has passed.

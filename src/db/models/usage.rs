@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::{
     after_key,
     db::{
-        SystemTx, TenantTx,
-        models::page::PageRequest,
+        InTenant, SystemTx, TenantTx,
+        models::page::{Keyset, Listed, PageRequest},
         schema::{alerts, storage_reports, usage_counters, webhook_deliveries},
     },
     error::AppResult,
@@ -184,6 +184,12 @@ pub struct WebhookDeliveryRow {
     pub at: DateTime<Utc>,
 }
 
+impl Keyset for AlertRow {
+    fn keyset(&self) -> (DateTime<Utc>, Uuid) {
+        (self.created_at, self.id)
+    }
+}
+
 impl AlertRow {
     /// Inserts the alert unless one of the same metric, threshold and period exists; returns
     /// it when it is new.
@@ -203,7 +209,7 @@ impl AlertRow {
             .optional()?)
     }
 
-    pub async fn page(conn: &mut TenantTx, page: PageRequest) -> AppResult<Vec<AlertRow>> {
+    pub async fn page(conn: &mut impl InTenant, page: PageRequest) -> AppResult<Vec<AlertRow>> {
         let query = alerts::table.select(AlertRow::as_select()).into_boxed();
         let query = after_key!(query, alerts::created_at, alerts::id, page.after);
         Ok(query
@@ -213,8 +219,14 @@ impl AlertRow {
             .await?)
     }
 
-    pub async fn count(conn: &mut TenantTx) -> AppResult<i64> {
+    pub async fn count(conn: &mut impl InTenant) -> AppResult<i64> {
         Ok(alerts::table.count().get_result(conn).await?)
+    }
+
+    /// One page, counted when asked (pipelined with the page).
+    pub async fn list(tx: &TenantTx, page: PageRequest) -> AppResult<Listed<AlertRow>> {
+        let (mut rows, mut count) = (tx.read(), tx.read());
+        Listed::read(page, Self::page(&mut rows, page), Self::count(&mut count)).await
     }
 
     pub async fn mark_delivered(conn: &mut TenantTx, id: Uuid) -> AppResult<()> {

@@ -7,7 +7,11 @@ use uuid::Uuid;
 
 use crate::{
     after_key,
-    db::{InTenant, TenantTx, models::page::PageRequest, schema::users},
+    db::{
+        InTenant, TenantTx,
+        models::page::{Keyset, PageRequest},
+        schema::users,
+    },
     error::{AppError, AppResult},
 };
 
@@ -36,6 +40,12 @@ pub struct NewUser<'a> {
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+impl Keyset for UserRow {
+    fn keyset(&self) -> (DateTime<Utc>, Uuid) {
+        (self.created_at, self.id)
+    }
+}
 
 impl UserRow {
     pub fn is_active(&self) -> bool {

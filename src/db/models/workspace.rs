@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::{
     after_key,
-    db::models::page::PageRequest,
+    db::models::page::{Keyset, Listed, PageRequest},
     db::{
-        TenantTx,
+        InTenant, TenantTx,
         schema::{workspace_members, workspaces},
     },
     error::{AppError, AppResult},
@@ -50,6 +50,12 @@ pub struct WorkspaceMemberRow {
     pub user_id: Uuid,
     pub role_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+}
+
+impl Keyset for WorkspaceRow {
+    fn keyset(&self) -> (DateTime<Utc>, Uuid) {
+        (self.created_at, self.id)
+    }
 }
 
 impl WorkspaceRow {
@@ -94,7 +100,7 @@ impl WorkspaceRow {
 
     /// One page of the workspaces (archived ones only when asked), `limit + 1` rows at most.
     pub async fn page(
-        conn: &mut TenantTx,
+        conn: &mut impl InTenant,
         page: PageRequest,
         include_archived: bool,
     ) -> AppResult<Vec<WorkspaceRow>> {
@@ -112,12 +118,27 @@ impl WorkspaceRow {
             .await?)
     }
 
-    pub async fn count(conn: &mut TenantTx, include_archived: bool) -> AppResult<i64> {
+    pub async fn count(conn: &mut impl InTenant, include_archived: bool) -> AppResult<i64> {
         let mut query = workspaces::table.into_boxed();
         if !include_archived {
             query = query.filter(workspaces::archived_at.is_null());
         }
         Ok(query.count().get_result(conn).await?)
+    }
+
+    /// One page, counted when asked (pipelined with the page).
+    pub async fn list(
+        tx: &TenantTx,
+        page: PageRequest,
+        include_archived: bool,
+    ) -> AppResult<Listed<WorkspaceRow>> {
+        let (mut rows, mut count) = (tx.read(), tx.read());
+        Listed::read(
+            page,
+            Self::page(&mut rows, page, include_archived),
+            Self::count(&mut count, include_archived),
+        )
+        .await
     }
 
     pub async fn update(
