@@ -242,10 +242,11 @@ impl AppState {
             }
             _ => None,
         };
-        let rate_limits = RateLimits::new(
+        let rate_limits = RateLimits::with_hashing(
             settings.rate_limit_burst_secs,
             settings.replicas,
             settings.anonymous_requests_per_minute,
+            settings.anonymous_hashes_per_minute,
         );
         let apq = (settings.persisted_queries == crate::config::PersistedQueries::Auto)
             .then(|| crate::graphql::apq::AutoPersisted::new(4096));

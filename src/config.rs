@@ -354,6 +354,11 @@ pub struct Settings {
     #[arg(long, env = "HUB_ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 300)]
     pub anonymous_requests_per_minute: u32,
 
+    /// Anonymous calls that hash a password (createTenant, resetPassword, acceptInvitation) per
+    /// minute (and burst) of each client network (IPv4 address, IPv6 /64).
+    #[arg(long, env = "HUB_ANONYMOUS_HASHES_PER_MINUTE", default_value_t = 20)]
+    pub anonymous_hashes_per_minute: u32,
+
     /// Replicas sharing the tenants' quotas: each one enforces quota / replicas.
     #[arg(long, env = "HUB_REPLICAS", default_value_t = 1)]
     pub replicas: u32,

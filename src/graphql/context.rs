@@ -97,6 +97,15 @@ pub fn request<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
     Ok(req)
 }
 
+/// Counts an anonymous call that is about to hash a password against its client network's
+/// hashing allowance (`HUB_ANONYMOUS_HASHES_PER_MINUTE`): call it after the cheap checks, right
+/// before hashing. Authenticated callers pay through their tenant's rate limit instead.
+pub fn anonymous_hashing(ctx: &Context<'_>) -> AppResult<()> {
+    let state = state(ctx)?;
+    let req = request(ctx)?;
+    state.rate_limits.check_anonymous_hashing(&req.meta.ip)
+}
+
 /// Runs what a committed operation left to do (cache invalidation, platform audit records)
 /// and hands back its value. A failed effect is logged, not returned: the change itself has
 /// committed.

@@ -365,6 +365,7 @@ impl UserMutation {
             .await?
             .ok_or_else(|| AppError::unauthenticated("invalid or expired invitation"))?;
         let password = NewPassword::parse("password", &password, Some(&pending.email))?;
+        context::anonymous_hashing(ctx)?;
         let password_hash = password::hash(&password).await?;
         let user = scope
             .run(|tx| {
@@ -530,6 +531,7 @@ impl UserMutation {
             })
             .await?
             .ok_or_else(|| AppError::unauthenticated("invalid or expired reset token"))?;
+        context::anonymous_hashing(ctx)?;
         let hash = password::hash(&new).await?;
         scope
             .run(|tx| passwords::reset(tx, &token_hash, &hash).scope_boxed())

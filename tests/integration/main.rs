@@ -12,6 +12,7 @@ mod cross_tenant;
 mod documents;
 mod fault_tolerance;
 mod graphiql_browser;
+mod hashing_allowance;
 mod http_compliance;
 mod lifecycle;
 mod login_work;
