@@ -3,6 +3,7 @@
 //! Each `parse` returns a BAD_USER_INPUT error naming the input field.
 
 pub mod action;
+pub mod api_key_scope;
 pub mod config;
 pub mod email;
 pub mod hostname;
@@ -15,6 +16,7 @@ pub mod tenant_key;
 pub mod tenant_status;
 
 pub use action::Action;
+pub use api_key_scope::ApiKeyScope;
 pub use config::{Branding, Features, Limits, PlanOverrides};
 pub use email::Email;
 pub use hostname::Hostname;

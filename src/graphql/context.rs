@@ -211,6 +211,27 @@ pub async fn api_key<'a>(ctx: &Context<'a>) -> AppResult<TenantScope<'a>> {
     })
 }
 
+/// A product app's API key holding `wanted` (chosen when the key was created): FORBIDDEN
+/// without it.
+pub async fn api_key_with<'a>(
+    ctx: &Context<'a>,
+    wanted: crate::domain::ApiKeyScope,
+) -> AppResult<TenantScope<'a>> {
+    let scope = api_key(ctx).await?;
+    match &request(ctx)?.principal {
+        Principal::ApiKey(key) if key.may(wanted) => Ok(scope),
+        _ => Err(AppError::forbidden(format!(
+            "this API key was not created with the scope {}",
+            wanted.as_str()
+        ))),
+    }
+}
+
+/// Whether the caller is a product app's API key.
+pub fn is_api_key(ctx: &Context<'_>) -> AppResult<bool> {
+    Ok(matches!(request(ctx)?.principal, Principal::ApiKey(_)))
+}
+
 fn scope_of<'a>(ctx: &Context<'a>, m: &MemberPrincipal) -> AppResult<TenantScope<'a>> {
     Ok(TenantScope {
         state: state(ctx)?,

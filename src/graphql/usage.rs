@@ -7,6 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::Action;
+use crate::graphql::api_key_scope::ApiKeyScope;
 use crate::{
     alerts,
     auth::opaque,
@@ -137,12 +138,24 @@ impl ApiKey {
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at
     }
+    /// The reads the key may make besides reporting usage.
+    async fn scopes(&self) -> Vec<ApiKeyScope> {
+        self.0
+            .scopes
+            .iter()
+            .flatten()
+            .filter_map(|s| crate::domain::ApiKeyScope::parse(s))
+            .map(ApiKeyScope::from)
+            .collect()
+    }
 }
 
 #[derive(InputObject)]
 pub struct CreateApiKeyInput {
     pub product_id: ID,
     pub name: String,
+    /// Reads the key may make besides reporting usage; none by default.
+    pub scopes: Option<Vec<ApiKeyScope>>,
 }
 
 #[derive(SimpleObject)]
@@ -261,6 +274,7 @@ impl UsageQuery {
     }
 
     /// Alerts raised for the tenant, oldest first.
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn alerts(
         &self,
         ctx: &Context<'_>,
@@ -322,6 +336,14 @@ impl UsageMutation {
         let scope = context::require(ctx, Permission::ApiKeysManage).await?;
         let (tenant_id, audit_ctx, by) = (scope.tenant_id(), scope.audit(), scope.user_id());
         let product_id = input.product_id.0;
+        let mut scopes: Vec<Option<String>> = input
+            .scopes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| Some(crate::domain::ApiKeyScope::from(s).as_str().to_owned()))
+            .collect();
+        scopes.sort();
+        scopes.dedup();
         let (row, key) = scope
             .tx(|conn| {
                 async move {
@@ -343,6 +365,7 @@ impl UsageMutation {
                         created_at: Utc::now(),
                         last_used_at: None,
                         revoked_at: None,
+                        scopes,
                     };
                     ApiKeyRow::insert(conn, &row).await?;
                     audit::record(
@@ -351,7 +374,7 @@ impl UsageMutation {
                         &audit_ctx,
                         AuditEvent::new(Action::ApiKeyCreated)
                             .target("api_key", row.id)
-                            .details(json!({ "product_id": row.product_id, "name": row.name })),
+                            .details(json!({ "product_id": row.product_id, "name": row.name, "scopes": row.scopes })),
                     )
                     .await?;
                     Ok((row, key))

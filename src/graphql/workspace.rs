@@ -54,6 +54,7 @@ impl Workspace {
     }
 
     /// The members, in the order they joined (batched across workspaces).
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -208,6 +209,7 @@ pub struct WorkspaceQuery;
 #[Object]
 impl WorkspaceQuery {
     /// The tenant's workspaces, oldest first; archived ones only with includeArchived.
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn workspaces(
         &self,
         ctx: &Context<'_>,
@@ -418,6 +420,7 @@ impl WorkspaceMutation {
                         return Err(AppError::conflict("the workspace is archived"));
                     }
                     UserRow::get(conn, user_id).await?;
+                    crate::ops::rules::ensure_can_manage(conn, actor, &perms, user_id).await?;
                     if let Some(r) = role_id {
                         let role = RoleRow::get(conn, r).await?;
                         crate::ops::rules::ensure_can_grant(
@@ -464,11 +467,13 @@ impl WorkspaceMutation {
         let workspace_id = ids::decode("Workspace", "workspaceId", &input.workspace_id)?;
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let user_id = ids::decode("User", "userId", &input.user_id)?;
-        let (tenant_id, audit_ctx) = (scope.tenant_id(), scope.audit());
+        let perms = context::permissions_of_actor(ctx).await?;
+        let (tenant_id, audit_ctx, actor) = (scope.tenant_id(), scope.audit(), scope.actor());
         let workspace = scope
             .tx(|conn| {
                 async move {
                     let w = WorkspaceRow::get(conn, workspace_id).await?;
+                    crate::ops::rules::ensure_can_manage(conn, actor, &perms, user_id).await?;
                     if !WorkspaceMemberRow::remove(conn, workspace_id, user_id).await? {
                         return Err(AppError::not_found("workspace member"));
                     }
