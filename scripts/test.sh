@@ -138,6 +138,11 @@ fi
 cargo_step "diesel CLI (the schema.rs drift check of .ci/run)" diesel \
   diesel_cli --version '^2.3' --no-default-features --features postgres
 graphiql_assets_step
+# TypeScript types of the contract operations (tests/integration/contract_types.rs).
+npm_step "graphql (for graphql-codegen)" graphql@16.15.0
+npm_step "TypeScript (tsc --strict of clients/typescript)" typescript@5.9.3
+npm_step "graphql-codegen CLI" @graphql-codegen/cli@7.4.3
+npm_step "graphql-codegen typescript-operations plugin" @graphql-codegen/typescript-operations@6.1.9
 
 # Test tools installed by npm_step/pip_step are found through these.
 export NODE_PATH="$tools/node_modules${NODE_PATH:+:$NODE_PATH}"

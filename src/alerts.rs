@@ -71,7 +71,16 @@ pub async fn check(
 /// The API-rate alerts of a limiter decision: 80% when a fifth of the burst is left, 100%
 /// when a request is refused; once per tenant, threshold and day. An in-memory set keeps this
 /// off the database on every request; the unique key keeps it once across replicas.
-pub fn api_rate(state: &Arc<AppState>, tenant_id: Uuid, d: &crate::ratelimit::Decision) {
+///
+/// The alert's limit is the tenant's `api_calls_per_minute` (what its owner configured and
+/// reads in `usage`), not the limiter's burst; `used` is the spent share of the burst applied
+/// to that limit (the rate the tenant is calling at, in calls a minute).
+pub fn api_rate(
+    state: &Arc<AppState>,
+    tenant_id: Uuid,
+    tenant_per_minute: u32,
+    d: &crate::ratelimit::Decision,
+) {
     let threshold = if !d.allowed {
         100
     } else if d.remaining * 5 <= d.burst {
@@ -87,8 +96,9 @@ pub fn api_rate(state: &Arc<AppState>, tenant_id: Uuid, d: &crate::ratelimit::De
         state.api_alerted.retain(|(_, _, day)| *day == today);
     }
     let state = state.clone();
-    let used = (d.burst - d.remaining) as f64;
-    let quota = d.burst as f64;
+    let quota = f64::from(tenant_per_minute);
+    let spent = f64::from(d.burst.saturating_sub(d.remaining)) / f64::from(d.burst.max(1));
+    let used = (quota * spent).round();
     tokio::spawn(async move {
         let created = state
             .db

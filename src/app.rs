@@ -43,6 +43,8 @@ pub struct AppState {
     pub apq: Option<crate::graphql::apq::AutoPersisted>,
     /// API-rate alerts already raised: (tenant, threshold, day).
     pub api_alerted: dashmap::DashSet<(uuid::Uuid, i32, chrono::NaiveDate)>,
+    /// The running NDJSON exports (HUB_EXPORTS_MAX, HUB_EXPORTS_PER_TENANT).
+    pub exports: Arc<crate::export_slots::ExportSlots>,
 }
 
 pub struct Application {
@@ -246,16 +248,21 @@ impl AppState {
             }
             _ => None,
         };
-        let rate_limits = RateLimits::new(
+        let rate_limits = RateLimits::with_hashing(
             settings.rate_limit_burst_secs,
             settings.replicas,
             settings.anonymous_requests_per_minute,
+            settings.anonymous_hashes_per_minute,
         );
         let apq = (settings.persisted_queries == crate::config::PersistedQueries::Auto)
             .then(|| crate::graphql::apq::AutoPersisted::new(4096));
         let metrics = Arc::new(Metrics::new());
         let usage = UsageMeter::new(metrics.clone());
         let http = crate::outbound::client(settings.webhook_allow_private)?;
+        let exports = crate::export_slots::ExportSlots::new(
+            settings.exports_max,
+            settings.exports_per_tenant,
+        );
         Ok(AppState {
             settings,
             db,
@@ -269,6 +276,7 @@ impl AppState {
             metrics,
             http,
             api_alerted: dashmap::DashSet::new(),
+            exports,
             registry,
             apq,
         })

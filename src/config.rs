@@ -370,6 +370,25 @@ pub struct Settings {
     #[arg(long, env = "HUB_ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 300)]
     pub anonymous_requests_per_minute: u32,
 
+    /// Anonymous calls that hash a password (createTenant, resetPassword, acceptInvitation) per
+    /// minute (and burst) of each client network (IPv4 address, IPv6 /64).
+    #[arg(long, env = "HUB_ANONYMOUS_HASHES_PER_MINUTE", default_value_t = 20)]
+    pub anonymous_hashes_per_minute: u32,
+
+    /// NDJSON exports (`/export/*.ndjson`) running at once on this replica; each holds a pooled
+    /// connection while it streams. Past it: RATE_LIMITED.
+    #[arg(long, env = "HUB_EXPORTS_MAX", default_value_t = 2)]
+    pub exports_max: u32,
+
+    /// NDJSON exports of one tenant running at once on this replica. Past it: RATE_LIMITED.
+    #[arg(long, env = "HUB_EXPORTS_PER_TENANT", default_value_t = 1)]
+    pub exports_per_tenant: u32,
+
+    /// The longest an NDJSON export may stream, in seconds; then it is cut off (a slow reader
+    /// must not hold a connection for ever).
+    #[arg(long, env = "HUB_EXPORT_MAX_SECS", default_value_t = 300)]
+    pub export_max_secs: u64,
+
     /// Replicas sharing the tenants' quotas: each one enforces quota / replicas.
     #[arg(long, env = "HUB_REPLICAS", default_value_t = 1)]
     pub replicas: u32,

@@ -33,6 +33,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod export_slots;
 pub mod graphql;
 pub mod http;
 pub mod invalidation;

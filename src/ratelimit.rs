@@ -57,6 +57,11 @@ pub struct RateLimits {
     tenants: DashMap<Uuid, Arc<TenantLimiter>>,
     anonymous: KeyedLimiter,
     anonymous_per_minute: u32,
+    /// Anonymous calls that hash a password (sign-up, password reset, accepting an invitation),
+    /// per client network: argon2 is the expensive part of the hub, and the hashing slots are
+    /// shared with every tenant's logins.
+    hashing: KeyedLimiter,
+    hashing_per_minute: u32,
     /// One clock for the refusals' wait times (creating a clock per call is expensive).
     clock: DefaultClock,
 }
@@ -73,6 +78,17 @@ fn secs_ceil(d: Duration) -> u64 {
 
 impl RateLimits {
     pub fn new(burst_secs: u32, replicas: u32, anonymous_per_minute: u32) -> RateLimits {
+        RateLimits::with_hashing(burst_secs, replicas, anonymous_per_minute, 20)
+    }
+
+    /// [`RateLimits::new`] with `hashing_per_minute` anonymous password hashes (and burst) per
+    /// client network.
+    pub fn with_hashing(
+        burst_secs: u32,
+        replicas: u32,
+        anonymous_per_minute: u32,
+        hashing_per_minute: u32,
+    ) -> RateLimits {
         RateLimits {
             burst_secs: burst_secs.max(1),
             replicas: replicas.max(1),
@@ -81,6 +97,9 @@ impl RateLimits {
             anonymous: RateLimiter::keyed(quota(anonymous_per_minute, anonymous_per_minute))
                 .with_middleware::<StateInformationMiddleware>(),
             anonymous_per_minute: anonymous_per_minute.max(1),
+            hashing: RateLimiter::keyed(quota(hashing_per_minute, hashing_per_minute))
+                .with_middleware::<StateInformationMiddleware>(),
+            hashing_per_minute: hashing_per_minute.max(1),
             clock: DefaultClock::default(),
         }
     }
@@ -144,6 +163,21 @@ impl RateLimits {
         }
     }
 
+    /// Counts one anonymous call from `ip` that is about to hash a password; a refusal is
+    /// RATE_LIMITED with its wait. Keyed by network (an IPv4 address, an IPv6 /64), as the
+    /// login limiter is.
+    pub fn check_anonymous_hashing(&self, ip: &str) -> crate::error::AppResult<()> {
+        let key = crate::auth::login_limiter::network(ip);
+        match self.hashing.check_key(&key) {
+            Ok(_) => Ok(()),
+            Err(not_until) => {
+                let wait = secs_ceil(not_until.wait_time_from(self.clock.now())).max(1);
+                tracing::info!(network = %key, per_minute = self.hashing_per_minute, "anonymous hashing refused");
+                Err(crate::error::AppError::rate_limited(wait))
+            }
+        }
+    }
+
     /// Drops limiters idle for longer than it takes their burst to refill.
     pub fn evict_idle(&self) -> usize {
         let now_ms = self.epoch.elapsed().as_millis() as u64;
@@ -154,6 +188,8 @@ impl RateLimits {
         });
         self.anonymous.retain_recent();
         self.anonymous.shrink_to_fit();
+        self.hashing.retain_recent();
+        self.hashing.shrink_to_fit();
         before - self.tenants.len()
     }
 
@@ -214,6 +250,19 @@ mod tests {
         assert!(!refused.allowed && refused.reset_secs >= 1, "{refused:?}");
         // Another address has its own allowance.
         assert_eq!(limits.check_anonymous("192.0.2.2").remaining, 2);
+    }
+
+    #[test]
+    fn anonymous_hashing_has_its_own_allowance_per_network() {
+        let limits = RateLimits::with_hashing(10, 1, 100, 2);
+        assert!(limits.check_anonymous_hashing("2001:db8:1:2::1").is_ok());
+        assert!(limits.check_anonymous_hashing("2001:db8:1:2::ffff").is_ok());
+        let refused = limits
+            .check_anonymous_hashing("2001:db8:1:2::7")
+            .unwrap_err();
+        assert_eq!(refused.code.as_str(), "RATE_LIMITED");
+        assert!(limits.check_anonymous_hashing("2001:db8:1:3::1").is_ok());
+        assert!(limits.check_anonymous("2001:db8:1:2::1").allowed);
     }
 
     #[test]

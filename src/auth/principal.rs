@@ -36,6 +36,14 @@ pub struct ApiKeyPrincipal {
     pub product_id: String,
     pub tenant_status: String,
     pub api_calls_per_minute: u32,
+    /// The reads the key may make besides reporting usage.
+    pub scopes: Vec<crate::domain::ApiKeyScope>,
+}
+
+impl ApiKeyPrincipal {
+    pub fn may(&self, scope: crate::domain::ApiKeyScope) -> bool {
+        self.scopes.contains(&scope)
+    }
 }
 
 impl MemberPrincipal {
@@ -223,5 +231,11 @@ async fn authenticate_api_key(state: &AppState, key: &str) -> AppResult<Principa
         product_id: found.product_id,
         tenant_status: found.tenant_status,
         api_calls_per_minute: limits.api_calls_per_minute.max(1) as u32,
+        scopes: found
+            .scopes
+            .iter()
+            .flatten()
+            .filter_map(|s| crate::domain::ApiKeyScope::parse(s))
+            .collect(),
     }))
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        AnyTx, TenantTx,
+        AnyTx, SystemTx, TenantTx,
         models::{Keyset, Listed, PageRequest},
         schema::{audit_log, platform_audit_log},
     },
@@ -33,6 +33,12 @@ pub struct AuditRow {
     pub ip: Option<String>,
     pub request_id: Option<String>,
     pub details: Value,
+}
+
+impl Keyset for PlatformAuditRow {
+    fn keyset(&self) -> (chrono::DateTime<chrono::Utc>, Uuid) {
+        (self.at, self.id)
+    }
 }
 
 impl Keyset for AuditRow {
@@ -90,6 +96,73 @@ impl AuditRow {
         let q = crate::after_key!(q, audit_log::at, audit_log::id, request.after);
         let rows = q
             .order((audit_log::at, audit_log::id))
+            .limit(request.fetch())
+            .load(conn)
+            .await?;
+        Ok(Listed { rows, total })
+    }
+}
+
+/// A row of the platform audit log (events of no tenant: purges, admins created, tenants
+/// created or changed by platform admins).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = platform_audit_log, check_for_backend(diesel::pg::Pg))]
+pub struct PlatformAuditRow {
+    pub id: Uuid,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor_type: String,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub details: Value,
+}
+
+impl PlatformAuditRow {
+    /// System scope: one page of the platform log, oldest first, with the filtered count when
+    /// the request asks for it.
+    pub async fn page(
+        conn: &mut SystemTx,
+        filter: &LogFilter,
+        request: PageRequest,
+    ) -> AppResult<Listed<PlatformAuditRow>> {
+        let filtered = || {
+            let mut q = platform_audit_log::table.into_boxed();
+            if let Some(a) = &filter.action {
+                q = q.filter(platform_audit_log::action.eq(a.clone()));
+            }
+            if let Some(a) = filter.actor_id {
+                q = q.filter(platform_audit_log::actor_id.eq(a));
+            }
+            if let Some(t) = &filter.target_type {
+                q = q.filter(platform_audit_log::target_type.eq(t.clone()));
+            }
+            if let Some(t) = &filter.target_id {
+                q = q.filter(platform_audit_log::target_id.eq(t.clone()));
+            }
+            if let Some(f) = filter.from {
+                q = q.filter(platform_audit_log::at.ge(f));
+            }
+            if let Some(t) = filter.to {
+                q = q.filter(platform_audit_log::at.lt(t));
+            }
+            q
+        };
+        let total = match request.count {
+            true => Some(filtered().count().get_result(conn).await?),
+            false => None,
+        };
+        let q = filtered().select(PlatformAuditRow::as_select());
+        let q = crate::after_key!(
+            q,
+            platform_audit_log::at,
+            platform_audit_log::id,
+            request.after
+        );
+        let rows = q
+            .order((platform_audit_log::at, platform_audit_log::id))
             .limit(request.fetch())
             .load(conn)
             .await?;

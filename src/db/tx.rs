@@ -103,6 +103,9 @@ pub enum SystemReason {
     /// slug or id, a session by id, an API key by its hash, an admin by email (`ops::sessions`,
     /// `auth::principal`).
     Authentication,
+    /// Sign-up's check that the domain and slug are free, before the owner's password is
+    /// hashed (`ops::tenants::precheck`); the unique indexes stay the arbiter.
+    SignUp,
     /// The housekeeping loop: usage flushes, billing periods and outbox deliveries, purges of
     /// tenants past their grace period (`app`, `billing`, `usage`).
     Housekeeping,
@@ -116,6 +119,7 @@ impl SystemReason {
         match self {
             SystemReason::PlatformAdmin => "platform_admin",
             SystemReason::Authentication => "authentication",
+            SystemReason::SignUp => "sign_up",
             SystemReason::Housekeeping => "housekeeping",
             SystemReason::Operator => "operator",
         }

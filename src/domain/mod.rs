@@ -4,6 +4,7 @@
 //! nothing here depends on the API, the database or `error.rs`.
 
 pub mod action;
+pub mod api_key_scope;
 pub mod config;
 pub mod email;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod tenant_key;
 pub mod tenant_status;
 
 pub use action::Action;
+pub use api_key_scope::ApiKeyScope;
 pub use config::{Branding, Features, Limits, PlanOverrides};
 pub use email::Email;
 pub use error::{DomainError, DomainResult, Rule};

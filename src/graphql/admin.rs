@@ -55,6 +55,7 @@ pub struct AdminQuery;
 #[Object]
 impl AdminQuery {
     /// Tenants, oldest first, filtered by status, plan and a text found in name, slug or domain.
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn admin_tenants(
         &self,
         ctx: &Context<'_>,

@@ -71,12 +71,34 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl AuditFilter {
+    /// The filter as the models take it; a malformed actor id is BAD_USER_INPUT.
+    pub fn into_log_filter(self) -> Result<LogFilter, AppError> {
+        Ok(LogFilter {
+            actor_id: self
+                .actor_id
+                .as_deref()
+                .map(|a| {
+                    Uuid::try_parse(a)
+                        .map_err(|_| AppError::bad_input("filter.actorId", "actorId is a UUID"))
+                })
+                .transpose()?,
+            action: self.action,
+            target_type: self.target_type,
+            target_id: self.target_id,
+            from: self.from,
+            to: self.to,
+        })
+    }
+}
+
 #[derive(Default)]
 pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
     /// The audit log, oldest first. Tenant admins see their tenant; platform admins name one.
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -86,22 +108,7 @@ impl AuditQuery {
         tenant_id: Option<ID>,
     ) -> Result<Page<AuditEntry>, AppError> {
         let request = connection::list_request(ctx, first, after.as_deref())?;
-        let filter = filter.unwrap_or_default();
-        let filter = LogFilter {
-            actor_id: filter
-                .actor_id
-                .as_deref()
-                .map(|a| {
-                    Uuid::try_parse(a)
-                        .map_err(|_| AppError::bad_input("filter.actorId", "actorId is a UUID"))
-                })
-                .transpose()?,
-            action: filter.action,
-            target_type: filter.target_type,
-            target_id: filter.target_id,
-            from: filter.from,
-            to: filter.to,
-        };
+        let filter = filter.unwrap_or_default().into_log_filter()?;
         let listed = match (&context::request(ctx)?.principal, tenant_id) {
             (Principal::PlatformAdmin { .. }, Some(id)) => {
                 let admin = context::platform_admin(ctx).await?;

@@ -22,6 +22,17 @@ pub const DEFAULT_PAGE_SIZE: i32 = 20;
 /// (HUB_GQL_PAGE_SIZE_CEILING, at most this) is enforced before execution (`limits`).
 pub const PAGE_SIZE_CEILING: i32 = 1000;
 
+/// The complexity of a list field (its `complexity` attribute): its selection counted once per
+/// row it may return (`first`, else the default page size), plus the field itself. Without
+/// it `users(first: 100) { … }` would cost what one user costs, and nested lists (workspaces
+/// with their members) multiply unseen.
+pub fn complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, PAGE_SIZE_CEILING) as usize;
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
 #[derive(SimpleObject)]
 pub struct Totals {
     /// All items of the list, across pages.

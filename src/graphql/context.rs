@@ -96,6 +96,15 @@ pub fn request<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
     Ok(req)
 }
 
+/// Counts an anonymous call that is about to hash a password against its client network's
+/// hashing allowance (`HUB_ANONYMOUS_HASHES_PER_MINUTE`): call it after the cheap checks, right
+/// before hashing. Authenticated callers pay through their tenant's rate limit instead.
+pub fn anonymous_hashing(ctx: &Context<'_>) -> AppResult<()> {
+    let state = state(ctx)?;
+    let req = request(ctx)?;
+    state.rate_limits.check_anonymous_hashing(&req.meta.ip)
+}
+
 /// Runs what a committed operation left to do (cache invalidation, platform audit records)
 /// and hands back its value. A failed effect is logged, not returned: the change itself has
 /// committed.
@@ -199,6 +208,27 @@ pub async fn api_key<'a>(ctx: &Context<'a>) -> AppResult<TenantScope<'a>> {
         tenant_id: key.tenant_id,
         actor: Actor::ApiKey(key.key_id),
     })
+}
+
+/// A product app's API key holding `wanted` (chosen when the key was created): FORBIDDEN
+/// without it.
+pub async fn api_key_with<'a>(
+    ctx: &Context<'a>,
+    wanted: crate::domain::ApiKeyScope,
+) -> AppResult<TenantScope<'a>> {
+    let scope = api_key(ctx).await?;
+    match &request(ctx)?.principal {
+        Principal::ApiKey(key) if key.may(wanted) => Ok(scope),
+        _ => Err(AppError::forbidden(format!(
+            "this API key was not created with the scope {}",
+            wanted.as_str()
+        ))),
+    }
+}
+
+/// Whether the caller is a product app's API key.
+pub fn is_api_key(ctx: &Context<'_>) -> AppResult<bool> {
+    Ok(matches!(request(ctx)?.principal, Principal::ApiKey(_)))
 }
 
 fn scope_of<'a>(ctx: &Context<'a>, m: &MemberPrincipal) -> AppResult<TenantScope<'a>> {

@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use uuid::Uuid;
 
-use crate::db::models::WebhookDeliveryRow;
+use crate::db::models::{IntegrationRow, WebhookDeliveryRow};
 
 use crate::{
     db::{
@@ -29,6 +29,9 @@ pub struct RoleKey(pub Uuid);
 /// The roles a user holds (any scope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RolesOfUser(pub Uuid);
+/// The role assignments of a user, each with its scope (tenant-wide or a workspace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AssignmentsOfUser(pub Uuid);
 /// One page of a workspace's members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MembersKey {
@@ -39,6 +42,10 @@ pub struct MembersKey {
 /// The tenant of the loader (the request's tenant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TenantKey(pub Uuid);
+
+/// A tenant's integrations (every `Tenant.integrations` of a request: one statement).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IntegrationsOf(pub Uuid);
 
 /// The webhook delivery attempts of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,6 +155,35 @@ impl Loader<RolesOfUser> for TenantLoader {
             })
             .await
             .map_err(Arc::new)
+    }
+}
+
+impl Loader<AssignmentsOfUser> for TenantLoader {
+    type Value = Vec<(Option<Uuid>, RoleRow)>;
+    type Error = Shared;
+
+    /// One statement for every user of the batch.
+    async fn load(
+        &self,
+        keys: &[AssignmentsOfUser],
+    ) -> Result<HashMap<AssignmentsOfUser, Self::Value>, Shared> {
+        let user_ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let held = self
+            .db
+            .tenant_tx(self.tenant_id, |conn| {
+                async move { UserRoleRow::assignments_of_users(conn, &user_ids).await }
+                    .scope_boxed()
+            })
+            .await
+            .map_err(Arc::new)?;
+        let mut out: HashMap<AssignmentsOfUser, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (user, workspace, role) in held {
+            if let Some(list) = out.get_mut(&AssignmentsOfUser(user)) {
+                list.push((workspace, role));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -349,6 +385,30 @@ impl Loader<DeliveriesOfAlert> for TenantLoader {
                 .push(row);
         }
         Ok(out)
+    }
+}
+
+impl Loader<IntegrationsOf> for TenantLoader {
+    type Value = Vec<IntegrationRow>;
+    type Error = Shared;
+
+    /// RLS shows the loader's own tenant only: any other key finds nothing. However many
+    /// `Tenant` objects a query reaches (aliases, nested lists), one statement per request.
+    async fn load(
+        &self,
+        keys: &[IntegrationsOf],
+    ) -> Result<HashMap<IntegrationsOf, Vec<IntegrationRow>>, Shared> {
+        if !keys.iter().any(|k| k.0 == self.tenant_id) {
+            return Ok(HashMap::new());
+        }
+        let rows = self
+            .db
+            .tenant_tx(self.tenant_id, |conn| {
+                IntegrationRow::all(conn).scope_boxed()
+            })
+            .await
+            .map_err(Arc::new)?;
+        Ok(HashMap::from([(IntegrationsOf(self.tenant_id), rows)]))
     }
 }
 

@@ -5,11 +5,11 @@ use crate::db::ScopedFutureExt;
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{
-    db::models::{TenantRow, UserRoleRow, UserRow},
+    db::models::{RoleRow, TenantRow, UserRoleRow, UserRow, product},
     domain::ProductAccess,
     error::AppError,
     graphql::{
-        context,
+        context, ids,
         loaders::{self, RolesOfUser, TenantKey},
         user::User,
     },
@@ -99,15 +99,52 @@ impl MeQuery {
     }
 
     /// The caller's TenantContext. `productId` narrows `products` to that product; an unknown
-    /// product is listed with access NONE.
+    /// product is listed with access NONE. A product app's API key created with the scope
+    /// TENANT_CONTEXT_READ names the user (`userId`) whose TenantContext it reads; members
+    /// read their own (a `userId` other than theirs is FORBIDDEN).
     async fn tenant_context(
         &self,
         ctx: &Context<'_>,
         product_id: Option<ID>,
+        user_id: Option<ID>,
     ) -> Result<TenantContext, AppError> {
-        let scope = context::member(ctx)?;
-        let (tenant_id, user_id) = (scope.tenant_id(), scope.user_id().unwrap_or_default());
-        let access = context::access(ctx).await?;
+        let named = user_id
+            .as_ref()
+            .map(|u| ids::decode("User", "userId", u))
+            .transpose()?;
+        let (tenant_id, user_id, access) = if context::is_api_key(ctx)? {
+            let scope =
+                context::api_key_with(ctx, crate::domain::ApiKeyScope::TenantContextRead).await?;
+            let user_id = named.ok_or_else(|| {
+                AppError::bad_input("userId", "an API key names the user (userId)")
+            })?;
+            let access = scope
+                .tx(move |conn| {
+                    async move {
+                        if !UserRow::get(conn, user_id).await?.is_active() {
+                            return Err(AppError::not_found("user"));
+                        }
+                        Ok(crate::context_cache::Access {
+                            permissions: std::sync::Arc::new(
+                                RoleRow::tenant_permissions_of(conn, user_id).await?,
+                            ),
+                            products: product::effective_access(conn, user_id, None).await?,
+                        })
+                    }
+                    .scope_boxed()
+                })
+                .await?;
+            (scope.tenant_id(), user_id, std::sync::Arc::new(access))
+        } else {
+            let scope = context::member(ctx)?;
+            let own = scope.user_id().unwrap_or_default();
+            if named.is_some_and(|n| n != own) {
+                return Err(AppError::forbidden(
+                    "members read their own TenantContext; product apps use an API key",
+                ));
+            }
+            (scope.tenant_id(), own, context::access(ctx).await?)
+        };
         let grant = |(id, access): &(String, ProductAccess)| ProductGrant {
             product_id: ID(id.clone()),
             access: (*access).into(),

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod admin_reads;
+pub mod api_key_scope;
 pub mod apq;
 pub mod audit;
 pub mod auth;
@@ -17,9 +18,11 @@ pub mod loaders;
 pub mod me;
 pub mod node;
 pub mod oauth_client;
+pub mod platform_audit;
 pub mod product;
 pub mod registry;
 pub mod role;
+pub mod role_assignment;
 pub mod signup;
 pub mod spans;
 pub mod tenant;
@@ -47,6 +50,7 @@ pub struct Query(
     lifecycle::LifecycleQuery,
     admin::AdminQuery,
     audit::AuditQuery,
+    platform_audit::PlatformAuditQuery,
     billing::BillingQuery,
     oauth_client::OAuthClientQuery,
 );

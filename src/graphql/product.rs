@@ -9,7 +9,7 @@ use crate::{
     domain::Permission,
     error::AppError,
     graphql::{context, ids, me::ProductGrant},
-    ops::{catalog, products},
+    ops::{catalog, products, users::Acting},
 };
 
 // A user's access to a product app: the GraphQL face of the domain's `ProductAccess`.
@@ -132,10 +132,16 @@ impl ProductMutation {
             .map(|u| ids::decode("User", "userId", u))
             .transpose()?;
         let scope = context::require(ctx, Permission::ProductsManage).await?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
         let product_id = input.product_id.0.clone();
         let access = scope
             .run(|tx| {
-                products::set_access(tx, &product_id, input.access.into(), user_id).scope_boxed()
+                products::set_access(tx, &acting, &product_id, input.access.into(), user_id)
+                    .scope_boxed()
             })
             .await?;
         Ok(ProductGrant {
@@ -154,8 +160,13 @@ impl ProductMutation {
     ) -> Result<ProductGrant, AppError> {
         let scope = context::require(ctx, Permission::ProductsManage).await?;
         let user = ids::decode("User", "userId", &user_id)?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
         let access = scope
-            .run(|tx| products::clear_override(tx, &product_id.0, user).scope_boxed())
+            .run(|tx| products::clear_override(tx, &acting, &product_id.0, user).scope_boxed())
             .await?;
         Ok(ProductGrant {
             product_id,

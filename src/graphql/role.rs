@@ -137,6 +137,7 @@ impl RoleQuery {
     }
 
     /// The tenant's roles, system roles first.
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn roles(
         &self,
         ctx: &Context<'_>,

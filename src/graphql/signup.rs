@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Principal,
-    db::{ScopedFutureExt, audit::Actor},
+    db::{ScopedFutureExt, SystemReason, audit::Actor},
     error::AppError,
     graphql::{context, tenant::Tenant, user::User, workspace::Workspace},
     ops::{self, tenants},
@@ -67,11 +67,22 @@ impl SignupMutation {
             slug: input.slug,
             owner_name: input.owner_name,
             plan: input.plan,
-        })
-        .await?;
+        })?;
+        // The cheap checks first (plan, domain, slug), then the caller's hashing allowance,
+        // then argon2: a taken domain or a flood costs no hashing.
+        state
+            .db
+            .system_tx(SystemReason::SignUp, |sys| {
+                tenants::precheck(sys, &spec, actor).scope_boxed()
+            })
+            .await?;
+        if matches!(actor, Actor::Anonymous) {
+            context::anonymous_hashing(ctx)?;
+        }
+        let owner_password_hash = tenants::hash_owner_password(&spec).await?;
         let audit_ctx = req.meta.audit(actor);
         let done = ops::in_tenant(&state.db, Uuid::now_v7(), audit_ctx.clone(), |tx| {
-            tenants::create(tx, &spec, actor).scope_boxed()
+            tenants::create(tx, &spec, &owner_password_hash, actor).scope_boxed()
         })
         .await?;
         let created = context::after_commit(ctx, &audit_ctx, done).await;

@@ -15,7 +15,7 @@ use crate::{
     },
     domain::{self, Permission},
     error::AppError,
-    graphql::{context, ids},
+    graphql::{context, ids, loaders::IntegrationsOf},
     secrets,
 };
 
@@ -168,9 +168,12 @@ impl Tenant {
         if scope.user_id().is_some() {
             context::require(ctx, Permission::TenantManage).await?;
         }
-        Ok(scope
-            .tx(|conn| IntegrationRow::all(conn).scope_boxed())
-            .await?
+        let loaders = context::loaders(ctx, self.0.id)?;
+        Ok(loaders
+            .load_one(IntegrationsOf(self.0.id))
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default()
             .into_iter()
             .map(Integration)
             .collect())
@@ -274,7 +277,11 @@ impl TenantQuery {
     /// {tenant_id, name, domain, branding{logo, colors}, features{sso, api_access, custom_domain},
     /// limits{users, storage_gb, api_calls_per_minute}}.
     async fn tenant_config(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>, AppError> {
-        let scope = context::member(ctx)?;
+        let scope = if context::is_api_key(ctx)? {
+            context::api_key_with(ctx, crate::domain::ApiKeyScope::TenantConfigRead).await?
+        } else {
+            context::member(ctx)?
+        };
         let row = context::tenant_row(ctx, &scope).await?;
         Ok(Json(config_document(&row)))
     }

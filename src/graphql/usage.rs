@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+use crate::graphql::api_key_scope::ApiKeyScope;
 use crate::{
     alerts,
     db::{
@@ -131,12 +132,24 @@ impl ApiKey {
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at
     }
+    /// The reads the key may make besides reporting usage.
+    async fn scopes(&self) -> Vec<ApiKeyScope> {
+        self.0
+            .scopes
+            .iter()
+            .flatten()
+            .filter_map(|s| crate::domain::ApiKeyScope::parse(s))
+            .map(ApiKeyScope::from)
+            .collect()
+    }
 }
 
 #[derive(InputObject)]
 pub struct CreateApiKeyInput {
     pub product_id: ID,
     pub name: String,
+    /// Reads the key may make besides reporting usage; none by default.
+    pub scopes: Option<Vec<ApiKeyScope>>,
 }
 
 #[derive(SimpleObject)]
@@ -255,6 +268,7 @@ impl UsageQuery {
     }
 
     /// Alerts raised for the tenant, oldest first.
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn alerts(
         &self,
         ctx: &Context<'_>,
@@ -300,10 +314,19 @@ impl UsageMutation {
             ));
         }
         let scope = context::require(ctx, Permission::ApiKeysManage).await?;
+        let mut scopes: Vec<Option<String>> = input
+            .scopes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| Some(crate::domain::ApiKeyScope::from(s).as_str().to_owned()))
+            .collect();
+        scopes.sort();
+        scopes.dedup();
         let new = api_keys::NewApiKey {
             product_id: input.product_id.0,
             name,
             created_by: scope.user_id(),
+            scopes,
         };
         let api_keys::CreatedKey { row, key } = scope
             .run(|tx| api_keys::create(tx, new).scope_boxed())

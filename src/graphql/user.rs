@@ -16,8 +16,9 @@ use crate::{
     graphql::{
         connection::{self, Page},
         context, ids,
-        loaders::{self, RolesOfUser, TenantKey},
+        loaders::{self, AssignmentsOfUser, RolesOfUser, TenantKey},
         role::Role,
+        role_assignment::RoleAssignment,
         tenant::Tenant,
     },
     ops::{
@@ -97,7 +98,23 @@ impl User {
         row.map(Tenant).ok_or_else(|| AppError::not_found("tenant"))
     }
 
-    /// The roles the user holds, tenant-wide or in any workspace (batched across users).
+    /// Each role the user holds with its scope: tenant-wide (these make the user's
+    /// permissions) or in one workspace; in assignment order (batched across users).
+    async fn role_assignments(&self, ctx: &Context<'_>) -> Result<Vec<RoleAssignment>, AppError> {
+        let loaders = context::loaders(ctx, self.row.tenant_id)?;
+        let rows = loaders
+            .load_one(AssignmentsOfUser(self.row.id))
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(workspace_id, role)| RoleAssignment { role, workspace_id })
+            .collect())
+    }
+
+    /// The roles the user holds, tenant-wide or in any workspace, each once (batched across
+    /// users); `roleAssignments` tells which scope each applies in.
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>, AppError> {
         if let Some(roles) = &self.roles {
             return Ok(roles.iter().cloned().map(Role).collect());
@@ -167,6 +184,7 @@ pub struct UserQuery;
 #[Object]
 impl UserQuery {
     /// The tenant's users, oldest first.
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -354,6 +372,7 @@ impl UserMutation {
             .await?
             .ok_or_else(|| AppError::unauthenticated("invalid or expired invitation"))?;
         let password = NewPassword::parse("password", &password, Some(&pending.email))?;
+        context::anonymous_hashing(ctx)?;
         let password_hash = password::hash(&password).await?;
         let user = scope
             .run(|tx| {
@@ -468,9 +487,9 @@ impl UserMutation {
         let user = scope
             .tx(|tx| UserRow::get(tx, user_id).scope_boxed())
             .await?;
-        if !password::verify(&current_password, user.password_hash.as_deref()).await? {
-            return Err(AppError::unauthenticated("the current password is wrong"));
-        }
+        let (state, req) = (context::state(ctx)?, context::request(ctx)?);
+        passwords::verify_current(&state.login_limiter, &req.meta, &user, &current_password)
+            .await?;
         let new = NewPassword::parse("newPassword", &new_password, Some(&user.email))?;
         let hash = password::hash(&new).await?;
         scope
@@ -519,6 +538,7 @@ impl UserMutation {
             })
             .await?
             .ok_or_else(|| AppError::unauthenticated("invalid or expired reset token"))?;
+        context::anonymous_hashing(ctx)?;
         let hash = password::hash(&new).await?;
         scope
             .run(|tx| passwords::reset(tx, &token_hash, &hash).scope_boxed())

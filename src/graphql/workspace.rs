@@ -49,6 +49,7 @@ impl Workspace {
     }
 
     /// The members, in the order they joined (batched across workspaces).
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -193,6 +194,7 @@ pub struct WorkspaceQuery;
 #[Object]
 impl WorkspaceQuery {
     /// The tenant's workspaces, oldest first; archived ones only with includeArchived.
+    #[graphql(complexity = "crate::graphql::connection::complexity(first, child_complexity)")]
     async fn workspaces(
         &self,
         ctx: &Context<'_>,
@@ -331,8 +333,13 @@ impl WorkspaceMutation {
         let workspace_id = ids::decode("Workspace", "workspaceId", &input.workspace_id)?;
         let scope = context::require(ctx, Permission::WorkspacesWrite).await?;
         let user_id = ids::decode("User", "userId", &input.user_id)?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
         let workspace = scope
-            .run(|tx| workspaces::remove_member(tx, workspace_id, user_id).scope_boxed())
+            .run(|tx| workspaces::remove_member(tx, acting, workspace_id, user_id).scope_boxed())
             .await?;
         Ok(WorkspacePayload {
             workspace: Workspace(workspace),

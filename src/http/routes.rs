@@ -223,6 +223,8 @@ async fn stream_export(
         }
         _ => return Err(AppError::forbidden("not allowed to export this tenant").into()),
     };
+    // A slot first: a refused export is neither audited nor started.
+    let slot = state.exports.acquire(tenant_id)?;
     let audit_ctx = meta.audit(actor);
     state
         .db
@@ -238,14 +240,24 @@ async fn stream_export(
         .await?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let db = state.db.clone();
+    let max = std::time::Duration::from_secs(state.settings.export_max_secs.max(1));
     tokio::spawn(async move {
+        let _slot = slot;
         let failed = tx.clone();
-        if let Err(e) = export::stream(db, tenant_id, what, tx).await {
-            e.log_cause();
-            let _ = failed
-                .send(Err(std::io::Error::other("export failed")))
-                .await;
-        }
+        let outcome = tokio::time::timeout(max, export::stream(db, tenant_id, what, tx)).await;
+        let why = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => {
+                e.log_cause();
+                "export failed"
+            }
+            Err(_) => {
+                tracing::warn!(%tenant_id, secs = max.as_secs(), "export cut off: too slow");
+                "export took too long"
+            }
+        };
+        // Never wait on a reader that stopped reading: the body just ends.
+        let _ = failed.try_send(Err(std::io::Error::other(why)));
     });
     Ok(HttpResponse::Ok()
         .content_type("application/x-ndjson")

@@ -23,6 +23,8 @@ pub struct NewApiKey {
     pub name: String,
     /// The user creating it (absent for a platform admin).
     pub created_by: Option<Uuid>,
+    /// What else the key may read (`domain::ApiKeyScope` strings), sorted, no duplicates.
+    pub scopes: Vec<Option<String>>,
 }
 
 /// A created key and its secret, to hand over once.
@@ -51,11 +53,12 @@ pub async fn create(tx: &mut TenantTx, new: NewApiKey) -> AppResult<Done<Created
         created_at: Utc::now(),
         last_used_at: None,
         revoked_at: None,
+        scopes: new.scopes,
     };
     ApiKeyRow::insert(tx, &row).await?;
     let event = AuditEvent::new(Action::ApiKeyCreated)
         .target("api_key", row.id)
-        .details(json!({ "product_id": row.product_id, "name": row.name }));
+        .details(json!({ "product_id": row.product_id, "name": row.name, "scopes": row.scopes }));
     Ok(Done::audited(CreatedKey { row, key }, event))
 }
 

@@ -19,6 +19,26 @@ use crate::{
     ops::{Done, Effect},
 };
 
+/// Whether `user_id` may sign in (log in, refresh a session) to the tenant of `tx` although it
+/// is not active: only to a tenant its own owner deactivated (not one the platform suspended or
+/// deactivated), and only a member holding `tenant:delete`. Such a session is restricted by
+/// the guards, not by a flag: while the tenant is inactive every resolver refuses it
+/// (TENANT_INACTIVE) except those that work in any status: the export (`exportTenantData`,
+/// `/export/*.ndjson`), `reactivateTenant` and `logout`.
+pub async fn may_sign_in_while_inactive(tx: &mut TenantTx, user_id: Uuid) -> AppResult<bool> {
+    let tenant_id = tx.tenant_id();
+    let tenant = TenantRow::current(tx, tenant_id).await?;
+    let by_owner =
+        StatusChanger::parse(tenant.status_changed_by.as_deref()) == Some(StatusChanger::Owner);
+    if TenantStatus::parse(&tenant.status) != TenantStatus::Deactivated || !by_owner {
+        return Ok(false);
+    }
+    let held = crate::db::models::RoleRow::tenant_permissions_of(tx, user_id).await?;
+    Ok(held
+        .iter()
+        .any(|p| p == crate::domain::Permission::TenantDelete.as_str()))
+}
+
 /// A requested move of the tenant in scope.
 pub struct Transition {
     pub to: TenantStatus,

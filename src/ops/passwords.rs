@@ -20,6 +20,33 @@ use crate::{
     },
 };
 
+/// The login limiter's key of a member account (the same as login's, in `ops::sessions`): a
+/// wrong current password in changePassword counts as a failed login of that account.
+pub fn limiter_account(tenant_id: Uuid, email: &str) -> String {
+    format!("{tenant_id}/{}", email.trim().to_lowercase())
+}
+
+/// Checks the current password a signed-in user gives to change it, under the login limiter:
+/// while the account (as seen from the caller's network) must wait, or the network is over
+/// its limit, the attempt is RATE_LIMITED before any hashing; a wrong password is counted as a
+/// failed login, so a stolen access token is no guessing oracle outside the limiter.
+pub async fn verify_current(
+    limiter: &crate::auth::login_limiter::LoginLimiter,
+    meta: &crate::request::RequestMeta,
+    user: &UserRow,
+    current_password: &str,
+) -> AppResult<()> {
+    let account = limiter_account(user.tenant_id, &user.email);
+    limiter.check(&meta.ip, &account)?;
+    if crate::auth::password::verify(current_password, user.password_hash.as_deref()).await? {
+        limiter.succeeded(&meta.ip, &account);
+        Ok(())
+    } else {
+        limiter.failed(&meta.ip, &account);
+        Err(AppError::unauthenticated("the current password is wrong"))
+    }
+}
+
 /// Sets the new password (hashed by the caller, after checking the current one) of the user
 /// of `session_id` and revokes their other sessions. The session making the change stays as it
 /// is: open if it was open, revoked if reuse detection revoked it meanwhile.

@@ -12,12 +12,14 @@ use crate::{
     },
     domain::{Action, ProductAccess},
     error::{AppError, AppResult},
-    ops::Done,
+    ops::{Done, rules, users::Acting},
 };
 
-/// Sets the tenant-wide access to a product (`user_id` absent) or one user's override.
+/// Sets the tenant-wide access to a product (`user_id` absent) or one user's override (of a
+/// user the actor may manage: an admin cannot cut an owner off a product).
 pub async fn set_access(
     tx: &mut TenantTx,
+    acting: &Acting<'_>,
     product_id: &str,
     access: ProductAccess,
     user_id: Option<Uuid>,
@@ -29,6 +31,7 @@ pub async fn set_access(
     match user_id {
         Some(user) => {
             UserRow::get(tx, user).await?;
+            rules::ensure_can_manage(tx, acting.actor, acting.permissions, user).await?;
             UserProductAccessRow::set(tx, tenant_id, user, product_id, access).await?;
         }
         None => TenantProductRow::set(tx, tenant_id, product_id, access).await?,
@@ -43,6 +46,7 @@ pub async fn set_access(
 /// again. Returns the user's access from now on.
 pub async fn clear_override(
     tx: &mut TenantTx,
+    acting: &Acting<'_>,
     product_id: &str,
     user_id: Uuid,
 ) -> AppResult<Done<ProductAccess>> {
@@ -50,6 +54,7 @@ pub async fn clear_override(
         return Err(AppError::not_found("product"));
     }
     UserRow::get(tx, user_id).await?;
+    rules::ensure_can_manage(tx, acting.actor, acting.permissions, user_id).await?;
     let removed = UserProductAccessRow::clear(tx, user_id, product_id).await?;
     let now = product::effective_access(tx, user_id, Some(product_id))
         .await?

@@ -127,8 +127,10 @@ pub fn ensure_feature(tenant: &TenantRow, feature: Feature) -> AppResult<()> {
     }
 }
 
-/// Refuses to manage (change, deactivate, delete, reset the password of) a user who holds
-/// permissions the actor lacks: otherwise an admin could take over an owner's account.
+/// Refuses to manage (change, deactivate, delete, reset the password of, override the product
+/// access of, change the workspace membership of) a user who holds permissions the actor
+/// lacks, in any scope (tenant-wide or workspace roles): otherwise an admin could take over an
+/// owner's account, or a member with `workspaces:write` rearrange an admin's workspaces.
 pub async fn ensure_can_manage(
     conn: &mut TenantTx,
     actor: Actor,
@@ -138,7 +140,7 @@ pub async fn ensure_can_manage(
     if actor == Actor::User(target) {
         return Ok(());
     }
-    let held = RoleRow::tenant_permissions_of(conn, target).await?;
+    let held = RoleRow::all_permissions_of(conn, target).await?;
     ensure_can_grant(actor, actor_permissions, &held).map_err(|_| {
         AppError::forbidden("you cannot manage a user who holds permissions you do not")
     })

@@ -279,8 +279,19 @@ pub async fn authenticate_password(
         return Err(AppError::unauthenticated(BAD_CREDENTIALS));
     };
     state.login_limiter.succeeded(&meta.ip, &account);
+    // The owner of a tenant they deactivated may still sign in, to a session the guards
+    // restrict to the export and reactivateTenant (issue 15 item 6).
     if !tenant.is_active() {
-        return Err(AppError::tenant_inactive());
+        let user_id = user.id;
+        let allowed = state
+            .db
+            .tenant_tx(tenant.id, |conn| {
+                crate::ops::lifecycle::may_sign_in_while_inactive(conn, user_id).scope_boxed()
+            })
+            .await?;
+        if !allowed {
+            return Err(AppError::tenant_inactive());
+        }
     }
     Ok(Authenticated { user, tenant })
 }
@@ -371,7 +382,10 @@ pub async fn rotate_refresh_token(
                 if !state_row.session_usable(ttl_ok) {
                     return Ok(Outcome::Invalid);
                 }
-                if state_row.tenant_status != "active" {
+                if state_row.tenant_status != "active"
+                    && !crate::ops::lifecycle::may_sign_in_while_inactive(conn, session.user_id)
+                        .await?
+                {
                     return Ok(Outcome::Inactive);
                 }
                 RefreshTokenRow::mark_used(conn, &presented).await?;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     auth::password,
     db::{
-        TenantTx,
+        Reader, SystemTx, TenantTx,
         audit::{Actor, AuditEvent},
         models::{
             PlanRow, RoleRow, SubscriptionRow, TenantProductRow, TenantRow, UserRoleRow, UserRow,
@@ -36,7 +36,8 @@ pub struct TenantSignup {
     pub plan: Option<String>,
 }
 
-/// A validated sign-up.
+/// A validated sign-up. The password is hashed only once [`precheck`] has passed (argon2 is the
+/// expensive part of a sign-up; a taken domain must not cost one).
 pub struct NewTenantSpec {
     pub name: String,
     pub slug: Slug,
@@ -44,7 +45,7 @@ pub struct NewTenantSpec {
     pub plan: String,
     pub owner_email: Email,
     pub owner_name: Option<String>,
-    pub owner_password_hash: String,
+    pub owner_password: NewPassword,
 }
 
 pub struct CreatedTenant {
@@ -54,7 +55,8 @@ pub struct CreatedTenant {
 }
 
 /// Checks every field of the input; the first fault is a BAD_USER_INPUT naming its field.
-pub async fn validate(input: TenantSignup) -> AppResult<NewTenantSpec> {
+/// Nothing is hashed here.
+pub fn validate(input: TenantSignup) -> AppResult<NewTenantSpec> {
     let name = DisplayName::parse("name", &input.name)?.into_inner();
     let domain = Hostname::parse("domain", &input.domain)?;
     let slug = match input.slug.as_deref() {
@@ -87,7 +89,6 @@ pub async fn validate(input: TenantSignup) -> AppResult<NewTenantSpec> {
             "ownerName must have at most 200 characters",
         ));
     }
-    let owner_password_hash = password::hash(&password).await?;
     Ok(NewTenantSpec {
         name,
         slug,
@@ -95,8 +96,36 @@ pub async fn validate(input: TenantSignup) -> AppResult<NewTenantSpec> {
         plan,
         owner_email,
         owner_name,
-        owner_password_hash,
+        owner_password: password,
     })
+}
+
+/// The cheap checks of a sign-up, before its password is hashed: the plan exists and `actor`
+/// may choose it, the domain and slug are free (a read across tenants, so system scope; the
+/// unique indexes stay the arbiter of a race, in [`create`]).
+pub async fn precheck(conn: &mut SystemTx, spec: &NewTenantSpec, actor: Actor) -> AppResult<()> {
+    check_plan(conn, &spec.plan, actor).await?;
+    if let Some(field) =
+        TenantRow::key_taken(conn, spec.domain.as_str(), spec.slug.as_str()).await?
+    {
+        return Err(TenantRow::taken(field));
+    }
+    Ok(())
+}
+
+async fn check_plan(conn: &mut impl Reader, plan: &str, actor: Actor) -> AppResult<PlanRow> {
+    let plan = PlanRow::get(conn, plan, "plan").await?;
+    if plan.id != "free" && !matches!(actor, Actor::PlatformAdmin(_)) {
+        return Err(AppError::forbidden(
+            "only platform admins can create a tenant on a paid plan",
+        ));
+    }
+    Ok(plan)
+}
+
+/// Hashes the owner's password of a sign-up that passed [`precheck`].
+pub async fn hash_owner_password(spec: &NewTenantSpec) -> AppResult<String> {
+    password::hash(&spec.owner_password).await
 }
 
 /// Creates the tenant of `tx` (a fresh id: sign-up runs in the new tenant's own scope) with
@@ -107,14 +136,10 @@ pub async fn validate(input: TenantSignup) -> AppResult<NewTenantSpec> {
 pub async fn create(
     conn: &mut TenantTx,
     spec: &NewTenantSpec,
+    owner_password_hash: &str,
     actor: Actor,
 ) -> AppResult<Done<CreatedTenant>> {
-    let plan = PlanRow::get(conn, &spec.plan, "plan").await?;
-    if plan.id != "free" && !matches!(actor, Actor::PlatformAdmin(_)) {
-        return Err(AppError::forbidden(
-            "only platform admins can create a tenant on a paid plan",
-        ));
-    }
+    let plan = check_plan(conn, &spec.plan, actor).await?;
     let (features, limits) = (plan.features(), plan.limits());
     let tenant = TenantRow::insert(
         conn,
@@ -163,7 +188,7 @@ pub async fn create(
             id: Uuid::now_v7(),
             email: spec.owner_email.as_str(),
             display_name: spec.owner_name.as_deref(),
-            password_hash: Some(&spec.owner_password_hash),
+            password_hash: Some(owner_password_hash),
             status: "active",
         },
     )

@@ -113,6 +113,7 @@ pub async fn add_member(
         return Err(AppError::conflict("the workspace is archived"));
     }
     UserRow::get(tx, new.user_id).await?;
+    rules::ensure_can_manage(tx, acting.actor, acting.permissions, new.user_id).await?;
     if let Some(r) = new.role_id {
         let role = RoleRow::get(tx, r).await?;
         rules::ensure_can_grant(acting.actor, acting.permissions, &role.permission_strings())?;
@@ -135,13 +136,16 @@ pub async fn add_member(
     Ok(Done::audited(w, event))
 }
 
-/// Removes a user from a workspace; one who is not a member is NOT_FOUND.
+/// Removes a user from a workspace; one who is not a member is NOT_FOUND. The caller must be
+/// able to manage that user (every role they hold counts, workspace roles too).
 pub async fn remove_member(
     tx: &mut TenantTx,
+    acting: Acting<'_>,
     workspace_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<Done<WorkspaceRow>> {
     let w = WorkspaceRow::get(tx, workspace_id).await?;
+    rules::ensure_can_manage(tx, acting.actor, acting.permissions, user_id).await?;
     if !WorkspaceMemberRow::remove(tx, workspace_id, user_id).await? {
         return Err(AppError::not_found("workspace member"));
     }

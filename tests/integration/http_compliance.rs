@@ -171,7 +171,8 @@ async fn depth_complexity_aliases_directives_and_time_are_limited() {
         async move { app.gql(Some(&token), query, json!({})).await }
     };
     let deep =
-        refused("{ workspaces { edges { node { members { edges { node { user { id } } } } } } } }")
+        // One row per list: list fields count their selection once per row (`first`).
+        refused("{ workspaces(first: 1) { edges { node { members(first: 1) { edges { node { user { id } } } } } } } }")
             .await;
     assert_eq!(error_code(&deep), "BAD_USER_INPUT", "{deep}");
     assert!(

@@ -71,8 +71,12 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
     assert_eq!((purge_after - deactivated).num_days(), 30);
 
     assert_eq!(
-        error_code(&app.try_login(&t.domain, &t.owner_email, PASSWORD).await),
-        "TENANT_INACTIVE"
+        error_code(
+            &app.try_login(&t.domain, "bob@acme.example.com", PASSWORD)
+                .await
+        ),
+        "TENANT_INACTIVE",
+        "only the owner signs in to a tenant they deactivated"
     );
     assert_eq!(
         error_code(
@@ -81,6 +85,32 @@ async fn a_deactivated_tenant_refuses_logins_and_tokens_keeps_its_export_and_can
         ),
         "TENANT_INACTIVE"
     );
+    // The owner signs in to a restricted session (issue 15 item 6): everything but the
+    // export and reactivateTenant is TENANT_INACTIVE; a refresh keeps it going.
+    let owner = app.login(&t.domain, &t.owner_email, PASSWORD).await;
+    let restricted = owner["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(
+        error_code(
+            &app.gql(Some(&restricted), operation("MeId"), json!({}))
+                .await
+        ),
+        "TENANT_INACTIVE"
+    );
+    let refreshed = app
+        .gql(
+            None,
+            operation("RefreshSession"),
+            json!({ "t": owner["refreshToken"] }),
+        )
+        .await;
+    assert!(
+        refreshed["data"]["refreshSession"]["accessToken"].is_string(),
+        "{refreshed}"
+    );
+    let t = common::TenantFixture {
+        token: restricted,
+        ..t
+    };
 
     // The owner may still export, as JSON and as NDJSON.
     let export = app
@@ -589,6 +619,14 @@ async fn an_owner_cannot_undo_a_suspension_or_deactivation_the_platform_decided(
         .unwrap()
         .get(0);
     assert_eq!(by.as_deref(), Some("platform"));
+    // Nor may the owner sign in to it: the restricted session is for a tenant they deactivated.
+    assert_eq!(
+        error_code(
+            &app.try_login(&t.domain, &t.owner_email, common::PASSWORD)
+                .await
+        ),
+        "TENANT_INACTIVE"
+    );
 
     // The admin reactivates; what the owner then deactivates, the owner may undo.
     let body = app

@@ -786,3 +786,57 @@ async fn with_self_service_upgrades_a_paid_plan_keeps_the_platforms_overrides() 
         "{body}"
     );
 }
+
+/// The platform audit log (events of no tenant) is readable through GraphQL by platform admins,
+/// paged and filtered like `auditLog`; tenant members are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admins_page_through_the_platform_audit_log() {
+    let app = spawn_app().await;
+    let owner = app.signup("alpha").await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    for slug in ["bravo", "charlie"] {
+        let domain = format!("{slug}.example.com");
+        let body = app
+            .gql(
+                Some(&admin),
+                common::operation("SignUp"),
+                json!({ "input": { "name": slug, "domain": domain,
+                        "ownerEmail": format!("owner@{domain}"), "ownerPassword": common::PASSWORD } }),
+            )
+            .await;
+        assert!(body["data"]["createTenant"].is_object(), "{body}");
+    }
+    let log = common::operation("PlatformAuditLog");
+    let filter = json!({ "action": "platform.tenant_created" });
+    let mut first = Value::Null;
+    let complete = common::eventually(async || {
+        first = app
+            .gql(Some(&admin), log, json!({ "first": 1, "filter": filter }))
+            .await;
+        first["data"]["platformAuditLog"]["totalCount"] == 2
+    })
+    .await;
+    assert!(complete, "{first}");
+    let page = &first["data"]["platformAuditLog"];
+    assert_eq!(page["pageInfo"]["hasNextPage"], true, "{first}");
+    let entry = &page["edges"][0]["node"];
+    assert_eq!(entry["actorType"], "platform_admin", "{first}");
+    assert_eq!(entry["targetType"], "tenant", "{first}");
+    let cursor = page["pageInfo"]["endCursor"].as_str().unwrap();
+    let second = app
+        .gql(
+            Some(&admin),
+            log,
+            json!({ "first": 1, "after": cursor, "filter": filter }),
+        )
+        .await;
+    let page2 = &second["data"]["platformAuditLog"];
+    assert_eq!(page2["pageInfo"]["hasNextPage"], false, "{second}");
+    assert_ne!(
+        page2["edges"][0]["node"]["targetId"], entry["targetId"],
+        "the next page holds the other tenant: {second}"
+    );
+    let refused = app.gql(Some(&owner.token), log, json!({})).await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
+    assert!(refused["data"].is_null() || refused["data"]["platformAuditLog"].is_null());
+}

@@ -756,6 +756,24 @@ async fn api_rate_alerts_fire_once_at_80_and_100_percent() {
         .get(0);
     assert_eq!(thresholds, vec![80, 100]);
     assert_eq!(again, 2, "one alert per threshold, not one per request");
+    // The alert states the tenant's limit (60 a minute), not the limiter's burst (10).
+    let rows = su
+        .query(
+            "SELECT threshold, used, quota FROM alerts WHERE tenant_id = $1 AND metric = 'api_rate' ORDER BY threshold",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap();
+    let figures: Vec<(i32, f64, f64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(figures[0].2, 60.0, "the 80% alert's limit: {figures:?}");
+    assert!(
+        (48.0..60.0).contains(&figures[0].1),
+        "the 80% alert's use: {figures:?}"
+    );
+    assert_eq!(figures[1], (100, 60.0, 60.0), "the 100% alert: {figures:?}");
 }
 
 const SAVE_SETTINGS: &str = "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id integrations { name } } } }";

@@ -820,3 +820,43 @@ async fn an_admin_cannot_take_over_or_remove_an_owner_account() {
     let failures = run_matrix(&app, &t, &ops, &["admin"]).await;
     expect_no_failures("an admin acting on owners", failures);
 }
+
+/// `me.roleAssignments` / `user.roleAssignments` give each held role its scope: the tenant-wide
+/// ones (which make the permissions) apart from a role held in one workspace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_held_role_comes_with_its_scope() {
+    let app = common::spawn_app().await;
+    let t = app.signup("acme").await;
+    let (carol, carol_token) = app
+        .add_user(&t, "carol@acme.example.com", &["member"])
+        .await;
+    let viewer = app.role_id(&t.token, "viewer").await;
+    let assigned = app
+        .gql(
+            Some(&t.token),
+            operation("AssignRole"),
+            json!({ "i": { "userId": carol, "roleId": viewer, "workspaceId": t.default_workspace_id } }),
+        )
+        .await;
+    assert!(assigned["data"]["assignRole"].is_object(), "{assigned}");
+    let expected = json!([
+        { "scope": "TENANT", "workspaceId": null, "role": { "name": "member" } },
+        { "scope": "WORKSPACE", "workspaceId": t.default_workspace_id, "role": { "name": "viewer" } },
+    ]);
+    let me = app
+        .gql(
+            Some(&carol_token),
+            operation("MyRoleAssignments"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["data"]["me"]["roleAssignments"], expected, "{me}");
+    let user = app
+        .gql(
+            Some(&t.token),
+            operation("UserRoleAssignments"),
+            json!({ "id": carol }),
+        )
+        .await;
+    assert_eq!(user["data"]["user"]["roleAssignments"], expected, "{user}");
+}

@@ -131,3 +131,86 @@ async fn tenant_context_needs_a_valid_bearer_token() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["reason"], "token_invalid");
 }
+
+/// API keys read what the scopes chosen at creation allow: the tenant's config
+/// (TENANT_CONFIG_READ) and a named user's TenantContext (TENANT_CONTEXT_READ); a key without
+/// them is FORBIDDEN, and members cannot read another user's context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_read_the_tenant_config_and_a_users_context_only_with_their_scopes() {
+    let app = spawn_app().await;
+    let t = app.signup("acme").await;
+    let (bob, bob_token) = app.add_user(&t, "bob@acme.example.com", &["member"]).await;
+    let create = async |name: &str, scopes: Value| {
+        let body = app
+            .gql(
+                Some(&t.token),
+                common::operation("CreateScopedApiKey"),
+                json!({ "i": { "productId": "docs", "name": name, "scopes": scopes } }),
+            )
+            .await;
+        let created = &body["data"]["createApiKey"];
+        assert!(created.is_object(), "{body}");
+        (
+            created["key"].as_str().unwrap().to_owned(),
+            created["apiKey"]["scopes"].clone(),
+        )
+    };
+    let (plain, none) = create("plain", json!([])).await;
+    assert_eq!(none, json!([]));
+    let (reader, scopes) = create(
+        "reader",
+        json!(["TENANT_CONTEXT_READ", "TENANT_CONFIG_READ"]),
+    )
+    .await;
+    assert_eq!(scopes, json!(["TENANT_CONFIG_READ", "TENANT_CONTEXT_READ"]));
+    let with_key = async |key: &str, op: &str, vars: Value| -> Value {
+        app.client
+            .post(format!("{}/graphql", app.address))
+            .header("authorization", format!("ApiKey {key}"))
+            .json(&json!({ "query": common::operation(op), "variables": vars }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    let refused = with_key(&plain, "ProductTenantConfig", json!({})).await;
+    assert_eq!(common::error_code(&refused), "FORBIDDEN", "{refused}");
+    let refused = with_key(&plain, "ProductTenantContext", json!({ "userId": bob })).await;
+    assert_eq!(common::error_code(&refused), "FORBIDDEN", "{refused}");
+    let config = with_key(&reader, "ProductTenantConfig", json!({})).await;
+    assert!(
+        config["data"]["tenantConfig"]["limits"].is_object(),
+        "{config}"
+    );
+    let context = with_key(
+        &reader,
+        "ProductTenantContext",
+        json!({ "userId": bob, "productId": "workspaces" }),
+    )
+    .await;
+    let own = app
+        .gql(
+            Some(&bob_token),
+            common::operation("ProductTenantContext"),
+            json!({ "productId": "workspaces" }),
+        )
+        .await;
+    assert!(
+        context["data"]["tenantContext"]["permissions"].is_array(),
+        "{context}"
+    );
+    assert_eq!(
+        context["data"]["tenantContext"], own["data"]["tenantContext"],
+        "the key reads what bob himself reads"
+    );
+    let other = app
+        .gql(
+            Some(&bob_token),
+            common::operation("ProductTenantContext"),
+            json!({ "userId": t.owner_id }),
+        )
+        .await;
+    assert_eq!(common::error_code(&other), "FORBIDDEN", "{other}");
+}

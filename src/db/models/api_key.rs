@@ -26,6 +26,8 @@ pub struct ApiKeyRow {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Reads besides reporting usage (`domain::ApiKeyScope` strings).
+    pub scopes: Vec<Option<String>>,
 }
 
 /// A live key with what the request path needs of its tenant.
@@ -36,6 +38,7 @@ pub struct ApiKeyState {
     pub tenant_status: String,
     pub tenant_limits: serde_json::Value,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<Option<String>>,
 }
 
 /// `last_used_at` is refreshed at most this often, not on every request.
@@ -70,6 +73,7 @@ impl ApiKeyRow {
                 tenants::status,
                 tenants::limits,
                 api_keys::last_used_at,
+                api_keys::scopes,
             ))
             .first(conn)
             .await

@@ -116,6 +116,42 @@ impl RoleRow {
         all.dedup();
         Ok(all)
     }
+
+    /// The union of the permissions of every role the user holds, in any scope: tenant-wide,
+    /// assigned in a workspace, or as a workspace member's role; sorted. What managing the
+    /// user must not exceed (a workspace role is still a grant the manager must be able to make).
+    pub async fn all_permissions_of(conn: &mut TenantTx, user_id: Uuid) -> AppResult<Vec<String>> {
+        use crate::db::schema::workspace_members;
+        let assigned: Vec<Vec<Option<String>>> = user_roles::table
+            .inner_join(
+                roles::table.on(roles::tenant_id
+                    .eq(user_roles::tenant_id)
+                    .and(roles::id.eq(user_roles::role_id))),
+            )
+            .filter(user_roles::user_id.eq(user_id))
+            .select(roles::permissions)
+            .load(conn)
+            .await?;
+        let as_member: Vec<Vec<Option<String>>> = workspace_members::table
+            .inner_join(
+                roles::table.on(roles::tenant_id
+                    .eq(workspace_members::tenant_id)
+                    .and(workspace_members::role_id.eq(roles::id.nullable()))),
+            )
+            .filter(workspace_members::user_id.eq(user_id))
+            .select(roles::permissions)
+            .load(conn)
+            .await?;
+        let mut all: Vec<String> = assigned
+            .into_iter()
+            .chain(as_member)
+            .flatten()
+            .flatten()
+            .collect();
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
 }
 
 impl Keyset for RoleRow {
@@ -297,6 +333,24 @@ impl UserRoleRow {
             .filter(user_roles::user_id.eq_any(user_ids))
             .order(user_roles::created_at)
             .select((user_roles::user_id, RoleRow::as_select()))
+            .load(conn)
+            .await?)
+    }
+
+    /// The assignments of these users: (user, workspace or `None` for tenant-wide, role), in
+    /// assignment order, one statement.
+    pub async fn assignments_of_users(
+        conn: &mut impl InTenant,
+        user_ids: &[Uuid],
+    ) -> AppResult<Vec<(Uuid, Option<Uuid>, RoleRow)>> {
+        Ok(held_roles()
+            .filter(user_roles::user_id.eq_any(user_ids))
+            .order(user_roles::created_at)
+            .select((
+                user_roles::user_id,
+                user_roles::workspace_id,
+                RoleRow::as_select(),
+            ))
             .load(conn)
             .await?)
     }

@@ -148,13 +148,38 @@ impl TenantRow {
                     Some("tenants_slug_key") => "slug",
                     _ => "id",
                 };
-                let mut e =
-                    AppError::conflict(format!("a tenant with this {field} exists already"));
-                e.field = Some(field.into());
-                Err(e)
+                Err(TenantRow::taken(field))
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The CONFLICT of a sign-up whose `field` (domain or slug) another tenant holds.
+    pub fn taken(field: &str) -> AppError {
+        let mut e = AppError::conflict(format!("a tenant with this {field} exists already"));
+        e.field = Some(field.into());
+        e
+    }
+
+    /// System scope: which of `domain` and `slug` another tenant holds already (the domain is
+    /// reported first, as the unique indexes do), in any status: the indexes cover every row.
+    pub async fn key_taken(
+        conn: &mut SystemTx,
+        domain: &str,
+        slug: &str,
+    ) -> AppResult<Option<&'static str>> {
+        let rows: Vec<(Option<String>, String)> = tenants::table
+            .select((tenants::domain, tenants::slug))
+            .filter(tenants::domain.eq(domain).or(tenants::slug.eq(slug)))
+            .load(conn)
+            .await?;
+        Ok(if rows.iter().any(|(d, _)| d.as_deref() == Some(domain)) {
+            Some("domain")
+        } else if rows.iter().any(|(_, s)| s == slug) {
+            Some("slug")
+        } else {
+            None
+        })
     }
 }
 

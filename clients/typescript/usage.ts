@@ -1,0 +1,11 @@
+// Compiled with contract.ts under `tsc --strict` (tests/integration/contract_types.rs): the
+// generated types fit what a product app writes against them.
+import type { LoginMutation, LoginMutationVariables } from "./contract";
+
+export const variables: LoginMutationVariables = {
+  input: { tenant: "acme.example.com", email: "owner@acme.example.com", password: "secret" },
+};
+
+export function accessToken(answer: LoginMutation): string {
+  return answer.login.accessToken;
+}
