@@ -43,6 +43,8 @@ pub struct AppState {
     pub apq: Option<crate::graphql::apq::AutoPersisted>,
     /// API-rate alerts already raised: (tenant, threshold, day).
     pub api_alerted: dashmap::DashSet<(uuid::Uuid, i32, chrono::NaiveDate)>,
+    /// Limits of password-reset requests (`mail::reset_limits`).
+    pub reset_limits: crate::mail::reset_limits::ResetLimits,
 }
 
 pub struct Application {
@@ -205,6 +207,7 @@ impl AppState {
             settings.public_url = Some(format!("http://{}", settings.bind));
         }
         crate::billing::check_settings(&settings)?;
+        crate::mail::check_settings(&settings)?;
         anyhow::ensure!(
             settings.tokens.admin_audience != settings.tokens.audience,
             "HUB_JWT_ADMIN_AUDIENCE must differ from HUB_JWT_AUDIENCE: products would accept \
@@ -252,6 +255,10 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let usage = UsageMeter::new(metrics.clone());
         let http = crate::outbound::client(settings.webhook_allow_private)?;
+        let reset_limits = crate::mail::reset_limits::ResetLimits::new(
+            settings.password_reset_per_ip,
+            settings.password_reset_per_account,
+        );
         Ok(AppState {
             settings,
             db,
@@ -265,6 +272,7 @@ impl AppState {
             metrics,
             http,
             api_alerted: dashmap::DashSet::new(),
+            reset_limits,
             registry,
             apq,
         })
@@ -331,10 +339,14 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 e.log_cause();
             }
             state.rate_limits.evict_idle();
+            state.reset_limits.evict_idle();
             if let Err(e) = crate::billing::close_periods(&state.db).await {
                 e.log_cause();
             }
             if let Err(e) = crate::billing::deliver_pending(&state).await {
+                e.log_cause();
+            }
+            if let Err(e) = crate::mail::delivery::deliver_pending(&state).await {
                 e.log_cause();
             }
             state

@@ -37,6 +37,7 @@ pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod invalidation;
+pub mod mail;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;

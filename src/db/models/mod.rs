@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod billing;
 pub mod integration;
+pub mod mail;
 pub mod page;
 pub mod platform_admin;
 pub mod product;
