@@ -146,6 +146,19 @@ impl UserRow {
             .await?)
     }
 
+    /// Marks the current email as verified (`Some(now)`) or not (`None`, after a change).
+    pub async fn set_email_verified(
+        conn: &mut TenantTx,
+        id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> AppResult<UserRow> {
+        Ok(diesel::update(users::table.filter(users::id.eq(id)))
+            .set(users::email_verified_at.eq(at))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
     pub async fn set_status(conn: &mut TenantTx, id: Uuid, status: &str) -> AppResult<UserRow> {
         Ok(diesel::update(users::table.filter(users::id.eq(id)))
             .set((
