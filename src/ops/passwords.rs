@@ -148,9 +148,10 @@ pub async fn request_reset(
     )
     .await?;
     mail_reset_link(tx, &user, &issued, product).await?;
+    // Recorded under the account (as resetPassword is): whoever asked only reaches its mailbox.
     let event = AuditEvent::new(Action::UserPasswordResetRequested)
         .target("user", user.id)
-        .by(Actor::Anonymous);
+        .by(Actor::User(user.id));
     Ok(Done::audited((), event))
 }
 

@@ -105,6 +105,7 @@ pub async fn report_email_change(tx: &mut TenantTx, token_hash: &[u8]) -> AppRes
     let revoked = SessionRow::revoke_all_of_user(tx, user.id, "email_change_reported").await?;
     let event = AuditEvent::new(Action::UserEmailChangeReported)
         .target("user", user.id)
+        .by(Actor::User(user.id))
         .details(json!({ "email": user.email, "sessions_revoked": revoked.len() }));
     Ok(Done::audited((), event).and_sessions_revoked(revoked))
 }

@@ -603,6 +603,11 @@ fn write_cases(w: &World) -> Vec<Case> {
             json!({ "id": b.owner_id }),
         ),
         case(
+            "resendInvitation: B's user",
+            operation("AttackResendInvitation"),
+            json!({ "id": bu }),
+        ),
+        case(
             "assignRole: B's user with A's role",
             operation("AttackAssignRole"),
             json!({ "i": { "userId": bu, "roleId": ar } }),
@@ -1241,6 +1246,15 @@ const PUBLIC_MUTATIONS: &[(&str, &str)] = &[
     ("refreshSession", "the refresh token"),
     ("acceptInvitation", "the invitation token"),
     ("resetPassword", "the reset token"),
+    (
+        "requestPasswordReset",
+        "none: it answers the same for every account and only mails the account's own address",
+    ),
+    ("verifyEmail", "the verification token"),
+    (
+        "reportEmailChange",
+        "the report token of the email-change notice",
+    ),
 ];
 
 /// Anonymous requests that are refused, but with another code than UNAUTHENTICATED because a

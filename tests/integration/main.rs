@@ -15,6 +15,7 @@ mod graphiql_browser;
 mod http_compliance;
 mod lifecycle;
 mod login_work;
+mod mail;
 mod management;
 mod pgbouncer;
 mod platform;
