@@ -1314,6 +1314,7 @@ async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
             json!({ "current": PASSWORD, "new": "pwned pwned pwned" }),
         ),
         ("ResetUserPassword", json!({ "id": t.owner_id })),
+        ("ResendInvitation", json!({ "id": t.owner_id })),
         (
             "CreateRole",
             json!({ "i": { "name": "pwned", "permissions": [] } }),
