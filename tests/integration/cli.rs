@@ -390,6 +390,8 @@ fn every_setting_flag_has_its_environment_variable_in_the_readme_table() {
         "tenants",
         "users_per_tenant",
         "workspaces_per_tenant",
+        "status",
+        "limit",
         "help",
         "version",
     ];
