@@ -45,6 +45,8 @@ pub struct AppState {
     pub api_alerted: dashmap::DashSet<(uuid::Uuid, i32, chrono::NaiveDate)>,
     /// The running NDJSON exports (HUB_EXPORTS_MAX, HUB_EXPORTS_PER_TENANT).
     pub exports: Arc<crate::export_slots::ExportSlots>,
+    /// Limits of password-reset requests (`mail::reset_limits`).
+    pub reset_limits: crate::mail::reset_limits::ResetLimits,
 }
 
 pub struct Application {
@@ -207,6 +209,7 @@ impl AppState {
             settings.public_url = Some(format!("http://{}", settings.bind));
         }
         crate::billing::check_settings(&settings)?;
+        crate::mail::check_settings(&settings)?;
         anyhow::ensure!(
             settings.tokens.admin_audience != settings.tokens.audience,
             "HUB_JWT_ADMIN_AUDIENCE must differ from HUB_JWT_AUDIENCE: products would accept \
@@ -263,6 +266,10 @@ impl AppState {
             settings.exports_max,
             settings.exports_per_tenant,
         );
+        let reset_limits = crate::mail::reset_limits::ResetLimits::new(
+            settings.password_reset_per_ip,
+            settings.password_reset_per_account,
+        );
         Ok(AppState {
             settings,
             db,
@@ -277,6 +284,7 @@ impl AppState {
             http,
             api_alerted: dashmap::DashSet::new(),
             exports,
+            reset_limits,
             registry,
             apq,
         })
@@ -343,10 +351,14 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 e.log_cause();
             }
             state.rate_limits.evict_idle();
+            state.reset_limits.evict_idle();
             if let Err(e) = crate::billing::close_periods(&state.db).await {
                 e.log_cause();
             }
             if let Err(e) = crate::billing::deliver_pending(&state).await {
+                e.log_cause();
+            }
+            if let Err(e) = crate::mail::delivery::deliver_pending(&state).await {
                 e.log_cause();
             }
             state

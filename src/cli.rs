@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `export-schema`, `keys rotate`, `admin create`,
-//! `maintenance …` and `dev seed`. Errors are printed with their cause chain (see `main.rs`).
+//! `maintenance …`, `mail list` and `dev seed`. Errors are printed with their cause chain (see `main.rs`).
 //! Every setting is also an environment variable (see `tenant-hub serve --help`).
 
 use std::{path::PathBuf, time::Duration};
@@ -58,6 +58,9 @@ pub enum Command {
     /// The products' OAuth / OpenID Connect clients.
     #[command(subcommand, name = "oauth-client")]
     OAuthClient(OAuthClientCommand),
+    /// The mail outbox.
+    #[command(subcommand)]
+    Mail(MailCommand),
 }
 
 #[derive(Subcommand)]
@@ -80,6 +83,24 @@ pub enum OAuthClientCommand {
         /// Where back-channel logout tokens are POSTed.
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
+        #[command(flatten)]
+        db: DatabaseSettings,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// List mails, newest first: when, status, kind, tenant, recipient, attempts, last error.
+    List {
+        /// One tenant, by its UUID, GraphQL id, slug or domain.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// pending (waiting: for SMTP, or for a retry), sent or failed.
+        #[arg(long, value_enum)]
+        status: Option<crate::db::models::mail::MailStatus>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
         #[command(flatten)]
         db: DatabaseSettings,
     },
@@ -381,6 +402,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(AppError::into_anyhow)?;
             println!("done: {closed} period(s) closed");
+            Ok(())
+        }
+        Command::Mail(MailCommand::List {
+            tenant,
+            status,
+            limit,
+            db,
+        }) => {
+            telemetry::init(LogFormat::Text);
+            bootstrap::prepare(&db).await?;
+            let pool = Db::connect(&db)?;
+            let tenant_id = match tenant {
+                Some(raw) => {
+                    let key = TenantKey::parse(&raw);
+                    let row = pool
+                        .system_tx(SystemReason::Operator, |conn| {
+                            TenantRow::find_by_key(conn, &key).scope_boxed()
+                        })
+                        .await
+                        .map_err(AppError::into_anyhow)?
+                        .ok_or_else(|| anyhow::anyhow!("no tenant is named {raw:?}"))?;
+                    Some(row.id)
+                }
+                None => None,
+            };
+            let mails = pool
+                .system_tx(SystemReason::Operator, move |conn| {
+                    crate::db::models::mail::MailRow::list(conn, tenant_id, status, limit.max(1))
+                        .scope_boxed()
+                })
+                .await
+                .map_err(AppError::into_anyhow)?;
+            for m in &mails {
+                println!(
+                    "{}  {:<7}  {:<18}  {}  {}  attempts={}{}",
+                    m.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    m.status().as_str(),
+                    m.kind,
+                    m.tenant_id,
+                    m.recipient,
+                    m.attempts,
+                    m.last_error
+                        .as_deref()
+                        .map(|e| format!("  last_error={e}"))
+                        .unwrap_or_default()
+                );
+            }
+            println!("{} mail(s)", mails.len());
             Ok(())
         }
         Command::Dev(DevCommand::Seed {

@@ -437,6 +437,45 @@ pub struct Settings {
     )]
     pub billing_webhook_secret: String,
 
+    /// Where mail goes: `smtp://host:25` (plain, or STARTTLS when the server offers it),
+    /// `smtp://host:587?tls=required` (STARTTLS required), `smtps://host:465` (TLS from the
+    /// start), with `user:password@` for authentication. Unset: mails wait in the outbox
+    /// (`tenant-hub mail list`), or go to the log with HUB_MAIL_LOG.
+    #[arg(long, env = "HUB_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The From of the hub's mails (an address, or `Name <address>`).
+    #[arg(
+        long,
+        env = "HUB_MAIL_FROM",
+        default_value = "tenant-hub <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Development: without HUB_SMTP_URL, mails are written to the log (text part, links
+    /// included) and count as sent. Never in production: the log then holds one-time links.
+    #[arg(long, env = "HUB_MAIL_LOG", default_value_t = false, action = clap::ArgAction::Set)]
+    pub mail_log: bool,
+
+    /// Wait before the first retry of a mail that could not be sent, in seconds; doubles with
+    /// each attempt, up to an hour.
+    #[arg(long, env = "HUB_MAIL_RETRY_SECS", default_value_t = 30)]
+    pub mail_retry_secs: u64,
+
+    /// Password-reset requests (requestPasswordReset, the forgot-password page) accepted per
+    /// client IP per hour; more are RATE_LIMITED.
+    #[arg(long, env = "HUB_PASSWORD_RESET_PER_IP_PER_HOUR", default_value_t = 20)]
+    pub password_reset_per_ip: u32,
+
+    /// Reset mails sent per account (tenant and email) per hour; further requests get the
+    /// same answer and send nothing.
+    #[arg(
+        long,
+        env = "HUB_PASSWORD_RESET_PER_ACCOUNT_PER_HOUR",
+        default_value_t = 3
+    )]
+    pub password_reset_per_account: u32,
+
     /// Proxies whose X-Forwarded-For is believed (comma-separated IPs). Empty: the peer address.
     #[arg(long, env = "HUB_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,

@@ -114,6 +114,10 @@ pub enum Reason {
     PasswordTooShort,
     /// An owner moving to a paid plan without the platform's self-service upgrades.
     PaidPlanNeedsPlatform,
+    /// The tenant requires a verified email to sign in, and this user has not verified theirs.
+    EmailUnverified,
+    /// resendInvitation for a user who is not (or no longer) invited.
+    NotInvited,
 }
 
 impl Reason {
@@ -144,6 +148,8 @@ impl Reason {
             Reason::PasswordTooLong => "password_too_long",
             Reason::PasswordTooShort => "password_too_short",
             Reason::PaidPlanNeedsPlatform => "paid_plan_needs_platform",
+            Reason::EmailUnverified => "email_unverified",
+            Reason::NotInvited => "not_invited",
         }
     }
 }

@@ -39,6 +39,7 @@ pub mod http;
 pub mod invalidation;
 #[cfg(test)]
 mod layer_rules;
+pub mod mail;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;

@@ -150,6 +150,11 @@ impl Tenant {
         self.0.purge_after
     }
 
+    /// Sign-in needs a verified email (`User.emailVerified`).
+    async fn require_verified_email(&self) -> bool {
+        self.0.require_verified_email
+    }
+
     async fn branding(&self) -> Branding {
         self.0.branding().into()
     }
@@ -251,6 +256,8 @@ pub struct UpdateTenantSettingsInput {
     /// Days the data is kept after a deactivation, within the platform's bounds; null keeps
     /// the current setting.
     pub retention_days: Option<i32>,
+    /// Sign-in needs a verified email (users get a verification mail); null keeps it.
+    pub require_verified_email: Option<bool>,
     /// Set by the platform (the plan): FORBIDDEN here.
     pub features: Option<TenantFeaturesInput>,
     /// Set by the platform (the plan): FORBIDDEN here.
@@ -352,6 +359,7 @@ impl TenantMutation {
             .await?;
         }
         let retention = input.retention_days;
+        let require_verified_email = input.require_verified_email;
         if let Some(days) = retention {
             let (min, max) = (
                 state.settings.retention_min_days,
@@ -391,6 +399,13 @@ impl TenantMutation {
                     if let Some(days) = retention {
                         TenantRow::set_retention(conn, tenant_id, Some(days)).await?;
                         changed.insert("retention_days".into(), json!(days));
+                    }
+                    if let Some(required) = require_verified_email {
+                        crate::db::models::mail::set_requires_verified_email(
+                            conn, tenant_id, required,
+                        )
+                        .await?;
+                        changed.insert("require_verified_email".into(), json!(required));
                     }
                     let tenant = TenantRow::update_settings(
                         conn,

@@ -1,5 +1,6 @@
 //! Users: the `User` object, the `users`/`user` queries, and the user-management mutations
-//! (the operations are `ops::users`, `ops::invitations` and `ops::passwords`).
+//! (the operations are `ops::users`, `ops::invitations` and `ops::passwords`), with the
+//! self-service ones their mails link to (forgotten password, email verification).
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -9,7 +10,10 @@ use crate::{
     auth::{Principal, opaque, password},
     db::{
         ScopedFutureExt,
-        models::{Listed, RoleRow, UserRoleRow, UserRow},
+        models::{
+            Listed, RoleRow, UserRoleRow, UserRow,
+            mail::{MailRow, MailStatus},
+        },
     },
     domain::{Email, NewPassword, Permission},
     error::{AppError, AppResult},
@@ -21,6 +25,7 @@ use crate::{
         role_assignment::RoleAssignment,
         tenant::Tenant,
     },
+    mail::MailKind,
     ops::{
         invitations::{self, Purpose},
         passwords, users,
@@ -89,6 +94,29 @@ impl User {
         self.row.created_at
     }
 
+    /// Whether the user proved the current email (a verification link, or the invitation or
+    /// reset link that reached it). A changed email is unverified until its link is followed.
+    async fn email_verified(&self) -> bool {
+        self.row.email_verified_at.is_some()
+    }
+
+    async fn email_verified_at(&self) -> Option<DateTime<Utc>> {
+        self.row.email_verified_at
+    }
+
+    /// The latest invitation mail of this user and whether it was delivered (users:read);
+    /// null when none was sent.
+    async fn invitation_mail(&self, ctx: &Context<'_>) -> Result<Option<MailDelivery>, AppError> {
+        let scope = context::require(ctx, Permission::UsersRead).await?;
+        let user_id = self.row.id;
+        let row = scope
+            .tx(|tx| {
+                MailRow::latest_of_user(tx, user_id, MailKind::Invitation.as_str()).scope_boxed()
+            })
+            .await?;
+        Ok(row.map(MailDelivery::from))
+    }
+
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant, AppError> {
         let loaders = context::loaders(ctx, self.row.tenant_id)?;
         let row = loaders
@@ -128,6 +156,41 @@ impl User {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum MailDeliveryStatus {
+    /// Waiting: for its first attempt, a retry, or for the hub's SMTP settings.
+    Pending,
+    /// Accepted by the mail server.
+    Sent,
+    /// Given up after the last attempt.
+    Failed,
+}
+
+/// Where a mail to a user stands.
+#[derive(SimpleObject)]
+pub struct MailDelivery {
+    pub status: MailDeliveryStatus,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<MailRow> for MailDelivery {
+    fn from(row: MailRow) -> Self {
+        MailDelivery {
+            status: match row.status() {
+                MailStatus::Pending => MailDeliveryStatus::Pending,
+                MailStatus::Sent => MailDeliveryStatus::Sent,
+                MailStatus::Failed => MailDeliveryStatus::Failed,
+            },
+            attempts: row.attempts,
+            created_at: row.created_at,
+            sent_at: row.sent_at,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateUserInput {
     pub email: String,
@@ -161,7 +224,8 @@ pub struct UserPayload {
 #[derive(SimpleObject)]
 pub struct InviteUserPayload {
     pub user: User,
-    /// Shown once: hand it to the invitee, who calls acceptInvitation with it.
+    /// Shown once. The invitee also gets it by mail, as the link
+    /// `<public_url>/invitation?token=…`; acceptInvitation takes it.
     pub invitation_token: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -326,8 +390,8 @@ impl UserMutation {
         })
     }
 
-    /// Creates an invited user and a one-time invitation token (valid 72 hours), in one
-    /// transaction.
+    /// Creates an invited user and a one-time invitation token (valid 72 hours), and mails
+    /// the invitation link to the user, in one transaction.
     async fn invite_user(
         &self,
         ctx: &Context<'_>,
@@ -353,6 +417,83 @@ impl UserMutation {
             invitation_token: invited.token.token,
             expires_at: invited.token.expires_at,
         })
+    }
+
+    /// Sends an invited user a new invitation mail with a new link; the old link stops
+    /// working. CONFLICT (`not_invited`) for a user who is not invited.
+    async fn resend_invitation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<InviteUserPayload, AppError> {
+        let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let uuid = ids::decode("User", "id", &id)?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let acting = users::Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        let invited = scope
+            .run(|tx| invitations::resend(tx, acting, uuid).scope_boxed())
+            .await?;
+        Ok(InviteUserPayload {
+            user: User::from(invited.user),
+            invitation_token: invited.token.token,
+            expires_at: invited.token.expires_at,
+        })
+    }
+
+    /// Forgot password: mails a reset link (valid 60 minutes) to the account `email` of the
+    /// tenant (domain, slug or id), if there is such an active user. Anonymous; always
+    /// answers true, whether the account exists or not. RATE_LIMITED past the per-IP limit;
+    /// past the per-account limit it answers the same and sends nothing.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        tenant: String,
+        email: String,
+    ) -> Result<bool, AppError> {
+        let state = context::state(ctx)?;
+        let meta = &context::request(ctx)?.meta;
+        let tenant_key = match ids::decode_any(&tenant) {
+            Some((kind, id)) if kind == "Tenant" => id.to_string(),
+            _ => tenant,
+        };
+        passwords::forgot(state, meta, &tenant_key, &email).await?;
+        Ok(true)
+    }
+
+    /// Confirms the user's email with the token of a verification mail. Anonymous: the token
+    /// is the proof.
+    async fn verify_email(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<UserPayload, AppError> {
+        let scope = context::by_token(ctx, &token, "invalid or expired verification link")?;
+        let token_hash = opaque::hash(&token);
+        let user = scope
+            .run(|tx| users::verify_email(tx, &token_hash).scope_boxed())
+            .await?;
+        Ok(UserPayload {
+            user: User::from(user),
+        })
+    }
+
+    /// "This was not me", from the notice of an email change sent to the old address: every
+    /// session of the account ends, and the report is in the tenant's audit log. Anonymous:
+    /// the token is the proof.
+    async fn report_email_change(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<bool, AppError> {
+        let scope = context::by_token(ctx, &token, "invalid or expired link")?;
+        let token_hash = opaque::hash(&token);
+        scope
+            .run(|tx| users::report_email_change(tx, &token_hash).scope_boxed())
+            .await?;
+        Ok(true)
     }
 
     /// The invitee sets a password; the user becomes active. Anonymous: the token is the proof.
@@ -499,7 +640,8 @@ impl UserMutation {
     }
 
     /// An admin starts a password reset for another user: a one-time token (valid 72 hours)
-    /// that the user redeems with resetPassword. For oneself: changePassword.
+    /// that the user redeems with resetPassword; the user gets it by mail too, as the link
+    /// `<public_url>/password-reset?token=…`. For oneself: changePassword.
     async fn reset_user_password(
         &self,
         ctx: &Context<'_>,

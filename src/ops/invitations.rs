@@ -1,5 +1,7 @@
-//! One-time user tokens (invitations, password resets) and accepting an invitation. A token is
-//! opaque, names its tenant, is stored hashed and works once before it expires.
+//! One-time user tokens (invitations, password resets, email verifications, reports of an
+//! email change), and invitations: their mail, re-sending one (a new link replaces the old),
+//! and accepting one. A token is opaque, names its tenant, is stored hashed and works once
+//! before it expires.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -16,17 +18,29 @@ use crate::{
     },
     domain::Action,
     error::{AppError, AppResult, Reason},
-    ops::{Done, rules},
+    mail::{self, MailData, MailKind, Outgoing},
+    ops::{
+        Done, rules,
+        users::{Acting, Invited},
+    },
 };
 
-/// How long an invitation or a password-reset token stays valid.
+/// How long an invitation, an admin's password reset or an email verification stays valid.
 pub const USER_TOKEN_TTL_HOURS: i64 = 72;
+
+/// How long the link of a password reset the user asked for (forgot password) stays valid.
+pub const RESET_LINK_TTL_MINUTES: i64 = 60;
+
+/// How long the "this was not me" link of an email-change notice stays valid.
+pub const REPORT_LINK_TTL_DAYS: i64 = 14;
 
 /// What a one-time token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Invitation,
     PasswordReset,
+    EmailVerification,
+    EmailChangeReport,
 }
 
 impl Purpose {
@@ -34,6 +48,8 @@ impl Purpose {
         match self {
             Purpose::Invitation => "invitation",
             Purpose::PasswordReset => "password_reset",
+            Purpose::EmailVerification => "email_verification",
+            Purpose::EmailChangeReport => "email_change_report",
         }
     }
 }
@@ -44,17 +60,36 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Issues a one-time token of `purpose` for a user of the tenant of `tx`.
+/// Issues a one-time token of `purpose` for a user of the tenant of `tx`, valid
+/// [`USER_TOKEN_TTL_HOURS`]; it replaces the user's unused tokens of that purpose.
 pub async fn issue(
     tx: &mut TenantTx,
     user_id: Uuid,
     purpose: Purpose,
     created_by: Option<Uuid>,
 ) -> AppResult<IssuedToken> {
+    issue_for(
+        tx,
+        user_id,
+        purpose,
+        created_by,
+        Duration::hours(USER_TOKEN_TTL_HOURS),
+    )
+    .await
+}
+
+/// [`issue`] with its own lifetime.
+pub async fn issue_for(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    purpose: Purpose,
+    created_by: Option<Uuid>,
+    ttl: Duration,
+) -> AppResult<IssuedToken> {
     let tenant_id = tx.tenant_id();
     let (token, hash) = opaque::generate(tenant_id);
     let now = Utc::now();
-    let expires_at = now + Duration::hours(USER_TOKEN_TTL_HOURS);
+    let expires_at = now + ttl;
     UserTokenRow::insert(
         tx,
         &UserTokenRow {
@@ -128,9 +163,75 @@ pub async fn accept(
     if let Some(name) = display_name {
         UserRow::set_display_name(tx, user.id, Some(name)).await?;
     }
+    // The link came by mail to this address: that proves it.
+    UserRow::set_email_verified(tx, user.id, Some(Utc::now())).await?;
     let user = UserRow::set_status(tx, user.id, "active").await?;
     let event = AuditEvent::new(Action::UserInvitationAccepted)
         .target("user", user.id)
         .by(Actor::User(user.id));
     Ok(Done::audited(user, event))
+}
+
+/// Writes the invitation mail of `user` (link `<public_url>/invitation?token=…`) to the
+/// outbox, in the transaction that issued `token`; `inviter` is the name shown as its sender.
+pub async fn mail_invitation(
+    tx: &mut TenantTx,
+    user: &UserRow,
+    token: &IssuedToken,
+    inviter: Option<String>,
+) -> AppResult<()> {
+    mail::enqueue(
+        tx,
+        Outgoing {
+            kind: MailKind::Invitation,
+            user_id: Some(user.id),
+            recipient: user.email.clone(),
+            data: MailData {
+                name: user.display_name.clone(),
+                inviter,
+                expires_at: Some(token.expires_at),
+                ..MailData::default()
+            },
+            link_token: Some(token.token.clone()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The name an invitation shows as its sender: the inviting member's name or email (none for
+/// a platform admin or an API key).
+pub async fn inviter_name(tx: &mut TenantTx, actor: Actor) -> AppResult<Option<String>> {
+    Ok(match actor {
+        Actor::User(id) => UserRow::find(tx, id)
+            .await?
+            .map(|u| u.display_name.unwrap_or(u.email)),
+        _ => None,
+    })
+}
+
+/// Sends an invited user a new invitation: a new token replaces the old one (whose link stops
+/// working) and a new mail goes out. Only for users still invited.
+pub async fn resend(
+    tx: &mut TenantTx,
+    acting: Acting<'_>,
+    user_id: Uuid,
+) -> AppResult<Done<Invited>> {
+    let user = UserRow::get(tx, user_id).await?;
+    rules::ensure_can_manage(tx, acting.actor, acting.permissions, user_id).await?;
+    if user.status != "invited" {
+        return Err(AppError::conflict(
+            "the user is not invited (any more): only invited users get an invitation",
+        )
+        .with_reason(Reason::NotInvited));
+    }
+    let by = match acting.actor {
+        Actor::User(id) => Some(id),
+        _ => None,
+    };
+    let token = issue(tx, user.id, Purpose::Invitation, by).await?;
+    let inviter = inviter_name(tx, acting.actor).await?;
+    mail_invitation(tx, &user, &token, inviter).await?;
+    let event = AuditEvent::new(Action::UserInvitationResent).target("user", user.id);
+    Ok(Done::audited(Invited { user, token }, event))
 }

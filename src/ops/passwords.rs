@@ -1,23 +1,28 @@
 //! Passwords: a user changes their own (knowing the current one), an admin starts a reset for
-//! someone else, and a reset token sets a new one. Each revokes the sessions it must: a changed
-//! password ends the user's other sessions, a reset ends all of them.
+//! someone else, a user who forgot theirs asks for a reset link, and a reset token sets a new
+//! one. Each revokes the sessions it must: a changed password ends the user's other sessions,
+//! a reset ends all of them. Reset links and the "password changed" notice go by mail, written
+//! to the outbox in the same transaction.
 
 use uuid::Uuid;
 
 use crate::{
+    app::AppState,
     db::{
-        TenantTx,
+        ScopedFutureExt, SystemReason, TenantTx,
         audit::{Actor, AuditEvent},
-        models::{SessionRow, UserRow, UserTokenRow},
+        models::{SessionRow, TenantRow, UserRow, UserTokenRow},
     },
-    domain::Action,
+    domain::{Action, Email},
     error::{AppError, AppResult, Reason},
+    mail::{self, MailData, MailKind, Outgoing, notices},
     ops::{
         Done,
         invitations::{self, IssuedToken, Purpose},
         rules,
         users::Acting,
     },
+    request::RequestMeta,
 };
 
 /// The login limiter's key of a member account (the same as login's, in `ops::sessions`): a
@@ -60,6 +65,8 @@ pub async fn change(
     let revoked =
         SessionRow::revoke_all_of_user_but(tx, user_id, Some(session_id), "password_changed")
             .await?;
+    let user = UserRow::get(tx, user_id).await?;
+    notices::password_changed(tx, &user).await?;
     Ok(Done::audited(
         (),
         AuditEvent::new(Action::UserPasswordChanged).target("user", user_id),
@@ -88,6 +95,8 @@ pub async fn issue_reset(
         _ => None,
     };
     let issued = invitations::issue(tx, user_id, Purpose::PasswordReset, by).await?;
+    let user = UserRow::get(tx, user_id).await?;
+    mail_reset_link(tx, &user, &issued, None).await?;
     Ok(Done::audited(
         issued,
         AuditEvent::new(Action::UserPasswordResetIssued).target("user", user_id),
@@ -102,8 +111,117 @@ pub async fn reset(tx: &mut TenantTx, token_hash: &[u8], new_hash: &str) -> AppR
         .ok_or_else(|| AppError::unauthenticated("invalid or expired reset token"))?;
     UserRow::set_password(tx, used.user_id, new_hash).await?;
     let revoked = SessionRow::revoke_all_of_user(tx, used.user_id, "password_reset").await?;
+    let user = UserRow::get(tx, used.user_id).await?;
+    // The link reached this address: it is verified now.
+    if user.email_verified_at.is_none() {
+        UserRow::set_email_verified(tx, user.id, Some(chrono::Utc::now())).await?;
+    }
+    notices::password_changed(tx, &user).await?;
     let event = AuditEvent::new(Action::UserPasswordReset)
         .target("user", used.user_id)
         .by(Actor::User(used.user_id));
     Ok(Done::audited((), event).and_sessions_revoked(revoked))
+}
+
+/// Writes the reset mail (link `<public_url>/password-reset?token=…`) of `user`.
+async fn mail_reset_link(
+    tx: &mut TenantTx,
+    user: &UserRow,
+    token: &IssuedToken,
+    product: Option<String>,
+) -> AppResult<()> {
+    mail::enqueue(
+        tx,
+        Outgoing {
+            kind: MailKind::PasswordReset,
+            user_id: Some(user.id),
+            recipient: user.email.clone(),
+            data: MailData {
+                name: user.display_name.clone(),
+                product,
+                expires_at: Some(token.expires_at),
+                ..MailData::default()
+            },
+            link_token: Some(token.token.clone()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Someone asks for a reset link for `email` (forgot password). The same work whatever the
+/// answer: the lookup always runs, and only an active user gets a token and a mail, valid
+/// [`invitations::RESET_LINK_TTL_MINUTES`]. The caller answers the same in every case, so
+/// nothing tells whether the account exists. `send` false (the per-account limit was reached)
+/// does the lookup and sends nothing.
+pub async fn request_reset(
+    tx: &mut TenantTx,
+    email: &Email,
+    product: Option<String>,
+    send: bool,
+) -> AppResult<Done<()>> {
+    let user = UserRow::find_by_email(tx, email.as_str())
+        .await?
+        .filter(|u| u.is_active() && send);
+    let Some(user) = user else {
+        return Ok(Done::unaudited(()));
+    };
+    let issued = invitations::issue_for(
+        tx,
+        user.id,
+        Purpose::PasswordReset,
+        None,
+        chrono::Duration::minutes(invitations::RESET_LINK_TTL_MINUTES),
+    )
+    .await?;
+    mail_reset_link(tx, &user, &issued, product).await?;
+    // Recorded under the account (as resetPassword is): whoever asked only reaches its mailbox.
+    let event = AuditEvent::new(Action::UserPasswordResetRequested)
+        .target("user", user.id)
+        .by(Actor::User(user.id));
+    Ok(Done::audited((), event))
+}
+
+/// The whole forgot-password request, for GraphQL and the hosted page alike: the per-IP limit
+/// (RATE_LIMITED), the email's shape (BAD_USER_INPUT), then the same work for every account:
+/// the tenant looked up like a login, one tenant transaction (on no tenant's rows when the
+/// tenant is unknown or inactive) with the user's lookup and, for an active user within the
+/// per-account limit, a reset link by mail. The caller answers the same whatever happened.
+pub async fn forgot(
+    state: &std::sync::Arc<AppState>,
+    meta: &RequestMeta,
+    tenant_key: &str,
+    email: &str,
+) -> AppResult<()> {
+    state.reset_limits.check_ip(&meta.ip)?;
+    let email = Email::parse("email", email)?;
+    let key = crate::domain::TenantKey::parse(tenant_key);
+    let tenant = state
+        .db
+        .system_tx(SystemReason::Authentication, |conn| {
+            TenantRow::find_by_key(conn, &key).scope_boxed()
+        })
+        .await?
+        .filter(|t| t.is_active());
+    let account = match &tenant {
+        Some(t) => format!("{}/{}", t.id, email.as_str().to_lowercase()),
+        None => format!(
+            "{}/{}",
+            tenant_key.trim().to_lowercase(),
+            email.as_str().to_lowercase()
+        ),
+    };
+    let send = state.reset_limits.allow_account(&account) && tenant.is_some();
+    // No tenant: the same transaction on no tenant's rows (RLS shows none), so the answer
+    // takes the same path.
+    let tenant_id = tenant.map(|t| t.id).unwrap_or_else(Uuid::nil);
+    let done = crate::ops::in_tenant(
+        &state.db,
+        tenant_id,
+        meta.audit(Actor::Anonymous),
+        move |tx| async move { request_reset(tx, &email, None, send).await }.scope_boxed(),
+    )
+    .await?;
+    crate::invalidation::run_effects(state, &meta.audit(Actor::Anonymous), done.effects).await;
+    Ok(())
 }

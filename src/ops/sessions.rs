@@ -293,6 +293,13 @@ pub async fn authenticate_password(
             return Err(AppError::tenant_inactive());
         }
     }
+    // After the password check: only the account's owner learns that the address is unverified.
+    if tenant.require_verified_email && user.email_verified_at.is_none() {
+        return Err(AppError::unauthenticated(
+            "confirm your email address first: follow the link in the verification mail",
+        )
+        .with_reason(crate::error::Reason::EmailUnverified));
+    }
     Ok(Authenticated { user, tenant })
 }
 

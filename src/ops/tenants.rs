@@ -197,6 +197,7 @@ pub async fn create(
         .first()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no owner role")))?;
     UserRoleRow::assign(conn, tenant_id, owner.id, owner_role.id, None).await?;
+    crate::ops::users::send_email_verification(conn, &owner).await?;
     TenantProductRow::set(conn, tenant_id, DEFAULT_PRODUCT, ProductAccess::Full).await?;
     let event = AuditEvent::new(Action::TenantCreated)
         .target("tenant", tenant_id)

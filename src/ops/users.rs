@@ -1,6 +1,8 @@
 //! Users of a tenant: creating (active or invited, with tenant-wide roles, within the seat
-//! quota), changing, deactivating, reactivating and deleting them. Who may manage whom is
-//! `rules::ensure_can_manage`: nobody manages a user holding permissions they lack.
+//! quota), changing, deactivating, reactivating and deleting them, and their email addresses'
+//! verification. Who may manage whom is `rules::ensure_can_manage`: nobody manages a user
+//! holding permissions they lack. The mails these cause (invitation, verification, the notice
+//! of a changed email) are written to the outbox in the same transaction.
 
 use serde_json::json;
 use uuid::Uuid;
@@ -9,11 +11,16 @@ use crate::{
     db::{
         TenantTx,
         audit::{Actor, AuditEvent},
-        models::{RoleRow, SessionRow, UserRoleRow, UserRow, user::NewUser},
+        models::{RoleRow, SessionRow, UserRoleRow, UserRow, UserTokenRow, user::NewUser},
     },
     domain::{Action, Email, SystemRole},
     error::{AppError, AppResult},
-    ops::{Done, Effect, invitations, rules},
+    mail::{self, MailData, MailKind, Outgoing, notices},
+    ops::{
+        Done, Effect,
+        invitations::{self, Purpose},
+        rules,
+    },
 };
 
 /// Who acts, and what they may grant: a member's own permissions (all for a platform admin).
@@ -39,13 +46,68 @@ pub struct Invited {
     pub token: invitations::IssuedToken,
 }
 
-/// Creates an active user with its roles.
+/// Creates an active user with its roles; a verification mail goes to its address.
 pub async fn create(
     tx: &mut TenantTx,
     acting: Acting<'_>,
     new: NewMember,
 ) -> AppResult<Done<UserRow>> {
-    insert_member(tx, &acting, &new, "active", Action::UserCreated).await
+    let done = insert_member(tx, &acting, &new, "active", Action::UserCreated).await?;
+    send_email_verification(tx, &done.value).await?;
+    Ok(done)
+}
+
+/// Writes a verification mail for the user's current address (link
+/// `<public_url>/verify-email?token=…`); a new one replaces the user's earlier links.
+pub async fn send_email_verification(tx: &mut TenantTx, user: &UserRow) -> AppResult<()> {
+    let token = invitations::issue(tx, user.id, Purpose::EmailVerification, None).await?;
+    mail::enqueue(
+        tx,
+        Outgoing {
+            kind: MailKind::EmailVerification,
+            user_id: Some(user.id),
+            recipient: user.email.clone(),
+            data: MailData {
+                name: user.display_name.clone(),
+                expires_at: Some(token.expires_at),
+                ..MailData::default()
+            },
+            link_token: Some(token.token),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Uses up a verification token: the user's current email is verified. The token was issued
+/// for the address the user had then; a later change replaced it (one unused token per
+/// purpose), so a token never verifies another address.
+pub async fn verify_email(tx: &mut TenantTx, token_hash: &[u8]) -> AppResult<Done<UserRow>> {
+    let used = UserTokenRow::consume(tx, token_hash, Purpose::EmailVerification.as_str())
+        .await?
+        .ok_or_else(|| AppError::unauthenticated("invalid or expired verification link"))?;
+    let user = UserRow::set_email_verified(tx, used.user_id, Some(chrono::Utc::now())).await?;
+    let event = AuditEvent::new(Action::UserEmailVerified)
+        .target("user", user.id)
+        .by(Actor::User(user.id))
+        .details(json!({ "email": user.email }));
+    Ok(Done::audited(user, event))
+}
+
+/// The old address reports an email change it did not make ("this was not me" in the
+/// notice): every session of the account ends, and the report is in the audit log for the
+/// tenant's admins. The address is not changed back: an admin decides.
+pub async fn report_email_change(tx: &mut TenantTx, token_hash: &[u8]) -> AppResult<Done<()>> {
+    let used = UserTokenRow::consume(tx, token_hash, Purpose::EmailChangeReport.as_str())
+        .await?
+        .ok_or_else(|| AppError::unauthenticated("invalid or expired link"))?;
+    let user = UserRow::get(tx, used.user_id).await?;
+    let revoked = SessionRow::revoke_all_of_user(tx, user.id, "email_change_reported").await?;
+    let event = AuditEvent::new(Action::UserEmailChangeReported)
+        .target("user", user.id)
+        .by(Actor::User(user.id))
+        .details(json!({ "email": user.email, "sessions_revoked": revoked.len() }));
+    Ok(Done::audited((), event).and_sessions_revoked(revoked))
 }
 
 /// Creates an invited user and its invitation token, in one transaction.
@@ -60,6 +122,8 @@ pub async fn invite(
         _ => None,
     };
     let token = invitations::issue(tx, done.value.id, invitations::Purpose::Invitation, by).await?;
+    let inviter = invitations::inviter_name(tx, acting.actor).await?;
+    invitations::mail_invitation(tx, &done.value, &token, inviter).await?;
     Ok(Done {
         value: Invited {
             user: done.value,
@@ -141,7 +205,25 @@ pub async fn update(
     let mut user = UserRow::get(tx, id).await?;
     rules::ensure_can_manage(tx, acting.actor, acting.permissions, id).await?;
     let mut changed = serde_json::Map::new();
-    if let Some(email) = &change.email {
+    if let Some(email) = &change.email
+        && !email.as_str().eq_ignore_ascii_case(&user.email)
+    {
+        let old_email = user.email.clone();
+        UserRow::set_email(tx, id, email.as_str()).await?;
+        user = UserRow::set_email_verified(tx, id, None).await?;
+        changed.insert("email".into(), json!(email.as_str()));
+        // The new address proves itself; the old one hears of the change and may report it.
+        send_email_verification(tx, &user).await?;
+        let report = invitations::issue_for(
+            tx,
+            id,
+            Purpose::EmailChangeReport,
+            None,
+            chrono::Duration::days(invitations::REPORT_LINK_TTL_DAYS),
+        )
+        .await?;
+        notices::email_changed(tx, &user, &old_email, report.token).await?;
+    } else if let Some(email) = &change.email {
         user = UserRow::set_email(tx, id, email.as_str()).await?;
         changed.insert("email".into(), json!(email.as_str()));
     }

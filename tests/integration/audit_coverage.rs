@@ -493,11 +493,50 @@ async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
         .await
         .unwrap()
         .get(0);
+    let invited = c
+        .run(
+            &owner,
+            "ResendInvitation",
+            json!({ "id": text(&invited["user"]["id"]) }),
+            &[(tenant.clone(), "user.invitation_resent")],
+        )
+        .await;
     c.run(
         &caller(Anonymous, Actor::User(ivy)),
         "AcceptInvitation",
         json!({ "token": text(&invited["invitationToken"]), "password": PASSWORD }),
         &[(tenant.clone(), "user.invitation_accepted")],
+    )
+    .await;
+    // Mails: the tokens of their links, read from the outbox (no SMTP in this test).
+    c.run(
+        &caller(Anonymous, uma_actor),
+        "RequestPasswordReset",
+        json!({ "tenant": "acme.example.com", "email": "uma@acme.example.com" }),
+        &[(tenant.clone(), "user.password_reset_requested")],
+    )
+    .await;
+    let verification = link_token(&c.su, "email_verification", "uma@acme.example.com").await;
+    c.run(
+        &caller(Anonymous, uma_actor),
+        "VerifyEmail",
+        json!({ "token": verification }),
+        &[(tenant.clone(), "user.email_verified")],
+    )
+    .await;
+    c.run(
+        &owner,
+        "UpdateUserEmail",
+        json!({ "i": { "id": text(&invited["user"]["id"]), "email": "ivy2@acme.example.com" } }),
+        &[(tenant.clone(), "user.updated")],
+    )
+    .await;
+    let report = link_token(&c.su, "email_changed", "ivy@acme.example.com").await;
+    c.run(
+        &caller(Anonymous, Actor::User(ivy)),
+        "ReportEmailChange",
+        json!({ "token": report }),
+        &[(tenant.clone(), "user.email_change_reported")],
     )
     .await;
 
@@ -771,4 +810,16 @@ async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
         c.failures.len(),
         c.failures.join("\n")
     );
+}
+
+/// The token of the newest unsent mail of `kind` to `to`, read from the outbox.
+async fn link_token(su: &tokio_postgres::Client, kind: &str, to: &str) -> String {
+    su.query_one(
+        "SELECT link_secret FROM mail_outbox WHERE kind = $1 AND recipient = $2 \
+         AND link_secret IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+        &[&kind, &to],
+    )
+    .await
+    .unwrap()
+    .get::<_, String>(0)
 }

@@ -395,6 +395,8 @@ fn every_setting_flag_has_its_environment_variable_in_the_readme_table() {
         "public",
         "post_logout_redirect_uris",
         "backchannel_logout_uri",
+        "status",
+        "limit",
         "help",
         "version",
     ];

@@ -606,6 +606,11 @@ fn write_cases(w: &World) -> Vec<Case> {
             json!({ "id": b.owner_id }),
         ),
         case(
+            "resendInvitation: B's user",
+            operation("AttackResendInvitation"),
+            json!({ "id": bu }),
+        ),
+        case(
             "assignRole: B's user with A's role",
             operation("AttackAssignRole"),
             json!({ "i": { "userId": bu, "roleId": ar } }),
@@ -1266,6 +1271,15 @@ const PUBLIC_MUTATIONS: &[(&str, &str)] = &[
     ("refreshSession", "the refresh token"),
     ("acceptInvitation", "the invitation token"),
     ("resetPassword", "the reset token"),
+    (
+        "requestPasswordReset",
+        "none: it answers the same for every account and only mails the account's own address",
+    ),
+    ("verifyEmail", "the verification token"),
+    (
+        "reportEmailChange",
+        "the report token of the email-change notice",
+    ),
 ];
 
 /// Anonymous requests that are refused, but with another code than UNAUTHENTICATED because a
@@ -1325,6 +1339,7 @@ async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
             json!({ "current": PASSWORD, "new": "pwned pwned pwned" }),
         ),
         ("ResetUserPassword", json!({ "id": t.owner_id })),
+        ("ResendInvitation", json!({ "id": t.owner_id })),
         (
             "CreateRole",
             json!({ "i": { "name": "pwned", "permissions": [] } }),

@@ -19,6 +19,7 @@ mod hostile_tenant;
 mod http_compliance;
 mod lifecycle;
 mod login_work;
+mod mail;
 mod management;
 mod oauth;
 mod pgbouncer;

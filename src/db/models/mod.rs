@@ -7,6 +7,7 @@ pub mod billing;
 pub mod integration;
 pub mod oauth_client;
 pub mod oauth_code;
+pub mod mail;
 pub mod page;
 pub mod platform_admin;
 pub mod product;

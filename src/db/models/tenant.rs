@@ -35,6 +35,8 @@ pub struct TenantRow {
     pub deactivation_reason: Option<String>,
     pub status_changed_by: Option<String>,
     pub plan_overrides: serde_json::Value,
+    /// Sign-in needs a verified email (`users.email_verified_at`).
+    pub require_verified_email: bool,
 }
 
 /// Which tenants a platform admin lists: by status, plan, and a text found in the name, slug or

@@ -26,6 +26,7 @@ pub struct UserRow {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Insertable)]
@@ -150,6 +151,19 @@ impl UserRow {
                 users::email.eq(email),
                 users::updated_at.eq(diesel::dsl::now),
             ))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?)
+    }
+
+    /// Marks the current email as verified (`Some(now)`) or not (`None`, after a change).
+    pub async fn set_email_verified(
+        conn: &mut TenantTx,
+        id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> AppResult<UserRow> {
+        Ok(diesel::update(users::table.filter(users::id.eq(id)))
+            .set(users::email_verified_at.eq(at))
             .returning(UserRow::as_returning())
             .get_result(conn)
             .await?)
