@@ -112,6 +112,16 @@ pub enum Reason {
     PasswordTooShort,
     /// An owner moving to a paid plan without the platform's self-service upgrades.
     PaidPlanNeedsPlatform,
+    /// The MFA challenge of a sign-in is unknown, spent or expired: log in again.
+    MfaChallengeInvalid,
+    /// A wrong, expired or already used one-time or recovery code.
+    MfaCodeInvalid,
+    /// The tenant requires a second factor: the last one cannot be removed.
+    MfaRequiredByPolicy,
+    /// An authenticator is enrolled already: remove it first.
+    MfaAlreadyEnrolled,
+    /// No confirmed second factor (or no enrolment to confirm).
+    MfaNotEnrolled,
 }
 
 impl Reason {
@@ -142,6 +152,11 @@ impl Reason {
             Reason::PasswordTooLong => "password_too_long",
             Reason::PasswordTooShort => "password_too_short",
             Reason::PaidPlanNeedsPlatform => "paid_plan_needs_platform",
+            Reason::MfaChallengeInvalid => "mfa_challenge_invalid",
+            Reason::MfaCodeInvalid => "mfa_code_invalid",
+            Reason::MfaRequiredByPolicy => "mfa_required_by_policy",
+            Reason::MfaAlreadyEnrolled => "mfa_already_enrolled",
+            Reason::MfaNotEnrolled => "mfa_not_enrolled",
         }
     }
 }

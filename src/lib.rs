@@ -38,6 +38,7 @@ pub mod graphql;
 pub mod http;
 pub mod invalidation;
 pub mod metrics;
+pub mod mfa;
 pub mod ops;
 pub mod outbound;
 pub mod ratelimit;

@@ -54,6 +54,12 @@ pub struct AccessClaims {
     /// `platform` on platform admin tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// How the user signed in (RFC 8176 values, e.g. `["pwd", "otp"]`); members only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// The assurance of that sign-in (`mfa::claims`: one factor or two); members only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -120,6 +126,27 @@ impl TokenIssuer {
         )
     }
 
+    /// A member's token that says how its session was signed in: `amr` (the session's
+    /// space-separated methods) and the `acr` they make.
+    pub fn issue_member_with_amr(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        session_id: Uuid,
+        amr: &str,
+    ) -> AppResult<IssuedToken> {
+        let amr = crate::mfa::claims::amr_list(amr);
+        let acr = crate::mfa::claims::acr_of(&amr).to_owned();
+        self.sign(
+            &self.audience,
+            user_id,
+            Some(tenant_id),
+            Some(session_id),
+            None,
+            Some((amr, acr)),
+        )
+    }
+
     /// A platform admin's token: no tenant, platform scope, its admin session, the admin
     /// audience.
     pub fn issue_platform_admin(&self, admin_id: Uuid, session_id: Uuid) -> AppResult<IssuedToken> {
@@ -140,6 +167,19 @@ impl TokenIssuer {
         sid: Option<Uuid>,
         scope: Option<String>,
     ) -> AppResult<IssuedToken> {
+        self.sign(aud, sub, tid, sid, scope, None)
+    }
+
+    fn sign(
+        &self,
+        aud: &str,
+        sub: Uuid,
+        tid: Option<Uuid>,
+        sid: Option<Uuid>,
+        scope: Option<String>,
+        sign_in: Option<(Vec<String>, String)>,
+    ) -> AppResult<IssuedToken> {
+        let (amr, acr) = sign_in.unzip();
         let now = now_unix();
         let key = self
             .keys
@@ -153,6 +193,8 @@ impl TokenIssuer {
             tid,
             sid,
             scope,
+            amr,
+            acr,
             iat: now,
             nbf: now,
             exp: now + self.ttl_secs,

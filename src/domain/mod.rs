@@ -15,7 +15,7 @@ pub mod tenant_key;
 pub mod tenant_status;
 
 pub use action::Action;
-pub use config::{Branding, Features, Limits, PlanOverrides};
+pub use config::{Branding, Features, Limits, PlanOverrides, RequireMfa};
 pub use email::Email;
 pub use hostname::Hostname;
 pub use name::DisplayName;

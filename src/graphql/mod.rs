@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod loaders;
 pub mod me;
+pub mod mfa;
 pub mod node;
 pub mod product;
 pub mod registry;
@@ -47,6 +48,7 @@ pub struct Query(
     admin::AdminQuery,
     audit::AuditQuery,
     billing::BillingQuery,
+    mfa::MfaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -62,6 +64,7 @@ pub struct Mutation(
     lifecycle::LifecycleMutation,
     admin::AdminMutation,
     billing::BillingMutation,
+    mfa::MfaMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -20,6 +20,7 @@
 
 pub mod invitations;
 pub mod lifecycle;
+pub mod mfa;
 pub mod passwords;
 pub mod plans;
 pub mod products;

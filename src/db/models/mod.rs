@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod billing;
 pub mod integration;
+pub mod mfa;
 pub mod page;
 pub mod platform_admin;
 pub mod product;
@@ -20,6 +21,7 @@ pub mod workspace;
 pub use api_key::ApiKeyRow;
 pub use billing::{BillingEventRow, PlanRow, SubscriptionRow};
 pub use integration::IntegrationRow;
+pub use mfa::{MfaChallengeRow, MfaFactorRow, MfaPolicy, RecoveryCodes};
 pub use page::PageRequest;
 pub use platform_admin::PlatformAdminRow;
 pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};
