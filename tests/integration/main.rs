@@ -16,6 +16,7 @@ mod http_compliance;
 mod lifecycle;
 mod login_work;
 mod management;
+mod mfa;
 mod pgbouncer;
 mod platform;
 mod process;
