@@ -118,6 +118,16 @@ pub enum Reason {
     EmailUnverified,
     /// resendInvitation for a user who is not (or no longer) invited.
     NotInvited,
+    /// The MFA challenge of a sign-in is unknown, spent or expired: log in again.
+    MfaChallengeInvalid,
+    /// A wrong, expired or already used one-time or recovery code.
+    MfaCodeInvalid,
+    /// The tenant requires a second factor: the last one cannot be removed.
+    MfaRequiredByPolicy,
+    /// An authenticator is enrolled already: remove it first.
+    MfaAlreadyEnrolled,
+    /// No confirmed second factor (or no enrolment to confirm).
+    MfaNotEnrolled,
 }
 
 impl Reason {
@@ -150,6 +160,11 @@ impl Reason {
             Reason::PaidPlanNeedsPlatform => "paid_plan_needs_platform",
             Reason::EmailUnverified => "email_unverified",
             Reason::NotInvited => "not_invited",
+            Reason::MfaChallengeInvalid => "mfa_challenge_invalid",
+            Reason::MfaCodeInvalid => "mfa_code_invalid",
+            Reason::MfaRequiredByPolicy => "mfa_required_by_policy",
+            Reason::MfaAlreadyEnrolled => "mfa_already_enrolled",
+            Reason::MfaNotEnrolled => "mfa_not_enrolled",
         }
     }
 }

@@ -42,6 +42,7 @@ mod layer_rules;
 pub mod mail;
 pub mod metrics;
 pub mod oauth;
+pub mod mfa;
 pub mod ops;
 pub mod outbound;
 pub mod ratelimit;

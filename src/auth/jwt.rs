@@ -72,6 +72,12 @@ pub struct AccessClaims {
     /// The user's access to that product when the token was issued (`full` / `limited`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_access: Option<String>,
+    /// How the user signed in (RFC 8176 values, e.g. `["pwd", "otp"]`); members only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// The assurance of that sign-in (`mfa::claims`: one factor or two); members only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -220,6 +226,28 @@ impl TokenIssuer {
         )
     }
 
+    /// A member's token that says how its session was signed in: `amr` (the session's
+    /// space-separated methods) and the `acr` they make.
+    pub fn issue_member_with_amr(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        session_id: Uuid,
+        amr: &str,
+    ) -> AppResult<IssuedToken> {
+        let mut claims = self.claims(
+            &self.audience,
+            user_id,
+            Some(tenant_id),
+            Some(session_id),
+            None,
+        );
+        let amr = crate::mfa::claims::amr_list(amr);
+        claims.acr = Some(crate::mfa::claims::acr_of(&amr).to_owned());
+        claims.amr = Some(amr);
+        self.sign_access(claims)
+    }
+
     /// A platform admin's token: no tenant, platform scope, its admin session, the admin
     /// audience.
     pub fn issue_platform_admin(&self, admin_id: Uuid, session_id: Uuid) -> AppResult<IssuedToken> {
@@ -262,6 +290,8 @@ impl TokenIssuer {
             client_id: None,
             product: None,
             product_access: None,
+            amr: None,
+            acr: None,
             iat: now,
             nbf: now,
             exp: now + self.ttl_secs,

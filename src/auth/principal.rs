@@ -26,6 +26,8 @@ pub struct MemberPrincipal {
     pub tenant_status: String,
     /// The tenant's limit, for the rate limiter.
     pub api_calls_per_minute: u32,
+    /// How the session was signed in, as the token says (`amr`; empty for tokens without it).
+    pub amr: Vec<String>,
 }
 
 /// A product app acting for a tenant with an API key (reportUsage).
@@ -166,6 +168,7 @@ pub async fn authenticate(
                 session_id,
                 api_calls_per_minute: session.api_calls_per_minute(),
                 tenant_status: session.tenant_status,
+                amr: claims.amr.clone().unwrap_or_default(),
             }))
         }
         (None, Some(session_id)) => {

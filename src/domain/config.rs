@@ -236,3 +236,47 @@ mod overrides_tests {
         assert_eq!(limits.users, 500, "the platform's value, whatever the plan");
     }
 }
+
+/// Who of a tenant must sign in with a second factor (`requireMfa` of the tenant's
+/// configuration). A user who must and has none is led through enrolment at sign-in.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RequireMfa {
+    /// Nobody (users may still enrol, and then always use their factor).
+    #[default]
+    Off,
+    /// Holders of the tenant-wide owner or admin role.
+    AdminsAndOwners,
+    /// Every member.
+    Everyone,
+}
+
+impl RequireMfa {
+    /// The value stored in `mfa_policies.require_mfa`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequireMfa::Off => "off",
+            RequireMfa::AdminsAndOwners => "admins",
+            RequireMfa::Everyone => "everyone",
+        }
+    }
+
+    pub fn parse(stored: &str) -> RequireMfa {
+        match stored {
+            "admins" => RequireMfa::AdminsAndOwners,
+            "everyone" => RequireMfa::Everyone,
+            _ => RequireMfa::Off,
+        }
+    }
+
+    /// Whether a user who is (`is_admin`) or is not an owner or admin must use a second factor.
+    pub fn applies_to(self, is_admin: bool) -> bool {
+        match self {
+            RequireMfa::Off => false,
+            RequireMfa::AdminsAndOwners => is_admin,
+            RequireMfa::Everyone => true,
+        }
+    }
+}

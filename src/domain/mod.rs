@@ -21,7 +21,7 @@ pub mod tenant_status;
 
 pub use action::Action;
 pub use api_key_scope::ApiKeyScope;
-pub use config::{Branding, Features, Limits, PlanOverrides};
+pub use config::{Branding, Features, Limits, PlanOverrides, RequireMfa};
 pub use email::Email;
 pub use error::{DomainError, DomainResult, Rule};
 pub use hostname::Hostname;

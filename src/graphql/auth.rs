@@ -1,10 +1,11 @@
-//! Authentication mutations: login, refreshSession, logout, adminLogin.
+//! Authentication mutations: login, refreshSession, logout, adminLogin (the second step of a
+//! login held for a second factor, completeMfaLogin, is in `graphql::mfa`).
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
 use crate::{
     error::AppError,
-    graphql::{context, ids, tenant::Tenant, user::User},
+    graphql::{context, ids, mfa::MfaChallenge, tenant::Tenant, user::User},
     ops::sessions,
 };
 
@@ -16,18 +17,25 @@ pub struct LoginInput {
     pub password: String,
 }
 
+/// A sign-in: its tokens, or, when `mfaRequired`, a challenge for completeMfaLogin (the token
+/// fields, `user` and `tenant` are then null).
 #[derive(SimpleObject)]
 pub struct LoginPayload {
     /// A JWT for `Authorization: Bearer`; verify it against /.well-known/jwks.json.
-    pub access_token: String,
+    pub access_token: Option<String>,
     /// Opaque and single use: exchange it with refreshSession.
-    pub refresh_token: String,
+    pub refresh_token: Option<String>,
     /// Always `Bearer`.
-    pub token_type: String,
+    pub token_type: Option<String>,
     /// Seconds until the access token expires.
-    pub expires_in: i64,
-    pub user: User,
-    pub tenant: Tenant,
+    pub expires_in: Option<i64>,
+    pub user: Option<User>,
+    pub tenant: Option<Tenant>,
+    /// A second factor is due: complete the sign-in with completeMfaLogin.
+    pub mfa_required: bool,
+    pub mfa_challenge: Option<MfaChallenge>,
+    /// Shown once: recovery codes made when this sign-in enrolled the user's first factor.
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 #[derive(SimpleObject)]
@@ -57,14 +65,33 @@ impl AuthMutation {
             Some((kind, id)) if kind == "Tenant" => id.to_string(),
             _ => input.tenant,
         };
-        let out = sessions::login(state, meta, &tenant_key, &input.email, &input.password).await?;
+        let out =
+            match sessions::login(state, meta, &tenant_key, &input.email, &input.password).await? {
+                sessions::SignIn::Session(out) => out,
+                sessions::SignIn::MfaRequired(pending) => {
+                    return Ok(LoginPayload {
+                        access_token: None,
+                        refresh_token: None,
+                        token_type: None,
+                        expires_in: None,
+                        user: None,
+                        tenant: None,
+                        mfa_required: true,
+                        mfa_challenge: Some(MfaChallenge::from(pending.challenge)),
+                        recovery_codes: None,
+                    });
+                }
+            };
         Ok(LoginPayload {
-            access_token: out.access.token,
-            refresh_token: out.refresh_token,
-            token_type: "Bearer".to_owned(),
-            expires_in: out.access.expires_in,
-            user: User::from(out.user),
-            tenant: Tenant(out.tenant),
+            access_token: Some(out.access.token),
+            refresh_token: Some(out.refresh_token),
+            token_type: Some("Bearer".to_owned()),
+            expires_in: Some(out.access.expires_in),
+            user: Some(User::from(out.user)),
+            tenant: Some(Tenant(out.tenant)),
+            mfa_required: false,
+            mfa_challenge: None,
+            recovery_codes: None,
         })
     }
 

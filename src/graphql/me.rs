@@ -26,6 +26,12 @@ pub struct TenantContext {
     /// The union of the permissions of the user's tenant-wide roles.
     pub permissions: Vec<String>,
     pub products: Vec<ProductGrant>,
+    /// How the caller's session was signed in (the token's `amr`: `pwd`, `otp`, `hwk`, `fed`).
+    pub amr: Vec<String>,
+    /// The assurance of that sign-in (the token's `acr`): `urn:tenant-hub:acr:2fa` with a
+    /// second factor, else `urn:tenant-hub:acr:1fa`. A product can demand the first for a
+    /// sensitive action.
+    pub acr: String,
 }
 
 #[derive(SimpleObject)]
@@ -163,11 +169,18 @@ impl MeQuery {
                     }),
             ],
         };
+        let amr = match &context::request(ctx)?.principal {
+            crate::auth::Principal::Member(m) => m.amr.clone(),
+            _ => Vec::new(),
+        };
+        let acr = crate::mfa::claims::acr_of(&amr).to_owned();
         Ok(TenantContext {
             tenant_id: ID(tenant_id.to_string()),
             user_id: ID(user_id.to_string()),
             permissions: access.permissions.to_vec(),
             products,
+            amr,
+            acr,
         })
     }
 }

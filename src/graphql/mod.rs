@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod loaders;
 pub mod me;
+pub mod mfa;
 pub mod node;
 pub mod oauth_client;
 pub mod platform_audit;
@@ -53,6 +54,7 @@ pub struct Query(
     platform_audit::PlatformAuditQuery,
     billing::BillingQuery,
     oauth_client::OAuthClientQuery,
+    mfa::MfaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -69,6 +71,7 @@ pub struct Mutation(
     admin::AdminMutation,
     billing::BillingMutation,
     oauth_client::OAuthClientMutation,
+    mfa::MfaMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -154,6 +154,20 @@ impl User {
             .map_err(AppError::from)?;
         Ok(rows.unwrap_or_default().into_iter().map(Role).collect())
     }
+
+    /// Whether the user has a confirmed second factor: for the user and for admins
+    /// (users:write), FORBIDDEN for others.
+    async fn mfa_enrolled(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
+        crate::graphql::mfa::enrolled(ctx, self.row.id).await
+    }
+
+    /// The user's second factors: for the user and for admins (users:write).
+    async fn mfa_factors(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::mfa::MfaFactor>, AppError> {
+        crate::graphql::mfa::factors_of(ctx, self.row.id).await
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

@@ -1,8 +1,9 @@
 //! `GET /tenant-context` (`Authorization: Bearer <access token>`, optional `?product=<id>`):
 //! the caller's TenantContext for product apps that want it with one plain HTTP call, exactly
-//! `{tenantId, userId, permissions, products: [{productId, access}]}` with access `full`,
-//! `limited` or `none`; with an `ETag` (a `304` for a matching `If-None-Match`) and
-//! `Cache-Control: private, max-age` of the hub's own context cache (`HUB_CONTEXT_CACHE_MS`).
+//! `{tenantId, userId, permissions, products: [{productId, access}], amr, acr}` with access
+//! `full`, `limited` or `none` and the sign-in's `amr` and `acr` (as in the access token);
+//! with an `ETag` (a `304` for a matching `If-None-Match`) and `Cache-Control: private,
+//! max-age` of the hub's own context cache (`HUB_CONTEXT_CACHE_MS`).
 //!
 //! It runs the GraphQL field `tenantContext` itself, through the schema with the request's
 //! principal, after the same authentication and rate limit as `/graphql`: one code path for
@@ -24,7 +25,7 @@ use crate::{
 };
 
 const QUERY: &str = "query TenantContext($product: ID) { tenantContext(productId: $product) {
-    tenantId userId permissions products { productId access } } }";
+    tenantId userId permissions products { productId access } amr acr } }";
 
 #[derive(serde::Deserialize)]
 pub struct TenantContextQuery {
@@ -122,5 +123,7 @@ fn contract_shape(context: &Value) -> Value {
         "userId": context["userId"],
         "permissions": context["permissions"],
         "products": products,
+        "amr": context["amr"],
+        "acr": context["acr"],
     })
 }

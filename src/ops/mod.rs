@@ -24,6 +24,7 @@ pub mod invitations;
 pub mod lifecycle;
 pub mod oauth_clients;
 pub mod oauth_tokens;
+pub mod mfa;
 pub mod passwords;
 pub mod plans;
 pub mod platform;

@@ -172,14 +172,30 @@ pub struct Authenticated {
     pub tenant: TenantRow,
 }
 
+/// What a password sign-in of the API gives: a session, or, when a second factor is due
+/// (the user has one, or the tenant's `requireMfa` wants one), a challenge that
+/// `ops::mfa::complete_login` completes.
+pub enum SignIn {
+    Session(Box<LoginOutcome>),
+    MfaRequired(MfaPending),
+}
+
+/// A password sign-in held for its second factor.
+pub struct MfaPending {
+    pub challenge: crate::ops::mfa::Challenge,
+}
+
 /// Logs a member in by tenant (domain, slug or id), email and password: the API's sign-in.
+/// A user with a second factor (or whom the tenant requires to enrol one) gets a challenge
+/// instead of a session.
 pub async fn login(
     state: &AppState,
     meta: &RequestMeta,
     tenant_key: &str,
     email: &str,
     password: &str,
-) -> AppResult<LoginOutcome> {
+) -> AppResult<SignIn> {
+    use crate::ops::mfa::{self, SecondFactor};
     let Authenticated { user, tenant } =
         authenticate_password(state, meta, tenant_key, email, password).await?;
     let start = SessionStart {
@@ -188,23 +204,56 @@ pub async fn login(
         methods: vec![AuthMethod::Password],
         browser_token_hash: None,
     };
-    let opened = ops::in_tenant(
+    enum Next {
+        Opened(OpenedSession),
+        Challenged(mfa::Challenge),
+    }
+    let (tenant_id, user_id) = (tenant.id, user.id);
+    let next = ops::in_tenant(
         &state.db,
         tenant.id,
         meta.audit(Actor::User(user.id)),
-        |tx| open(tx, state, meta, start).scope_boxed(),
+        |tx| {
+            async move {
+                match mfa::requirement(tx, user_id).await? {
+                    SecondFactor::NotNeeded => {
+                        let done = open(tx, state, meta, start).await?;
+                        Ok(Done {
+                            value: Next::Opened(done.value),
+                            events: done.events,
+                            effects: done.effects,
+                        })
+                    }
+                    need => {
+                        let done =
+                            mfa::challenge(tx, tenant_id, user_id, need, &start.methods).await?;
+                        Ok(Done {
+                            value: Next::Challenged(done.value),
+                            events: done.events,
+                            effects: done.effects,
+                        })
+                    }
+                }
+            }
+            .scope_boxed()
+        },
     )
     .await?
     .value;
-    let access = state
-        .tokens
-        .issue_member(tenant.id, user.id, opened.session_id)?;
-    Ok(LoginOutcome {
+    let opened = match next {
+        Next::Opened(opened) => opened,
+        Next::Challenged(challenge) => return Ok(SignIn::MfaRequired(MfaPending { challenge })),
+    };
+    let access =
+        state
+            .tokens
+            .issue_member_with_amr(tenant.id, user.id, opened.session_id, "pwd")?;
+    Ok(SignIn::Session(Box::new(LoginOutcome {
         access,
         refresh_token: opened.refresh_token,
         user,
         tenant,
-    })
+    })))
 }
 
 /// Checks a member's tenant, email and password, with the login limiter: one argon2
@@ -310,10 +359,12 @@ pub async fn refresh_session(
     token: &str,
 ) -> AppResult<RefreshOutcome> {
     let rotated = rotate_refresh_token(state, meta, token, None).await?;
-    let access =
-        state
-            .tokens
-            .issue_member(rotated.tenant_id, rotated.user_id, rotated.session_id)?;
+    let access = state.tokens.issue_member_with_amr(
+        rotated.tenant_id,
+        rotated.user_id,
+        rotated.session_id,
+        &rotated.amr,
+    )?;
     Ok(RefreshOutcome {
         access,
         refresh_token: rotated.refresh_token,
@@ -326,6 +377,8 @@ pub struct RotatedRefresh {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub refresh_token: String,
+    /// How the session was signed in (space-separated RFC 8176 values).
+    pub amr: String,
 }
 
 /// The rotation and reuse detection of refresh tokens. `client`: the OAuth client presenting
@@ -345,6 +398,7 @@ pub async fn rotate_refresh_token(
             user_id: Uuid,
             session_id: Uuid,
             token: String,
+            amr: String,
         },
         Reused {
             session_id: Uuid,
@@ -410,6 +464,7 @@ pub async fn rotate_refresh_token(
                     user_id: session.user_id,
                     session_id: session.id,
                     token,
+                    amr: session.amr,
                 })
             }
             .scope_boxed()
@@ -420,11 +475,13 @@ pub async fn rotate_refresh_token(
             user_id,
             session_id,
             token,
+            amr,
         } => Ok(RotatedRefresh {
             tenant_id,
             user_id,
             session_id,
             refresh_token: token,
+            amr,
         }),
         Outcome::Reused { session_id } => {
             crate::invalidation::announce(

@@ -409,6 +409,71 @@ async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
         .await;
     let uma_actor = Actor::User(text(&user["user"]["uuid"]).parse().unwrap());
     let user = text(&user["user"]["id"]);
+    // Second factors: the owner enrols, signs in with a code, and removes the factor again.
+    c.run(
+        &owner,
+        "SetMfaPolicy",
+        json!({ "p": "OFF" }),
+        &[(tenant.clone(), "mfa.policy_set")],
+    )
+    .await;
+    let begun = c
+        .run(
+            &owner,
+            "BeginTotpEnrolment",
+            json!({}),
+            &[(tenant.clone(), "mfa.enrolment_started")],
+        )
+        .await;
+    let secret = text(&begun["secret"]);
+    let step = crate::mfa::safe_step().await;
+    c.run(
+        &owner,
+        "ConfirmTotpEnrolment",
+        json!({ "code": crate::mfa::code(&secret, step) }),
+        &[
+            (tenant.clone(), "mfa.enrolled"),
+            (tenant.clone(), "mfa.recovery_codes_generated"),
+        ],
+    )
+    .await;
+    let held = c
+        .run(
+            &caller(Anonymous, owner_actor),
+            "LogInMfa",
+            json!({ "input": { "tenant": "acme.example.com", "email": "owner@acme.example.com", "password": PASSWORD } }),
+            &[(tenant.clone(), "mfa.challenge_issued")],
+        )
+        .await;
+    c.run(
+        &caller(Anonymous, owner_actor),
+        "CompleteMfaLogin",
+        json!({ "i": { "challenge": text(&held["mfaChallenge"]["challenge"]),
+            "code": crate::mfa::code(&secret, step + 1) } }),
+        &[(tenant.clone(), "mfa.used"), (tenant.clone(), "auth.login")],
+    )
+    .await;
+    c.run(
+        &owner,
+        "RegenerateRecoveryCodes",
+        json!({}),
+        &[(tenant.clone(), "mfa.recovery_codes_generated")],
+    )
+    .await;
+    c.run(
+        &owner,
+        "RemoveMfaFactor",
+        json!({ "id": text(&begun["factorId"]) }),
+        &[(tenant.clone(), "mfa.factor_removed")],
+    )
+    .await;
+    c.run(
+        &owner,
+        "ResetUserMfa",
+        json!({ "id": user }),
+        &[(tenant.clone(), "mfa.reset")],
+    )
+    .await;
     c.run(
         &owner,
         "AssignRole",

@@ -536,6 +536,16 @@ fn write_cases(w: &World) -> Vec<Case> {
     let (au, ar, aw) = (&w.a_user_id, &w.a_role_id, &w.a.default_workspace_id);
     vec![
         case(
+            "resetUserMfa: B's user",
+            operation("ResetUserMfa"),
+            json!({ "id": bu }),
+        ),
+        case(
+            "removeMfaFactor: an id of B's",
+            operation("RemoveMfaFactor"),
+            json!({ "id": bu }),
+        ),
+        case(
             "updateUser: B's user's display name",
             operation("AttackUpdateUser"),
             json!({ "i": { "id": bu, "displayName": "pwned" } }),
@@ -1158,6 +1168,7 @@ async fn every_query_field_refuses_anonymous_callers() {
     let t = app.signup("acme").await;
     let operations = [
         "AnonymousMe",
+        "AnonymousMfaPolicy",
         "AnonymousTenantContext",
         "AnonymousTenant",
         "AnonymousTenantConfig",
@@ -1280,6 +1291,14 @@ const PUBLIC_MUTATIONS: &[(&str, &str)] = &[
         "reportEmailChange",
         "the report token of the email-change notice",
     ),
+    (
+        "completeMfaLogin",
+        "the sign-in challenge and the second factor",
+    ),
+    (
+        "beginTotpEnrolment",
+        "the enrolment challenge of a sign-in the tenant's policy holds",
+    ),
 ];
 
 /// Anonymous requests that are refused, but with another code than UNAUTHENTICATED because a
@@ -1318,6 +1337,11 @@ async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
         .to_owned();
     let cases: Vec<(&str, Value)> = vec![
         ("LogOut", json!({})),
+        ("ConfirmTotpEnrolment", json!({ "code": "123456" })),
+        ("RegenerateRecoveryCodes", json!({})),
+        ("RemoveMfaFactor", json!({ "id": t.owner_id })),
+        ("ResetUserMfa", json!({ "id": t.owner_id })),
+        ("SetMfaPolicy", json!({ "p": "EVERYONE" })),
         ("UpdateTenantSettings", json!({ "i": { "name": "pwned" } })),
         (
             "CreateUser",

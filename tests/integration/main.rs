@@ -22,6 +22,7 @@ mod login_work;
 mod mail;
 mod management;
 mod oauth;
+mod mfa;
 mod pgbouncer;
 mod platform;
 mod process;

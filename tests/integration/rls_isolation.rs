@@ -100,9 +100,17 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
              INSERT INTO webhook_deliveries (tenant_id, id, alert_id, attempt, status_code)
                  VALUES ('{0}', gen_random_uuid(), '{1}', 1, 200);
              INSERT INTO billing_events (tenant_id, id, kind, payload)
-                 VALUES ('{0}', gen_random_uuid(), 'plan_changed', '{{}}');",
+                 VALUES ('{0}', gen_random_uuid(), 'plan_changed', '{{}}');
+             INSERT INTO mfa_factors (tenant_id, id, user_id, kind, label, secret_ciphertext)
+                 VALUES ('{0}', gen_random_uuid(), '{2}', 'totp', 'app', 'x'::bytea);
+             INSERT INTO mfa_recovery_codes (tenant_id, user_id, code_hash)
+                 VALUES ('{0}', '{2}', gen_random_uuid()::text::bytea);
+             INSERT INTO mfa_challenges (tenant_id, token_hash, user_id, purpose, amr, expires_at)
+                 VALUES ('{0}', gen_random_uuid()::text::bytea, '{2}', 'verify', 'pwd', now());
+             INSERT INTO mfa_policies (tenant_id, require_mfa) VALUES ('{0}', 'off');",
             t.uuid,
-            Uuid::new_v4()
+            Uuid::new_v4(),
+            t.owner_uuid
         ))
         .await
         .unwrap();

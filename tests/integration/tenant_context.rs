@@ -30,7 +30,14 @@ async fn tenant_context_answers_the_contract_shape_with_etag_and_cache_control()
         .collect();
     assert_eq!(
         keys,
-        ["permissions", "products", "tenantId", "userId"],
+        [
+            "acr",
+            "amr",
+            "permissions",
+            "products",
+            "tenantId",
+            "userId"
+        ],
         "{body}"
     );
     assert_eq!(body["tenantId"], t.uuid.to_string());

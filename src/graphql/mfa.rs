@@ -1,0 +1,300 @@
+//! Multi-factor authentication in GraphQL: TOTP enrolment and confirmation, recovery codes,
+//! removing a factor, an admin's reset, the tenant's `requireMfa`, and `completeMfaLogin`, the
+//! second step of a `login` that answered `mfaRequired` (the operations are `ops::mfa`).
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    db::{ScopedFutureExt, models::MfaFactorRow},
+    domain::{Permission, RequireMfa},
+    error::{AppError, AppResult},
+    graphql::{auth::LoginPayload, context, ids, tenant::Tenant, user::User},
+    ops::{
+        mfa::{self, Proof},
+        users::Acting,
+    },
+};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum MfaFactorKind {
+    /// An authenticator app (TOTP, RFC 6238).
+    Totp,
+}
+
+/// A second factor of a user.
+#[derive(SimpleObject)]
+pub struct MfaFactor {
+    pub id: ID,
+    pub kind: MfaFactorKind,
+    pub label: String,
+    /// False until a first code confirms the enrolment; an unconfirmed factor protects nothing.
+    pub confirmed: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<MfaFactorRow> for MfaFactor {
+    fn from(row: MfaFactorRow) -> Self {
+        MfaFactor {
+            id: ids::encode("MfaFactor", row.id),
+            kind: MfaFactorKind::Totp,
+            label: row.label,
+            confirmed: row.confirmed_at.is_some(),
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+        }
+    }
+}
+
+/// A sign-in waiting for its second factor.
+#[derive(SimpleObject)]
+pub struct MfaChallenge {
+    /// Single use, for completeMfaLogin (and, when enrolment is required, beginTotpEnrolment).
+    pub challenge: String,
+    /// Seconds the challenge stays valid.
+    pub expires_in: i64,
+    /// The tenant requires a second factor and the user has none: enrol one with
+    /// beginTotpEnrolment(challenge), then confirm it with completeMfaLogin and its first code.
+    pub enrolment_required: bool,
+}
+
+impl From<mfa::Challenge> for MfaChallenge {
+    fn from(c: mfa::Challenge) -> Self {
+        MfaChallenge {
+            challenge: c.token,
+            expires_in: c.expires_in,
+            enrolment_required: c.enrolment_required,
+        }
+    }
+}
+
+/// What an authenticator app needs: scan the QR code, or type the secret.
+#[derive(SimpleObject)]
+pub struct TotpEnrolmentPayload {
+    pub factor_id: ID,
+    /// The secret in base32 (RFC 4648), for typing it in.
+    pub secret: String,
+    /// `otpauth://totp/...`: SHA1, 6 digits, 30 s.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    pub qr_code_svg: String,
+}
+
+#[derive(SimpleObject)]
+pub struct ConfirmTotpPayload {
+    pub factor: MfaFactor,
+    /// Shown once: ten single-use recovery codes, when this is the user's first factor.
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+#[derive(SimpleObject)]
+pub struct RecoveryCodesPayload {
+    /// Shown once: ten single-use codes; the previous set no longer works.
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct CompleteMfaLoginInput {
+    /// `mfaChallenge.challenge` from login.
+    pub challenge: String,
+    /// A code of the authenticator app.
+    pub code: Option<String>,
+    /// Or one of the recovery codes.
+    pub recovery_code: Option<String>,
+}
+
+/// The factors of a user, for themselves or an admin (users:write).
+pub async fn factors_of(ctx: &Context<'_>, user_id: Uuid) -> AppResult<Vec<MfaFactor>> {
+    let scope = viewer_of(ctx, user_id).await?;
+    let rows = scope
+        .tx(move |tx| MfaFactorRow::of_user(tx, user_id).scope_boxed())
+        .await?;
+    Ok(rows.into_iter().map(MfaFactor::from).collect())
+}
+
+/// Whether a user has a confirmed second factor, for themselves or an admin (users:write).
+pub async fn enrolled(ctx: &Context<'_>, user_id: Uuid) -> AppResult<bool> {
+    Ok(factors_of(ctx, user_id).await?.iter().any(|f| f.confirmed))
+}
+
+async fn viewer_of<'a>(ctx: &Context<'a>, user_id: Uuid) -> AppResult<context::TenantScope<'a>> {
+    let scope = context::member(ctx)?;
+    if scope.user_id() == Some(user_id) {
+        return Ok(scope);
+    }
+    context::require(ctx, Permission::UsersWrite).await
+}
+
+#[derive(Default)]
+pub struct MfaQuery;
+
+#[Object]
+impl MfaQuery {
+    /// Who of the tenant must sign in with a second factor.
+    async fn mfa_policy(&self, ctx: &Context<'_>) -> Result<RequireMfa, AppError> {
+        let scope = context::require(ctx, Permission::TenantRead).await?;
+        scope.tx(|tx| mfa::policy(tx).scope_boxed()).await
+    }
+}
+
+#[derive(Default)]
+pub struct MfaMutation;
+
+#[Object]
+impl MfaMutation {
+    /// Starts enrolling an authenticator app for the caller (or, anonymously, for the user of
+    /// an enrolment `challenge` from login). Confirm it with confirmTotpEnrolment (or
+    /// completeMfaLogin) and a first code. An unconfirmed enrolment is replaced; a confirmed
+    /// authenticator must be removed first (CONFLICT, reason mfa_already_enrolled).
+    async fn begin_totp_enrolment(
+        &self,
+        ctx: &Context<'_>,
+        challenge: Option<String>,
+    ) -> Result<TotpEnrolmentPayload, AppError> {
+        let (scope, user_id) = match challenge {
+            Some(token) => {
+                let scope = context::by_token(ctx, &token, "invalid or expired sign-in challenge")?;
+                let user_id = scope
+                    .tx(move |tx| {
+                        async move { mfa::enrolment_challenge_user(tx, &token).await }.scope_boxed()
+                    })
+                    .await?;
+                (scope, user_id)
+            }
+            None => {
+                let scope = context::member(ctx)?;
+                let user_id = scope.user_id().unwrap_or_default();
+                (scope, user_id)
+            }
+        };
+        let (state, tenant_id) = (scope.state, scope.tenant_id());
+        let e = scope
+            .run(|tx| mfa::begin_totp(tx, state, tenant_id, user_id).scope_boxed())
+            .await?;
+        Ok(TotpEnrolmentPayload {
+            factor_id: ids::encode("MfaFactor", e.factor_id),
+            secret: e.secret_base32,
+            otpauth_uri: e.otpauth_uri,
+            qr_code_svg: e.qr_svg,
+        })
+    }
+
+    /// Confirms the caller's authenticator app with a code it shows. A wrong code:
+    /// UNAUTHENTICATED (reason mfa_code_invalid), counted like a wrong password.
+    async fn confirm_totp_enrolment(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<ConfirmTotpPayload, AppError> {
+        let scope = context::member(ctx)?;
+        let (state, tenant_id, user_id) = (
+            scope.state,
+            scope.tenant_id(),
+            scope.user_id().unwrap_or_default(),
+        );
+        state
+            .login_limiter
+            .check(&scope.meta.ip, &mfa::limiter_account(tenant_id, user_id))?;
+        let checked = scope
+            .run(|tx| {
+                async move { mfa::confirm_totp(tx, state, tenant_id, user_id, &code).await }
+                    .scope_boxed()
+            })
+            .await?;
+        let confirmed = mfa::settle(state, scope.meta, tenant_id, user_id, checked)?;
+        Ok(ConfirmTotpPayload {
+            factor: MfaFactor::from(confirmed.factor),
+            recovery_codes: confirmed.recovery_codes,
+        })
+    }
+
+    /// Completes a login that answered `mfaRequired`: the challenge and a code of the
+    /// authenticator app or a recovery code. Wrong code: UNAUTHENTICATED (reason
+    /// mfa_code_invalid; five spend the challenge); unknown, used or expired challenge:
+    /// UNAUTHENTICATED (reason mfa_challenge_invalid).
+    async fn complete_mfa_login(
+        &self,
+        ctx: &Context<'_>,
+        input: CompleteMfaLoginInput,
+    ) -> Result<LoginPayload, AppError> {
+        let state = context::state(ctx)?;
+        let meta = &context::request(ctx)?.meta;
+        let proof = match (input.code, input.recovery_code) {
+            (Some(code), None) => Proof::Code(code),
+            (None, Some(code)) => Proof::RecoveryCode(code),
+            _ => {
+                return Err(AppError::bad_input(
+                    "code",
+                    "give either code or recoveryCode",
+                ));
+            }
+        };
+        let done = mfa::complete_login(state, meta, &input.challenge, proof).await?;
+        Ok(LoginPayload {
+            access_token: Some(done.access.token),
+            refresh_token: Some(done.refresh_token),
+            token_type: Some("Bearer".to_owned()),
+            expires_in: Some(done.access.expires_in),
+            user: Some(User::from(done.user)),
+            tenant: Some(Tenant(done.tenant)),
+            mfa_required: false,
+            mfa_challenge: None,
+            recovery_codes: done.recovery_codes,
+        })
+    }
+
+    /// A new set of ten recovery codes for the caller; the previous set stops working.
+    async fn regenerate_recovery_codes(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<RecoveryCodesPayload, AppError> {
+        let scope = context::member(ctx)?;
+        let (tenant_id, user_id) = (scope.tenant_id(), scope.user_id().unwrap_or_default());
+        let codes = scope
+            .run(|tx| mfa::regenerate_recovery_codes(tx, tenant_id, user_id).scope_boxed())
+            .await?;
+        Ok(RecoveryCodesPayload {
+            recovery_codes: codes,
+        })
+    }
+
+    /// Removes one of the caller's factors. The last one cannot go while the tenant requires
+    /// a second factor of the caller (FORBIDDEN, reason mfa_required_by_policy).
+    async fn remove_mfa_factor(&self, ctx: &Context<'_>, id: ID) -> Result<bool, AppError> {
+        let scope = context::member(ctx)?;
+        let id = ids::decode("MfaFactor", "id", &id)?;
+        let user_id = scope.user_id().unwrap_or_default();
+        scope
+            .run(|tx| mfa::remove_factor(tx, user_id, id).scope_boxed())
+            .await
+    }
+
+    /// Removes every second factor and recovery code of a user who lost them (users:write).
+    async fn reset_user_mfa(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool, AppError> {
+        let scope = context::require(ctx, Permission::UsersWrite).await?;
+        let user_id = ids::decode("User", "userId", &user_id)?;
+        let perms = context::permissions_of_actor(ctx).await?;
+        let acting = Acting {
+            actor: scope.actor(),
+            permissions: &perms,
+        };
+        scope
+            .run(|tx| mfa::reset_user(tx, acting, user_id).scope_boxed())
+            .await
+    }
+
+    /// Sets who of the tenant must sign in with a second factor (tenant:manage).
+    async fn set_mfa_policy(
+        &self,
+        ctx: &Context<'_>,
+        require_mfa: RequireMfa,
+    ) -> Result<RequireMfa, AppError> {
+        let scope = context::require(ctx, Permission::TenantManage).await?;
+        let tenant_id = scope.tenant_id();
+        scope
+            .run(|tx| mfa::set_policy(tx, tenant_id, require_mfa).scope_boxed())
+            .await
+    }
+}
