@@ -138,6 +138,7 @@ fi
 cargo_step "diesel CLI (the schema.rs drift check of .ci/run)" diesel \
   diesel_cli --version '^2.3' --no-default-features --features postgres
 graphiql_assets_step
+npm_step "OpenID Provider for the SSO tests (tests/idp/provider.mjs)" oidc-provider@9.13.3
 
 # Test tools installed by npm_step/pip_step are found through these.
 export NODE_PATH="$tools/node_modules${NODE_PATH:+:$NODE_PATH}"

@@ -112,6 +112,16 @@ pub enum Reason {
     PasswordTooShort,
     /// An owner moving to a paid plan without the platform's self-service upgrades.
     PaidPlanNeedsPlatform,
+    /// A public email domain (gmail.com, …): no tenant may claim it.
+    DomainPublic,
+    /// The domain is verified by another tenant.
+    DomainVerifiedElsewhere,
+    /// An identity provider bound to a domain the tenant has not verified.
+    DomainNotVerified,
+    /// The identity provider's OpenID discovery document could not be fetched or read.
+    ProviderDiscoveryFailed,
+    /// The tenant enforces single sign-on for the email's domain: password login is refused.
+    SsoRequired,
 }
 
 impl Reason {
@@ -142,6 +152,11 @@ impl Reason {
             Reason::PasswordTooLong => "password_too_long",
             Reason::PasswordTooShort => "password_too_short",
             Reason::PaidPlanNeedsPlatform => "paid_plan_needs_platform",
+            Reason::DomainPublic => "domain_public",
+            Reason::DomainVerifiedElsewhere => "domain_verified_elsewhere",
+            Reason::DomainNotVerified => "domain_not_verified",
+            Reason::ProviderDiscoveryFailed => "provider_discovery_failed",
+            Reason::SsoRequired => "sso_required",
         }
     }
 }

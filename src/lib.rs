@@ -44,6 +44,7 @@ pub mod ratelimit;
 pub mod request;
 pub mod secrets;
 pub mod seed;
+pub mod sso;
 pub mod telemetry;
 pub mod usage;
 

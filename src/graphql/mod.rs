@@ -21,6 +21,7 @@ pub mod registry;
 pub mod role;
 pub mod signup;
 pub mod spans;
+pub mod sso;
 pub mod tenant;
 pub mod usage;
 pub mod user;
@@ -62,6 +63,8 @@ pub struct Mutation(
     lifecycle::LifecycleMutation,
     admin::AdminMutation,
     billing::BillingMutation,
+    sso::SsoMutation,
+    sso::IdentityProviderMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

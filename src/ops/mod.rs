@@ -18,6 +18,8 @@
 //! * It knows nothing of GraphQL or HTTP: statuses and other values it needs are domain types,
 //!   converted to GraphQL enums and objects in `graphql/`.
 
+pub mod domains;
+pub mod identity_providers;
 pub mod invitations;
 pub mod lifecycle;
 pub mod passwords;

@@ -246,6 +246,7 @@ pub async fn authenticate_password(
     if !tenant.is_active() {
         return Err(AppError::tenant_inactive());
     }
+    crate::ops::identity_providers::ensure_password_sign_in(state, tenant.id, &user).await?;
     Ok(Authenticated { user, tenant })
 }
 

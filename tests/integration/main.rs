@@ -27,4 +27,7 @@ mod role_permissions;
 mod schema_invariants;
 mod schema_sdl;
 mod server;
+mod sso_domains;
+mod sso_idp;
+mod sso_providers;
 mod tenant_context;
