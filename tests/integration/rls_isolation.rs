@@ -74,8 +74,16 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
              INSERT INTO webhook_deliveries (tenant_id, id, alert_id, attempt, status_code)
                  VALUES ('{0}', gen_random_uuid(), '{1}', 1, 200);
              INSERT INTO billing_events (tenant_id, id, kind, payload)
-                 VALUES ('{0}', gen_random_uuid(), 'plan_changed', '{{}}');",
+                 VALUES ('{0}', gen_random_uuid(), 'plan_changed', '{{}}');
+             INSERT INTO tenant_domains (tenant_id, id, domain, state, challenge)
+                 VALUES ('{0}', '{2}', 'sso-{0}.test', 'verified', 'c');
+             INSERT INTO identity_providers (tenant_id, id, name, issuer, client_id, client_secret_ciphertext, metadata)
+                 VALUES ('{0}', '{3}', 'idp', 'https://idp.example.com', 'c', '\\x00', '{{}}');
+             INSERT INTO identity_provider_domains (tenant_id, domain_id, provider_id)
+                 VALUES ('{0}', '{2}', '{3}');",
             t.uuid,
+            Uuid::new_v4(),
+            Uuid::new_v4(),
             Uuid::new_v4()
         ))
         .await
