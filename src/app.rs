@@ -37,6 +37,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Outgoing HTTP (alert webhooks).
     pub http: reqwest::Client,
+    /// The DNS lookups of tenants' domain challenges (HUB_DNS_RESOLVER).
+    pub dns: crate::sso::dns::DnsChecker,
+    /// Outgoing HTTP to tenants' identity providers (`sso::oidc::client`).
+    pub sso_http: reqwest::Client,
     /// The operations allowed in `registered` persisted-query mode.
     pub registry: Option<crate::graphql::registry::Registry>,
     /// Automatic persisted queries (HUB_PERSISTED_QUERIES=auto).
@@ -270,6 +274,11 @@ impl AppState {
             settings.password_reset_per_ip,
             settings.password_reset_per_account,
         );
+        let sso_http = crate::sso::oidc::client(&settings)?;
+        let dns = crate::sso::dns::DnsChecker::new(
+            settings.dns_resolver,
+            Duration::from_millis(settings.dns_timeout_ms),
+        )?;
         Ok(AppState {
             settings,
             db,
@@ -282,6 +291,8 @@ impl AppState {
             usage,
             metrics,
             http,
+            dns,
+            sso_http,
             api_alerted: dashmap::DashSet::new(),
             exports,
             reset_limits,
@@ -359,6 +370,9 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 e.log_cause();
             }
             if let Err(e) = crate::mail::delivery::deliver_pending(&state).await {
+                e.log_cause();
+            }
+            if let Err(e) = crate::ops::domains::reverify_due(&state).await {
                 e.log_cause();
             }
             state

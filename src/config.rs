@@ -410,6 +410,31 @@ pub struct Settings {
     #[arg(long, env = "HUB_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
 
+    /// The DNS server (ip:port) that checks tenants' domain challenges (TXT records). Unset:
+    /// the system's resolvers (/etc/resolv.conf).
+    #[arg(long, env = "HUB_DNS_RESOLVER")]
+    pub dns_resolver: Option<std::net::SocketAddr>,
+
+    /// How long one DNS check of a domain challenge may take, in milliseconds.
+    #[arg(long, env = "HUB_DNS_TIMEOUT_MS", default_value_t = 3_000)]
+    pub dns_timeout_ms: u64,
+
+    /// Seconds between re-verifications of a tenant's domain (its TXT record is looked up
+    /// again by the housekeeping loop; a domain whose record is gone becomes failed). 0: never.
+    #[arg(long, env = "HUB_DOMAIN_RECHECK_SECS", default_value_t = 86_400)]
+    pub domain_recheck_secs: u64,
+
+    /// Allow tenants' identity providers on plain http and loopback/private addresses (tests,
+    /// closed networks). Off: https to public addresses only (HUB_WEBHOOK_ALLOW_PRIVATE also
+    /// allows them).
+    #[arg(long, env = "HUB_SSO_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub sso_allow_private: bool,
+
+    /// How long one request to a tenant's identity provider (discovery, keys, token) may take,
+    /// in milliseconds.
+    #[arg(long, env = "HUB_SSO_HTTP_TIMEOUT_MS", default_value_t = 5_000)]
+    pub sso_http_timeout_ms: u64,
+
     /// Days between a tenant's deactivation and its purge, unless the tenant set its own
     /// retention within the bounds below.
     #[arg(long, env = "HUB_DEACTIVATION_GRACE_DAYS", default_value_t = 30)]

@@ -128,6 +128,16 @@ pub enum Reason {
     MfaAlreadyEnrolled,
     /// No confirmed second factor (or no enrolment to confirm).
     MfaNotEnrolled,
+    /// A public email domain (gmail.com, …): no tenant may claim it.
+    DomainPublic,
+    /// The domain is verified by another tenant.
+    DomainVerifiedElsewhere,
+    /// An identity provider bound to a domain the tenant has not verified.
+    DomainNotVerified,
+    /// The identity provider's OpenID discovery document could not be fetched or read.
+    ProviderDiscoveryFailed,
+    /// The tenant enforces single sign-on for the email's domain: password login is refused.
+    SsoRequired,
 }
 
 impl Reason {
@@ -165,6 +175,11 @@ impl Reason {
             Reason::MfaRequiredByPolicy => "mfa_required_by_policy",
             Reason::MfaAlreadyEnrolled => "mfa_already_enrolled",
             Reason::MfaNotEnrolled => "mfa_not_enrolled",
+            Reason::DomainPublic => "domain_public",
+            Reason::DomainVerifiedElsewhere => "domain_verified_elsewhere",
+            Reason::DomainNotVerified => "domain_not_verified",
+            Reason::ProviderDiscoveryFailed => "provider_discovery_failed",
+            Reason::SsoRequired => "sso_required",
         }
     }
 }

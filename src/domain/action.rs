@@ -82,6 +82,13 @@ pub enum Action {
     WorkspaceMemberAdded,
     WorkspaceMemberRemoved,
     WorkspaceUpdated,
+    TenantDomainAdded,
+    TenantDomainVerified,
+    TenantDomainVerificationFailed,
+    TenantDomainRemoved,
+    SsoProviderAdded,
+    SsoProviderUpdated,
+    SsoProviderRemoved,
 }
 
 impl Action {
@@ -164,6 +171,13 @@ impl Action {
         Action::WorkspaceMemberAdded,
         Action::WorkspaceMemberRemoved,
         Action::WorkspaceUpdated,
+        Action::TenantDomainAdded,
+        Action::TenantDomainVerified,
+        Action::TenantDomainVerificationFailed,
+        Action::TenantDomainRemoved,
+        Action::SsoProviderAdded,
+        Action::SsoProviderUpdated,
+        Action::SsoProviderRemoved,
     ];
 
     /// The string stored in `audit_log.action` / `platform_audit_log.action`.
@@ -246,6 +260,13 @@ impl Action {
             Action::WorkspaceMemberAdded => "workspace.member_added",
             Action::WorkspaceMemberRemoved => "workspace.member_removed",
             Action::WorkspaceUpdated => "workspace.updated",
+            Action::TenantDomainAdded => "tenant.domain_added",
+            Action::TenantDomainVerified => "tenant.domain_verified",
+            Action::TenantDomainVerificationFailed => "tenant.domain_verification_failed",
+            Action::TenantDomainRemoved => "tenant.domain_removed",
+            Action::SsoProviderAdded => "sso.provider_added",
+            Action::SsoProviderUpdated => "sso.provider_updated",
+            Action::SsoProviderRemoved => "sso.provider_removed",
         }
     }
 

@@ -26,6 +26,7 @@ pub mod role;
 pub mod role_assignment;
 pub mod signup;
 pub mod spans;
+pub mod sso;
 pub mod tenant;
 pub mod usage;
 pub mod user;
@@ -72,6 +73,8 @@ pub struct Mutation(
     billing::BillingMutation,
     oauth_client::OAuthClientMutation,
     mfa::MfaMutation,
+    sso::SsoMutation,
+    sso::IdentityProviderMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

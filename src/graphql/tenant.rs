@@ -167,6 +167,22 @@ impl Tenant {
         self.0.limits().into()
     }
 
+    /// The tenant's email domains and their verification (needs tenant:manage).
+    async fn domains(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::sso::TenantDomain>, AppError> {
+        crate::graphql::sso::tenant_domains(ctx, self.0.id).await
+    }
+
+    /// The tenant's identity providers (needs tenant:manage).
+    async fn identity_providers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::sso::IdentityProvider>, AppError> {
+        crate::graphql::sso::tenant_identity_providers(ctx, self.0.id).await
+    }
+
     /// Integration settings (needs tenant:manage).
     async fn integrations(&self, ctx: &Context<'_>) -> Result<Vec<Integration>, AppError> {
         let scope = context::reader_for(ctx, self.0.id)?;

@@ -20,11 +20,13 @@
 
 pub mod api_keys;
 pub mod catalog;
+pub mod domains;
+pub mod identity_providers;
 pub mod invitations;
 pub mod lifecycle;
+pub mod mfa;
 pub mod oauth_clients;
 pub mod oauth_tokens;
-pub mod mfa;
 pub mod passwords;
 pub mod plans;
 pub mod platform;

@@ -329,10 +329,20 @@ fn text(v: &Value) -> String {
 async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
     // No periodic usage flush: it would write usage counters between two snapshots of the
     // database; adminFlushUsage flushes when it is called.
-    let app = spawn_app_with(|s| {
+    // The test's own DNS server (domain challenges) and OpenID provider (addIdentityProvider).
+    let dns = crate::sso_domains::TestDns::start().await;
+    let idp = crate::sso_idp::TestIdp::start(json!({
+        "clients": [{ "client_id": "hub", "client_secret": "audited-client-secret",
+                      "redirect_uris": ["http://127.0.0.1:1/sso/callback"] }],
+    }))
+    .await;
+    let dns_addr = dns.addr;
+    let app = spawn_app_with(move |s| {
         s.rate_limit_burst_secs = 60;
         s.usage_flush_secs = 3600;
         s.self_service_upgrades = true;
+        s.dns_resolver = Some(dns_addr);
+        s.sso_allow_private = true;
     })
     .await;
     let mut c = Coverage::new(&app).await;
@@ -381,6 +391,77 @@ async fn every_mutation_writes_its_audit_record_in_its_own_transaction() {
         "UpdateTenantSettings",
         json!({ "i": { "name": "Acme Renamed" } }),
         &[(tenant.clone(), "tenant.settings_updated")],
+    )
+    .await;
+    let domain = c
+        .run(
+            &owner,
+            "AddTenantDomain",
+            json!({ "domain": "acme-audited.com" }),
+            &[(tenant.clone(), "tenant.domain_added")],
+        )
+        .await;
+    let domain = text(&domain["domain"]["id"]);
+    c.run(
+        &owner,
+        "VerifyTenantDomain",
+        json!({ "id": domain }),
+        &[(tenant.clone(), "tenant.domain_verification_failed")],
+    )
+    .await;
+    c.run(
+        &owner,
+        "RemoveTenantDomain",
+        json!({ "id": domain }),
+        &[(tenant.clone(), "tenant.domain_removed")],
+    )
+    .await;
+    // Identity providers: a verified domain and the sso feature first.
+    let verified = app
+        .gql(
+            Some(&owner_token),
+            operation("AddTenantDomain"),
+            json!({ "domain": "acme-sso.test" }),
+        )
+        .await["data"]["addTenantDomain"]["domain"]
+        .clone();
+    dns.set_txt(
+        "_tenant-hub-challenge.acme-sso.test",
+        verified["challenge"].as_str().unwrap(),
+    )
+    .await;
+    let verified = text(&verified["id"]);
+    let body = app
+        .gql(
+            Some(&owner_token),
+            operation("VerifyTenantDomain"),
+            json!({ "id": verified }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["verifyTenantDomain"]["domain"]["state"], "VERIFIED",
+        "{body}"
+    );
+    c.su.execute(
+        "UPDATE tenants SET features = features || '{\"sso\": true}' WHERE id = $1",
+        &[&t],
+    )
+    .await
+    .unwrap();
+    let provider = c
+        .run(
+            &owner,
+            "AddIdentityProvider",
+            json!({ "i": { "name": "Acme IdP", "issuer": idp.issuer, "clientId": "hub",
+                "clientSecret": "audited-client-secret", "domainIds": [verified] } }),
+            &[(tenant.clone(), "sso.provider_added")],
+        )
+        .await;
+    c.run(
+        &owner,
+        "RemoveIdentityProvider",
+        json!({ "id": text(&provider["identityProvider"]["id"]) }),
+        &[(tenant.clone(), "sso.provider_removed")],
     )
     .await;
     let role = c

@@ -39,6 +39,10 @@ struct World {
     b_workspace_id: String,
     /// B's API key.
     b_api_key_id: String,
+    /// B's email domain (pending) and a second one (verified), served by B's identity provider.
+    b_domain_id: String,
+    b_verified_domain_id: String,
+    b_provider_id: String,
     /// Tenant C, deactivated by its owner (reactivatable, purgeable), and tenant D, suspended by
     /// a platform admin (resumable): the targets of the lifecycle mutations.
     c: TenantFixture,
@@ -239,7 +243,47 @@ async fn world(app: &TestApp) -> World {
     )
     .await;
 
+    let b_domain_id = ok(
+        app,
+        &b.token,
+        "B addTenantDomain",
+        operation("AddTenantDomain"),
+        json!({ "domain": "bravo-secret-corp.com" }),
+    )
+    .await["addTenantDomain"]["domain"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // B's verified domain and identity provider: rows as verifyTenantDomain and
+    // addIdentityProvider leave them (the DNS check and the discovery need servers of their
+    // own, which tests/integration/sso_*.rs run; here only the ids matter).
+    let (b_verified_uuid, b_provider_uuid) = (Uuid::now_v7(), Uuid::now_v7());
+    app.superuser()
+        .await
+        .batch_execute(&format!(
+            "INSERT INTO tenant_domains (tenant_id, id, domain, state, challenge, verified_at)
+               VALUES ('{t}', '{d}', 'bravo-verified-corp.com', 'verified', 'bravo-challenge', now());
+             INSERT INTO identity_providers (tenant_id, id, name, issuer, client_id, client_secret_ciphertext, metadata)
+               VALUES ('{t}', '{p}', 'Bravo Secret IdP', 'https://idp.bravo.example.com', 'bravo-client', '\\x00', '{{}}');
+             INSERT INTO identity_provider_domains (tenant_id, domain_id, provider_id)
+               VALUES ('{t}', '{d}', '{p}');",
+            t = b.uuid,
+            d = b_verified_uuid,
+            p = b_provider_uuid,
+        ))
+        .await
+        .unwrap();
+    let b_verified_domain_id = tenant_hub::graphql::ids::encode("TenantDomain", b_verified_uuid).0;
+    let b_provider_id = tenant_hub::graphql::ids::encode("IdentityProvider", b_provider_uuid).0;
     let b_secrets = vec![
+        b_domain_id.clone(),
+        b_verified_domain_id.clone(),
+        b_provider_id.clone(),
+        "bravo-verified-corp.com".into(),
+        "Bravo Secret IdP".into(),
+        "idp.bravo.example.com".into(),
+        "bravo-client".into(),
+        "bravo-secret-corp.com".into(),
         b.id.clone(),
         b.uuid.to_string(),
         b.owner_id.clone(),
@@ -287,6 +331,9 @@ async fn world(app: &TestApp) -> World {
         b_owner_role_id,
         b_workspace_id,
         b_api_key_id,
+        b_domain_id,
+        b_verified_domain_id,
+        b_provider_id,
         c,
         d,
         b_secrets,
@@ -846,6 +893,32 @@ fn write_cases(w: &World) -> Vec<Case> {
             json!({ "i": { "tenantId": w.a.id, "limits": { "apiCallsPerMinute": 100000 } } }),
         ),
         case(
+            "verifyTenantDomain: B's domain",
+            operation("VerifyTenantDomain"),
+            json!({ "id": w.b_domain_id }),
+        ),
+        case(
+            "removeTenantDomain: B's domain",
+            operation("RemoveTenantDomain"),
+            json!({ "id": w.b_domain_id }),
+        ),
+        case(
+            "removeTenantDomain: B's verified domain",
+            operation("RemoveTenantDomain"),
+            json!({ "id": w.b_verified_domain_id }),
+        ),
+        case(
+            "addIdentityProvider: for B's verified domain",
+            operation("AddIdentityProvider"),
+            json!({ "i": { "name": "pwned", "issuer": "https://idp.alpha.example.com", "clientId": "x",
+                "clientSecret": "pwned-secret-123", "domainIds": [w.b_verified_domain_id] } }),
+        ),
+        case(
+            "removeIdentityProvider: B's provider",
+            operation("RemoveIdentityProvider"),
+            json!({ "id": w.b_provider_id }),
+        ),
+        case(
             "updateProduct: the catalog's crm",
             operation("AttackUpdateProduct"),
             json!({ "i": { "id": "crm", "name": "pwned", "active": false } }),
@@ -1335,6 +1408,16 @@ async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
         .as_str()
         .unwrap()
         .to_owned();
+    let domain = app
+        .gql(
+            Some(&t.token),
+            operation("AddTenantDomain"),
+            json!({ "domain": "acme-owned.com" }),
+        )
+        .await["data"]["addTenantDomain"]["domain"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let cases: Vec<(&str, Value)> = vec![
         ("LogOut", json!({})),
         ("ConfirmTotpEnrolment", json!({ "code": "123456" })),
@@ -1446,6 +1529,18 @@ async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
         (
             "DeleteOauthClient",
             json!({ "id": Uuid::new_v4().to_string() }),
+        ),
+        ("AddTenantDomain", json!({ "domain": "acme-corp.com" })),
+        ("VerifyTenantDomain", json!({ "id": domain })),
+        ("RemoveTenantDomain", json!({ "id": domain })),
+        (
+            "AddIdentityProvider",
+            json!({ "i": { "name": "pwned", "issuer": "https://idp.example.com", "clientId": "x",
+                "clientSecret": "pwned-secret-123", "domainIds": [domain] } }),
+        ),
+        (
+            "RemoveIdentityProvider",
+            json!({ "id": tenant_hub::graphql::ids::encode("IdentityProvider", Uuid::now_v7()).0 }),
         ),
     ];
     let mut listed: Vec<String> = cases

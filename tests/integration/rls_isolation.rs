@@ -107,10 +107,18 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
                  VALUES ('{0}', '{2}', gen_random_uuid()::text::bytea);
              INSERT INTO mfa_challenges (tenant_id, token_hash, user_id, purpose, amr, expires_at)
                  VALUES ('{0}', gen_random_uuid()::text::bytea, '{2}', 'verify', 'pwd', now());
-             INSERT INTO mfa_policies (tenant_id, require_mfa) VALUES ('{0}', 'off');",
+             INSERT INTO mfa_policies (tenant_id, require_mfa) VALUES ('{0}', 'off');
+             INSERT INTO tenant_domains (tenant_id, id, domain, state, challenge)
+                 VALUES ('{0}', '{3}', 'sso-{0}.test', 'verified', 'c');
+             INSERT INTO identity_providers (tenant_id, id, name, issuer, client_id, client_secret_ciphertext, metadata)
+                 VALUES ('{0}', '{4}', 'idp', 'https://idp.example.com', 'c', '\\x00', '{{}}');
+             INSERT INTO identity_provider_domains (tenant_id, domain_id, provider_id)
+                 VALUES ('{0}', '{3}', '{4}');",
             t.uuid,
             Uuid::new_v4(),
-            t.owner_uuid
+            t.owner_uuid,
+            Uuid::new_v4(),
+            Uuid::new_v4()
         ))
         .await
         .unwrap();

@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod billing;
+pub mod identity_provider;
 pub mod integration;
 pub mod mail;
 pub mod mfa;
@@ -16,6 +17,7 @@ pub mod report;
 pub mod role;
 pub mod session;
 pub mod tenant;
+pub mod tenant_domain;
 pub mod usage;
 pub mod user;
 pub mod user_token;
@@ -23,6 +25,7 @@ pub mod workspace;
 
 pub use api_key::ApiKeyRow;
 pub use billing::{BillingEventRow, PlanRow, SubscriptionRow};
+pub use identity_provider::IdentityProviderRow;
 pub use integration::IntegrationRow;
 pub use mfa::{MfaChallengeRow, MfaFactorRow, MfaPolicy, RecoveryCodes};
 pub use oauth_client::OAuthClientRow;
@@ -33,6 +36,7 @@ pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};
 pub use role::{RoleRow, UserRoleRow};
 pub use session::{RefreshTokenRow, SessionRow};
 pub use tenant::TenantRow;
+pub use tenant_domain::TenantDomainRow;
 pub use usage::{AlertRow, WebhookDeliveryRow};
 pub use user::UserRow;
 pub use user_token::UserTokenRow;

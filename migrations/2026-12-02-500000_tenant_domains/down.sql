@@ -1,0 +1,2 @@
+DROP TABLE tenant_domains;
+DROP EXTENSION IF EXISTS btree_gist;

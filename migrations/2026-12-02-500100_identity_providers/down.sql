@@ -1,0 +1,2 @@
+DROP TABLE identity_provider_domains;
+DROP TABLE identity_providers;
