@@ -239,9 +239,7 @@ mod overrides_tests {
 
 /// Who of a tenant must sign in with a second factor (`requireMfa` of the tenant's
 /// configuration). A user who must and has none is led through enrolment at sign-in.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequireMfa {
     /// Nobody (users may still enrol, and then always use their factor).

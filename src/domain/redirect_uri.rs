@@ -3,7 +3,7 @@
 //! `localhost`: native apps and development); no fragment, no userinfo, no wildcard. The same
 //! rules apply to post-logout redirect URIs and back-channel logout URIs.
 
-use crate::error::AppError;
+use crate::domain::error::DomainError;
 
 /// A registered redirect URI, kept exactly as registered (the comparison at `/oauth/authorize`
 /// is a string equality).
@@ -12,8 +12,8 @@ pub struct RedirectUri(String);
 
 impl RedirectUri {
     /// Checks `raw` for the `field` it came in (the error names it).
-    pub fn parse(field: &str, raw: &str) -> Result<RedirectUri, AppError> {
-        let bad = |why: &str| AppError::bad_input(field, format!("{field}: {why}"));
+    pub fn parse(field: &str, raw: &str) -> Result<RedirectUri, DomainError> {
+        let bad = |why: &str| DomainError::invalid(field, format!("{field}: {why}"));
         let raw = raw.trim();
         if raw.is_empty() || raw.len() > 2000 {
             return Err(bad("must be an absolute URL of at most 2000 characters"));
@@ -92,7 +92,7 @@ mod tests {
             "crm.example.com/cb",
         ] {
             let e = RedirectUri::parse("redirectUri", bad).unwrap_err();
-            assert_eq!(e.field.as_deref(), Some("redirectUri"), "{bad}");
+            assert_eq!(e.field, "redirectUri", "{bad}");
         }
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{ScopedFutureExt, models::MfaFactorRow},
-    domain::{Permission, RequireMfa},
+    domain::Permission,
     error::{AppError, AppResult},
     graphql::{auth::LoginPayload, context, ids, tenant::Tenant, user::User},
     ops::{
@@ -127,6 +127,18 @@ async fn viewer_of<'a>(ctx: &Context<'a>, user_id: Uuid) -> AppResult<context::T
     context::require(ctx, Permission::UsersWrite).await
 }
 
+/// Who of a tenant must sign in with a second factor (the domain's `RequireMfa`).
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::RequireMfa")]
+pub enum RequireMfa {
+    /// Nobody (users may still enrol, and then always use their factor).
+    Off,
+    /// Holders of the tenant-wide owner or admin role.
+    AdminsAndOwners,
+    /// Every member.
+    Everyone,
+}
+
 #[derive(Default)]
 pub struct MfaQuery;
 
@@ -135,7 +147,7 @@ impl MfaQuery {
     /// Who of the tenant must sign in with a second factor.
     async fn mfa_policy(&self, ctx: &Context<'_>) -> Result<RequireMfa, AppError> {
         let scope = context::require(ctx, Permission::TenantRead).await?;
-        scope.tx(|tx| mfa::policy(tx).scope_boxed()).await
+        Ok(scope.tx(|tx| mfa::policy(tx).scope_boxed()).await?.into())
     }
 }
 
@@ -293,8 +305,9 @@ impl MfaMutation {
     ) -> Result<RequireMfa, AppError> {
         let scope = context::require(ctx, Permission::TenantManage).await?;
         let tenant_id = scope.tenant_id();
-        scope
-            .run(|tx| mfa::set_policy(tx, tenant_id, require_mfa).scope_boxed())
-            .await
+        let set = scope
+            .run(|tx| mfa::set_policy(tx, tenant_id, require_mfa.into()).scope_boxed())
+            .await?;
+        Ok(set.into())
     }
 }

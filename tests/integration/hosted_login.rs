@@ -479,3 +479,38 @@ async fn a_person_signs_in_with_chromium() {
         panic!("{e:#}{}", driver.log_tail());
     }
 }
+
+/// A user who owes a second factor is not signed in by the hosted page on the password alone
+/// (the page has no second-factor step yet): a clear page, no browser session.
+#[tokio::test]
+async fn the_hosted_login_never_skips_a_required_second_factor() {
+    let app = common::spawn_app().await;
+    let t = app.signup("acme").await;
+    app.superuser()
+        .await
+        .execute(
+            "INSERT INTO mfa_policies (tenant_id, require_mfa) VALUES ($1, 'everyone')",
+            &[&t.uuid],
+        )
+        .await
+        .unwrap();
+    let browser = PageClient::new(&app.address);
+    let page = browser
+        .sign_in(&t.domain, &t.owner_email, PASSWORD, "/")
+        .await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    assert!(
+        page.html.contains("A second factor is needed"),
+        "{}",
+        page.html
+    );
+    assert!(page.set_cookie("__Host-hub_session").is_none());
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM sessions WHERE browser_token_hash IS NOT NULL"
+        )
+        .await,
+        0
+    );
+}
