@@ -132,6 +132,8 @@ export type UpdateTenantSettingsInput = {
   /** Set by the platform (the plan): FORBIDDEN here. */
   limits?: TenantLimitsInput | null | undefined;
   name?: string | null | undefined;
+  /** Sign-in needs a verified email (users get a verification mail); null keeps it. */
+  requireVerifiedEmail?: boolean | null | undefined;
   /**
    * Days the data is kept after a deactivation, within the platform's bounds; null keeps
    * the current setting.
@@ -156,7 +158,7 @@ export type LoginMutationVariables = Exact<{
 }>;
 
 
-export type LoginMutation = { login: { accessToken: string, refreshToken: string, tokenType: string, expiresIn: number, user: { id: string, email: string }, tenant: { id: string, domain: string | null } } };
+export type LoginMutation = { login: { accessToken: string | null, refreshToken: string | null, tokenType: string | null, expiresIn: number | null, user: { id: string, email: string } | null, tenant: { id: string, domain: string | null } | null } };
 
 export type RefreshSessionMutationVariables = Exact<{
   refreshToken: string;

@@ -6,6 +6,7 @@ export const variables: LoginMutationVariables = {
   input: { tenant: "acme.example.com", email: "owner@acme.example.com", password: "secret" },
 };
 
-export function accessToken(answer: LoginMutation): string {
-  return answer.login.accessToken;
+// null when the tenant's policy asks for a second factor first (login.mfaRequired).
+export function accessToken(answer: LoginMutation): string | null {
+  return answer.login.accessToken ?? null;
 }

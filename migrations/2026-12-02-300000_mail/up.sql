@@ -39,7 +39,7 @@ CREATE INDEX mail_outbox_tenant_user_idx ON mail_outbox (tenant_id, user_id, kin
 SELECT hub_enable_tenant_rls('mail_outbox');
 
 CREATE TABLE mail_attempts (
-    tenant_id uuid NOT NULL,
+    tenant_id uuid NOT NULL REFERENCES tenants (id),
     mail_id uuid NOT NULL,
     attempt integer NOT NULL,
     at timestamptz NOT NULL DEFAULT now(),

@@ -1944,6 +1944,7 @@ diesel::joinable!(billing_events -> tenants (tenant_id));
 diesel::joinable!(identity_provider_domains -> tenants (tenant_id));
 diesel::joinable!(identity_providers -> tenants (tenant_id));
 diesel::joinable!(integrations -> tenants (tenant_id));
+diesel::joinable!(mail_attempts -> tenants (tenant_id));
 diesel::joinable!(mail_outbox -> tenants (tenant_id));
 diesel::joinable!(mfa_challenges -> tenants (tenant_id));
 diesel::joinable!(mfa_factors -> tenants (tenant_id));

@@ -108,6 +108,8 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
              INSERT INTO mfa_challenges (tenant_id, token_hash, user_id, purpose, amr, expires_at)
                  VALUES ('{0}', gen_random_uuid()::text::bytea, '{2}', 'verify', 'pwd', now());
              INSERT INTO mfa_policies (tenant_id, require_mfa) VALUES ('{0}', 'off');
+             INSERT INTO mail_attempts (tenant_id, mail_id, attempt, outcome)
+                 SELECT tenant_id, id, 1, 'sent' FROM mail_outbox WHERE tenant_id = '{0}' LIMIT 1;
              INSERT INTO tenant_domains (tenant_id, id, domain, state, challenge)
                  VALUES ('{0}', '{3}', 'sso-{0}.test', 'verified', 'c');
              INSERT INTO identity_providers (tenant_id, id, name, issuer, client_id, client_secret_ciphertext, metadata)

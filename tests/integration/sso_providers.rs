@@ -282,12 +282,13 @@ async fn a_provider_that_is_down_or_not_an_openid_provider_is_refused_clearly() 
     enable_sso(&app, &t).await;
     let domain = verified_domain(&app, &dns, &t, "acme-down.test").await;
 
-    // The hub itself answers, but is not this issuer's OpenID provider.
+    // A server answers at that address, but is no OpenID provider there (the hub is one at its
+    // root since it became an OpenID provider itself; under /graphql it has no discovery).
     let body = app
         .gql(
             Some(&t.token),
             operation("AddIdentityProvider"),
-            json!({ "i": provider_input(&app.address, &domain) }),
+            json!({ "i": provider_input(&format!("{}/graphql", app.address), &domain) }),
         )
         .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
