@@ -36,29 +36,10 @@ use crate::{
     },
 };
 
-/// The hub's own error page for a request that cannot be sent back to a client: plain, escaped
-/// text, the hosted pages' security headers, no link to follow.
+/// The hub's own error page for a request that cannot be sent back to a client (the hosted
+/// pages' error page: escaped text, their security headers, no link to the client).
 pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
-    let escaped = message
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
-    HttpResponse::build(status)
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; frame-ancestors 'none'; form-action 'self'",
-        ))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .content_type("text/html; charset=utf-8")
-        .body(format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in \
-             error</title></head><body><main><h1>This sign-in cannot continue</h1><p>{escaped}</p>\
-             <p>Go back to the application and try again, or ask its administrator.</p></main>\
-             </body></html>"
-        ))
+    page::error_page(status, "This sign-in cannot continue", message, None)
 }
 
 fn redirect(to: String) -> HttpResponse {

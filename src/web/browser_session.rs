@@ -98,14 +98,14 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> AppResult<Option<Br
         .await
 }
 
-/// Opens a browser session for a member who has just proved who they are, and the cookie
+/// Opens a browser session for a member who has just proved who they are; returns the cookie
 /// that carries it.
 pub async fn start(
     state: &AppState,
     meta: &RequestMeta,
     who: &Authenticated,
     methods: Vec<AuthMethod>,
-) -> AppResult<(BrowserSession, Cookie<'static>)> {
+) -> AppResult<Cookie<'static>> {
     let (token, hash) = opaque::generate(who.tenant.id);
     let start = SessionStart {
         tenant_id: who.tenant.id,
@@ -113,27 +113,14 @@ pub async fn start(
         methods,
         browser_token_hash: Some(hash),
     };
-    let opened = ops::in_tenant(
+    ops::in_tenant(
         &state.db,
         who.tenant.id,
         meta.audit(Actor::User(who.user.id)),
         |tx| sessions::open(tx, state, meta, start).scope_boxed(),
     )
-    .await?
-    .value;
-    let session = state
-        .db
-        .tenant_tx(who.tenant.id, |tx| {
-            SessionRow::find(tx, opened.session_id).scope_boxed()
-        })
-        .await?
-        .map(|row| {
-            BrowserSession::from_row(row, who.user.email.clone(), who.user.display_name.clone())
-        })
-        .ok_or_else(|| {
-            crate::error::AppError::internal(anyhow::anyhow!("new session not found"))
-        })?;
-    Ok((session, cookie(token)))
+    .await?;
+    Ok(cookie(token))
 }
 
 /// Ends a browser session (signing out, or replaced by another sign-in in the same browser).

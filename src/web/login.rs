@@ -433,8 +433,8 @@ pub async fn signed_in_redirect(
     {
         return page::for_error(&e, None);
     }
-    let (_, cookie) = match browser_session::start(state, meta, who, methods).await {
-        Ok(started) => started,
+    let cookie = match browser_session::start(state, meta, who, methods).await {
+        Ok(cookie) => cookie,
         Err(e) => return page::for_error(&e, None),
     };
     let last = Cookie::build(LAST_TENANT_COOKIE, who.tenant.id.to_string())
