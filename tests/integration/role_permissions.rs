@@ -860,3 +860,100 @@ async fn each_held_role_comes_with_its_scope() {
         .await;
     assert_eq!(user["data"]["user"]["roleAssignments"], expected, "{user}");
 }
+
+/// Two owners deactivating each other at the same moment leave one owner: the last-owner rule
+/// locks the tenant row before it counts the owners, so the second change waits for the first
+/// and then sees it would remove the last owner. The test makes the race certain: one
+/// superuser transaction holds the tenant row, another both owners' rows, until both requests
+/// are waiting; without the tenant lock both count two owners and both go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_owners_deactivating_each_other_at_once_leave_one_owner() {
+    let app = common::spawn_app().await;
+    let t = app.signup("acme").await;
+    let (b_id, b_token) = app.add_user(&t, "b@acme.example.com", &["owner"]).await;
+    let b_uuid: uuid::Uuid = app
+        .superuser()
+        .await
+        .query_one(
+            "SELECT id FROM users WHERE email = 'b@acme.example.com'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let tenant_lock = app.superuser().await;
+    tenant_lock
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM tenants WHERE id = '{}' FOR UPDATE",
+            t.uuid
+        ))
+        .await
+        .unwrap();
+    let user_locks = app.superuser().await;
+    user_locks
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM users WHERE id IN ('{}', '{b_uuid}') FOR UPDATE",
+            t.owner_uuid
+        ))
+        .await
+        .unwrap();
+
+    let deactivate = |token: String, id: String| {
+        let app = &app;
+        async move {
+            app.gql(
+                Some(&token),
+                operation("DeactivateUser"),
+                json!({ "id": id }),
+            )
+            .await
+        }
+    };
+    let a_removes_b = deactivate(t.token.clone(), b_id.clone());
+    let b_removes_a = deactivate(b_token.clone(), t.owner_id.clone());
+    let watcher = app.superuser().await;
+    let db = app.db_name().to_owned();
+    let waiting = || async {
+        watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                &[&db],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let release = async {
+        assert!(
+            common::eventually(async || waiting().await == 2).await,
+            "both requests wait on a lock"
+        );
+        tenant_lock.batch_execute("COMMIT").await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            common::eventually(async || waiting().await == 2).await,
+            "both requests wait again"
+        );
+        user_locks.batch_execute("COMMIT").await.unwrap();
+    };
+    let (first, second, ()) = tokio::join!(a_removes_b, b_removes_a, release);
+
+    let refused: Vec<&Value> = [&first, &second]
+        .into_iter()
+        .filter(|body| body["errors"].is_array())
+        .collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "exactly one change is refused: {first} / {second}"
+    );
+    assert_eq!(common::error_code(refused[0]), "CONFLICT", "{}", refused[0]);
+    let active_owners = common::count(
+        &app,
+        "SELECT count(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id \
+         JOIN roles r ON r.id = ur.role_id WHERE r.name = 'owner' AND u.status = 'active'",
+    )
+    .await;
+    assert_eq!(active_owners, 1);
+}
