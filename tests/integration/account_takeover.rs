@@ -49,30 +49,54 @@ async fn an_admin_cannot_start_a_password_reset_for_themselves() {
     );
 }
 
+/// A session revoked while its changePassword is under way (as reuse detection on another
+/// replica would do) stays revoked: the change used to reopen the caller's session. The test
+/// makes the moment certain: a superuser transaction holds the user's row, so the change waits
+/// inside its transaction while the session is revoked, then goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_password_keeps_a_revoked_session_revoked() {
     let app = spawn_app().await;
     let t = app.signup("acme").await;
-    // Revoked behind the replica's back (as reuse detection on another replica would do,
-    // the moment before): this replica's session cache still lets the token through.
     let su = app.superuser().await;
-    su.execute(
-        "UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh_token_reuse' WHERE tenant_id = $1",
-        &[&t.uuid],
-    )
-    .await
-    .unwrap();
-    let body = app
-        .gql(
-            Some(&t.token),
-            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
-            json!({ "c": PASSWORD, "n": "a much longer new passphrase 42" }),
+    let row_lock = app.superuser().await;
+    row_lock
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR UPDATE",
+            t.owner_uuid
+        ))
+        .await
+        .unwrap();
+    let change = app.gql(
+        Some(&t.token),
+        "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+        json!({ "c": PASSWORD, "n": "a much longer new passphrase 42" }),
+    );
+    let db = app.db_name().to_owned();
+    let revoke_meanwhile = async {
+        assert!(
+            common::eventually(async || {
+                su.query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                    &[&db],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+                    == 1
+            })
+            .await,
+            "the change waits on the user's row"
+        );
+        su.execute(
+            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh_token_reuse' WHERE tenant_id = $1",
+            &[&t.uuid],
         )
-        .await;
-    // Either refused (the revocation was seen) or done; never a reopened session.
-    if body["errors"].is_null() {
-        assert_eq!(body["data"]["changePassword"], true, "{body}");
-    }
+        .await
+        .unwrap();
+        row_lock.batch_execute("COMMIT").await.unwrap();
+    };
+    let (body, ()) = tokio::join!(change, revoke_meanwhile);
+    assert_eq!(body["data"]["changePassword"], true, "{body}");
     let open: i64 = su
         .query_one(
             "SELECT count(*) FROM sessions WHERE tenant_id = $1 AND revoked_at IS NULL",
