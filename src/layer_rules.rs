@@ -84,11 +84,6 @@ const NOT_MOVED_YET: &[(&str, &str, &str)] = &[
         "platformAuditLog reads the platform log in the platform guard's transaction",
     ),
     (
-        "src/graphql/tenant.rs",
-        "audit::record",
-        "updateTenantSettings writes in the resolver (needs the secrets service in an operation)",
-    ),
-    (
         "src/graphql/lifecycle.rs",
         ".system_tx(",
         "adminPurgeTenant reads the tenant before the purge operation",

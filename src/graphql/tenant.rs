@@ -6,16 +6,15 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-use crate::domain::Action;
 use crate::{
     db::{
         ScopedFutureExt,
-        audit::{self, AuditEvent},
         models::{IntegrationRow, TenantRow},
     },
     domain::{self, Permission},
     error::AppError,
     graphql::{context, ids, loaders::IntegrationsOf},
+    ops::tenant_settings,
     secrets,
 };
 
@@ -327,151 +326,45 @@ impl TenantMutation {
                 "features and limits come with the plan; a platform admin or a plan change sets them",
             ));
         }
-        let name = input
-            .name
-            .map(|n| crate::domain::DisplayName::parse("name", &n).map(|n| n.into_inner()))
-            .transpose()?;
         let mut integrations = Vec::new();
         for i in input.integrations.unwrap_or_default() {
-            let valid = !i.name.is_empty()
-                && i.name.len() <= 63
-                && i.name.starts_with(|c: char| c.is_ascii_lowercase())
-                && i.name.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
-            if !valid {
-                return Err(AppError::bad_input(
-                    "integrations.name",
-                    "integration names are lower-case letters, digits, _ and -",
-                ));
-            }
-            if let Some(settings) = &i.settings
-                && !settings.0.is_object()
-            {
-                return Err(AppError::bad_input(
-                    "integrations.settings",
-                    "settings must be a JSON object",
-                ));
-            }
-            if i.secret
-                .as_ref()
-                .is_some_and(|s| s.is_empty() || s.len() > 4096)
-            {
-                return Err(AppError::bad_input(
-                    "integrations.secret",
-                    "a secret must have 1 to 4096 characters",
-                ));
-            }
-            integrations.push(i);
-        }
-        let scope = context::require(ctx, Permission::TenantManage).await?;
-        let (tenant_id, audit_ctx, state) = (scope.tenant_id(), scope.audit(), scope.state);
-        for i in integrations.iter().filter(|i| !i.remove) {
-            crate::alerts::validate_integration(
+            integrations.push(domain::IntegrationChange::parse(
                 &i.name,
-                i.settings.as_ref().map(|s| &s.0),
-                state.settings.webhook_allow_private,
-            )
-            .await?;
+                i.settings.map(|s| s.0),
+                i.secret,
+                i.remove,
+            )?);
         }
-        let retention = input.retention_days;
-        let require_verified_email = input.require_verified_email;
-        if let Some(days) = retention {
-            let (min, max) = (
-                state.settings.retention_min_days,
-                state.settings.retention_max_days,
-            );
-            if !(min..=max).contains(&days) {
-                return Err(AppError::bad_input(
-                    "retentionDays",
-                    format!("retentionDays must be between {min} and {max}"),
-                ));
-            }
-        }
+        let change = tenant_settings::SettingsChange {
+            name: input
+                .name
+                .map(|n| domain::DisplayName::parse("name", &n))
+                .transpose()?,
+            branding: input.branding.map(|b| tenant_settings::BrandingChange {
+                logo: match b.logo {
+                    MaybeUndefined::Value(url) => tenant_settings::LogoChange::Set(url),
+                    MaybeUndefined::Null => tenant_settings::LogoChange::Remove,
+                    MaybeUndefined::Undefined => tenant_settings::LogoChange::Keep,
+                },
+                colors: b.colors.map(|c| c.0),
+            }),
+            integrations,
+            retention_days: input.retention_days,
+            require_verified_email: input.require_verified_email,
+        };
+        let scope = context::require(ctx, Permission::TenantManage).await?;
+        let state = scope.state;
+        tenant_settings::check(
+            &change,
+            &tenant_settings::SettingsBounds {
+                retention_days: state.settings.retention_min_days
+                    ..=state.settings.retention_max_days,
+                webhook_allow_private: state.settings.webhook_allow_private,
+            },
+        )
+        .await?;
         let tenant = scope
-            .tx(|conn| {
-                async move {
-                    let current = TenantRow::current(conn, tenant_id).await?;
-                    let mut branding = current.branding();
-                    let mut changed = serde_json::Map::new();
-                    if let Some(b) = input.branding {
-                        match b.logo {
-                            MaybeUndefined::Value(url) => branding.logo = Some(url),
-                            MaybeUndefined::Null => branding.logo = None,
-                            MaybeUndefined::Undefined => {}
-                        }
-                        if let Some(colors) = b.colors {
-                            branding.colors = colors.0;
-                        }
-                        branding.validate()?;
-                        changed.insert(
-                            "branding".into(),
-                            serde_json::to_value(&branding).unwrap_or_default(),
-                        );
-                    }
-                    if let Some(n) = &name {
-                        changed.insert("name".into(), json!(n));
-                    }
-                    if let Some(days) = retention {
-                        TenantRow::set_retention(conn, tenant_id, Some(days)).await?;
-                        changed.insert("retention_days".into(), json!(days));
-                    }
-                    if let Some(required) = require_verified_email {
-                        crate::db::models::mail::set_requires_verified_email(
-                            conn, tenant_id, required,
-                        )
-                        .await?;
-                        changed.insert("require_verified_email".into(), json!(required));
-                    }
-                    let tenant = TenantRow::update_settings(
-                        conn,
-                        tenant_id,
-                        name.as_deref().unwrap_or(&current.name),
-                        &branding,
-                    )
-                    .await?;
-                    let mut touched = Vec::new();
-                    for i in integrations {
-                        if i.remove {
-                            IntegrationRow::remove(conn, &i.name).await?;
-                            touched.push(json!({ "name": i.name, "removed": true }));
-                            continue;
-                        }
-                        let sealed = match &i.secret {
-                            Some(secret) => Some(state.secrets.seal(tenant_id, &i.name, secret)?),
-                            None => None,
-                        };
-                        let row = IntegrationRow {
-                            tenant_id,
-                            name: i.name.clone(),
-                            settings: i.settings.map(|s| s.0).unwrap_or_else(|| json!({})),
-                            secret_hint: i.secret.as_deref().and_then(secrets::hint_of),
-                            secret_ciphertext: sealed,
-                            updated_at: Utc::now(),
-                        };
-                        crate::alerts::ensure_webhook_secret(conn, &i.name, i.secret.is_some())
-                            .await?;
-                        IntegrationRow::upsert(conn, &row, i.secret.is_none()).await?;
-                        // Never the secret itself.
-                        touched
-                            .push(json!({ "name": i.name, "secret_changed": i.secret.is_some() }));
-                    }
-                    if !touched.is_empty() {
-                        changed.insert("integrations".into(), json!(touched));
-                    }
-                    audit::record(
-                        conn,
-                        tenant_id,
-                        &audit_ctx,
-                        AuditEvent::new(Action::TenantSettingsUpdated)
-                            .target("tenant", tenant_id)
-                            .details(changed.into()),
-                    )
-                    .await?;
-                    Ok(tenant)
-                }
-                .scope_boxed()
-            })
+            .run(|tx| tenant_settings::update(tx, &state.secrets, change).scope_boxed())
             .await?;
         Ok(TenantPayload {
             tenant: Tenant(tenant),
