@@ -58,6 +58,50 @@ pub struct LogFilter {
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// One page of a log table (`audit_log` or `platform_audit_log`: the same columns), filtered,
+/// oldest first, with the filtered count when the request asks for it. A macro because the two
+/// tables are distinct diesel types with the same column names.
+macro_rules! log_page {
+    ($conn:expr, $table:ident, $row:ty, $filter:expr, $request:expr) => {{
+        let filter: &LogFilter = $filter;
+        let request: PageRequest = $request;
+        let filtered = || {
+            let mut q = $table::table.into_boxed();
+            if let Some(a) = &filter.action {
+                q = q.filter($table::action.eq(a.clone()));
+            }
+            if let Some(a) = filter.actor_id {
+                q = q.filter($table::actor_id.eq(a));
+            }
+            if let Some(t) = &filter.target_type {
+                q = q.filter($table::target_type.eq(t.clone()));
+            }
+            if let Some(t) = &filter.target_id {
+                q = q.filter($table::target_id.eq(t.clone()));
+            }
+            if let Some(f) = filter.from {
+                q = q.filter($table::at.ge(f));
+            }
+            if let Some(t) = filter.to {
+                q = q.filter($table::at.lt(t));
+            }
+            q
+        };
+        let total = match request.count {
+            true => Some(filtered().count().get_result($conn).await?),
+            false => None,
+        };
+        let q = filtered().select(<$row>::as_select());
+        let q = crate::after_key!(q, $table::at, $table::id, request.after);
+        let rows = q
+            .order(($table::at, $table::id))
+            .limit(request.fetch())
+            .load($conn)
+            .await?;
+        Ok(Listed { rows, total })
+    }};
+}
+
 impl AuditRow {
     /// One page of the log of the tenant in scope, oldest first, with the filtered count when
     /// asked.
@@ -66,40 +110,7 @@ impl AuditRow {
         filter: &LogFilter,
         request: PageRequest,
     ) -> AppResult<Listed<AuditRow>> {
-        let filtered = || {
-            let mut q = audit_log::table.into_boxed();
-            if let Some(a) = &filter.action {
-                q = q.filter(audit_log::action.eq(a.clone()));
-            }
-            if let Some(a) = filter.actor_id {
-                q = q.filter(audit_log::actor_id.eq(a));
-            }
-            if let Some(t) = &filter.target_type {
-                q = q.filter(audit_log::target_type.eq(t.clone()));
-            }
-            if let Some(t) = &filter.target_id {
-                q = q.filter(audit_log::target_id.eq(t.clone()));
-            }
-            if let Some(f) = filter.from {
-                q = q.filter(audit_log::at.ge(f));
-            }
-            if let Some(t) = filter.to {
-                q = q.filter(audit_log::at.lt(t));
-            }
-            q
-        };
-        let total = match request.count {
-            true => Some(filtered().count().get_result(conn).await?),
-            false => None,
-        };
-        let q = filtered().select(AuditRow::as_select());
-        let q = crate::after_key!(q, audit_log::at, audit_log::id, request.after);
-        let rows = q
-            .order((audit_log::at, audit_log::id))
-            .limit(request.fetch())
-            .load(conn)
-            .await?;
-        Ok(Listed { rows, total })
+        log_page!(conn, audit_log, AuditRow, filter, request)
     }
 }
 
@@ -128,45 +139,7 @@ impl PlatformAuditRow {
         filter: &LogFilter,
         request: PageRequest,
     ) -> AppResult<Listed<PlatformAuditRow>> {
-        let filtered = || {
-            let mut q = platform_audit_log::table.into_boxed();
-            if let Some(a) = &filter.action {
-                q = q.filter(platform_audit_log::action.eq(a.clone()));
-            }
-            if let Some(a) = filter.actor_id {
-                q = q.filter(platform_audit_log::actor_id.eq(a));
-            }
-            if let Some(t) = &filter.target_type {
-                q = q.filter(platform_audit_log::target_type.eq(t.clone()));
-            }
-            if let Some(t) = &filter.target_id {
-                q = q.filter(platform_audit_log::target_id.eq(t.clone()));
-            }
-            if let Some(f) = filter.from {
-                q = q.filter(platform_audit_log::at.ge(f));
-            }
-            if let Some(t) = filter.to {
-                q = q.filter(platform_audit_log::at.lt(t));
-            }
-            q
-        };
-        let total = match request.count {
-            true => Some(filtered().count().get_result(conn).await?),
-            false => None,
-        };
-        let q = filtered().select(PlatformAuditRow::as_select());
-        let q = crate::after_key!(
-            q,
-            platform_audit_log::at,
-            platform_audit_log::id,
-            request.after
-        );
-        let rows = q
-            .order((platform_audit_log::at, platform_audit_log::id))
-            .limit(request.fetch())
-            .load(conn)
-            .await?;
-        Ok(Listed { rows, total })
+        log_page!(conn, platform_audit_log, PlatformAuditRow, filter, request)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The audit log: `auditLog` with filters, for tenant admins (their tenant, audit:read) and
 //! platform admins (any tenant, named; the read itself is audited).
 
-use async_graphql::{Context, ID, InputObject, Json, Object};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -20,45 +20,59 @@ use crate::{
     ops::platform,
 };
 
-pub struct AuditEntry(pub AuditRow);
+/// Defines the GraphQL object of one audit log's entries: `AuditEntry` (a tenant's log) and
+/// `PlatformAuditEntry` (the platform's) answer the same fields over rows with the same
+/// columns, as separate types (their ids and the actors they name differ).
+macro_rules! audit_entry_object {
+    ($entry:ident($row:ty), $doc:literal, actors: $actors:literal) => {
+        pub struct $entry(pub $row);
 
-/// Something that happened to the tenant.
-#[Object]
-impl AuditEntry {
-    async fn id(&self) -> ID {
-        ids::encode("AuditEntry", self.0.id)
-    }
-    /// A dotted verb such as `user.created`.
-    async fn action(&self) -> &str {
-        &self.0.action
-    }
-    /// user, platform_admin, api_key, system or anonymous.
-    async fn actor_type(&self) -> &str {
-        &self.0.actor_type
-    }
-    async fn actor_id(&self) -> Option<String> {
-        self.0.actor_id.map(|a| a.to_string())
-    }
-    async fn target_type(&self) -> Option<&str> {
-        self.0.target_type.as_deref()
-    }
-    async fn target_id(&self) -> Option<&str> {
-        self.0.target_id.as_deref()
-    }
-    async fn ip(&self) -> Option<&str> {
-        self.0.ip.as_deref()
-    }
-    async fn request_id(&self) -> Option<&str> {
-        self.0.request_id.as_deref()
-    }
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.at
-    }
-    /// What changed (never a secret or a password).
-    async fn details(&self) -> Json<serde_json::Value> {
-        Json(self.0.details.clone())
-    }
+        #[doc = $doc]
+        #[async_graphql::Object]
+        impl $entry {
+            async fn id(&self) -> async_graphql::ID {
+                crate::graphql::ids::encode(stringify!($entry), self.0.id)
+            }
+            /// A dotted verb such as `user.created`.
+            async fn action(&self) -> &str {
+                &self.0.action
+            }
+            #[doc = $actors]
+            async fn actor_type(&self) -> &str {
+                &self.0.actor_type
+            }
+            async fn actor_id(&self) -> Option<String> {
+                self.0.actor_id.map(|a| a.to_string())
+            }
+            async fn target_type(&self) -> Option<&str> {
+                self.0.target_type.as_deref()
+            }
+            async fn target_id(&self) -> Option<&str> {
+                self.0.target_id.as_deref()
+            }
+            async fn ip(&self) -> Option<&str> {
+                self.0.ip.as_deref()
+            }
+            async fn request_id(&self) -> Option<&str> {
+                self.0.request_id.as_deref()
+            }
+            async fn at(&self) -> chrono::DateTime<chrono::Utc> {
+                self.0.at
+            }
+            /// What changed (never a secret or a password).
+            async fn details(&self) -> async_graphql::Json<serde_json::Value> {
+                async_graphql::Json(self.0.details.clone())
+            }
+        }
+    };
 }
+pub(crate) use audit_entry_object;
+
+audit_entry_object!(
+    AuditEntry(AuditRow),
+    "Something that happened to the tenant.",
+    actors: "user, platform_admin, api_key, system or anonymous."
+);
 
 #[derive(InputObject, Default, Clone)]
 pub struct AuditFilter {

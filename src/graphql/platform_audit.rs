@@ -2,8 +2,7 @@
 //! created or changed by platform admins), paged and filtered like `auditLog`; platform admins
 //! only.
 
-use async_graphql::{Context, ID, Json, Object};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, Object};
 
 use crate::{
     db::{ScopedFutureExt, audit::PlatformAuditRow},
@@ -11,56 +10,15 @@ use crate::{
     graphql::{
         audit::AuditFilter,
         connection::{self, Page},
-        context, ids,
+        context,
     },
 };
 
-pub struct PlatformAuditEntry(pub PlatformAuditRow);
-
-/// Something that happened on the platform, outside any one tenant's log.
-#[Object]
-impl PlatformAuditEntry {
-    async fn id(&self) -> ID {
-        ids::encode("PlatformAuditEntry", self.0.id)
-    }
-
-    async fn action(&self) -> &str {
-        &self.0.action
-    }
-
-    /// platform_admin, system (the housekeeping loop, the command line) or anonymous.
-    async fn actor_type(&self) -> &str {
-        &self.0.actor_type
-    }
-
-    async fn actor_id(&self) -> Option<String> {
-        self.0.actor_id.map(|a| a.to_string())
-    }
-
-    async fn target_type(&self) -> Option<&str> {
-        self.0.target_type.as_deref()
-    }
-
-    async fn target_id(&self) -> Option<&str> {
-        self.0.target_id.as_deref()
-    }
-
-    async fn ip(&self) -> Option<&str> {
-        self.0.ip.as_deref()
-    }
-
-    async fn request_id(&self) -> Option<&str> {
-        self.0.request_id.as_deref()
-    }
-
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.at
-    }
-
-    async fn details(&self) -> Json<serde_json::Value> {
-        Json(self.0.details.clone())
-    }
-}
+crate::graphql::audit::audit_entry_object!(
+    PlatformAuditEntry(PlatformAuditRow),
+    "Something that happened on the platform, outside any one tenant's log.",
+    actors: "platform_admin, system (the housekeeping loop, the command line) or anonymous."
+);
 
 #[derive(Default)]
 pub struct PlatformAuditQuery;
