@@ -7,7 +7,8 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use uuid::Uuid;
 
-use crate::db::models::{IntegrationRow, WebhookDeliveryRow};
+use crate::db::models::{IntegrationRow, WebhookDeliveryRow, mail::MailRow};
+use crate::mail::MailKind;
 
 use crate::{
     db::{
@@ -19,6 +20,10 @@ use crate::{
     },
     error::{AppError, AppResult},
 };
+
+/// The latest invitation mail of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InvitationMailOf(pub Uuid);
 
 /// A user by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -385,6 +390,29 @@ impl Loader<DeliveriesOfAlert> for TenantLoader {
                 .push(row);
         }
         Ok(out)
+    }
+}
+
+impl Loader<InvitationMailOf> for TenantLoader {
+    type Value = MailRow;
+    type Error = Shared;
+
+    async fn load(
+        &self,
+        keys: &[InvitationMailOf],
+    ) -> Result<HashMap<InvitationMailOf, MailRow>, Shared> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self
+            .db
+            .tenant_tx(self.tenant_id, |conn| {
+                MailRow::latest_of_users(conn, &ids, MailKind::Invitation.as_str()).scope_boxed()
+            })
+            .await
+            .map_err(Arc::new)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| Some((InvitationMailOf(r.user_id?), r)))
+            .collect())
     }
 }
 

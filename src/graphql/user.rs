@@ -20,12 +20,11 @@ use crate::{
     graphql::{
         connection::{self, Page},
         context, ids,
-        loaders::{self, AssignmentsOfUser, RolesOfUser, TenantKey},
+        loaders::{self, AssignmentsOfUser, InvitationMailOf, RolesOfUser, TenantKey},
         role::Role,
         role_assignment::RoleAssignment,
         tenant::Tenant,
     },
-    mail::MailKind,
     ops::{
         invitations::{self, Purpose},
         passwords, users,
@@ -107,13 +106,11 @@ impl User {
     /// The latest invitation mail of this user and whether it was delivered (users:read);
     /// null when none was sent.
     async fn invitation_mail(&self, ctx: &Context<'_>) -> Result<Option<MailDelivery>, AppError> {
-        let scope = context::require(ctx, Permission::UsersRead).await?;
-        let user_id = self.row.id;
-        let row = scope
-            .tx(|tx| {
-                MailRow::latest_of_user(tx, user_id, MailKind::Invitation.as_str()).scope_boxed()
-            })
-            .await?;
+        context::require(ctx, Permission::UsersRead).await?;
+        let row = context::loaders(ctx, self.row.tenant_id)?
+            .load_one(InvitationMailOf(self.row.id))
+            .await
+            .map_err(AppError::from)?;
         Ok(row.map(MailDelivery::from))
     }
 

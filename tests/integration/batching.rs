@@ -462,3 +462,44 @@ async fn a_failed_pipelined_read_leaves_the_connection_sound() {
         assert_eq!((rows.len(), total), (4, 4), "the owner and 3 seeded users");
     }
 }
+
+/// `User.invitationMail` is batched: one statement for a page of users, not one transaction
+/// per user (a page of 50 would otherwise take 50 pooled connections in turn).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invitation_mails_of_a_page_of_users_cost_the_same_statements_for_5_or_50_users() {
+    let mut counts = Vec::new();
+    for extra in [4, 49] {
+        let app = spawn_app().await;
+        let t = app.signup("acme").await;
+        let invited = app
+            .gql(
+                Some(&t.token),
+                operation("InviteUser"),
+                json!({ "i": { "email": "invited@acme.example.com" } }),
+            )
+            .await;
+        assert!(invited["errors"].is_null(), "{invited}");
+        // Past the plan's user limit, in SQL: the seats do not matter here, the page size does.
+        seed(&app, &t, extra, 0).await;
+        let (statements, body) = statements_for(
+            &app,
+            &t.token,
+            operation("UsersWithInvitationMail"),
+            json!({ "first": 60 }),
+        )
+        .await;
+        let edges = body["data"]["users"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len() as i64, extra + 2, "{body}");
+        let invited: Vec<&Value> = edges
+            .iter()
+            .filter(|e| e["node"]["invitationMail"].is_object())
+            .collect();
+        assert_eq!(invited.len(), 1, "{body}");
+        assert_eq!(invited[0]["node"]["email"], "invited@acme.example.com");
+        counts.push(statements);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements must not grow with the number of users"
+    );
+}

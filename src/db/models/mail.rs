@@ -83,20 +83,25 @@ impl MailRow {
         Ok(())
     }
 
-    /// The latest mail of `kind` about `user_id` (e.g. the invitation's), if any.
-    pub async fn latest_of_user(
+    /// The latest mail of `kind` of each of `user_ids` (one statement, however many users: the
+    /// `User.invitationMail` loader).
+    pub async fn latest_of_users(
         conn: &mut impl InTenant,
-        user_id: Uuid,
+        user_ids: &[Uuid],
         kind: &str,
-    ) -> AppResult<Option<MailRow>> {
+    ) -> AppResult<Vec<MailRow>> {
         Ok(mail_outbox::table
-            .filter(mail_outbox::user_id.eq(user_id))
+            .filter(mail_outbox::user_id.eq_any(user_ids))
             .filter(mail_outbox::kind.eq(kind))
-            .order((mail_outbox::created_at.desc(), mail_outbox::id.desc()))
+            .distinct_on(mail_outbox::user_id)
+            .order((
+                mail_outbox::user_id,
+                mail_outbox::created_at.desc(),
+                mail_outbox::id.desc(),
+            ))
             .select(MailRow::as_select())
-            .first(conn)
-            .await
-            .optional()?)
+            .load(conn)
+            .await?)
     }
 
     /// Mails of the tenant of `conn`, newest first (tests, the admin's view).
