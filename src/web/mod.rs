@@ -1,7 +1,8 @@
 //! The hosted pages: server-rendered HTML for people in a browser, branded per tenant, working
 //! without JavaScript. Sign-in (tenant choice, password, "signed in as …"), sign-out, the
-//! signed-in home and the error page live here; the OAuth endpoints (`oauth/`) send browsers to
-//! them and read the browser session they leave.
+//! signed-in home and the error page live here, and the account pages the mails link to
+//! ([`account`]: invitations, forgotten passwords, email confirmation); the OAuth endpoints
+//! (`oauth/`) send browsers to them and read the browser session they leave.
 //!
 //! Every page goes through [`page::render`], which sets the headers a sign-in page needs (a
 //! strict Content-Security-Policy, no framing, no caching, no referrer). Every form carries a
@@ -9,6 +10,7 @@
 //! ([`browser_session`]): one session row in PostgreSQL, revocable, with idle and absolute
 //! lifetimes, which is what makes single sign-on across the products.
 
+pub mod account;
 pub mod branding;
 pub mod browser_session;
 pub mod csrf;
@@ -25,6 +27,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/login/password").route(web::post().to(login::password)))
         .service(web::resource("/login/switch").route(web::post().to(login::switch)))
         .service(web::resource("/logout").route(web::post().to(login::logout)))
+        .service(
+            web::resource("/invitation")
+                .route(web::get().to(account::invitation::show))
+                .route(web::post().to(account::invitation::accept)),
+        )
+        .service(
+            web::resource("/forgot-password")
+                .route(web::get().to(account::password_reset::show))
+                .route(web::post().to(account::password_reset::request)),
+        )
+        .service(
+            web::resource("/password-reset")
+                .route(web::get().to(account::password_reset::show_reset))
+                .route(web::post().to(account::password_reset::reset)),
+        )
+        .service(
+            web::resource("/verify-email")
+                .route(web::get().to(account::email_links::show_verify))
+                .route(web::post().to(account::email_links::verify)),
+        )
+        .service(
+            web::resource("/report-email-change")
+                .route(web::get().to(account::email_links::show_report))
+                .route(web::post().to(account::email_links::report)),
+        )
         .service(web::resource("/assets/hub.css").route(web::get().to(page::stylesheet)))
         .service(
             web::resource("/branding/{tenant}.css").route(web::get().to(branding::stylesheet)),

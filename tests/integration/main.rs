@@ -1,6 +1,7 @@
 //! The integration tests, in one binary (one link instead of one per file): each module is an
 //! area of the hub, run against real PostgreSQL and the real HTTP server (see [`common`]).
 
+mod account_pages;
 mod account_takeover;
 mod audit_coverage;
 mod auth;

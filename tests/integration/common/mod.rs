@@ -17,6 +17,7 @@ use uuid::Uuid;
 pub mod browser;
 mod documents;
 pub mod pages;
+pub mod smtp;
 mod webhook;
 pub use documents::{
     all_operations, committed_schema, document_files, mutation_fields, operation, root_field,
