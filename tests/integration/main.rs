@@ -22,6 +22,7 @@ mod login_work;
 mod mail;
 mod management;
 mod mfa;
+mod mfa_hosted;
 mod oauth;
 mod pgbouncer;
 mod platform;

@@ -1,0 +1,261 @@
+//! The hosted second-factor step over HTTP: a password that owes a second factor leaves a
+//! pending sign-in (a cookie of this browser only) and `/login/mfa` asks for the code; a user
+//! the tenant requires to enrol sets up an authenticator there and sees the recovery codes
+//! once; wrong codes sign nothing in and are audited; `acr_values` on `/oauth/authorize` sends a
+//! signed-in browser without a fresh second factor through the same step (step-up).
+
+use crate::common::{self, PASSWORD, count, pages::PageClient};
+use crate::mfa::{code, safe_step};
+
+fn secret_of(html: &str) -> String {
+    let at = html.find(r#"id="secret">"#).expect("the key as text") + r#"id="secret">"#.len();
+    html[at..at + html[at..].find('<').unwrap()].to_owned()
+}
+
+fn recovery_codes_of(html: &str) -> Vec<String> {
+    html.split("<li><code>")
+        .skip(1)
+        .map(|s| s[..s.find('<').unwrap()].to_owned())
+        .collect()
+}
+
+async fn require_mfa(app: &common::TestApp, tenant: uuid::Uuid) {
+    app.superuser()
+        .await
+        .execute(
+            "INSERT INTO mfa_policies (tenant_id, require_mfa) VALUES ($1, 'everyone')",
+            &[&tenant],
+        )
+        .await
+        .unwrap();
+}
+
+async fn browser_sessions(app: &common::TestApp) -> i64 {
+    count(
+        app,
+        "SELECT count(*) FROM sessions WHERE browser_token_hash IS NOT NULL AND revoked_at IS NULL",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_user_the_tenant_requires_to_enrol_sets_up_an_authenticator_on_the_hosted_pages_and_signs_in_with_it()
+ {
+    let app = common::spawn_app().await;
+    let t = app.signup("acme").await;
+    require_mfa(&app, t.uuid).await;
+    let browser = PageClient::new(&app.address);
+
+    // The password alone signs nothing in: on to /login/mfa with a pending sign-in cookie.
+    let after_password = browser
+        .sign_in(&t.domain, &t.owner_email, PASSWORD, "/")
+        .await;
+    assert_eq!(after_password.status, 303, "{}", after_password.html);
+    assert_eq!(after_password.location(), Some("/login/mfa?return_to=%2F"));
+    assert!(after_password.set_cookie("__Host-hub_session").is_none());
+    let pending = after_password
+        .set_cookie("__Host-hub_mfa")
+        .expect("a pending sign-in cookie");
+    for attribute in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax", "Max-Age="] {
+        assert!(pending.contains(attribute), "{pending}");
+    }
+    assert_eq!(browser_sessions(&app).await, 0);
+
+    // The enrolment page: a QR code as inline SVG, the key as text, a field for the first code.
+    let enrol = browser.get("/login/mfa?return_to=%2F").await;
+    assert_eq!(enrol.status, 200, "{}", enrol.html);
+    assert!(enrol.html.contains("<svg"), "{}", enrol.html);
+    assert!(!enrol.html.contains("<script"), "{}", enrol.html);
+    assert!(
+        enrol.html.contains(r#"autocomplete="one-time-code""#),
+        "{}",
+        enrol.html
+    );
+    assert!(
+        enrol.html.contains(r#"<label for="code">"#),
+        "{}",
+        enrol.html
+    );
+    let secret = secret_of(&enrol.html);
+    // Reloading shows the same key (one enrolment in progress, not a new one each time).
+    let again = browser.get("/login/mfa?return_to=%2F").await;
+    assert_eq!(secret_of(&again.html), secret);
+
+    // A wrong first code: the page again with an error, nothing signed in, the failure audited.
+    let step = safe_step().await;
+    let wrong = format!(
+        "{:06}",
+        (code(&secret, step).parse::<u32>().unwrap() + 1) % 1_000_000
+    );
+    let refused = browser
+        .post(
+            "/login/mfa",
+            &[
+                ("csrf", &enrol.csrf()),
+                ("return_to", "/"),
+                ("code", &wrong),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.html);
+    assert!(refused.html.contains("wrong"), "{}", refused.html);
+    assert_eq!(secret_of(&refused.html), secret);
+    assert!(refused.set_cookie("__Host-hub_session").is_none());
+    assert_eq!(browser_sessions(&app).await, 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE action = 'mfa.failed' \
+             AND details->>'during' = 'enrolment'"
+        )
+        .await,
+        1
+    );
+
+    // The right code: signed in with pwd + otp, and the ten recovery codes shown once.
+    let done = browser
+        .post(
+            "/login/mfa",
+            &[
+                ("csrf", &enrol.csrf()),
+                ("return_to", "/"),
+                ("code", &code(&secret, step)),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert!(done.set_cookie("__Host-hub_session").is_some());
+    let codes = recovery_codes_of(&done.html);
+    assert_eq!(codes.len(), 10, "{}", done.html);
+    assert!(done.html.contains(r#"href="/""#), "{}", done.html);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM sessions WHERE browser_token_hash IS NOT NULL \
+             AND revoked_at IS NULL AND amr = 'pwd otp'"
+        )
+        .await,
+        1
+    );
+    // The pending sign-in is spent: the cookie is removed and its token cannot be used again.
+    assert!(browser.cookie("__Host-hub_mfa").is_none());
+    let home = browser.get("/").await;
+    assert_eq!(home.status, 200, "{}", home.html);
+    assert!(home.html.contains("You are signed in"), "{}", home.html);
+
+    // The next sign-in asks for a code of the enrolled authenticator (no new enrolment).
+    let next = PageClient::new(&app.address);
+    let after_password = next.sign_in(&t.domain, &t.owner_email, PASSWORD, "/").await;
+    assert_eq!(after_password.status, 303, "{}", after_password.html);
+    let verify = next.get("/login/mfa?return_to=%2F").await;
+    assert_eq!(verify.status, 200, "{}", verify.html);
+    assert!(!verify.html.contains("<svg"), "{}", verify.html);
+    assert!(
+        verify.html.contains(r#"<label for="recovery_code">"#),
+        "{}",
+        verify.html
+    );
+    // The code just used is refused (replay), a recovery code works once.
+    let replayed = next
+        .post(
+            "/login/mfa",
+            &[
+                ("csrf", &verify.csrf()),
+                ("return_to", "/"),
+                ("code", &code(&secret, step)),
+            ],
+        )
+        .await;
+    assert_eq!(replayed.status, 401, "{}", replayed.html);
+    let recovered = next
+        .post(
+            "/login/mfa",
+            &[
+                ("csrf", &verify.csrf()),
+                ("return_to", "/"),
+                ("recovery_code", &codes[0]),
+            ],
+        )
+        .await;
+    assert_eq!(recovered.status, 303, "{}", recovered.html);
+    assert_eq!(recovered.location(), Some("/"));
+    assert!(recovered.set_cookie("__Host-hub_session").is_some());
+
+    let third = PageClient::new(&app.address);
+    third
+        .sign_in(&t.domain, &t.owner_email, PASSWORD, "/")
+        .await;
+    let verify = third.get("/login/mfa?return_to=%2F").await;
+    let reused = third
+        .post(
+            "/login/mfa",
+            &[
+                ("csrf", &verify.csrf()),
+                ("return_to", "/"),
+                ("recovery_code", &codes[0]),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reused.status, 401,
+        "a recovery code works once: {}",
+        reused.html
+    );
+    assert!(reused.set_cookie("__Host-hub_session").is_none());
+}
+
+#[tokio::test]
+async fn the_second_factor_step_refuses_a_browser_without_the_pending_sign_in_and_a_spent_one() {
+    let app = common::spawn_app().await;
+    let t = app.signup("acme").await;
+    require_mfa(&app, t.uuid).await;
+    let browser = PageClient::new(&app.address);
+    browser
+        .sign_in(&t.domain, &t.owner_email, PASSWORD, "/")
+        .await;
+    let page = browser.get("/login/mfa?return_to=%2F").await;
+    let csrf = page.csrf();
+
+    // Another browser (the same CSRF cookie, no pending sign-in) gets nowhere.
+    let other = PageClient::new(&app.address);
+    other.set_cookie(
+        "__Host-hub_csrf",
+        &browser.cookie("__Host-hub_csrf").unwrap(),
+    );
+    let refused = other
+        .post(
+            "/login/mfa",
+            &[("csrf", &csrf), ("return_to", "/"), ("code", "123456")],
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.html);
+    assert!(refused.html.contains("Sign in again"), "{}", refused.html);
+    let shown = other.get("/login/mfa?return_to=%2F").await;
+    assert_eq!(shown.status, 303);
+    assert!(shown.location().unwrap().starts_with("/login?"));
+
+    // Five wrong codes spend the pending sign-in.
+    for _ in 0..5 {
+        browser
+            .post(
+                "/login/mfa",
+                &[("csrf", &csrf), ("return_to", "/"), ("code", "000000")],
+            )
+            .await;
+    }
+    let spent = browser
+        .post(
+            "/login/mfa",
+            &[("csrf", &csrf), ("return_to", "/"), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(spent.status, 401, "{}", spent.html);
+    assert!(spent.html.contains("Sign in again"), "{}", spent.html);
+    assert_eq!(browser_sessions(&app).await, 0);
+
+    // A form without the CSRF token is refused.
+    let forged = browser
+        .post("/login/mfa", &[("return_to", "/"), ("code", "000000")])
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.html);
+}
