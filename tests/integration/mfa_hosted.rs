@@ -259,3 +259,145 @@ async fn the_second_factor_step_refuses_a_browser_without_the_pending_sign_in_an
         .await;
     assert_eq!(forged.status, 403, "{}", forged.html);
 }
+
+const REDIRECT: &str = "https://crm.example.com/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-step-up";
+
+fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn acr_values_send_a_browser_signed_in_with_a_password_through_a_fresh_second_factor() {
+    use base64::Engine;
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+    let app = common::spawn_app().await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let t = app.signup("acme").await;
+    let body = app
+        .gql(Some(&t.token), common::operation("GrantCrmFull"), json!({}))
+        .await;
+    assert!(body["data"]["setProductAccess"].is_object(), "{body}");
+    let body = app
+        .gql(
+            Some(&admin),
+            common::operation("CreateOauthClient"),
+            json!({ "i": { "productId": "crm", "public": true, "redirectUris": [REDIRECT] } }),
+        )
+        .await;
+    let client_id = body["data"]["createOauthClient"]["client"]["clientId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(VERIFIER.as_bytes()));
+    let authorize = |extra: &[(&str, &str)]| {
+        let mut params: Vec<(&str, &str)> = vec![
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("state", "st"),
+        ];
+        params.extend_from_slice(extra);
+        let url = reqwest::Url::parse_with_params("http://hub/oauth/authorize", &params).unwrap();
+        format!("/oauth/authorize?{}", url.query().unwrap())
+    };
+    let query_of = |location: &str| -> std::collections::HashMap<String, String> {
+        reqwest::Url::parse(location)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    };
+    let id_token_of = async |code: &str| -> serde_json::Value {
+        let res = app
+            .client
+            .post(format!("{}/oauth/token", app.address))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+                ("client_id", &client_id),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let tokens: serde_json::Value = res.json().await.unwrap();
+        jwt_claims(
+            tokens["id_token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{tokens}")),
+        )
+    };
+
+    // A password sign-in (no factor, no policy): products get acr 1fa.
+    let browser = PageClient::new(&app.address);
+    let signed_in = browser
+        .sign_in(&t.domain, &t.owner_email, PASSWORD, "/")
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.html);
+    let plain = browser.get(&authorize(&[])).await;
+    let id = id_token_of(&query_of(plain.location().unwrap())["code"]).await;
+    assert_eq!(id["acr"], "urn:tenant-hub:acr:1fa", "{id}");
+    assert_eq!(id["amr"], json!(["pwd"]), "{id}");
+
+    // acr_values asking for two factors: with prompt=none the client hears so, else step-up.
+    let acr = [("acr_values", "urn:tenant-hub:acr:2fa")];
+    let silent = browser.get(&authorize(&[acr[0], ("prompt", "none")])).await;
+    assert_eq!(
+        query_of(silent.location().unwrap())["error"],
+        "interaction_required"
+    );
+    let stepped = browser.get(&authorize(&acr)).await;
+    assert_eq!(stepped.status, 302, "{}", stepped.html);
+    let to = stepped.location().unwrap().to_owned();
+    assert!(
+        to.starts_with("/login/mfa?step_up=1&return_to=%2Foauth%2Fauthorize"),
+        "{to}"
+    );
+    let return_to = query_of(&format!("http://hub{to}"))["return_to"].clone();
+    // The user has no factor yet: the step enrols one.
+    let enrol = browser.get(&to).await;
+    assert_eq!(enrol.status, 200, "{}", enrol.html);
+    let secret = secret_of(&enrol.html);
+    let done = browser
+        .post(
+            "/login/mfa",
+            &[
+                ("csrf", &enrol.csrf()),
+                ("return_to", &return_to),
+                ("code", &code(&secret, safe_step().await)),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert_eq!(recovery_codes_of(&done.html).len(), 10);
+    // Back at authorize: a code now, whose ID token says two factors, just now.
+    let back = browser.get(&return_to).await;
+    assert_eq!(back.status, 302, "{}", back.html);
+    let id = id_token_of(&query_of(back.location().unwrap())["code"]).await;
+    assert_eq!(id["acr"], "urn:tenant-hub:acr:2fa", "{id}");
+    assert_eq!(id["amr"], json!(["pwd", "otp"]), "{id}");
+    // The password-only session was replaced, not kept beside the new one.
+    assert_eq!(browser_sessions(&app).await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE action = 'mfa.challenge_issued'"
+        )
+        .await,
+        1
+    );
+}
