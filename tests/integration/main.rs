@@ -23,6 +23,7 @@ mod mail;
 mod management;
 mod mfa;
 mod mfa_hosted;
+mod mfa_platform_admin;
 mod oauth;
 mod pgbouncer;
 mod platform;
