@@ -186,6 +186,21 @@ pub enum AdminCommand {
         #[command(flatten)]
         db: DatabaseSettings,
     },
+    /// Enrol (or replace) a platform admin's authenticator app: prints one JSON line with the
+    /// `otpauth://` URI and the secret, to scan or type into the app. From then on adminLogin
+    /// asks for its code (and HUB_PLATFORM_ADMIN_REQUIRE_MFA refuses admins without one).
+    Totp {
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+        /// Where `secrets.key` is, when HUB_SECRETS_KEY is not set (as for `serve`).
+        #[arg(long, env = "HUB_KEYS_DIR", default_value = "./keys")]
+        keys_dir: PathBuf,
+        #[arg(long, env = "HUB_SECRETS_KEY", hide_env_values = true)]
+        secrets_key: Option<String>,
+        #[command(flatten)]
+        db: DatabaseSettings,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -514,6 +529,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 line["client_secret"] = serde_json::Value::String(secret);
             }
             println!("{line}");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Totp {
+            email,
+            keys_dir,
+            secrets_key,
+            db,
+        }) => {
+            telemetry::init(LogFormat::Text);
+            bootstrap::prepare(&db).await?;
+            let secrets = crate::secrets::SecretBox::load(
+                secrets_key.as_deref(),
+                &keys_dir.join("secrets.key"),
+            )?;
+            let db = Db::connect(&db)?;
+            let enrolled = crate::ops::mfa::enrol_platform_admin_totp(&db, &secrets, &email)
+                .await
+                .map_err(AppError::into_anyhow)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "admin_id": enrolled.admin_id,
+                    "otpauth_uri": enrolled.otpauth_uri,
+                    "secret": enrolled.secret_base32,
+                })
+            );
             Ok(())
         }
         Command::Admin(AdminCommand::Create { email, db }) => {

@@ -256,6 +256,12 @@ pub struct Settings {
     #[arg(long, env = "HUB_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// Platform admins must sign in with a second factor: adminLogin refuses an admin without
+    /// an authenticator (enrolled with `tenant-hub admin totp`). An admin who has one is always
+    /// asked for its code, whatever this says.
+    #[arg(long, env = "HUB_PLATFORM_ADMIN_REQUIRE_MFA", default_value_t = false, action = clap::ArgAction::Set)]
+    pub platform_admin_require_mfa: bool,
+
     /// Anyone may create a tenant with createTenant; when off, only platform admins can.
     #[arg(long, env = "HUB_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub signup_enabled: bool,

@@ -131,16 +131,21 @@ impl AuthMutation {
         sessions::logout(context::state(ctx)?, &req.meta, member).await
     }
 
-    /// Platform admins log in here; their accounts come from `tenant-hub admin create`.
+    /// Platform admins log in here; their accounts come from `tenant-hub admin create`. An
+    /// admin with an authenticator (`tenant-hub admin totp`) gives its current `code` too
+    /// (UNAUTHENTICATED, reason mfa_code_invalid, without it); with
+    /// HUB_PLATFORM_ADMIN_REQUIRE_MFA an admin without one is refused (FORBIDDEN, reason
+    /// mfa_not_enrolled).
     async fn admin_login(
         &self,
         ctx: &Context<'_>,
         email: String,
         password: String,
+        code: Option<String>,
     ) -> Result<AdminLoginPayload, AppError> {
         let state = context::state(ctx)?;
         let meta = &context::request(ctx)?.meta;
-        let token = sessions::admin_login(state, meta, &email, &password).await?;
+        let token = sessions::admin_login(state, meta, &email, &password, code.as_deref()).await?;
         Ok(AdminLoginPayload {
             access_token: token.token,
             expires_in: token.expires_in,

@@ -8,7 +8,8 @@
 //! across the products. `prompt=login`/`select_account`, an expired `max_age` or another
 //! `tenant` send it to the login page again. The product access gateway: a user whose access to
 //! the client's product is `none` gets a hub page saying so, whose link returns `access_denied`
-//! to the client (directly with `prompt=none`).
+//! to the client (directly with `prompt=none`). `acr_values` naming the MFA level sends a
+//! browser whose session has no second factor through the step-up at `/login/mfa` first.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use chrono::Utc;
 use crate::{
     app::AppState,
     db::{ScopedFutureExt, audit::Actor},
+    mfa,
     oauth::{
         authorize_request::{self, AuthorizeRequest, PageRefusal, RawParams, RedirectRefusal},
         client_auth,
@@ -113,6 +115,16 @@ async fn needs_new_sign_in(
     false
 }
 
+/// Whether the request asks for a second factor (`acr_values` naming the MFA level) that the
+/// browser's session has not proven: the browser then takes the step-up at `/login/mfa`.
+fn needs_step_up(request: &AuthorizeRequest, session: &BrowserSession) -> bool {
+    let wanted = request
+        .acr_values
+        .as_deref()
+        .is_some_and(|v| v.split_whitespace().any(|a| a == mfa::claims::ACR_MFA));
+    wanted && mfa::claims::acr_of(&session.amr) != mfa::claims::ACR_MFA
+}
+
 #[derive(Template)]
 #[template(path = "pages/access_denied.html")]
 struct AccessDeniedPage {
@@ -180,6 +192,15 @@ async fn handle(req: HttpRequest, params: RawParams, state: &Arc<AppState>) -> H
         }
         None => return login_redirect(&request, &params, false),
     };
+    if needs_step_up(&request, &session) {
+        if request.prompt.none {
+            return to_client(
+                "interaction_required",
+                "a second factor is needed at the hub",
+            );
+        }
+        return redirect(crate::web::mfa::step_up_url(&return_to(&params)));
+    }
 
     // The product access gateway: `none` means no way in.
     let (tenant_id, user_id, product) = (

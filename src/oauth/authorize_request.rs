@@ -46,6 +46,9 @@ pub struct AuthorizeRequest {
     pub ui_locales: Option<String>,
     /// The tenant, by domain, slug or id.
     pub tenant: Option<String>,
+    /// Requested `acr` values, space-separated (`urn:tenant-hub:acr:2fa` asks for a fresh
+    /// second factor).
+    pub acr_values: Option<String>,
 }
 
 fn get<'a>(params: &'a RawParams, name: &str) -> Option<&'a str> {
@@ -199,6 +202,7 @@ pub fn validate(
         login_hint: bounded("login_hint")?,
         ui_locales: bounded("ui_locales")?,
         tenant: bounded("tenant")?,
+        acr_values: bounded("acr_values")?,
     })
 }
 

@@ -24,6 +24,8 @@ pub struct IdTokenClaims {
     /// The tenant.
     pub tid: String,
     pub amr: Vec<String>,
+    /// The assurance of the sign-in (`mfa::claims`).
+    pub acr: String,
     /// With the `email` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -55,7 +57,8 @@ pub fn issue(tokens: &TokenIssuer, input: IdTokenInput<'_>) -> AppResult<String>
         nonce: input.nonce,
         sid: input.session_id.to_string(),
         tid: input.tenant_id.to_string(),
-        amr: input.amr.split_whitespace().map(str::to_owned).collect(),
+        acr: crate::mfa::claims::acr_of(&crate::mfa::claims::amr_list(input.amr)).to_owned(),
+        amr: crate::mfa::claims::amr_list(input.amr),
         email: input.email,
     };
     tokens.sign(ID_TOKEN_TYP, &claims)

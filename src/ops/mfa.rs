@@ -16,9 +16,12 @@ use crate::{
     app::AppState,
     auth::{jwt::IssuedToken, opaque},
     db::{
-        ScopedFutureExt, TenantTx,
-        audit::{Actor, AuditEvent},
-        models::{MfaChallengeRow, MfaFactorRow, MfaPolicy, RecoveryCodes, TenantRow, UserRow},
+        Db, ScopedFutureExt, SystemReason, SystemTx, TenantTx,
+        audit::{self, Actor, AuditContext, AuditEvent},
+        models::{
+            MfaChallengeRow, MfaFactorRow, MfaPolicy, PlatformAdminRow, PlatformAdminTotpRow,
+            RecoveryCodes, TenantRow, UserRow,
+        },
     },
     domain::{Action, RequireMfa},
     error::{AppError, AppResult, Reason},
@@ -483,6 +486,115 @@ pub async fn set_policy(
     ))
 }
 
+/// The methods of a challenge's or session's space-separated `amr`, in order.
+pub fn methods_of(amr: &str) -> Vec<AuthMethod> {
+    amr.split_whitespace()
+        .filter_map(|a| match a {
+            "pwd" => Some(AuthMethod::Password),
+            "fed" => Some(AuthMethod::Federated),
+            "hwk" => Some(AuthMethod::HardwareKey),
+            "otp" => Some(AuthMethod::OneTimeCode),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A sign-in held for its second factor, as the hosted page shows it.
+pub struct Pending {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    /// The tenant requires a factor and the user has none: the page enrols one first.
+    pub enrolling: bool,
+}
+
+/// The challenge behind `challenge_token`, if it can still be completed.
+pub async fn pending(state: &AppState, challenge_token: &str) -> AppResult<Option<Pending>> {
+    let Some(tenant_id) = opaque::tenant_of(challenge_token) else {
+        return Ok(None);
+    };
+    let hash = opaque::hash(challenge_token);
+    state
+        .db
+        .tenant_tx(tenant_id, move |tx| {
+            async move {
+                let found =
+                    MfaChallengeRow::usable_for_update(tx, &hash, mfa::CHALLENGE_MAX_FAILURES)
+                        .await?;
+                Ok(found.map(|c| Pending {
+                    tenant_id,
+                    user_id: c.user_id,
+                    enrolling: c.purpose == "enrol",
+                }))
+            }
+            .scope_boxed()
+        })
+        .await
+}
+
+/// Step-up: a signed-in user asked for a fresh second factor (a product's `acr_values`). A
+/// challenge like a password sign-in's, carrying the session's methods so far; a user without
+/// a factor enrols one.
+pub async fn step_up(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    session_amr: &[String],
+) -> AppResult<Done<Challenge>> {
+    let need = match requirement(tx, user_id).await? {
+        SecondFactor::Verify => SecondFactor::Verify,
+        _ => SecondFactor::Enrol,
+    };
+    let methods: Vec<AuthMethod> = methods_of(&session_amr.join(" "))
+        .into_iter()
+        .filter(|m| !matches!(m, AuthMethod::OneTimeCode | AuthMethod::HardwareKey))
+        .collect();
+    challenge(tx, tenant_id, user_id, need, &methods).await
+}
+
+/// The authenticator being enrolled for an enrolment challenge: the one already begun (so a
+/// reloaded page, or a wrong first code, shows the same secret), else a new one.
+pub async fn enrolment_in_progress(
+    tx: &mut TenantTx,
+    state: &AppState,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<Done<TotpEnrolment>> {
+    match MfaFactorRow::totp_for_update(tx, user_id).await? {
+        Some(f) if f.confirmed_at.is_none() => {
+            let secret = state
+                .secrets
+                .open(
+                    tenant_id,
+                    &MfaFactorRow::secret_name(f.id),
+                    &f.secret_ciphertext,
+                )
+                .map_err(AppError::internal)
+                .and_then(|h| hex::decode(h).map_err(AppError::internal))?;
+            let user = UserRow::get(tx, user_id).await?;
+            let tenant = TenantRow::current(tx, tenant_id).await?;
+            let uri = totp::otpauth_uri(&secret, &tenant.name, &user.email)?;
+            let qr_svg = totp::qr_svg(&uri)?;
+            Ok(Done::unaudited(TotpEnrolment {
+                factor_id: f.id,
+                secret_base32: totp::secret_base32(&secret),
+                otpauth_uri: uri,
+                qr_svg,
+            }))
+        }
+        _ => begin_totp(tx, state, tenant_id, user_id).await,
+    }
+}
+
+/// A second factor proven for a challenge.
+pub struct Proven {
+    pub user: UserRow,
+    pub tenant: TenantRow,
+    /// The challenge's methods and the factor's (`pwd otp`).
+    pub methods: Vec<AuthMethod>,
+    /// New recovery codes, when this enrolled the user's first factor.
+    pub recovery_codes: Option<Vec<String>>,
+}
+
 /// Completes a sign-in held for its second factor: the challenge from `login`, and a code or
 /// a recovery code (an enrolment challenge: the first code of the authenticator being
 /// enrolled). Opens the session with the password's and the code's methods (`amr` `pwd otp`).
@@ -492,13 +604,53 @@ pub async fn complete_login(
     challenge_token: &str,
     proof: Proof,
 ) -> AppResult<CompletedLogin> {
+    let (proven, session) = prove(state, meta, challenge_token, proof, true).await?;
+    let (session_id, refresh_token) = session.ok_or_else(challenge_invalid)?;
+    let amr = proven
+        .methods
+        .iter()
+        .map(|m| m.amr())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let access =
+        state
+            .tokens
+            .issue_member_with_amr(proven.tenant.id, proven.user.id, session_id, &amr)?;
+    Ok(CompletedLogin {
+        access,
+        refresh_token,
+        user: proven.user,
+        tenant: proven.tenant,
+        recovery_codes: proven.recovery_codes,
+    })
+}
+
+/// The hosted pages' second step: the same checks, limiter and records as [`complete_login`],
+/// without an API session: the page opens the browser session with [`Proven::methods`].
+pub async fn complete_browser_sign_in(
+    state: &AppState,
+    meta: &RequestMeta,
+    challenge_token: &str,
+    proof: Proof,
+) -> AppResult<Proven> {
+    Ok(prove(state, meta, challenge_token, proof, false).await?.0)
+}
+
+type OpenedApiSession = Option<(Uuid, String)>;
+
+async fn prove(
+    state: &AppState,
+    meta: &RequestMeta,
+    challenge_token: &str,
+    proof: Proof,
+    open_api_session: bool,
+) -> AppResult<(Proven, OpenedApiSession)> {
     let tenant_id = opaque::tenant_of(challenge_token).ok_or_else(challenge_invalid)?;
     let hash = opaque::hash(challenge_token);
     enum Outcome {
         Accepted {
-            session_id: Uuid,
-            refresh_token: String,
-            amr: String,
+            session: OpenedApiSession,
+            methods: Vec<AuthMethod>,
             user: Box<UserRow>,
             codes: Option<Vec<String>>,
         },
@@ -545,54 +697,44 @@ pub async fn complete_login(
                         .details(json!({ "method": method })),
                 );
             }
-            let mut methods: Vec<AuthMethod> = challenge
-                .amr
-                .split_whitespace()
-                .filter_map(|a| match a {
-                    "pwd" => Some(AuthMethod::Password),
-                    "fed" => Some(AuthMethod::Federated),
-                    "hwk" => Some(AuthMethod::HardwareKey),
-                    "otp" => Some(AuthMethod::OneTimeCode),
-                    _ => None,
-                })
-                .collect();
+            let mut methods = methods_of(&challenge.amr);
             methods.push(AuthMethod::OneTimeCode);
-            let opened = sessions::open(
-                tx,
-                state,
-                meta,
-                SessionStart {
-                    tenant_id,
-                    user_id,
-                    methods: methods.clone(),
-                    browser_token_hash: None,
-                },
-            )
-            .await?;
-            events.extend(
-                opened
-                    .events
-                    .into_iter()
-                    .map(|e| e.by(Actor::User(user_id))),
-            );
-            let amr = methods
-                .iter()
-                .map(|m| m.amr())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let mut effects = Vec::new();
+            let mut session = None;
+            if open_api_session {
+                let opened = sessions::open(
+                    tx,
+                    state,
+                    meta,
+                    SessionStart {
+                        tenant_id,
+                        user_id,
+                        methods: methods.clone(),
+                        browser_token_hash: None,
+                    },
+                )
+                .await?;
+                events.extend(
+                    opened
+                        .events
+                        .into_iter()
+                        .map(|e| e.by(Actor::User(user_id))),
+                );
+                effects = opened.effects;
+                session = Some((opened.value.session_id, opened.value.refresh_token));
+            }
             Ok(Done {
                 value: (
                     Outcome::Accepted {
-                        session_id: opened.value.session_id,
-                        refresh_token: opened.value.refresh_token,
-                        amr,
+                        session,
+                        methods,
                         user: Box::new(user),
                         codes,
                     },
                     user_id,
                 ),
                 events,
-                effects: opened.effects,
+                effects,
             })
         }
         .scope_boxed()
@@ -606,9 +748,8 @@ pub async fn complete_login(
             Err(code_refused())
         }
         Outcome::Accepted {
-            session_id,
-            refresh_token,
-            amr,
+            session,
+            methods,
             user,
             codes,
         } => {
@@ -619,16 +760,15 @@ pub async fn complete_login(
                     TenantRow::current(tx, tenant_id).scope_boxed()
                 })
                 .await?;
-            let access = state
-                .tokens
-                .issue_member_with_amr(tenant_id, user_id, session_id, &amr)?;
-            Ok(CompletedLogin {
-                access,
-                refresh_token,
-                user: *user,
-                tenant,
-                recovery_codes: codes,
-            })
+            Ok((
+                Proven {
+                    user: *user,
+                    tenant,
+                    methods,
+                    recovery_codes: codes,
+                },
+                session,
+            ))
         }
     }
 }
@@ -652,5 +792,109 @@ pub fn settle<T>(
             state.login_limiter.failed(&meta.ip, &account);
             Err(code_refused())
         }
+    }
+}
+
+/// A platform admin's authenticator, set by an operator (`tenant-hub admin totp`).
+pub struct AdminTotp {
+    pub admin_id: Uuid,
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+}
+
+/// Enrols (or replaces) the TOTP authenticator of the platform admin with this email
+/// (`platform.admin_totp_enrolled`); from then on adminLogin asks for its code.
+pub async fn enrol_platform_admin_totp(
+    db: &Db,
+    secrets: &crate::secrets::SecretBox,
+    email: &str,
+) -> AppResult<AdminTotp> {
+    let email = email.trim().to_owned();
+    let secret = totp::new_secret();
+    let hex_secret = hex::encode(&secret);
+    let sealed_for = |admin_id: Uuid| {
+        secrets
+            .seal(
+                Uuid::nil(),
+                &PlatformAdminTotpRow::secret_name(admin_id),
+                &hex_secret,
+            )
+            .map_err(AppError::internal)
+    };
+    let admin = db
+        .system_tx(SystemReason::Operator, move |conn| {
+            async move {
+                let admin = PlatformAdminRow::find_by_email(conn, &email)
+                    .await?
+                    .filter(|a| a.disabled_at.is_none())
+                    .ok_or_else(|| AppError::not_found("platform admin"))?;
+                let sealed = sealed_for(admin.id)?;
+                PlatformAdminTotpRow::replace(conn, admin.id, &sealed).await?;
+                audit::record_platform(
+                    conn,
+                    &AuditContext::system(),
+                    AuditEvent::new(Action::PlatformAdminTotpEnrolled)
+                        .target("platform_admin", admin.id),
+                )
+                .await?;
+                Ok(admin)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(AdminTotp {
+        admin_id: admin.id,
+        secret_base32: totp::secret_base32(&secret),
+        otpauth_uri: totp::otpauth_uri(&secret, "tenant-hub platform", &admin.email)?,
+    })
+}
+
+/// Why a platform admin's second factor did not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminFactor {
+    /// The code is right (or none is needed).
+    Passed,
+    /// A code is needed and none was given, or it is wrong or replayed.
+    CodeRefused,
+    /// The hub requires a second factor and the admin has none.
+    NotEnrolled,
+}
+
+/// Checks the second factor of a platform admin whose password was right, in the login's
+/// system transaction: an admin with an authenticator must give a current code (once), an
+/// admin without one passes unless `required` (HUB_PLATFORM_ADMIN_REQUIRE_MFA).
+pub async fn check_platform_admin_code(
+    conn: &mut SystemTx,
+    secrets: &crate::secrets::SecretBox,
+    admin_id: Uuid,
+    code: Option<&str>,
+    required: bool,
+) -> AppResult<AdminFactor> {
+    let Some(row) = PlatformAdminTotpRow::for_update(conn, admin_id).await? else {
+        return Ok(if required {
+            AdminFactor::NotEnrolled
+        } else {
+            AdminFactor::Passed
+        });
+    };
+    let Some(code) = code else {
+        return Ok(AdminFactor::CodeRefused);
+    };
+    let secret = secrets
+        .open(
+            Uuid::nil(),
+            &PlatformAdminTotpRow::secret_name(admin_id),
+            &row.secret_ciphertext,
+        )
+        .map_err(AppError::internal)
+        .and_then(|h| hex::decode(h).map_err(AppError::internal))?;
+    let now = Utc::now().timestamp().max(0) as u64;
+    let last = row.last_used_step.map(|s| s.max(0) as u64);
+    match totp::accept(&secret, code, now, last) {
+        Some(step) => {
+            PlatformAdminTotpRow::mark_used(conn, admin_id, step as i64).await?;
+            Ok(AdminFactor::Passed)
+        }
+        None => Ok(AdminFactor::CodeRefused),
     }
 }

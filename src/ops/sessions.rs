@@ -532,13 +532,17 @@ pub async fn logout(
     Ok(revoked)
 }
 
-/// Logs a platform admin in. Recorded in the platform audit log, failures too.
+/// Logs a platform admin in. Recorded in the platform audit log, failures too. An admin with
+/// an authenticator gives its current `code` too; with HUB_PLATFORM_ADMIN_REQUIRE_MFA an admin
+/// without one is refused (`ops::mfa::check_platform_admin_code`).
 pub async fn admin_login(
     state: &AppState,
     meta: &RequestMeta,
     email: &str,
     password: &str,
+    code: Option<&str>,
 ) -> AppResult<IssuedToken> {
+    use crate::ops::mfa::{AdminFactor, check_platform_admin_code};
     let account = format!("platform/{}", email.trim().to_lowercase());
     state.login_limiter.check(&meta.ip, &account)?;
     let lookup = email.trim().to_owned();
@@ -553,46 +557,72 @@ pub async fn admin_login(
         .filter(|a| a.disabled_at.is_none())
         .map(|a| a.password_hash.as_str());
     let verified = password::verify(password, hash).await?;
-    let ctx = meta.audit(
-        admin
-            .as_ref()
-            .filter(|_| verified)
-            .map_or(Actor::Anonymous, |a| Actor::PlatformAdmin(a.id)),
-    );
-    let action = if verified {
-        Action::PlatformAdminLogin
-    } else {
-        Action::PlatformAdminLoginFailed
-    };
     let details = json!({ "email": email.trim().to_lowercase() });
     // The session lasts as long as the token it is opened for (and its leeway).
     let expires_at = Utc::now()
         + ChronoDuration::seconds(
             state.tokens.ttl_secs() + state.settings.tokens.leeway_secs as i64,
         );
-    let opened = admin.as_ref().filter(|_| verified).map(|a| a.id);
-    let session = state
+    let verified_admin = admin.as_ref().filter(|_| verified).map(|a| a.id);
+    let required = state.settings.platform_admin_require_mfa;
+    let (session, factor) = state
         .db
         .system_tx(SystemReason::Authentication, |conn| {
             async move {
+                let factor = match verified_admin {
+                    Some(admin_id) => {
+                        check_platform_admin_code(conn, &state.secrets, admin_id, code, required)
+                            .await?
+                    }
+                    None => AdminFactor::Passed,
+                };
+                let opened = verified_admin.filter(|_| factor == AdminFactor::Passed);
                 let session = match opened {
                     Some(admin_id) => Some(admin_sessions::open(conn, admin_id, expires_at).await?),
                     None => None,
                 };
+                let ctx = meta.audit(opened.map_or(Actor::Anonymous, Actor::PlatformAdmin));
+                let (action, mut details) = match (session, factor) {
+                    (Some(_), _) => (Action::PlatformAdminLogin, details),
+                    (None, AdminFactor::Passed) => (Action::PlatformAdminLoginFailed, details),
+                    (None, refused) => {
+                        let mut details = details;
+                        details["second_factor"] = json!(match refused {
+                            AdminFactor::NotEnrolled => "not_enrolled",
+                            _ => "code_refused",
+                        });
+                        (Action::PlatformAdminLoginFailed, details)
+                    }
+                };
+                if session.is_some() && code.is_some() {
+                    details["amr"] = json!("pwd otp");
+                }
                 let mut event = AuditEvent::new(action).details(details);
                 if let Some(id) = session {
                     event = event.target("session", id);
                 }
                 audit::record_platform(conn, &ctx, event).await?;
-                Ok(session)
+                Ok((session, factor))
             }
             .scope_boxed()
         })
         .await?;
-    match (admin, session) {
-        (Some(admin), Some(session)) => {
+    match (admin, session, factor) {
+        (Some(admin), Some(session), _) => {
             state.login_limiter.succeeded(&meta.ip, &account);
             state.tokens.issue_platform_admin(admin.id, session)
+        }
+        (_, _, AdminFactor::NotEnrolled) => Err(AppError::forbidden(
+            "platform admins must use a second factor: an operator enrols one with \
+             `tenant-hub admin totp`",
+        )
+        .with_reason(crate::error::Reason::MfaNotEnrolled)),
+        (_, _, AdminFactor::CodeRefused) => {
+            state.login_limiter.failed(&meta.ip, &account);
+            Err(AppError::unauthenticated(
+                "a current code of your authenticator app is needed (code)",
+            )
+            .with_reason(crate::error::Reason::MfaCodeInvalid))
         }
         _ => {
             state.login_limiter.failed(&meta.ip, &account);

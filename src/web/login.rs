@@ -383,9 +383,8 @@ pub async fn password(
             return page::for_error(&e, chrome);
         }
     };
-    // A second factor due: the hosted pages have no second-factor step yet, so the browser is
-    // not signed in on the password alone (that would skip the factor); the API's login +
-    // completeMfaLogin is the way in meanwhile.
+    // A second factor due: the browser is not signed in on the password alone; the pending
+    // sign-in goes on at /login/mfa (web::mfa).
     let user_id = who.user.id;
     let need = state
         .db
@@ -395,14 +394,16 @@ pub async fn password(
         .await;
     match need {
         Ok(crate::ops::mfa::SecondFactor::NotNeeded) => {}
-        Ok(_) => {
-            return page::error_page(
-                StatusCode::FORBIDDEN,
-                "A second factor is needed",
-                "Your organisation requires a second factor for your account, which this \
-                 sign-in page cannot ask for yet. Sign in through your application instead.",
-                Some(branding::chrome(&who.tenant)),
-            );
+        Ok(need) => {
+            return crate::web::mfa::begin(
+                &state,
+                &meta,
+                &who,
+                need,
+                vec![AuthMethod::Password],
+                &return_to,
+            )
+            .await;
         }
         Err(e) => return page::for_error(&e, None),
     }

@@ -15,6 +15,7 @@ pub mod branding;
 pub mod browser_session;
 pub mod csrf;
 pub mod login;
+pub mod mfa;
 pub mod page;
 
 use actix_web::web;
@@ -25,6 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/login").route(web::get().to(login::show)))
         .service(web::resource("/login/identify").route(web::post().to(login::identify)))
         .service(web::resource("/login/password").route(web::post().to(login::password)))
+        .service(
+            web::resource("/login/mfa")
+                .route(web::get().to(mfa::show))
+                .route(web::post().to(mfa::submit)),
+        )
         .service(web::resource("/login/switch").route(web::post().to(login::switch)))
         .service(web::resource("/logout").route(web::post().to(login::logout)))
         .service(

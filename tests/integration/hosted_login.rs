@@ -498,12 +498,13 @@ async fn the_hosted_login_never_skips_a_required_second_factor() {
     let page = browser
         .sign_in(&t.domain, &t.owner_email, PASSWORD, "/")
         .await;
-    assert_eq!(page.status, 403, "{}", page.html);
+    assert_eq!(page.status, 303, "{}", page.html);
     assert!(
-        page.html.contains("A second factor is needed"),
-        "{}",
-        page.html
+        page.location().unwrap().starts_with("/login/mfa?"),
+        "on to the second-factor step: {:?}",
+        page.location()
     );
+    assert!(page.set_cookie("__Host-hub_mfa").is_some());
     assert!(page.set_cookie("__Host-hub_session").is_none());
     assert_eq!(
         count(

@@ -23,6 +23,8 @@ mod login_work;
 mod mail;
 mod management;
 mod mfa;
+mod mfa_hosted;
+mod mfa_platform_admin;
 mod oauth;
 mod pgbouncer;
 mod platform;

@@ -1,6 +1,6 @@
 //! `mfa_factors`, `mfa_recovery_codes`, `mfa_challenges` and `mfa_policies`: users' second
 //! factors, their recovery codes, sign-ins waiting for a second factor, and who of a tenant
-//! must use one.
+//! must use one; `platform_admin_totp`: the platform admins' authenticators (system scope).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -9,8 +9,10 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        TenantTx,
-        schema::{mfa_challenges, mfa_factors, mfa_policies, mfa_recovery_codes},
+        SystemTx, TenantTx,
+        schema::{
+            mfa_challenges, mfa_factors, mfa_policies, mfa_recovery_codes, platform_admin_totp,
+        },
     },
     domain::RequireMfa,
     error::AppResult,
@@ -288,6 +290,68 @@ impl MfaPolicy {
             .set((
                 mfa_policies::require_mfa.eq(policy.as_str()),
                 mfa_policies::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A platform admin's TOTP authenticator (its secret sealed under the nil tenant).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = platform_admin_totp, check_for_backend(diesel::pg::Pg))]
+pub struct PlatformAdminTotpRow {
+    pub admin_id: Uuid,
+    pub secret_ciphertext: Vec<u8>,
+    pub last_used_step: Option<i64>,
+}
+
+impl PlatformAdminTotpRow {
+    /// The name the secret is sealed under.
+    pub fn secret_name(admin_id: Uuid) -> String {
+        format!("platform_admin_totp/{admin_id}")
+    }
+
+    /// The admin's authenticator, locked for the check of a code.
+    pub async fn for_update(
+        conn: &mut SystemTx,
+        admin_id: Uuid,
+    ) -> AppResult<Option<PlatformAdminTotpRow>> {
+        Ok(platform_admin_totp::table
+            .find(admin_id)
+            .select(PlatformAdminTotpRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    /// Sets (or replaces) the admin's authenticator.
+    pub async fn replace(conn: &mut SystemTx, admin_id: Uuid, sealed: &[u8]) -> AppResult<()> {
+        diesel::insert_into(platform_admin_totp::table)
+            .values((
+                platform_admin_totp::admin_id.eq(admin_id),
+                platform_admin_totp::secret_ciphertext.eq(sealed),
+            ))
+            .on_conflict(platform_admin_totp::admin_id)
+            .do_update()
+            .set((
+                platform_admin_totp::secret_ciphertext.eq(sealed),
+                platform_admin_totp::created_at.eq(diesel::dsl::now),
+                platform_admin_totp::last_used_step.eq(None::<i64>),
+                platform_admin_totp::last_used_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Records an accepted code.
+    pub async fn mark_used(conn: &mut SystemTx, admin_id: Uuid, step: i64) -> AppResult<()> {
+        diesel::update(platform_admin_totp::table.find(admin_id))
+            .set((
+                platform_admin_totp::last_used_step.eq(step),
+                platform_admin_totp::last_used_at.eq(diesel::dsl::now),
             ))
             .execute(conn)
             .await?;

@@ -27,7 +27,7 @@ pub use api_key::ApiKeyRow;
 pub use billing::{BillingEventRow, PlanRow, SubscriptionRow};
 pub use identity_provider::IdentityProviderRow;
 pub use integration::IntegrationRow;
-pub use mfa::{MfaChallengeRow, MfaFactorRow, MfaPolicy, RecoveryCodes};
+pub use mfa::{MfaChallengeRow, MfaFactorRow, MfaPolicy, PlatformAdminTotpRow, RecoveryCodes};
 pub use oauth_client::OAuthClientRow;
 pub use oauth_code::{OAuthCodeRow, OAuthSessionClients};
 pub use page::{Keyset, Listed, PageRequest};
