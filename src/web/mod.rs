@@ -14,6 +14,7 @@ pub mod browser_session;
 pub mod csrf;
 pub mod login;
 pub mod page;
+pub mod sso;
 
 use actix_web::web;
 
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/login/identify").route(web::post().to(login::identify)))
         .service(web::resource("/login/password").route(web::post().to(login::password)))
         .service(web::resource("/login/switch").route(web::post().to(login::switch)))
+        .service(web::resource("/sso/callback").route(web::get().to(sso::callback)))
         .service(web::resource("/logout").route(web::post().to(login::logout)))
         .service(web::resource("/assets/hub.css").route(web::get().to(page::stylesheet)))
         .service(
