@@ -313,19 +313,18 @@ async fn record(
     let failure = failure.clone();
     let email = email.map(str::to_owned);
     tracing::info!(tenant_id = %tenant_id, reason = %failure.code(), "SSO sign-in failed");
-    if let Err(e) =
-        ops::in_tenant(
-            &state.db,
-            tenant_id,
-            meta.audit(Actor::Anonymous),
-            move |tx| {
-                async move {
+    if let Err(e) = ops::in_tenant(
+        &state.db,
+        tenant_id,
+        meta.audit(Actor::Anonymous),
+        move |tx| {
+            async move {
                     sso_sign_in::record_failure(tx, provider_id, &failure, email.as_deref()).await
                 }
                 .scope_boxed()
-            },
-        )
-        .await
+        },
+    )
+    .await
     {
         e.log_cause();
     }

@@ -98,6 +98,8 @@ function sign(payload, jwk) {
 }
 
 const control = { tamper: null, signWith: null, slowMs: 0 };
+// Made at start: generating a key while answering /token could outlast the hub's timeout.
+const unpublishedKey = newKey();
 let rotated = null;
 
 provider.use(async (ctx, next) => {
@@ -112,7 +114,7 @@ provider.use(async (ctx, next) => {
     for (const [k, v] of Object.entries(control.tamper || {})) {
       if (v === null) delete payload[k]; else payload[k] = v;
     }
-    const key = control.signWith === 'unpublished' ? newKey() : (rotated || signingKey);
+    const key = control.signWith === 'unpublished' ? unpublishedKey : (rotated || signingKey);
     ctx.body = { ...ctx.body, id_token: sign(payload, key) };
   }
 });

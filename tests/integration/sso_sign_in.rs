@@ -44,7 +44,7 @@ async fn setup_with(provider: Value, client_secret: &str) -> Sso {
     let app = spawn_app_with(move |s| {
         s.dns_resolver = Some(addr);
         s.sso_allow_private = true;
-        s.sso_http_timeout_ms = 1_500;
+        s.sso_http_timeout_ms = 3_000;
         s.usage_flush_secs = 3600;
     })
     .await;
@@ -331,16 +331,8 @@ async fn a_person_signs_in_through_the_tenants_provider_in_chromium_and_a_produc
         "user.created",
         "auth.login",
     ] {
-        assert_eq!(
-            count(
-                app,
-                &format!("SELECT count(*) FROM audit_log WHERE action = '{action}'")
-            )
-            .await
-                >= 1,
-            true,
-            "{action}"
-        );
+        let sql = format!("SELECT count(*) FROM audit_log WHERE action = '{action}'");
+        assert!(count(app, &sql).await >= 1, "{action}");
     }
 
     // The product's tokens tell that the sign-in was federated.
@@ -616,11 +608,11 @@ async fn a_provider_that_is_down_shows_a_clear_page_and_the_password_form_stays(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_provider_times_out_into_the_same_clear_page() {
     let sso = setup().await;
-    sso.idp.control(json!({ "slowMs": 4000 })).await;
+    sso.idp.control(json!({ "slowMs": 8000 })).await;
     let browser = PageClient::new(&sso.app.address);
     let started = std::time::Instant::now();
     let page = identify(&browser, "bob@acme-sso.test").await;
-    assert!(started.elapsed() < std::time::Duration::from_millis(3500));
+    assert!(started.elapsed() < std::time::Duration::from_millis(7500));
     assert_eq!(page.status, 200, "{}", page.html);
     assert!(page.html.contains("could not be reached"), "{}", page.html);
     assert!(page.html.contains("name=\"password\""), "{}", page.html);
@@ -628,8 +620,6 @@ async fn a_slow_provider_times_out_into_the_same_clear_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_enforced_sso_a_provider_that_is_down_offers_no_password_form() {
-    let dns_owner = "owner@acme-sso.test";
-    let _ = dns_owner;
     let sso = setup().await;
     let app = &sso.app;
     // Enforce SSO: a second provider is not needed; flip the setting as the admin would.
