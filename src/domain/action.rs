@@ -91,6 +91,9 @@ pub enum Action {
     SsoProviderAdded,
     SsoProviderUpdated,
     SsoProviderRemoved,
+    SsoSignIn,
+    SsoSignInFailed,
+    SsoIdentityLinked,
 }
 
 impl Action {
@@ -181,6 +184,9 @@ impl Action {
         Action::SsoProviderAdded,
         Action::SsoProviderUpdated,
         Action::SsoProviderRemoved,
+        Action::SsoSignIn,
+        Action::SsoSignInFailed,
+        Action::SsoIdentityLinked,
     ];
 
     /// The string stored in `audit_log.action` / `platform_audit_log.action`.
@@ -271,6 +277,9 @@ impl Action {
             Action::SsoProviderAdded => "sso.provider_added",
             Action::SsoProviderUpdated => "sso.provider_updated",
             Action::SsoProviderRemoved => "sso.provider_removed",
+            Action::SsoSignIn => "sso.sign_in",
+            Action::SsoSignInFailed => "sso.sign_in_failed",
+            Action::SsoIdentityLinked => "sso.identity_linked",
         }
     }
 

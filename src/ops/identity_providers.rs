@@ -14,7 +14,10 @@ use crate::{
     db::{
         ScopedFutureExt, TenantTx,
         audit::AuditEvent,
-        models::{IdentityProviderRow, RoleRow, TenantDomainRow, TenantRow, UserRow},
+        models::{
+            FederatedSessions, IdentityProviderRow, RoleRow, SessionRow, TenantDomainRow,
+            TenantRow, UserRow,
+        },
     },
     domain::Action,
     error::{AppError, AppResult, Reason},
@@ -202,14 +205,22 @@ pub async fn ensure_password_sign_in(
     }
 }
 
-/// Removes a provider: its domains are no longer routed to it.
+/// Removes a provider: its domains are no longer routed to it, the identities linked through
+/// it are forgotten, and the sessions signed in through it end (their refresh tokens stop
+/// working, their access tokens are refused from now on).
 pub async fn remove(tx: &mut TenantTx, id: Uuid) -> AppResult<Done<IdentityProviderRow>> {
     let row = IdentityProviderRow::find(tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("identity provider"))?;
+    let sessions = FederatedSessions::open_of(tx, id).await?;
+    for session in &sessions {
+        SessionRow::revoke(tx, *session, "identity_provider_removed").await?;
+    }
     IdentityProviderRow::delete(tx, id).await?;
     let event = AuditEvent::new(Action::SsoProviderRemoved)
         .target("identity_provider", id)
-        .details(json!({ "name": row.name, "issuer": row.issuer }));
-    Ok(Done::audited(row, event))
+        .details(
+            json!({ "name": row.name, "issuer": row.issuer, "sessions_ended": sessions.len() }),
+        );
+    Ok(Done::audited(row, event).and_sessions_revoked(sessions))
 }

@@ -34,6 +34,7 @@ pub mod products;
 pub mod roles;
 pub mod rules;
 pub mod sessions;
+pub mod sso_sign_in;
 pub mod tenant_settings;
 pub mod tenants;
 pub mod usage;

@@ -141,8 +141,9 @@ pub async fn end(
 }
 
 /// The session cookie: for this browser session only (no Max-Age; the server ends the session
-/// after its idle and absolute lifetimes).
-fn cookie(token: String) -> Cookie<'static> {
+/// after its idle and absolute lifetimes). `web::sso` opens its session inside its own
+/// transaction and sets this cookie itself.
+pub fn cookie(token: String) -> Cookie<'static> {
     Cookie::build(COOKIE, token)
         .path("/")
         .secure(true)

@@ -261,7 +261,16 @@ pub async fn identify(
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    let mut found = match named {
+    // Home-realm discovery: a domain served by a tenant's identity provider signs in there.
+    let (realm_tenant, notice) =
+        match crate::web::sso::home_realm(&req, &state, &email, named, &return_to).await {
+            crate::web::sso::HomeRealm::Answer(res) => return res,
+            crate::web::sso::HomeRealm::PasswordWithNotice { tenant_id, notice } => {
+                (Some(tenant_id.to_string()), Some(notice))
+            }
+            crate::web::sso::HomeRealm::Password => (None, None),
+        };
+    let mut found = match named.or(realm_tenant.as_deref()) {
         Some(key) => tenant_chrome(&state, Some(key)).await,
         None => tenant_chrome(&state, email_domain(&email).as_deref()).await,
     };
@@ -289,7 +298,7 @@ pub async fn identify(
         &tenant,
         chrome,
         email,
-        None,
+        notice,
     );
     respond(StatusCode::OK, issued, &page)
 }

@@ -17,6 +17,7 @@ pub mod csrf;
 pub mod login;
 pub mod mfa;
 pub mod page;
+pub mod sso;
 
 use actix_web::web;
 
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(mfa::submit)),
         )
         .service(web::resource("/login/switch").route(web::post().to(login::switch)))
+        .service(web::resource("/sso/callback").route(web::get().to(sso::callback)))
         .service(web::resource("/logout").route(web::post().to(login::logout)))
         .service(
             web::resource("/invitation")

@@ -40,4 +40,5 @@ mod server;
 mod sso_domains;
 mod sso_idp;
 mod sso_providers;
+mod sso_sign_in;
 mod tenant_context;

@@ -115,7 +115,13 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
              INSERT INTO identity_providers (tenant_id, id, name, issuer, client_id, client_secret_ciphertext, metadata)
                  VALUES ('{0}', '{4}', 'idp', 'https://idp.example.com', 'c', '\\x00', '{{}}');
              INSERT INTO identity_provider_domains (tenant_id, domain_id, provider_id)
-                 VALUES ('{0}', '{3}', '{4}');",
+                 VALUES ('{0}', '{3}', '{4}');
+             INSERT INTO sso_sign_ins (tenant_id, id, provider_id, state_hash, browser_hash, nonce, pkce_verifier, return_to, expires_at)
+                 VALUES ('{0}', gen_random_uuid(), '{4}', gen_random_uuid()::text::bytea, 'b'::bytea, 'n', 'v', '/', now());
+             INSERT INTO external_identities (tenant_id, id, provider_id, subject, user_id, email)
+                 VALUES ('{0}', gen_random_uuid(), '{4}', 'sub', '{2}', 'e@x.test');
+             INSERT INTO federated_sessions (tenant_id, session_id, provider_id)
+                 SELECT tenant_id, id, '{4}' FROM sessions WHERE tenant_id = '{0}' LIMIT 1;",
             t.uuid,
             Uuid::new_v4(),
             t.owner_uuid,

@@ -54,6 +54,21 @@ impl TestIdp {
         TestIdp { issuer, child }
     }
 
+    /// Changes how the provider behaves from now on (see tests/idp/provider.mjs: `tamper`,
+    /// `signWith`, `rotate`, `slowMs`).
+    pub async fn control(&self, control: Value) {
+        let res = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(format!("{}/__test/control", self.issuer))
+            .json(&control)
+            .send()
+            .await
+            .expect("the test provider takes controls");
+        assert_eq!(res.status().as_u16(), 204);
+    }
+
     /// Stops the provider now (a provider that is down).
     pub fn stop(&mut self) {
         let _ = self.child.kill();
