@@ -23,6 +23,7 @@ mod mail;
 mod management;
 mod mfa;
 mod oauth;
+mod oauth_logout;
 mod pgbouncer;
 mod platform;
 mod process;
