@@ -90,21 +90,32 @@ fn refuse(status: StatusCode, message: &str) -> HttpResponse {
     page::error_page(status, "This sign-out cannot continue", message, None)
 }
 
+const UNAVAILABLE: &str = "The sign-in service is unavailable; try again in a moment.";
+
 fn unavailable() -> HttpResponse {
-    refuse(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The sign-in service is unavailable; try again in a moment.",
-    )
+    refuse(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
 }
 
-fn parse_pairs(bytes: &[u8]) -> Result<RawParams, HttpResponse> {
+/// A refused request, rendered with [`refuse`].
+struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn bad(message: &str) -> Refusal {
+        Refusal(StatusCode::BAD_REQUEST, message.to_owned())
+    }
+
+    fn page(&self) -> HttpResponse {
+        refuse(self.0, &self.1)
+    }
+}
+
+fn parse_pairs(bytes: &[u8]) -> Result<RawParams, Refusal> {
     let mut params = RawParams::new();
     for (k, v) in url::form_urlencoded::parse(bytes) {
         if params.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("The request repeats the parameter {k}."),
-            ));
+            return Err(Refusal::bad(&format!(
+                "The request repeats the parameter {k}."
+            )));
         }
     }
     Ok(params)
@@ -118,8 +129,8 @@ fn value<'a>(params: &'a RawParams, name: &str) -> Option<&'a str> {
 }
 
 /// Checks the parameters; a refusal is the page to show.
-async fn check(state: &AppState, params: &RawParams) -> Result<LogoutRequest, HttpResponse> {
-    let bad = |m: &str| Err(refuse(StatusCode::BAD_REQUEST, m));
+async fn check(state: &AppState, params: &RawParams) -> Result<LogoutRequest, Refusal> {
+    let bad = |m: &str| Err(Refusal::bad(m));
     for (name, v) in params {
         let limit = if name == "id_token_hint" {
             MAX_HINT
@@ -162,7 +173,12 @@ async fn check(state: &AppState, params: &RawParams) -> Result<LogoutRequest, Ht
         Some(id) => match client_auth::find(state, id).await {
             Ok(Some(c)) => Some(c),
             Ok(None) => return bad("The application that sent you here is not registered."),
-            Err(_) => return Err(unavailable()),
+            Err(_) => {
+                return Err(Refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE.to_owned(),
+                ));
+            }
         },
     };
     let redirect = match (value(params, "post_logout_redirect_uri"), &client) {
@@ -241,7 +257,7 @@ async fn finish(state: &AppState, request: &LogoutRequest, clear_cookie: bool) -
 async fn handle(req: HttpRequest, params: RawParams, state: &Arc<AppState>) -> HttpResponse {
     let request = match check(state, &params).await {
         Ok(r) => r,
-        Err(page) => return page,
+        Err(refusal) => return refusal.page(),
     };
     let browser = match browser_session::current(&req, state).await {
         Ok(b) => b,
@@ -331,14 +347,14 @@ pub async fn get(req: HttpRequest, state: State) -> HttpResponse {
     let query = req.query_string().to_owned();
     match parse_pairs(query.as_bytes()) {
         Ok(params) => handle(req, params, &state).await,
-        Err(page) => page,
+        Err(refusal) => refusal.page(),
     }
 }
 
 pub async fn post(req: HttpRequest, body: web::Bytes, state: State) -> HttpResponse {
     match parse_pairs(&body) {
         Ok(params) => handle(req, params, &state).await,
-        Err(page) => page,
+        Err(refusal) => refusal.page(),
     }
 }
 
@@ -373,7 +389,7 @@ pub async fn confirm(req: HttpRequest, state: State, form: web::Form<ConfirmForm
     .collect();
     let request = match check(&state, &params).await {
         Ok(r) => r,
-        Err(page) => return page,
+        Err(refusal) => return refusal.page(),
     };
     let session = match browser_session::current(&req, &state).await {
         Ok(s) => s,
