@@ -26,6 +26,7 @@ mod mfa;
 mod mfa_hosted;
 mod mfa_platform_admin;
 mod oauth;
+mod oauth_logout;
 mod pgbouncer;
 mod platform;
 mod process;
