@@ -23,6 +23,8 @@ mod mail;
 mod management;
 mod mfa;
 mod oauth;
+mod oauth_browser_sso;
+mod oauth_openid_client;
 mod pgbouncer;
 mod platform;
 mod process;
