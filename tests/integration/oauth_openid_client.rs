@@ -3,7 +3,8 @@
 //! authorization URL (PKCE S256, state, nonce), exchanges the code with its own ID token
 //! validation, reads userinfo and refreshes; this test plays the browser on the hub's hosted
 //! pages (PageClient) and hands the callback URL back. Confidential (`client_secret_basic`)
-//! and public clients; a tampered `state` is refused by the library before any exchange.
+//! and public clients (registered through GraphQL and the CLI); a tampered `state` is refused
+//! by the library before any exchange.
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -105,13 +106,13 @@ async fn hub_with_crm() -> (TestApp, TenantFixture, String) {
     (app, t, admin)
 }
 
-/// Registers a crm client; returns (client_id, client_secret).
-async fn register(app: &TestApp, admin: &str, public: bool) -> (String, Option<String>) {
+/// Registers a confidential crm client through GraphQL; returns (client_id, client_secret).
+async fn register(app: &TestApp, admin: &str) -> (String, Option<String>) {
     let body = app
         .gql(
             Some(admin),
             operation("CreateOauthClient"),
-            json!({ "i": { "productId": "crm", "public": public, "redirectUris": [REDIRECT] } }),
+            json!({ "i": { "productId": "crm", "redirectUris": [REDIRECT] } }),
         )
         .await;
     let created = &body["data"]["createOauthClient"];
@@ -120,6 +121,25 @@ async fn register(app: &TestApp, admin: &str, public: bool) -> (String, Option<S
         created["client"]["clientId"].as_str().unwrap().to_owned(),
         created["clientSecret"].as_str().map(str::to_owned),
     )
+}
+
+/// Registers a public crm client as an operator would: `tenant-hub oauth-client create`,
+/// whose one JSON line has no secret.
+fn register_with_cli(app: &TestApp) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tenant-hub"))
+        .args(["oauth-client", "create", "--product", "crm", "--public"])
+        .args(["--redirect-uri", REDIRECT])
+        .args(["--database-url", &common::db_url(app.db_name())])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(line.get("client_secret").is_none(), "{line}");
+    line["client_id"].as_str().unwrap().to_owned()
 }
 
 /// The browser's part: from the library's authorization URL through the hub's login pages to
@@ -206,7 +226,7 @@ fn assert_signed_in(app: &TestApp, t: &TenantFixture, client_id: &str, out: &Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_signs_in_with_client_secret_basic_and_validates_the_id_token_itself() {
     let (app, t, admin) = hub_with_crm().await;
-    let (client_id, secret) = register(&app, &admin, false).await;
+    let (client_id, secret) = register(&app, &admin).await;
     let out = full_flow(&app, &t, &client_id, secret.as_deref()).await;
     assert_signed_in(&app, &t, &client_id, &out);
     assert_eq!(out["token_endpoint_auth_method"], "client_secret_basic");
@@ -241,9 +261,8 @@ async fn openid_client_signs_in_with_client_secret_basic_and_validates_the_id_to
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_signs_in_as_a_public_client_with_pkce_alone() {
-    let (app, t, admin) = hub_with_crm().await;
-    let (client_id, secret) = register(&app, &admin, true).await;
-    assert!(secret.is_none());
+    let (app, t, _) = hub_with_crm().await;
+    let client_id = register_with_cli(&app);
     let out = full_flow(&app, &t, &client_id, None).await;
     assert_signed_in(&app, &t, &client_id, &out);
     assert_eq!(out["token_endpoint_auth_method"], "none");
@@ -252,7 +271,7 @@ async fn openid_client_signs_in_as_a_public_client_with_pkce_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_refuses_a_callback_whose_state_was_tampered_with() {
     let (app, t, admin) = hub_with_crm().await;
-    let (client_id, secret) = register(&app, &admin, false).await;
+    let (client_id, secret) = register(&app, &admin).await;
     let mut rp = Rp::start(json!({
         "issuer": app.address,
         "client_id": client_id,
