@@ -4,7 +4,8 @@
 //! the real hub. A signs in through the hub's login page; B is signed in without a prompt (the
 //! same hub session); a user without access to B's product gets the access-denied page; signing
 //! out in B ends the hub session, A's back-channel endpoint gets a valid logout token and A's
-//! refresh token no longer works.
+//! refresh token no longer works. The example's back-channel endpoint is also tested alone, with
+//! logout tokens signed by the hub's key: every malformed one refused, a valid one honoured once.
 
 use std::sync::Arc;
 
@@ -14,13 +15,14 @@ use crate::common::{
     self, PASSWORD, TenantFixture, TestApp,
     browser::{ChromeDriver, Session, require_browser},
     operation,
+    pages::PageClient,
 };
 
 #[path = "../../examples/oidc_product.rs"]
 #[allow(dead_code)]
 mod oidc_product;
 
-use oidc_product::{ProductApp, Settings};
+use oidc_product::{ProductApp, Settings, SignedIn};
 
 /// One running instance of the example app.
 struct Product {
@@ -371,9 +373,37 @@ async fn signing_out_in_product_b_logs_product_a_out_through_the_back_channel() 
     .await;
 }
 
+/// Signs product A in without a browser (PageClient on the hub's pages, A's own cookies):
+/// returns A's session.
+async fn sign_in_to_a_over_http(hub: &TestApp, t: &TenantFixture, a: &Product) -> SignedIn {
+    let browser = PageClient::new(&hub.address);
+    let to_hub = browser.get(&format!("{}/login", a.base)).await;
+    assert_eq!(to_hub.status, 302, "{}", to_hub.html);
+    let to_login = browser.get(to_hub.location().unwrap()).await;
+    let login = to_login.location().unwrap().to_owned();
+    let return_to = url::Url::parse(&format!("http://hub{login}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "return_to")
+        .unwrap_or_else(|| panic!("to the login page: {login}"))
+        .1
+        .into_owned();
+    let done = browser
+        .sign_in("", &t.owner_email, PASSWORD, &return_to)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let to_a = browser.get(&return_to).await;
+    let callback = browser.get(to_a.location().unwrap()).await;
+    assert_eq!(callback.status, 303, "{}", callback.html);
+    let mut sessions = a.app.signed_in();
+    assert_eq!(sessions.len(), 1);
+    sessions.remove(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_example_refuses_logout_tokens_that_are_not_the_hubs() {
-    let (hub, t, a, _b) = hub_and_products().await;
+async fn the_example_accepts_only_the_hubs_valid_logout_tokens_and_forgets_their_session() {
+    let (hub, t, a, b) = hub_and_products().await;
+    let signed_in = sign_in_to_a_over_http(&hub, &t, &a).await;
     let post = |token: String| {
         let url = format!("{}/backchannel-logout", a.base);
         let client = hub.client.clone();
@@ -388,9 +418,41 @@ async fn the_example_refuses_logout_tokens_that_are_not_the_hubs() {
                 .as_u16()
         }
     };
-    // An access token of the hub: signed by the hub, but no logout token (typ, events, aud).
+    // Logout tokens as Back-Channel Logout 1.0 §2.4 has them, signed with the hub's key.
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({
+        "iss": hub.state.tokens.issuer(), "aud": a.client_id, "iat": now, "exp": now + 120,
+        "jti": uuid::Uuid::new_v4().to_string(), "sub": signed_in.subject,
+        "sid": signed_in.hub_session,
+        "events": { oidc_product::BACKCHANNEL_LOGOUT_EVENT: {} },
+    });
+    let signed = |typ: &str, claims: &Value| hub.state.tokens.sign(typ, claims).unwrap();
+    let with = |key: &str, value: Value| {
+        let mut c = claims.clone();
+        if value.is_null() {
+            c.as_object_mut().unwrap().remove(key);
+        } else {
+            c[key] = value;
+        }
+        c
+    };
+
+    // Refused, and the session kept: an access token of the hub (no logout token at all); an
+    // ID token's type; no events claim; a nonce; another client's audience; another issuer;
+    // expired; no sid; HS256 under the hub's key id (algorithm confusion); not a JWT.
     assert_eq!(post(t.token.clone()).await, 400);
-    // A token "signed" with HS256 under the hub's key id (the algorithm-confusion attack).
+    assert_eq!(post(signed("JWT", &claims)).await, 400);
+    for bad in [
+        with("events", Value::Null),
+        with("events", json!({ "http://example.com/other": {} })),
+        with("nonce", json!("n")),
+        with("aud", json!(b.client_id)),
+        with("iss", json!("https://other.example.com")),
+        with("exp", json!(now - 3600)),
+        with("sid", Value::Null),
+    ] {
+        assert_eq!(post(signed("logout+jwt", &bad)).await, 400, "{bad}");
+    }
     let jwks: Value = hub
         .client
         .get(format!("{}/.well-known/jwks.json", hub.address))
@@ -400,20 +462,25 @@ async fn the_example_refuses_logout_tokens_that_are_not_the_hubs() {
         .json()
         .await
         .unwrap();
-    let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
     let forged = jsonwebtoken::encode(
         &jsonwebtoken::Header {
             typ: Some("logout+jwt".into()),
-            kid: Some(kid),
+            kid: jwks["keys"][0]["kid"].as_str().map(str::to_owned),
             ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
         },
-        &json!({ "iss": hub.address, "aud": a.client_id, "iat": 1, "exp": 9_999_999_999i64,
-                 "jti": "x", "sid": "s",
-                 "events": { oidc_product::BACKCHANNEL_LOGOUT_EVENT: {} } }),
+        &claims,
         &jsonwebtoken::EncodingKey::from_secret(b"not the hub's key"),
     )
     .unwrap();
     assert_eq!(post(forged).await, 400);
     assert_eq!(post("not-a-jwt".into()).await, 400);
     assert!(a.app.logouts().is_empty());
+    assert_eq!(a.app.signed_in().len(), 1, "A is still signed in");
+
+    // The valid one: 200, the session forgotten; the same token again is refused (jti).
+    let valid = signed("logout+jwt", &claims);
+    assert_eq!(post(valid.clone()).await, 200);
+    assert!(a.app.signed_in().is_empty(), "A forgot the session");
+    assert_eq!(a.app.logouts().len(), 1);
+    assert_eq!(post(valid).await, 400, "a replayed logout token");
 }
