@@ -15,8 +15,8 @@
 //!   (RP-Initiated Logout 1.0); the hub comes back to `GET /signed-out`;
 //! * `POST /backchannel-logout`: the hub's logout token (Back-Channel Logout 1.0) verified
 //!   (signature via the JWKS, `typ`, `iss`, `aud`, `iat`/`exp`, the `events` claim, `sid`, no
-//!   `nonce`, `jti` not seen before), then every local session of that hub session forgotten,
-//!   so its refresh token is never used again.
+//!   `nonce`), then every local session of that hub session forgotten, so its refresh token is
+//!   never used again (a repeated `jti`, the hub's retry, changes nothing more).
 //!
 //! Sessions live in memory: one process, fine for an example. Register the client first (the
 //! redirect, post-logout and back-channel URIs are this app's own):
@@ -425,13 +425,16 @@ impl ProductApp {
             .sid
             .clone()
             .context("the logout token names no sid (this app keys sessions by sid)")?;
-        ensure!(
-            self.seen_logout_tokens
-                .lock()
-                .unwrap()
-                .insert(claims.jti.clone()),
-            "this logout token was already used"
-        );
+        // The hub delivers at least once, with the same `jti` on a retry: a repeat is
+        // answered like the first (the session is gone already) and does nothing more.
+        if !self
+            .seen_logout_tokens
+            .lock()
+            .unwrap()
+            .insert(claims.jti.clone())
+        {
+            return Ok(claims);
+        }
         self.sessions
             .lock()
             .unwrap()
@@ -445,7 +448,7 @@ impl ProductApp {
         self.sessions.lock().unwrap().values().cloned().collect()
     }
 
-    /// The logout tokens accepted so far.
+    /// The logout tokens acted on so far (a repeated `jti` once).
     pub fn logouts(&self) -> Vec<LogoutClaims> {
         self.logouts.lock().unwrap().clone()
     }
