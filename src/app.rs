@@ -372,6 +372,9 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             if let Err(e) = crate::mail::delivery::deliver_pending(&state).await {
                 e.log_cause();
             }
+            if let Err(e) = crate::oauth::backchannel::deliver_pending(&state).await {
+                e.log_cause();
+            }
             if let Err(e) = crate::ops::domains::reverify_due(&state).await {
                 e.log_cause();
             }

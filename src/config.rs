@@ -487,6 +487,11 @@ pub struct Settings {
     #[arg(long, env = "HUB_MAIL_RETRY_SECS", default_value_t = 30)]
     pub mail_retry_secs: u64,
 
+    /// Wait before the first retry of a back-channel logout token a product did not accept,
+    /// in seconds; doubles with each attempt, up to an hour (12 attempts in all).
+    #[arg(long, env = "HUB_BACKCHANNEL_RETRY_SECS", default_value_t = 30)]
+    pub backchannel_retry_secs: u64,
+
     /// Password-reset requests (requestPasswordReset, the forgot-password page) accepted per
     /// client IP per hour; more are RATE_LIMITED.
     #[arg(long, env = "HUB_PASSWORD_RESET_PER_IP_PER_HOUR", default_value_t = 20)]

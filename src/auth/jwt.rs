@@ -154,6 +154,11 @@ impl TokenIssuer {
         &self.issuer
     }
 
+    /// The issuers still accepted (HUB_JWT_LEGACY_ISSUERS), the current one first.
+    pub fn accepted_issuers(&self) -> &[String] {
+        &self.accepted_issuers
+    }
+
     /// The products' audience (`aud` of member and service tokens).
     pub fn audience(&self) -> &str {
         &self.audience

@@ -1,5 +1,7 @@
 //! `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0): the issuer is the
-//! hub's public URL (HUB_PUBLIC_URL) and every endpoint is under it.
+//! hub's public URL (HUB_PUBLIC_URL) and every endpoint is under it, `end_session_endpoint`
+//! (RP-Initiated Logout 1.0) and back-channel logout with `sid` (Back-Channel Logout 1.0)
+//! included.
 
 use std::sync::Arc;
 
@@ -34,7 +36,7 @@ pub fn document(issuer: &str, alg: &str) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "select_account"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid",
-            "tid", "amr", "email"],
+            "tid", "amr", "email", "email_verified"],
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,

@@ -1,5 +1,7 @@
 //! `GET|POST /oauth/userinfo` (OpenID Connect Core 1.0 §5.3): the signed-in user's claims for
-//! a member's access token whose session is still live.
+//! a member's access token whose session is still live. A token issued to an OAuth client gets
+//! `email` and `email_verified` only when the user granted that client the `email` scope (the
+//! scope of its latest code in the session); a token of the API's own login gets them always.
 
 use std::sync::Arc;
 
@@ -9,7 +11,10 @@ use serde_json::json;
 use crate::{
     app::AppState,
     auth::{Principal, principal::authenticate},
-    db::{ScopedFutureExt, models::UserRow},
+    db::{
+        ScopedFutureExt,
+        models::{OAuthCodeRow, UserRow},
+    },
     oauth::error::OAuthError,
     request::RequestMeta,
 };
@@ -34,19 +39,40 @@ pub async fn handle(
             ));
         }
     };
-    let user_id = member.user_id;
-    let user = state
+    // Verified already by `authenticate` (and remembered): which client it was issued to.
+    let client_id = state
+        .tokens
+        .verify(&authorization[7..])
+        .ok()
+        .and_then(|c| c.client_id)
+        .and_then(|c| c.parse::<uuid::Uuid>().ok());
+    let (user_id, session_id) = (member.user_id, member.session_id);
+    let (user, email_granted) = state
         .db
         .tenant_tx(member.tenant_id, move |tx| {
-            UserRow::find(tx, user_id).scope_boxed()
+            async move {
+                let user = UserRow::find(tx, user_id).await?;
+                let granted = match client_id {
+                    None => true,
+                    Some(client) => OAuthCodeRow::granted_scope(tx, session_id, client)
+                        .await?
+                        .is_some_and(|s| s.split_whitespace().any(|s| s == "email")),
+                };
+                Ok((user, granted))
+            }
+            .scope_boxed()
         })
-        .await?
-        .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
+        .await?;
+    let user = user.ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
+    let mut body = json!({
+        "sub": user.id.to_string(),
+        "tid": member.tenant_id.to_string(),
+    });
+    if email_granted {
+        body["email"] = user.email.into();
+        body["email_verified"] = user.email_verified_at.is_some().into();
+    }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "sub": user.id.to_string(),
-            "tid": member.tenant_id.to_string(),
-            "email": user.email,
-        })))
+        .json(body))
 }

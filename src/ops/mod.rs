@@ -24,6 +24,7 @@ pub mod domains;
 pub mod identity_providers;
 pub mod invitations;
 pub mod lifecycle;
+pub mod logout;
 pub mod mfa;
 pub mod oauth_clients;
 pub mod oauth_tokens;

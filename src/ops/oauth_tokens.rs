@@ -121,7 +121,7 @@ pub async fn exchange_code(
     struct Issued {
         row: OAuthCodeRow,
         session: SessionRow,
-        email: String,
+        email: id_token::EmailClaims,
         access: ProductAccess,
         refresh_token: String,
     }
@@ -181,8 +181,14 @@ pub async fn exchange_code(
                 };
                 let email = UserRow::find(conn, row.user_id)
                     .await?
-                    .map(|u| u.email)
-                    .unwrap_or_default();
+                    .map(|u| id_token::EmailClaims {
+                        verified: u.email_verified_at.is_some(),
+                        email: u.email,
+                    })
+                    .unwrap_or(id_token::EmailClaims {
+                        email: String::new(),
+                        verified: false,
+                    });
                 let (refresh_token, hash) = opaque::generate(tenant_id);
                 RefreshTokenRow::insert(conn, tenant_id, session.id, hash, Some(client_id)).await?;
                 OAuthSessionClients::record(conn, tenant_id, session.id, client_id).await?;

@@ -179,8 +179,10 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<LoginQuery>)
     }
     let named = query.tenant.clone().or_else(|| last_tenant(&req));
     let found = tenant_chrome(&state, named.as_deref()).await;
+    let mut chrome = Chrome::new("Sign in", found.as_ref().map(|(_, c)| c.clone()));
+    chrome.product = crate::oauth::product::name_of_return_to(&state, &return_to).await;
     let page = IdentifyPage {
-        chrome: Chrome::new("Sign in", found.as_ref().map(|(_, c)| c.clone())),
+        chrome,
         csrf: issued.token.clone(),
         return_to,
         ask_tenant: query.tenant.is_none(),
@@ -283,7 +285,8 @@ pub async fn identify(
         };
         return respond(StatusCode::OK, issued, &page);
     };
-    let page = password_page(
+    let product = crate::oauth::product::name_of_return_to(&state, &return_to).await;
+    let mut page = password_page(
         issued.token.clone(),
         return_to,
         &tenant,
@@ -291,6 +294,7 @@ pub async fn identify(
         email,
         None,
     );
+    page.chrome.product = product;
     respond(StatusCode::OK, issued, &page)
 }
 

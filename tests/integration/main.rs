@@ -24,6 +24,7 @@ mod management;
 mod mfa;
 mod oauth;
 mod oauth_browser_sso;
+mod oauth_logout;
 mod oauth_openid_client;
 mod pgbouncer;
 mod platform;

@@ -63,6 +63,18 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
         )
         .await
         .unwrap();
+        su.batch_execute(&format!(
+            "INSERT INTO backchannel_logouts (tenant_id, id, session_id, user_id, client_id, uri)
+                 SELECT tenant_id, '{2}', id, user_id, '{1}', 'https://crm.example.com/bc'
+                 FROM sessions WHERE tenant_id = '{0}' LIMIT 1;
+             INSERT INTO backchannel_logout_attempts (tenant_id, logout_id, attempt, outcome)
+                 VALUES ('{0}', '{2}', 1, 'delivered');",
+            t.uuid,
+            oauth_client,
+            Uuid::new_v4()
+        ))
+        .await
+        .unwrap();
         su.execute(
             "INSERT INTO workspace_members (tenant_id, workspace_id, user_id)
              SELECT tenant_id, id, $2 FROM workspaces WHERE tenant_id = $1",

@@ -3,6 +3,7 @@
 //! layer converts `From` them. Every function here runs inside `tenant_tx` or `system_tx`.
 
 pub mod api_key;
+pub mod backchannel_logout;
 pub mod billing;
 pub mod identity_provider;
 pub mod integration;
@@ -24,6 +25,7 @@ pub mod user_token;
 pub mod workspace;
 
 pub use api_key::ApiKeyRow;
+pub use backchannel_logout::BackchannelLogoutRow;
 pub use billing::{BillingEventRow, PlanRow, SubscriptionRow};
 pub use identity_provider::IdentityProviderRow;
 pub use integration::IntegrationRow;

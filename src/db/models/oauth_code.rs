@@ -55,6 +55,24 @@ impl OAuthCodeRow {
             .optional()?)
     }
 
+    /// The scope of the latest code exchanged by `client_id` in `session_id`: what the user
+    /// granted that client in that session (userinfo answers with its claims only).
+    pub async fn granted_scope(
+        conn: &mut TenantTx,
+        session_id: Uuid,
+        client_id: Uuid,
+    ) -> AppResult<Option<String>> {
+        Ok(oauth_codes::table
+            .filter(oauth_codes::session_id.eq(session_id))
+            .filter(oauth_codes::client_id.eq(client_id))
+            .filter(oauth_codes::used_at.is_not_null())
+            .order(oauth_codes::created_at.desc())
+            .select(oauth_codes::scope)
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
     pub async fn mark_used(conn: &mut TenantTx, code_hash: &[u8]) -> AppResult<()> {
         diesel::update(oauth_codes::table.filter(oauth_codes::code_hash.eq(code_hash)))
             .set(oauth_codes::used_at.eq(diesel::dsl::now))

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::{
     db::{
         TenantTx,
+        models::BackchannelLogoutRow,
         schema::{refresh_tokens, sessions, tenants, users},
     },
     error::AppResult,
@@ -119,6 +120,7 @@ impl SessionRow {
     }
 
     /// Revokes one session (no-op when already revoked); returns whether it changed anything.
+    /// A revoked session queues its back-channel logout notices in the same transaction.
     pub async fn revoke(conn: &mut TenantTx, id: Uuid, reason: &str) -> AppResult<bool> {
         let n = diesel::update(
             sessions::table
@@ -131,6 +133,9 @@ impl SessionRow {
         ))
         .execute(conn)
         .await?;
+        if n > 0 {
+            BackchannelLogoutRow::queue_for_sessions(conn, &[id]).await?;
+        }
         Ok(n > 0)
     }
 
@@ -144,14 +149,15 @@ impl SessionRow {
     }
 
     /// Revokes every open session of a user but `keep` (the one making a change); returns
-    /// their ids. A session revoked already stays revoked, `keep` included.
+    /// their ids. A session revoked already stays revoked, `keep` included. The revoked
+    /// sessions queue their back-channel logout notices in the same transaction.
     pub async fn revoke_all_of_user_but(
         conn: &mut TenantTx,
         user_id: Uuid,
         keep: Option<Uuid>,
         reason: &str,
     ) -> AppResult<Vec<Uuid>> {
-        Ok(diesel::update(
+        let revoked: Vec<Uuid> = diesel::update(
             sessions::table
                 .filter(sessions::user_id.eq(user_id))
                 .filter(sessions::revoked_at.is_null())
@@ -163,7 +169,9 @@ impl SessionRow {
         ))
         .returning(sessions::id)
         .get_results(conn)
-        .await?)
+        .await?;
+        BackchannelLogoutRow::queue_for_sessions(conn, &revoked).await?;
+        Ok(revoked)
     }
 
     /// The open browser session whose cookie hashes to `hash`, with its user's email and

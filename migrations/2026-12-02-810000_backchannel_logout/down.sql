@@ -1,0 +1,2 @@
+DROP TABLE backchannel_logout_attempts;
+DROP TABLE backchannel_logouts;

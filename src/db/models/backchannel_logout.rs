@@ -1,0 +1,190 @@
+//! `backchannel_logouts` and `backchannel_logout_attempts`: the outbox of OpenID Connect
+//! Back-Channel Logout 1.0 tokens. [`BackchannelLogoutRow::queue_for_sessions`] runs in the
+//! tenant transaction that ends the sessions (called by `SessionRow::revoke*`, so every way a
+//! session ends queues its notices); the housekeeping loop claims and records them in short
+//! system transactions (`oauth::backchannel`).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        InTenant, SystemTx, TenantTx,
+        schema::{
+            backchannel_logout_attempts, backchannel_logouts, oauth_clients, oauth_session_clients,
+            sessions,
+        },
+    },
+    error::AppResult,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = backchannel_logouts, check_for_backend(diesel::pg::Pg))]
+pub struct BackchannelLogoutRow {
+    pub tenant_id: Uuid,
+    /// The logout token's `jti`.
+    pub id: Uuid,
+    /// The ended session (`sid`).
+    pub session_id: Uuid,
+    /// Its user (`sub`).
+    pub user_id: Uuid,
+    /// The client told (`aud`).
+    pub client_id: Uuid,
+    /// Where the token is POSTed.
+    pub uri: String,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl BackchannelLogoutRow {
+    /// Queues one logout token per client that signed in on one of `session_ids` and has a
+    /// back-channel logout URI (once per session and client), in the caller's transaction.
+    /// Returns how many were queued.
+    pub async fn queue_for_sessions(conn: &mut TenantTx, session_ids: &[Uuid]) -> AppResult<usize> {
+        if session_ids.is_empty() {
+            return Ok(0);
+        }
+        let source = oauth_session_clients::table
+            .inner_join(
+                oauth_clients::table.on(oauth_clients::id.eq(oauth_session_clients::client_id)),
+            )
+            .inner_join(
+                sessions::table.on(sessions::tenant_id
+                    .eq(oauth_session_clients::tenant_id)
+                    .and(sessions::id.eq(oauth_session_clients::session_id))),
+            )
+            .filter(oauth_session_clients::session_id.eq_any(session_ids))
+            .filter(oauth_clients::backchannel_logout_uri.is_not_null())
+            .select((
+                oauth_session_clients::tenant_id,
+                oauth_session_clients::session_id,
+                sessions::user_id,
+                oauth_session_clients::client_id,
+                oauth_clients::backchannel_logout_uri.assume_not_null(),
+            ));
+        Ok(diesel::insert_into(backchannel_logouts::table)
+            .values(source)
+            .into_columns((
+                backchannel_logouts::tenant_id,
+                backchannel_logouts::session_id,
+                backchannel_logouts::user_id,
+                backchannel_logouts::client_id,
+                backchannel_logouts::uri,
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?)
+    }
+
+    /// The notices queued for a session of the tenant of `conn`, oldest first.
+    pub async fn of_session(
+        conn: &mut impl InTenant,
+        session_id: Uuid,
+    ) -> AppResult<Vec<BackchannelLogoutRow>> {
+        Ok(backchannel_logouts::table
+            .filter(backchannel_logouts::session_id.eq(session_id))
+            .order(backchannel_logouts::created_at)
+            .select(BackchannelLogoutRow::as_select())
+            .load(conn)
+            .await?)
+    }
+
+    /// System scope: claims up to `limit` pending notices that are due, oldest first, for
+    /// `lease` (their next_attempt_at moves past it, so no other replica sends them
+    /// meanwhile). Run in its own short transaction; the sends happen after it committed.
+    pub async fn claim_due(
+        conn: &mut SystemTx,
+        limit: i64,
+        lease: std::time::Duration,
+    ) -> AppResult<Vec<BackchannelLogoutRow>> {
+        let due: Vec<BackchannelLogoutRow> = backchannel_logouts::table
+            .filter(backchannel_logouts::delivered_at.is_null())
+            .filter(backchannel_logouts::failed_at.is_null())
+            .filter(backchannel_logouts::next_attempt_at.le(diesel::dsl::now))
+            .order(backchannel_logouts::created_at)
+            .limit(limit)
+            .select(BackchannelLogoutRow::as_select())
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?;
+        let until = Utc::now() + lease;
+        for row in &due {
+            diesel::update(
+                backchannel_logouts::table
+                    .filter(backchannel_logouts::tenant_id.eq(row.tenant_id))
+                    .filter(backchannel_logouts::id.eq(row.id)),
+            )
+            .set(backchannel_logouts::next_attempt_at.eq(until))
+            .execute(conn)
+            .await?;
+        }
+        Ok(due)
+    }
+
+    /// Records one attempt of a claimed notice: delivered, or failed with its error and either
+    /// the wait before the next try (`Some`) or none when it was the last one.
+    pub async fn record_attempt(
+        conn: &mut SystemTx,
+        row: &BackchannelLogoutRow,
+        outcome: Result<(), (String, Option<std::time::Duration>)>,
+    ) -> AppResult<()> {
+        let attempt = row.attempts + 1;
+        let target = backchannel_logouts::table
+            .filter(backchannel_logouts::tenant_id.eq(row.tenant_id))
+            .filter(backchannel_logouts::id.eq(row.id));
+        let (outcome_str, error) = match &outcome {
+            Ok(()) => ("delivered", None),
+            Err((e, _)) => ("failed", Some(e.clone())),
+        };
+        diesel::insert_into(backchannel_logout_attempts::table)
+            .values((
+                backchannel_logout_attempts::tenant_id.eq(row.tenant_id),
+                backchannel_logout_attempts::logout_id.eq(row.id),
+                backchannel_logout_attempts::attempt.eq(attempt),
+                backchannel_logout_attempts::outcome.eq(outcome_str),
+                backchannel_logout_attempts::error.eq(&error),
+            ))
+            .execute(conn)
+            .await?;
+        match outcome {
+            Ok(()) => {
+                diesel::update(target)
+                    .set((
+                        backchannel_logouts::attempts.eq(attempt),
+                        backchannel_logouts::delivered_at.eq(diesel::dsl::now),
+                        backchannel_logouts::last_error.eq(None::<String>),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+            Err((error, Some(retry_in))) => {
+                diesel::update(target)
+                    .set((
+                        backchannel_logouts::attempts.eq(attempt),
+                        backchannel_logouts::last_error.eq(error),
+                        backchannel_logouts::next_attempt_at.eq(Utc::now() + retry_in),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+            Err((error, None)) => {
+                diesel::update(target)
+                    .set((
+                        backchannel_logouts::attempts.eq(attempt),
+                        backchannel_logouts::last_error.eq(error),
+                        backchannel_logouts::failed_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+}
