@@ -145,6 +145,7 @@ npm_step "graphql-codegen CLI" @graphql-codegen/cli@7.4.3
 npm_step "graphql-codegen typescript-operations plugin" @graphql-codegen/typescript-operations@6.1.9
 pip_step "aiosmtpd, the SMTP server of tests/integration/mail.rs (tests/tools/smtp_sink.py)" aiosmtpd==1.4.6
 npm_step "OpenID Provider for the SSO tests (tests/idp/provider.mjs)" oidc-provider@9.13.3
+npm_step "OpenID Connect relying party for the OAuth tests (tests/rp/openid_client.mjs)" openid-client@6.8.9
 
 # Test tools installed by npm_step/pip_step are found through these.
 export NODE_PATH="$tools/node_modules${NODE_PATH:+:$NODE_PATH}"
