@@ -55,7 +55,7 @@ pub fn workers_from_env() -> usize {
 
 #[allow(dead_code)] // the load bench includes this file as a module and has its own main
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+pub async fn main() -> std::io::Result<()> {
     let bind = std::env::var("CEILING_BIND").unwrap_or_else(|_| "127.0.0.1:8099".into());
     eprintln!("ceiling server on {bind}");
     serve(&bind, workers_from_env()).await

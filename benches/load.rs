@@ -10,7 +10,8 @@
 //!
 //! Options (environment):
 //! - `LOAD_SECS` seconds per operation (5); `LOAD_CONNS` connections (64);
-//! - `LOAD_ONLY=<text>` only the operations whose name contains it (the ceiling always runs);
+//! - `LOAD_ONLY=<text>[,<text>…]` only the operations whose name contains one of them (the
+//!   ceiling always runs);
 //! - `LOAD_TENANTS` the seed's tenants (100; e.g. 10000 for the scale figures, in a database
 //!   of its own, seeded once);
 //! - `LOAD_HUBS=2` two hub processes behind PgBouncer (transaction pooling; wrk's connections
@@ -81,7 +82,7 @@ struct Options {
     tenants: u32,
     hubs: usize,
     pgbouncer: bool,
-    only: String,
+    only: Vec<String>,
     markdown: Option<PathBuf>,
     requests: Option<u64>,
     wrapper: Option<String>,
@@ -100,13 +101,24 @@ impl Options {
             tenants: env("LOAD_TENANTS").unwrap_or(100),
             hubs,
             pgbouncer: hubs > 1 || env::<u8>("LOAD_PGBOUNCER").unwrap_or(0) == 1,
-            only: std::env::var("LOAD_ONLY").unwrap_or_default(),
+            only: std::env::var("LOAD_ONLY")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
             markdown: std::env::var_os("LOAD_MARKDOWN").map(PathBuf::from),
             requests: env("LOAD_REQUESTS"),
             wrapper: std::env::var("LOAD_HUB_WRAPPER")
                 .ok()
                 .filter(|w| !w.is_empty()),
         }
+    }
+}
+
+impl Options {
+    /// Whether LOAD_ONLY selects the operation (any of its comma-separated parts in the name).
+    fn selects(&self, name: &str) -> bool {
+        self.only.iter().any(|part| name.contains(part.as_str()))
     }
 }
 
@@ -755,11 +767,24 @@ async fn bench(opts: Options) {
     let (client_id, secret) = create_client(&url);
     let basic = STANDARD.encode(format!("{client_id}:{secret}"));
     let client_uuid: Uuid = client_id.parse().expect("a client id is a UUID");
+    // (Skipped when LOAD_ONLY leaves out the OAuth operations: logins are slow under a
+    // profiler.)
+    let needs_oauth = [
+        "/oauth/introspect (warm)",
+        "/oauth/token code exchange",
+        "/oauth/token refresh",
+    ]
+    .iter()
+    .any(|n| opts.selects(n));
     let mut oauth_sessions = Vec::new();
-    for &t in tenants.iter().take(16) {
+    for &t in tenants.iter().take(if needs_oauth { 16 } else { 0 }) {
         oauth_sessions.push(login(&client, &base, t, 3).await);
     }
-    let seed_codes = issue_codes(&db, client_uuid, &oauth_sessions, 128).await;
+    let seed_codes = if needs_oauth {
+        issue_codes(&db, client_uuid, &oauth_sessions, 128).await
+    } else {
+        Vec::new()
+    };
     let (mut access_tokens, mut refresh_tokens) = (Vec::new(), Vec::new());
     for code in &seed_codes {
         let res: Value = client
@@ -928,7 +953,7 @@ async fn bench(opts: Options) {
         });
     }
     for (name, make) in &ops {
-        if !name.contains(opts.only.as_str()) {
+        if !opts.selects(name) {
             continue;
         }
         let script = make().await;
@@ -946,10 +971,14 @@ async fn bench(opts: Options) {
         for h in &hubs {
             before_statements += statements(&client, &h.metrics).await;
         }
+        callgrind(&opts, &pids, &["-z"]);
+        callgrind(&opts, &pids, &["-i", "on"]);
         let (hub_before, pg_before) = (hub_ticks(), postgres_ticks());
         let started = Instant::now();
         let run = run_wrk(&opts, &bases, &script, &dir, name);
         let wall = started.elapsed().as_secs_f64();
+        callgrind(&opts, &pids, &["-i", "off"]);
+        callgrind(&opts, &pids, &[&format!("--dump={name}")]);
         let (hub_cpu, pg_cpu) = (
             (hub_ticks() - hub_before) as f64 / wall,
             (postgres_ticks() - pg_before) as f64 / wall,
@@ -980,6 +1009,26 @@ async fn bench(opts: Options) {
     drop(hubs);
     drop(bouncer);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Under `LOAD_HUB_WRAPPER=valgrind --tool=callgrind …` (best with `--instr-atstart=no`):
+/// `callgrind_control` zeroes the counters and turns instrumentation on for each operation, and
+/// dumps a profile named after it at its end.
+fn callgrind(opts: &Options, pids: &[u32], args: &[&str]) {
+    if !opts
+        .wrapper
+        .as_deref()
+        .is_some_and(|w| w.contains("callgrind"))
+    {
+        return;
+    }
+    for pid in pids {
+        let _ = Command::new("callgrind_control")
+            .args(args)
+            .arg(pid.to_string())
+            .stdout(Stdio::null())
+            .status();
+    }
 }
 
 fn clone_script(s: &Script) -> Script {
