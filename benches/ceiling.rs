@@ -53,7 +53,6 @@ pub fn workers_from_env() -> usize {
         .unwrap_or(0)
 }
 
-#[allow(dead_code)] // the load bench includes this file as a module and has its own main
 #[tokio::main]
 pub async fn main() -> std::io::Result<()> {
     let bind = std::env::var("CEILING_BIND").unwrap_or_else(|_| "127.0.0.1:8099".into());
