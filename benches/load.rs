@@ -349,7 +349,7 @@ fn lua_request(r: &Req) -> String {
     let headers: Vec<String> = r
         .headers
         .iter()
-        .map(|(k, v)| format!("[{}] = {}", lua(k), lua(v)))
+        .map(|(k, v)| format!("[ {} ] = {}", lua(k), lua(v)))
         .collect();
     format!(
         "{{ {}, {}, {{ {} }}, {} }}",
@@ -514,6 +514,7 @@ fn run_wrk(opts: &Options, bases: &[String], script: &Script, dir: &Path, name: 
                 ])
                 .arg(base)
                 .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .expect("wrk runs (apt-get install wrk)")
         })
@@ -522,6 +523,9 @@ fn run_wrk(opts: &Options, bases: &[String], script: &Script, dir: &Path, name: 
     for child in children {
         let out = child.wait_with_output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
+        // A broken script makes wrk fall back to `GET /`: never report that.
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert!(errors.trim().is_empty(), "wrk ({name}): {errors}");
         let run = parse_wrk(&text);
         if run.rps == 0.0 {
             eprintln!("wrk printed:\n{text}");
