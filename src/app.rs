@@ -29,6 +29,8 @@ pub struct AppState {
     pub db: Db,
     pub tokens: TokenIssuer,
     pub sessions: SessionCache,
+    /// Registered OAuth clients read by the OAuth endpoints (`oauth::client_cache`).
+    pub oauth_clients: crate::oauth::client_cache::ClientCache,
     pub contexts: ContextCache,
     pub login_limiter: LoginLimiter,
     pub secrets: SecretBox,
@@ -234,6 +236,9 @@ impl AppState {
             settings.public_url.as_deref().unwrap_or_default(),
         );
         let sessions = SessionCache::new(Duration::from_millis(settings.tokens.session_cache_ms));
+        let oauth_clients = crate::oauth::client_cache::ClientCache::new(Duration::from_millis(
+            settings.tokens.session_cache_ms,
+        ));
         let contexts = ContextCache::new(Duration::from_millis(settings.tokens.context_cache_ms));
         let login_limiter = LoginLimiter::new(crate::auth::login_limiter::LimiterConfig {
             per_network_per_minute: settings.login_failures_per_ip,
@@ -284,6 +289,7 @@ impl AppState {
             db,
             tokens,
             sessions,
+            oauth_clients,
             contexts,
             login_limiter,
             secrets,

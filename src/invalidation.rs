@@ -39,6 +39,8 @@ pub enum Invalidation {
     /// The cached TenantContexts of one tenant's members and the tenant's row (sent by the
     /// database triggers).
     Tenant { id: Uuid },
+    /// One registered OAuth client (changed, its secret rotated, or deleted).
+    OAuthClient { id: Uuid },
     /// Everything (a tenant's status, limits or plan changed).
     All,
     /// Write the API-call counts held in memory now.
@@ -66,6 +68,7 @@ fn apply(state: &AppState, what: Invalidation) {
     match what {
         Invalidation::Session { id } => state.sessions.invalidate(id),
         Invalidation::Tenant { id } => state.contexts.invalidate_tenant(id),
+        Invalidation::OAuthClient { id } => state.oauth_clients.forget(id),
         Invalidation::All => forget_everything(state),
         Invalidation::FlushUsage => {}
     }
@@ -74,6 +77,7 @@ fn apply(state: &AppState, what: Invalidation) {
 fn forget_everything(state: &AppState) {
     state.sessions.clear();
     state.contexts.clear();
+    state.oauth_clients.clear();
 }
 
 /// Applies `what` here and tells the other replicas. A failed NOTIFY is logged: the others

@@ -106,11 +106,16 @@ pub async fn authenticate(
 }
 
 /// A client by its id (the catalog, read in the authentication scope).
+/// Served from this replica's [`ClientCache`](crate::oauth::client_cache::ClientCache).
 pub async fn find(state: &AppState, id: Uuid) -> Result<Option<OAuthClientRow>, OAuthError> {
-    Ok(state
+    if let Some(cached) = state.oauth_clients.get(id) {
+        return Ok(Some((*cached).clone()));
+    }
+    let found = state
         .db
         .system_tx(SystemReason::Authentication, move |tx| {
             OAuthClientRow::find(tx, id).scope_boxed()
         })
-        .await?)
+        .await?;
+    Ok(found.map(|row| (*state.oauth_clients.put(row)).clone()))
 }

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod authorize_request;
 pub mod backchannel;
 pub mod client_auth;
+pub mod client_cache;
 pub mod discovery;
 pub mod error;
 pub mod form;

@@ -16,7 +16,8 @@ use crate::{
     },
     domain::{Action, RedirectUri},
     error::{AppError, AppResult},
-    ops::Done,
+    invalidation::Invalidation,
+    ops::{Done, Effect},
 };
 
 /// The scopes the hub knows; a client may be allowed any of them.
@@ -264,7 +265,8 @@ pub async fn update(
             "backchannel_logout_uri": row.backchannel_logout_uri,
             "allowed_scopes": row.allowed_scopes().collect::<Vec<_>>(),
         }));
-    Ok(Done::audited(row, event))
+    let forget = forget(row.id);
+    Ok(Done::audited(row, event).and_effect(forget))
 }
 
 /// A new secret for a confidential client; the old one stops working at once.
@@ -282,13 +284,15 @@ pub async fn rotate_secret(tx: &mut SystemTx, id: Uuid) -> AppResult<Done<Client
     OAuthClientRow::update(tx, &row).await?;
     let event =
         AuditEvent::new(Action::PlatformOAuthClientSecretRotated).target("oauth_client", row.id);
+    let forget = forget(row.id);
     Ok(Done::audited(
         ClientWithSecret {
             client: row,
             secret: Some(secret),
         },
         event,
-    ))
+    )
+    .and_effect(forget))
 }
 
 /// Deletes a client: its codes, refresh tokens and session records go with it.
@@ -298,7 +302,12 @@ pub async fn delete(tx: &mut SystemTx, id: Uuid) -> AppResult<Done<Uuid>> {
     let event = AuditEvent::new(Action::PlatformOAuthClientDeleted)
         .target("oauth_client", id)
         .details(json!({ "product_id": row.product_id }));
-    Ok(Done::audited(id, event))
+    Ok(Done::audited(id, event).and_effect(forget(id)))
+}
+
+/// After a change to client `id`: the replicas' client caches drop it (`oauth::client_cache`).
+fn forget(id: Uuid) -> Effect {
+    Effect::Invalidate(Invalidation::OAuthClient { id })
 }
 
 #[cfg(test)]

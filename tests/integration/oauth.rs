@@ -285,6 +285,9 @@ async fn platform_admins_register_clients_and_bad_uris_are_refused() {
     assert_eq!(c["redirectUris"].as_array().unwrap().len(), 2, "{updated}");
     assert!(c["backchannelLogoutUri"].is_null(), "{updated}");
 
+    // The client is in this replica's cache now; rotating its secret must drop it.
+    let (status, body) = token(&app, &conf, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(status, 200, "{body}");
     let rotated = app
         .gql(
             Some(&admin),
@@ -750,6 +753,15 @@ async fn introspection_answers_inactive_at_once_when_the_session_is_revoked() {
     assert_eq!(info["client_id"], client.id.as_str());
     assert_eq!(info["sub"], t.owner_uuid.to_string());
     assert_eq!(info["product_access"], "full");
+    // Warm, the client and the session come from this replica's caches: no statement.
+    let before = app.state.db.statements_executed();
+    let (_, again) = post_form(&app, "/oauth/introspect", &client, &[("token", access)]).await;
+    assert_eq!(again, info);
+    assert_eq!(
+        app.state.db.statements_executed() - before,
+        0,
+        "a warm introspection reads nothing from the database"
+    );
     let (_, info) = post_form(&app, "/oauth/introspect", &client, &[("token", refresh)]).await;
     assert_eq!(info["active"], true, "{info}");
     assert_eq!(info["token_type"], "refresh_token");
