@@ -456,6 +456,7 @@ async fn seen_after(
         .collect();
     tables.extend([
         "platform_admins".to_owned(),
+        "platform_admin_totp".to_owned(),
         "platform_audit_log".to_owned(),
     ]);
     client.batch_execute("BEGIN").await.unwrap();
@@ -478,6 +479,15 @@ async fn the_tenant_role_gains_nothing_by_setting_the_system_scope() {
     let app = spawn_app().await;
     let (a, b) = two_tenants(&app).await;
     app.platform_admin("root@hub.example.com").await;
+    // The admin's (sealed) authenticator: a platform table the tenant role must not read.
+    app.superuser()
+        .await
+        .batch_execute(
+            "INSERT INTO platform_admin_totp (admin_id, secret_ciphertext) \
+             SELECT id, '\\x00' FROM platform_admins",
+        )
+        .await
+        .unwrap();
     let tenant_role = app.app_role().await;
 
     // The system scope alone: nothing, in every tenant table and platform table.
@@ -539,6 +549,12 @@ async fn the_tenant_role_gains_nothing_by_setting_the_system_scope() {
     assert_eq!(users, 2, "both tenants' owners");
     let admins = seen.iter().find(|(t, _)| t == "platform_admins").unwrap().1;
     assert_eq!(admins, 1);
+    let totp = seen
+        .iter()
+        .find(|(t, _)| t == "platform_admin_totp")
+        .unwrap()
+        .1;
+    assert_eq!(totp, 1, "the system scope reads the admin's authenticator");
     // And, without the scope, only what a tenant transaction sees.
     let (mine, foreign) = count_as_app(&system, Some(a), "users", "tenant_id").await;
     assert_eq!((mine, foreign), (1, 0));
