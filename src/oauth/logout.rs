@@ -370,13 +370,7 @@ pub struct ConfirmForm {
 /// are checked again (a form's fields are the browser's to change).
 pub async fn confirm(req: HttpRequest, state: State, form: web::Form<ConfirmForm>) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        let message = match reason {
-            csrf::Refused::Token => {
-                "This form has expired or was not sent from this page. Go back, reload the page and try again."
-            }
-            csrf::Refused::Origin => "This form was sent from another site and was refused.",
-        };
-        return page::error_page(StatusCode::FORBIDDEN, "Form refused", message, None);
+        return crate::web::csrf::refused_page(reason);
     }
     let form = form.into_inner();
     let params: RawParams = [

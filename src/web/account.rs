@@ -140,17 +140,6 @@ fn respond(status: StatusCode, issued: csrf::Issued, page: &impl Template) -> Ht
     res
 }
 
-/// The page for a form refused by [`csrf::verify`].
-fn refused(reason: csrf::Refused) -> HttpResponse {
-    let message = match reason {
-        csrf::Refused::Token => {
-            "This form has expired or was not sent from this page. Go back, reload the page and try again."
-        }
-        csrf::Refused::Origin => "This form was sent from another site and was refused.",
-    };
-    page::error_page(StatusCode::FORBIDDEN, "Form refused", message, None)
-}
-
 /// Checks a new password typed twice against the hub's rules (for the account's `email`):
 /// the sentence to show when it is refused.
 fn check_new_password(password: &str, again: &str, email: &str) -> Result<NewPassword, String> {

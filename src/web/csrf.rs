@@ -89,6 +89,22 @@ fn equal(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The page for a form [`verify`] refused: the same on every hosted form.
+pub fn refused_page(reason: Refused) -> actix_web::HttpResponse {
+    let message = match reason {
+        Refused::Token => {
+            "This form has expired or was not sent from this page. Go back, reload the page and try again."
+        }
+        Refused::Origin => "This form was sent from another site and was refused.",
+    };
+    crate::web::page::error_page(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "Form refused",
+        message,
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -230,16 +230,6 @@ pub struct IdentifyForm {
     email: String,
 }
 
-fn refused(reason: csrf::Refused) -> HttpResponse {
-    let message = match reason {
-        csrf::Refused::Token => {
-            "This form has expired or was not sent from this page. Go back, reload the page and try again."
-        }
-        csrf::Refused::Origin => "This form was sent from another site and was refused.",
-    };
-    page::error_page(StatusCode::FORBIDDEN, "Form refused", message, None)
-}
-
 /// The domain of an email address, lower-cased.
 fn email_domain(email: &str) -> Option<String> {
     let (_, domain) = email.trim().rsplit_once('@')?;
@@ -253,7 +243,7 @@ pub async fn identify(
     form: web::Form<IdentifyForm>,
 ) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return refused(reason);
+        return csrf::refused_page(reason);
     }
     let return_to = safe_return_to(form.return_to.as_deref());
     let issued = csrf::issue(&req);
@@ -355,7 +345,7 @@ pub async fn password(
     form: web::Form<PasswordForm>,
 ) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return refused(reason);
+        return csrf::refused_page(reason);
     }
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let return_to = safe_return_to(form.return_to.as_deref());
@@ -490,7 +480,7 @@ async fn end_current(req: &HttpRequest, state: &Arc<AppState>) -> Result<(), App
 /// `POST /login/switch`: "use another account": signs the browser out, then the login form.
 pub async fn switch(req: HttpRequest, state: State, form: web::Form<CsrfForm>) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return refused(reason);
+        return csrf::refused_page(reason);
     }
     if let Err(e) = end_current(&req, &state).await {
         return page::for_error(&e, None);
@@ -511,7 +501,7 @@ pub async fn switch(req: HttpRequest, state: State, form: web::Form<CsrfForm>) -
 /// `POST /logout`: signs the browser out of the hub (and so of every product's session of it).
 pub async fn logout(req: HttpRequest, state: State, form: web::Form<CsrfForm>) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return refused(reason);
+        return csrf::refused_page(reason);
     }
     if let Err(e) = end_current(&req, &state).await {
         return page::for_error(&e, None);

@@ -326,17 +326,7 @@ pub struct MfaForm {
 /// authenticator being enrolled) and signs the browser in.
 pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return page::error_page(
-            StatusCode::FORBIDDEN,
-            "Form refused",
-            match reason {
-                csrf::Refused::Token => {
-                    "This form has expired or was not sent from this page. Go back, reload the page and try again."
-                }
-                csrf::Refused::Origin => "This form was sent from another site and was refused.",
-            },
-            None,
-        );
+        return csrf::refused_page(reason);
     }
     let return_to = safe_return_to(form.return_to.as_deref());
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {

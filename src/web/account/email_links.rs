@@ -7,9 +7,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 
-use super::{
-    State, TokenForm, TokenQuery, done, link_not_valid, pending, refused, respond, sign_in_link,
-};
+use super::{State, TokenForm, TokenQuery, done, link_not_valid, pending, respond, sign_in_link};
 use crate::{
     auth::opaque,
     db::{ScopedFutureExt, audit::Actor},
@@ -125,7 +123,7 @@ async fn confirm(
     link: Link,
 ) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return refused(reason);
+        return crate::web::csrf::refused_page(reason);
     }
     let token = form.token.as_deref().map(str::trim).unwrap_or_default();
     let pending = match pending(&state, Some(token), link.purpose()).await {

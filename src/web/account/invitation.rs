@@ -10,7 +10,7 @@ use askama::Template;
 
 use super::{
     PasswordForm, Pending, State, TokenQuery, check_new_password, done, link_not_valid, pending,
-    refused, respond, sign_in_link,
+    respond, sign_in_link,
 };
 use crate::{
     auth::{opaque, password},
@@ -91,7 +91,7 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<TokenQuery>)
 /// `POST /invitation`: accepts the invitation and signs the browser in.
 pub async fn accept(req: HttpRequest, state: State, form: web::Form<PasswordForm>) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return refused(reason);
+        return crate::web::csrf::refused_page(reason);
     }
     let token = form.token.as_deref().map(str::trim).unwrap_or_default();
     let return_to = safe_return_to(form.return_to.as_deref());

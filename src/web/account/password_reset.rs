@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{
     PasswordForm, Pending, State, TokenQuery, check_new_password, done, link_not_valid, pending,
-    refused, respond, sign_in_link,
+    respond, sign_in_link,
 };
 use crate::{
     auth::{opaque, password},
@@ -106,7 +106,7 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<ForgotQuery>
 /// `POST /forgot-password`: asks for a reset link; the same page whatever happened.
 pub async fn request(req: HttpRequest, state: State, form: web::Form<ForgotForm>) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return refused(reason);
+        return crate::web::csrf::refused_page(reason);
     }
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let email = form.email.trim().to_owned();
@@ -191,7 +191,7 @@ pub async fn show_reset(
 /// `POST /password-reset`: sets the new password; every session of the account ends.
 pub async fn reset(req: HttpRequest, state: State, form: web::Form<PasswordForm>) -> HttpResponse {
     if let Err(reason) = csrf::verify(&req, form.csrf.as_deref(), state.public_url()) {
-        return refused(reason);
+        return crate::web::csrf::refused_page(reason);
     }
     let token = form.token.as_deref().map(str::trim).unwrap_or_default();
     // The token first: a bad one costs no hashing.
