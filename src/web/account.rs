@@ -31,7 +31,7 @@ use crate::{
     error::AppResult,
     ops::invitations::{self, Purpose},
     web::{
-        branding, csrf,
+        branding,
         login::{LoginHints, login_url},
         page::{self, Chrome, TenantChrome},
     },
@@ -129,15 +129,6 @@ async fn link_not_valid(state: &AppState, token: Option<&str>, what: &str) -> Ht
         ),
         tenant_of_token(state, token).await,
     )
-}
-
-/// A page with the CSRF cookie set when the browser had none.
-fn respond(status: StatusCode, issued: csrf::Issued, page: &impl Template) -> HttpResponse {
-    let mut res = page::render(status, page);
-    if let Some(cookie) = issued.cookie {
-        let _ = res.add_cookie(&cookie);
-    }
-    res
 }
 
 /// Checks a new password typed twice against the hub's rules (for the account's `email`):

@@ -89,6 +89,19 @@ fn equal(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// Renders a page whose form carries `issued`'s token, setting its cookie when it is new.
+pub fn render_issued(
+    status: actix_web::http::StatusCode,
+    issued: Issued,
+    page: &impl askama::Template,
+) -> actix_web::HttpResponse {
+    let mut res = crate::web::page::render(status, page);
+    if let Some(cookie) = issued.cookie {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
+}
+
 /// The page for a form [`verify`] refused: the same on every hosted form.
 pub fn refused_page(reason: Refused) -> actix_web::HttpResponse {
     let message = match reason {

@@ -135,15 +135,6 @@ struct SignedOutPage {
     chrome: Chrome,
 }
 
-/// A page with the CSRF cookie set when the browser had none.
-fn respond(status: StatusCode, issued: csrf::Issued, page: &impl Template) -> HttpResponse {
-    let mut res = page::render(status, page);
-    if let Some(cookie) = issued.cookie {
-        let _ = res.add_cookie(&cookie);
-    }
-    res
-}
-
 async fn tenant_chrome(
     state: &AppState,
     key: Option<&str>,
@@ -194,7 +185,7 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<LoginQuery>)
         email: query.login_hint.clone().unwrap_or_default(),
         error: None,
     };
-    respond(StatusCode::OK, issued, &page)
+    csrf::render_issued(StatusCode::OK, issued, &page)
 }
 
 async fn signed_in(
@@ -219,7 +210,7 @@ async fn signed_in(
         name: session.name().to_owned(),
         email: session.email.clone(),
     };
-    respond(StatusCode::OK, issued, &page)
+    csrf::render_issued(StatusCode::OK, issued, &page)
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,7 +273,7 @@ pub async fn identify(
                     .to_owned(),
             ),
         };
-        return respond(StatusCode::OK, issued, &page);
+        return csrf::render_issued(StatusCode::OK, issued, &page);
     };
     let product = crate::oauth::product::name_of_return_to(&state, &return_to).await;
     let mut page = password_page(
@@ -294,7 +285,7 @@ pub async fn identify(
         notice,
     );
     page.chrome.product = product;
-    respond(StatusCode::OK, issued, &page)
+    csrf::render_issued(StatusCode::OK, issued, &page)
 }
 
 fn password_page(
@@ -377,7 +368,7 @@ pub async fn password(
                 form.email.trim().to_owned(),
                 Some(format!("{}.", capitalised(BAD_CREDENTIALS))),
             );
-            return respond(StatusCode::UNAUTHORIZED, issued, &page);
+            return csrf::render_issued(StatusCode::UNAUTHORIZED, issued, &page);
         }
         Err(e) => {
             let chrome = tenant_chrome(&state, Some(&form.tenant))

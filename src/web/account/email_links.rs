@@ -7,7 +7,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 
-use super::{State, TokenForm, TokenQuery, done, link_not_valid, pending, respond, sign_in_link};
+use super::{State, TokenForm, TokenQuery, done, link_not_valid, pending, sign_in_link};
 use crate::{
     auth::opaque,
     db::{ScopedFutureExt, audit::Actor},
@@ -84,7 +84,7 @@ async fn show(req: HttpRequest, state: State, token: Option<&str>, link: Link) -
             button: "I did not make this change",
         },
     };
-    respond(StatusCode::OK, issued, &page)
+    crate::web::csrf::render_issued(StatusCode::OK, issued, &page)
 }
 
 /// `GET /verify-email?token=…`: the button that confirms the address. Verifies nothing.

@@ -10,7 +10,7 @@ use askama::Template;
 
 use super::{
     PasswordForm, Pending, State, TokenQuery, check_new_password, done, link_not_valid, pending,
-    respond, sign_in_link,
+    sign_in_link,
 };
 use crate::{
     auth::{opaque, password},
@@ -67,7 +67,7 @@ fn form_page(
         error,
         min_length: MIN_LENGTH,
     };
-    respond(status, issued, &page)
+    crate::web::csrf::render_issued(status, issued, &page)
 }
 
 /// `GET /invitation?token=…`: the form, or the page of a link that no longer works. Uses

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{
     PasswordForm, Pending, State, TokenQuery, check_new_password, done, link_not_valid, pending,
-    respond, sign_in_link,
+    sign_in_link,
 };
 use crate::{
     auth::{opaque, password},
@@ -100,7 +100,7 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<ForgotQuery>
         email: query.email.clone().unwrap_or_default(),
         error: None,
     };
-    respond(StatusCode::OK, issued, &page)
+    crate::web::csrf::render_issued(StatusCode::OK, issued, &page)
 }
 
 /// `POST /forgot-password`: asks for a reset link; the same page whatever happened.
@@ -138,7 +138,7 @@ pub async fn request(req: HttpRequest, state: State, form: web::Form<ForgotForm>
                 email,
                 error: Some("Enter your email address, like name@example.com.".to_owned()),
             };
-            return respond(StatusCode::BAD_REQUEST, issued, &page);
+            return crate::web::csrf::render_issued(StatusCode::BAD_REQUEST, issued, &page);
         }
         Err(e) => return page::for_error(&e, chrome),
     }
@@ -171,7 +171,7 @@ fn reset_page(
         error,
         min_length: MIN_LENGTH,
     };
-    respond(status, issued, &page)
+    crate::web::csrf::render_issued(status, issued, &page)
 }
 
 /// `GET /password-reset?token=…`: the new-password form. Uses nothing up.
