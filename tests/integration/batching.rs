@@ -481,13 +481,22 @@ async fn the_invitation_mails_of_a_page_of_users_cost_the_same_statements_for_5_
         assert!(invited["errors"].is_null(), "{invited}");
         // Past the plan's user limit, in SQL: the seats do not matter here, the page size does.
         seed(&app, &t, extra, 0).await;
-        let (statements, body) = statements_for(
-            &app,
-            &t.token,
-            operation("UsersWithInvitationMail"),
-            json!({ "first": 60 }),
-        )
-        .await;
+        // The fewest of three runs: the housekeeping loop (which tries to deliver the
+        // invitation mail) may add its own statements to one of them.
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            runs.push(
+                statements_for(
+                    &app,
+                    &t.token,
+                    operation("UsersWithInvitationMail"),
+                    json!({ "first": 60 }),
+                )
+                .await,
+            );
+        }
+        let statements = runs.iter().map(|(n, _)| *n).min().unwrap();
+        let body = runs.pop().unwrap().1;
         let edges = body["data"]["users"]["edges"].as_array().unwrap();
         assert_eq!(edges.len() as i64, extra + 2, "{body}");
         let invited: Vec<&Value> = edges
