@@ -21,6 +21,10 @@ use crate::{
     error::{AppError, AppResult},
 };
 
+/// The second factors of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FactorsOf(pub Uuid);
+
 /// The latest invitation mail of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InvitationMailOf(pub Uuid);
@@ -388,6 +392,30 @@ impl Loader<DeliveriesOfAlert> for TenantLoader {
             out.entry(DeliveriesOfAlert(row.alert_id))
                 .or_default()
                 .push(row);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<FactorsOf> for TenantLoader {
+    type Value = Vec<crate::db::models::MfaFactorRow>;
+    type Error = Shared;
+
+    async fn load(
+        &self,
+        keys: &[FactorsOf],
+    ) -> Result<HashMap<FactorsOf, Vec<crate::db::models::MfaFactorRow>>, Shared> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self
+            .db
+            .tenant_tx(self.tenant_id, |conn| {
+                crate::db::models::MfaFactorRow::of_users(conn, &ids).scope_boxed()
+            })
+            .await
+            .map_err(Arc::new)?;
+        let mut out: HashMap<FactorsOf, Vec<_>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(FactorsOf(row.user_id)).or_default().push(row);
         }
         Ok(out)
     }

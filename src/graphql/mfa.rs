@@ -108,9 +108,11 @@ pub struct CompleteMfaLoginInput {
 /// The factors of a user, for themselves or an admin (users:write).
 pub async fn factors_of(ctx: &Context<'_>, user_id: Uuid) -> AppResult<Vec<MfaFactor>> {
     let scope = viewer_of(ctx, user_id).await?;
-    let rows = scope
-        .tx(move |tx| MfaFactorRow::of_user(tx, user_id).scope_boxed())
-        .await?;
+    let rows = context::loaders(ctx, scope.tenant_id())?
+        .load_one(crate::graphql::loaders::FactorsOf(user_id))
+        .await
+        .map_err(crate::error::AppError::from)?
+        .unwrap_or_default();
     Ok(rows.into_iter().map(MfaFactor::from).collect())
 }
 

@@ -463,7 +463,7 @@ async fn a_failed_pipelined_read_leaves_the_connection_sound() {
     }
 }
 
-/// `User.invitationMail` is batched: one statement for a page of users, not one transaction
+/// `User.invitationMail` and `User.mfaEnrolled` are batched: one statement each for a page of users, not one transaction
 /// per user (a page of 50 would otherwise take 50 pooled connections in turn).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_invitation_mails_of_a_page_of_users_cost_the_same_statements_for_5_or_50_users() {

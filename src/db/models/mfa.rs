@@ -75,6 +75,16 @@ impl MfaFactorRow {
             .await?)
     }
 
+    /// The factors of each of `user_ids`, in one statement (the `User.mfaFactors` loader).
+    pub async fn of_users(conn: &mut TenantTx, user_ids: &[Uuid]) -> AppResult<Vec<MfaFactorRow>> {
+        Ok(mfa_factors::table
+            .filter(mfa_factors::user_id.eq_any(user_ids))
+            .order((mfa_factors::created_at, mfa_factors::id))
+            .select(MfaFactorRow::as_select())
+            .load(conn)
+            .await?)
+    }
+
     /// The users of this list who have a confirmed factor.
     pub async fn enrolled_among(conn: &mut TenantTx, user_ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
         Ok(mfa_factors::table
