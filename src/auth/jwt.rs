@@ -179,13 +179,16 @@ impl TokenIssuer {
             .map_err(|e| AppError::internal(anyhow::Error::new(e)))
     }
 
-    /// A member's token issued to an OAuth client: the member's claims plus `client_id` and
-    /// the user's access to the client's product.
+    /// A member's token issued to an OAuth client: the member's claims plus `client_id`, the
+    /// user's access to the client's product, and how the session was signed in (`amr`, the
+    /// session's space-separated methods, and the `acr` they make), so a product's API can
+    /// demand a second factor from the access token alone.
     pub fn issue_member_for_client(
         &self,
         tenant_id: Uuid,
         user_id: Uuid,
         session_id: Uuid,
+        amr: &str,
         client: &ClientGrant,
     ) -> AppResult<IssuedToken> {
         let mut claims = self.claims(
@@ -195,6 +198,9 @@ impl TokenIssuer {
             Some(session_id),
             None,
         );
+        let amr = crate::mfa::claims::amr_list(amr);
+        claims.acr = Some(crate::mfa::claims::acr_of(&amr).to_owned());
+        claims.amr = Some(amr);
         claims.client_id = Some(client.client_id.clone());
         claims.product = Some(client.product.clone());
         claims.product_access = client.access.clone();

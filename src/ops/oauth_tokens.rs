@@ -228,10 +228,13 @@ pub async fn exchange_code(
                 product: client.product_id.clone(),
                 access: Some(access.as_str().to_owned()),
             };
-            let access =
-                state
-                    .tokens
-                    .issue_member_for_client(tenant_id, row.user_id, session.id, &grant)?;
+            let access = state.tokens.issue_member_for_client(
+                tenant_id,
+                row.user_id,
+                session.id,
+                &session.amr,
+                &grant,
+            )?;
             let scopes: Vec<&str> = row.scope.split_whitespace().collect();
             let id_token = if scopes.contains(&"openid") {
                 Some(id_token::issue(
@@ -276,6 +279,7 @@ pub async fn refresh(
 ) -> AppResult<TokenSet> {
     let rotated = sessions::rotate_refresh_token(state, meta, token, Some(client.id)).await?;
     let (tenant_id, user_id, session_id) = (rotated.tenant_id, rotated.user_id, rotated.session_id);
+    let amr = rotated.amr;
     let (client_id, product) = (client.id, client.product_id.clone());
     let access = state
         .db
@@ -308,7 +312,7 @@ pub async fn refresh(
     };
     let access = state
         .tokens
-        .issue_member_for_client(tenant_id, user_id, session_id, &grant)?;
+        .issue_member_for_client(tenant_id, user_id, session_id, &amr, &grant)?;
     Ok(TokenSet {
         access,
         refresh_token: Some(rotated.refresh_token),

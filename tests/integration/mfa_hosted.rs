@@ -320,6 +320,8 @@ async fn acr_values_send_a_browser_signed_in_with_a_password_through_a_fresh_sec
             .into_owned()
             .collect()
     };
+    // The claims of the ID token and of the access token the code is exchanged for: both say
+    // how the session was signed in (a product's API sees it in the access token alone).
     let id_token_of = async |code: &str| -> serde_json::Value {
         let res = app
             .client
@@ -335,11 +337,37 @@ async fn acr_values_send_a_browser_signed_in_with_a_password_through_a_fresh_sec
             .await
             .unwrap();
         let tokens: serde_json::Value = res.json().await.unwrap();
-        jwt_claims(
+        let id = jwt_claims(
             tokens["id_token"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{tokens}")),
-        )
+        );
+        let access = jwt_claims(tokens["access_token"].as_str().unwrap());
+        assert_eq!(access["acr"], id["acr"], "access token {access}");
+        assert_eq!(access["amr"], id["amr"], "access token {access}");
+        // So does the access token of a refresh.
+        let refreshed: serde_json::Value = app
+            .client
+            .post(format!("{}/oauth/token", app.address))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+                ("client_id", &client_id),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = jwt_claims(
+            refreshed["access_token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{refreshed}")),
+        );
+        assert_eq!(access["acr"], id["acr"], "refreshed access token {access}");
+        assert_eq!(access["amr"], id["amr"], "refreshed access token {access}");
+        id
     };
 
     // A password sign-in (no factor, no policy): products get acr 1fa.
