@@ -79,7 +79,7 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
         let claimed = state
             .db
             .system_tx(SystemReason::Housekeeping, |conn| {
-                BackchannelLogoutRow::claim_due(conn, BATCH, LEASE).scope_boxed()
+                BackchannelLogoutRow::claim_due_rows(conn, BATCH, LEASE).scope_boxed()
             })
             .await?;
         let count = claimed.len();

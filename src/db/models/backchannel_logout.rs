@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        InTenant, SystemTx, TenantTx,
+        InTenant, TenantTx,
         schema::{
             backchannel_logout_attempts, backchannel_logouts, oauth_clients, oauth_session_clients,
             sessions,
@@ -94,97 +94,12 @@ impl BackchannelLogoutRow {
             .load(conn)
             .await?)
     }
+}
 
-    /// System scope: claims up to `limit` pending notices that are due, oldest first, for
-    /// `lease` (their next_attempt_at moves past it, so no other replica sends them
-    /// meanwhile). Run in its own short transaction; the sends happen after it committed.
-    pub async fn claim_due(
-        conn: &mut SystemTx,
-        limit: i64,
-        lease: std::time::Duration,
-    ) -> AppResult<Vec<BackchannelLogoutRow>> {
-        let due: Vec<BackchannelLogoutRow> = backchannel_logouts::table
-            .filter(backchannel_logouts::delivered_at.is_null())
-            .filter(backchannel_logouts::failed_at.is_null())
-            .filter(backchannel_logouts::next_attempt_at.le(diesel::dsl::now))
-            .order(backchannel_logouts::created_at)
-            .limit(limit)
-            .select(BackchannelLogoutRow::as_select())
-            .for_update()
-            .skip_locked()
-            .load(conn)
-            .await?;
-        let until = Utc::now() + lease;
-        for row in &due {
-            diesel::update(
-                backchannel_logouts::table
-                    .filter(backchannel_logouts::tenant_id.eq(row.tenant_id))
-                    .filter(backchannel_logouts::id.eq(row.id)),
-            )
-            .set(backchannel_logouts::next_attempt_at.eq(until))
-            .execute(conn)
-            .await?;
-        }
-        Ok(due)
-    }
-
-    /// Records one attempt of a claimed notice: delivered, or failed with its error and either
-    /// the wait before the next try (`Some`) or none when it was the last one.
-    pub async fn record_attempt(
-        conn: &mut SystemTx,
-        row: &BackchannelLogoutRow,
-        outcome: Result<(), (String, Option<std::time::Duration>)>,
-    ) -> AppResult<()> {
-        let attempt = row.attempts + 1;
-        let target = backchannel_logouts::table
-            .filter(backchannel_logouts::tenant_id.eq(row.tenant_id))
-            .filter(backchannel_logouts::id.eq(row.id));
-        let (outcome_str, error) = match &outcome {
-            Ok(()) => ("delivered", None),
-            Err((e, _)) => ("failed", Some(e.clone())),
-        };
-        diesel::insert_into(backchannel_logout_attempts::table)
-            .values((
-                backchannel_logout_attempts::tenant_id.eq(row.tenant_id),
-                backchannel_logout_attempts::logout_id.eq(row.id),
-                backchannel_logout_attempts::attempt.eq(attempt),
-                backchannel_logout_attempts::outcome.eq(outcome_str),
-                backchannel_logout_attempts::error.eq(&error),
-            ))
-            .execute(conn)
-            .await?;
-        match outcome {
-            Ok(()) => {
-                diesel::update(target)
-                    .set((
-                        backchannel_logouts::attempts.eq(attempt),
-                        backchannel_logouts::delivered_at.eq(diesel::dsl::now),
-                        backchannel_logouts::last_error.eq(None::<String>),
-                    ))
-                    .execute(conn)
-                    .await?
-            }
-            Err((error, Some(retry_in))) => {
-                diesel::update(target)
-                    .set((
-                        backchannel_logouts::attempts.eq(attempt),
-                        backchannel_logouts::last_error.eq(error),
-                        backchannel_logouts::next_attempt_at.eq(Utc::now() + retry_in),
-                    ))
-                    .execute(conn)
-                    .await?
-            }
-            Err((error, None)) => {
-                diesel::update(target)
-                    .set((
-                        backchannel_logouts::attempts.eq(attempt),
-                        backchannel_logouts::last_error.eq(error),
-                        backchannel_logouts::failed_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?
-            }
-        };
-        Ok(())
-    }
+crate::outbox_delivery! {
+    row: BackchannelLogoutRow,
+    outbox: backchannel_logouts,
+    delivered: delivered_at as "delivered",
+    attempts: backchannel_logout_attempts (logout_id),
+    spent: (),
 }

@@ -149,28 +149,7 @@ impl MailRow {
         limit: i64,
         lease: std::time::Duration,
     ) -> AppResult<Vec<ClaimedMail>> {
-        let mails: Vec<MailRow> = mail_outbox::table
-            .filter(mail_outbox::sent_at.is_null())
-            .filter(mail_outbox::failed_at.is_null())
-            .filter(mail_outbox::next_attempt_at.le(diesel::dsl::now))
-            .order(mail_outbox::created_at)
-            .limit(limit)
-            .select(MailRow::as_select())
-            .for_update()
-            .skip_locked()
-            .load(conn)
-            .await?;
-        let until = Utc::now() + lease;
-        for mail in &mails {
-            diesel::update(
-                mail_outbox::table
-                    .filter(mail_outbox::tenant_id.eq(mail.tenant_id))
-                    .filter(mail_outbox::id.eq(mail.id)),
-            )
-            .set(mail_outbox::next_attempt_at.eq(until))
-            .execute(conn)
-            .await?;
-        }
+        let mails = MailRow::claim_due_rows(conn, limit, lease).await?;
         let tenant_ids: Vec<Uuid> = mails.iter().map(|m| m.tenant_id).collect();
         let names: std::collections::HashMap<Uuid, (String, serde_json::Value)> = tenants::table
             .filter(tenants::id.eq_any(&tenant_ids))
@@ -195,69 +174,15 @@ impl MailRow {
             })
             .collect())
     }
+}
 
-    /// Records one attempt of a claimed mail: sent (its link's token is dropped: the outbox
-    /// keeps no usable link), or failed with its error and either the time of the next try
-    /// (`Some(retry_in)`) or none when it was the last one.
-    pub async fn record_attempt(
-        conn: &mut SystemTx,
-        mail: &MailRow,
-        outcome: Result<(), (String, Option<std::time::Duration>)>,
-    ) -> AppResult<()> {
-        let attempt = mail.attempts + 1;
-        let target = mail_outbox::table
-            .filter(mail_outbox::tenant_id.eq(mail.tenant_id))
-            .filter(mail_outbox::id.eq(mail.id));
-        let (outcome_str, error) = match &outcome {
-            Ok(()) => ("sent", None),
-            Err((e, _)) => ("failed", Some(e.clone())),
-        };
-        diesel::insert_into(mail_attempts::table)
-            .values((
-                mail_attempts::tenant_id.eq(mail.tenant_id),
-                mail_attempts::mail_id.eq(mail.id),
-                mail_attempts::attempt.eq(attempt),
-                mail_attempts::outcome.eq(outcome_str),
-                mail_attempts::error.eq(&error),
-            ))
-            .execute(conn)
-            .await?;
-        match outcome {
-            Ok(()) => {
-                diesel::update(target)
-                    .set((
-                        mail_outbox::attempts.eq(attempt),
-                        mail_outbox::sent_at.eq(diesel::dsl::now),
-                        mail_outbox::last_error.eq(None::<String>),
-                        mail_outbox::link_secret.eq(None::<String>),
-                    ))
-                    .execute(conn)
-                    .await?
-            }
-            Err((error, Some(retry_in))) => {
-                diesel::update(target)
-                    .set((
-                        mail_outbox::attempts.eq(attempt),
-                        mail_outbox::last_error.eq(error),
-                        mail_outbox::next_attempt_at.eq(Utc::now() + retry_in),
-                    ))
-                    .execute(conn)
-                    .await?
-            }
-            Err((error, None)) => {
-                diesel::update(target)
-                    .set((
-                        mail_outbox::attempts.eq(attempt),
-                        mail_outbox::last_error.eq(error),
-                        mail_outbox::failed_at.eq(diesel::dsl::now),
-                        mail_outbox::link_secret.eq(None::<String>),
-                    ))
-                    .execute(conn)
-                    .await?
-            }
-        };
-        Ok(())
-    }
+// A sent or finally failed mail drops its link's token: the outbox keeps no usable link.
+crate::outbox_delivery! {
+    row: MailRow,
+    outbox: mail_outbox,
+    delivered: sent_at as "sent",
+    attempts: mail_attempts (mail_id),
+    spent: (mail_outbox::link_secret.eq(None::<String>)),
 }
 
 /// The tenant's flag: sign-in needs a verified email.

@@ -11,6 +11,7 @@ pub mod mail;
 pub mod mfa;
 pub mod oauth_client;
 pub mod oauth_code;
+pub mod outbox;
 pub mod page;
 pub mod platform_admin;
 pub mod product;
