@@ -360,6 +360,7 @@ fn spawn_housekeeping(state: Arc<AppState>) {
     drop(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let mut sweeper = crate::ops::expired::Sweeper::new();
         tick.tick().await;
         loop {
             tick.tick().await;
@@ -382,6 +383,9 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 e.log_cause();
             }
             if let Err(e) = crate::ops::domains::reverify_due(&state).await {
+                e.log_cause();
+            }
+            if let Err(e) = sweeper.sweep_if_due(&state.db).await {
                 e.log_cause();
             }
             state

@@ -107,7 +107,8 @@ pub enum SystemReason {
     /// hashed (`ops::tenants::precheck`); the unique indexes stay the arbiter.
     SignUp,
     /// The housekeeping loop: usage flushes, billing periods and outbox deliveries, purges of
-    /// tenants past their grace period (`app`, `billing`, `usage`).
+    /// tenants past their grace period, the sweep of expired sign-in state (`app`, `billing`,
+    /// `usage`, `ops::expired`).
     Housekeeping,
     /// An operator's command on the command line (`cli`).
     Operator,

@@ -21,6 +21,7 @@
 pub mod api_keys;
 pub mod catalog;
 pub mod domains;
+pub mod expired;
 pub mod identity_providers;
 pub mod invitations;
 pub mod lifecycle;

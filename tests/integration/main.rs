@@ -12,6 +12,7 @@ mod contract;
 mod contract_types;
 mod cross_tenant;
 mod documents;
+mod expired_state;
 mod fault_tolerance;
 mod graphiql_browser;
 mod hashing_allowance;

@@ -32,7 +32,7 @@ async fn tenant_tables(app: &TestApp) -> Vec<(String, String)> {
 }
 
 /// Two tenants with a row in every tenant table that the API does not fill at sign-up.
-async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
+pub(crate) async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
     let a = app.signup("alpha").await;
     let b = app.signup("beta").await;
     let su = app.superuser().await;

@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod backchannel_logout;
 pub mod billing;
+pub mod expired;
 pub mod identity_provider;
 pub mod integration;
 pub mod mail;
