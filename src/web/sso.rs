@@ -84,6 +84,16 @@ pub async fn home_realm(
         }
     }
     let chrome = branding::chrome(&realm.tenant);
+    // Each start reads the provider's metadata and keeps a pending sign-in: an anonymous
+    // client's starts count in its IP's allowance (HUB_ANONYMOUS_REQUESTS_PER_MINUTE), so typed
+    // emails cannot make the hub flood a tenant's provider or fill the table.
+    let ip = RequestMeta::from_request(req, &state.settings.trusted_proxies).ip;
+    let allowance = state.rate_limits.check_anonymous(&ip);
+    if !allowance.allowed {
+        tracing::info!(tenant_id = %realm.tenant.id, "SSO sign-in start refused: anonymous allowance spent");
+        let refused = crate::error::AppError::rate_limited(allowance.reset_secs);
+        return HomeRealm::Answer(page::for_error(&refused, Some(chrome)));
+    }
     match start(state, &realm, email.trim(), return_to).await {
         Ok((location, binding)) => HomeRealm::Answer(
             page::with_headers(HttpResponse::SeeOther())

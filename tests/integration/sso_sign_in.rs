@@ -39,6 +39,15 @@ fn users() -> Value {
 /// A tenant with the verified domain acme-sso.test served by the test provider, JIT on
 /// (admins → admin, else member), the provider's client secret `secret`.
 async fn setup_with(provider: Value, client_secret: &str) -> Sso {
+    setup_configured(provider, client_secret, |_| {}).await
+}
+
+/// [`setup_with`], with `configure` adjusting the hub's settings too.
+async fn setup_configured(
+    provider: Value,
+    client_secret: &str,
+    configure: impl FnOnce(&mut tenant_hub::Settings),
+) -> Sso {
     let dns = TestDns::start().await;
     let addr = dns.addr;
     let app = spawn_app_with(move |s| {
@@ -46,6 +55,7 @@ async fn setup_with(provider: Value, client_secret: &str) -> Sso {
         s.sso_allow_private = true;
         s.sso_http_timeout_ms = 3_000;
         s.usage_flush_secs = 3600;
+        configure(s);
     })
     .await;
     let t = app.signup("acme").await;
@@ -603,6 +613,38 @@ async fn a_provider_that_is_down_shows_a_clear_page_and_the_password_form_stays(
         .await;
     assert_eq!(signed.status, 303, "{}", signed.html);
     assert_eq!(failures(app, "provider_unreachable").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starts_count_in_the_anonymous_allowance_of_the_clients_ip() {
+    // 40 a minute: enough for the set-up's own anonymous calls, spent by the starts below.
+    let sso = setup_configured(json!({}), SECRET, |s| s.anonymous_requests_per_minute = 40).await;
+    let browser = PageClient::new(&sso.app.address);
+    let mut started = 0;
+    let refused = loop {
+        let page = identify(&browser, "bob@acme-sso.test").await;
+        if page.status != 303 {
+            break page;
+        }
+        started += 1;
+        assert!(
+            started < 60,
+            "60 starts in a minute from one IP, none refused"
+        );
+    };
+    // Past the allowance: a clear page with its wait, no provider request and no pending
+    // sign-in kept.
+    assert_eq!(refused.status, 429, "{}", refused.html);
+    assert!(
+        refused.html.contains("Too many attempts"),
+        "{}",
+        refused.html
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(
+        count(&sso.app, "SELECT count(*) FROM sso_sign_ins").await,
+        started
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
