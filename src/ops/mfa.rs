@@ -51,6 +51,12 @@ pub enum Proof {
     Code(String),
     /// One of the user's recovery codes.
     RecoveryCode(String),
+    /// A passkey's assertion (the JSON of `navigator.credentials.get`) for the verification
+    /// ceremony started for this challenge (`ops::passkeys::begin_verification`).
+    Passkey(String),
+    /// An enrolment challenge: a new passkey's credential (the JSON of
+    /// `navigator.credentials.create`) for the registration started for this challenge.
+    PasskeyRegistration(String),
 }
 
 /// The outcome of checking a proof: accepted (with what the operation made), or refused
@@ -263,8 +269,25 @@ async fn check_proof(
     user_id: Uuid,
     proof: &Proof,
     enrolling: bool,
+    challenge_hash: Option<&[u8]>,
 ) -> AppResult<Option<(&'static str, Option<Uuid>)>> {
     match proof {
+        Proof::Passkey(json) => match challenge_hash {
+            Some(hash) if !enrolling => {
+                let checked =
+                    ops::passkeys::check_assertion(tx, state, user_id, hash, json).await?;
+                Ok(checked.ok().map(|id| ("passkey", Some(id))))
+            }
+            _ => Ok(None),
+        },
+        Proof::PasskeyRegistration(json) => match challenge_hash {
+            Some(hash) if enrolling => {
+                let registered =
+                    ops::passkeys::register(tx, state, tenant_id, user_id, hash, json).await?;
+                Ok(registered.ok().map(|id| ("passkey", Some(id))))
+            }
+            _ => Ok(None),
+        },
         Proof::Code(code) => {
             let Some(factor) = MfaFactorRow::totp_for_update(tx, user_id).await? else {
                 return Ok(None);
@@ -303,6 +326,7 @@ fn failed_event(user_id: Uuid, method: &Proof, during: &str) -> AuditEvent {
     let method = match method {
         Proof::Code(_) => "totp",
         Proof::RecoveryCode(_) => "recovery_code",
+        Proof::Passkey(_) | Proof::PasskeyRegistration(_) => "passkey",
     };
     AuditEvent::new(Action::MfaFailed)
         .target("user", user_id)
@@ -353,7 +377,7 @@ pub async fn confirm_totp(
     }
     let proof = Proof::Code(code.to_owned());
     let Some((_, Some(factor_id))) =
-        check_proof(tx, state, tenant_id, user_id, &proof, true).await?
+        check_proof(tx, state, tenant_id, user_id, &proof, true, None).await?
     else {
         return Ok(Done {
             value: Checked::Refused,
@@ -361,7 +385,7 @@ pub async fn confirm_totp(
             effects: Vec::new(),
         });
     };
-    let (codes, events) = enrolled(tx, tenant_id, user_id, factor_id).await?;
+    let (codes, events) = enrolled(tx, tenant_id, user_id, factor_id, "totp").await?;
     let factor = MfaFactorRow::of_user(tx, user_id)
         .await?
         .into_iter()
@@ -377,18 +401,20 @@ pub async fn confirm_totp(
     })
 }
 
-/// The records of a confirmed enrolment, and recovery codes when the user has none left.
-async fn enrolled(
+/// The records of a confirmed enrolment (a factor of `kind`), and recovery codes when the
+/// user has none left.
+pub(crate) async fn enrolled(
     tx: &mut TenantTx,
     tenant_id: Uuid,
     user_id: Uuid,
     factor_id: Uuid,
+    kind: &str,
 ) -> AppResult<(Option<Vec<String>>, Vec<AuditEvent>)> {
     let mut events = vec![
         AuditEvent::new(Action::MfaEnrolled)
             .target("user", user_id)
             .by(Actor::User(user_id))
-            .details(json!({ "factor_id": factor_id, "kind": "totp" })),
+            .details(json!({ "factor_id": factor_id, "kind": kind })),
     ];
     let codes = if RecoveryCodes::remaining(tx, user_id).await? == 0 {
         let (codes, event) = new_recovery_codes(tx, tenant_id, user_id).await?;
@@ -673,7 +699,8 @@ async fn prove(
             let enrolling = challenge.purpose == "enrol";
             let during = if enrolling { "enrolment" } else { "login" };
             let Some((method, factor_id)) =
-                check_proof(tx, state, tenant_id, user_id, &proof, enrolling).await?
+                check_proof(tx, state, tenant_id, user_id, &proof, enrolling, Some(hash.as_slice()))
+                    .await?
             else {
                 MfaChallengeRow::count_failure(tx, &hash).await?;
                 return Ok(Done {
@@ -686,7 +713,7 @@ async fn prove(
             let mut events = Vec::new();
             let mut codes = None;
             if let (true, Some(factor_id)) = (enrolling, factor_id) {
-                let (c, e) = enrolled(tx, tenant_id, user_id, factor_id).await?;
+                let (c, e) = enrolled(tx, tenant_id, user_id, factor_id, method).await?;
                 codes = c;
                 events.extend(e);
             } else {
@@ -698,7 +725,11 @@ async fn prove(
                 );
             }
             let mut methods = methods_of(&challenge.amr);
-            methods.push(AuthMethod::OneTimeCode);
+            methods.push(if method == "passkey" {
+                AuthMethod::HardwareKey
+            } else {
+                AuthMethod::OneTimeCode
+            });
             let mut effects = Vec::new();
             let mut session = None;
             if open_api_session {

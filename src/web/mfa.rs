@@ -320,6 +320,10 @@ pub struct MfaForm {
     return_to: Option<String>,
     code: Option<String>,
     recovery_code: Option<String>,
+    /// A passkey's assertion (JSON), from `/assets/passkeys.js`.
+    passkey: Option<String>,
+    /// An enrolment's new passkey (JSON), from `/assets/passkeys.js`.
+    passkey_registration: Option<String>,
 }
 
 /// `POST /login/mfa`: checks the code (or recovery code, or the first code of the
@@ -338,10 +342,17 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
-    let proof = match (filled(&form.code), filled(&form.recovery_code)) {
-        (Some(code), _) => Proof::Code(code),
-        (None, Some(code)) => Proof::RecoveryCode(code),
-        (None, None) => {
+    let proof = match (
+        filled(&form.code),
+        filled(&form.recovery_code),
+        filled(&form.passkey),
+        filled(&form.passkey_registration),
+    ) {
+        (Some(code), ..) => Proof::Code(code),
+        (None, Some(code), ..) => Proof::RecoveryCode(code),
+        (None, None, Some(json), _) => Proof::Passkey(json),
+        (None, None, None, Some(json)) => Proof::PasskeyRegistration(json),
+        (None, None, None, None) => {
             return match mfa::pending(&state, &token).await {
                 Ok(Some(p)) => {
                     render_step(
@@ -360,6 +371,7 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
         }
     };
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
+    let by_passkey = matches!(proof, Proof::Passkey(_) | Proof::PasskeyRegistration(_));
     let proven = match mfa::complete_browser_sign_in(&state, &meta, &token, proof).await {
         Ok(p) => p,
         Err(e) if e.reason == Some(Reason::MfaCodeInvalid) => {
@@ -370,7 +382,11 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
                         &state,
                         &p,
                         return_to,
-                        Some("That code is wrong, expired or already used. Try again.".to_owned()),
+                        Some(if by_passkey {
+                            "That passkey was not accepted. Try again.".to_owned()
+                        } else {
+                            "That code is wrong, expired or already used. Try again.".to_owned()
+                        }),
                         StatusCode::UNAUTHORIZED,
                     )
                     .await
