@@ -630,7 +630,7 @@ pub async fn complete_login(
     challenge_token: &str,
     proof: Proof,
 ) -> AppResult<CompletedLogin> {
-    let (proven, session) = prove(state, meta, challenge_token, proof, true).await?;
+    let (proven, session) = prove(state, meta, challenge_token, proof, Open::Api).await?;
     let (session_id, refresh_token) = session.ok_or_else(challenge_invalid)?;
     let amr = proven
         .methods
@@ -651,25 +651,44 @@ pub async fn complete_login(
     })
 }
 
-/// The hosted pages' second step: the same checks, limiter and records as [`complete_login`],
-/// without an API session: the page opens the browser session with [`Proven::methods`].
+/// The hosted pages' second step: the same checks, limiter and records as [`complete_login`];
+/// the browser session (whose cookie value hashes to `browser_token_hash`) is opened in the
+/// transaction that accepts the proof, so a proof is never spent without its session, nor a
+/// session opened on a proof that did not commit.
 pub async fn complete_browser_sign_in(
     state: &AppState,
     meta: &RequestMeta,
     challenge_token: &str,
     proof: Proof,
+    browser_token_hash: Vec<u8>,
 ) -> AppResult<Proven> {
-    Ok(prove(state, meta, challenge_token, proof, false).await?.0)
+    Ok(prove(
+        state,
+        meta,
+        challenge_token,
+        proof,
+        Open::Browser(browser_token_hash),
+    )
+    .await?
+    .0)
 }
 
 type OpenedApiSession = Option<(Uuid, String)>;
+
+/// The session a proven second factor opens.
+enum Open {
+    /// An API session (tokens).
+    Api,
+    /// A browser session with this cookie hash.
+    Browser(Vec<u8>),
+}
 
 async fn prove(
     state: &AppState,
     meta: &RequestMeta,
     challenge_token: &str,
     proof: Proof,
-    open_api_session: bool,
+    open: Open,
 ) -> AppResult<(Proven, OpenedApiSession)> {
     let tenant_id = opaque::tenant_of(challenge_token).ok_or_else(challenge_invalid)?;
     let hash = opaque::hash(challenge_token);
@@ -730,30 +749,30 @@ async fn prove(
             } else {
                 AuthMethod::OneTimeCode
             });
-            let mut effects = Vec::new();
-            let mut session = None;
-            if open_api_session {
-                let opened = sessions::open(
-                    tx,
-                    state,
-                    meta,
-                    SessionStart {
-                        tenant_id,
-                        user_id,
-                        methods: methods.clone(),
-                        browser_token_hash: None,
-                    },
-                )
-                .await?;
-                events.extend(
-                    opened
-                        .events
-                        .into_iter()
-                        .map(|e| e.by(Actor::User(user_id))),
-                );
-                effects = opened.effects;
-                session = Some((opened.value.session_id, opened.value.refresh_token));
-            }
+            let browser_token_hash = match &open {
+                Open::Api => None,
+                Open::Browser(hash) => Some(hash.clone()),
+            };
+            let opened = sessions::open(
+                tx,
+                state,
+                meta,
+                SessionStart {
+                    tenant_id,
+                    user_id,
+                    methods: methods.clone(),
+                    browser_token_hash,
+                },
+            )
+            .await?;
+            events.extend(
+                opened
+                    .events
+                    .into_iter()
+                    .map(|e| e.by(Actor::User(user_id))),
+            );
+            let effects = opened.effects;
+            let session = Some((opened.value.session_id, opened.value.refresh_token));
             Ok(Done {
                 value: (
                     Outcome::Accepted {

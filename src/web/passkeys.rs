@@ -160,13 +160,17 @@ pub async fn passwordless(
         return csrf::refused_page(reason);
     }
     let return_to = safe_return_to(form.return_to.as_deref());
-    let (Ok(tenant_id), Some(token), Some(credential)) = (
+    let (Ok(tenant_id), Some(credential)) = (
         Uuid::try_parse(form.tenant.as_deref().unwrap_or_default().trim()),
-        req.cookie(COOKIE).map(|c| c.value().to_owned()),
         form.credential.as_deref(),
     ) else {
         return not_accepted(None);
     };
+    // Without this browser's ceremony cookie no ceremony matches: refused and audited.
+    let token = req
+        .cookie(COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let who = match passkeys::passwordless_sign_in(
         &state,
