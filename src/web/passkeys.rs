@@ -51,7 +51,7 @@ pub async fn script() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(include_str!("../../assets/passkeys.js"))
+        .body(include_str!("../../templates/pages/passkeys.js"))
 }
 
 fn binding_hash(token: &str) -> Vec<u8> {
