@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
+    auth::opaque,
     db::{ScopedFutureExt, models::MfaFactorRow},
     domain::Permission,
     error::{AppError, AppResult},
     graphql::{auth::LoginPayload, context, ids, tenant::Tenant, user::User},
-    auth::opaque,
     ops::{
         mfa::{self, Proof},
         passkeys,

@@ -32,7 +32,11 @@ pub fn rp_id_and_origin(
         Some(id) => id.to_owned(),
         None => match origin.host() {
             Some(url::Host::Domain(d)) => d.to_owned(),
-            _ => return Err(unavailable("the relying-party id must be a domain, not an IP")),
+            _ => {
+                return Err(unavailable(
+                    "the relying-party id must be a domain, not an IP",
+                ));
+            }
         },
     };
     Ok((rp_id, origin))
@@ -78,9 +82,16 @@ pub fn label(raw: Option<&str>) -> AppResult<String> {
         ));
     }
     if l.chars().any(char::is_control) {
-        return Err(AppError::bad_input("label", "a passkey's name is one line of text"));
+        return Err(AppError::bad_input(
+            "label",
+            "a passkey's name is one line of text",
+        ));
     }
-    Ok(if l.is_empty() { "Passkey".to_owned() } else { l.to_owned() })
+    Ok(if l.is_empty() {
+        "Passkey".to_owned()
+    } else {
+        l.to_owned()
+    })
 }
 
 #[cfg(test)]

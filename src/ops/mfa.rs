@@ -488,6 +488,7 @@ pub async fn reset_user(
     UserRow::get(tx, user_id).await?;
     rules::ensure_can_manage(tx, acting.actor, acting.permissions, user_id).await?;
     let removed = MfaFactorRow::delete_all_of_user(tx, user_id).await?;
+    crate::db::models::PasskeyCeremonyRow::delete_of_user(tx, user_id).await?;
     Ok(Done::audited(
         true,
         AuditEvent::new(Action::MfaReset)
@@ -717,9 +718,16 @@ async fn prove(
             }
             let enrolling = challenge.purpose == "enrol";
             let during = if enrolling { "enrolment" } else { "login" };
-            let Some((method, factor_id)) =
-                check_proof(tx, state, tenant_id, user_id, &proof, enrolling, Some(hash.as_slice()))
-                    .await?
+            let Some((method, factor_id)) = check_proof(
+                tx,
+                state,
+                tenant_id,
+                user_id,
+                &proof,
+                enrolling,
+                Some(hash.as_slice()),
+            )
+            .await?
             else {
                 MfaChallengeRow::count_failure(tx, &hash).await?;
                 return Ok(Done {

@@ -115,7 +115,10 @@ pub async fn begin_registration(
         .iter()
         .map(|r| stored(r).map(|p| p.cred_id().clone()))
         .collect::<AppResult<Vec<_>>>()?;
-    let display = user.display_name.clone().unwrap_or_else(|| user.email.clone());
+    let display = user
+        .display_name
+        .clone()
+        .unwrap_or_else(|| user.email.clone());
     let (ccr, reg) = rp
         .start_passkey_registration(user_id, &user.email, &display, Some(exclude))
         .map_err(AppError::internal)?;
@@ -255,15 +258,26 @@ pub async fn begin_verification(
         .map(stored)
         .collect::<AppResult<Vec<_>>>()?;
     if keys.is_empty() {
-        return Err(AppError::conflict("no passkey is registered for this account")
-            .with_reason(Reason::MfaNotEnrolled));
+        return Err(
+            AppError::conflict("no passkey is registered for this account")
+                .with_reason(Reason::MfaNotEnrolled),
+        );
     }
     let (rcr, auth) = rp
         .start_passkey_authentication(&keys)
         .map_err(AppError::internal)?;
     let options = serde_json::to_value(&rcr).map_err(AppError::internal)?;
     let auth = serde_json::to_value(&auth).map_err(AppError::internal)?;
-    new_ceremony(tx, tenant_id, binding_hash, "verify", Some(user_id), None, auth).await?;
+    new_ceremony(
+        tx,
+        tenant_id,
+        binding_hash,
+        "verify",
+        Some(user_id),
+        None,
+        auth,
+    )
+    .await?;
     Ok(Done::unaudited(options))
 }
 
@@ -339,7 +353,16 @@ pub async fn begin_passwordless(
         o.remove("mediation");
     }
     let auth = serde_json::to_value(&auth).map_err(AppError::internal)?;
-    new_ceremony(tx, tenant_id, binding_hash, "passwordless", None, None, auth).await?;
+    new_ceremony(
+        tx,
+        tenant_id,
+        binding_hash,
+        "passwordless",
+        None,
+        None,
+        auth,
+    )
+    .await?;
     Ok(Done::unaudited(options))
 }
 
@@ -424,7 +447,9 @@ pub async fn passwordless_sign_in(
         .succeeded(&meta.ip, &limiter_account(tenant_id, user.id));
     let tenant = state
         .db
-        .tenant_tx(tenant_id, |tx| TenantRow::current(tx, tenant_id).scope_boxed())
+        .tenant_tx(tenant_id, |tx| {
+            TenantRow::current(tx, tenant_id).scope_boxed()
+        })
         .await?;
     if !tenant.is_active() {
         return Err(AppError::tenant_inactive());

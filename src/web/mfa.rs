@@ -386,34 +386,33 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
         return expired();
     };
     let (session_token, session_hash) = crate::auth::opaque::generate(tenant_id);
-    let proven = match mfa::complete_browser_sign_in(&state, &meta, &token, proof, session_hash)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) if e.reason == Some(Reason::MfaCodeInvalid) => {
-            return match mfa::pending(&state, &token).await {
-                Ok(Some(p)) => {
-                    render_step(
-                        &req,
-                        &state,
-                        &p,
-                        return_to,
-                        Some(if by_passkey {
-                            "That passkey was not accepted. Try again.".to_owned()
-                        } else {
-                            "That code is wrong, expired or already used. Try again.".to_owned()
-                        }),
-                        StatusCode::UNAUTHORIZED,
-                    )
-                    .await
-                }
-                Ok(None) => expired(),
-                Err(e) => page::for_error(&e, None),
-            };
-        }
-        Err(e) if e.code == ErrorCode::Unauthenticated => return expired(),
-        Err(e) => return page::for_error(&e, None),
-    };
+    let proven =
+        match mfa::complete_browser_sign_in(&state, &meta, &token, proof, session_hash).await {
+            Ok(p) => p,
+            Err(e) if e.reason == Some(Reason::MfaCodeInvalid) => {
+                return match mfa::pending(&state, &token).await {
+                    Ok(Some(p)) => {
+                        render_step(
+                            &req,
+                            &state,
+                            &p,
+                            return_to,
+                            Some(if by_passkey {
+                                "That passkey was not accepted. Try again.".to_owned()
+                            } else {
+                                "That code is wrong, expired or already used. Try again.".to_owned()
+                            }),
+                            StatusCode::UNAUTHORIZED,
+                        )
+                        .await
+                    }
+                    Ok(None) => expired(),
+                    Err(e) => page::for_error(&e, None),
+                };
+            }
+            Err(e) if e.code == ErrorCode::Unauthenticated => return expired(),
+            Err(e) => return page::for_error(&e, None),
+        };
     finish(&req, &state, &meta, proven, session_token, &return_to).await
 }
 

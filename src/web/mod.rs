@@ -47,9 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/account/mfa/passkeys/options")
                 .route(web::post().to(passkeys::registration_options)),
         )
-        .service(
-            web::resource("/account/mfa/passkeys").route(web::post().to(passkeys::register)),
-        )
+        .service(web::resource("/account/mfa/passkeys").route(web::post().to(passkeys::register)))
         .service(web::resource("/account/mfa/remove").route(web::post().to(passkeys::remove)))
         .service(web::resource("/login/switch").route(web::post().to(login::switch)))
         .service(web::resource("/sso/callback").route(web::get().to(sso::callback)))

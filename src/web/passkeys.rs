@@ -76,7 +76,10 @@ fn ceremony_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
     (token, Some(cookie))
 }
 
-fn json_answer(result: Result<serde_json::Value, AppError>, cookie: Option<Cookie<'static>>) -> HttpResponse {
+fn json_answer(
+    result: Result<serde_json::Value, AppError>,
+    cookie: Option<Cookie<'static>>,
+) -> HttpResponse {
     match result {
         Ok(options) => {
             let mut res = page::with_headers(HttpResponse::Ok()).json(options);
@@ -182,7 +185,10 @@ pub async fn passwordless(
     .await
     {
         Ok(who) => who,
-        Err(e) if e.code == crate::error::ErrorCode::Unauthenticated && e.reason == Some(crate::error::Reason::PasskeyInvalid) => {
+        Err(e)
+            if e.code == crate::error::ErrorCode::Unauthenticated
+                && e.reason == Some(crate::error::Reason::PasskeyInvalid) =>
+        {
             return not_accepted(None);
         }
         Err(e) => return page::for_error(&e, None),
@@ -233,17 +239,22 @@ pub async fn mfa_options(
     let (tenant_id, user_id, enrolling) = (pending.tenant_id, pending.user_id, pending.enrolling);
     let hash = opaque::hash(&token);
     let label = form.label.clone();
-    let started = ops::in_tenant(&st.db, tenant_id, meta.audit(Actor::User(user_id)), move |tx| {
-        async move {
-            if enrolling {
-                passkeys::begin_registration(tx, st, tenant_id, user_id, label.as_deref(), hash)
-                    .await
-            } else {
-                passkeys::begin_verification(tx, st, tenant_id, user_id, hash).await
+    let started = ops::in_tenant(
+        &st.db,
+        tenant_id,
+        meta.audit(Actor::User(user_id)),
+        move |tx| {
+            async move {
+                if enrolling {
+                    passkeys::begin_registration(tx, st, tenant_id, user_id, label.as_deref(), hash)
+                        .await
+                } else {
+                    passkeys::begin_verification(tx, st, tenant_id, user_id, hash).await
+                }
             }
-        }
-        .scope_boxed()
-    })
+            .scope_boxed()
+        },
+    )
     .await
     .map(|c| c.value);
     json_answer(started, None)
@@ -375,12 +386,18 @@ pub async fn registration_options(
     let (tenant_id, user_id) = (session.tenant_id, session.user_id);
     let hash = binding_hash(&token);
     let label = form.label.clone();
-    let started = ops::in_tenant(&st.db, tenant_id, meta.audit(Actor::User(user_id)), move |tx| {
-        async move {
-            passkeys::begin_registration(tx, st, tenant_id, user_id, label.as_deref(), hash).await
-        }
-        .scope_boxed()
-    })
+    let started = ops::in_tenant(
+        &st.db,
+        tenant_id,
+        meta.audit(Actor::User(user_id)),
+        move |tx| {
+            async move {
+                passkeys::begin_registration(tx, st, tenant_id, user_id, label.as_deref(), hash)
+                    .await
+            }
+            .scope_boxed()
+        },
+    )
     .await
     .map(|c| c.value);
     json_answer(started, cookie)
@@ -405,18 +422,26 @@ pub async fn register(
         Ok(s) => s,
         Err(res) => return res,
     };
-    let token = req.cookie(COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let token = req
+        .cookie(COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let st: &AppState = &state;
     let (tenant_id, user_id) = (session.tenant_id, session.user_id);
     let hash = binding_hash(&token);
     let credential = form.credential.clone().unwrap_or_default();
-    let done = ops::in_tenant(&st.db, tenant_id, meta.audit(Actor::User(user_id)), move |tx| {
-        async move {
-            passkeys::finish_registration(tx, st, tenant_id, user_id, &hash, &credential).await
-        }
-        .scope_boxed()
-    })
+    let done = ops::in_tenant(
+        &st.db,
+        tenant_id,
+        meta.audit(Actor::User(user_id)),
+        move |tx| {
+            async move {
+                passkeys::finish_registration(tx, st, tenant_id, user_id, &hash, &credential).await
+            }
+            .scope_boxed()
+        },
+    )
     .await;
     let checked = match done {
         Ok(c) => c.value,
@@ -438,7 +463,10 @@ pub async fn register(
                     &state,
                     &session,
                     StatusCode::OK,
-                    Some(format!("Passkey \u{201c}{}\u{201d} added.", confirmed.factor.label)),
+                    Some(format!(
+                        "Passkey \u{201c}{}\u{201d} added.",
+                        confirmed.factor.label
+                    )),
                     None,
                 )
                 .await
@@ -481,19 +509,36 @@ pub async fn remove(req: HttpRequest, state: State, form: web::Form<RemoveForm>)
     };
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let (tenant_id, user_id) = (session.tenant_id, session.user_id);
-    let done = ops::in_tenant(&state.db, tenant_id, meta.audit(Actor::User(user_id)), move |tx| {
-        ops::mfa::remove_factor(tx, user_id, factor_id).scope_boxed()
-    })
+    let done = ops::in_tenant(
+        &state.db,
+        tenant_id,
+        meta.audit(Actor::User(user_id)),
+        move |tx| ops::mfa::remove_factor(tx, user_id, factor_id).scope_boxed(),
+    )
     .await;
     match done {
         Ok(_) => {
-            render_account(&req, &state, &session, StatusCode::OK, Some("Removed.".to_owned()), None)
-                .await
+            render_account(
+                &req,
+                &state,
+                &session,
+                StatusCode::OK,
+                Some("Removed.".to_owned()),
+                None,
+            )
+            .await
         }
         Err(e) if e.code == crate::error::ErrorCode::Forbidden => {
-            render_account(&req, &state, &session, StatusCode::FORBIDDEN, None, Some(e.message)).await
+            render_account(
+                &req,
+                &state,
+                &session,
+                StatusCode::FORBIDDEN,
+                None,
+                Some(e.message),
+            )
+            .await
         }
         Err(e) => page::for_error(&e, None),
     }
 }
-

@@ -443,7 +443,11 @@ async fn a_code_is_not_spent_when_the_browser_session_cannot_be_opened() {
         .await;
     assert_eq!(failed.status, 500, "{}", failed.html);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM mfa_challenges WHERE used_at IS NULL").await,
+        count(
+            &app,
+            "SELECT count(*) FROM mfa_challenges WHERE used_at IS NULL"
+        )
+        .await,
         1
     );
     assert_eq!(

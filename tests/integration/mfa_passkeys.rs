@@ -90,7 +90,9 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
             .await?;
 
         // The first passkey: registered on the account page, with the recovery codes.
-        session.wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true)).await?;
+        session
+            .wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true))
+            .await?;
         session.fill("#label", "Laptop").await?;
         session.click("button[data-passkey=create]").await?;
         session
@@ -108,14 +110,19 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
         session.remove_virtual_authenticator(&first).await?;
         session.add_virtual_authenticator().await?;
         session.goto(&format!("{base}/account/mfa")).await?;
-        session.wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true)).await?;
+        session
+            .wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true))
+            .await?;
         session.fill("#label", "Phone").await?;
         session.click("button[data-passkey=create]").await?;
         session
             .wait_for(
                 "the second passkey listed",
                 "return document.body.innerText",
-                |v| v.as_str().is_some_and(|s| s.contains("Phone") && s.contains("added")),
+                |v| {
+                    v.as_str()
+                        .is_some_and(|s| s.contains("Phone") && s.contains("added"))
+                },
             )
             .await?;
         anyhow::ensure!(passkeys_of(&app).await == 2);
@@ -137,13 +144,18 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
         session
             .wait_for_url("the MFA step", |u| u.contains("/login/mfa"))
             .await?;
-        session.wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true)).await?;
+        session
+            .wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true))
+            .await?;
         session.click("button[data-passkey=get]").await?;
         session
             .wait_for_url("the signed-in home", |u| u == format!("{base}/"))
             .await?;
         let amr = live_browser_amr(&app).await;
-        anyhow::ensure!(amr.first().map(String::as_str) == Some("pwd hwk"), "{amr:?}");
+        anyhow::ensure!(
+            amr.first().map(String::as_str) == Some("pwd hwk"),
+            "{amr:?}"
+        );
         anyhow::ensure!(acr_of(&amr_list(&amr[0])) == ACR_MFA);
         anyhow::ensure!(audit_count(&app, "mfa.used", "passkey").await == 1);
 
@@ -152,7 +164,9 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
         session
             .goto(&format!("{base}/login?tenant={}&return_to=%2F", t.uuid))
             .await?;
-        session.wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true)).await?;
+        session
+            .wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true))
+            .await?;
         // Keep what the page posts, to replay it afterwards.
         session
             .script(
@@ -163,7 +177,9 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
             )
             .await?;
         let sessions_before = live_browser_amr(&app).await.len();
-        session.click("#passkey-sign-in button[data-passkey=get]").await?;
+        session
+            .click("#passkey-sign-in button[data-passkey=get]")
+            .await?;
         session
             .wait_for_url("the signed-in home", |u| u == format!("{base}/"))
             .await?;
@@ -182,7 +198,9 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
                  r.send(sessionStorage.getItem('posted')); return r.status;",
             )
             .await?;
-        let posted = session.script("return sessionStorage.getItem('posted')").await?;
+        let posted = session
+            .script("return sessionStorage.getItem('posted')")
+            .await?;
         anyhow::ensure!(
             posted.as_str().is_some_and(|p| p.contains("credential=")),
             "{posted}"
@@ -195,11 +213,9 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
         session.goto(&format!("{base}/account/mfa")).await?;
         session.click(".factors form button[type=submit]").await?;
         session
-            .wait_for(
-                "the removal",
-                "return document.body.innerText",
-                |v| v.as_str().is_some_and(|s| s.contains("Removed.")),
-            )
+            .wait_for("the removal", "return document.body.innerText", |v| {
+                v.as_str().is_some_and(|s| s.contains("Removed."))
+            })
             .await?;
         anyhow::ensure!(passkeys_of(&app).await == 1);
         anyhow::ensure!(audit_count(&app, "mfa.factor_removed", "passkey").await == 1);
@@ -223,7 +239,8 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
     }
 }
 
-const BEGIN: &str = "mutation($label: String) { beginPasskeyRegistration(label: $label) { ceremony options } }";
+const BEGIN: &str =
+    "mutation($label: String) { beginPasskeyRegistration(label: $label) { ceremony options } }";
 const FINISH: &str = "mutation($c: String!, $cred: String!) {
     finishPasskeyRegistration(ceremony: $c, credential: $cred) { factor { id kind } } }";
 
@@ -240,30 +257,50 @@ async fn the_api_begins_a_registration_with_valid_options_and_refuses_a_bad_fini
         serde_json::from_str(payload["options"].as_str().expect("options")).unwrap();
     let pk = &options["publicKey"];
     assert_eq!(pk["rp"]["id"], "localhost", "{options}");
-    assert!(pk["challenge"].as_str().is_some_and(|c| c.len() >= 22), "{options}");
+    assert!(
+        pk["challenge"].as_str().is_some_and(|c| c.len() >= 22),
+        "{options}"
+    );
     assert_eq!(pk["authenticatorSelection"]["residentKey"], "required");
     assert_eq!(pk["authenticatorSelection"]["userVerification"], "required");
-    assert_eq!(count(&app, "SELECT count(*) FROM mfa_passkey_ceremonies").await, 1);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM mfa_passkey_ceremonies").await,
+        1
+    );
     let ceremony = payload["ceremony"].as_str().unwrap().to_owned();
 
     // A credential that is not one: refused, nothing registered, the ceremony spent.
     let bad = serde_json::json!({ "c": ceremony, "cred": "{\"id\":\"x\"}" });
     let refused = app.gql(Some(&t.token), FINISH, bad.clone()).await;
     assert_eq!(common::error_code(&refused), "UNAUTHENTICATED", "{refused}");
-    assert_eq!(refused["errors"][0]["extensions"]["reason"], "passkey_invalid");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["reason"],
+        "passkey_invalid"
+    );
     assert_eq!(count(&app, "SELECT count(*) FROM mfa_factors").await, 0);
     assert_eq!(count(&app, "SELECT count(*) FROM mfa_passkeys").await, 0);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM mfa_passkey_ceremonies WHERE used_at IS NULL").await,
+        count(
+            &app,
+            "SELECT count(*) FROM mfa_passkey_ceremonies WHERE used_at IS NULL"
+        )
+        .await,
         0
     );
     assert_eq!(
-        count(&app, "SELECT count(*) FROM audit_log WHERE action = 'mfa.failed'").await,
+        count(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE action = 'mfa.failed'"
+        )
+        .await,
         1
     );
     // Replaying the ceremony, or an expired one: the same refusal.
     let again = app.gql(Some(&t.token), FINISH, bad).await;
-    assert_eq!(again["errors"][0]["extensions"]["reason"], "passkey_invalid");
+    assert_eq!(
+        again["errors"][0]["extensions"]["reason"],
+        "passkey_invalid"
+    );
     let begun = app
         .gql(Some(&t.token), BEGIN, serde_json::json!({ "label": null }))
         .await;
@@ -286,7 +323,10 @@ async fn the_api_begins_a_registration_with_valid_options_and_refuses_a_bad_fini
             serde_json::json!({ "c": ceremony, "cred": "{}" }),
         )
         .await;
-    assert_eq!(expired["errors"][0]["extensions"]["reason"], "passkey_invalid");
+    assert_eq!(
+        expired["errors"][0]["extensions"]["reason"],
+        "passkey_invalid"
+    );
     assert_eq!(count(&app, "SELECT count(*) FROM mfa_factors").await, 0);
 }
 
@@ -299,9 +339,11 @@ async fn passkeys_are_unavailable_without_a_domain() {
         .gql(Some(&t.token), BEGIN, serde_json::json!({ "label": "Key" }))
         .await;
     assert_eq!(
-        begun["errors"][0]["extensions"]["reason"],
-        "passkeys_unavailable",
+        begun["errors"][0]["extensions"]["reason"], "passkeys_unavailable",
         "{begun}"
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM mfa_passkey_ceremonies").await, 0);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM mfa_passkey_ceremonies").await,
+        0
+    );
 }

@@ -117,10 +117,12 @@ impl PasskeyCeremonyRow {
             .await
             .optional()?;
         if let Some(c) = &found {
-            diesel::update(mfa_passkey_ceremonies::table.filter(mfa_passkey_ceremonies::id.eq(c.id)))
-                .set(mfa_passkey_ceremonies::used_at.eq(diesel::dsl::now))
-                .execute(conn)
-                .await?;
+            diesel::update(
+                mfa_passkey_ceremonies::table.filter(mfa_passkey_ceremonies::id.eq(c.id)),
+            )
+            .set(mfa_passkey_ceremonies::used_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await?;
         }
         Ok(found)
     }
@@ -150,6 +152,18 @@ impl PasskeyRow {
             .set(mfa_factors::last_used_at.eq(diesel::dsl::now))
             .execute(conn)
             .await?;
+        Ok(())
+    }
+}
+
+impl PasskeyCeremonyRow {
+    /// Drops every ceremony of a user (an admin's reset of the user's factors).
+    pub async fn delete_of_user(conn: &mut TenantTx, user_id: Uuid) -> AppResult<()> {
+        diesel::delete(
+            mfa_passkey_ceremonies::table.filter(mfa_passkey_ceremonies::user_id.eq(user_id)),
+        )
+        .execute(conn)
+        .await?;
         Ok(())
     }
 }

@@ -104,7 +104,8 @@ impl ChromeDriver {
             "--window-size=1280,900".to_owned(),
             // No internet, whatever a page asks for: no name resolves but the hub's address,
             // and anything not on loopback goes to a closed local port.
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost".to_owned(),
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"
+                .to_owned(),
             "--proxy-server=http://127.0.0.1:9".to_owned(),
         ];
         let caps = json!({ "capabilities": { "alwaysMatch": {
