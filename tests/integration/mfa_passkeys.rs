@@ -205,7 +205,7 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
             posted.as_str().is_some_and(|p| p.contains("credential=")),
             "{posted}"
         );
-        anyhow::ensure!(status == Value::from(401), "replay answered {status}");
+        anyhow::ensure!(status == 401, "replay answered {status}");
         anyhow::ensure!(live_browser_amr(&app).await.len() == amr.len());
         anyhow::ensure!(audit_count(&app, "mfa.failed", "passwordless").await == failures + 1);
 
