@@ -233,6 +233,18 @@ pub struct Settings {
     #[arg(long, env = "HUB_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// The WebAuthn relying-party id passkeys are bound to: a domain, the public URL's host
+    /// or a parent of it (e.g. `example.com` for `https://id.example.com`). Unset: the host
+    /// of HUB_PUBLIC_URL. Changing it makes every registered passkey unusable.
+    #[arg(long, env = "HUB_WEBAUTHN_RP_ID")]
+    pub webauthn_rp_id: Option<String>,
+
+    /// The origin browsers run passkey ceremonies from (e.g. `https://id.example.com`).
+    /// Unset: the origin of HUB_PUBLIC_URL. Browsers allow WebAuthn only on https origins
+    /// (and http://localhost).
+    #[arg(long, env = "HUB_WEBAUTHN_ORIGIN")]
+    pub webauthn_origin: Option<String>,
+
     /// Address of the Prometheus `/metrics` listener, apart from the public one (e.g.
     /// `127.0.0.1:9090`; port 0 picks a free port). Unset: no metrics are served (they list
     /// tenant ids and volumes, so they are never on the public listener).

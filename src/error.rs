@@ -128,6 +128,12 @@ pub enum Reason {
     MfaAlreadyEnrolled,
     /// No confirmed second factor (or no enrolment to confirm).
     MfaNotEnrolled,
+    /// A passkey ceremony that did not pass: unknown, spent or expired state, or a credential
+    /// or assertion that does not verify. Nothing changed.
+    PasskeyInvalid,
+    /// The hub's relying-party id or origin (HUB_WEBAUTHN_RP_ID / HUB_WEBAUTHN_ORIGIN, or the
+    /// public URL) cannot be used for WebAuthn.
+    PasskeysUnavailable,
     /// A public email domain (gmail.com, …): no tenant may claim it.
     DomainPublic,
     /// The domain is verified by another tenant.
@@ -175,6 +181,8 @@ impl Reason {
             Reason::MfaRequiredByPolicy => "mfa_required_by_policy",
             Reason::MfaAlreadyEnrolled => "mfa_already_enrolled",
             Reason::MfaNotEnrolled => "mfa_not_enrolled",
+            Reason::PasskeyInvalid => "passkey_invalid",
+            Reason::PasskeysUnavailable => "passkeys_unavailable",
             Reason::DomainPublic => "domain_public",
             Reason::DomainVerifiedElsewhere => "domain_verified_elsewhere",
             Reason::DomainNotVerified => "domain_not_verified",

@@ -7,12 +7,14 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
+    auth::opaque,
     db::{ScopedFutureExt, models::MfaFactorRow},
     domain::Permission,
     error::{AppError, AppResult},
     graphql::{auth::LoginPayload, context, ids, tenant::Tenant, user::User},
     ops::{
         mfa::{self, Proof},
+        passkeys,
         users::Acting,
     },
 };
@@ -21,6 +23,8 @@ use crate::{
 pub enum MfaFactorKind {
     /// An authenticator app (TOTP, RFC 6238).
     Totp,
+    /// A passkey (WebAuthn credential, user-verified: `amr` `hwk`).
+    Passkey,
 }
 
 /// A second factor of a user.
@@ -39,7 +43,11 @@ impl From<MfaFactorRow> for MfaFactor {
     fn from(row: MfaFactorRow) -> Self {
         MfaFactor {
             id: ids::encode("MfaFactor", row.id),
-            kind: MfaFactorKind::Totp,
+            kind: if row.kind == "passkey" {
+                MfaFactorKind::Passkey
+            } else {
+                MfaFactorKind::Totp
+            },
             label: row.label,
             confirmed: row.confirmed_at.is_some(),
             created_at: row.created_at,
@@ -103,6 +111,18 @@ pub struct CompleteMfaLoginInput {
     pub code: Option<String>,
     /// Or one of the recovery codes.
     pub recovery_code: Option<String>,
+    /// Or a passkey's assertion: the JSON of `navigator.credentials.get` (binary fields
+    /// base64url) for the options of beginPasskeyLogin(challenge).
+    pub passkey: Option<String>,
+}
+
+/// A passkey registration in progress.
+#[derive(SimpleObject)]
+pub struct PasskeyRegistrationPayload {
+    /// Single use, five minutes: give it to finishPasskeyRegistration.
+    pub ceremony: String,
+    /// The options for `navigator.credentials.create` (JSON, binary fields base64url).
+    pub options: String,
 }
 
 /// The factors of a user, for themselves or an admin (users:write).
@@ -235,13 +255,14 @@ impl MfaMutation {
     ) -> Result<LoginPayload, AppError> {
         let state = context::state(ctx)?;
         let meta = &context::request(ctx)?.meta;
-        let proof = match (input.code, input.recovery_code) {
-            (Some(code), None) => Proof::Code(code),
-            (None, Some(code)) => Proof::RecoveryCode(code),
+        let proof = match (input.code, input.recovery_code, input.passkey) {
+            (Some(code), None, None) => Proof::Code(code),
+            (None, Some(code), None) => Proof::RecoveryCode(code),
+            (None, None, Some(json)) => Proof::Passkey(json),
             _ => {
                 return Err(AppError::bad_input(
                     "code",
-                    "give either code or recoveryCode",
+                    "give one of code, recoveryCode or passkey",
                 ));
             }
         };
@@ -257,6 +278,113 @@ impl MfaMutation {
             mfa_challenge: None,
             recovery_codes: done.recovery_codes,
         })
+    }
+
+    /// Starts registering a passkey named `label` for the caller: the options for
+    /// `navigator.credentials.create` and the ceremony to finish it with
+    /// (finishPasskeyRegistration). UNAVAILABLE setups: CONFLICT, reason passkeys_unavailable.
+    async fn begin_passkey_registration(
+        &self,
+        ctx: &Context<'_>,
+        label: Option<String>,
+    ) -> Result<PasskeyRegistrationPayload, AppError> {
+        let scope = context::member(ctx)?;
+        let (state, tenant_id, user_id) = (
+            scope.state,
+            scope.tenant_id(),
+            scope.user_id().unwrap_or_default(),
+        );
+        let (ceremony, hash) = opaque::generate(tenant_id);
+        let options = scope
+            .run(|tx| {
+                async move {
+                    passkeys::begin_registration(
+                        tx,
+                        state,
+                        tenant_id,
+                        user_id,
+                        label.as_deref(),
+                        hash,
+                    )
+                    .await
+                }
+                .scope_boxed()
+            })
+            .await?;
+        Ok(PasskeyRegistrationPayload {
+            ceremony,
+            options: options.to_string(),
+        })
+    }
+
+    /// Finishes a passkey registration with the browser's credential (the JSON of
+    /// `navigator.credentials.create`, binary fields base64url). A credential that does not
+    /// verify, or a spent, expired or unknown ceremony: UNAUTHENTICATED, reason
+    /// passkey_invalid (nothing is registered).
+    async fn finish_passkey_registration(
+        &self,
+        ctx: &Context<'_>,
+        ceremony: String,
+        credential: String,
+    ) -> Result<ConfirmTotpPayload, AppError> {
+        let scope = context::member(ctx)?;
+        let (state, tenant_id, user_id) = (
+            scope.state,
+            scope.tenant_id(),
+            scope.user_id().unwrap_or_default(),
+        );
+        state
+            .login_limiter
+            .check(&scope.meta.ip, &mfa::limiter_account(tenant_id, user_id))?;
+        let hash = opaque::hash(&ceremony);
+        let checked = scope
+            .run(|tx| {
+                async move {
+                    passkeys::finish_registration(tx, state, tenant_id, user_id, &hash, &credential)
+                        .await
+                }
+                .scope_boxed()
+            })
+            .await?;
+        let confirmed = passkeys::settle(state, scope.meta, tenant_id, user_id, checked)?;
+        Ok(ConfirmTotpPayload {
+            factor: MfaFactor::from(confirmed.factor),
+            recovery_codes: confirmed.recovery_codes,
+        })
+    }
+
+    /// The options for `navigator.credentials.get` to complete a login that answered
+    /// `mfaRequired` with a passkey: pass the assertion to completeMfaLogin(passkey).
+    async fn begin_passkey_login(
+        &self,
+        ctx: &Context<'_>,
+        challenge: String,
+    ) -> Result<String, AppError> {
+        let state = context::state(ctx)?;
+        let tenant_id = opaque::tenant_of(&challenge).ok_or_else(passkeys::refused)?;
+        let pending = mfa::pending(state, &challenge)
+            .await?
+            .filter(|p| !p.enrolling)
+            .ok_or_else(|| {
+                AppError::unauthenticated("invalid or expired sign-in challenge; log in again")
+                    .with_reason(crate::error::Reason::MfaChallengeInvalid)
+            })?;
+        let hash = opaque::hash(&challenge);
+        let user_id = pending.user_id;
+        let meta = &context::request(ctx)?.meta;
+        let done = crate::ops::in_tenant(
+            &state.db,
+            tenant_id,
+            meta.audit(crate::db::audit::Actor::User(user_id)),
+            move |tx| {
+                async move {
+                    passkeys::begin_verification(tx, state, tenant_id, user_id, hash).await
+                }
+                .scope_boxed()
+            },
+        )
+        .await?;
+        Ok(done.value.to_string())
     }
 
     /// A new set of ten recovery codes for the caller; the previous set stops working.

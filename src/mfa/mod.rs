@@ -3,6 +3,7 @@
 //! factors and complete sign-ins are in `ops::mfa`.
 
 pub mod claims;
+pub mod passkey;
 pub mod recovery;
 pub mod totp;
 

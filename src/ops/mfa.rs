@@ -51,6 +51,12 @@ pub enum Proof {
     Code(String),
     /// One of the user's recovery codes.
     RecoveryCode(String),
+    /// A passkey's assertion (the JSON of `navigator.credentials.get`) for the verification
+    /// ceremony started for this challenge (`ops::passkeys::begin_verification`).
+    Passkey(String),
+    /// An enrolment challenge: a new passkey's credential (the JSON of
+    /// `navigator.credentials.create`) for the registration started for this challenge.
+    PasskeyRegistration(String),
 }
 
 /// The outcome of checking a proof: accepted (with what the operation made), or refused
@@ -263,8 +269,25 @@ async fn check_proof(
     user_id: Uuid,
     proof: &Proof,
     enrolling: bool,
+    challenge_hash: Option<&[u8]>,
 ) -> AppResult<Option<(&'static str, Option<Uuid>)>> {
     match proof {
+        Proof::Passkey(json) => match challenge_hash {
+            Some(hash) if !enrolling => {
+                let checked =
+                    ops::passkeys::check_assertion(tx, state, user_id, hash, json).await?;
+                Ok(checked.ok().map(|id| ("passkey", Some(id))))
+            }
+            _ => Ok(None),
+        },
+        Proof::PasskeyRegistration(json) => match challenge_hash {
+            Some(hash) if enrolling => {
+                let registered =
+                    ops::passkeys::register(tx, state, tenant_id, user_id, hash, json).await?;
+                Ok(registered.ok().map(|id| ("passkey", Some(id))))
+            }
+            _ => Ok(None),
+        },
         Proof::Code(code) => {
             let Some(factor) = MfaFactorRow::totp_for_update(tx, user_id).await? else {
                 return Ok(None);
@@ -303,6 +326,7 @@ fn failed_event(user_id: Uuid, method: &Proof, during: &str) -> AuditEvent {
     let method = match method {
         Proof::Code(_) => "totp",
         Proof::RecoveryCode(_) => "recovery_code",
+        Proof::Passkey(_) | Proof::PasskeyRegistration(_) => "passkey",
     };
     AuditEvent::new(Action::MfaFailed)
         .target("user", user_id)
@@ -353,7 +377,7 @@ pub async fn confirm_totp(
     }
     let proof = Proof::Code(code.to_owned());
     let Some((_, Some(factor_id))) =
-        check_proof(tx, state, tenant_id, user_id, &proof, true).await?
+        check_proof(tx, state, tenant_id, user_id, &proof, true, None).await?
     else {
         return Ok(Done {
             value: Checked::Refused,
@@ -361,7 +385,7 @@ pub async fn confirm_totp(
             effects: Vec::new(),
         });
     };
-    let (codes, events) = enrolled(tx, tenant_id, user_id, factor_id).await?;
+    let (codes, events) = enrolled(tx, tenant_id, user_id, factor_id, "totp").await?;
     let factor = MfaFactorRow::of_user(tx, user_id)
         .await?
         .into_iter()
@@ -377,18 +401,20 @@ pub async fn confirm_totp(
     })
 }
 
-/// The records of a confirmed enrolment, and recovery codes when the user has none left.
-async fn enrolled(
+/// The records of a confirmed enrolment (a factor of `kind`), and recovery codes when the
+/// user has none left.
+pub(crate) async fn enrolled(
     tx: &mut TenantTx,
     tenant_id: Uuid,
     user_id: Uuid,
     factor_id: Uuid,
+    kind: &str,
 ) -> AppResult<(Option<Vec<String>>, Vec<AuditEvent>)> {
     let mut events = vec![
         AuditEvent::new(Action::MfaEnrolled)
             .target("user", user_id)
             .by(Actor::User(user_id))
-            .details(json!({ "factor_id": factor_id, "kind": "totp" })),
+            .details(json!({ "factor_id": factor_id, "kind": kind })),
     ];
     let codes = if RecoveryCodes::remaining(tx, user_id).await? == 0 {
         let (codes, event) = new_recovery_codes(tx, tenant_id, user_id).await?;
@@ -462,6 +488,7 @@ pub async fn reset_user(
     UserRow::get(tx, user_id).await?;
     rules::ensure_can_manage(tx, acting.actor, acting.permissions, user_id).await?;
     let removed = MfaFactorRow::delete_all_of_user(tx, user_id).await?;
+    crate::db::models::PasskeyCeremonyRow::delete_of_user(tx, user_id).await?;
     Ok(Done::audited(
         true,
         AuditEvent::new(Action::MfaReset)
@@ -604,7 +631,7 @@ pub async fn complete_login(
     challenge_token: &str,
     proof: Proof,
 ) -> AppResult<CompletedLogin> {
-    let (proven, session) = prove(state, meta, challenge_token, proof, true).await?;
+    let (proven, session) = prove(state, meta, challenge_token, proof, Open::Api).await?;
     let (session_id, refresh_token) = session.ok_or_else(challenge_invalid)?;
     let amr = proven
         .methods
@@ -625,25 +652,44 @@ pub async fn complete_login(
     })
 }
 
-/// The hosted pages' second step: the same checks, limiter and records as [`complete_login`],
-/// without an API session: the page opens the browser session with [`Proven::methods`].
+/// The hosted pages' second step: the same checks, limiter and records as [`complete_login`];
+/// the browser session (whose cookie value hashes to `browser_token_hash`) is opened in the
+/// transaction that accepts the proof, so a proof is never spent without its session, nor a
+/// session opened on a proof that did not commit.
 pub async fn complete_browser_sign_in(
     state: &AppState,
     meta: &RequestMeta,
     challenge_token: &str,
     proof: Proof,
+    browser_token_hash: Vec<u8>,
 ) -> AppResult<Proven> {
-    Ok(prove(state, meta, challenge_token, proof, false).await?.0)
+    Ok(prove(
+        state,
+        meta,
+        challenge_token,
+        proof,
+        Open::Browser(browser_token_hash),
+    )
+    .await?
+    .0)
 }
 
 type OpenedApiSession = Option<(Uuid, String)>;
+
+/// The session a proven second factor opens.
+enum Open {
+    /// An API session (tokens).
+    Api,
+    /// A browser session with this cookie hash.
+    Browser(Vec<u8>),
+}
 
 async fn prove(
     state: &AppState,
     meta: &RequestMeta,
     challenge_token: &str,
     proof: Proof,
-    open_api_session: bool,
+    open: Open,
 ) -> AppResult<(Proven, OpenedApiSession)> {
     let tenant_id = opaque::tenant_of(challenge_token).ok_or_else(challenge_invalid)?;
     let hash = opaque::hash(challenge_token);
@@ -672,8 +718,16 @@ async fn prove(
             }
             let enrolling = challenge.purpose == "enrol";
             let during = if enrolling { "enrolment" } else { "login" };
-            let Some((method, factor_id)) =
-                check_proof(tx, state, tenant_id, user_id, &proof, enrolling).await?
+            let Some((method, factor_id)) = check_proof(
+                tx,
+                state,
+                tenant_id,
+                user_id,
+                &proof,
+                enrolling,
+                Some(hash.as_slice()),
+            )
+            .await?
             else {
                 MfaChallengeRow::count_failure(tx, &hash).await?;
                 return Ok(Done {
@@ -686,7 +740,7 @@ async fn prove(
             let mut events = Vec::new();
             let mut codes = None;
             if let (true, Some(factor_id)) = (enrolling, factor_id) {
-                let (c, e) = enrolled(tx, tenant_id, user_id, factor_id).await?;
+                let (c, e) = enrolled(tx, tenant_id, user_id, factor_id, method).await?;
                 codes = c;
                 events.extend(e);
             } else {
@@ -698,31 +752,35 @@ async fn prove(
                 );
             }
             let mut methods = methods_of(&challenge.amr);
-            methods.push(AuthMethod::OneTimeCode);
-            let mut effects = Vec::new();
-            let mut session = None;
-            if open_api_session {
-                let opened = sessions::open(
-                    tx,
-                    state,
-                    meta,
-                    SessionStart {
-                        tenant_id,
-                        user_id,
-                        methods: methods.clone(),
-                        browser_token_hash: None,
-                    },
-                )
-                .await?;
-                events.extend(
-                    opened
-                        .events
-                        .into_iter()
-                        .map(|e| e.by(Actor::User(user_id))),
-                );
-                effects = opened.effects;
-                session = Some((opened.value.session_id, opened.value.refresh_token));
-            }
+            methods.push(if method == "passkey" {
+                AuthMethod::HardwareKey
+            } else {
+                AuthMethod::OneTimeCode
+            });
+            let browser_token_hash = match &open {
+                Open::Api => None,
+                Open::Browser(hash) => Some(hash.clone()),
+            };
+            let opened = sessions::open(
+                tx,
+                state,
+                meta,
+                SessionStart {
+                    tenant_id,
+                    user_id,
+                    methods: methods.clone(),
+                    browser_token_hash,
+                },
+            )
+            .await?;
+            events.extend(
+                opened
+                    .events
+                    .into_iter()
+                    .map(|e| e.by(Actor::User(user_id))),
+            );
+            let effects = opened.effects;
+            let session = Some((opened.value.session_id, opened.value.refresh_token));
             Ok(Done {
                 value: (
                     Outcome::Accepted {

@@ -29,6 +29,7 @@ pub mod logout;
 pub mod mfa;
 pub mod oauth_clients;
 pub mod oauth_tokens;
+pub mod passkeys;
 pub mod passwords;
 pub mod plans;
 pub mod platform;

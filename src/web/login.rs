@@ -432,6 +432,33 @@ pub async fn signed_in_redirect(
         Ok(cookie) => cookie,
         Err(e) => return page::for_error(&e, None),
     };
+    redirect_with_session(who, cookie, return_to)
+}
+
+/// The end of a sign-in whose browser session was opened in the transaction of its last
+/// check (the MFA step, `ops::mfa::complete_browser_sign_in`): ends the browser's previous
+/// session, if any, and sends the browser on with the new session's cookie.
+pub async fn opened_redirect(
+    req: &HttpRequest,
+    state: &Arc<AppState>,
+    meta: &RequestMeta,
+    who: &sessions::Authenticated,
+    session_cookie: Cookie<'static>,
+    return_to: &str,
+) -> HttpResponse {
+    if let Ok(Some(previous)) = browser_session::current(req, state).await
+        && let Err(e) = browser_session::end(state, meta, &previous, "replaced").await
+    {
+        return page::for_error(&e, None);
+    }
+    redirect_with_session(who, session_cookie, return_to)
+}
+
+fn redirect_with_session(
+    who: &sessions::Authenticated,
+    cookie: Cookie<'static>,
+    return_to: &str,
+) -> HttpResponse {
     let last = Cookie::build(LAST_TENANT_COOKIE, who.tenant.id.to_string())
         .path("/")
         .secure(true)

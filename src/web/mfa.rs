@@ -293,6 +293,15 @@ async fn step_up(req: &HttpRequest, state: &Arc<AppState>, return_to: String) ->
     };
     let meta = RequestMeta::from_request(req, &state.settings.trusted_proxies);
     let (tenant_id, user_id, amr) = (session.tenant_id, session.user_id, session.amr.clone());
+    // A reload (or a second product asking) reuses this browser's live challenge for the
+    // same user rather than leaving one row per page load.
+    if let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_owned())
+        && let Ok(Some(pending)) = mfa::pending(state, &token).await
+        && pending.tenant_id == tenant_id
+        && pending.user_id == user_id
+    {
+        return render_step(req, state, &pending, return_to, None, StatusCode::OK).await;
+    }
     let opened = ops::in_tenant(
         &state.db,
         tenant_id,
@@ -320,6 +329,10 @@ pub struct MfaForm {
     return_to: Option<String>,
     code: Option<String>,
     recovery_code: Option<String>,
+    /// A passkey's assertion (JSON), from `/assets/passkeys.js`.
+    passkey: Option<String>,
+    /// An enrolment's new passkey (JSON), from `/assets/passkeys.js`.
+    passkey_registration: Option<String>,
 }
 
 /// `POST /login/mfa`: checks the code (or recovery code, or the first code of the
@@ -338,10 +351,17 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
-    let proof = match (filled(&form.code), filled(&form.recovery_code)) {
-        (Some(code), _) => Proof::Code(code),
-        (None, Some(code)) => Proof::RecoveryCode(code),
-        (None, None) => {
+    let proof = match (
+        filled(&form.code),
+        filled(&form.recovery_code),
+        filled(&form.passkey),
+        filled(&form.passkey_registration),
+    ) {
+        (Some(code), ..) => Proof::Code(code),
+        (None, Some(code), ..) => Proof::RecoveryCode(code),
+        (None, None, Some(json), _) => Proof::Passkey(json),
+        (None, None, None, Some(json)) => Proof::PasskeyRegistration(json),
+        (None, None, None, None) => {
             return match mfa::pending(&state, &token).await {
                 Ok(Some(p)) => {
                     render_step(
@@ -360,29 +380,40 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
         }
     };
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
-    let proven = match mfa::complete_browser_sign_in(&state, &meta, &token, proof).await {
-        Ok(p) => p,
-        Err(e) if e.reason == Some(Reason::MfaCodeInvalid) => {
-            return match mfa::pending(&state, &token).await {
-                Ok(Some(p)) => {
-                    render_step(
-                        &req,
-                        &state,
-                        &p,
-                        return_to,
-                        Some("That code is wrong, expired or already used. Try again.".to_owned()),
-                        StatusCode::UNAUTHORIZED,
-                    )
-                    .await
-                }
-                Ok(None) => expired(),
-                Err(e) => page::for_error(&e, None),
-            };
-        }
-        Err(e) if e.code == ErrorCode::Unauthenticated => return expired(),
-        Err(e) => return page::for_error(&e, None),
+    let by_passkey = matches!(proof, Proof::Passkey(_) | Proof::PasskeyRegistration(_));
+    // The browser session is opened in the transaction that accepts the code.
+    let Some(tenant_id) = crate::auth::opaque::tenant_of(&token) else {
+        return expired();
     };
-    finish(&req, &state, &meta, proven, &return_to).await
+    let (session_token, session_hash) = crate::auth::opaque::generate(tenant_id);
+    let proven =
+        match mfa::complete_browser_sign_in(&state, &meta, &token, proof, session_hash).await {
+            Ok(p) => p,
+            Err(e) if e.reason == Some(Reason::MfaCodeInvalid) => {
+                return match mfa::pending(&state, &token).await {
+                    Ok(Some(p)) => {
+                        render_step(
+                            &req,
+                            &state,
+                            &p,
+                            return_to,
+                            Some(if by_passkey {
+                                "That passkey was not accepted. Try again.".to_owned()
+                            } else {
+                                "That code is wrong, expired or already used. Try again.".to_owned()
+                            }),
+                            StatusCode::UNAUTHORIZED,
+                        )
+                        .await
+                    }
+                    Ok(None) => expired(),
+                    Err(e) => page::for_error(&e, None),
+                };
+            }
+            Err(e) if e.code == ErrorCode::Unauthenticated => return expired(),
+            Err(e) => return page::for_error(&e, None),
+        };
+    finish(&req, &state, &meta, proven, session_token, &return_to).await
 }
 
 async fn finish(
@@ -390,17 +421,26 @@ async fn finish(
     state: &Arc<AppState>,
     meta: &RequestMeta,
     proven: mfa::Proven,
+    session_token: String,
     return_to: &str,
 ) -> HttpResponse {
     let mfa::Proven {
         user,
         tenant,
-        methods,
+        methods: _,
         recovery_codes,
     } = proven;
     let chrome = branding::chrome(&tenant);
     let who = sessions::Authenticated { user, tenant };
-    let mut res = login::signed_in_redirect(req, state, meta, &who, methods, return_to).await;
+    let mut res = login::opened_redirect(
+        req,
+        state,
+        meta,
+        &who,
+        browser_session::cookie(session_token),
+        return_to,
+    )
+    .await;
     if res.status() != StatusCode::SEE_OTHER {
         return res;
     }

@@ -17,6 +17,7 @@ pub mod csrf;
 pub mod login;
 pub mod mfa;
 pub mod page;
+pub mod passkeys;
 pub mod sso;
 
 use actix_web::web;
@@ -32,6 +33,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(mfa::show))
                 .route(web::post().to(mfa::submit)),
         )
+        .service(
+            web::resource("/login/mfa/passkey/options")
+                .route(web::post().to(passkeys::mfa_options)),
+        )
+        .service(
+            web::resource("/login/passkey/options")
+                .route(web::post().to(passkeys::passwordless_options)),
+        )
+        .service(web::resource("/login/passkey").route(web::post().to(passkeys::passwordless)))
+        .service(web::resource("/account/mfa").route(web::get().to(passkeys::account)))
+        .service(
+            web::resource("/account/mfa/passkeys/options")
+                .route(web::post().to(passkeys::registration_options)),
+        )
+        .service(web::resource("/account/mfa/passkeys").route(web::post().to(passkeys::register)))
+        .service(web::resource("/account/mfa/remove").route(web::post().to(passkeys::remove)))
         .service(web::resource("/login/switch").route(web::post().to(login::switch)))
         .service(web::resource("/sso/callback").route(web::get().to(sso::callback)))
         .service(web::resource("/logout").route(web::post().to(login::logout)))
@@ -61,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(account::email_links::report)),
         )
         .service(web::resource("/assets/hub.css").route(web::get().to(page::stylesheet)))
+        .service(web::resource("/assets/passkeys.js").route(web::get().to(passkeys::script)))
         .service(
             web::resource("/branding/{tenant}.css").route(web::get().to(branding::stylesheet)),
         );

@@ -1,6 +1,7 @@
 //! Rendering a hosted page: the chrome every page shares (title, the tenant's name, logo and
 //! stylesheet, the product the user is signing in to) and the headers every page carries: a
-//! Content-Security-Policy that allows no script, no inline style and no framing, `no-store`
+//! Content-Security-Policy that allows no inline or foreign script (only the hub's own
+//! `/assets/passkeys.js`), no inline style and no framing, `no-store`
 //! (a sign-in page must not be cached) and `no-referrer` (links may carry one-time tokens).
 //! [`error_page`] and [`for_error`] turn a failure into a clear page that shows no internals.
 
@@ -14,8 +15,9 @@ use crate::error::{AppError, ErrorCode};
 
 /// The Content-Security-Policy of every hosted page. No `form-action`: a sign-in form's answer
 /// redirects on to the product's redirect URI, which `form-action` would block in Chromium.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
-     img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     connect-src 'self'; style-src 'self'; img-src 'self' https: data:; \
+     frame-ancestors 'none'; base-uri 'none'";
 
 /// What the layout shows around a page's content.
 #[derive(Debug, Clone, Default)]

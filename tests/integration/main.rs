@@ -25,6 +25,7 @@ mod mail;
 mod management;
 mod mfa;
 mod mfa_hosted;
+mod mfa_passkeys;
 mod mfa_platform_admin;
 mod oauth;
 mod oauth_browser_sso;

@@ -65,7 +65,8 @@ async fn a_user_the_tenant_requires_to_enrol_sets_up_an_authenticator_on_the_hos
     let enrol = browser.get("/login/mfa?return_to=%2F").await;
     assert_eq!(enrol.status, 200, "{}", enrol.html);
     assert!(enrol.html.contains("<svg"), "{}", enrol.html);
-    assert!(!enrol.html.contains("<script"), "{}", enrol.html);
+    // No inline script: only the hub's own /assets/passkeys.js.
+    assert!(!enrol.html.contains("<script>"), "{}", enrol.html);
     assert!(
         enrol.html.contains(r#"autocomplete="one-time-code""#),
         "{}",
@@ -399,6 +400,13 @@ async fn acr_values_send_a_browser_signed_in_with_a_password_through_a_fresh_sec
     // The user has no factor yet: the step enrols one.
     let enrol = browser.get(&to).await;
     assert_eq!(enrol.status, 200, "{}", enrol.html);
+    // Reloading the step reuses this browser's live challenge: no row per page load.
+    for _ in 0..2 {
+        let again = browser.get(&to).await;
+        assert_eq!(again.status, 200, "{}", again.html);
+        assert_eq!(secret_of(&again.html), secret_of(&enrol.html));
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM mfa_challenges").await, 1);
     let secret = secret_of(&enrol.html);
     let done = browser
         .post(
@@ -428,4 +436,66 @@ async fn acr_values_send_a_browser_signed_in_with_a_password_through_a_fresh_sec
         .await,
         1
     );
+}
+
+/// The hosted step's check and the browser session are one transaction: when the session
+/// cannot be opened, the code is not spent, the challenge stays open and nothing is enrolled;
+/// the same code then works.
+#[tokio::test]
+async fn a_code_is_not_spent_when_the_browser_session_cannot_be_opened() {
+    let app = common::spawn_app().await;
+    let t = app.signup("acme").await;
+    require_mfa(&app, t.uuid).await;
+    let browser = PageClient::new(&app.address);
+    let after_password = browser
+        .sign_in(&t.domain, &t.owner_email, PASSWORD, "/")
+        .await;
+    assert_eq!(after_password.status, 303, "{}", after_password.html);
+    let enrol = browser.get("/login/mfa?return_to=%2F").await;
+    let secret = secret_of(&enrol.html);
+    let su = app.superuser().await;
+    su.batch_execute(
+        "CREATE FUNCTION test_refuse_sessions() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'no sessions today'; END $$;
+         CREATE TRIGGER test_refuse_sessions BEFORE INSERT ON sessions
+             FOR EACH ROW EXECUTE FUNCTION test_refuse_sessions();",
+    )
+    .await
+    .unwrap();
+    let code = code(&secret, safe_step().await);
+    let failed = browser
+        .post(
+            "/login/mfa",
+            &[("csrf", &enrol.csrf()), ("return_to", "/"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(failed.status, 500, "{}", failed.html);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM mfa_challenges WHERE used_at IS NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM mfa_factors WHERE confirmed_at IS NOT NULL OR last_used_step IS NOT NULL"
+        )
+        .await,
+        0
+    );
+    su.batch_execute("DROP TRIGGER test_refuse_sessions ON sessions")
+        .await
+        .unwrap();
+    let done = browser
+        .post(
+            "/login/mfa",
+            &[("csrf", &enrol.csrf()), ("return_to", "/"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert_eq!(recovery_codes_of(&done.html).len(), 10);
+    assert_eq!(browser_sessions(&app).await, 1);
 }

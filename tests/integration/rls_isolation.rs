@@ -115,6 +115,12 @@ pub(crate) async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
                  VALUES ('{0}', gen_random_uuid(), 'plan_changed', '{{}}');
              INSERT INTO mfa_factors (tenant_id, id, user_id, kind, label, secret_ciphertext)
                  VALUES ('{0}', gen_random_uuid(), '{2}', 'totp', 'app', 'x'::bytea);
+             INSERT INTO mfa_factors (tenant_id, id, user_id, kind, label, secret_ciphertext)
+                 VALUES ('{0}', '{5}', '{2}', 'passkey', 'key', ''::bytea);
+             INSERT INTO mfa_passkeys (tenant_id, factor_id, user_id, credential_id, passkey)
+                 VALUES ('{0}', '{5}', '{2}', gen_random_uuid()::text::bytea, '{{}}');
+             INSERT INTO mfa_passkey_ceremonies (tenant_id, id, binding_hash, purpose, state, expires_at)
+                 VALUES ('{0}', gen_random_uuid(), 'b'::bytea, 'passwordless', '{{}}', now());
              INSERT INTO mfa_recovery_codes (tenant_id, user_id, code_hash)
                  VALUES ('{0}', '{2}', gen_random_uuid()::text::bytea);
              INSERT INTO mfa_challenges (tenant_id, token_hash, user_id, purpose, amr, expires_at)
@@ -137,6 +143,7 @@ pub(crate) async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
             t.uuid,
             Uuid::new_v4(),
             t.owner_uuid,
+            Uuid::new_v4(),
             Uuid::new_v4(),
             Uuid::new_v4()
         ))

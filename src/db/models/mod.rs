@@ -14,6 +14,7 @@ pub mod oauth_client;
 pub mod oauth_code;
 pub mod outbox;
 pub mod page;
+pub mod passkey;
 pub mod platform_admin;
 pub mod product;
 pub mod report;
@@ -36,6 +37,7 @@ pub use mfa::{MfaChallengeRow, MfaFactorRow, MfaPolicy, PlatformAdminTotpRow, Re
 pub use oauth_client::OAuthClientRow;
 pub use oauth_code::{OAuthCodeRow, OAuthSessionClients};
 pub use page::{Keyset, Listed, PageRequest};
+pub use passkey::{PasskeyCeremonyRow, PasskeyRow};
 pub use platform_admin::PlatformAdminRow;
 pub use product::{ProductRow, TenantProductRow, UserProductAccessRow};
 pub use role::{RoleRow, UserRoleRow};

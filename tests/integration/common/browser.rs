@@ -104,7 +104,8 @@ impl ChromeDriver {
             "--window-size=1280,900".to_owned(),
             // No internet, whatever a page asks for: no name resolves but the hub's address,
             // and anything not on loopback goes to a closed local port.
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1".to_owned(),
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"
+                .to_owned(),
             "--proxy-server=http://127.0.0.1:9".to_owned(),
         ];
         let caps = json!({ "capabilities": { "alwaysMatch": {
@@ -399,6 +400,51 @@ impl Session<'_> {
         self.post(&format!("element/{id}/click"), json!({}))
             .await
             .with_context(|| format!("clicking {css}"))?;
+        Ok(())
+    }
+
+    /// Adds a virtual WebAuthn authenticator (the WebDriver WebAuthn extension): CTAP2,
+    /// internal, with resident keys and user verification that always passes. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> anyhow::Result<String> {
+        let value = self
+            .post(
+                "webauthn/authenticator",
+                json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                }),
+            )
+            .await?;
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no authenticator id in {value}"))
+    }
+
+    /// Removes a virtual authenticator (and the credentials it holds).
+    pub async fn remove_virtual_authenticator(&self, id: &str) -> anyhow::Result<()> {
+        self.driver
+            .command(
+                reqwest::Method::DELETE,
+                &format!("session/{}/webauthn/authenticator/{id}", self.id),
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes every cookie of the current page's site (signs the browser out of the hub).
+    pub async fn delete_cookies(&self) -> anyhow::Result<()> {
+        self.driver
+            .command(
+                reqwest::Method::DELETE,
+                &format!("session/{}/cookie", self.id),
+                None,
+            )
+            .await?;
         Ok(())
     }
 
