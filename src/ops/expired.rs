@@ -1,5 +1,5 @@
 //! The housekeeping loop's sweep of spent sign-in state (`db::models::expired`): pending
-//! enterprise sign-ins, second-factor challenges and authorization codes, deleted across
+//! enterprise sign-ins, second-factor challenges, passkey ceremonies and authorization codes, deleted across
 //! tenants an hour after they expired, at most once every [`EVERY`] per replica ([`Sweeper`]).
 
 use chrono::Utc;
@@ -60,6 +60,7 @@ pub async fn sweep(db: &Db) -> AppResult<Swept> {
         tracing::info!(
             sso_sign_ins = swept.sso_sign_ins,
             mfa_challenges = swept.mfa_challenges,
+            passkey_ceremonies = swept.passkey_ceremonies,
             oauth_codes = swept.oauth_codes,
             "expired sign-in state deleted"
         );

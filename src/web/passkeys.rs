@@ -94,7 +94,11 @@ fn json_answer(
             }
             let status = StatusCode::from_u16(e.code.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            page::with_headers(HttpResponse::build(status)).json(serde_json::json!({
+            let mut res = page::with_headers(HttpResponse::build(status));
+            if let Some(secs) = e.retry_after_secs {
+                res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+            }
+            res.json(serde_json::json!({
                 "error": e.reason.map(|r| r.as_str()).unwrap_or(e.code.as_str()),
             }))
         }
@@ -126,6 +130,11 @@ pub async fn passwordless_options(
     };
     let (token, cookie) = ceremony_token(&req);
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
+    // Anyone may start one (a ceremony row each): starts count in the IP's anonymous allowance.
+    let allowance = state.rate_limits.check_anonymous(&meta.ip);
+    if !allowance.allowed {
+        return json_answer(Err(AppError::rate_limited(allowance.reset_secs)), None);
+    }
     let st: &AppState = &state;
     let hash = binding_hash(&token);
     let started = ops::in_tenant(&st.db, tenant_id, meta.audit(Actor::Anonymous), move |tx| {

@@ -1,12 +1,17 @@
 //! The housekeeping sweep of spent sign-in state (`ops::expired`): pending enterprise sign-ins,
-//! second-factor challenges and authorization codes are deleted across tenants an hour after
+//! second-factor challenges, passkey ceremonies and authorization codes are deleted across tenants an hour after
 //! they expired, and not before.
 
 use crate::{common, rls_isolation::two_tenants};
 
 use common::spawn_app;
 
-const TABLES: [&str; 3] = ["sso_sign_ins", "mfa_challenges", "oauth_codes"];
+const TABLES: [&str; 4] = [
+    "sso_sign_ins",
+    "mfa_challenges",
+    "mfa_passkey_ceremonies",
+    "oauth_codes",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_deletes_every_tenants_state_an_hour_past_its_expiry_and_keeps_the_rest() {
@@ -46,20 +51,25 @@ async fn the_sweep_deletes_every_tenants_state_an_hour_past_its_expiry_and_keeps
         }
         counts
     };
-    assert_eq!(left(old).await, [1, 1, 1]);
+    assert_eq!(left(old).await, [1, 1, 1, 1]);
 
     let swept = tenant_hub::ops::expired::sweep(&app.state.db)
         .await
         .unwrap();
     assert_eq!(
-        (swept.sso_sign_ins, swept.mfa_challenges, swept.oauth_codes),
-        (1, 1, 1),
+        (
+            swept.sso_sign_ins,
+            swept.mfa_challenges,
+            swept.passkey_ceremonies,
+            swept.oauth_codes
+        ),
+        (1, 1, 1, 1),
         "{swept:?}"
     );
-    assert_eq!(left(old).await, [0, 0, 0], "expired over an hour ago");
+    assert_eq!(left(old).await, [0, 0, 0, 0], "expired over an hour ago");
     assert_eq!(
         left(recent).await,
-        [1, 1, 1],
+        [1, 1, 1, 1],
         "expired less than an hour ago"
     );
     let again = tenant_hub::ops::expired::sweep(&app.state.db)

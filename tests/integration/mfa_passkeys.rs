@@ -16,6 +16,13 @@ use crate::common::{
 
 /// The hub on a port chosen here, its public URL `http://localhost:<port>`.
 async fn spawn_on_localhost() -> (common::TestApp, String) {
+    spawn_on_localhost_with(|_| {}).await
+}
+
+/// [`spawn_on_localhost`], with `configure` adjusting the settings too.
+async fn spawn_on_localhost_with(
+    configure: impl FnOnce(&mut tenant_hub::Settings),
+) -> (common::TestApp, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -26,6 +33,7 @@ async fn spawn_on_localhost() -> (common::TestApp, String) {
     let app = common::spawn_app_with(move |s| {
         s.bind = format!("127.0.0.1:{port}");
         s.public_url = Some(public);
+        configure(s);
     })
     .await;
     (app, base)
@@ -345,5 +353,40 @@ async fn passkeys_are_unavailable_without_a_domain() {
     assert_eq!(
         count(&app, "SELECT count(*) FROM mfa_passkey_ceremonies").await,
         0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwordless_starts_count_in_the_anonymous_allowance_of_the_clients_ip() {
+    // 40 a minute: enough for the set-up's own anonymous calls, spent by the starts below.
+    let (app, base) = spawn_on_localhost_with(|s| s.anonymous_requests_per_minute = 40).await;
+    let t = app.signup("acme").await;
+    let browser = common::pages::PageClient::new(&base);
+    let login = browser.get(&format!("/login?tenant={}", t.domain)).await;
+    assert_eq!(login.status, 200, "{}", login.html);
+    let (csrf, tenant) = (login.csrf(), t.uuid.to_string());
+    let mut started = 0;
+    let refused = loop {
+        let answer = browser
+            .post(
+                "/login/passkey/options",
+                &[("csrf", csrf.as_str()), ("tenant", tenant.as_str())],
+            )
+            .await;
+        if answer.status != 200 {
+            break answer;
+        }
+        started += 1;
+        assert!(
+            started < 60,
+            "60 starts in a minute from one IP, none refused"
+        );
+    };
+    assert_eq!(refused.status, 429, "{}", refused.html);
+    assert!(refused.headers.contains_key("retry-after"));
+    assert!(refused.html.contains("RATE_LIMITED"), "{}", refused.html);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM mfa_passkey_ceremonies").await,
+        started
     );
 }
