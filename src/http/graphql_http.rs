@@ -389,7 +389,7 @@ async fn execute(
     );
     tracing::info!(
         request_id = %meta.request_id,
-        tenant_id = tenant_id.map(|t| t.to_string()).unwrap_or_default(),
+        tenant_id = %OrEmpty(tenant_id),
         operation,
         outcome = answer.outcome(),
         errors = ?answer.codes,
@@ -397,6 +397,18 @@ async fn execute(
         "graphql request"
     );
     shape(media, answer, &decision)
+}
+
+/// A log field's value written in place (no String per request): the value, or nothing.
+struct OrEmpty<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrEmpty<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A response body with what the status and metrics need.
