@@ -314,7 +314,7 @@ async fn execute(
     // Parsed once here; async-graphql executes the same document. A syntax error is left for
     // async-graphql to report.
     let mut operation = "anonymous".to_owned();
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+    if let Some(doc) = parse_cached(&request.query) {
         let named = request.operation_name.as_deref();
         // After persisted queries are resolved: a hash can name a mutation too.
         if over_get && limits::is_mutation(&doc, named) {
@@ -389,7 +389,7 @@ async fn execute(
     );
     tracing::info!(
         request_id = %meta.request_id,
-        tenant_id = tenant_id.map(|t| t.to_string()).unwrap_or_default(),
+        tenant_id = %OrEmpty(tenant_id),
         operation,
         outcome = answer.outcome(),
         errors = ?answer.codes,
@@ -397,6 +397,45 @@ async fn execute(
         "graphql request"
     );
     shape(media, answer, &decision)
+}
+
+/// Documents parsed so far, by their text: a client sends the same few operations over and
+/// over, and async-graphql's parser costs more than a copy of its result. Bounded: when full,
+/// it is emptied (the texts come from clients). Texts that do not parse are not kept.
+const MAX_PARSED_DOCUMENTS: usize = 512;
+/// Texts longer than this are parsed each time (and not kept).
+const MAX_PARSED_DOCUMENT_LEN: usize = 16 * 1024;
+
+/// The document of `query`, from the cache of parsed documents or parsed (None: a syntax
+/// error, which async-graphql reports when it parses the text itself).
+pub fn parse_cached(query: &str) -> Option<async_graphql::parser::types::ExecutableDocument> {
+    static PARSED: std::sync::OnceLock<
+        dashmap::DashMap<Box<str>, async_graphql::parser::types::ExecutableDocument>,
+    > = std::sync::OnceLock::new();
+    let parsed = PARSED.get_or_init(dashmap::DashMap::new);
+    if let Some(doc) = parsed.get(query) {
+        return Some(doc.clone());
+    }
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    if query.len() <= MAX_PARSED_DOCUMENT_LEN {
+        if parsed.len() >= MAX_PARSED_DOCUMENTS {
+            parsed.clear();
+        }
+        parsed.insert(query.into(), doc.clone());
+    }
+    Some(doc)
+}
+
+/// A log field's value written in place (no String per request): the value, or nothing.
+struct OrEmpty<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrEmpty<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A response body with what the status and metrics need.
@@ -495,6 +534,19 @@ fn shape(media: MediaType, answer: Answer, decision: &Option<Decision>) -> HttpR
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parsed_documents_are_the_parsers_and_syntax_errors_are_not_kept() {
+        let text = "query CacheProbe($n: Int) { users(first: $n) { totalCount } }";
+        let fresh = async_graphql::parser::parse_query(text).unwrap();
+        let first = parse_cached(text).expect("parses");
+        let again = parse_cached(text).expect("from the cache");
+        // Same operations, selections and positions as the parser's own result.
+        assert_eq!(format!("{fresh:?}"), format!("{first:?}"));
+        assert_eq!(format!("{fresh:?}"), format!("{again:?}"));
+        assert!(parse_cached("query { users(").is_none());
+        assert!(parse_cached("query { users(").is_none(), "still an error");
+    }
 
     #[test]
     fn accept_headers_choose_the_media_type() {

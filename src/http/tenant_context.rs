@@ -51,7 +51,11 @@ pub async fn get(
     }
     graphql_http::admit(&state, &principal, &meta)
         .map_err(|d| AppError::rate_limited(d.reset_secs))?;
-    let request = async_graphql::Request::new(QUERY)
+    let mut request = async_graphql::Request::new(QUERY);
+    if let Some(doc) = graphql_http::parse_cached(QUERY) {
+        request.set_parsed_query(doc);
+    }
+    let request = request
         .variables(async_graphql::Variables::from_json(
             json!({ "product": query.product }),
         ))
