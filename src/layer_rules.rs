@@ -67,33 +67,7 @@ fn the_domain_depends_on_no_other_layer() {
 
 /// What is left of issue 13 here (file, needle, why): must end up empty; an entry that no
 /// longer offends fails the test, so the list cannot go stale.
-const NOT_MOVED_YET: &[(&str, &str, &str)] = &[
-    (
-        "src/graphql/oauth_client.rs",
-        ".system_tx(",
-        "the OAuth client list reads the catalog in the platform guard's transaction",
-    ),
-    (
-        "src/graphql/signup.rs",
-        ".system_tx(",
-        "createTenant's pre-check of plan, domain and slug before hashing (ops::tenants::precheck)",
-    ),
-    (
-        "src/graphql/platform_audit.rs",
-        ".system_tx(",
-        "platformAuditLog reads the platform log in the platform guard's transaction",
-    ),
-    (
-        "src/graphql/lifecycle.rs",
-        ".system_tx(",
-        "adminPurgeTenant reads the tenant before the purge operation",
-    ),
-    (
-        "src/graphql/product.rs",
-        ".system_tx(",
-        "the product catalog read of a platform admin",
-    ),
-];
+const NOT_MOVED_YET: &[(&str, &str, &str)] = &[];
 
 #[test]
 fn resolvers_write_no_audit_record_and_open_no_transaction() {
