@@ -490,49 +490,21 @@ const WIRING: &[&str] = &["app.rs", "cli.rs", "main.rs"];
 /// What is left of issue 13's item 4: the import cycles still in `src/` (each a strongly
 /// connected component of the file graph, see [`import_graph`]). Must end up empty; the test
 /// fails on a new cycle, on a cycle that grew, and on an entry that shrank or vanished (update
-/// the list), so it can only shrink. The big one runs through `AppState` (`app.rs` builds
-/// every service and the services' modules import it back) and `db/mod.rs` ↔ `config.rs`.
+/// the list), so it can only shrink. The big one runs through `AppState`: `app.rs` builds
+/// every service, and `billing`, `invalidation`, the outbox deliveries and `ops::domains`
+/// still take `AppState` back (`ops/mod.rs` ↔ `invalidation.rs` through `Effect`).
 const CYCLES_LEFT: &[&[&str]] = &[
     &[
-        "alerts.rs",
         "app.rs",
-        "auth/jwt.rs",
-        "auth/keys.rs",
-        "auth/session_cache.rs",
         "billing.rs",
-        "config.rs",
-        "context_cache.rs",
-        "db/audit.rs",
-        "db/bootstrap.rs",
-        "db/mod.rs",
-        "db/models/backchannel_logout.rs",
-        "db/models/billing.rs",
-        "db/models/integration.rs",
-        "db/models/mail.rs",
-        "db/models/oauth_client.rs",
-        "db/models/session.rs",
-        "db/models/tenant.rs",
-        "db/models/tenant_domain.rs",
-        "db/models/usage.rs",
-        "db/models/user.rs",
-        "db/tx.rs",
         "graphql/apq.rs",
-        "graphql/connection.rs",
         "graphql/mod.rs",
         "graphql/registry.rs",
-        "http/meta.rs",
         "invalidation.rs",
         "mail/delivery.rs",
-        "mail/locale.rs",
-        "mail/mod.rs",
-        "mail/render.rs",
         "oauth/backchannel.rs",
-        "oauth/client_cache.rs",
         "ops/domains.rs",
         "ops/mod.rs",
-        "request.rs",
-        "sso/oidc.rs",
-        "usage.rs",
     ],
     &["ops/invitations.rs", "ops/users.rs"],
     &["ops/mfa.rs", "ops/sessions.rs"],
@@ -556,7 +528,6 @@ const CYCLES_LEFT: &[&[&str]] = &[
 /// still take `AppState` instead of the services they use. Must end up empty; like
 /// [`CYCLES_LEFT`], it can only shrink.
 const APP_STATE_LEFT: &[&str] = &[
-    "alerts.rs",
     "auth/principal.rs",
     "billing.rs",
     "graphql/admin_reads.rs",
