@@ -253,13 +253,10 @@ mod import_graph {
         let mut from = 0;
         while let Some(i) = code[from..].find("use ") {
             let at = from + i;
-            let before = code[..at].trim_end();
             let line_start = code[..at].rfind('\n').map_or(0, |n| n + 1);
             let lead = code[line_start..at].trim();
             let starts = lead.is_empty() || lead == "pub" || lead.starts_with("pub(");
-            if starts
-                && (before.is_empty() || before.ends_with(['\n', ';', '{', '}', ')']) || starts)
-            {
+            if starts {
                 return Some((lead.starts_with("pub"), at + 4));
             }
             from = at + 4;
