@@ -15,13 +15,54 @@ use uuid::Uuid;
 
 use crate::domain::Action;
 use crate::{
-    app::AppState,
     db::{
-        ScopedFutureExt, TenantTx,
+        Db, ScopedFutureExt, TenantTx,
         models::{AlertRow, IntegrationRow, WebhookDeliveryRow},
     },
     error::{AppError, AppResult},
+    secrets::SecretBox,
 };
+
+/// The alerts service: what raising and delivering alerts needs (the database, the sealed
+/// integration secrets, the outgoing HTTP client and the webhook settings), and its own
+/// memory of the API-rate alerts already raised. Cheap to clone.
+#[derive(Clone)]
+pub struct Alerts {
+    inner: Arc<AlertsInner>,
+}
+
+struct AlertsInner {
+    db: Db,
+    secrets: Arc<SecretBox>,
+    http: reqwest::Client,
+    /// HUB_WEBHOOK_ATTEMPTS, HUB_WEBHOOK_BACKOFF_MS, HUB_WEBHOOK_ALLOW_PRIVATE.
+    attempts: u32,
+    backoff_ms: u64,
+    allow_private: bool,
+    /// API-rate alerts already raised: (tenant, threshold, day).
+    api_alerted: dashmap::DashSet<(Uuid, i32, NaiveDate)>,
+}
+
+impl Alerts {
+    pub fn new(
+        db: Db,
+        secrets: Arc<SecretBox>,
+        http: reqwest::Client,
+        settings: &crate::config::Settings,
+    ) -> Alerts {
+        Alerts {
+            inner: Arc::new(AlertsInner {
+                db,
+                secrets,
+                http,
+                attempts: settings.webhook_attempts,
+                backoff_ms: settings.webhook_backoff_ms,
+                allow_private: settings.webhook_allow_private,
+                api_alerted: dashmap::DashSet::new(),
+            }),
+        }
+    }
+}
 
 /// The integration that receives alerts.
 pub const WEBHOOK_INTEGRATION: &str = "webhook";
@@ -76,7 +117,7 @@ pub async fn check(
 /// reads in `usage`), not the limiter's burst; `used` is the spent share of the burst applied
 /// to that limit (the rate the tenant is calling at, in calls a minute).
 pub fn api_rate(
-    state: &Arc<AppState>,
+    service: &Alerts,
     tenant_id: Uuid,
     tenant_per_minute: u32,
     d: &crate::ratelimit::Decision,
@@ -89,13 +130,13 @@ pub fn api_rate(
         return;
     };
     let today = Utc::now().date_naive();
+    let state = service.inner.clone();
     if !state.api_alerted.insert((tenant_id, threshold, today)) {
         return;
     }
     if state.api_alerted.len() > 100_000 {
         state.api_alerted.retain(|(_, _, day)| *day == today);
     }
-    let state = state.clone();
     let quota = f64::from(tenant_per_minute);
     let spent = f64::from(d.burst.saturating_sub(d.remaining)) / f64::from(d.burst.max(1));
     let used = (quota * spent).round();
@@ -126,17 +167,18 @@ pub fn api_rate(
             })
             .await;
         match created {
-            Ok(alerts) => deliver_later(state, alerts),
+            Ok(alerts) => deliver_later(&Alerts { inner: state }, alerts),
             Err(e) => e.log_cause(),
         }
     });
 }
 
 /// Delivers new alerts in the background.
-pub fn deliver_later(state: Arc<AppState>, alerts: Vec<AlertRow>) {
+pub fn deliver_later(service: &Alerts, alerts: Vec<AlertRow>) {
     if alerts.is_empty() {
         return;
     }
+    let state = service.inner.clone();
     tokio::spawn(async move {
         for alert in alerts {
             if let Err(e) = deliver(&state, &alert).await {
@@ -206,7 +248,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     hex::encode(ctx.sign().as_ref())
 }
 
-async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
+async fn deliver(state: &AlertsInner, alert: &AlertRow) -> AppResult<()> {
     let tenant_id = alert.tenant_id;
     let integration = state
         .db
@@ -247,11 +289,11 @@ async fn deliver(state: &AppState, alert: &AlertRow) -> AppResult<()> {
         },
     }))
     .map_err(anyhow::Error::from)?;
-    let attempts = state.settings.webhook_attempts.max(1);
-    let mut backoff = Duration::from_millis(state.settings.webhook_backoff_ms);
+    let attempts = state.attempts.max(1);
+    let mut backoff = Duration::from_millis(state.backoff_ms);
     for attempt in 1..=attempts {
         // A host name is resolved and checked by the client's resolver (crate::outbound).
-        let allowed = crate::outbound::check_static(&url, state.settings.webhook_allow_private);
+        let allowed = crate::outbound::check_static(&url, state.allow_private);
         let (status, error) = if unsigned {
             (
                 None,

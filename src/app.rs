@@ -33,12 +33,14 @@ pub struct AppState {
     pub oauth_clients: crate::oauth::client_cache::ClientCache,
     pub contexts: ContextCache,
     pub login_limiter: LoginLimiter,
-    pub secrets: SecretBox,
+    pub secrets: Arc<SecretBox>,
     pub rate_limits: RateLimits,
     pub usage: UsageMeter,
     pub metrics: Arc<Metrics>,
-    /// Outgoing HTTP (alert webhooks).
+    /// Outgoing HTTP (alert and billing webhooks).
     pub http: reqwest::Client,
+    /// Raising and delivering usage alerts (`alerts`), with its own memory of those raised.
+    pub alerts: crate::alerts::Alerts,
     /// The DNS lookups of tenants' domain challenges (HUB_DNS_RESOLVER).
     pub dns: crate::sso::dns::DnsChecker,
     /// Outgoing HTTP to tenants' identity providers (`sso::oidc::client`).
@@ -47,8 +49,6 @@ pub struct AppState {
     pub registry: Option<crate::graphql::registry::Registry>,
     /// Automatic persisted queries (HUB_PERSISTED_QUERIES=auto).
     pub apq: Option<crate::graphql::apq::AutoPersisted>,
-    /// API-rate alerts already raised: (tenant, threshold, day).
-    pub api_alerted: dashmap::DashSet<(uuid::Uuid, i32, chrono::NaiveDate)>,
     /// The running NDJSON exports (HUB_EXPORTS_MAX, HUB_EXPORTS_PER_TENANT).
     pub exports: Arc<crate::export_slots::ExportSlots>,
     /// Limits of password-reset requests (`mail::reset_limits`).
@@ -247,10 +247,10 @@ impl AppState {
             max_delay: Duration::from_secs(settings.login_max_delay_secs),
             capacity: crate::auth::login_limiter::DEFAULT_CAPACITY,
         });
-        let secrets = SecretBox::load(
+        let secrets = Arc::new(SecretBox::load(
             settings.tokens.secrets_key.as_deref(),
             &settings.tokens.keys_dir.join("secrets.key"),
-        )?;
+        )?);
         let registry = match (&settings.persisted_queries, &settings.registered_operations) {
             (crate::config::PersistedQueries::Registered, Some(path)) => {
                 Some(crate::graphql::registry::Registry::load(path)?)
@@ -271,6 +271,8 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let usage = UsageMeter::new(metrics.clone());
         let http = crate::outbound::client(settings.webhook_allow_private)?;
+        let alerts =
+            crate::alerts::Alerts::new(db.clone(), secrets.clone(), http.clone(), &settings);
         let exports = crate::export_slots::ExportSlots::new(
             settings.exports_max,
             settings.exports_per_tenant,
@@ -299,7 +301,7 @@ impl AppState {
             http,
             dns,
             sso_http,
-            api_alerted: dashmap::DashSet::new(),
+            alerts,
             exports,
             reset_limits,
             registry,

@@ -37,6 +37,11 @@ pub enum SigningAlg {
     Rs256,
 }
 
+/// The largest page a list field serves (`first`); the configured ceiling
+/// (HUB_GQL_PAGE_SIZE_CEILING) is at most this. Re-exported as
+/// `graphql::connection::PAGE_SIZE_CEILING`.
+pub const PAGE_SIZE_CEILING: i32 = 1000;
+
 /// Database settings, shared by every command that touches the database.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
@@ -308,7 +313,7 @@ pub struct Settings {
     /// Largest page a list may be asked for (`first`), 1 to 1000; more is refused before
     /// execution.
     #[arg(long, env = "HUB_GQL_MAX_PAGE_SIZE", default_value_t = 100,
-          value_parser = clap::value_parser!(i64).range(1..=crate::graphql::connection::PAGE_SIZE_CEILING as i64))]
+          value_parser = clap::value_parser!(i64).range(1..=PAGE_SIZE_CEILING as i64))]
     pub gql_max_page_size: i64,
 
     /// Most directives on one field.

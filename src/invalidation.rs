@@ -103,7 +103,7 @@ pub async fn run_effects(state: &Arc<AppState>, audit_ctx: &AuditContext, effect
     for effect in effects {
         match effect {
             Effect::Invalidate(what) => announce(state, what).await,
-            Effect::Alerts(alerts) => crate::alerts::deliver_later(state.clone(), alerts),
+            Effect::Alerts(alerts) => crate::alerts::deliver_later(&state.alerts, alerts),
             Effect::PlatformAudit(event) => {
                 let written = state
                     .db

@@ -18,9 +18,15 @@
 //! change returns its audit event from the operation, and `ops::in_tenant` / `ops::in_system`
 //! write it inside the same transaction.
 //!
-//! Still on the way there (issue 13): `updateTenantSettings` still writes in its resolver, a
-//! few reads still go through the scopes' `tx`/`system_tx` (`layer_rules` lists what is left
-//! and fails on anything new), and the API layers and services share one `app::AppState`.
+//! Resolvers read through `TenantScope::tx`, a READ ONLY transaction (PostgreSQL refuses a
+//! write there); every write goes through an operation. The services' modules receive the
+//! service types they use (e.g. [`alerts::Alerts`], which owns its own state), not
+//! `app::AppState`; `layer_rules` builds the file-level import graph and fails on an import
+//! cycle or an `AppState` outside the wiring.
+//!
+//! Still on the way there (issue 13, item 4): many API and service modules still take
+//! `app::AppState`, and with it one import cycle through `app.rs` remains; `layer_rules`
+//! lists both (`APP_STATE_LEFT`, `CYCLES_LEFT`), and the lists can only shrink.
 
 pub mod alerts;
 pub mod app;

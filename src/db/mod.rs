@@ -124,6 +124,22 @@ impl Db {
         run_in_transaction(&mut tx, &begin, f).await
     }
 
+    /// Like [`Db::tenant_tx`], in a READ ONLY transaction: PostgreSQL refuses any write (and
+    /// `SELECT … FOR UPDATE`) in it. `READ ONLY` goes in the same `BEGIN` batch as the
+    /// tenant's setting, so it costs no extra round trip. The read path of resolvers
+    /// (`TenantScope::tx`).
+    pub async fn tenant_read_tx<'a, T, F>(&self, tenant: Uuid, f: F) -> AppResult<T>
+    where
+        T: Send + 'a,
+        F: for<'r> FnOnce(&'r mut TenantTx) -> ScopedBoxFuture<'a, 'r, AppResult<T>> + Send + 'a,
+    {
+        let conn = self.pool.get().await?;
+        let mut tx = TenantTx::new(conn, tenant);
+        let begin =
+            format!("BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{tenant}', true)");
+        run_in_transaction(&mut tx, &begin, f).await
+    }
+
     /// Runs `f` in one transaction in system scope, across tenants, for `reason` (each reason
     /// is minted in one module: see [`SystemReason`]), on the system role's pool.
     pub async fn system_tx<'a, T, F>(&self, reason: SystemReason, f: F) -> AppResult<T>

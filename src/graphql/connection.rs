@@ -20,7 +20,9 @@ use crate::{
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 /// Largest `first` a resolver accepts whatever the settings; the configured limit
 /// (HUB_GQL_PAGE_SIZE_CEILING, at most this) is enforced before execution (`limits`).
-pub const PAGE_SIZE_CEILING: i32 = 1000;
+/// (Defined with the settings, which bound HUB_GQL_PAGE_SIZE_CEILING by it: `config` imports
+/// nothing of the API layer.)
+pub use crate::config::PAGE_SIZE_CEILING;
 
 /// The complexity of a list field (its `complexity` attribute): its selection counted once per
 /// row it may return (`first`, else the default page size), plus the field itself. Without

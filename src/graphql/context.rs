@@ -166,13 +166,14 @@ impl TenantScope<'_> {
         Ok(done.value)
     }
 
-    /// One transaction in this tenant.
+    /// One READ ONLY transaction in this tenant (the resolvers' read path): PostgreSQL refuses
+    /// a write made through it. Writes go through [`TenantScope::run`].
     pub async fn tx<'f, T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'f,
         F: for<'r> FnOnce(&'r mut TenantTx) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
     {
-        self.state.db.tenant_tx(self.tenant_id, f).await
+        self.state.db.tenant_read_tx(self.tenant_id, f).await
     }
 }
 

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Json, Object};
 
 use crate::{
     auth::Principal,
-    db::{ScopedFutureExt, audit::Actor, models::TenantRow},
+    db::{ScopedFutureExt, audit::Actor},
     domain::{Permission, StatusChanger, TenantStatus},
     error::{AppError, AppResult},
     graphql::{
@@ -161,13 +161,11 @@ impl LifecycleMutation {
     ) -> Result<i64, AppError> {
         let admin = context::platform_admin(ctx).await?;
         let tenant_id = ids::decode("Tenant", "tenantId", &input.tenant_id)?;
-        let tenant = admin
-            .system_tx(|conn| TenantRow::find_any(conn, tenant_id).scope_boxed())
-            .await?;
-        lifecycle::check_purge(&tenant, input.force, input.confirm_domain.as_deref())?;
-        let force = input.force;
+        let (force, confirm) = (input.force, input.confirm_domain);
         admin
-            .run_system(|tx| lifecycle::purge(tx, tenant_id, force).scope_boxed())
+            .run_system(|tx| {
+                lifecycle::purge_checked(tx, tenant_id, force, confirm.as_deref()).scope_boxed()
+            })
             .await
     }
 }

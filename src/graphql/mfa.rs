@@ -190,9 +190,15 @@ impl MfaMutation {
         let (scope, user_id) = match challenge {
             Some(token) => {
                 let scope = context::by_token(ctx, &token, "invalid or expired sign-in challenge")?;
+                // Locks the challenge row (FOR UPDATE): not on the read-only path.
                 let user_id = scope
-                    .tx(move |tx| {
-                        async move { mfa::enrolment_challenge_user(tx, &token).await }.scope_boxed()
+                    .run(move |tx| {
+                        async move {
+                            Ok(crate::ops::Done::unaudited(
+                                mfa::enrolment_challenge_user(tx, &token).await?,
+                            ))
+                        }
+                        .scope_boxed()
                     })
                     .await?;
                 (scope, user_id)

@@ -157,7 +157,7 @@ impl OAuthClientQuery {
         let admin = context::platform_admin(ctx).await?;
         let product = product_id.map(|p| p.0);
         let rows = admin
-            .system_tx(|tx| OAuthClientRow::list(tx, product.as_deref()).scope_boxed())
+            .run_system(|tx| oauth_clients::list(tx, product.as_deref()).scope_boxed())
             .await?;
         Ok(rows.into_iter().map(OAuthClient).collect())
     }

@@ -38,7 +38,9 @@ impl PlatformAuditQuery {
         let filter = filter.unwrap_or_default().into_log_filter()?;
         let admin = context::platform_admin(ctx).await?;
         let listed = admin
-            .system_tx(|conn| PlatformAuditRow::page(conn, &filter, request).scope_boxed())
+            .run_system(|tx| {
+                crate::ops::platform::platform_audit_page(tx, &filter, request).scope_boxed()
+            })
             .await?;
         Ok(connection::connection(listed, request, PlatformAuditEntry))
     }

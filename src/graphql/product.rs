@@ -85,7 +85,7 @@ impl ProductQuery {
             Principal::PlatformAdmin { .. } => {
                 context::platform_admin(ctx)
                     .await?
-                    .system_tx(|conn| ProductRow::all_active(conn).scope_boxed())
+                    .run_system(|tx| crate::ops::catalog::active_products(tx).scope_boxed())
                     .await?
             }
             Principal::ApiKey(_) => {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Principal,
-    db::{ScopedFutureExt, SystemReason, audit::Actor},
+    db::{ScopedFutureExt, audit::Actor},
     error::AppError,
     graphql::{context, tenant::Tenant, user::User, workspace::Workspace},
     ops::{self, tenants},
@@ -70,12 +70,7 @@ impl SignupMutation {
         })?;
         // The cheap checks first (plan, domain, slug), then the caller's hashing allowance,
         // then argon2: a taken domain or a flood costs no hashing.
-        state
-            .db
-            .system_tx(SystemReason::SignUp, |sys| {
-                tenants::precheck(sys, &spec, actor).scope_boxed()
-            })
-            .await?;
+        tenants::precheck(&state.db, &spec, actor).await?;
         if matches!(actor, Actor::Anonymous) {
             context::anonymous_hashing(ctx)?;
         }

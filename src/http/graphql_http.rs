@@ -177,7 +177,7 @@ pub fn admit(
     let decision = match (principal, tenant) {
         (_, Some((tenant_id, per_minute))) => {
             let d = state.rate_limits.check_tenant(tenant_id, per_minute);
-            alerts::api_rate(state, tenant_id, per_minute, &d);
+            alerts::api_rate(&state.alerts, tenant_id, per_minute, &d);
             Some(d)
         }
         (Principal::Anonymous, None) => Some(state.rate_limits.check_anonymous(&meta.ip)),

@@ -24,6 +24,11 @@ pub struct ProductChange {
     pub active: Option<bool>,
 }
 
+/// The active products, as a platform admin reads the catalog.
+pub async fn active_products(tx: &mut SystemTx) -> AppResult<Done<Vec<ProductRow>>> {
+    Ok(Done::unaudited(ProductRow::all_active(tx).await?))
+}
+
 pub async fn create(tx: &mut SystemTx, new: NewProduct) -> AppResult<Done<ProductRow>> {
     let row = ProductRow::insert(tx, &new.id, &new.name, &new.description).await?;
     Ok(Done::audited(

@@ -132,6 +132,19 @@ pub async fn purge(tx: &mut SystemTx, tenant_id: Uuid, force: bool) -> AppResult
     Ok(Done::audited(deleted, event).and_effect(Effect::Invalidate(Invalidation::All)))
 }
 
+/// A platform admin's purge (`adminPurgeTenant`): reads the tenant, checks that it may be
+/// purged now ([`check_purge`]), then [`purge`]s it, all in one system transaction.
+pub async fn purge_checked(
+    tx: &mut SystemTx,
+    tenant_id: Uuid,
+    force: bool,
+    confirm_domain: Option<&str>,
+) -> AppResult<Done<i64>> {
+    let tenant = TenantRow::find_any(tx, tenant_id).await?;
+    check_purge(&tenant, force, confirm_domain)?;
+    purge(tx, tenant_id, force).await
+}
+
 /// Checks that `tenant` may be purged now: deactivated with its grace period over, or forced
 /// with its domain typed as confirmation.
 pub fn check_purge(tenant: &TenantRow, force: bool, confirm_domain: Option<&str>) -> AppResult<()> {

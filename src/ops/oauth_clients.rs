@@ -20,6 +20,15 @@ use crate::{
     ops::{Done, Effect},
 };
 
+/// The OAuth clients, every product's or one product's (a platform admin's read of the
+/// catalog; not audited, like the other catalog reads).
+pub async fn list(
+    tx: &mut SystemTx,
+    product_id: Option<&str>,
+) -> AppResult<Done<Vec<OAuthClientRow>>> {
+    Ok(Done::unaudited(OAuthClientRow::list(tx, product_id).await?))
+}
+
 /// The scopes the hub knows; a client may be allowed any of them.
 pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 

@@ -20,6 +20,18 @@ use crate::{
     ops::Done,
 };
 
+/// One page of the platform audit log (newest first), with the filtered count when asked.
+/// Reading the log is not itself recorded in it.
+pub async fn platform_audit_page(
+    tx: &mut SystemTx,
+    filter: &LogFilter,
+    page: PageRequest,
+) -> AppResult<Done<Listed<crate::db::audit::PlatformAuditRow>>> {
+    Ok(Done::unaudited(
+        crate::db::audit::PlatformAuditRow::page(tx, filter, page).await?,
+    ))
+}
+
 /// One page of tenants (oldest first), with the filtered count when asked; recorded in the platform log.
 pub async fn list_tenants(
     tx: &mut SystemTx,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     auth::password,
     db::{
-        Reader, SystemTx, TenantTx,
+        Db, Reader, ScopedFutureExt, SystemReason, SystemTx, TenantTx,
         audit::{Actor, AuditEvent},
         models::{
             PlanRow, RoleRow, SubscriptionRow, TenantProductRow, TenantRow, UserRoleRow, UserRow,
@@ -103,7 +103,16 @@ pub fn validate(input: TenantSignup) -> AppResult<NewTenantSpec> {
 /// The cheap checks of a sign-up, before its password is hashed: the plan exists and `actor`
 /// may choose it, the domain and slug are free (a read across tenants, so system scope; the
 /// unique indexes stay the arbiter of a race, in [`create`]).
-pub async fn precheck(conn: &mut SystemTx, spec: &NewTenantSpec, actor: Actor) -> AppResult<()> {
+///
+/// The one place [`SystemReason::SignUp`] is minted.
+pub async fn precheck(db: &Db, spec: &NewTenantSpec, actor: Actor) -> AppResult<()> {
+    db.system_tx(SystemReason::SignUp, |sys| {
+        precheck_in(sys, spec, actor).scope_boxed()
+    })
+    .await
+}
+
+async fn precheck_in(conn: &mut SystemTx, spec: &NewTenantSpec, actor: Actor) -> AppResult<()> {
     check_plan(conn, &spec.plan, actor).await?;
     if let Some(field) =
         TenantRow::key_taken(conn, spec.domain.as_str(), spec.slug.as_str()).await?

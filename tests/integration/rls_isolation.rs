@@ -610,3 +610,67 @@ async fn the_system_role_purges_only_in_the_system_scope() {
     assert_eq!(rows_of(&app, b).await, 1, "the tombstone only");
     assert!(rows_of(&app, a).await > 10, "A is untouched");
 }
+
+/// The resolvers' read path (`TenantScope::tx` → `Db::tenant_read_tx`) is a READ ONLY
+/// transaction: PostgreSQL refuses a write made through it, and it costs the same statements
+/// as a read-write one (READ ONLY travels in the BEGIN batch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_path_refuses_writes_at_no_extra_statement() {
+    let app = spawn_app().await;
+    let (a, _) = two_tenants(&app).await;
+    let db = &app.state.db;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use tenant_hub::db::{ScopedFutureExt, schema::users};
+    let count = |read_only: bool| async move {
+        let before = db.statements_executed();
+        let n = match read_only {
+            true => db
+                .tenant_read_tx(a, |conn| {
+                    async move { Ok(users::table.count().get_result::<i64>(conn).await?) }
+                        .scope_boxed()
+                })
+                .await
+                .unwrap(),
+            false => db
+                .tenant_tx(a, |conn| {
+                    async move { Ok(users::table.count().get_result::<i64>(conn).await?) }
+                        .scope_boxed()
+                })
+                .await
+                .unwrap(),
+        };
+        (n, db.statements_executed() - before)
+    };
+    let (n_rw, statements_rw) = count(false).await;
+    let (n_ro, statements_ro) = count(true).await;
+    assert_eq!((n_ro, n_rw), (1, 1), "the read path sees the tenant's rows");
+    assert_eq!(statements_ro, statements_rw, "READ ONLY costs no statement");
+
+    let refused = db
+        .tenant_read_tx(a, |conn| {
+            async move {
+                Ok(diesel::update(users::table)
+                    .set(users::display_name.eq("written-through-a-read"))
+                    .execute(conn)
+                    .await?)
+            }
+            .scope_boxed()
+        })
+        .await
+        .expect_err("a write through the read path must be refused");
+    assert!(
+        format!("{refused:?}").contains("read-only transaction"),
+        "PostgreSQL refuses it as a write in a read-only transaction: {refused:?}"
+    );
+    let su = app.superuser().await;
+    let written: i64 = su
+        .query_one(
+            "SELECT count(*) FROM users WHERE display_name = 'written-through-a-read'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(written, 0);
+}
