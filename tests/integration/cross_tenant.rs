@@ -1372,6 +1372,10 @@ const PUBLIC_MUTATIONS: &[(&str, &str)] = &[
         "beginTotpEnrolment",
         "the enrolment challenge of a sign-in the tenant's policy holds",
     ),
+    (
+        "beginPasskeyLogin",
+        "the sign-in challenge of a login that answered mfaRequired",
+    ),
 ];
 
 /// Anonymous requests that are refused, but with another code than UNAUTHENTICATED because a
@@ -1541,6 +1545,11 @@ async fn every_mutation_but_the_public_ones_refuses_anonymous_callers() {
         (
             "RemoveIdentityProvider",
             json!({ "id": tenant_hub::graphql::ids::encode("IdentityProvider", Uuid::now_v7()).0 }),
+        ),
+        ("BeginPasskeyRegistration", json!({ "label": "pwned" })),
+        (
+            "FinishPasskeyRegistration",
+            json!({ "ceremony": "x", "credential": "{}" }),
         ),
     ];
     let mut listed: Vec<String> = cases
