@@ -840,6 +840,18 @@ pub fn settle<T>(
     user_id: Uuid,
     checked: Checked<T>,
 ) -> AppResult<T> {
+    settle_as(state, meta, tenant_id, user_id, checked, code_refused)
+}
+
+/// [`settle`] with the refusal a factor's kind answers (a wrong code, a passkey not accepted).
+pub(crate) fn settle_as<T>(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    checked: Checked<T>,
+    refusal: fn() -> AppError,
+) -> AppResult<T> {
     let account = limiter_account(tenant_id, user_id);
     match checked {
         Checked::Accepted(v) => {
@@ -848,7 +860,7 @@ pub fn settle<T>(
         }
         Checked::Refused => {
             state.login_limiter.failed(&meta.ip, &account);
-            Err(code_refused())
+            Err(refusal())
         }
     }
 }

@@ -472,15 +472,5 @@ pub fn settle<T>(
     user_id: Uuid,
     checked: Checked<T>,
 ) -> AppResult<T> {
-    let account = limiter_account(tenant_id, user_id);
-    match checked {
-        Checked::Accepted(v) => {
-            state.login_limiter.succeeded(&meta.ip, &account);
-            Ok(v)
-        }
-        Checked::Refused => {
-            state.login_limiter.failed(&meta.ip, &account);
-            Err(refused())
-        }
-    }
+    ops::mfa::settle_as(state, meta, tenant_id, user_id, checked, refused)
 }
