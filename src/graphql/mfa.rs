@@ -111,18 +111,28 @@ pub struct CompleteMfaLoginInput {
     pub code: Option<String>,
     /// Or one of the recovery codes.
     pub recovery_code: Option<String>,
-    /// Or a passkey's assertion: the JSON of `navigator.credentials.get` (binary fields
-    /// base64url) for the options of beginPasskeyLogin(challenge).
+    /// Or a passkey: the JSON (binary fields base64url) of `navigator.credentials.get` for
+    /// the options of beginPasskeyLogin(challenge); on an enrolment challenge, of
+    /// `navigator.credentials.create` for those of beginPasskeyRegistration(challenge).
     pub passkey: Option<String>,
 }
 
 /// A passkey registration in progress.
 #[derive(SimpleObject)]
 pub struct PasskeyRegistrationPayload {
-    /// Single use, five minutes: give it to finishPasskeyRegistration.
+    /// Single use, five minutes: give it to finishPasskeyRegistration (under an enrolment
+    /// challenge it is that challenge: complete the login with completeMfaLogin(passkey)).
     pub ceremony: String,
     /// The options for `navigator.credentials.create` (JSON, binary fields base64url).
     pub options: String,
+}
+
+/// Whom a passkey registration is for, and the hash its ceremony is bound to.
+enum Binding {
+    /// The signed-in caller; a new ceremony token.
+    Member(Uuid, Vec<u8>),
+    /// The user of this enrolment challenge (from login), bound to the challenge itself.
+    Challenge(String),
 }
 
 /// The factors of a user, for themselves or an admin (users:write).
@@ -251,9 +261,11 @@ impl MfaMutation {
     }
 
     /// Completes a login that answered `mfaRequired`: the challenge and a code of the
-    /// authenticator app or a recovery code. Wrong code: UNAUTHENTICATED (reason
-    /// mfa_code_invalid; five spend the challenge); unknown, used or expired challenge:
-    /// UNAUTHENTICATED (reason mfa_challenge_invalid).
+    /// authenticator app, a recovery code or a passkey (on an enrolment challenge: the code of
+    /// the authenticator or the passkey being enrolled). Wrong code: UNAUTHENTICATED (reason
+    /// mfa_code_invalid; five failures spend the challenge); a passkey not accepted: reason
+    /// passkey_invalid (its ceremony is spent: begin again); unknown, used or expired
+    /// challenge: UNAUTHENTICATED (reason mfa_challenge_invalid).
     async fn complete_mfa_login(
         &self,
         ctx: &Context<'_>,
@@ -286,24 +298,41 @@ impl MfaMutation {
         })
     }
 
-    /// Starts registering a passkey named `label` for the caller: the options for
-    /// `navigator.credentials.create` and the ceremony to finish it with
-    /// (finishPasskeyRegistration). UNAVAILABLE setups: CONFLICT, reason passkeys_unavailable.
+    /// Starts registering a passkey named `label` for the caller (or, anonymously, for the user
+    /// of an enrolment `challenge` from login): the options for `navigator.credentials.create`
+    /// and the ceremony to finish it with (finishPasskeyRegistration; under a challenge,
+    /// completeMfaLogin(passkey) registers it and completes the login). UNAVAILABLE setups:
+    /// CONFLICT, reason passkeys_unavailable.
     async fn begin_passkey_registration(
         &self,
         ctx: &Context<'_>,
         label: Option<String>,
+        challenge: Option<String>,
     ) -> Result<PasskeyRegistrationPayload, AppError> {
-        let scope = context::member(ctx)?;
-        let (state, tenant_id, user_id) = (
-            scope.state,
-            scope.tenant_id(),
-            scope.user_id().unwrap_or_default(),
-        );
-        let (ceremony, hash) = opaque::generate(tenant_id);
+        let (scope, ceremony, binding) = match challenge {
+            Some(token) => {
+                let scope = context::by_token(ctx, &token, "invalid or expired sign-in challenge")?;
+                (scope, token.clone(), Binding::Challenge(token))
+            }
+            None => {
+                let scope = context::member(ctx)?;
+                let user_id = scope.user_id().unwrap_or_default();
+                let (ceremony, hash) = opaque::generate(scope.tenant_id());
+                (scope, ceremony, Binding::Member(user_id, hash))
+            }
+        };
+        let (state, tenant_id) = (scope.state, scope.tenant_id());
         let options = scope
             .run(|tx| {
                 async move {
+                    let (user_id, hash) = match binding {
+                        Binding::Member(user_id, hash) => (user_id, hash),
+                        // The challenge's user, its row locked (FOR UPDATE) until commit.
+                        Binding::Challenge(token) => (
+                            mfa::enrolment_challenge_user(tx, &token).await?,
+                            opaque::hash(&token),
+                        ),
+                    };
                     passkeys::begin_registration(
                         tx,
                         state,

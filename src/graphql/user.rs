@@ -20,7 +20,10 @@ use crate::{
     graphql::{
         connection::{self, Page},
         context, ids,
-        loaders::{self, AssignmentsOfUser, InvitationMailOf, RolesOfUser, TenantKey},
+        loaders::{
+            self, AssignmentsOfUser, InvitationMailOf, PrimedUsers, RolesOfUser, TenantKey,
+            UsersWanted,
+        },
         role::Role,
         role_assignment::RoleAssignment,
         tenant::Tenant,
@@ -110,7 +113,8 @@ impl User {
         let row = context::loaders(ctx, self.row.tenant_id)?
             .load_one(InvitationMailOf(self.row.id))
             .await
-            .map_err(AppError::from)?;
+            .map_err(AppError::from)?
+            .flatten();
         Ok(row.map(MailDelivery::from))
     }
 
@@ -274,25 +278,40 @@ impl UserQuery {
             .field("node")
             .field("roles")
             .exists();
+        let node = ctx.look_ahead().field("edges").field("node");
+        let wanted = UsersWanted {
+            invitations: node.field("invitationMail").exists(),
+            factors: node.field("mfaEnrolled").exists() || node.field("mfaFactors").exists(),
+        };
         // The page, and when selected its count and its users' roles: one transaction, the
-        // three reads pipelined (sent together, one wait).
-        let (listed, held) = scope
+        // three reads pipelined (sent together, one wait); then, when selected, the users'
+        // invitation mails and factors (one more wait).
+        let (listed, held, primed) = scope
             .tx(|conn| {
                 async move {
-                    let (mut a, mut b, mut c) = (conn.read(), conn.read(), conn.read());
-                    futures_util::try_join!(
-                        Listed::read(page, UserRow::page(&mut a, page), UserRow::count(&mut b)),
-                        async {
-                            match with_roles {
-                                true => UserRoleRow::roles_of_page(&mut c, page).await,
-                                false => Ok(Vec::new()),
-                            }
-                        },
-                    )
+                    let (listed, held) = {
+                        let (mut a, mut b, mut c) = (conn.read(), conn.read(), conn.read());
+                        futures_util::try_join!(
+                            Listed::read(page, UserRow::page(&mut a, page), UserRow::count(&mut b)),
+                            async {
+                                match with_roles {
+                                    true => UserRoleRow::roles_of_page(&mut c, page).await,
+                                    false => Ok(Vec::new()),
+                                }
+                            },
+                        )?
+                    };
+                    let ids: Vec<Uuid> = listed.rows.iter().map(|r| r.id).collect();
+                    let primed = PrimedUsers::read(conn, &ids, wanted).await?;
+                    Ok((listed, held, primed))
                 }
                 .scope_boxed()
             })
             .await?;
+        if wanted.any() {
+            let loaders = context::loaders(ctx, scope.tenant_id())?;
+            primed.feed(&loaders).await;
+        }
         let mut roles = with_roles.then(|| {
             let ids: Vec<Uuid> = listed.rows.iter().map(|r| r.id).collect();
             loaders::roles_by_user(&ids, held)

@@ -183,17 +183,19 @@ pub async fn ensure_password_sign_in(
     tenant_id: Uuid,
     user: &UserRow,
 ) -> AppResult<()> {
+    state
+        .db
+        .tenant_tx(tenant_id, |tx| ensure_not_sso_only(tx, user).scope_boxed())
+        .await
+}
+
+/// [`ensure_password_sign_in`] within the sign-in's own transaction (passwordless passkeys).
+pub async fn ensure_not_sso_only(tx: &mut TenantTx, user: &UserRow) -> AppResult<()> {
     let Some((_, domain)) = user.email.rsplit_once('@') else {
         return Ok(());
     };
     let domain = domain.to_lowercase();
-    let provider = state
-        .db
-        .tenant_tx(tenant_id, |tx| {
-            IdentityProviderRow::serving(tx, &domain).scope_boxed()
-        })
-        .await?;
-    match provider {
+    match IdentityProviderRow::serving(tx, &domain).await? {
         Some(p) if p.enforce_sso && p.break_glass_user_id != Some(user.id) => {
             Err(AppError::forbidden(format!(
                 "{domain} signs in through {}: use single sign-on, not a password",

@@ -51,12 +51,11 @@ pub enum Proof {
     Code(String),
     /// One of the user's recovery codes.
     RecoveryCode(String),
-    /// A passkey's assertion (the JSON of `navigator.credentials.get`) for the verification
-    /// ceremony started for this challenge (`ops::passkeys::begin_verification`).
+    /// A passkey, for the ceremony started for this challenge: on a sign-in, an assertion (the
+    /// JSON of `navigator.credentials.get`, `ops::passkeys::begin_verification`); on an
+    /// enrolment challenge, the new passkey's credential (of `navigator.credentials.create`,
+    /// `ops::passkeys::begin_registration`).
     Passkey(String),
-    /// An enrolment challenge: a new passkey's credential (the JSON of
-    /// `navigator.credentials.create`) for the registration started for this challenge.
-    PasskeyRegistration(String),
 }
 
 /// The outcome of checking a proof: accepted (with what the operation made), or refused
@@ -272,21 +271,21 @@ async fn check_proof(
     challenge_hash: Option<&[u8]>,
 ) -> AppResult<Option<(&'static str, Option<Uuid>)>> {
     match proof {
+        // On a sign-in, the assertion of one of the user's passkeys; on an enrolment challenge,
+        // the credential of the passkey it registers (the hosted step's "Set up a passkey", or
+        // the API's beginPasskeyRegistration(challenge) then completeMfaLogin(passkey)).
         Proof::Passkey(json) => match challenge_hash {
-            Some(hash) if !enrolling => {
-                let checked =
-                    ops::passkeys::check_assertion(tx, state, user_id, hash, json).await?;
-                Ok(checked.ok().map(|id| ("passkey", Some(id))))
-            }
-            _ => Ok(None),
-        },
-        Proof::PasskeyRegistration(json) => match challenge_hash {
             Some(hash) if enrolling => {
                 let registered =
                     ops::passkeys::register(tx, state, tenant_id, user_id, hash, json).await?;
                 Ok(registered.ok().map(|id| ("passkey", Some(id))))
             }
-            _ => Ok(None),
+            Some(hash) => {
+                let checked =
+                    ops::passkeys::check_assertion(tx, state, user_id, hash, json).await?;
+                Ok(checked.ok().map(|id| ("passkey", Some(id))))
+            }
+            None => Ok(None),
         },
         Proof::Code(code) => {
             let Some(factor) = MfaFactorRow::totp_for_update(tx, user_id).await? else {
@@ -326,7 +325,7 @@ fn failed_event(user_id: Uuid, method: &Proof, during: &str) -> AuditEvent {
     let method = match method {
         Proof::Code(_) => "totp",
         Proof::RecoveryCode(_) => "recovery_code",
-        Proof::Passkey(_) | Proof::PasskeyRegistration(_) => "passkey",
+        Proof::Passkey(_) => "passkey",
     };
     AuditEvent::new(Action::MfaFailed)
         .target("user", user_id)
@@ -693,6 +692,11 @@ async fn prove(
 ) -> AppResult<(Proven, OpenedApiSession)> {
     let tenant_id = opaque::tenant_of(challenge_token).ok_or_else(challenge_invalid)?;
     let hash = opaque::hash(challenge_token);
+    // A refused passkey says so (passkey_invalid); a refused code, mfa_code_invalid.
+    let refusal: fn() -> AppError = match proof {
+        Proof::Passkey(_) => ops::passkeys::refused,
+        _ => code_refused,
+    };
     enum Outcome {
         Accepted {
             session: OpenedApiSession,
@@ -803,7 +807,7 @@ async fn prove(
     match outcome {
         Outcome::Refused => {
             state.login_limiter.failed(&meta.ip, &account);
-            Err(code_refused())
+            Err(refusal())
         }
         Outcome::Accepted {
             session,

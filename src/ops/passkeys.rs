@@ -368,7 +368,9 @@ pub async fn begin_passwordless(
 
 /// A passwordless sign-in: the discoverable credential names the user, its signature (user
 /// verified) proves them (`mfa.used`, method passkey; a session's `amr` is `hwk`). Refusals are
-/// `mfa.failed` and count in the login limiter; nothing else changes.
+/// `mfa.failed` and count in the login limiter; nothing else changes. A proven user the tenant
+/// may not let in now (tenant not active, email unverified, SSO enforced) gets that error,
+/// and nothing is recorded as used.
 pub async fn passwordless_sign_in(
     state: &AppState,
     meta: &RequestMeta,
@@ -422,9 +424,22 @@ pub async fn passwordless_sign_in(
             ) else {
                 return Ok(refuse("not_verified"));
             };
+            // Proven: may this user sign in now? A refusal here rolls everything back (the
+            // ceremony stays, no use is recorded) and says why.
+            let tenant = TenantRow::current(tx, tenant_id).await?;
+            if !tenant.is_active() {
+                return Err(AppError::tenant_inactive());
+            }
+            if tenant.require_verified_email && user.email_verified_at.is_none() {
+                return Err(AppError::unauthenticated(
+                    "confirm your email address first: follow the link in the verification mail",
+                )
+                .with_reason(Reason::EmailUnverified));
+            }
+            ops::identity_providers::ensure_not_sso_only(tx, &user).await?;
             used(tx, row, key, &result).await?;
             Ok(Done::audited(
-                Some(user),
+                Some(Authenticated { user, tenant }),
                 AuditEvent::new(Action::MfaUsed)
                     .target("user", user_id)
                     .by(Actor::User(user_id))
@@ -434,7 +449,7 @@ pub async fn passwordless_sign_in(
         .scope_boxed()
     })
     .await?;
-    let Some(user) = committed.value else {
+    let Some(signed_in) = committed.value else {
         if let Some(u) = claimed {
             state
                 .login_limiter
@@ -444,24 +459,8 @@ pub async fn passwordless_sign_in(
     };
     state
         .login_limiter
-        .succeeded(&meta.ip, &limiter_account(tenant_id, user.id));
-    let tenant = state
-        .db
-        .tenant_tx(tenant_id, |tx| {
-            TenantRow::current(tx, tenant_id).scope_boxed()
-        })
-        .await?;
-    if !tenant.is_active() {
-        return Err(AppError::tenant_inactive());
-    }
-    if tenant.require_verified_email && user.email_verified_at.is_none() {
-        return Err(AppError::unauthenticated(
-            "confirm your email address first: follow the link in the verification mail",
-        )
-        .with_reason(Reason::EmailUnverified));
-    }
-    ops::identity_providers::ensure_password_sign_in(state, tenant.id, &user).await?;
-    Ok(Authenticated { user, tenant })
+        .succeeded(&meta.ip, &limiter_account(tenant_id, signed_in.user.id));
+    Ok(signed_in)
 }
 
 /// Turns a registration's outcome into the answer, counting a refusal in the login limiter.

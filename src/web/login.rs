@@ -101,6 +101,9 @@ struct IdentifyPage {
     return_to: String,
     ask_tenant: bool,
     tenant: String,
+    /// The id of the tenant this page is known to be for: only then can a passkey sign in
+    /// (its ceremony is the tenant's).
+    passkey_tenant: Option<String>,
     email: String,
     error: Option<String>,
 }
@@ -182,6 +185,7 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<LoginQuery>)
             .map(|(t, _)| t.id.to_string())
             .or(query.tenant.clone())
             .unwrap_or_default(),
+        passkey_tenant: found.as_ref().map(|(t, _)| t.id.to_string()),
         email: query.login_hint.clone().unwrap_or_default(),
         error: None,
     };
@@ -267,6 +271,7 @@ pub async fn identify(
             return_to,
             ask_tenant: true,
             tenant: named.unwrap_or_default().to_owned(),
+            passkey_tenant: None,
             email,
             error: Some(
                 "We could not tell which organisation you belong to. Enter its domain or name."

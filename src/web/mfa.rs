@@ -140,10 +140,12 @@ struct EnrolPage {
 
 #[derive(Template)]
 #[template(path = "pages/mfa_recovery_codes.html")]
-struct RecoveryCodesPage {
-    chrome: Chrome,
-    codes: Vec<String>,
-    continue_to: String,
+pub(crate) struct RecoveryCodesPage {
+    pub chrome: Chrome,
+    /// What was set up: "authenticator app" or "passkey".
+    pub factor: &'static str,
+    pub codes: Vec<String>,
+    pub continue_to: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -359,8 +361,7 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
     ) {
         (Some(code), ..) => Proof::Code(code),
         (None, Some(code), ..) => Proof::RecoveryCode(code),
-        (None, None, Some(json), _) => Proof::Passkey(json),
-        (None, None, None, Some(json)) => Proof::PasskeyRegistration(json),
+        (None, None, Some(json), _) | (None, None, None, Some(json)) => Proof::Passkey(json),
         (None, None, None, None) => {
             return match mfa::pending(&state, &token).await {
                 Ok(Some(p)) => {
@@ -380,7 +381,7 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
         }
     };
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
-    let by_passkey = matches!(proof, Proof::Passkey(_) | Proof::PasskeyRegistration(_));
+    let by_passkey = matches!(proof, Proof::Passkey(_));
     // The browser session is opened in the transaction that accepts the code.
     let Some(tenant_id) = crate::auth::opaque::tenant_of(&token) else {
         return expired();
@@ -389,7 +390,12 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
     let proven =
         match mfa::complete_browser_sign_in(&state, &meta, &token, proof, session_hash).await {
             Ok(p) => p,
-            Err(e) if e.reason == Some(Reason::MfaCodeInvalid) => {
+            Err(e)
+                if matches!(
+                    e.reason,
+                    Some(Reason::MfaCodeInvalid | Reason::PasskeyInvalid)
+                ) =>
+            {
                 return match mfa::pending(&state, &token).await {
                     Ok(Some(p)) => {
                         render_step(
@@ -427,9 +433,13 @@ async fn finish(
     let mfa::Proven {
         user,
         tenant,
-        methods: _,
+        methods,
         recovery_codes,
     } = proven;
+    let factor = match methods.last() {
+        Some(AuthMethod::HardwareKey) => "passkey",
+        _ => "authenticator app",
+    };
     let chrome = branding::chrome(&tenant);
     let who = sessions::Authenticated { user, tenant };
     let mut res = login::opened_redirect(
@@ -452,6 +462,7 @@ async fn finish(
             StatusCode::OK,
             &RecoveryCodesPage {
                 chrome: Chrome::new("Save your recovery codes", Some(chrome)),
+                factor,
                 codes,
                 continue_to: safe_return_to(Some(return_to)),
             },

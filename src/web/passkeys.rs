@@ -290,14 +290,6 @@ struct AccountMfaPage {
     error: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "pages/mfa_recovery_codes.html")]
-struct RecoveryCodesPage {
-    chrome: Chrome,
-    codes: Vec<String>,
-    continue_to: String,
-}
-
 async fn signed_in_or_login(
     req: &HttpRequest,
     state: &AppState,
@@ -460,8 +452,9 @@ pub async fn register(
         Ok(confirmed) => match confirmed.recovery_codes {
             Some(codes) => page::render(
                 StatusCode::OK,
-                &RecoveryCodesPage {
+                &mfa_page::RecoveryCodesPage {
                     chrome: Chrome::new("Save your recovery codes", None),
+                    factor: "passkey",
                     codes,
                     continue_to: "/account/mfa".to_owned(),
                 },

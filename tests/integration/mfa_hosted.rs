@@ -264,7 +264,7 @@ async fn the_second_factor_step_refuses_a_browser_without_the_pending_sign_in_an
 const REDIRECT: &str = "https://crm.example.com/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-step-up";
 
-fn jwt_claims(token: &str) -> serde_json::Value {
+pub(crate) fn jwt_claims(token: &str) -> serde_json::Value {
     use base64::Engine;
     let part = token.split('.').nth(1).unwrap();
     serde_json::from_slice(

@@ -2,17 +2,24 @@
 //! WebAuthn extension): registering two on the account page, signing in with password +
 //! passkey on /login/mfa and with a passkey alone on the login page (session `amr` `hwk`,
 //! acr 2fa), a replayed ceremony refused with nothing changed, and removal. Over the API:
-//! beginPasskeyRegistration's options and a refused finish. WebAuthn needs a secure context
-//! and a domain as the relying-party id: the hub's public URL is `http://localhost:<port>`.
+//! beginPasskeyRegistration's options and a refused finish; a passkey as the second factor of
+//! the GraphQL login, and enrolled under login's enrolment challenge (what a product's own
+//! page does: the options from the API, `navigator.credentials` in the page); and a passkey set
+//! up on the hosted step of an OpenID sign-in, whose ID token then says `hwk`. WebAuthn needs
+//! a secure context and a domain as the relying-party id: the hub's public URL is
+//! `http://localhost:<port>`.
 
 use serde_json::Value;
 use tenant_hub::mfa::claims::{ACR_MFA, acr_of, amr_list};
 
+use serde_json::json;
+
 use crate::common::{
     self, PASSWORD,
-    browser::{ChromeDriver, require_browser},
-    count,
+    browser::{ChromeDriver, Session, require_browser},
+    count, operation,
 };
+use crate::mfa_hosted::jwt_claims;
 
 /// The hub on a port chosen here, its public URL `http://localhost:<port>`.
 async fn spawn_on_localhost() -> (common::TestApp, String) {
@@ -227,6 +234,47 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
             .await?;
         anyhow::ensure!(passkeys_of(&app).await == 1);
         anyhow::ensure!(audit_count(&app, "mfa.factor_removed", "passkey").await == 1);
+
+        // A genuine passkey of a user the tenant may not let in now (it requires a verified
+        // email the owner has not): the page says why, and no use is recorded.
+        let db = app.superuser().await;
+        db.execute(
+            "UPDATE tenants SET require_verified_email = true WHERE id = $1",
+            &[&t.uuid],
+        )
+        .await?;
+        db.execute(
+            "UPDATE users SET email_verified_at = NULL WHERE id = $1",
+            &[&t.owner_uuid],
+        )
+        .await?;
+        session.delete_cookies().await?;
+        session
+            .goto(&format!("{base}/login?tenant={}&return_to=%2F", t.uuid))
+            .await?;
+        session
+            .wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true))
+            .await?;
+        session
+            .click("#passkey-sign-in button[data-passkey=get]")
+            .await?;
+        session
+            .wait_for(
+                "the unverified-email page",
+                "return document.body.innerText",
+                |v| {
+                    v.as_str()
+                        .is_some_and(|s| s.contains("confirm your email address"))
+                },
+            )
+            .await?;
+        anyhow::ensure!(live_browser_amr(&app).await.len() == amr.len());
+        anyhow::ensure!(audit_count(&app, "mfa.used", "passwordless").await == 1);
+        db.execute(
+            "UPDATE tenants SET require_verified_email = false WHERE id = $1",
+            &[&t.uuid],
+        )
+        .await?;
         let errors = session.log("browser").await?;
         let severe: Vec<&Value> = errors
             .as_array()
@@ -389,4 +437,472 @@ async fn passwordless_starts_count_in_the_anonymous_allowance_of_the_clients_ip(
         count(&app, "SELECT count(*) FROM mfa_passkey_ceremonies").await,
         started
     );
+}
+
+/// `navigator.credentials.create` (`kind` "create") or `.get` in the current page for `options`
+/// as the API gave them; the result as the JSON the API takes (binary fields base64url). What
+/// a product's own sign-in page does with the hub's options.
+async fn ceremony_in_page(
+    session: &Session<'_>,
+    kind: &str,
+    options: &str,
+) -> anyhow::Result<String> {
+    let script = format!(
+        "const o = {options}; const kind = '{kind}'; \
+         const b = s => {{ s = s.replace(/-/g, '+').replace(/_/g, '/'); \
+           while (s.length % 4) {{ s += '='; }} \
+           return Uint8Array.from(atob(s), c => c.charCodeAt(0)).buffer; }}; \
+         const e = x => btoa(String.fromCharCode(...new Uint8Array(x))) \
+           .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, ''); \
+         const pk = o.publicKey; pk.challenge = b(pk.challenge); \
+         if (kind === 'create') {{ \
+           pk.user.id = b(pk.user.id); \
+           (pk.excludeCredentials || []).forEach(c => {{ c.id = b(c.id); }}); \
+           return navigator.credentials.create({{ publicKey: pk }}).then(c => JSON.stringify({{ \
+             id: c.id, rawId: e(c.rawId), type: c.type, extensions: {{}}, response: {{ \
+               attestationObject: e(c.response.attestationObject), \
+               clientDataJSON: e(c.response.clientDataJSON) }} }})); \
+         }} \
+         (pk.allowCredentials || []).forEach(c => {{ c.id = b(c.id); }}); \
+         return navigator.credentials.get({{ publicKey: pk }}).then(c => JSON.stringify({{ \
+           id: c.id, rawId: e(c.rawId), type: c.type, extensions: {{}}, response: {{ \
+             authenticatorData: e(c.response.authenticatorData), \
+             clientDataJSON: e(c.response.clientDataJSON), \
+             signature: e(c.response.signature), \
+             userHandle: c.response.userHandle ? e(c.response.userHandle) : null }} }}));"
+    );
+    let value = session.script(&script).await?;
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("navigator.credentials.{kind} gave {value}"))
+}
+
+/// `assertion` with its signature replaced by another one: it cannot verify.
+fn tampered(assertion: &str) -> String {
+    let mut value: Value = serde_json::from_str(assertion).unwrap();
+    value["response"]["signature"] =
+        json!("MEUCIQDtampered0000000000000000000000000000000000000000");
+    value.to_string()
+}
+
+async fn api_login(app: &common::TestApp, t: &common::TenantFixture) -> Value {
+    let body = app
+        .gql(
+            None,
+            operation("LogInMfa"),
+            json!({ "input": { "tenant": t.domain, "email": t.owner_email, "password": PASSWORD } }),
+        )
+        .await;
+    body["data"]["login"].clone()
+}
+
+async fn complete_with_passkey(app: &common::TestApp, challenge: &str, passkey: &str) -> Value {
+    app.gql(
+        None,
+        operation("CompleteMfaLogin"),
+        json!({ "i": { "challenge": challenge, "passkey": passkey } }),
+    )
+    .await
+}
+
+async fn open_sessions(app: &common::TestApp) -> i64 {
+    count(
+        app,
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_login_takes_a_passkey_as_second_factor_and_enrols_one_under_its_challenge_in_chromium()
+ {
+    require_browser();
+    let (app, base) = spawn_on_localhost().await;
+    let acme = app.signup("acme").await;
+    let beta = app.signup("beta").await;
+    let driver = ChromeDriver::start();
+    let session = driver
+        .new_session()
+        .await
+        .unwrap_or_else(|e| panic!("cannot start headless Chromium: {e:#}{}", driver.log_tail()));
+    let outcome = async {
+        session.add_virtual_authenticator().await?;
+        // A page of the relying party's origin (the hub's public URL).
+        session.goto(&format!("{base}/login")).await?;
+
+        // Registered over the API by the signed-in owner of acme.
+        let begun = app
+            .gql(
+                Some(&acme.token),
+                operation("BeginPasskeyRegistration"),
+                json!({ "label": "Laptop" }),
+            )
+            .await;
+        let begun = &begun["data"]["beginPasskeyRegistration"];
+        let options = begun["options"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{begun}"))?;
+        let credential = ceremony_in_page(&session, "create", options).await?;
+        let finished = app
+            .gql(
+                Some(&acme.token),
+                operation("FinishPasskeyRegistration"),
+                json!({ "ceremony": begun["ceremony"], "credential": credential }),
+            )
+            .await;
+        let codes = &finished["data"]["finishPasskeyRegistration"]["recoveryCodes"];
+        anyhow::ensure!(codes.as_array().map(Vec::len) == Some(10), "{finished}");
+
+        // The API login now owes the passkey: a challenge, no tokens.
+        let login = api_login(&app, &acme).await;
+        anyhow::ensure!(
+            login["mfaRequired"] == true && login["accessToken"].is_null(),
+            "{login}"
+        );
+        anyhow::ensure!(
+            login["mfaChallenge"]["enrolmentRequired"] == false,
+            "{login}"
+        );
+        let challenge = login["mfaChallenge"]["challenge"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let begin_login = async || -> anyhow::Result<String> {
+            let body = app
+                .gql(
+                    None,
+                    operation("BeginPasskeyLogin"),
+                    json!({ "challenge": challenge }),
+                )
+                .await;
+            body["data"]["beginPasskeyLogin"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("{body}"))
+        };
+        let options = begin_login().await?;
+        let parsed: Value = serde_json::from_str(&options)?;
+        anyhow::ensure!(
+            parsed["publicKey"]["allowCredentials"]
+                .as_array()
+                .map(Vec::len)
+                == Some(1),
+            "the owner's passkey is allowed: {parsed}"
+        );
+        let assertion = ceremony_in_page(&session, "get", &options).await?;
+
+        // A tampered assertion: refused, no session, an audited failure; its ceremony is spent.
+        let sessions = open_sessions(&app).await;
+        let failures = audit_count(&app, "mfa.failed", "passkey").await;
+        let refused = complete_with_passkey(&app, &challenge, &tampered(&assertion)).await;
+        anyhow::ensure!(
+            common::error_code(&refused) == "UNAUTHENTICATED",
+            "{refused}"
+        );
+        anyhow::ensure!(
+            refused["errors"][0]["extensions"]["reason"] == "passkey_invalid",
+            "{refused}"
+        );
+        anyhow::ensure!(open_sessions(&app).await == sessions);
+        anyhow::ensure!(audit_count(&app, "mfa.failed", "passkey").await == failures + 1);
+        let spent = complete_with_passkey(&app, &challenge, &assertion).await;
+        anyhow::ensure!(
+            spent["errors"][0]["extensions"]["reason"] == "passkey_invalid",
+            "the genuine assertion of a spent ceremony: {spent}"
+        );
+
+        // A new ceremony for the same challenge, and the passkey completes the login.
+        let options = begin_login().await?;
+        let assertion = ceremony_in_page(&session, "get", &options).await?;
+        let done = complete_with_passkey(&app, &challenge, &assertion).await;
+        let done = &done["data"]["completeMfaLogin"];
+        let token = done["accessToken"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{done}"))?;
+        let claims = jwt_claims(token);
+        anyhow::ensure!(claims["amr"] == json!(["pwd", "hwk"]), "{claims}");
+        anyhow::ensure!(claims["acr"] == ACR_MFA, "{claims}");
+        let context = app
+            .gql(Some(token), operation("TenantContextAmr"), json!({}))
+            .await;
+        anyhow::ensure!(
+            context["data"]["tenantContext"]["amr"] == json!(["pwd", "hwk"]),
+            "{context}"
+        );
+        anyhow::ensure!(audit_count(&app, "mfa.used", "passkey").await == 1);
+        // The challenge is spent with its login.
+        let again = complete_with_passkey(&app, &challenge, &assertion).await;
+        anyhow::ensure!(
+            again["errors"][0]["extensions"]["reason"] == "mfa_challenge_invalid",
+            "{again}"
+        );
+
+        // beta requires everyone to enrol: its owner's login is an enrolment challenge, which a
+        // passkey completes (registered by completeMfaLogin, with the recovery codes).
+        let set = app
+            .gql(
+                Some(&beta.token),
+                operation("SetMfaPolicy"),
+                json!({ "p": "EVERYONE" }),
+            )
+            .await;
+        anyhow::ensure!(set["data"]["setMfaPolicy"] == "EVERYONE", "{set}");
+        let login = api_login(&app, &beta).await;
+        anyhow::ensure!(
+            login["mfaChallenge"]["enrolmentRequired"] == true,
+            "{login}"
+        );
+        let challenge = login["mfaChallenge"]["challenge"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // No passkey to check yet: beginPasskeyLogin refuses an enrolment challenge.
+        let wrong = app
+            .gql(
+                None,
+                operation("BeginPasskeyLogin"),
+                json!({ "challenge": challenge }),
+            )
+            .await;
+        anyhow::ensure!(common::error_code(&wrong) == "UNAUTHENTICATED", "{wrong}");
+        let begin_enrolment = async || -> anyhow::Result<Value> {
+            let body = app
+                .gql(
+                    None,
+                    operation("BeginPasskeyEnrolment"),
+                    json!({ "challenge": challenge, "label": "Security key" }),
+                )
+                .await;
+            let payload = body["data"]["beginPasskeyRegistration"].clone();
+            anyhow::ensure!(payload.is_object(), "{body}");
+            Ok(payload)
+        };
+        let beta_factors = async || {
+            count(
+                &app,
+                &format!(
+                    "SELECT count(*) FROM mfa_factors WHERE tenant_id = '{}'",
+                    beta.uuid
+                ),
+            )
+            .await
+        };
+        // A credential that is not one: refused, nothing enrolled, no session.
+        let payload = begin_enrolment().await?;
+        anyhow::ensure!(payload["ceremony"] == challenge.as_str(), "{payload}");
+        let sessions = open_sessions(&app).await;
+        let refused = complete_with_passkey(&app, &challenge, "{\"id\":\"x\"}").await;
+        anyhow::ensure!(
+            refused["errors"][0]["extensions"]["reason"] == "passkey_invalid",
+            "{refused}"
+        );
+        anyhow::ensure!(beta_factors().await == 0);
+        anyhow::ensure!(open_sessions(&app).await == sessions);
+
+        let payload = begin_enrolment().await?;
+        let credential =
+            ceremony_in_page(&session, "create", payload["options"].as_str().unwrap()).await?;
+        let done = complete_with_passkey(&app, &challenge, &credential).await;
+        let done = &done["data"]["completeMfaLogin"];
+        let token = done["accessToken"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{done}"))?;
+        anyhow::ensure!(
+            done["recoveryCodes"].as_array().map(Vec::len) == Some(10),
+            "{done}"
+        );
+        anyhow::ensure!(jwt_claims(token)["amr"] == json!(["pwd", "hwk"]));
+        anyhow::ensure!(beta_factors().await == 1);
+        let labels = app
+            .superuser()
+            .await
+            .query_one(
+                "SELECT f.label FROM mfa_factors f JOIN mfa_passkeys p ON p.factor_id = f.id
+                 WHERE f.tenant_id = $1",
+                &[&beta.uuid],
+            )
+            .await?;
+        anyhow::ensure!(labels.get::<_, String>(0) == "Security key");
+
+        // The next login of beta's owner asks for that passkey.
+        let login = api_login(&app, &beta).await;
+        anyhow::ensure!(
+            login["mfaChallenge"]["enrolmentRequired"] == false,
+            "{login}"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = session.quit().await;
+    if let Err(e) = outcome {
+        panic!("{e:#}{}", driver.log_tail());
+    }
+}
+
+/// An OpenID sign-in of a user the tenant requires to enrol: the hosted step's "Set up a
+/// passkey instead" registers one, the recovery codes page says so, and the product's ID and
+/// access tokens say `pwd hwk`, two factors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_set_up_on_the_hosted_step_of_an_openid_sign_in_shows_in_the_id_token() {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    require_browser();
+    let (app, base) = spawn_on_localhost().await;
+    let admin = app.platform_admin("root@hub.example.com").await;
+    let t = app.signup("acme").await;
+    let granted = app
+        .gql(Some(&t.token), operation("GrantCrmFull"), json!({}))
+        .await;
+    assert!(granted["data"]["setProductAccess"].is_object(), "{granted}");
+    let set = app
+        .gql(
+            Some(&t.token),
+            operation("SetMfaPolicy"),
+            json!({ "p": "EVERYONE" }),
+        )
+        .await;
+    assert_eq!(set["data"]["setMfaPolicy"], "EVERYONE", "{set}");
+    // The product's callback: a page of the hub that does not exist (the code is in its URL).
+    let redirect = format!("{base}/product-callback");
+    let body = app
+        .gql(
+            Some(&admin),
+            operation("CreateOauthClient"),
+            json!({ "i": { "productId": "crm", "public": true, "redirectUris": [redirect] } }),
+        )
+        .await;
+    let client_id = body["data"]["createOauthClient"]["client"]["clientId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let verifier = "a-verifier-of-enough-length-for-pkce-0123456789-passkey";
+    let pkce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier));
+    let authorize = reqwest::Url::parse_with_params(
+        &format!("{base}/oauth/authorize"),
+        &[
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", &redirect),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", &pkce),
+            ("code_challenge_method", "S256"),
+            ("state", "st"),
+        ],
+    )
+    .unwrap();
+    let driver = ChromeDriver::start();
+    let session = driver
+        .new_session()
+        .await
+        .unwrap_or_else(|e| panic!("cannot start headless Chromium: {e:#}{}", driver.log_tail()));
+    let outcome = async {
+        session.add_virtual_authenticator().await?;
+        session.goto(authorize.as_str()).await?;
+        session
+            .wait_for_url("the login page", |u| u.contains("/login"))
+            .await?;
+        session.fill("#email", &t.owner_email).await?;
+        session.click("#email ~ button[type=submit]").await?;
+        session
+            .wait_for_url("the password step", |u| u.ends_with("/login/identify"))
+            .await?;
+        session.fill("#password", PASSWORD).await?;
+        session.click("button[type=submit]").await?;
+        session
+            .wait_for_url("the enrolment step", |u| u.contains("/login/mfa"))
+            .await?;
+        session
+            .wait_for("the passkey button", VISIBLE, |v| v == &Value::Bool(true))
+            .await?;
+        session.click("button[data-passkey=create]").await?;
+        session
+            .wait_for(
+                "the recovery codes",
+                "return document.body.innerText",
+                |v| {
+                    v.as_str()
+                        .is_some_and(|s| s.contains("Your passkey is set up"))
+                },
+            )
+            .await?;
+        anyhow::ensure!(passkeys_of(&app).await == 1);
+        anyhow::ensure!(audit_count(&app, "mfa.enrolled", "passkey").await == 1);
+        session.click("a.button").await?;
+        session
+            .wait_for_url("the product's callback", |u| u.starts_with(&redirect))
+            .await?;
+        let url = reqwest::Url::parse(&session.url().await?)?;
+        let query: std::collections::HashMap<String, String> =
+            url.query_pairs().into_owned().collect();
+        anyhow::ensure!(
+            query.get("state").map(String::as_str) == Some("st"),
+            "{url}"
+        );
+        let code = query
+            .get("code")
+            .ok_or_else(|| anyhow::anyhow!("no code in {url}"))?;
+        let tokens: Value = app
+            .client
+            .post(format!("{}/oauth/token", app.address))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &redirect),
+                ("code_verifier", verifier),
+                ("client_id", &client_id),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = jwt_claims(
+            tokens["id_token"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("{tokens}"))?,
+        );
+        anyhow::ensure!(id["amr"] == json!(["pwd", "hwk"]), "{id}");
+        anyhow::ensure!(id["acr"] == ACR_MFA, "{id}");
+        let access = jwt_claims(tokens["access_token"].as_str().unwrap());
+        anyhow::ensure!(access["amr"] == id["amr"], "{access}");
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = session.quit().await;
+    if let Err(e) = outcome {
+        panic!("{e:#}{}", driver.log_tail());
+    }
+}
+
+/// The login page offers "Sign in with a passkey" only when it knows the tenant (a passkey
+/// signs in to one tenant): not for an unknown or a missing one.
+#[tokio::test]
+async fn the_passkey_button_is_offered_only_when_the_page_knows_its_tenant() {
+    let (app, _) = spawn_on_localhost().await;
+    let t = app.signup("acme").await;
+    let page = |query: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .get(format!("{}/login{query}", app.address))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    let known = page(format!("?tenant={}", t.uuid)).await;
+    assert!(known.contains(r#"id="passkey-sign-in""#), "{known}");
+    assert!(known.contains(&format!(r#"name="tenant" value="{}""#, t.uuid)));
+    let by_domain = page(format!("?tenant={}", t.domain)).await;
+    assert!(by_domain.contains(r#"id="passkey-sign-in""#), "{by_domain}");
+    for query in ["".to_owned(), "?tenant=nobody.example.org".to_owned()] {
+        let unknown = page(query.clone()).await;
+        assert!(
+            !unknown.contains("passkey-sign-in"),
+            "no tenant known for {query:?}: {unknown}"
+        );
+    }
 }

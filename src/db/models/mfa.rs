@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        SystemTx, TenantTx,
+        InTenant, SystemTx, TenantTx,
         schema::{
             mfa_challenges, mfa_factors, mfa_policies, mfa_recovery_codes, platform_admin_totp,
         },
@@ -76,7 +76,10 @@ impl MfaFactorRow {
     }
 
     /// The factors of each of `user_ids`, in one statement (the `User.mfaFactors` loader).
-    pub async fn of_users(conn: &mut TenantTx, user_ids: &[Uuid]) -> AppResult<Vec<MfaFactorRow>> {
+    pub async fn of_users(
+        conn: &mut impl InTenant,
+        user_ids: &[Uuid],
+    ) -> AppResult<Vec<MfaFactorRow>> {
         Ok(mfa_factors::table
             .filter(mfa_factors::user_id.eq_any(user_ids))
             .order((mfa_factors::created_at, mfa_factors::id))
