@@ -68,10 +68,16 @@ fn refuse_to_client(
     redirect(authorize_request::redirect_with(redirect_uri, &pairs))
 }
 
-/// This request again, as the login page's `return_to`, without `prompt` (the login page has
-/// asked for it already: coming back with `prompt=login` would ask again for ever).
+/// This request again, as the login page's `return_to`, without `prompt` and `max_age` (the
+/// login page has asked for them already: coming back with `prompt=login` would ask again for
+/// ever).
 fn return_to(params: &RawParams) -> String {
-    let mut names: Vec<&String> = params.keys().filter(|k| k.as_str() != "prompt").collect();
+    // The browser comes back right after signing in (or stepping up): `prompt` and `max_age`
+    // are met then, and kept they would send a sign-in slower than `max_age` round again.
+    let mut names: Vec<&String> = params
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "prompt" | "max_age"))
+        .collect();
     names.sort();
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for name in names {

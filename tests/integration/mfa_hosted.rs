@@ -436,6 +436,51 @@ async fn acr_values_send_a_browser_signed_in_with_a_password_through_a_fresh_sec
         .await,
         1
     );
+
+    // max_age=0: a fresh sign-in, the password and the second factor again (a recovery code
+    // here: the authenticator's code of this step is spent), then a code, not another round
+    // however long the sign-in took.
+    let codes = recovery_codes_of(&done.html);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let aged = browser.get(&authorize(&[("max_age", "0")])).await;
+    assert_eq!(aged.status, 302, "{}", aged.html);
+    let login = aged.location().unwrap().to_owned();
+    assert!(login.starts_with("/login?"), "{login}");
+    let return_to = query_of(&format!("http://hub{login}"))["return_to"].clone();
+    assert!(!return_to.contains("max_age"), "{return_to}");
+    let after_password = browser
+        .sign_in(&t.domain, &t.owner_email, PASSWORD, &return_to)
+        .await;
+    assert_eq!(after_password.status, 303, "{}", after_password.html);
+    let step = after_password.location().unwrap().to_owned();
+    assert!(
+        step.starts_with("/login/mfa?"),
+        "the second factor again: {step}"
+    );
+    let form = browser.get(&step).await;
+    assert_eq!(form.status, 200, "{}", form.html);
+    let proven = browser
+        .post(
+            "/login/mfa",
+            &[
+                ("csrf", &form.csrf()),
+                ("return_to", &return_to),
+                ("recovery_code", &codes[0]),
+            ],
+        )
+        .await;
+    assert_eq!(proven.status, 303, "{}", proven.html);
+    // The way back may take longer than max_age (a page of recovery codes read first, say).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let back = browser.get(proven.location().unwrap()).await;
+    assert_eq!(back.status, 302, "{}", back.html);
+    let fresh = id_token_of(&query_of(back.location().unwrap())["code"]).await;
+    assert_eq!(fresh["amr"], json!(["pwd", "otp"]), "{fresh}");
+    assert_eq!(fresh["acr"], "urn:tenant-hub:acr:2fa", "{fresh}");
+    assert!(
+        fresh["auth_time"].as_i64() > id["auth_time"].as_i64(),
+        "a new sign-in: {fresh} after {id}"
+    );
 }
 
 /// The hosted step's check and the browser session are one transaction: when the session
