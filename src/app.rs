@@ -28,14 +28,18 @@ pub struct AppState {
     pub settings: Settings,
     pub db: Db,
     pub tokens: TokenIssuer,
-    pub sessions: SessionCache,
+    pub sessions: Arc<SessionCache>,
     /// Registered OAuth clients read by the OAuth endpoints (`oauth::client_cache`).
-    pub oauth_clients: crate::oauth::client_cache::ClientCache,
-    pub contexts: ContextCache,
+    pub oauth_clients: Arc<crate::oauth::client_cache::ClientCache>,
+    pub contexts: Arc<ContextCache>,
+    /// The caches above as `invalidation` keeps them honest across replicas.
+    pub invalidator: Arc<crate::invalidation::Invalidator>,
+    /// What operations leave for after their commit (`ops::effects`).
+    pub effects: crate::ops::effects::Effects,
     pub login_limiter: LoginLimiter,
     pub secrets: Arc<SecretBox>,
     pub rate_limits: RateLimits,
-    pub usage: UsageMeter,
+    pub usage: Arc<UsageMeter>,
     pub metrics: Arc<Metrics>,
     /// Outgoing HTTP (alert and billing webhooks).
     pub http: reqwest::Client,
@@ -86,7 +90,7 @@ impl Application {
         }
         spawn_key_reloader(state.clone());
         spawn_housekeeping(state.clone());
-        crate::invalidation::spawn_listener(state.clone());
+        crate::invalidation::spawn_listener(&state.invalidator, &state.settings);
 
         let schema = graphql::build_schema(state.clone());
         let data_state = web::Data::new(state.clone());
@@ -207,7 +211,7 @@ impl AppState {
     /// The hub's public base URL (HUB_PUBLIC_URL, or the bound address), without a trailing
     /// slash: the OpenID issuer and the base of the links the hub hands out.
     pub fn public_url(&self) -> &str {
-        self.settings.public_url.as_deref().unwrap_or_default()
+        self.settings.public_url()
     }
 
     pub fn new(mut settings: Settings) -> anyhow::Result<AppState> {
@@ -235,11 +239,15 @@ impl AppState {
             &settings.tokens,
             settings.public_url.as_deref().unwrap_or_default(),
         );
-        let sessions = SessionCache::new(Duration::from_millis(settings.tokens.session_cache_ms));
-        let oauth_clients = crate::oauth::client_cache::ClientCache::new(Duration::from_millis(
+        let sessions = Arc::new(SessionCache::new(Duration::from_millis(
             settings.tokens.session_cache_ms,
+        )));
+        let oauth_clients = Arc::new(crate::oauth::client_cache::ClientCache::new(
+            Duration::from_millis(settings.tokens.session_cache_ms),
         ));
-        let contexts = ContextCache::new(Duration::from_millis(settings.tokens.context_cache_ms));
+        let contexts = Arc::new(ContextCache::new(Duration::from_millis(
+            settings.tokens.context_cache_ms,
+        )));
         let login_limiter = LoginLimiter::new(crate::auth::login_limiter::LimiterConfig {
             per_network_per_minute: settings.login_failures_per_ip,
             free_failures: settings.login_failures_per_account,
@@ -269,10 +277,19 @@ impl AppState {
         let apq = (settings.persisted_queries == crate::config::PersistedQueries::Auto)
             .then(|| crate::graphql::apq::AutoPersisted::new(4096));
         let metrics = Arc::new(Metrics::new());
-        let usage = UsageMeter::new(metrics.clone());
+        let usage = Arc::new(UsageMeter::new(metrics.clone()));
         let http = crate::outbound::client(settings.webhook_allow_private)?;
         let alerts =
             crate::alerts::Alerts::new(db.clone(), secrets.clone(), http.clone(), &settings);
+        let invalidator = Arc::new(crate::invalidation::Invalidator {
+            db: db.clone(),
+            sessions: sessions.clone(),
+            contexts: contexts.clone(),
+            oauth_clients: oauth_clients.clone(),
+            usage: usage.clone(),
+        });
+        let effects =
+            crate::ops::effects::Effects::new(db.clone(), invalidator.clone(), alerts.clone());
         let exports = crate::export_slots::ExportSlots::new(
             settings.exports_max,
             settings.exports_per_tenant,
@@ -293,6 +310,8 @@ impl AppState {
             sessions,
             oauth_clients,
             contexts,
+            invalidator,
+            effects,
             login_limiter,
             secrets,
             rate_limits,
@@ -375,16 +394,24 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             if let Err(e) = crate::billing::close_periods(&state.db).await {
                 e.log_cause();
             }
-            if let Err(e) = crate::billing::deliver_pending(&state).await {
+            if let Err(e) =
+                crate::billing::deliver_pending(&state.db, &state.http, &state.settings).await
+            {
                 e.log_cause();
             }
-            if let Err(e) = crate::mail::delivery::deliver_pending(&state).await {
+            if let Err(e) = crate::mail::delivery::deliver_pending(&state.db, &state.settings).await
+            {
                 e.log_cause();
             }
-            if let Err(e) = crate::oauth::backchannel::deliver_pending(&state).await {
+            let (db, http, tokens) = (&state.db, &state.http, &state.tokens);
+            if let Err(e) =
+                crate::oauth::backchannel::deliver_pending(db, http, tokens, &state.settings).await
+            {
                 e.log_cause();
             }
-            if let Err(e) = crate::ops::domains::reverify_due(&state).await {
+            if let Err(e) =
+                crate::ops::domains::reverify_due(&state.db, &state.dns, &state.settings).await
+            {
                 e.log_cause();
             }
             if let Err(e) = sweeper.sweep_if_due(&state.db).await {

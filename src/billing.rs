@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::db::SystemReason;
 use crate::{
     alerts,
-    app::AppState,
+    config::Settings,
     db::{
         Db, ScopedFutureExt,
         models::{BillingEventRow, SubscriptionRow, TenantRow, UserRow, usage},
@@ -61,20 +61,23 @@ pub fn retry_delay(attempts: i32) -> Duration {
 /// Delivers the events that are due, in batches, never inside a transaction: each batch is
 /// claimed (a lease), sent, and each attempt recorded on its own. Returns how many were
 /// delivered.
-pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
-    let Some(url) = state.settings.billing_webhook_url.clone() else {
+pub async fn deliver_pending(
+    db: &Db,
+    http: &reqwest::Client,
+    settings: &Settings,
+) -> AppResult<usize> {
+    let Some(url) = settings.billing_webhook_url.clone() else {
         return Ok(0);
     };
     let Ok(url) = url::Url::parse(&url) else {
         return Ok(0);
     };
     // A host name is resolved and checked by the client's resolver (crate::outbound).
-    if let Err(refusal) = crate::outbound::check_static(&url, state.settings.webhook_allow_private)
-    {
+    if let Err(refusal) = crate::outbound::check_static(&url, settings.webhook_allow_private) {
         tracing::warn!(%refusal, "HUB_BILLING_WEBHOOK_URL refused");
         return Ok(0);
     }
-    let secret = state.settings.billing_webhook_secret.clone();
+    let secret = settings.billing_webhook_secret.clone();
     if secret.trim().is_empty() {
         // Refused at start already (check_settings); never sign with an empty key.
         tracing::warn!("HUB_BILLING_WEBHOOK_SECRET is empty: billing events are not sent");
@@ -82,24 +85,21 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
     }
     let mut delivered = 0;
     loop {
-        let events = state
-            .db
+        let events = db
             .system_tx(SystemReason::Housekeeping, |conn| {
                 BillingEventRow::claim_due(conn, MAX_ATTEMPTS, BATCH, LEASE).scope_boxed()
             })
             .await?;
         let claimed = events.len();
         for event in events {
-            let outcome = send(state, &url, &secret, &event).await;
+            let outcome = send(http, &url, &secret, &event).await;
             delivered += usize::from(outcome.is_ok());
             let outcome = outcome.map_err(|e| (e, retry_delay(event.attempts + 1)));
             let (tenant_id, id) = (event.tenant_id, event.id);
-            state
-                .db
-                .system_tx(SystemReason::Housekeeping, move |conn| {
-                    BillingEventRow::record_attempt(conn, tenant_id, id, outcome).scope_boxed()
-                })
-                .await?;
+            db.system_tx(SystemReason::Housekeeping, move |conn| {
+                BillingEventRow::record_attempt(conn, tenant_id, id, outcome).scope_boxed()
+            })
+            .await?;
         }
         if claimed < BATCH as usize {
             return Ok(delivered);
@@ -109,7 +109,7 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
 
 /// One signed POST of one event; the error says what went wrong.
 async fn send(
-    state: &AppState,
+    http: &reqwest::Client,
     url: &url::Url,
     secret: &str,
     event: &BillingEventRow,
@@ -120,8 +120,7 @@ async fn send(
     }))
     .map_err(|e| e.to_string())?;
     let timestamp = Utc::now().timestamp();
-    let result = state
-        .http
+    let result = http
         .post(url.clone())
         .header("content-type", "application/json")
         .header("x-hub-timestamp", timestamp.to_string())

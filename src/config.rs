@@ -535,6 +535,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The hub's public base URL (HUB_PUBLIC_URL, or the bound address, set at start),
+    /// without a trailing slash: the OpenID issuer and the base of the links the hub hands out.
+    pub fn public_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or_default()
+    }
+
     pub fn introspection_enabled(&self) -> bool {
         self.introspection
             .unwrap_or(self.environment == Environment::Development)

@@ -18,14 +18,20 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
-    db::{
-        ScopedFutureExt, SystemReason,
-        audit::{self, AuditContext},
-    },
-    error::AppResult,
-    ops::Effect,
+    auth::session_cache::SessionCache, config::Settings, context_cache::ContextCache, db::Db,
+    error::AppResult, oauth::client_cache::ClientCache, usage::UsageMeter,
 };
+
+/// What this module keeps honest: this replica's caches, the database the replicas tell each
+/// other through, and the usage meter a flush request empties. Built once by the wiring,
+/// shared by everything that announces a change.
+pub struct Invalidator {
+    pub db: Db,
+    pub sessions: Arc<SessionCache>,
+    pub contexts: Arc<ContextCache>,
+    pub oauth_clients: Arc<ClientCache>,
+    pub usage: Arc<UsageMeter>,
+}
 
 pub const CHANNEL: &str = "tenant_hub_invalidate";
 /// The listener connection's application_name (visible in pg_stat_activity).
@@ -48,44 +54,44 @@ pub enum Invalidation {
 }
 
 /// Applies what another replica (or this one) announced.
-fn received(state: &Arc<AppState>, what: Invalidation) {
+fn received(inv: &Arc<Invalidator>, what: Invalidation) {
     match what {
         Invalidation::FlushUsage => {
-            let state = state.clone();
+            let inv = inv.clone();
             tokio::spawn(async move {
-                match state.usage.flush(&state.db).await {
+                match inv.usage.flush(&inv.db).await {
                     Ok(n) => tracing::info!(calls = n, "usage flushed on request"),
                     Err(e) => e.log_cause(),
                 }
             });
         }
-        other => apply(state, other),
+        other => apply(inv, other),
     }
 }
 
 /// Applies an invalidation to this replica's caches (the sender flushes its usage itself).
-fn apply(state: &AppState, what: Invalidation) {
+fn apply(inv: &Invalidator, what: Invalidation) {
     match what {
-        Invalidation::Session { id } => state.sessions.invalidate(id),
-        Invalidation::Tenant { id } => state.contexts.invalidate_tenant(id),
-        Invalidation::OAuthClient { id } => state.oauth_clients.forget(id),
-        Invalidation::All => forget_everything(state),
+        Invalidation::Session { id } => inv.sessions.invalidate(id),
+        Invalidation::Tenant { id } => inv.contexts.invalidate_tenant(id),
+        Invalidation::OAuthClient { id } => inv.oauth_clients.forget(id),
+        Invalidation::All => forget_everything(inv),
         Invalidation::FlushUsage => {}
     }
 }
 
-fn forget_everything(state: &AppState) {
-    state.sessions.clear();
-    state.contexts.clear();
-    state.oauth_clients.clear();
+fn forget_everything(inv: &Invalidator) {
+    inv.sessions.clear();
+    inv.contexts.clear();
+    inv.oauth_clients.clear();
 }
 
 /// Applies `what` here and tells the other replicas. A failed NOTIFY is logged: the others
 /// then catch up within HUB_SESSION_CACHE_MS.
-pub async fn announce(state: &AppState, what: Invalidation) {
-    apply(state, what);
+pub async fn announce(inv: &Invalidator, what: Invalidation) {
+    apply(inv, what);
     let sent = async {
-        let mut conn = state.db.connection().await?;
+        let mut conn = inv.db.connection().await?;
         notify(&mut conn, &what).await
     };
     if let Err(e) = sent.await {
@@ -97,42 +103,14 @@ pub async fn announce(state: &AppState, what: Invalidation) {
     }
 }
 
-/// Runs the effects of a committed operation (`ops::Effect`): invalidations are announced,
-/// platform audit records written in their own system transaction (a failure is logged).
-pub async fn run_effects(state: &Arc<AppState>, audit_ctx: &AuditContext, effects: Vec<Effect>) {
-    for effect in effects {
-        match effect {
-            Effect::Invalidate(what) => announce(state, what).await,
-            Effect::Alerts(alerts) => crate::alerts::deliver_later(&state.alerts, alerts),
-            Effect::PlatformAudit(event) => {
-                let written = state
-                    .db
-                    .system_tx(SystemReason::PlatformAdmin, |tx| {
-                        audit::record_platform(tx, audit_ctx, event).scope_boxed()
-                    })
-                    .await;
-                if let Err(e) = written {
-                    tracing::warn!(
-                        code = e.code.as_str(),
-                        "cannot write a platform audit record"
-                    );
-                    e.log_cause();
-                }
-            }
-        }
-    }
-}
-
 /// Listens for the other replicas' invalidations until the application is dropped.
-pub fn spawn_listener(state: Arc<AppState>) {
-    let weak = Arc::downgrade(&state);
-    let url = state
-        .settings
+pub fn spawn_listener(inv: &Arc<Invalidator>, settings: &Settings) {
+    let weak = Arc::downgrade(inv);
+    let url = settings
         .db
         .listen_database_url
         .clone()
-        .or_else(|| state.settings.db.app_url().ok());
-    drop(state);
+        .or_else(|| settings.db.app_url().ok());
     let Some(url) = url else { return };
     let url = if url.contains('?') {
         format!("{url}&application_name={LISTENER_NAME}")
@@ -153,10 +131,10 @@ pub fn spawn_listener(state: Arc<AppState>) {
                     {
                         let mut stream = std::pin::pin!(conn.notifications_stream());
                         while let Some(Ok(n)) = stream.next().await {
-                            let Some(state) = weak.upgrade() else { return };
+                            let Some(inv) = weak.upgrade() else { return };
                             match serde_json::from_str::<Invalidation>(&n.payload) {
-                                Ok(what) => received(&state, what),
-                                Err(_) => forget_everything(&state),
+                                Ok(what) => received(&inv, what),
+                                Err(_) => forget_everything(&inv),
                             }
                         }
                     }
@@ -164,8 +142,8 @@ pub fn spawn_listener(state: Arc<AppState>) {
                 Err(e) => tracing::debug!(error = %e, "invalidation listener cannot connect"),
             }
             // Lost (or never had) the connection: whatever was missed, forget it all.
-            if let Some(state) = weak.upgrade() {
-                forget_everything(&state);
+            if let Some(inv) = weak.upgrade() {
+                forget_everything(&inv);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

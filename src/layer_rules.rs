@@ -288,6 +288,24 @@ mod import_graph {
         }
     }
 
+    /// The file's code as (module, code) parts: the code before its first inline module
+    /// (`mod tests {`) in the file's module, the code from there on in that inline module, so
+    /// a test module's `use super::*` names its own file, not the parent's.
+    fn inline_modules<'c>(code: &'c str, module: &[String]) -> Vec<(Vec<String>, &'c str)> {
+        let mut at = 0;
+        for line in code.split_inclusive('\n') {
+            let t = line.trim();
+            let t = t.strip_prefix("pub ").unwrap_or(t);
+            if let Some(name) = t.strip_prefix("mod ").and_then(|r| r.strip_suffix(" {")) {
+                let mut inner = module.to_vec();
+                inner.push(name.trim().to_owned());
+                return vec![(module.to_vec(), &code[..at]), (inner, &code[at..])];
+            }
+            at += line.len();
+        }
+        vec![(module.to_vec(), code)]
+    }
+
     pub fn build() -> Graph {
         let mut all = Vec::new();
         files(&src(), &mut all);
@@ -345,15 +363,16 @@ mod import_graph {
         let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for rel in &rels {
             let code = &codes[rel];
-            let module = module_of(rel);
             let mut targets = Vec::new();
-            for (public, tree) in uses(code) {
-                if public {
-                    continue;
-                }
-                for path in expand(&tree) {
-                    if let Some(abs) = absolute(&module, &path) {
-                        targets.push(abs);
+            for (module, part) in inline_modules(code, &module_of(rel)) {
+                for (public, tree) in uses(part) {
+                    if public {
+                        continue;
+                    }
+                    for path in expand(&tree) {
+                        if let Some(abs) = absolute(&module, &path) {
+                            targets.push(abs);
+                        }
                     }
                 }
             }
@@ -487,23 +506,14 @@ const WIRING: &[&str] = &["app.rs", "cli.rs", "main.rs"];
 /// What is left of issue 13's item 4: the import cycles still in `src/` (each a strongly
 /// connected component of the file graph, see [`import_graph`]). Must end up empty; the test
 /// fails on a new cycle, on a cycle that grew, and on an entry that shrank or vanished (update
-/// the list), so it can only shrink. The big one runs through `AppState`: `app.rs` builds
-/// every service, and `billing`, `invalidation`, the outbox deliveries and `ops::domains`
-/// still take `AppState` back (`ops/mod.rs` ↔ `invalidation.rs` through `Effect`).
+/// the list), so it can only shrink. The housekeeping jobs (billing, mail and back-channel
+/// deliveries, domain re-checks) take the services they use, cache invalidation has its own
+/// service (`invalidation::Invalidator`) and the after-commit effects theirs
+/// (`ops::effects::Effects`), so the cycle through `AppState` is down to the schema's data.
 const CYCLES_LEFT: &[&[&str]] = &[
-    &[
-        "app.rs",
-        "billing.rs",
-        "graphql/apq.rs",
-        "graphql/mod.rs",
-        "graphql/registry.rs",
-        "invalidation.rs",
-        "mail/delivery.rs",
-        "oauth/backchannel.rs",
-        "ops/domains.rs",
-        "ops/mod.rs",
-    ],
-    &["ops/invitations.rs", "ops/users.rs"],
+    // The schema carries `AppState` as its data (`graphql::build_schema`), which the resolvers
+    // read through `graphql::context`: it goes with the rest of APP_STATE_LEFT.
+    &["app.rs", "graphql/mod.rs"],
     &["ops/mfa.rs", "ops/sessions.rs"],
     &[
         "graphql/auth.rs",
@@ -511,12 +521,6 @@ const CYCLES_LEFT: &[&[&str]] = &[
         "graphql/role.rs",
         "graphql/role_assignment.rs",
         "graphql/user.rs",
-    ],
-    &["graphql/me.rs", "graphql/product.rs"],
-    &[
-        "http/graphql_http.rs",
-        "http/routes.rs",
-        "http/tenant_context.rs",
     ],
     &["web/login.rs", "web/mfa.rs", "web/sso.rs"],
 ];
@@ -526,7 +530,6 @@ const CYCLES_LEFT: &[&[&str]] = &[
 /// [`CYCLES_LEFT`], it can only shrink.
 const APP_STATE_LEFT: &[&str] = &[
     "auth/principal.rs",
-    "billing.rs",
     "graphql/admin_reads.rs",
     "graphql/context.rs",
     "graphql/mod.rs",
@@ -534,10 +537,7 @@ const APP_STATE_LEFT: &[&str] = &[
     "http/graphql_http.rs",
     "http/routes.rs",
     "http/tenant_context.rs",
-    "invalidation.rs",
-    "mail/delivery.rs",
     "oauth/authorize.rs",
-    "oauth/backchannel.rs",
     "oauth/client_auth.rs",
     "oauth/discovery.rs",
     "oauth/introspect.rs",
@@ -546,7 +546,6 @@ const APP_STATE_LEFT: &[&str] = &[
     "oauth/revoke.rs",
     "oauth/token.rs",
     "oauth/userinfo.rs",
-    "ops/domains.rs",
     "ops/identity_providers.rs",
     "ops/mfa.rs",
     "ops/oauth_tokens.rs",

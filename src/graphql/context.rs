@@ -114,7 +114,7 @@ pub async fn after_commit<T>(
     done: crate::ops::Committed<T>,
 ) -> T {
     match state(ctx) {
-        Ok(state) => crate::invalidation::run_effects(state, audit_ctx, done.effects).await,
+        Ok(state) => state.effects.run(audit_ctx, done.effects).await,
         Err(e) => e.log_cause(),
     }
     done.value
@@ -162,7 +162,7 @@ impl TenantScope<'_> {
     {
         let audit = self.audit();
         let done = crate::ops::in_tenant(&self.state.db, self.tenant_id, audit.clone(), op).await?;
-        crate::invalidation::run_effects(self.state, &audit, done.effects).await;
+        self.state.effects.run(&audit, done.effects).await;
         Ok(done.value)
     }
 
@@ -437,7 +437,7 @@ impl<'a> PlatformScope<'a> {
             op,
         )
         .await?;
-        crate::invalidation::run_effects(self.state, &audit, done.effects).await;
+        self.state.effects.run(&audit, done.effects).await;
         Ok(done.value)
     }
 

@@ -11,6 +11,7 @@ use crate::{
     graphql::{
         context, ids,
         loaders::{self, RolesOfUser, TenantKey},
+        product::ProductGrant,
         user::User,
     },
 };
@@ -32,12 +33,6 @@ pub struct TenantContext {
     /// second factor, else `urn:tenant-hub:acr:1fa`. A product can demand the first for a
     /// sensitive action.
     pub acr: String,
-}
-
-#[derive(SimpleObject)]
-pub struct ProductGrant {
-    pub product_id: ID,
-    pub access: crate::graphql::product::ProductAccess,
 }
 
 #[derive(Default)]

@@ -13,9 +13,9 @@ use crate::{
     error::{AppError, AppResult},
     graphql::{auth::LoginPayload, context, ids, tenant::Tenant, user::User},
     ops::{
+        Acting,
         mfa::{self, Proof},
         passkeys,
-        users::Acting,
     },
 };
 

@@ -8,9 +8,16 @@ use crate::{
     db::{ScopedFutureExt, models::ProductRow},
     domain::Permission,
     error::AppError,
-    graphql::{context, ids, me::ProductGrant},
-    ops::{catalog, products, users::Acting},
+    graphql::{context, ids},
+    ops::{Acting, catalog, products},
 };
+
+/// A product and the access a user has to it.
+#[derive(SimpleObject)]
+pub struct ProductGrant {
+    pub product_id: ID,
+    pub access: ProductAccess,
+}
 
 // A user's access to a product app: the GraphQL face of the domain's `ProductAccess`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]

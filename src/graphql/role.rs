@@ -12,7 +12,7 @@ use crate::{
         context, ids,
         user::User,
     },
-    ops::{roles, users::Acting},
+    ops::{Acting, roles},
 };
 
 pub struct Role(pub RoleRow);

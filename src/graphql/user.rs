@@ -408,7 +408,7 @@ impl UserMutation {
             password_hash,
             role_ids,
         };
-        let acting = users::Acting {
+        let acting = crate::ops::Acting {
             actor: scope.actor(),
             permissions: &perms,
         };
@@ -435,7 +435,7 @@ impl UserMutation {
         };
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let acting = users::Acting {
+        let acting = crate::ops::Acting {
             actor: scope.actor(),
             permissions: &perms,
         };
@@ -459,7 +459,7 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let uuid = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let acting = users::Acting {
+        let acting = crate::ops::Acting {
             actor: scope.actor(),
             permissions: &perms,
         };
@@ -582,7 +582,7 @@ impl UserMutation {
             context::require(ctx, Permission::UsersWrite).await?
         };
         let perms = context::permissions_of_actor(ctx).await?;
-        let acting = users::Acting {
+        let acting = crate::ops::Acting {
             actor: scope.actor(),
             permissions: &perms,
         };
@@ -599,7 +599,7 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let id = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let acting = users::Acting {
+        let acting = crate::ops::Acting {
             actor: scope.actor(),
             permissions: &perms,
         };
@@ -616,7 +616,7 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let id = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let acting = users::Acting {
+        let acting = crate::ops::Acting {
             actor: scope.actor(),
             permissions: &perms,
         };
@@ -633,7 +633,7 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let uuid = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let acting = users::Acting {
+        let acting = crate::ops::Acting {
             actor: scope.actor(),
             permissions: &perms,
         };
@@ -680,7 +680,7 @@ impl UserMutation {
         let scope = context::require(ctx, Permission::UsersWrite).await?;
         let uuid = ids::decode("User", "id", &id)?;
         let perms = context::permissions_of_actor(ctx).await?;
-        let acting = users::Acting {
+        let acting = crate::ops::Acting {
             actor: scope.actor(),
             permissions: &perms,
         };

@@ -16,7 +16,7 @@ use crate::{
         role::Role,
         user::User,
     },
-    ops::{users::Acting, workspaces},
+    ops::{Acting, workspaces},
 };
 
 pub struct Workspace(pub WorkspaceRow);

@@ -23,7 +23,7 @@ use crate::{
     config::PersistedQueries,
     error::AppError,
     graphql::{HubSchema, admin_reads, context::RequestCtx, limits},
-    http::{null_propagation, routes::error_response_as},
+    http::{error_response::error_response_as, null_propagation},
     ratelimit::Decision,
     request::RequestMeta,
 };

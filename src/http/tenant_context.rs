@@ -20,7 +20,7 @@ use crate::{
     auth::{Principal, principal::authenticate},
     error::{AppError, ErrorCode},
     graphql::{HubSchema, context::RequestCtx},
-    http::{graphql_http, routes::HttpError},
+    http::{error_response::HttpError, graphql_http},
     request::RequestMeta,
 };
 

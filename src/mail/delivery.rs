@@ -14,9 +14,9 @@ use lettre::{
 };
 
 use crate::{
-    app::AppState,
+    config::Settings,
     db::{
-        ScopedFutureExt, SystemReason,
+        Db, ScopedFutureExt, SystemReason,
         models::mail::{ClaimedMail, MailRow},
     },
     domain::Branding,
@@ -64,8 +64,8 @@ enum Sink {
 
 /// Delivers the mails that are due, in batches, never inside a transaction. Returns how many
 /// were sent. Without HUB_SMTP_URL (and HUB_MAIL_LOG) nothing is claimed: the mails wait.
-pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
-    let sink = match (&state.settings.smtp_url, state.settings.mail_log) {
+pub async fn deliver_pending(db: &Db, settings: &Settings) -> AppResult<usize> {
+    let sink = match (&settings.smtp_url, settings.mail_log) {
         (Some(url), _) => match transport(url) {
             Ok(t) => Sink::Smtp(Box::new(t)),
             Err(e) => {
@@ -77,36 +77,33 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
         (None, true) => Sink::Log,
         (None, false) => return Ok(0),
     };
-    let Ok(from) = from_mailbox(&state.settings.mail_from) else {
+    let Ok(from) = from_mailbox(&settings.mail_from) else {
         tracing::warn!("HUB_MAIL_FROM is not a mail address: mails wait");
         return Ok(0);
     };
     let mut sent = 0;
     loop {
-        let claimed = state
-            .db
+        let claimed = db
             .system_tx(SystemReason::Housekeeping, |conn| {
                 MailRow::claim_due(conn, BATCH, LEASE).scope_boxed()
             })
             .await?;
         let count = claimed.len();
         for item in claimed {
-            let outcome = send_one(state, &sink, &from, &item).await;
+            let outcome = send_one(settings, &sink, &from, &item).await;
             sent += usize::from(outcome.is_ok());
             let attempt = item.mail.attempts + 1;
             let outcome = outcome.map_err(|e| {
                 tracing::warn!(mail = %item.mail.id, attempt, error = %e, "mail not sent");
                 let retry = (attempt < MAX_ATTEMPTS)
-                    .then(|| retry_delay(state.settings.mail_retry_secs, attempt));
+                    .then(|| retry_delay(settings.mail_retry_secs, attempt));
                 (e, retry)
             });
             let mail = item.mail;
-            state
-                .db
-                .system_tx(SystemReason::Housekeeping, move |conn| {
-                    async move { MailRow::record_attempt(conn, &mail, outcome).await }.scope_boxed()
-                })
-                .await?;
+            db.system_tx(SystemReason::Housekeeping, move |conn| {
+                async move { MailRow::record_attempt(conn, &mail, outcome).await }.scope_boxed()
+            })
+            .await?;
         }
         if count < BATCH as usize {
             return Ok(sent);
@@ -116,13 +113,18 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
 
 /// Renders one claimed mail and hands it over; the error says what went wrong.
 async fn send_one(
-    state: &AppState,
+    settings: &Settings,
     sink: &Sink,
     from: &Mailbox,
     item: &ClaimedMail,
 ) -> Result<(), String> {
     let branding: Branding = serde_json::from_value(item.branding.clone()).unwrap_or_default();
-    let rendered = render::render(&item.mail, &item.tenant_name, &branding, state.public_url())?;
+    let rendered = render::render(
+        &item.mail,
+        &item.tenant_name,
+        &branding,
+        settings.public_url(),
+    )?;
     match sink {
         Sink::Log => {
             tracing::info!(

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
-    app::AppState,
     auth::{TokenIssuer, keys::now_unix},
-    db::{ScopedFutureExt, SystemReason, models::BackchannelLogoutRow},
+    config::Settings,
+    db::{Db, ScopedFutureExt, SystemReason, models::BackchannelLogoutRow},
     error::AppResult,
     mail::delivery::retry_delay,
 };
@@ -73,18 +73,22 @@ pub fn logout_token(tokens: &TokenIssuer, notice: &BackchannelLogoutRow) -> AppR
 
 /// Delivers the notices that are due, in batches, never inside a transaction. Returns how many
 /// were delivered.
-pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
+pub async fn deliver_pending(
+    db: &Db,
+    http: &reqwest::Client,
+    tokens: &TokenIssuer,
+    settings: &Settings,
+) -> AppResult<usize> {
     let mut delivered = 0;
     loop {
-        let claimed = state
-            .db
+        let claimed = db
             .system_tx(SystemReason::Housekeeping, |conn| {
                 BackchannelLogoutRow::claim_due_rows(conn, BATCH, LEASE).scope_boxed()
             })
             .await?;
         let count = claimed.len();
         for notice in claimed {
-            let outcome = send(state, &notice).await;
+            let outcome = send(http, tokens, settings, &notice).await;
             delivered += usize::from(outcome.is_ok());
             let attempt = notice.attempts + 1;
             let outcome = outcome.map_err(|e| {
@@ -93,16 +97,14 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
                     "back-channel logout not delivered"
                 );
                 let retry = (attempt < MAX_ATTEMPTS)
-                    .then(|| retry_delay(state.settings.backchannel_retry_secs, attempt));
+                    .then(|| retry_delay(settings.backchannel_retry_secs, attempt));
                 (e, retry)
             });
-            state
-                .db
-                .system_tx(SystemReason::Housekeeping, move |conn| {
-                    async move { BackchannelLogoutRow::record_attempt(conn, &notice, outcome).await }
-                        .scope_boxed()
-                })
-                .await?;
+            db.system_tx(SystemReason::Housekeeping, move |conn| {
+                async move { BackchannelLogoutRow::record_attempt(conn, &notice, outcome).await }
+                    .scope_boxed()
+            })
+            .await?;
         }
         if count < BATCH as usize {
             return Ok(delivered);
@@ -112,14 +114,18 @@ pub async fn deliver_pending(state: &AppState) -> AppResult<usize> {
 
 /// One POST of one notice (§2.5: `application/x-www-form-urlencoded`, `logout_token`); the
 /// error says what went wrong. A product answers 200 (or another 2xx) when it accepted it.
-async fn send(state: &AppState, notice: &BackchannelLogoutRow) -> Result<(), String> {
+async fn send(
+    http: &reqwest::Client,
+    tokens: &TokenIssuer,
+    settings: &Settings,
+    notice: &BackchannelLogoutRow,
+) -> Result<(), String> {
     let url = url::Url::parse(&notice.uri).map_err(|e| format!("the URI is not a URL: {e}"))?;
     // A host name is resolved and checked by the client's resolver (crate::outbound).
-    crate::outbound::check_static(&url, state.settings.webhook_allow_private)
+    crate::outbound::check_static(&url, settings.webhook_allow_private)
         .map_err(|refusal| refusal.to_string())?;
-    let token = logout_token(&state.tokens, notice).map_err(|_| "cannot sign".to_owned())?;
-    let result = state
-        .http
+    let token = logout_token(tokens, notice).map_err(|_| "cannot sign".to_owned())?;
+    let result = http
         .post(url)
         .header("cache-control", "no-store")
         .form(&[("logout_token", token.as_str())])

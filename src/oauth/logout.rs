@@ -221,7 +221,7 @@ async fn end_session(
         ops::logout::end_for_client(tx, session_id, client).scope_boxed()
     })
     .await?;
-    crate::invalidation::run_effects(state, &audit, committed.effects).await;
+    state.effects.run(&audit, committed.effects).await;
     Ok(())
 }
 

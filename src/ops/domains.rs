@@ -10,16 +10,20 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
+    config::Settings,
     db::{
-        ScopedFutureExt, SystemReason, TenantTx,
+        Db, ScopedFutureExt, SystemReason, TenantTx,
         audit::{AuditContext, AuditEvent},
         models::{TenantDomainRow, tenant_domain::DueDomain},
     },
     domain::{Action, hostname::Hostname},
     error::{AppError, AppResult, Reason},
     ops::{Done, in_tenant},
-    sso::{dns::CheckOutcome, domain_state::DomainState, public_domains},
+    sso::{
+        dns::{CheckOutcome, DnsChecker},
+        domain_state::DomainState,
+        public_domains,
+    },
 };
 
 /// Domains one tenant may hold.
@@ -165,22 +169,21 @@ pub async fn remove(tx: &mut TenantTx, id: Uuid) -> AppResult<Done<TenantDomainR
 /// The housekeeping loop's re-verification: the verified and failed domains not checked for
 /// HUB_DOMAIN_RECHECK_SECS, a batch at a time, each checked and recorded in its tenant's
 /// transaction (a state change audited there, by the system). Returns how many were checked.
-pub async fn reverify_due(state: &AppState) -> AppResult<usize> {
-    let every = state.settings.domain_recheck_secs;
+pub async fn reverify_due(db: &Db, dns: &DnsChecker, settings: &Settings) -> AppResult<usize> {
+    let every = settings.domain_recheck_secs;
     if every == 0 {
         return Ok(0);
     }
     let before = Utc::now() - chrono::Duration::seconds(every.min(i64::MAX as u64) as i64);
-    let due: Vec<DueDomain> = state
-        .db
+    let due: Vec<DueDomain> = db
         .system_tx(SystemReason::Housekeeping, |tx| {
             TenantDomainRow::due(tx, before, 100).scope_boxed()
         })
         .await?;
     let checked = due.len();
     for d in due {
-        let outcome = state.dns.check(&d.domain, &d.challenge).await;
-        let result = in_tenant(&state.db, d.tenant_id, AuditContext::system(), |tx| {
+        let outcome = dns.check(&d.domain, &d.challenge).await;
+        let result = in_tenant(db, d.tenant_id, AuditContext::system(), |tx| {
             record_check(tx, d.id, &d.challenge, outcome, true).scope_boxed()
         })
         .await;

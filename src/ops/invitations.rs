@@ -19,11 +19,14 @@ use crate::{
     domain::Action,
     error::{AppError, AppResult, Reason},
     mail::{self, MailData, MailKind, Outgoing},
-    ops::{
-        Done, rules,
-        users::{Acting, Invited},
-    },
+    ops::{Acting, Done, rules},
 };
+
+/// A user created by invitation with the one-time token to hand over.
+pub struct Invited {
+    pub user: UserRow,
+    pub token: IssuedToken,
+}
 
 /// How long an invitation, an admin's password reset or an email verification stays valid.
 pub const USER_TOKEN_TTL_HOURS: i64 = 72;

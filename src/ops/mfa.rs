@@ -27,9 +27,8 @@ use crate::{
     error::{AppError, AppResult, Reason},
     mfa::{self, recovery, totp},
     ops::{
-        self, Done, rules,
+        self, Acting, Done, rules,
         sessions::{self, AuthMethod, SessionStart},
-        users::Acting,
     },
     request::RequestMeta,
 };

@@ -21,6 +21,7 @@
 pub mod api_keys;
 pub mod catalog;
 pub mod domains;
+pub mod effects;
 pub mod expired;
 pub mod identity_providers;
 pub mod invitations;
@@ -55,6 +56,12 @@ use crate::{
     error::AppResult,
     invalidation::Invalidation,
 };
+
+/// Who acts, and what they may grant: a member's own permissions (all for a platform admin).
+pub struct Acting<'a> {
+    pub actor: audit::Actor,
+    pub permissions: &'a [String],
+}
 
 /// What an operation did: its value, the audit events to write in its transaction, and the
 /// effects to run after the commit.

@@ -261,7 +261,8 @@ pub async fn exchange_code(
             })
         }
         Outcome::Reused { session_id } => {
-            invalidation::announce(state, Invalidation::Session { id: session_id }).await;
+            invalidation::announce(&state.invalidator, Invalidation::Session { id: session_id })
+                .await;
             Err(grant_refused(
                 "this authorization code was already used; the tokens it issued are revoked",
             ))

@@ -17,10 +17,9 @@ use crate::{
     error::{AppError, AppResult, Reason},
     mail::{self, MailData, MailKind, Outgoing, notices},
     ops::{
-        Done,
+        Acting, Done,
         invitations::{self, IssuedToken, Purpose},
         rules,
-        users::Acting,
     },
     request::RequestMeta,
 };
@@ -222,6 +221,9 @@ pub async fn forgot(
         move |tx| async move { request_reset(tx, &email, None, send).await }.scope_boxed(),
     )
     .await?;
-    crate::invalidation::run_effects(state, &meta.audit(Actor::Anonymous), done.effects).await;
+    state
+        .effects
+        .run(&meta.audit(Actor::Anonymous), done.effects)
+        .await;
     Ok(())
 }

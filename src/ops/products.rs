@@ -12,7 +12,7 @@ use crate::{
     },
     domain::{Action, ProductAccess},
     error::{AppError, AppResult},
-    ops::{Done, rules, users::Acting},
+    ops::{Acting, Done, rules},
 };
 
 /// Sets the tenant-wide access to a product (`user_id` absent) or one user's override (of a

@@ -13,7 +13,7 @@ use crate::{
     },
     domain::{Action, SystemRole},
     error::{AppError, AppResult},
-    ops::{Done, rules, users::Acting},
+    ops::{Acting, Done, rules},
 };
 
 /// A custom role to create: a checked name and catalog permission strings.

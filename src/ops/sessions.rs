@@ -486,7 +486,7 @@ pub async fn rotate_refresh_token(
         }),
         Outcome::Reused { session_id } => {
             crate::invalidation::announce(
-                state,
+                &state.invalidator,
                 crate::invalidation::Invalidation::Session { id: session_id },
             )
             .await;
@@ -525,7 +525,7 @@ pub async fn logout(
         })
         .await?;
     crate::invalidation::announce(
-        state,
+        &state.invalidator,
         crate::invalidation::Invalidation::Session { id: session_id },
     )
     .await;

@@ -17,17 +17,11 @@ use crate::{
     error::{AppError, AppResult},
     mail::{self, MailData, MailKind, Outgoing, notices},
     ops::{
-        Done, Effect,
-        invitations::{self, Purpose},
+        Acting, Done, Effect,
+        invitations::{self, Invited, Purpose},
         rules,
     },
 };
-
-/// Who acts, and what they may grant: a member's own permissions (all for a platform admin).
-pub struct Acting<'a> {
-    pub actor: Actor,
-    pub permissions: &'a [String],
-}
 
 /// A user to create or invite.
 pub struct NewMember {
@@ -38,12 +32,6 @@ pub struct NewMember {
     pub password_hash: Option<String>,
     /// Tenant-wide roles; `None`: the member role.
     pub role_ids: Option<Vec<Uuid>>,
-}
-
-/// A user created by invitation with the one-time token to hand over.
-pub struct Invited {
-    pub user: UserRow,
-    pub token: invitations::IssuedToken,
 }
 
 /// Creates an active user with its roles; a verification mail goes to its address.

@@ -13,7 +13,7 @@ use crate::{
     },
     domain::{Action, Slug},
     error::{AppError, AppResult},
-    ops::{Done, rules, users::Acting},
+    ops::{Acting, Done, rules},
 };
 
 /// What to change in a workspace (absent: kept).

@@ -136,7 +136,7 @@ pub async fn end(
         sessions::end(tx, session_id, reason).scope_boxed()
     })
     .await?;
-    crate::invalidation::run_effects(state, &audit, committed.effects).await;
+    state.effects.run(&audit, committed.effects).await;
     Ok(())
 }
 

@@ -459,7 +459,7 @@ pub async fn callback(
     .await;
     match done {
         Ok(committed) => {
-            crate::invalidation::run_effects(&state, &audit, committed.effects).await;
+            state.effects.run(&audit, committed.effects).await;
             match committed.value {
                 Ok(_) => page::with_headers(HttpResponse::SeeOther())
                     .insert_header((header::LOCATION, safe_return_to(Some(&return_to))))

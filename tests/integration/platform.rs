@@ -438,7 +438,7 @@ async fn changing_the_plan_applies_its_limits_at_once_and_billing_events_reach_t
         1
     );
     assert_eq!(
-        tenant_hub::billing::deliver_pending(&app.state)
+        tenant_hub::billing::deliver_pending(&app.state.db, &app.state.http, &app.state.settings)
             .await
             .unwrap(),
         2
@@ -469,7 +469,7 @@ async fn changing_the_plan_applies_its_limits_at_once_and_billing_events_reach_t
         0
     );
     assert_eq!(
-        tenant_hub::billing::deliver_pending(&app.state)
+        tenant_hub::billing::deliver_pending(&app.state.db, &app.state.http, &app.state.settings)
             .await
             .unwrap(),
         0,
@@ -527,7 +527,9 @@ async fn billing_events_are_retried_with_backoff_and_sent_with_no_transaction_op
         "{body}"
     );
 
-    let deliver = || tenant_hub::billing::deliver_pending(&app.state);
+    let deliver = || {
+        tenant_hub::billing::deliver_pending(&app.state.db, &app.state.http, &app.state.settings)
+    };
     assert_eq!(deliver().await.unwrap(), 0, "the first attempt fails");
     let row = app
         .superuser()

@@ -153,7 +153,7 @@ async fn confirm(
     .await;
     let chrome = || Some(branding::chrome(&pending.tenant));
     match ran {
-        Ok(done) => crate::invalidation::run_effects(&state, &audit, done.effects).await,
+        Ok(done) => state.effects.run(&audit, done.effects).await,
         Err(e) if e.code == ErrorCode::Unauthenticated => {
             return link_not_valid(&state, Some(token), link.what()).await;
         }

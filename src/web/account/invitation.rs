@@ -147,7 +147,7 @@ pub async fn accept(req: HttpRequest, state: State, form: web::Form<PasswordForm
     .await;
     let user = match accepted {
         Ok(done) => {
-            crate::invalidation::run_effects(&state, &audit, done.effects).await;
+            state.effects.run(&audit, done.effects).await;
             done.value
         }
         // Used meanwhile (a second tab, a double submit).

@@ -220,7 +220,7 @@ pub async fn reset(req: HttpRequest, state: State, form: web::Form<PasswordForm>
     })
     .await;
     match reset {
-        Ok(done) => crate::invalidation::run_effects(&state, &audit, done.effects).await,
+        Ok(done) => state.effects.run(&audit, done.effects).await,
         Err(e) if e.code == ErrorCode::Unauthenticated => {
             return link_not_valid(&state, Some(token), "password reset").await;
         }
