@@ -27,7 +27,9 @@ use crate::{
 pub struct AppState {
     pub settings: Settings,
     pub db: Db,
-    pub tokens: TokenIssuer,
+    pub tokens: Arc<TokenIssuer>,
+    /// Resolving a request's Principal (`auth::principal`).
+    pub authenticator: crate::auth::principal::Authenticator,
     pub sessions: Arc<SessionCache>,
     /// Registered OAuth clients read by the OAuth endpoints (`oauth::client_cache`).
     pub oauth_clients: Arc<crate::oauth::client_cache::ClientCache>,
@@ -36,7 +38,7 @@ pub struct AppState {
     pub invalidator: Arc<crate::invalidation::Invalidator>,
     /// What operations leave for after their commit (`ops::effects`).
     pub effects: crate::ops::effects::Effects,
-    pub login_limiter: LoginLimiter,
+    pub login_limiter: Arc<LoginLimiter>,
     pub secrets: Arc<SecretBox>,
     pub rate_limits: RateLimits,
     pub usage: Arc<UsageMeter>,
@@ -94,6 +96,9 @@ impl Application {
 
         let schema = graphql::build_schema(state.clone());
         let data_state = web::Data::new(state.clone());
+        // The services handlers take on their own (`web::Data<Settings>`, `web::Data<Db>`).
+        let data_settings = web::Data::new(state.settings.clone());
+        let data_db = web::Data::new(state.db.clone());
         let data_schema = web::Data::new(schema);
         let max_body = state.settings.max_body_bytes;
         let cors_origins = state.settings.cors_origins.clone();
@@ -101,6 +106,8 @@ impl Application {
             App::new()
                 .wrap(cors(&cors_origins))
                 .app_data(data_state.clone())
+                .app_data(data_settings.clone())
+                .app_data(data_db.clone())
                 .app_data(data_schema.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .wrap_fn(|req, srv| {
@@ -234,11 +241,11 @@ impl AppState {
             settings.tokens.jwt_alg,
             retention,
         )?);
-        let tokens = TokenIssuer::new(
+        let tokens = Arc::new(TokenIssuer::new(
             keys,
             &settings.tokens,
             settings.public_url.as_deref().unwrap_or_default(),
-        );
+        ));
         let sessions = Arc::new(SessionCache::new(Duration::from_millis(
             settings.tokens.session_cache_ms,
         )));
@@ -248,13 +255,13 @@ impl AppState {
         let contexts = Arc::new(ContextCache::new(Duration::from_millis(
             settings.tokens.context_cache_ms,
         )));
-        let login_limiter = LoginLimiter::new(crate::auth::login_limiter::LimiterConfig {
+        let login_limiter = Arc::new(LoginLimiter::new(crate::auth::login_limiter::LimiterConfig {
             per_network_per_minute: settings.login_failures_per_ip,
             free_failures: settings.login_failures_per_account,
             base_delay: Duration::from_millis(settings.login_delay_ms),
             max_delay: Duration::from_secs(settings.login_max_delay_secs),
             capacity: crate::auth::login_limiter::DEFAULT_CAPACITY,
-        });
+        }));
         let secrets = Arc::new(SecretBox::load(
             settings.tokens.secrets_key.as_deref(),
             &settings.tokens.keys_dir.join("secrets.key"),
@@ -290,6 +297,12 @@ impl AppState {
         });
         let effects =
             crate::ops::effects::Effects::new(db.clone(), invalidator.clone(), alerts.clone());
+        let authenticator = crate::auth::principal::Authenticator {
+            db: db.clone(),
+            tokens: tokens.clone(),
+            sessions: sessions.clone(),
+            login_limiter: login_limiter.clone(),
+        };
         let exports = crate::export_slots::ExportSlots::new(
             settings.exports_max,
             settings.exports_per_tenant,
@@ -307,6 +320,7 @@ impl AppState {
             settings,
             db,
             tokens,
+            authenticator,
             sessions,
             oauth_clients,
             contexts,

@@ -1,15 +1,21 @@
 //! Who is calling: the Principal of a request, from its Bearer token, verified and checked
 //! against the session, user and tenant rows (cached briefly, see `session_cache`).
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use crate::db::ScopedFutureExt;
 use crate::db::SystemReason;
 
 use crate::{
-    app::AppState,
-    auth::session_cache::SessionKey,
-    auth::{admin_sessions, opaque},
+    auth::{
+        TokenIssuer, admin_sessions,
+        login_limiter::LoginLimiter,
+        opaque,
+        session_cache::{SessionCache, SessionKey},
+    },
+    db::Db,
     db::models::ApiKeyRow,
     db::models::SessionRow,
     error::{AppError, AppResult},
@@ -85,6 +91,15 @@ impl Principal {
     }
 }
 
+/// What resolving a Principal needs: the token keys, this replica's session cache, the login
+/// limiter (API-key guesses count there) and the database. Built once by the wiring.
+pub struct Authenticator {
+    pub db: Db,
+    pub tokens: Arc<TokenIssuer>,
+    pub sessions: Arc<SessionCache>,
+    pub login_limiter: Arc<LoginLimiter>,
+}
+
 /// Resolves the `Authorization` header. No header: Anonymous. A header that is not a valid
 /// Bearer token of a live session: UNAUTHENTICATED (never silently anonymous).
 ///
@@ -92,7 +107,7 @@ impl Principal {
 /// client's network in the login limiter (HUB_LOGIN_FAILURES_PER_IP_PER_MINUTE and the
 /// account delays), and a client held back there is refused before any database lookup.
 pub async fn authenticate(
-    state: &AppState,
+    state: &Authenticator,
     authorization: Option<&str>,
     ip: &str,
 ) -> AppResult<Principal> {
@@ -197,7 +212,7 @@ pub async fn authenticate(
 }
 
 /// `Authorization: ApiKey <key>`: a product app's key, looked up by its hash in its tenant.
-async fn authenticate_api_key(state: &AppState, key: &str) -> AppResult<Principal> {
+async fn authenticate_api_key(state: &Authenticator, key: &str) -> AppResult<Principal> {
     let invalid = || {
         AppError::unauthenticated("invalid API key")
             .with_reason(crate::error::Reason::ApiKeyInvalid)

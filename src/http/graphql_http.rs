@@ -218,7 +218,7 @@ async fn execute(
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let principal = match authenticate(state, authorization, &meta.ip).await {
+    let principal = match authenticate(&state.authenticator, authorization, &meta.ip).await {
         Ok(p) => p,
         Err(e) => return error_response_as(&e, media.as_str()),
     };

@@ -104,7 +104,7 @@ async fn stream_export(
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let principal = authenticate(state, authorization, &meta.ip).await?;
+    let principal = authenticate(&state.authenticator, authorization, &meta.ip).await?;
     let (tenant_id, actor) = match (&principal, query.tenant.as_deref()) {
         (Principal::Member(m), None) => {
             let user = m.user_id;

@@ -43,7 +43,7 @@ pub async fn get(
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let principal = authenticate(&state, authorization, &meta.ip).await?;
+    let principal = authenticate(&state.authenticator, authorization, &meta.ip).await?;
     if matches!(principal, Principal::Anonymous) {
         return Err(
             AppError::unauthenticated("send `Authorization: Bearer <access token>`").into(),

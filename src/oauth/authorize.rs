@@ -144,7 +144,7 @@ async fn handle(req: HttpRequest, params: RawParams, state: &Arc<AppState>) -> H
         Ok(v) => v,
         Err(PageRefusal(m)) => return error_page(StatusCode::BAD_REQUEST, &m),
     };
-    let client = match client_auth::find(state, client_id).await {
+    let client = match client_auth::find(&state.db, &state.oauth_clients, client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return error_page(

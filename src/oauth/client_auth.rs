@@ -9,10 +9,9 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::opaque,
-    db::{ScopedFutureExt, SystemReason, models::OAuthClientRow},
-    oauth::{error::OAuthError, form::Params},
+    db::{Db, ScopedFutureExt, SystemReason, models::OAuthClientRow},
+    oauth::{client_cache::ClientCache, error::OAuthError, form::Params},
 };
 
 /// The credentials a request presented.
@@ -79,7 +78,8 @@ fn presented(req: &HttpRequest, params: &Params) -> Result<Presented, OAuthError
 
 /// The client a request authenticated as; every failure is `invalid_client`.
 pub async fn authenticate(
-    state: &AppState,
+    db: &Db,
+    clients: &ClientCache,
     req: &HttpRequest,
     params: &Params,
 ) -> Result<OAuthClientRow, OAuthError> {
@@ -89,7 +89,7 @@ pub async fn authenticate(
     };
     let unknown = || OAuthError::invalid_client("unknown client or wrong secret");
     let uuid = Uuid::try_parse(id).map_err(|_| unknown())?;
-    let client = find(state, uuid).await?.ok_or_else(unknown)?;
+    let client = find(db, clients, uuid).await?.ok_or_else(unknown)?;
     let ok = match (&presented, client.token_endpoint_auth_method.as_str()) {
         (Presented::Basic { secret, .. }, "client_secret_basic")
         | (Presented::Post { secret, .. }, "client_secret_post") => client
@@ -106,16 +106,19 @@ pub async fn authenticate(
 }
 
 /// A client by its id (the catalog, read in the authentication scope).
-/// Served from this replica's [`ClientCache`](crate::oauth::client_cache::ClientCache).
-pub async fn find(state: &AppState, id: Uuid) -> Result<Option<OAuthClientRow>, OAuthError> {
-    if let Some(cached) = state.oauth_clients.get(id) {
+/// Served from this replica's [`ClientCache`].
+pub async fn find(
+    db: &Db,
+    clients: &ClientCache,
+    id: Uuid,
+) -> Result<Option<OAuthClientRow>, OAuthError> {
+    if let Some(cached) = clients.get(id) {
         return Ok(Some((*cached).clone()));
     }
-    let found = state
-        .db
+    let found = db
         .system_tx(SystemReason::Authentication, move |tx| {
             OAuthClientRow::find(tx, id).scope_boxed()
         })
         .await?;
-    Ok(found.map(|row| (*state.oauth_clients.put(row)).clone()))
+    Ok(found.map(|row| (*clients.put(row)).clone()))
 }

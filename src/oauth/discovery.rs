@@ -3,12 +3,10 @@
 //! (RP-Initiated Logout 1.0) and back-channel logout with `sid` (Back-Channel Logout 1.0)
 //! included.
 
-use std::sync::Arc;
-
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::{app::AppState, ops::oauth_clients::KNOWN_SCOPES};
+use crate::{config::Settings, ops::oauth_clients::KNOWN_SCOPES};
 
 /// The discovery document of an issuer.
 pub fn document(issuer: &str, alg: &str) -> Value {
@@ -48,12 +46,12 @@ pub fn document(issuer: &str, alg: &str) -> Value {
     })
 }
 
-pub async fn get(state: web::Data<Arc<AppState>>) -> HttpResponse {
-    let alg = match state.settings.tokens.jwt_alg {
+pub async fn get(settings: web::Data<Settings>) -> HttpResponse {
+    let alg = match settings.tokens.jwt_alg {
         crate::config::SigningAlg::EdDsa => "EdDSA",
         crate::config::SigningAlg::Rs256 => "RS256",
     };
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(document(state.public_url(), alg))
+        .json(document(settings.public_url(), alg))
 }

@@ -38,7 +38,7 @@ pub async fn post(
     state: web::Data<Arc<AppState>>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = Params::parse(&body)?;
-    let client = client_auth::authenticate(&state, &req, &params).await?;
+    let client = client_auth::authenticate(&state.db, &state.oauth_clients, &req, &params).await?;
     if client.public {
         return Err(OAuthError::unauthorized_client(
             "introspection is for confidential clients",

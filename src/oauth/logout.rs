@@ -170,7 +170,7 @@ async fn check(state: &AppState, params: &RawParams) -> Result<LogoutRequest, Re
     }
     let client = match client_id.or(hint.as_ref().map(|h| h.client_id)) {
         None => None,
-        Some(id) => match client_auth::find(state, id).await {
+        Some(id) => match client_auth::find(&state.db, &state.oauth_clients, id).await {
             Ok(Some(c)) => Some(c),
             Ok(None) => return bad("The application that sent you here is not registered."),
             Err(_) => {
@@ -242,7 +242,7 @@ async fn finish(state: &AppState, request: &LogoutRequest, clear_cookie: bool) -
         None => {
             let mut chrome = Chrome::new("You are signed out", None);
             if let Some(c) = &request.client {
-                chrome.product = product::name_of_client(state, c.id).await;
+                chrome.product = product::name_of_client(&state.db, c.id).await;
             }
             page::render(StatusCode::OK, &SignedOutPage { chrome })
         }
@@ -322,7 +322,7 @@ async fn confirm_page(
         .ok();
     let mut chrome = Chrome::new("Sign out?", tenant.as_ref().map(branding::chrome));
     if let Some(c) = &request.client {
-        chrome.product = product::name_of_client(state, c.id).await;
+        chrome.product = product::name_of_client(&state.db, c.id).await;
     }
     let page = ConfirmPage {
         chrome,

@@ -5,18 +5,15 @@
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     db::{
-        ScopedFutureExt, SystemReason,
+        Db, ScopedFutureExt, SystemReason,
         models::{OAuthClientRow, ProductRow},
     },
 };
 
 /// The product name of client `client_id`, if the client is registered.
-pub async fn name_of_client(state: &AppState, client_id: Uuid) -> Option<String> {
-    state
-        .db
-        .system_tx(SystemReason::Authentication, move |tx| {
+pub async fn name_of_client(db: &Db, client_id: Uuid) -> Option<String> {
+    db.system_tx(SystemReason::Authentication, move |tx| {
             async move {
                 let Some(client) = OAuthClientRow::find(tx, client_id).await? else {
                     return Ok(None);
@@ -34,10 +31,10 @@ pub async fn name_of_client(state: &AppState, client_id: Uuid) -> Option<String>
 
 /// The product name of the client of an authorization request carried as a hosted page's
 /// `return_to` (`/oauth/authorize?…client_id=…`), if it names a registered client.
-pub async fn name_of_return_to(state: &AppState, return_to: &str) -> Option<String> {
+pub async fn name_of_return_to(db: &Db, return_to: &str) -> Option<String> {
     let query = return_to.strip_prefix("/oauth/authorize?")?;
     let client_id = url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "client_id")
         .and_then(|(_, v)| Uuid::try_parse(&v).ok())?;
-    name_of_client(state, client_id).await
+    name_of_client(db, client_id).await
 }

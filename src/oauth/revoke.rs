@@ -21,7 +21,7 @@ pub async fn post(
 ) -> Result<HttpResponse, OAuthError> {
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let params = Params::parse(&body)?;
-    let client = client_auth::authenticate(&state, &req, &params).await?;
+    let client = client_auth::authenticate(&state.db, &state.oauth_clients, &req, &params).await?;
     let token = params.require("token")?;
     if params.get("token_type_hint") == Some("access_token") && state.tokens.verify(token).is_ok() {
         return Err(OAuthError::unsupported_token_type(

@@ -45,7 +45,7 @@ pub async fn post(
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let params = Params::parse(&body)?;
     let grant_type = params.require("grant_type")?;
-    let client = client_auth::authenticate(&state, &req, &params).await?;
+    let client = client_auth::authenticate(&state.db, &state.oauth_clients, &req, &params).await?;
     match grant_type {
         "authorization_code" => {
             let code = params.require("code")?;

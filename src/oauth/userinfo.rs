@@ -31,7 +31,7 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .filter(|h| h.starts_with("Bearer ") || h.starts_with("bearer "))
         .ok_or_else(|| OAuthError::invalid_token("send `Authorization: Bearer <access token>`"))?;
-    let member = match authenticate(&state, Some(authorization), &meta.ip).await {
+    let member = match authenticate(&state.authenticator, Some(authorization), &meta.ip).await {
         Ok(Principal::Member(m)) => m,
         _ => {
             return Err(OAuthError::invalid_token(

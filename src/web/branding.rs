@@ -11,8 +11,7 @@ use actix_web::{HttpResponse, http::header, web};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
-    db::{ScopedFutureExt, models::TenantRow},
+    db::{Db, ScopedFutureExt, models::TenantRow},
     domain::Branding,
     web::page::TenantChrome,
 };
@@ -69,13 +68,12 @@ pub fn css(branding: &Branding) -> String {
 /// `GET /branding/<tenant id>.css`: the tenant's colours; an unknown tenant gets an empty
 /// stylesheet (the pages' defaults), so the address tells nothing about which tenants exist.
 pub async fn stylesheet(
-    state: web::Data<std::sync::Arc<AppState>>,
+    db: web::Data<Db>,
     path: web::Path<String>,
 ) -> HttpResponse {
     let id = Uuid::try_parse(path.trim_end_matches(".css")).ok();
     let tenant = match id {
-        Some(id) => state
-            .db
+        Some(id) => db
             .tenant_tx(id, |tx| TenantRow::current(tx, id).scope_boxed())
             .await
             .ok(),

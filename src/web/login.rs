@@ -174,7 +174,7 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<LoginQuery>)
     let named = query.tenant.clone().or_else(|| last_tenant(&req));
     let found = tenant_chrome(&state, named.as_deref()).await;
     let mut chrome = Chrome::new("Sign in", found.as_ref().map(|(_, c)| c.clone()));
-    chrome.product = crate::oauth::product::name_of_return_to(&state, &return_to).await;
+    chrome.product = crate::oauth::product::name_of_return_to(&state.db, &return_to).await;
     let page = IdentifyPage {
         chrome,
         csrf: issued.token.clone(),
@@ -280,7 +280,7 @@ pub async fn identify(
         };
         return csrf::render_issued(StatusCode::OK, issued, &page);
     };
-    let product = crate::oauth::product::name_of_return_to(&state, &return_to).await;
+    let product = crate::oauth::product::name_of_return_to(&state.db, &return_to).await;
     let mut page = password_page(
         issued.token.clone(),
         return_to,
