@@ -255,13 +255,15 @@ impl AppState {
         let contexts = Arc::new(ContextCache::new(Duration::from_millis(
             settings.tokens.context_cache_ms,
         )));
-        let login_limiter = Arc::new(LoginLimiter::new(crate::auth::login_limiter::LimiterConfig {
-            per_network_per_minute: settings.login_failures_per_ip,
-            free_failures: settings.login_failures_per_account,
-            base_delay: Duration::from_millis(settings.login_delay_ms),
-            max_delay: Duration::from_secs(settings.login_max_delay_secs),
-            capacity: crate::auth::login_limiter::DEFAULT_CAPACITY,
-        }));
+        let login_limiter = Arc::new(LoginLimiter::new(
+            crate::auth::login_limiter::LimiterConfig {
+                per_network_per_minute: settings.login_failures_per_ip,
+                free_failures: settings.login_failures_per_account,
+                base_delay: Duration::from_millis(settings.login_delay_ms),
+                max_delay: Duration::from_secs(settings.login_max_delay_secs),
+                capacity: crate::auth::login_limiter::DEFAULT_CAPACITY,
+            },
+        ));
         let secrets = Arc::new(SecretBox::load(
             settings.tokens.secrets_key.as_deref(),
             &settings.tokens.keys_dir.join("secrets.key"),

@@ -542,12 +542,10 @@ const APP_STATE_LEFT: &[&str] = &[
     "oauth/revoke.rs",
     "oauth/token.rs",
     "oauth/userinfo.rs",
-    "ops/identity_providers.rs",
     "ops/mfa.rs",
     "ops/oauth_tokens.rs",
     // Passkeys landed beside this work, written like ops::mfa (which they extend).
     "ops/passkeys.rs",
-    "ops/passwords.rs",
     "ops/sessions.rs",
     "ops/sso_sign_in.rs",
     "web/account.rs",

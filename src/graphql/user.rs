@@ -489,7 +489,15 @@ impl UserMutation {
             Some((kind, id)) if kind == "Tenant" => id.to_string(),
             _ => tenant,
         };
-        passwords::forgot(state, meta, &tenant_key, &email).await?;
+        passwords::forgot(
+            &state.db,
+            &state.reset_limits,
+            &state.effects,
+            meta,
+            &tenant_key,
+            &email,
+        )
+        .await?;
         Ok(true)
     }
 

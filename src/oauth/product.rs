@@ -4,29 +4,27 @@
 
 use uuid::Uuid;
 
-use crate::{
-    db::{
-        Db, ScopedFutureExt, SystemReason,
-        models::{OAuthClientRow, ProductRow},
-    },
+use crate::db::{
+    Db, ScopedFutureExt, SystemReason,
+    models::{OAuthClientRow, ProductRow},
 };
 
 /// The product name of client `client_id`, if the client is registered.
 pub async fn name_of_client(db: &Db, client_id: Uuid) -> Option<String> {
     db.system_tx(SystemReason::Authentication, move |tx| {
-            async move {
-                let Some(client) = OAuthClientRow::find(tx, client_id).await? else {
-                    return Ok(None);
-                };
-                Ok(ProductRow::find(tx, &client.product_id)
-                    .await?
-                    .map(|p| p.name))
-            }
-            .scope_boxed()
-        })
-        .await
-        .ok()
-        .flatten()
+        async move {
+            let Some(client) = OAuthClientRow::find(tx, client_id).await? else {
+                return Ok(None);
+            };
+            Ok(ProductRow::find(tx, &client.product_id)
+                .await?
+                .map(|p| p.name))
+        }
+        .scope_boxed()
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The product name of the client of an authorization request carried as a hosted page's

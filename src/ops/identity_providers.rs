@@ -10,9 +10,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     db::{
-        ScopedFutureExt, TenantTx,
+        Db, ScopedFutureExt, TenantTx,
         audit::AuditEvent,
         models::{
             FederatedSessions, IdentityProviderRow, RoleRow, SessionRow, TenantDomainRow,
@@ -178,14 +177,8 @@ pub async fn add(
 /// Refuses a password sign-in of `user` when the provider serving the domain of their email
 /// enforces SSO, unless the user is that provider's break-glass owner (FORBIDDEN, reason
 /// `sso_required`). Called by `ops::sessions::authenticate_password` once the password is right.
-pub async fn ensure_password_sign_in(
-    state: &AppState,
-    tenant_id: Uuid,
-    user: &UserRow,
-) -> AppResult<()> {
-    state
-        .db
-        .tenant_tx(tenant_id, |tx| ensure_not_sso_only(tx, user).scope_boxed())
+pub async fn ensure_password_sign_in(db: &Db, tenant_id: Uuid, user: &UserRow) -> AppResult<()> {
+    db.tenant_tx(tenant_id, |tx| ensure_not_sso_only(tx, user).scope_boxed())
         .await
 }
 

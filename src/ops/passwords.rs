@@ -7,15 +7,16 @@
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     db::{
-        ScopedFutureExt, SystemReason, TenantTx,
+        Db, ScopedFutureExt, SystemReason, TenantTx,
         audit::{Actor, AuditEvent},
         models::{SessionRow, TenantRow, UserRow, UserTokenRow},
     },
     domain::{Action, Email},
     error::{AppError, AppResult, Reason},
+    mail::reset_limits::ResetLimits,
     mail::{self, MailData, MailKind, Outgoing, notices},
+    ops::effects::Effects,
     ops::{
         Acting, Done,
         invitations::{self, IssuedToken, Purpose},
@@ -187,16 +188,17 @@ pub async fn request_reset(
 /// tenant is unknown or inactive) with the user's lookup and, for an active user within the
 /// per-account limit, a reset link by mail. The caller answers the same whatever happened.
 pub async fn forgot(
-    state: &std::sync::Arc<AppState>,
+    db: &Db,
+    limits: &ResetLimits,
+    effects: &Effects,
     meta: &RequestMeta,
     tenant_key: &str,
     email: &str,
 ) -> AppResult<()> {
-    state.reset_limits.check_ip(&meta.ip)?;
+    limits.check_ip(&meta.ip)?;
     let email = Email::parse("email", email)?;
     let key = crate::domain::TenantKey::parse(tenant_key);
-    let tenant = state
-        .db
+    let tenant = db
         .system_tx(SystemReason::Authentication, |conn| {
             TenantRow::find_by_key(conn, &key).scope_boxed()
         })
@@ -210,19 +212,15 @@ pub async fn forgot(
             email.as_str().to_lowercase()
         ),
     };
-    let send = state.reset_limits.allow_account(&account) && tenant.is_some();
+    let send = limits.allow_account(&account) && tenant.is_some();
     // No tenant: the same transaction on no tenant's rows (RLS shows none), so the answer
     // takes the same path.
     let tenant_id = tenant.map(|t| t.id).unwrap_or_else(Uuid::nil);
-    let done = crate::ops::in_tenant(
-        &state.db,
-        tenant_id,
-        meta.audit(Actor::Anonymous),
-        move |tx| async move { request_reset(tx, &email, None, send).await }.scope_boxed(),
-    )
+    let done = crate::ops::in_tenant(db, tenant_id, meta.audit(Actor::Anonymous), move |tx| {
+        async move { request_reset(tx, &email, None, send).await }.scope_boxed()
+    })
     .await?;
-    state
-        .effects
+    effects
         .run(&meta.audit(Actor::Anonymous), done.effects)
         .await;
     Ok(())

@@ -349,7 +349,7 @@ pub async fn authenticate_password(
         )
         .with_reason(crate::error::Reason::EmailUnverified));
     }
-    crate::ops::identity_providers::ensure_password_sign_in(state, tenant.id, &user).await?;
+    crate::ops::identity_providers::ensure_password_sign_in(&state.db, tenant.id, &user).await?;
     Ok(Authenticated { user, tenant })
 }
 

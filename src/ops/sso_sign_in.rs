@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     db::{
-        ScopedFutureExt, SystemReason, TenantTx,
+        Db, ScopedFutureExt, SystemReason, TenantTx,
         audit::{Actor, AuditEvent},
         models::{
             ExternalIdentityRow, FederatedSessions, IdentityProviderRow, RoleRow, SsoSignInRow,
@@ -43,10 +43,9 @@ pub struct Realm {
 
 /// The provider serving `domain` (lower-case): the tenant that verified it (system scope: the
 /// tenant is not known yet), then that tenant's provider bound to it, if any.
-pub async fn home_realm(state: &AppState, domain: &str) -> AppResult<Option<Realm>> {
+pub async fn home_realm(db: &Db, domain: &str) -> AppResult<Option<Realm>> {
     let owned = domain.to_owned();
-    let Some(tenant_id) = state
-        .db
+    let Some(tenant_id) = db
         .system_tx(SystemReason::Authentication, |conn| {
             TenantDomainRow::verified_owner(conn, &owned).scope_boxed()
         })
@@ -55,19 +54,17 @@ pub async fn home_realm(state: &AppState, domain: &str) -> AppResult<Option<Real
         return Ok(None);
     };
     let owned = domain.to_owned();
-    state
-        .db
-        .tenant_tx(tenant_id, move |tx| {
-            async move {
-                let Some(provider) = IdentityProviderRow::serving(tx, &owned).await? else {
-                    return Ok(None);
-                };
-                let tenant = TenantRow::current(tx, tenant_id).await?;
-                Ok(Some(Realm { tenant, provider }))
-            }
-            .scope_boxed()
-        })
-        .await
+    db.tenant_tx(tenant_id, move |tx| {
+        async move {
+            let Some(provider) = IdentityProviderRow::serving(tx, &owned).await? else {
+                return Ok(None);
+            };
+            let tenant = TenantRow::current(tx, tenant_id).await?;
+            Ok(Some(Realm { tenant, provider }))
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
 /// A sign-in about to leave for the provider.

@@ -67,10 +67,7 @@ pub fn css(branding: &Branding) -> String {
 
 /// `GET /branding/<tenant id>.css`: the tenant's colours; an unknown tenant gets an empty
 /// stylesheet (the pages' defaults), so the address tells nothing about which tenants exist.
-pub async fn stylesheet(
-    db: web::Data<Db>,
-    path: web::Path<String>,
-) -> HttpResponse {
+pub async fn stylesheet(db: web::Data<Db>, path: web::Path<String>) -> HttpResponse {
     let id = Uuid::try_parse(path.trim_end_matches(".css")).ok();
     let tenant = match id {
         Some(id) => db

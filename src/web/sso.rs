@@ -72,7 +72,7 @@ pub async fn home_realm(
     else {
         return HomeRealm::Password;
     };
-    let realm = match sso_sign_in::home_realm(state, &domain).await {
+    let realm = match sso_sign_in::home_realm(&state.db, &domain).await {
         Ok(Some(realm)) => realm,
         Ok(None) => return HomeRealm::Password,
         Err(e) => return HomeRealm::Answer(page::for_error(&e, None)),

@@ -201,7 +201,7 @@ async fn password_not_enough(state: &State, who: &Authenticated) -> Option<&'sta
              application to set one up.",
         );
     }
-    if ops::identity_providers::ensure_password_sign_in(state, who.tenant.id, &who.user)
+    if ops::identity_providers::ensure_password_sign_in(&state.db, who.tenant.id, &who.user)
         .await
         .is_err()
     {

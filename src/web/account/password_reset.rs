@@ -124,7 +124,16 @@ pub async fn request(req: HttpRequest, state: State, form: web::Form<ForgotForm>
             .unwrap_or_default(),
     };
     let chrome = named_tenant(&state, named).await.map(|(_, c)| c);
-    match passwords::forgot(&state, &meta, &tenant_key, &email).await {
+    match passwords::forgot(
+        &state.db,
+        &state.reset_limits,
+        &state.effects,
+        &meta,
+        &tenant_key,
+        &email,
+    )
+    .await
+    {
         // A request over the per-IP limit is answered like any other (it sent nothing).
         Ok(()) => {}
         Err(e) if e.code == ErrorCode::RateLimited => {}
