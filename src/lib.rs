@@ -20,13 +20,21 @@
 //!
 //! Resolvers read through `TenantScope::tx`, a READ ONLY transaction (PostgreSQL refuses a
 //! write there); every write goes through an operation. The services' modules receive the
-//! service types they use (e.g. [`alerts::Alerts`], which owns its own state), not
-//! `app::AppState`; `layer_rules` builds the file-level import graph and fails on an import
-//! cycle or an `AppState` outside the wiring.
+//! service types they use, not `app::AppState`: [`alerts::Alerts`] (which owns its own
+//! state), [`invalidation::Invalidator`] (this replica's caches and how the replicas tell each
+//! other), [`ops::effects::Effects`] (what an operation leaves for after its commit),
+//! [`auth::principal::Authenticator`] (a request's Principal), and the housekeeping jobs take
+//! the database, HTTP client and settings they use; a route that needs only one service takes
+//! it as `web::Data<…>` (`web::Data<Settings>`, `web::Data<Db>`). `layer_rules` builds the
+//! file-level import graph and fails on an import cycle or an `AppState` outside the wiring.
 //!
-//! Still on the way there (issue 13, item 4): many API and service modules still take
-//! `app::AppState`, and with it one import cycle through `app.rs` remains; `layer_rules`
-//! lists both (`APP_STATE_LEFT`, `CYCLES_LEFT`), and the lists can only shrink.
+//! Still on the way there (issue 13, item 4): the GraphQL schema carries `AppState` as its data
+//! (one import cycle, `app.rs` ↔ `graphql/mod.rs`), and the modules that reach it through the
+//! schema or a route's `web::Data<Arc<AppState>>` (the OAuth endpoints, the hosted pages, the
+//! session, MFA and passkey operations) still take it; `layer_rules` lists both
+//! (`APP_STATE_LEFT`, `CYCLES_LEFT`), and the lists can only shrink. The other cycles listed
+//! there are between GraphQL object types that name each other (a user's roles, a role's
+//! users), the hosted login's pages, and sign-in ↔ second factor.
 
 pub mod alerts;
 pub mod app;
