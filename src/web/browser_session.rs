@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use actix_web::{
     HttpRequest,
-    cookie::{Cookie, SameSite, time},
+    cookie::{Cookie, SameSite},
 };
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -28,6 +28,7 @@ use crate::{
         sessions::{self, AuthMethod, Authenticated, SessionStart},
     },
     request::RequestMeta,
+    web::cookies,
 };
 
 pub const COOKIE: &str = "__Host-hub_session";
@@ -144,21 +145,15 @@ pub async fn end(
 /// after its idle and absolute lifetimes). `web::sso` opens its session inside its own
 /// transaction and sets this cookie itself.
 pub fn cookie(token: String) -> Cookie<'static> {
-    Cookie::build(COOKIE, token)
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .finish()
+    cookies::cookie(
+        COOKIE,
+        token,
+        SameSite::Lax,
+        cookies::Lifetime::BrowserSession,
+    )
 }
 
 /// A cookie that removes the session cookie.
 pub fn removal() -> Cookie<'static> {
-    Cookie::build(COOKIE, "")
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::ZERO)
-        .finish()
+    cookies::removal(COOKIE, SameSite::Lax)
 }

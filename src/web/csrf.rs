@@ -11,6 +11,8 @@ use actix_web::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
+use crate::web::cookies;
+
 pub const COOKIE: &str = "__Host-hub_csrf";
 /// The hidden form field.
 pub const FIELD: &str = "csrf";
@@ -32,12 +34,12 @@ pub fn issue(req: &HttpRequest) -> Issued {
         };
     }
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let cookie = Cookie::build(COOKIE, token.clone())
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .finish();
+    let cookie = cookies::cookie(
+        COOKIE,
+        token.clone(),
+        SameSite::Lax,
+        cookies::Lifetime::BrowserSession,
+    );
     Issued {
         token,
         cookie: Some(cookie),

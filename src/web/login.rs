@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use actix_web::{
     HttpRequest, HttpResponse,
-    cookie::{Cookie, SameSite, time},
+    cookie::{Cookie, SameSite},
     http::{StatusCode, header},
     web,
 };
@@ -28,7 +28,7 @@ use crate::{
     web::{
         branding,
         browser_session::{self, BrowserSession},
-        csrf,
+        cookies, csrf,
         page::{self, Chrome},
     },
 };
@@ -464,13 +464,12 @@ fn redirect_with_session(
     cookie: Cookie<'static>,
     return_to: &str,
 ) -> HttpResponse {
-    let last = Cookie::build(LAST_TENANT_COOKIE, who.tenant.id.to_string())
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::days(365))
-        .finish();
+    let last = cookies::cookie(
+        LAST_TENANT_COOKIE,
+        who.tenant.id.to_string(),
+        SameSite::Lax,
+        cookies::Lifetime::Seconds(365 * 24 * 3600),
+    );
     page::with_headers(HttpResponse::SeeOther())
         .insert_header((header::LOCATION, safe_return_to(Some(return_to))))
         .cookie(cookie)

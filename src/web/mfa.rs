@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use actix_web::{
     HttpRequest, HttpResponse,
-    cookie::{Cookie, SameSite, time},
+    cookie::{Cookie, SameSite},
     http::{StatusCode, header},
     web,
 };
@@ -37,7 +37,7 @@ use crate::{
     },
     request::RequestMeta,
     web::{
-        branding, browser_session, csrf,
+        branding, browser_session, cookies, csrf,
         login::{self, LoginHints, safe_return_to},
         page::{self, Chrome},
     },
@@ -65,23 +65,16 @@ fn page_url(return_to: &str) -> String {
 }
 
 fn pending_cookie(token: String) -> Cookie<'static> {
-    Cookie::build(COOKIE, token)
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::seconds(CHALLENGE_TTL_SECS))
-        .finish()
+    cookies::cookie(
+        COOKIE,
+        token,
+        SameSite::Lax,
+        cookies::Lifetime::Seconds(CHALLENGE_TTL_SECS),
+    )
 }
 
 fn removal() -> Cookie<'static> {
-    Cookie::build(COOKIE, "")
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::ZERO)
-        .finish()
+    cookies::removal(COOKIE, SameSite::Lax)
 }
 
 /// After a correct password of a user who owes a second factor (`need` is not

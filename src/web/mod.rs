@@ -13,6 +13,7 @@
 pub mod account;
 pub mod branding;
 pub mod browser_session;
+pub mod cookies;
 pub mod csrf;
 pub mod login;
 pub mod mfa;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use actix_web::{
     HttpRequest, HttpResponse,
-    cookie::{Cookie, SameSite, time},
+    cookie::{Cookie, SameSite},
     http::{StatusCode, header},
     web,
 };
@@ -33,7 +33,7 @@ use crate::{
     ops::{self, passkeys, sessions::AuthMethod},
     request::RequestMeta,
     web::{
-        branding, browser_session, csrf,
+        branding, browser_session, cookies, csrf,
         login::{self, LoginHints, safe_return_to},
         mfa as mfa_page,
         page::{self, Chrome},
@@ -66,13 +66,12 @@ fn ceremony_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
         return (c.value().to_owned(), None);
     }
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let cookie = Cookie::build(COOKIE, token.clone())
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .max_age(time::Duration::seconds(CEREMONY_TTL_SECS))
-        .finish();
+    let cookie = cookies::cookie(
+        COOKIE,
+        token.clone(),
+        SameSite::Strict,
+        cookies::Lifetime::Seconds(CEREMONY_TTL_SECS),
+    );
     (token, Some(cookie))
 }
 
@@ -216,13 +215,7 @@ pub async fn passwordless(
 }
 
 fn removal() -> Cookie<'static> {
-    Cookie::build(COOKIE, "")
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .max_age(time::Duration::ZERO)
-        .finish()
+    cookies::removal(COOKIE, SameSite::Strict)
 }
 
 /// `POST /login/mfa/passkey/options`: the options for the pending sign-in of this browser: a

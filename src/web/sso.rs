@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix_web::{
     HttpRequest, HttpResponse,
-    cookie::{Cookie, SameSite, time},
+    cookie::{Cookie, SameSite},
     http::{StatusCode, header},
     web,
 };
@@ -31,6 +31,7 @@ use crate::{
     web::{
         branding,
         browser_session::{self},
+        cookies,
         login::{LoginHints, login_url, safe_return_to},
         page::{self, Chrome, TenantChrome},
     },
@@ -171,13 +172,12 @@ async fn start(
         e.log_cause();
         SsoFailure::ProviderUnreachable
     })?;
-    let cookie = Cookie::build(BINDING_COOKIE, binding)
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::seconds(sso_sign_in::SIGN_IN_TTL_SECS))
-        .finish();
+    let cookie = cookies::cookie(
+        BINDING_COOKIE,
+        binding,
+        SameSite::Lax,
+        cookies::Lifetime::Seconds(sso_sign_in::SIGN_IN_TTL_SECS),
+    );
     Ok((auth.url.to_string(), cookie))
 }
 
@@ -300,13 +300,7 @@ fn failure_page(
 
 /// A cookie that removes the binding cookie.
 fn binding_removal() -> Cookie<'static> {
-    Cookie::build(BINDING_COOKIE, "")
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::ZERO)
-        .finish()
+    cookies::removal(BINDING_COOKIE, SameSite::Lax)
 }
 
 /// Writes `sso.sign_in_failed` in the tenant's log (a failure to write it is logged only: the

@@ -455,13 +455,9 @@ async fn a_person_signs_in_with_chromium() {
         session
             .goto(&format!("{}/login?return_to=%2F", app.address))
             .await?;
-        session.fill("#email", &t.owner_email).await?;
-        session.click("button[type=submit]").await?;
         session
-            .wait_for_url("the password step", |u| u.ends_with("/login/identify"))
+            .enter_email_and_password(&t.owner_email, PASSWORD)
             .await?;
-        session.fill("#password", PASSWORD).await?;
-        session.click("button[type=submit]").await?;
         session
             .wait_for_url("the signed-in home", |u| u == format!("{}/", app.address))
             .await?;

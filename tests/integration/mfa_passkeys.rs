@@ -93,13 +93,9 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
         let first = session.add_virtual_authenticator().await?;
         let login = format!("{base}/login?tenant={}&return_to=%2Faccount%2Fmfa", t.uuid);
         session.goto(&login).await?;
-        session.fill("#email", &t.owner_email).await?;
-        session.click("#email ~ button[type=submit]").await?;
         session
-            .wait_for_url("the password step", |u| u.ends_with("/login/identify"))
+            .enter_email_and_password(&t.owner_email, PASSWORD)
             .await?;
-        session.fill("#password", PASSWORD).await?;
-        session.click("button[type=submit]").await?;
         session
             .wait_for_url("the security page", |u| u.ends_with("/account/mfa"))
             .await?;
@@ -149,13 +145,9 @@ async fn passkeys_register_sign_in_as_second_factor_and_alone_in_chromium() {
         session
             .goto(&format!("{base}/login?tenant={}&return_to=%2F", t.uuid))
             .await?;
-        session.fill("#email", &t.owner_email).await?;
-        session.click("#email ~ button[type=submit]").await?;
         session
-            .wait_for_url("the password step", |u| u.ends_with("/login/identify"))
+            .enter_email_and_password(&t.owner_email, PASSWORD)
             .await?;
-        session.fill("#password", PASSWORD).await?;
-        session.click("button[type=submit]").await?;
         session
             .wait_for_url("the MFA step", |u| u.contains("/login/mfa"))
             .await?;
@@ -802,13 +794,9 @@ async fn a_passkey_set_up_on_the_hosted_step_of_an_openid_sign_in_shows_in_the_i
         session
             .wait_for_url("the login page", |u| u.contains("/login"))
             .await?;
-        session.fill("#email", &t.owner_email).await?;
-        session.click("#email ~ button[type=submit]").await?;
         session
-            .wait_for_url("the password step", |u| u.ends_with("/login/identify"))
+            .enter_email_and_password(&t.owner_email, PASSWORD)
             .await?;
-        session.fill("#password", PASSWORD).await?;
-        session.click("button[type=submit]").await?;
         session
             .wait_for_url("the enrolment step", |u| u.contains("/login/mfa"))
             .await?;

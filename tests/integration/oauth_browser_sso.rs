@@ -115,14 +115,7 @@ async fn sign_in_at_hub(session: &Session<'_>, hub: &TestApp, email: &str) -> an
             u.starts_with(&format!("{}/login", hub.address))
         })
         .await?;
-    session.fill("#email", email).await?;
-    session.click("button[type=submit]").await?;
-    session
-        .wait_for_url("the password step", |u| u.ends_with("/login/identify"))
-        .await?;
-    session.fill("#password", PASSWORD).await?;
-    session.click("button[type=submit]").await?;
-    Ok(())
+    session.enter_email_and_password(email, PASSWORD).await
 }
 
 /// A → the hub's login page → back to A signed in; then B → straight back signed in, without

@@ -403,6 +403,20 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// On the hub's login page: the email (the identify step), then the password.
+    pub async fn enter_email_and_password(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> anyhow::Result<()> {
+        self.fill("#email", email).await?;
+        self.click("#email ~ button[type=submit]").await?;
+        self.wait_for_url("the password step", |u| u.ends_with("/login/identify"))
+            .await?;
+        self.fill("#password", password).await?;
+        self.click("button[type=submit]").await
+    }
+
     /// Adds a virtual WebAuthn authenticator (the WebDriver WebAuthn extension): CTAP2,
     /// internal, with resident keys and user verification that always passes. Returns its id.
     pub async fn add_virtual_authenticator(&self) -> anyhow::Result<String> {
