@@ -16,6 +16,9 @@
 //!   of its own, seeded once);
 //! - `LOAD_HUBS=2` two hub processes behind PgBouncer (transaction pooling; wrk's connections
 //!   split between them); `LOAD_PGBOUNCER=1` one hub behind PgBouncer (the comparison's base);
+//! - `LOAD_HUB_BIN=<path>` serves with another build of the hub (a before/after comparison
+//!   in one run; the seed and the OAuth codes are still made by this build, so the two must
+//!   share the database schema);
 //! - `LOAD_MARKDOWN=<file>` also writes the tables as markdown (for BENCHMARKS.md);
 //! - `LOAD_REQUESTS=<n>` stops each operation after about n answers instead of a duration and
 //!   `LOAD_HUB_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p"` starts the
@@ -261,7 +264,9 @@ fn start_hub(opts: &Options, db_name: &str, bouncer: Option<u16>, keys: &Path, n
         .as_deref()
         .map(|w| w.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
-    words.push(env!("CARGO_BIN_EXE_tenant-hub").to_owned());
+    words.push(
+        std::env::var("LOAD_HUB_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tenant-hub").into()),
+    );
     let mut cmd = Command::new(&words[0]);
     cmd.args(&words[1..])
         .args(["serve", "--database-url", &direct])

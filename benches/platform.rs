@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         .get(0);
 
     let state = Arc::new(AppState::new(settings)?);
-    let schema = build_schema(state.clone());
+    let schema = build_schema(&state.settings, state.graphql_services());
     let run = |query: &'static str| {
         let schema = schema.clone();
         async move {

@@ -18,6 +18,7 @@ use crate::{
         meta::{REQUEST_ID_HEADER, RequestId, choose_request_id},
     },
     metrics::Metrics,
+    ops::sign_in::SignIn,
     ratelimit::RateLimits,
     secrets::SecretBox,
     usage::UsageMeter,
@@ -25,7 +26,7 @@ use crate::{
 
 /// What every request handler shares.
 pub struct AppState {
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     pub db: Db,
     pub tokens: Arc<TokenIssuer>,
     /// Resolving a request's Principal (`auth::principal`).
@@ -37,10 +38,10 @@ pub struct AppState {
     /// The caches above as `invalidation` keeps them honest across replicas.
     pub invalidator: Arc<crate::invalidation::Invalidator>,
     /// What operations leave for after their commit (`ops::effects`).
-    pub effects: crate::ops::effects::Effects,
+    pub effects: Arc<crate::ops::effects::Effects>,
     pub login_limiter: Arc<LoginLimiter>,
     pub secrets: Arc<SecretBox>,
-    pub rate_limits: RateLimits,
+    pub rate_limits: Arc<RateLimits>,
     pub usage: Arc<UsageMeter>,
     pub metrics: Arc<Metrics>,
     /// Outgoing HTTP (alert and billing webhooks).
@@ -48,17 +49,18 @@ pub struct AppState {
     /// Raising and delivering usage alerts (`alerts`), with its own memory of those raised.
     pub alerts: crate::alerts::Alerts,
     /// The DNS lookups of tenants' domain challenges (HUB_DNS_RESOLVER).
-    pub dns: crate::sso::dns::DnsChecker,
+    pub dns: Arc<crate::sso::dns::DnsChecker>,
     /// Outgoing HTTP to tenants' identity providers (`sso::oidc::client`).
     pub sso_http: reqwest::Client,
-    /// The operations allowed in `registered` persisted-query mode.
-    pub registry: Option<crate::graphql::registry::Registry>,
-    /// Automatic persisted queries (HUB_PERSISTED_QUERIES=auto).
-    pub apq: Option<crate::graphql::apq::AutoPersisted>,
+    /// What `/graphql` and `GET /tenant-context` use around the schema (`http::graphql_http`).
+    pub graphql: Arc<http::graphql_http::Endpoint>,
+    /// What the sign-in operations, the hosted pages and the OAuth endpoints use
+    /// (`ops::sign_in`).
+    pub sign_in: SignIn,
     /// The running NDJSON exports (HUB_EXPORTS_MAX, HUB_EXPORTS_PER_TENANT).
     pub exports: Arc<crate::export_slots::ExportSlots>,
     /// Limits of password-reset requests (`mail::reset_limits`).
-    pub reset_limits: crate::mail::reset_limits::ResetLimits,
+    pub reset_limits: Arc<crate::mail::reset_limits::ResetLimits>,
 }
 
 pub struct Application {
@@ -94,21 +96,18 @@ impl Application {
         spawn_housekeeping(state.clone());
         crate::invalidation::spawn_listener(&state.invalidator, &state.settings);
 
-        let schema = graphql::build_schema(state.clone());
-        let data_state = web::Data::new(state.clone());
-        // The services handlers take on their own (`web::Data<Settings>`, `web::Data<Db>`).
-        let data_settings = web::Data::new(state.settings.clone());
-        let data_db = web::Data::new(state.db.clone());
-        let data_schema = web::Data::new(schema);
+        let schema = graphql::build_schema(&state.settings, state.graphql_services());
+        let data = Handlers::of(&state, schema);
         let max_body = state.settings.max_body_bytes;
         let cors_origins = state.settings.cors_origins.clone();
+        let graphiql = state
+            .settings
+            .graphiql_enabled()
+            .then(|| state.settings.graphiql_assets_dir.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(cors(&cors_origins))
-                .app_data(data_state.clone())
-                .app_data(data_settings.clone())
-                .app_data(data_db.clone())
-                .app_data(data_schema.clone())
+                .configure(|cfg| data.register(cfg))
                 .app_data(web::PayloadConfig::new(max_body))
                 .wrap_fn(|req, srv| {
                     use actix_web::dev::Service;
@@ -130,14 +129,8 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .configure(|cfg| {
-                    // The playground is off by default in production.
-                    let graphiql = data_state
-                        .settings
-                        .graphiql_enabled()
-                        .then(|| data_state.settings.graphiql_assets_dir.clone());
-                    http::configure(cfg, graphiql)
-                })
+                // The playground is off by default in production.
+                .configure(|cfg| http::configure(cfg, graphiql.clone()))
         })
         .listen(listener)?
         .shutdown_timeout(10);
@@ -145,7 +138,7 @@ impl Application {
             server = server.workers(state.settings.workers);
         }
         let metrics = match &state.settings.metrics_bind {
-            Some(bind) => Some(metrics_server(bind, web::Data::new(state.clone()))?),
+            Some(bind) => Some(metrics_server(bind, Handlers::of_metrics(&state))?),
             None => None,
         };
         Ok(Application {
@@ -197,6 +190,63 @@ impl Application {
     }
 }
 
+/// The services the handlers take as `web::Data<…>`: each handler names the ones it uses.
+#[derive(Clone)]
+struct Handlers {
+    settings: web::Data<Settings>,
+    db: web::Data<Db>,
+    schema: web::Data<graphql::HubSchema>,
+    graphql: web::Data<http::graphql_http::Endpoint>,
+    sign_in: web::Data<SignIn>,
+    authenticator: web::Data<crate::auth::principal::Authenticator>,
+    sessions: web::Data<SessionCache>,
+    tokens: web::Data<TokenIssuer>,
+    exports: web::Data<crate::export_slots::ExportSlots>,
+    metrics: MetricsHandlers,
+}
+
+/// What `/metrics` reads: the registry, the limiters' count, the pool.
+type MetricsHandlers = (web::Data<Metrics>, web::Data<RateLimits>, web::Data<Db>);
+
+impl Handlers {
+    fn of(state: &AppState, schema: graphql::HubSchema) -> Handlers {
+        Handlers {
+            settings: web::Data::from(state.settings.clone()),
+            db: web::Data::new(state.db.clone()),
+            schema: web::Data::new(schema),
+            graphql: web::Data::from(state.graphql.clone()),
+            sign_in: web::Data::new(state.sign_in.clone()),
+            authenticator: web::Data::new(state.authenticator.clone()),
+            sessions: web::Data::from(state.sessions.clone()),
+            tokens: web::Data::from(state.tokens.clone()),
+            exports: web::Data::from(state.exports.clone()),
+            metrics: Handlers::of_metrics(state),
+        }
+    }
+
+    fn of_metrics(state: &AppState) -> MetricsHandlers {
+        (
+            web::Data::from(state.metrics.clone()),
+            web::Data::from(state.rate_limits.clone()),
+            web::Data::new(state.db.clone()),
+        )
+    }
+
+    fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.settings.clone())
+            .app_data(self.db.clone())
+            .app_data(self.schema.clone())
+            .app_data(self.graphql.clone())
+            .app_data(self.sign_in.clone())
+            .app_data(self.authenticator.clone())
+            .app_data(self.sessions.clone())
+            .app_data(self.tokens.clone())
+            .app_data(self.exports.clone())
+            .app_data(self.metrics.0.clone())
+            .app_data(self.metrics.1.clone());
+    }
+}
+
 /// HUB_PUBLIC_URL without a trailing slash, or `http://` and the bound address.
 fn public_url(settings: &Settings, listener: &TcpListener) -> anyhow::Result<String> {
     match &settings.public_url {
@@ -219,6 +269,16 @@ impl AppState {
     /// slash: the OpenID issuer and the base of the links the hub hands out.
     pub fn public_url(&self) -> &str {
         self.settings.public_url()
+    }
+
+    /// The schema's data: what the resolvers use (`graphql::context`).
+    pub fn graphql_services(&self) -> graphql::context::Services {
+        graphql::context::Services {
+            sign_in: self.sign_in.clone(),
+            contexts: self.contexts.clone(),
+            usage: self.usage.clone(),
+            dns: self.dns.clone(),
+        }
     }
 
     pub fn new(mut settings: Settings) -> anyhow::Result<AppState> {
@@ -277,12 +337,12 @@ impl AppState {
             }
             _ => None,
         };
-        let rate_limits = RateLimits::with_hashing(
+        let rate_limits = Arc::new(RateLimits::with_hashing(
             settings.rate_limit_burst_secs,
             settings.replicas,
             settings.anonymous_requests_per_minute,
             settings.anonymous_hashes_per_minute,
-        );
+        ));
         let apq = (settings.persisted_queries == crate::config::PersistedQueries::Auto)
             .then(|| crate::graphql::apq::AutoPersisted::new(4096));
         let metrics = Arc::new(Metrics::new());
@@ -297,8 +357,11 @@ impl AppState {
             oauth_clients: oauth_clients.clone(),
             usage: usage.clone(),
         });
-        let effects =
-            crate::ops::effects::Effects::new(db.clone(), invalidator.clone(), alerts.clone());
+        let effects = Arc::new(crate::ops::effects::Effects::new(
+            db.clone(),
+            invalidator.clone(),
+            alerts.clone(),
+        ));
         let authenticator = crate::auth::principal::Authenticator {
             db: db.clone(),
             tokens: tokens.clone(),
@@ -309,15 +372,41 @@ impl AppState {
             settings.exports_max,
             settings.exports_per_tenant,
         );
-        let reset_limits = crate::mail::reset_limits::ResetLimits::new(
+        let reset_limits = Arc::new(crate::mail::reset_limits::ResetLimits::new(
             settings.password_reset_per_ip,
             settings.password_reset_per_account,
-        );
+        ));
         let sso_http = crate::sso::oidc::client(&settings)?;
-        let dns = crate::sso::dns::DnsChecker::new(
+        let dns = Arc::new(crate::sso::dns::DnsChecker::new(
             settings.dns_resolver,
             Duration::from_millis(settings.dns_timeout_ms),
-        )?;
+        )?);
+        let settings = Arc::new(settings);
+        let graphql = Arc::new(http::graphql_http::Endpoint {
+            settings: settings.clone(),
+            db: db.clone(),
+            authenticator: authenticator.clone(),
+            rate_limits: rate_limits.clone(),
+            alerts: alerts.clone(),
+            metrics: metrics.clone(),
+            usage: usage.clone(),
+            contexts: contexts.clone(),
+            registry,
+            apq,
+        });
+        let sign_in = SignIn {
+            db: db.clone(),
+            settings: settings.clone(),
+            tokens: tokens.clone(),
+            login_limiter: login_limiter.clone(),
+            secrets: secrets.clone(),
+            invalidator: invalidator.clone(),
+            effects: effects.clone(),
+            oauth_clients: oauth_clients.clone(),
+            rate_limits: rate_limits.clone(),
+            sso_http: sso_http.clone(),
+            reset_limits: reset_limits.clone(),
+        };
         Ok(AppState {
             settings,
             db,
@@ -339,8 +428,8 @@ impl AppState {
             alerts,
             exports,
             reset_limits,
-            registry,
-            apq,
+            graphql,
+            sign_in,
         })
     }
 }
@@ -348,14 +437,16 @@ impl AppState {
 /// The `/metrics` listener: one worker, its own address, stopped with the public server.
 fn metrics_server(
     bind: &str,
-    state: web::Data<Arc<AppState>>,
+    data: MetricsHandlers,
 ) -> anyhow::Result<(u16, actix_web::dev::ServerHandle)> {
     let listener = TcpListener::bind(bind)
         .with_context(|| format!("cannot listen on HUB_METRICS_BIND {bind}"))?;
     let port = listener.local_addr()?.port();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(state.clone())
+            .app_data(data.0.clone())
+            .app_data(data.1.clone())
+            .app_data(data.2.clone())
             .configure(http::routes::configure_metrics)
     })
     .listen(listener)?

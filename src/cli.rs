@@ -544,9 +544,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 &keys_dir.join("secrets.key"),
             )?;
             let db = Db::connect(&db)?;
-            let enrolled = crate::ops::mfa::enrol_platform_admin_totp(&db, &secrets, &email)
-                .await
-                .map_err(AppError::into_anyhow)?;
+            let enrolled =
+                crate::ops::admin_sessions::enrol_platform_admin_totp(&db, &secrets, &email)
+                    .await
+                    .map_err(AppError::into_anyhow)?;
             println!(
                 "{}",
                 serde_json::json!({

@@ -19,22 +19,28 @@
 //! write it inside the same transaction.
 //!
 //! Resolvers read through `TenantScope::tx`, a READ ONLY transaction (PostgreSQL refuses a
-//! write there); every write goes through an operation. The services' modules receive the
-//! service types they use, not `app::AppState`: [`alerts::Alerts`] (which owns its own
-//! state), [`invalidation::Invalidator`] (this replica's caches and how the replicas tell each
-//! other), [`ops::effects::Effects`] (what an operation leaves for after its commit),
-//! [`auth::principal::Authenticator`] (a request's Principal), and the housekeeping jobs take
-//! the database, HTTP client and settings they use; a route that needs only one service takes
-//! it as `web::Data<…>` (`web::Data<Settings>`, `web::Data<Db>`). `layer_rules` builds the
-//! file-level import graph and fails on an import cycle or an `AppState` outside the wiring.
+//! write there); every write goes through an operation.
 //!
-//! Still on the way there (issue 13, item 4): the GraphQL schema carries `AppState` as its data
-//! (one import cycle, `app.rs` ↔ `graphql/mod.rs`), and the modules that reach it through the
-//! schema or a route's `web::Data<Arc<AppState>>` (the OAuth endpoints, the hosted pages, the
-//! session, MFA and passkey operations) still take it; `layer_rules` lists both
-//! (`APP_STATE_LEFT`, `CYCLES_LEFT`), and the lists can only shrink. The other cycles listed
-//! there are between GraphQL object types that name each other (a user's roles, a role's
-//! users), the hosted login's pages, and sign-in ↔ second factor.
+//! Services reach the code that uses them as small types built once by the wiring; only
+//! [`app`] names `app::AppState`, the wiring's own record of everything it built:
+//! * [`ops::sign_in::SignIn`]: what the sign-in operations (sessions, second factors, passkeys,
+//!   OAuth tokens, federated sign-ins, password resets) use, and with them the hosted pages
+//!   and the OAuth endpoints (`web::Data<SignIn>`);
+//! * [`graphql::context::Services`]: the schema's data, which the resolvers reach through the
+//!   guards' scopes;
+//! * [`http::graphql_http::Endpoint`]: what `/graphql` and `GET /tenant-context` use around
+//!   the schema (authentication, admission, persisted queries, after-execution);
+//! * [`alerts::Alerts`] (which owns its own state), [`invalidation::Invalidator`] (this
+//!   replica's caches and how the replicas tell each other), [`ops::effects::Effects`] (what
+//!   an operation leaves for after its commit), [`auth::principal::Authenticator`] (a request's
+//!   Principal); the housekeeping jobs take the database, HTTP client and settings they use,
+//!   and a route that needs one service takes it as `web::Data<…>` (`Db`, `Settings`,
+//!   `TokenIssuer`, `SessionCache`, `Metrics`, …).
+//!
+//! `layer_rules` builds the file-level import graph and fails on an import cycle or an
+//! `AppState` outside the wiring. The one cycle it allows is the GraphQL type graph (`User`,
+//! `RoleAssignment`, `Role`: a user names its roles, a role its users), which object types in
+//! separate files cannot avoid.
 
 pub mod alerts;
 pub mod app;

@@ -93,6 +93,7 @@ impl Principal {
 
 /// What resolving a Principal needs: the token keys, this replica's session cache, the login
 /// limiter (API-key guesses count there) and the database. Built once by the wiring.
+#[derive(Clone)]
 pub struct Authenticator {
     pub db: Db,
     pub tokens: Arc<TokenIssuer>,

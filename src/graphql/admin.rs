@@ -180,14 +180,14 @@ impl AdminMutation {
     async fn admin_flush_usage(&self, ctx: &Context<'_>) -> Result<i64, AppError> {
         let admin = context::platform_admin(ctx).await?;
         // Taken from the meter, written and audited in one transaction; back if it fails.
-        let pending = admin.state.usage.take();
+        let pending = admin.services.usage.take();
         match admin
             .run_system(|tx| usage_ops::flush_calls(tx, &pending).scope_boxed())
             .await
         {
             Ok(calls) => Ok(calls),
             Err(e) => {
-                admin.state.usage.restore(pending);
+                admin.services.usage.restore(pending);
                 Err(e)
             }
         }

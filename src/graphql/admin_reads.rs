@@ -15,9 +15,8 @@ use std::{
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::Principal,
-    db::{ScopedFutureExt, SystemReason, audit::Actor},
+    db::{Db, ScopedFutureExt, SystemReason, audit::Actor},
     error::AppResult,
     ops::platform,
     request::RequestMeta,
@@ -64,7 +63,7 @@ impl AdminReads {
 
 /// After the request ran: one audit row per tenant the admin read, in one transaction.
 pub async fn record(
-    state: &AppState,
+    db: &Db,
     principal: &Principal,
     meta: &RequestMeta,
     operation: &str,
@@ -79,7 +78,7 @@ pub async fn record(
     }
     let ctx = meta.audit(Actor::PlatformAdmin(*admin_id));
     let operation = operation.to_owned();
-    crate::ops::in_system(&state.db, SystemReason::PlatformAdmin, ctx, move |_| {
+    crate::ops::in_system(db, SystemReason::PlatformAdmin, ctx, move |_| {
         async move { Ok(platform::tenants_read(tenants, &operation)) }.scope_boxed()
     })
     .await?;

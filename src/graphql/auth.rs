@@ -5,9 +5,31 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 
 use crate::{
     error::AppError,
-    graphql::{context, ids, mfa::MfaChallenge, tenant::Tenant, user::User},
-    ops::sessions,
+    graphql::{context, ids, tenant::Tenant, user::User},
+    ops::{admin_sessions, login, mfa, sessions},
 };
+
+/// A sign-in waiting for its second factor.
+#[derive(SimpleObject)]
+pub struct MfaChallenge {
+    /// Single use, for completeMfaLogin (and, when enrolment is required, beginTotpEnrolment).
+    pub challenge: String,
+    /// Seconds the challenge stays valid.
+    pub expires_in: i64,
+    /// The tenant requires a second factor and the user has none: enrol one with
+    /// beginTotpEnrolment(challenge), then confirm it with completeMfaLogin and its first code.
+    pub enrolment_required: bool,
+}
+
+impl From<mfa::Challenge> for MfaChallenge {
+    fn from(c: mfa::Challenge) -> Self {
+        MfaChallenge {
+            challenge: c.token,
+            expires_in: c.expires_in,
+            enrolment_required: c.enrolment_required,
+        }
+    }
+}
 
 #[derive(InputObject)]
 pub struct LoginInput {
@@ -59,16 +81,16 @@ impl AuthMutation {
     /// Wrong tenant, email or password: UNAUTHENTICATED, the same message either way.
     /// A tenant that is not active: TENANT_INACTIVE. Too many failures: RATE_LIMITED.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload, AppError> {
-        let state = context::state(ctx)?;
+        let state = context::sign_in(ctx)?;
         let meta = &context::request(ctx)?.meta;
         let tenant_key = match ids::decode_any(&input.tenant) {
             Some((kind, id)) if kind == "Tenant" => id.to_string(),
             _ => input.tenant,
         };
         let out =
-            match sessions::login(state, meta, &tenant_key, &input.email, &input.password).await? {
-                sessions::SignIn::Session(out) => out,
-                sessions::SignIn::MfaRequired(pending) => {
+            match login::login(state, meta, &tenant_key, &input.email, &input.password).await? {
+                login::LoginStep::Session(out) => out,
+                login::LoginStep::MfaRequired(pending) => {
                     return Ok(LoginPayload {
                         access_token: None,
                         refresh_token: None,
@@ -102,7 +124,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> Result<RefreshPayload, AppError> {
-        let state = context::state(ctx)?;
+        let state = context::sign_in(ctx)?;
         let meta = &context::request(ctx)?.meta;
         let out = sessions::refresh_session(state, meta, &refresh_token).await?;
         Ok(RefreshPayload {
@@ -121,14 +143,19 @@ impl AuthMutation {
             session_id,
         } = req.principal
         {
-            return sessions::admin_logout(context::state(ctx)?, &req.meta, admin_id, session_id)
-                .await;
+            return admin_sessions::admin_logout(
+                context::sign_in(ctx)?,
+                &req.meta,
+                admin_id,
+                session_id,
+            )
+            .await;
         }
         context::member_any_status(ctx)?;
         let crate::auth::Principal::Member(member) = &req.principal else {
             return Err(AppError::unauthenticated("log in first"));
         };
-        sessions::logout(context::state(ctx)?, &req.meta, member).await
+        sessions::logout(context::sign_in(ctx)?, &req.meta, member).await
     }
 
     /// Platform admins log in here; their accounts come from `tenant-hub admin create`. An
@@ -143,9 +170,10 @@ impl AuthMutation {
         password: String,
         code: Option<String>,
     ) -> Result<AdminLoginPayload, AppError> {
-        let state = context::state(ctx)?;
+        let state = context::sign_in(ctx)?;
         let meta = &context::request(ctx)?.meta;
-        let token = sessions::admin_login(state, meta, &email, &password, code.as_deref()).await?;
+        let token =
+            admin_sessions::admin_login(state, meta, &email, &password, code.as_deref()).await?;
         Ok(AdminLoginPayload {
             access_token: token.token,
             expires_in: token.expires_in,

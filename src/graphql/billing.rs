@@ -121,11 +121,11 @@ impl BillingMutation {
         plan: String,
     ) -> Result<TenantPayload, AppError> {
         let scope = context::require(ctx, Permission::BillingManage).await?;
-        let self_service = scope.state.settings.self_service_upgrades;
+        let self_service = scope.services.sign_in.settings.self_service_upgrades;
         let tenant = scope
             .run(|tx| plans::change(tx, &plan, self_service).scope_boxed())
             .await?;
-        scope.state.rate_limits.forget(scope.tenant_id());
+        scope.services.sign_in.rate_limits.forget(scope.tenant_id());
         Ok(TenantPayload {
             tenant: Tenant(tenant),
         })

@@ -19,9 +19,8 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::{MemberPrincipal, Principal},
-    context_cache::{Access, Ticket},
+    context_cache::{Access, ContextCache, Ticket},
     db::{
         ScopedBoxFuture, ScopedFutureExt, SystemReason, SystemTx, TenantTx,
         audit::{Actor, AuditContext},
@@ -34,7 +33,10 @@ use crate::{
         loaders::{self, Loaders},
         writes::WriteMark,
     },
+    ops::sign_in::SignIn,
     request::RequestMeta,
+    sso::dns::DnsChecker,
+    usage::UsageMeter,
 };
 
 /// Per-request data: who is calling and from where.
@@ -79,9 +81,31 @@ fn is_mutation(ctx: &Context<'_>) -> bool {
     ctx.query_env.operation.node.ty == OperationType::Mutation
 }
 
-pub fn state<'a>(ctx: &Context<'a>) -> AppResult<&'a Arc<AppState>> {
-    ctx.data::<Arc<AppState>>()
-        .map_err(|_| AppError::internal(anyhow::anyhow!("AppState missing from the schema data")))
+/// What the resolvers use: the schema's data, built once by the wiring. Resolvers reach it
+/// through the scopes the guards hand out, or [`sign_in`] for the sign-in mutations.
+pub struct Services {
+    /// The database, keys, limiters and effects shared with the hosted pages and the OAuth
+    /// endpoints (`ops::sign_in`).
+    pub sign_in: SignIn,
+    /// Tenant rows and members' permissions, cached per replica (`context_cache`).
+    pub contexts: Arc<ContextCache>,
+    /// API calls and storage counted per tenant (`usage`).
+    pub usage: Arc<UsageMeter>,
+    /// The DNS lookups of tenants' domain challenges (`sso::dns`).
+    pub dns: Arc<DnsChecker>,
+}
+
+pub fn services<'a>(ctx: &Context<'a>) -> AppResult<&'a Services> {
+    ctx.data::<Services>().map_err(|_| {
+        AppError::internal(anyhow::anyhow!(
+            "the services are missing from the schema data"
+        ))
+    })
+}
+
+/// The sign-in services, for the mutations that sign in, out or up.
+pub fn sign_in<'a>(ctx: &Context<'a>) -> AppResult<&'a SignIn> {
+    services(ctx).map(|s| &s.sign_in)
 }
 
 /// This request's context. Every guard passes here, so this is where a mutation's request is
@@ -100,9 +124,9 @@ pub fn request<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
 /// hashing allowance (`HUB_ANONYMOUS_HASHES_PER_MINUTE`): call it after the cheap checks, right
 /// before hashing. Authenticated callers pay through their tenant's rate limit instead.
 pub fn anonymous_hashing(ctx: &Context<'_>) -> AppResult<()> {
-    let state = state(ctx)?;
+    let sign_in = sign_in(ctx)?;
     let req = request(ctx)?;
-    state.rate_limits.check_anonymous_hashing(&req.meta.ip)
+    sign_in.rate_limits.check_anonymous_hashing(&req.meta.ip)
 }
 
 /// Runs what a committed operation left to do (cache invalidation, platform audit records)
@@ -113,8 +137,8 @@ pub async fn after_commit<T>(
     audit_ctx: &AuditContext,
     done: crate::ops::Committed<T>,
 ) -> T {
-    match state(ctx) {
-        Ok(state) => state.effects.run(audit_ctx, done.effects).await,
+    match sign_in(ctx) {
+        Ok(sign_in) => sign_in.effects.run(audit_ctx, done.effects).await,
         Err(e) => e.log_cause(),
     }
     done.value
@@ -122,7 +146,7 @@ pub async fn after_commit<T>(
 
 /// Database access limited to one tenant.
 pub struct TenantScope<'a> {
-    pub state: &'a Arc<AppState>,
+    pub services: &'a Services,
     pub meta: &'a RequestMeta,
     tenant_id: Uuid,
     actor: Actor,
@@ -161,8 +185,14 @@ impl TenantScope<'_> {
             + 'f,
     {
         let audit = self.audit();
-        let done = crate::ops::in_tenant(&self.state.db, self.tenant_id, audit.clone(), op).await?;
-        self.state.effects.run(&audit, done.effects).await;
+        let done =
+            crate::ops::in_tenant(&self.services.sign_in.db, self.tenant_id, audit.clone(), op)
+                .await?;
+        self.services
+            .sign_in
+            .effects
+            .run(&audit, done.effects)
+            .await;
         Ok(done.value)
     }
 
@@ -173,7 +203,11 @@ impl TenantScope<'_> {
         T: Send + 'f,
         F: for<'r> FnOnce(&'r mut TenantTx) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
     {
-        self.state.db.tenant_read_tx(self.tenant_id, f).await
+        self.services
+            .sign_in
+            .db
+            .tenant_read_tx(self.tenant_id, f)
+            .await
     }
 }
 
@@ -204,7 +238,7 @@ pub async fn api_key<'a>(ctx: &Context<'a>) -> AppResult<TenantScope<'a>> {
         return Err(AppError::tenant_inactive());
     }
     Ok(TenantScope {
-        state: state(ctx)?,
+        services: services(ctx)?,
         meta: &req.meta,
         tenant_id: key.tenant_id,
         actor: Actor::ApiKey(key.key_id),
@@ -234,7 +268,7 @@ pub fn is_api_key(ctx: &Context<'_>) -> AppResult<bool> {
 
 fn scope_of<'a>(ctx: &Context<'a>, m: &MemberPrincipal) -> AppResult<TenantScope<'a>> {
     Ok(TenantScope {
-        state: state(ctx)?,
+        services: services(ctx)?,
         meta: &request(ctx)?.meta,
         tenant_id: m.tenant_id,
         actor: Actor::User(m.user_id),
@@ -248,7 +282,7 @@ pub fn by_token<'a>(ctx: &Context<'a>, token: &str, invalid: &str) -> AppResult<
     let tenant_id = crate::auth::opaque::tenant_of(token)
         .ok_or_else(|| AppError::unauthenticated(invalid.to_owned()))?;
     Ok(TenantScope {
-        state: state(ctx)?,
+        services: services(ctx)?,
         meta: &request(ctx)?.meta,
         tenant_id,
         actor: Actor::Anonymous,
@@ -282,7 +316,7 @@ pub async fn access(ctx: &Context<'_>) -> AppResult<Arc<Access>> {
     let mutation = is_mutation(ctx);
     req.access
         .get_or_try_init(|| async move {
-            let cache = &scope.state.contexts;
+            let cache = &scope.services.contexts;
             if !mutation && let Some(cached) = cache.get(tenant_id, user_id) {
                 return Ok(cached);
             }
@@ -331,7 +365,7 @@ pub fn cached_tenant_row(
     ctx: &Context<'_>,
     scope: &TenantScope<'_>,
 ) -> Result<Arc<TenantRow>, Ticket> {
-    let cache = &scope.state.contexts;
+    let cache = &scope.services.contexts;
     // The ticket before the read: a change committed meanwhile makes the read unstorable.
     let ticket = cache.ticket(scope.tenant_id());
     match is_mutation(ctx) {
@@ -347,7 +381,7 @@ pub fn remember_tenant_row(
     row: TenantRow,
 ) -> Arc<TenantRow> {
     let row = Arc::new(row);
-    scope.state.contexts.put_tenant(ticket, row.clone());
+    scope.services.contexts.put_tenant(ticket, row.clone());
     row
 }
 
@@ -407,7 +441,7 @@ pub async fn require_any_status<'a>(
 
 /// A platform admin's access: across tenants, every tenant access audited.
 pub struct PlatformScope<'a> {
-    pub state: &'a Arc<AppState>,
+    pub services: &'a Services,
     pub meta: &'a RequestMeta,
     pub admin_id: Uuid,
     reads: &'a AdminReads,
@@ -431,13 +465,17 @@ impl<'a> PlatformScope<'a> {
     {
         let audit = self.audit();
         let done = crate::ops::in_system(
-            &self.state.db,
+            &self.services.sign_in.db,
             SystemReason::PlatformAdmin,
             audit.clone(),
             op,
         )
         .await?;
-        self.state.effects.run(&audit, done.effects).await;
+        self.services
+            .sign_in
+            .effects
+            .run(&audit, done.effects)
+            .await;
         Ok(done.value)
     }
 
@@ -447,7 +485,8 @@ impl<'a> PlatformScope<'a> {
         T: Send + 'f,
         F: for<'r> FnOnce(&'r mut SystemTx) -> ScopedBoxFuture<'f, 'r, AppResult<T>> + Send + 'f,
     {
-        self.state
+        self.services
+            .sign_in
             .db
             .system_tx(SystemReason::PlatformAdmin, f)
             .await
@@ -473,7 +512,7 @@ impl<'a> PlatformScope<'a> {
     /// A [`TenantScope`] for one tenant, acting as this admin.
     pub fn tenant(&self, tenant_id: Uuid) -> TenantScope<'a> {
         TenantScope {
-            state: self.state,
+            services: self.services,
             meta: self.meta,
             tenant_id,
             actor: Actor::PlatformAdmin(self.admin_id),
@@ -492,10 +531,11 @@ pub async fn platform_admin<'a>(ctx: &Context<'a>) -> AppResult<PlatformScope<'a
             _ => AppError::forbidden("this needs a platform admin"),
         });
     };
-    let state = state(ctx)?;
+    let services = services(ctx)?;
     req.admin_checked
         .get_or_try_init(|| async {
-            let admin = state
+            let admin = services
+                .sign_in
                 .db
                 .system_tx(SystemReason::PlatformAdmin, move |conn| {
                     PlatformAdminRow::find(conn, admin_id).scope_boxed()
@@ -510,7 +550,7 @@ pub async fn platform_admin<'a>(ctx: &Context<'a>) -> AppResult<PlatformScope<'a
         })
         .await?;
     Ok(PlatformScope {
-        state,
+        services,
         meta: &req.meta,
         admin_id,
         reads: &req.admin_reads,
@@ -527,7 +567,7 @@ pub fn reader_for<'a>(ctx: &Context<'a>, tenant_id: Uuid) -> AppResult<TenantSco
         Principal::PlatformAdmin { admin_id, .. } => {
             req.admin_reads.note(tenant_id);
             Ok(TenantScope {
-                state: state(ctx)?,
+                services: services(ctx)?,
                 meta: &req.meta,
                 tenant_id,
                 actor: Actor::PlatformAdmin(*admin_id),
@@ -548,6 +588,11 @@ pub fn loaders(ctx: &Context<'_>, tenant_id: Uuid) -> AppResult<Arc<Loaders>> {
         .map_err(|_| AppError::internal(anyhow::anyhow!("loaders lock poisoned")))?;
     Ok(map
         .entry(tenant_id)
-        .or_insert_with(|| Arc::new(loaders::for_tenant(scope.state.db.clone(), tenant_id)))
+        .or_insert_with(|| {
+            Arc::new(loaders::for_tenant(
+                scope.services.sign_in.db.clone(),
+                tenant_id,
+            ))
+        })
         .clone())
 }

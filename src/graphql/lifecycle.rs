@@ -72,7 +72,7 @@ async fn transition(
         to,
         by: changer(scope),
         reason,
-        grace_days: scope.state.settings.deactivation_grace_days,
+        grace_days: scope.services.sign_in.settings.deactivation_grace_days,
     };
     let row = scope
         .run(|tx| lifecycle::transition(tx, t).scope_boxed())

@@ -2,81 +2,23 @@
 //! removing a factor, an admin's reset, the tenant's `requireMfa`, and `completeMfaLogin`, the
 //! second step of a `login` that answered `mfaRequired` (the operations are `ops::mfa`).
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use uuid::Uuid;
 
 use crate::{
     auth::opaque,
-    db::{ScopedFutureExt, models::MfaFactorRow},
+    db::ScopedFutureExt,
     domain::Permission,
-    error::{AppError, AppResult},
-    graphql::{auth::LoginPayload, context, ids, tenant::Tenant, user::User},
+    error::AppError,
+    graphql::{
+        auth::LoginPayload, context, ids, mfa_factor::MfaFactor, tenant::Tenant, user::User,
+    },
     ops::{
         Acting,
         mfa::{self, Proof},
         passkeys,
     },
 };
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum MfaFactorKind {
-    /// An authenticator app (TOTP, RFC 6238).
-    Totp,
-    /// A passkey (WebAuthn credential, user-verified: `amr` `hwk`).
-    Passkey,
-}
-
-/// A second factor of a user.
-#[derive(SimpleObject)]
-pub struct MfaFactor {
-    pub id: ID,
-    pub kind: MfaFactorKind,
-    pub label: String,
-    /// False until a first code confirms the enrolment; an unconfirmed factor protects nothing.
-    pub confirmed: bool,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-impl From<MfaFactorRow> for MfaFactor {
-    fn from(row: MfaFactorRow) -> Self {
-        MfaFactor {
-            id: ids::encode("MfaFactor", row.id),
-            kind: if row.kind == "passkey" {
-                MfaFactorKind::Passkey
-            } else {
-                MfaFactorKind::Totp
-            },
-            label: row.label,
-            confirmed: row.confirmed_at.is_some(),
-            created_at: row.created_at,
-            last_used_at: row.last_used_at,
-        }
-    }
-}
-
-/// A sign-in waiting for its second factor.
-#[derive(SimpleObject)]
-pub struct MfaChallenge {
-    /// Single use, for completeMfaLogin (and, when enrolment is required, beginTotpEnrolment).
-    pub challenge: String,
-    /// Seconds the challenge stays valid.
-    pub expires_in: i64,
-    /// The tenant requires a second factor and the user has none: enrol one with
-    /// beginTotpEnrolment(challenge), then confirm it with completeMfaLogin and its first code.
-    pub enrolment_required: bool,
-}
-
-impl From<mfa::Challenge> for MfaChallenge {
-    fn from(c: mfa::Challenge) -> Self {
-        MfaChallenge {
-            challenge: c.token,
-            expires_in: c.expires_in,
-            enrolment_required: c.enrolment_required,
-        }
-    }
-}
 
 /// What an authenticator app needs: scan the QR code, or type the secret.
 #[derive(SimpleObject)]
@@ -133,30 +75,6 @@ enum Binding {
     Member(Uuid, Vec<u8>),
     /// The user of this enrolment challenge (from login), bound to the challenge itself.
     Challenge(String),
-}
-
-/// The factors of a user, for themselves or an admin (users:write).
-pub async fn factors_of(ctx: &Context<'_>, user_id: Uuid) -> AppResult<Vec<MfaFactor>> {
-    let scope = viewer_of(ctx, user_id).await?;
-    let rows = context::loaders(ctx, scope.tenant_id())?
-        .load_one(crate::graphql::loaders::FactorsOf(user_id))
-        .await
-        .map_err(crate::error::AppError::from)?
-        .unwrap_or_default();
-    Ok(rows.into_iter().map(MfaFactor::from).collect())
-}
-
-/// Whether a user has a confirmed second factor, for themselves or an admin (users:write).
-pub async fn enrolled(ctx: &Context<'_>, user_id: Uuid) -> AppResult<bool> {
-    Ok(factors_of(ctx, user_id).await?.iter().any(|f| f.confirmed))
-}
-
-async fn viewer_of<'a>(ctx: &Context<'a>, user_id: Uuid) -> AppResult<context::TenantScope<'a>> {
-    let scope = context::member(ctx)?;
-    if scope.user_id() == Some(user_id) {
-        return Ok(scope);
-    }
-    context::require(ctx, Permission::UsersWrite).await
 }
 
 /// Who of a tenant must sign in with a second factor (the domain's `RequireMfa`).
@@ -219,7 +137,7 @@ impl MfaMutation {
                 (scope, user_id)
             }
         };
-        let (state, tenant_id) = (scope.state, scope.tenant_id());
+        let (state, tenant_id) = (&scope.services.sign_in, scope.tenant_id());
         let e = scope
             .run(|tx| mfa::begin_totp(tx, state, tenant_id, user_id).scope_boxed())
             .await?;
@@ -240,7 +158,7 @@ impl MfaMutation {
     ) -> Result<ConfirmTotpPayload, AppError> {
         let scope = context::member(ctx)?;
         let (state, tenant_id, user_id) = (
-            scope.state,
+            &scope.services.sign_in,
             scope.tenant_id(),
             scope.user_id().unwrap_or_default(),
         );
@@ -271,7 +189,7 @@ impl MfaMutation {
         ctx: &Context<'_>,
         input: CompleteMfaLoginInput,
     ) -> Result<LoginPayload, AppError> {
-        let state = context::state(ctx)?;
+        let state = context::sign_in(ctx)?;
         let meta = &context::request(ctx)?.meta;
         let proof = match (input.code, input.recovery_code, input.passkey) {
             (Some(code), None, None) => Proof::Code(code),
@@ -321,7 +239,7 @@ impl MfaMutation {
                 (scope, ceremony, Binding::Member(user_id, hash))
             }
         };
-        let (state, tenant_id) = (scope.state, scope.tenant_id());
+        let (state, tenant_id) = (&scope.services.sign_in, scope.tenant_id());
         let options = scope
             .run(|tx| {
                 async move {
@@ -364,7 +282,7 @@ impl MfaMutation {
     ) -> Result<ConfirmTotpPayload, AppError> {
         let scope = context::member(ctx)?;
         let (state, tenant_id, user_id) = (
-            scope.state,
+            &scope.services.sign_in,
             scope.tenant_id(),
             scope.user_id().unwrap_or_default(),
         );
@@ -395,7 +313,7 @@ impl MfaMutation {
         ctx: &Context<'_>,
         challenge: String,
     ) -> Result<String, AppError> {
-        let state = context::state(ctx)?;
+        let state = context::sign_in(ctx)?;
         let tenant_id = opaque::tenant_of(&challenge).ok_or_else(passkeys::refused)?;
         let pending = mfa::pending(state, &challenge)
             .await?

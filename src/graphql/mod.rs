@@ -17,6 +17,7 @@ pub mod limits;
 pub mod loaders;
 pub mod me;
 pub mod mfa;
+pub mod mfa_factor;
 pub mod node;
 pub mod oauth_client;
 pub mod platform_audit;
@@ -33,11 +34,9 @@ pub mod user;
 pub mod workspace;
 pub mod writes;
 
-use std::sync::Arc;
-
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
-use crate::app::AppState;
+use crate::config::Settings;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -90,8 +89,8 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 /// The served schema: the configured limits, introspection and field suggestions off unless
 /// enabled, and a tracing span per resolver when debug logging is on. (Persisted queries are
 /// resolved before execution, in the HTTP layer: `apq`, `registry`.)
-pub fn build_schema(state: Arc<AppState>) -> HubSchema {
-    let s = &state.settings;
+pub fn build_schema(settings: &Settings, services: context::Services) -> HubSchema {
+    let s = settings;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(s.gql_max_depth)
         .limit_complexity(s.gql_max_complexity)
@@ -104,7 +103,7 @@ pub fn build_schema(state: Arc<AppState>) -> HubSchema {
     if !s.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    builder.data(state).finish()
+    builder.data(services).finish()
 }
 
 /// The SDL as committed in `schema.graphql`.

@@ -45,7 +45,7 @@ impl SignupMutation {
         ctx: &Context<'_>,
         input: CreateTenantInput,
     ) -> Result<CreateTenantPayload, AppError> {
-        let state = context::state(ctx)?;
+        let state = context::sign_in(ctx)?;
         let req = context::request(ctx)?;
         let actor = match req.principal {
             Principal::PlatformAdmin { .. } => {

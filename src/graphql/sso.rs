@@ -135,7 +135,7 @@ impl SsoMutation {
             .await?
             .ok_or_else(|| AppError::not_found("domain"))?;
         let outcome = scope
-            .state
+            .services
             .dns
             .check(&current.domain, &current.challenge)
             .await;
@@ -331,7 +331,7 @@ async fn provider_objects(
     scope: &context::TenantScope<'_>,
     rows: Vec<IdentityProviderRow>,
 ) -> Result<Vec<IdentityProvider>, AppError> {
-    let state = context::state(ctx)?;
+    let state = context::sign_in(ctx)?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let id = row.id;
@@ -433,7 +433,7 @@ impl IdentityProviderMutation {
         let scope = context::require(ctx, Permission::TenantManage).await?;
         // Before any request to the provider: the plan must include SSO.
         ensure_feature(&*context::tenant_row(ctx, &scope).await?, Feature::Sso)?;
-        let state = scope.state;
+        let state = &scope.services.sign_in;
         let allow_private = oidc::allow_private(&state.settings);
         let issuer = oidc::issuer_url(&input.issuer, allow_private).await?;
         let metadata = oidc::discover(&state.sso_http, issuer).await?;
@@ -470,7 +470,7 @@ impl IdentityProviderMutation {
     ) -> Result<IdentityProviderPayload, AppError> {
         let id = ids::decode("IdentityProvider", "id", &id)?;
         let scope = context::require(ctx, Permission::TenantManage).await?;
-        let state = context::state(ctx)?;
+        let state = context::sign_in(ctx)?;
         let domains = scope
             .tx(|conn| IdentityProviderRow::domains_of(conn, id).scope_boxed())
             .await?;

@@ -353,7 +353,7 @@ impl TenantMutation {
             require_verified_email: input.require_verified_email,
         };
         let scope = context::require(ctx, Permission::TenantManage).await?;
-        let state = scope.state;
+        let state = &scope.services.sign_in;
         tenant_settings::check(
             &change,
             &tenant_settings::SettingsBounds {

@@ -209,7 +209,7 @@ impl UsageQuery {
             })
             .await?;
         let limits = tenant.limits();
-        let calls = calls + scope.state.usage.pending(tenant_id);
+        let calls = calls + scope.services.usage.pending(tenant_id);
         Ok(vec![
             UsageItem {
                 metric: "api_calls".into(),
@@ -401,7 +401,7 @@ impl UsageMutation {
             .tenant(tenant_id)
             .run(|tx| plans::set_overrides(tx, patch).scope_boxed())
             .await?;
-        admin.state.rate_limits.forget(tenant_id);
+        admin.services.sign_in.rate_limits.forget(tenant_id);
         Ok(TenantPayload {
             tenant: Tenant(tenant),
         })

@@ -159,15 +159,15 @@ impl User {
     /// Whether the user has a confirmed second factor: for the user and for admins
     /// (users:write), FORBIDDEN for others.
     async fn mfa_enrolled(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
-        crate::graphql::mfa::enrolled(ctx, self.row.id).await
+        crate::graphql::mfa_factor::enrolled(ctx, self.row.id).await
     }
 
     /// The user's second factors: for the user and for admins (users:write).
     async fn mfa_factors(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<Vec<crate::graphql::mfa::MfaFactor>, AppError> {
-        crate::graphql::mfa::factors_of(ctx, self.row.id).await
+    ) -> Result<Vec<crate::graphql::mfa_factor::MfaFactor>, AppError> {
+        crate::graphql::mfa_factor::factors_of(ctx, self.row.id).await
     }
 }
 
@@ -483,7 +483,7 @@ impl UserMutation {
         tenant: String,
         email: String,
     ) -> Result<bool, AppError> {
-        let state = context::state(ctx)?;
+        let state = context::sign_in(ctx)?;
         let meta = &context::request(ctx)?.meta;
         let tenant_key = match ids::decode_any(&tenant) {
             Some((kind, id)) if kind == "Tenant" => id.to_string(),
@@ -666,7 +666,7 @@ impl UserMutation {
         let user = scope
             .tx(|tx| UserRow::get(tx, user_id).scope_boxed())
             .await?;
-        let (state, req) = (context::state(ctx)?, context::request(ctx)?);
+        let (state, req) = (context::sign_in(ctx)?, context::request(ctx)?);
         passwords::verify_current(&state.login_limiter, &req.meta, &user, &current_password)
             .await?;
         let new = NewPassword::parse("newPassword", &new_password, Some(&user.email))?;

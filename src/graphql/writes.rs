@@ -12,7 +12,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use crate::{app::AppState, auth::Principal};
+use crate::{auth::Principal, context_cache::ContextCache};
 
 /// Set when a mutation's resolver passed a guard; shared with the HTTP handler.
 #[derive(Debug, Clone, Default)]
@@ -29,15 +29,15 @@ impl WriteMark {
 }
 
 /// After the request ran: drop what a mutation may have made stale on this replica.
-pub fn after_execution(state: &AppState, principal: &Principal, mark: &WriteMark) {
+pub fn after_execution(contexts: &ContextCache, principal: &Principal, mark: &WriteMark) {
     if !mark.is_marked() {
         return;
     }
     match principal {
-        Principal::Member(m) => state.contexts.invalidate_tenant(m.tenant_id),
-        Principal::ApiKey(k) => state.contexts.invalidate_tenant(k.tenant_id),
+        Principal::Member(m) => contexts.invalidate_tenant(m.tenant_id),
+        Principal::ApiKey(k) => contexts.invalidate_tenant(k.tenant_id),
         // A platform admin may have changed any tenant.
-        Principal::PlatformAdmin { .. } => state.contexts.clear(),
+        Principal::PlatformAdmin { .. } => contexts.clear(),
         // Signup, invitations, password resets: nothing of theirs is cached yet.
         Principal::Anonymous => {}
     }

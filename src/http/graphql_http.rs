@@ -17,16 +17,44 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::{
-    alerts,
-    app::AppState,
-    auth::{Principal, principal::authenticate},
-    config::PersistedQueries,
+    alerts::{self, Alerts},
+    auth::{
+        Principal,
+        principal::{Authenticator, authenticate},
+    },
+    config::{PersistedQueries, Settings},
+    context_cache::ContextCache,
+    db::Db,
     error::AppError,
-    graphql::{HubSchema, admin_reads, context::RequestCtx, limits},
+    graphql::{
+        HubSchema, admin_reads, apq::AutoPersisted, context::RequestCtx, limits, registry::Registry,
+    },
     http::{error_response::error_response_as, null_propagation},
-    ratelimit::Decision,
+    metrics::Metrics,
+    ratelimit::{Decision, RateLimits},
     request::RequestMeta,
+    usage::UsageMeter,
 };
+
+/// What `/graphql` (and `GET /tenant-context`, which runs the same way) uses around the
+/// schema: authentication, admission (rate limits, their alerts, the counters), persisted
+/// queries, and what runs after execution (the context cache's invalidation after writes, the
+/// audit of a platform admin's reads). Built once by the wiring.
+pub struct Endpoint {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub authenticator: Authenticator,
+    pub rate_limits: Arc<RateLimits>,
+    /// Raising an alert when a tenant runs into its rate limit (`alerts`).
+    pub alerts: Alerts,
+    pub metrics: Arc<Metrics>,
+    pub usage: Arc<UsageMeter>,
+    pub contexts: Arc<ContextCache>,
+    /// The operations allowed in `registered` persisted-query mode.
+    pub registry: Option<Registry>,
+    /// Automatic persisted queries (HUB_PERSISTED_QUERIES=auto).
+    pub apq: Option<AutoPersisted>,
+}
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 pub const JSON: &str = "application/json";
@@ -94,7 +122,7 @@ enum Source {
 pub async fn post(
     req: HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
-    state: web::Data<Arc<AppState>>,
+    state: web::Data<Endpoint>,
     schema: web::Data<HubSchema>,
 ) -> HttpResponse {
     let body = match body {
@@ -123,7 +151,7 @@ pub async fn post(
 
 pub async fn get(
     req: HttpRequest,
-    state: web::Data<Arc<AppState>>,
+    state: web::Data<Endpoint>,
     schema: web::Data<HubSchema>,
 ) -> HttpResponse {
     execute(req, Source::Query, &state, &schema).await
@@ -169,7 +197,7 @@ fn rate_headers(builder: &mut HttpResponseBuilder, d: &Decision) {
 /// Applies the rate limit of an authenticated caller (its tenant's quota, or its IP's when
 /// anonymous) and counts the call; `Err` is the refusing decision (counted in /metrics).
 pub fn admit(
-    state: &Arc<AppState>,
+    state: &Endpoint,
     principal: &Principal,
     meta: &RequestMeta,
 ) -> Result<Option<Decision>, Decision> {
@@ -202,7 +230,7 @@ pub fn admit(
 async fn execute(
     req: HttpRequest,
     source: Source,
-    state: &Arc<AppState>,
+    state: &Endpoint,
     schema: &HubSchema,
 ) -> HttpResponse {
     let started = Instant::now();
@@ -373,8 +401,10 @@ async fn execute(
             )
         }
     };
-    crate::graphql::writes::after_execution(state, &principal, &writes);
-    if let Err(e) = admin_reads::record(state, &principal, &meta, &operation, &admin_reads).await {
+    crate::graphql::writes::after_execution(&state.contexts, &principal, &writes);
+    if let Err(e) =
+        admin_reads::record(&state.db, &principal, &meta, &operation, &admin_reads).await
+    {
         // An admin's read that could not be recorded is not answered.
         answer = Answer::new(
             async_graphql::Response::from_errors(vec![e.to_server_error()]),

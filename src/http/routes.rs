@@ -2,24 +2,30 @@
 //! `/graphql` authenticates the caller (Principal), then hands the parsed request
 //! to async-graphql with the Principal and request metadata in its context.
 
-use std::{path::PathBuf, sync::Arc};
+use std::path::PathBuf;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::SystemReason;
 use crate::domain::Action;
 use crate::{
-    app::AppState,
-    auth::{Principal, principal::authenticate},
+    auth::{
+        Principal, TokenIssuer,
+        principal::{Authenticator, authenticate},
+    },
+    config::Settings,
     db::{
-        ScopedFutureExt,
+        Db, ScopedFutureExt,
         audit::{self, Actor},
         models::{PlatformAdminRow, RoleRow},
     },
     domain::Permission,
     error::AppError,
     export,
+    export_slots::ExportSlots,
     http::{error_response::HttpError, graphql_http},
+    metrics::Metrics,
+    ratelimit::RateLimits,
     request::RequestMeta,
 };
 
@@ -59,12 +65,12 @@ struct ExportQuery {
 async fn export_tenant(
     req: HttpRequest,
     query: web::Query<ExportQuery>,
-    state: web::Data<Arc<AppState>>,
+    exporter: Exporter,
 ) -> Result<HttpResponse, HttpError> {
     stream_export(
         req,
         query.into_inner(),
-        &state,
+        &exporter,
         Permission::TenantDelete,
         export::Stream::Tenant,
         Action::TenantExported,
@@ -75,12 +81,12 @@ async fn export_tenant(
 async fn export_audit(
     req: HttpRequest,
     query: web::Query<ExportQuery>,
-    state: web::Data<Arc<AppState>>,
+    exporter: Exporter,
 ) -> Result<HttpResponse, HttpError> {
     stream_export(
         req,
         query.into_inner(),
-        &state,
+        &exporter,
         Permission::AuditRead,
         export::Stream::AuditLog,
         Action::AuditExported,
@@ -88,28 +94,35 @@ async fn export_audit(
     .await
 }
 
+/// What the export routes take.
+type Exporter = (
+    web::Data<Db>,
+    web::Data<Settings>,
+    web::Data<Authenticator>,
+    web::Data<ExportSlots>,
+);
+
 /// The NDJSON exports: the same authorisation as the GraphQL export (a member holding
 /// `permission`, in any tenant status; or a platform admin naming the tenant), audited, then
 /// streamed through a bounded channel so memory stays flat.
 async fn stream_export(
     req: HttpRequest,
     query: ExportQuery,
-    state: &Arc<AppState>,
+    (db, settings, authenticator, exports): &Exporter,
     permission: Permission,
     what: export::Stream,
     action: Action,
 ) -> Result<HttpResponse, HttpError> {
-    let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
+    let meta = RequestMeta::from_request(&req, &settings.trusted_proxies);
     let authorization = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let principal = authenticate(&state.authenticator, authorization, &meta.ip).await?;
+    let principal = authenticate(authenticator, authorization, &meta.ip).await?;
     let (tenant_id, actor) = match (&principal, query.tenant.as_deref()) {
         (Principal::Member(m), None) => {
             let user = m.user_id;
-            let perms = state
-                .db
+            let perms = db
                 .tenant_tx(m.tenant_id, |conn| {
                     RoleRow::tenant_permissions_of(conn, user).scope_boxed()
                 })
@@ -127,8 +140,7 @@ async fn stream_export(
             let id =
                 crate::graphql::ids::decode("Tenant", "tenant", &async_graphql::ID(t.to_owned()))?;
             let admin_id = *admin_id;
-            let admin = state
-                .db
+            let admin = db
                 .system_tx(SystemReason::PlatformAdmin, |conn| {
                     PlatformAdminRow::find(conn, admin_id).scope_boxed()
                 })
@@ -146,23 +158,21 @@ async fn stream_export(
         _ => return Err(AppError::forbidden("not allowed to export this tenant").into()),
     };
     // A slot first: a refused export is neither audited nor started.
-    let slot = state.exports.acquire(tenant_id)?;
+    let slot = exports.acquire(tenant_id)?;
     let audit_ctx = meta.audit(actor);
-    state
-        .db
-        .tenant_tx(tenant_id, |conn| {
-            audit::record(
-                conn,
-                tenant_id,
-                &audit_ctx,
-                audit::AuditEvent::new(action).target("tenant", tenant_id),
-            )
-            .scope_boxed()
-        })
-        .await?;
+    db.tenant_tx(tenant_id, |conn| {
+        audit::record(
+            conn,
+            tenant_id,
+            &audit_ctx,
+            audit::AuditEvent::new(action).target("tenant", tenant_id),
+        )
+        .scope_boxed()
+    })
+    .await?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let db = state.db.clone();
-    let max = std::time::Duration::from_secs(state.settings.export_max_secs.max(1));
+    let db = Db::clone(db);
+    let max = std::time::Duration::from_secs(settings.export_max_secs.max(1));
     tokio::spawn(async move {
         let _slot = slot;
         let failed = tx.clone();
@@ -194,43 +204,32 @@ fn tokio_stream_from(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-async fn metrics(state: web::Data<Arc<AppState>>) -> HttpResponse {
-    state
-        .metrics
-        .limiters
-        .set(state.rate_limits.tenants_tracked() as i64);
-    state
-        .metrics
-        .statements
-        .set(state.db.statements_executed() as i64);
-    state
-        .metrics
+async fn metrics(
+    metrics: web::Data<Metrics>,
+    rate_limits: web::Data<RateLimits>,
+    db: web::Data<Db>,
+) -> HttpResponse {
+    metrics.limiters.set(rate_limits.tenants_tracked() as i64);
+    metrics.statements.set(db.statements_executed() as i64);
+    metrics
         .password_verifications
         .set(crate::auth::password::verifications() as i64);
-    let pool = state.db.pool_status();
+    let pool = db.pool_status();
     for (name, value) in [
         ("size", pool.size),
         ("available", pool.available),
         ("waiting", pool.waiting),
         ("max", pool.max_size),
     ] {
-        state
-            .metrics
-            .pool
-            .with_label_values(&[name])
-            .set(value as i64);
+        metrics.pool.with_label_values(&[name]).set(value as i64);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(metrics.render())
 }
 
-async fn jwks(state: web::Data<Arc<AppState>>) -> HttpResponse {
-    let doc = state
-        .tokens
-        .keys()
-        .keys()
-        .jwks(crate::auth::keys::now_unix());
+async fn jwks(tokens: web::Data<TokenIssuer>) -> HttpResponse {
+    let doc = tokens.keys().keys().jwks(crate::auth::keys::now_unix());
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=60"))
         .json(doc)
@@ -240,8 +239,8 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
-    match state.db.ping().await {
+async fn readyz(db: web::Data<Db>) -> HttpResponse {
+    match db.ping().await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
         Err(e) => {
             e.log_cause();

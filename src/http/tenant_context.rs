@@ -9,14 +9,11 @@
 //! principal, after the same authentication and rate limit as `/graphql`: one code path for
 //! the guard, the cache and the answer.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    app::AppState,
     auth::{Principal, principal::authenticate},
     error::{AppError, ErrorCode},
     graphql::{HubSchema, context::RequestCtx},
@@ -35,7 +32,7 @@ pub struct TenantContextQuery {
 pub async fn get(
     req: HttpRequest,
     query: web::Query<TenantContextQuery>,
-    state: web::Data<Arc<AppState>>,
+    state: web::Data<graphql_http::Endpoint>,
     schema: web::Data<HubSchema>,
 ) -> Result<HttpResponse, HttpError> {
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);

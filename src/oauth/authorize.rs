@@ -11,20 +11,18 @@
 //! to the client (directly with `prompt=none`). `acr_values` naming the MFA level sends a
 //! browser whose session has no second factor through the step-up at `/login/mfa` first.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use chrono::Utc;
 
 use crate::{
-    app::AppState,
     db::{ScopedFutureExt, audit::Actor},
     mfa,
     oauth::{
         authorize_request::{self, AuthorizeRequest, PageRefusal, RawParams, RedirectRefusal},
         client_auth,
     },
+    ops::sign_in::SignIn,
     ops::{
         self,
         oauth_tokens::{self, CodeRequest},
@@ -33,8 +31,8 @@ use crate::{
     request::RequestMeta,
     web::{
         browser_session::{self, BrowserSession},
-        login::{self, LoginHints},
         page::{self, Chrome},
+        redirects::{self, LoginHints},
     },
 };
 
@@ -52,7 +50,7 @@ fn redirect(to: String) -> HttpResponse {
 }
 
 fn refuse_to_client(
-    state: &AppState,
+    state: &SignIn,
     redirect_uri: &str,
     client_state: Option<&str>,
     refusal: RedirectRefusal,
@@ -93,14 +91,14 @@ fn login_redirect(request: &AuthorizeRequest, params: &RawParams, force: bool) -
         login_hint: request.login_hint.clone(),
         force,
     };
-    redirect(login::login_url(&return_to(params), &hints))
+    redirect(redirects::login_url(&return_to(params), &hints))
 }
 
 /// Whether the browser's sign-in is not good enough for this request: `prompt=login` or
 /// `select_account` (the user is to sign in again / choose), `max_age` passed since the
 /// sign-in, or a `tenant` other than the session's.
 async fn needs_new_sign_in(
-    state: &AppState,
+    state: &SignIn,
     request: &AuthorizeRequest,
     session: &BrowserSession,
 ) -> bool {
@@ -139,7 +137,7 @@ struct AccessDeniedPage {
     back: String,
 }
 
-async fn handle(req: HttpRequest, params: RawParams, state: &Arc<AppState>) -> HttpResponse {
+async fn handle(req: HttpRequest, params: RawParams, state: &SignIn) -> HttpResponse {
     let (client_id, redirect_uri) = match authorize_request::client_and_redirect(&params) {
         Ok(v) => v,
         Err(PageRefusal(m)) => return error_page(StatusCode::BAD_REQUEST, &m),
@@ -289,7 +287,7 @@ async fn handle(req: HttpRequest, params: RawParams, state: &Arc<AppState>) -> H
     }
 }
 
-pub async fn get(req: HttpRequest, state: web::Data<Arc<AppState>>) -> HttpResponse {
+pub async fn get(req: HttpRequest, state: web::Data<SignIn>) -> HttpResponse {
     let query = req.query_string().to_owned();
     let mut params = RawParams::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -303,11 +301,7 @@ pub async fn get(req: HttpRequest, state: web::Data<Arc<AppState>>) -> HttpRespo
     handle(req, params, &state).await
 }
 
-pub async fn post(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Arc<AppState>>,
-) -> HttpResponse {
+pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<SignIn>) -> HttpResponse {
     let mut params = RawParams::new();
     for (k, v) in url::form_urlencoded::parse(&body) {
         if params.insert(k.to_string(), v.to_string()).is_some() {

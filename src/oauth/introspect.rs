@@ -6,20 +6,23 @@
 //! sees only tokens of its own product (or the products' plain member tokens); anything else
 //! is `active: false`.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::{
-    app::AppState,
-    auth::{AccessClaims, jwt::SERVICE_SCOPE, opaque, session_cache::SessionKey},
+    auth::{
+        AccessClaims,
+        jwt::SERVICE_SCOPE,
+        opaque,
+        session_cache::{SessionCache, SessionKey},
+    },
     db::{
         ScopedFutureExt,
         models::{SessionRow, oauth_code::ClientRefreshTokens},
     },
     error::AppResult,
     oauth::{client_auth, error::OAuthError, form::Params},
+    ops::sign_in::SignIn,
 };
 
 fn inactive() -> Value {
@@ -35,7 +38,8 @@ fn answer(body: Value) -> HttpResponse {
 pub async fn post(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<Arc<AppState>>,
+    state: web::Data<SignIn>,
+    sessions: web::Data<SessionCache>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = Params::parse(&body)?;
     let client = client_auth::authenticate(&state.db, &state.oauth_clients, &req, &params).await?;
@@ -53,12 +57,16 @@ pub async fn post(
         if !own {
             return Ok(answer(inactive()));
         }
-        return Ok(answer(access_token(&state, claims).await?));
+        return Ok(answer(access_token(&state, &sessions, claims).await?));
     }
     Ok(answer(refresh_token(&state, &client, token).await?))
 }
 
-async fn access_token(state: &AppState, claims: AccessClaims) -> AppResult<Value> {
+async fn access_token(
+    state: &SignIn,
+    sessions: &SessionCache,
+    claims: AccessClaims,
+) -> AppResult<Value> {
     let mut body = json!({
         "active": true,
         "token_type": "access_token",
@@ -93,7 +101,7 @@ async fn access_token(state: &AppState, claims: AccessClaims) -> AppResult<Value
         user_id,
         session_id,
     };
-    let session = match state.sessions.get(key) {
+    let session = match sessions.get(key) {
         Some(s) => Some(s),
         None => {
             let s = state
@@ -103,7 +111,7 @@ async fn access_token(state: &AppState, claims: AccessClaims) -> AppResult<Value
                 })
                 .await?;
             if let Some(s) = &s {
-                state.sessions.put(key, s.clone());
+                sessions.put(key, s.clone());
             }
             s
         }
@@ -119,7 +127,7 @@ async fn access_token(state: &AppState, claims: AccessClaims) -> AppResult<Value
 }
 
 async fn refresh_token(
-    state: &AppState,
+    state: &SignIn,
     client: &crate::db::models::OAuthClientRow,
     token: &str,
 ) -> AppResult<Value> {

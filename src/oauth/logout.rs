@@ -16,8 +16,6 @@
 //! browser goes to the post-logout URI, or sees the hub's signed-out page; the session cookie
 //! is removed.
 
-use std::sync::Arc;
-
 use actix_web::{
     HttpRequest, HttpResponse,
     http::{StatusCode, header},
@@ -28,7 +26,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     db::{
         ScopedFutureExt,
         audit::Actor,
@@ -41,6 +38,7 @@ use crate::{
         product,
     },
     ops,
+    ops::sign_in::SignIn,
     request::RequestMeta,
     web::{
         branding,
@@ -50,7 +48,7 @@ use crate::{
     },
 };
 
-type State = web::Data<Arc<AppState>>;
+type State = web::Data<SignIn>;
 
 /// Longest accepted `id_token_hint`.
 const MAX_HINT: usize = 16_384;
@@ -129,7 +127,7 @@ fn value<'a>(params: &'a RawParams, name: &str) -> Option<&'a str> {
 }
 
 /// Checks the parameters; a refusal is the page to show.
-async fn check(state: &AppState, params: &RawParams) -> Result<LogoutRequest, Refusal> {
+async fn check(state: &SignIn, params: &RawParams) -> Result<LogoutRequest, Refusal> {
     let bad = |m: &str| Err(Refusal::bad(m));
     for (name, v) in params {
         let limit = if name == "id_token_hint" {
@@ -209,7 +207,7 @@ async fn check(state: &AppState, params: &RawParams) -> Result<LogoutRequest, Re
 /// Ends one session at the request of `client` (audited with the client id and the caller's
 /// address), then drops it from the caches.
 async fn end_session(
-    state: &Arc<AppState>,
+    state: &SignIn,
     meta: &RequestMeta,
     tenant_id: Uuid,
     session_id: Uuid,
@@ -227,7 +225,7 @@ async fn end_session(
 
 /// After the logout: to the registered post-logout URI with `state`, or the signed-out page;
 /// the session cookie removed when `clear_cookie`.
-async fn finish(state: &AppState, request: &LogoutRequest, clear_cookie: bool) -> HttpResponse {
+async fn finish(state: &SignIn, request: &LogoutRequest, clear_cookie: bool) -> HttpResponse {
     let mut res = match &request.redirect {
         Some(uri) => {
             // Exactly the registered URI when there is no state (no stray `?`).
@@ -254,7 +252,7 @@ async fn finish(state: &AppState, request: &LogoutRequest, clear_cookie: bool) -
 }
 
 /// The logout request itself (GET query or POST form).
-async fn handle(req: HttpRequest, params: RawParams, state: &Arc<AppState>) -> HttpResponse {
+async fn handle(req: HttpRequest, params: RawParams, state: &SignIn) -> HttpResponse {
     let request = match check(state, &params).await {
         Ok(r) => r,
         Err(refusal) => return refusal.page(),
@@ -307,7 +305,7 @@ async fn handle(req: HttpRequest, params: RawParams, state: &Arc<AppState>) -> H
 /// could come from any site).
 async fn confirm_page(
     req: &HttpRequest,
-    state: &AppState,
+    state: &SignIn,
     request: &LogoutRequest,
     session: &BrowserSession,
 ) -> HttpResponse {

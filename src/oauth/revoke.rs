@@ -3,21 +3,19 @@
 //! JWTs that end with their `exp` (or their session): `token_type_hint=access_token` answers
 //! `unsupported_token_type`; revoking the refresh token (or logging out) ends the grant.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::{
-    app::AppState,
     oauth::{client_auth, error::OAuthError, form::Params},
     ops::oauth_tokens,
+    ops::sign_in::SignIn,
     request::RequestMeta,
 };
 
 pub async fn post(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<Arc<AppState>>,
+    state: web::Data<SignIn>,
 ) -> Result<HttpResponse, OAuthError> {
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let params = Params::parse(&body)?;

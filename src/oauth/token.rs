@@ -2,15 +2,13 @@
 //! `refresh_token` and `client_credentials` grants, after client authentication. Answers
 //! carry `Cache-Control: no-store`; errors are RFC 6749 §5.2 JSON.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::{
-    app::AppState,
     oauth::{client_auth, error::OAuthError, form::Params},
     ops::oauth_tokens::{self, TokenSet},
+    ops::sign_in::SignIn,
     request::RequestMeta,
 };
 
@@ -40,7 +38,7 @@ fn token_set(set: TokenSet) -> HttpResponse {
 pub async fn post(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<Arc<AppState>>,
+    state: web::Data<SignIn>,
 ) -> Result<HttpResponse, OAuthError> {
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let params = Params::parse(&body)?;

@@ -3,26 +3,28 @@
 //! `email` and `email_verified` only when the user granted that client the `email` scope (the
 //! scope of its latest code in the session); a token of the API's own login gets them always.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::{
-    app::AppState,
-    auth::{Principal, principal::authenticate},
+    auth::{
+        Principal,
+        principal::{Authenticator, authenticate},
+    },
     db::{
         ScopedFutureExt,
         models::{OAuthCodeRow, UserRow},
     },
     oauth::error::OAuthError,
+    ops::sign_in::SignIn,
     request::RequestMeta,
 };
 
 pub async fn handle(
     req: HttpRequest,
     _body: web::Bytes,
-    state: web::Data<Arc<AppState>>,
+    state: web::Data<SignIn>,
+    authenticator: web::Data<Authenticator>,
 ) -> Result<HttpResponse, OAuthError> {
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
     let authorization = req
@@ -31,7 +33,7 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .filter(|h| h.starts_with("Bearer ") || h.starts_with("bearer "))
         .ok_or_else(|| OAuthError::invalid_token("send `Authorization: Bearer <access token>`"))?;
-    let member = match authenticate(&state.authenticator, Some(authorization), &meta.ip).await {
+    let member = match authenticate(&authenticator, Some(authorization), &meta.ip).await {
         Ok(Principal::Member(m)) => m,
         _ => {
             return Err(OAuthError::invalid_token(

@@ -12,16 +12,13 @@ use chrono::{Duration as ChronoDuration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::ops::sign_in::SignIn;
 use crate::{
-    app::AppState,
     auth::{jwt::IssuedToken, opaque},
     db::{
-        Db, ScopedFutureExt, SystemReason, SystemTx, TenantTx,
-        audit::{self, Actor, AuditContext, AuditEvent},
-        models::{
-            MfaChallengeRow, MfaFactorRow, MfaPolicy, PlatformAdminRow, PlatformAdminTotpRow,
-            RecoveryCodes, TenantRow, UserRow,
-        },
+        ScopedFutureExt, TenantTx,
+        audit::{Actor, AuditEvent},
+        models::{MfaChallengeRow, MfaFactorRow, MfaPolicy, RecoveryCodes, TenantRow, UserRow},
     },
     domain::{Action, RequireMfa},
     error::{AppError, AppResult, Reason},
@@ -200,7 +197,7 @@ pub async fn enrolment_challenge_user(tx: &mut TenantTx, challenge_token: &str) 
 /// is replaced; a confirmed authenticator must be removed first.
 pub async fn begin_totp(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<Done<TotpEnrolment>> {
@@ -262,7 +259,7 @@ pub async fn begin_totp(
 /// kind of proof accepted.
 async fn check_proof(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     user_id: Uuid,
     proof: &Proof,
@@ -353,7 +350,7 @@ async fn new_recovery_codes(
 /// first factor comes with a set of recovery codes.
 pub async fn confirm_totp(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     user_id: Uuid,
     code: &str,
@@ -533,7 +530,7 @@ pub struct Pending {
 }
 
 /// The challenge behind `challenge_token`, if it can still be completed.
-pub async fn pending(state: &AppState, challenge_token: &str) -> AppResult<Option<Pending>> {
+pub async fn pending(state: &SignIn, challenge_token: &str) -> AppResult<Option<Pending>> {
     let Some(tenant_id) = opaque::tenant_of(challenge_token) else {
         return Ok(None);
     };
@@ -580,7 +577,7 @@ pub async fn step_up(
 /// reloaded page, or a wrong first code, shows the same secret), else a new one.
 pub async fn enrolment_in_progress(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<Done<TotpEnrolment>> {
@@ -624,7 +621,7 @@ pub struct Proven {
 /// a recovery code (an enrolment challenge: the first code of the authenticator being
 /// enrolled). Opens the session with the password's and the code's methods (`amr` `pwd otp`).
 pub async fn complete_login(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     challenge_token: &str,
     proof: Proof,
@@ -655,7 +652,7 @@ pub async fn complete_login(
 /// transaction that accepts the proof, so a proof is never spent without its session, nor a
 /// session opened on a proof that did not commit.
 pub async fn complete_browser_sign_in(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     challenge_token: &str,
     proof: Proof,
@@ -683,7 +680,7 @@ enum Open {
 }
 
 async fn prove(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     challenge_token: &str,
     proof: Proof,
@@ -837,7 +834,7 @@ async fn prove(
 /// Refuses a wrong code of a signed-in user (confirming an enrolment) in the limiter, and
 /// turns the outcome into the answer.
 pub fn settle<T>(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     tenant_id: Uuid,
     user_id: Uuid,
@@ -848,7 +845,7 @@ pub fn settle<T>(
 
 /// [`settle`] with the refusal a factor's kind answers (a wrong code, a passkey not accepted).
 pub(crate) fn settle_as<T>(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     tenant_id: Uuid,
     user_id: Uuid,
@@ -865,109 +862,5 @@ pub(crate) fn settle_as<T>(
             state.login_limiter.failed(&meta.ip, &account);
             Err(refusal())
         }
-    }
-}
-
-/// A platform admin's authenticator, set by an operator (`tenant-hub admin totp`).
-pub struct AdminTotp {
-    pub admin_id: Uuid,
-    pub secret_base32: String,
-    pub otpauth_uri: String,
-}
-
-/// Enrols (or replaces) the TOTP authenticator of the platform admin with this email
-/// (`platform.admin_totp_enrolled`); from then on adminLogin asks for its code.
-pub async fn enrol_platform_admin_totp(
-    db: &Db,
-    secrets: &crate::secrets::SecretBox,
-    email: &str,
-) -> AppResult<AdminTotp> {
-    let email = email.trim().to_owned();
-    let secret = totp::new_secret();
-    let hex_secret = hex::encode(&secret);
-    let sealed_for = |admin_id: Uuid| {
-        secrets
-            .seal(
-                Uuid::nil(),
-                &PlatformAdminTotpRow::secret_name(admin_id),
-                &hex_secret,
-            )
-            .map_err(AppError::internal)
-    };
-    let admin = db
-        .system_tx(SystemReason::Operator, move |conn| {
-            async move {
-                let admin = PlatformAdminRow::find_by_email(conn, &email)
-                    .await?
-                    .filter(|a| a.disabled_at.is_none())
-                    .ok_or_else(|| AppError::not_found("platform admin"))?;
-                let sealed = sealed_for(admin.id)?;
-                PlatformAdminTotpRow::replace(conn, admin.id, &sealed).await?;
-                audit::record_platform(
-                    conn,
-                    &AuditContext::system(),
-                    AuditEvent::new(Action::PlatformAdminTotpEnrolled)
-                        .target("platform_admin", admin.id),
-                )
-                .await?;
-                Ok(admin)
-            }
-            .scope_boxed()
-        })
-        .await?;
-    Ok(AdminTotp {
-        admin_id: admin.id,
-        secret_base32: totp::secret_base32(&secret),
-        otpauth_uri: totp::otpauth_uri(&secret, "tenant-hub platform", &admin.email)?,
-    })
-}
-
-/// Why a platform admin's second factor did not pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdminFactor {
-    /// The code is right (or none is needed).
-    Passed,
-    /// A code is needed and none was given, or it is wrong or replayed.
-    CodeRefused,
-    /// The hub requires a second factor and the admin has none.
-    NotEnrolled,
-}
-
-/// Checks the second factor of a platform admin whose password was right, in the login's
-/// system transaction: an admin with an authenticator must give a current code (once), an
-/// admin without one passes unless `required` (HUB_PLATFORM_ADMIN_REQUIRE_MFA).
-pub async fn check_platform_admin_code(
-    conn: &mut SystemTx,
-    secrets: &crate::secrets::SecretBox,
-    admin_id: Uuid,
-    code: Option<&str>,
-    required: bool,
-) -> AppResult<AdminFactor> {
-    let Some(row) = PlatformAdminTotpRow::for_update(conn, admin_id).await? else {
-        return Ok(if required {
-            AdminFactor::NotEnrolled
-        } else {
-            AdminFactor::Passed
-        });
-    };
-    let Some(code) = code else {
-        return Ok(AdminFactor::CodeRefused);
-    };
-    let secret = secrets
-        .open(
-            Uuid::nil(),
-            &PlatformAdminTotpRow::secret_name(admin_id),
-            &row.secret_ciphertext,
-        )
-        .map_err(AppError::internal)
-        .and_then(|h| hex::decode(h).map_err(AppError::internal))?;
-    let now = Utc::now().timestamp().max(0) as u64;
-    let last = row.last_used_step.map(|s| s.max(0) as u64);
-    match totp::accept(&secret, code, now, last) {
-        Some(step) => {
-            PlatformAdminTotpRow::mark_used(conn, admin_id, step as i64).await?;
-            Ok(AdminFactor::Passed)
-        }
-        None => Ok(AdminFactor::CodeRefused),
     }
 }

@@ -18,6 +18,7 @@
 //! * It knows nothing of GraphQL or HTTP: statuses and other values it needs are domain types,
 //!   converted to GraphQL enums and objects in `graphql/`.
 
+pub mod admin_sessions;
 pub mod api_keys;
 pub mod catalog;
 pub mod domains;
@@ -26,6 +27,7 @@ pub mod expired;
 pub mod identity_providers;
 pub mod invitations;
 pub mod lifecycle;
+pub mod login;
 pub mod logout;
 pub mod mfa;
 pub mod oauth_clients;
@@ -38,6 +40,7 @@ pub mod products;
 pub mod roles;
 pub mod rules;
 pub mod sessions;
+pub mod sign_in;
 pub mod sso_sign_in;
 pub mod tenant_settings;
 pub mod tenants;

@@ -9,8 +9,8 @@ use chrono::{Duration as ChronoDuration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::ops::sign_in::SignIn;
 use crate::{
-    app::AppState,
     auth::{
         jwt::{ClientGrant, IssuedToken},
         opaque,
@@ -108,7 +108,7 @@ pub async fn product_access(
 
 /// Exchanges an authorization code (`authorization_code` grant).
 pub async fn exchange_code(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     client: &OAuthClientRow,
     code: &str,
@@ -273,7 +273,7 @@ pub async fn exchange_code(
 
 /// The `refresh_token` grant: the token must have been given to this client.
 pub async fn refresh(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     client: &OAuthClientRow,
     token: &str,
@@ -325,7 +325,7 @@ pub async fn refresh(
 /// The `client_credentials` grant: a service token of the client's product, no user and no
 /// tenant. Recorded in the platform audit log (there is no tenant).
 pub async fn client_credentials(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     client: &OAuthClientRow,
 ) -> AppResult<IssuedToken> {
@@ -353,7 +353,7 @@ pub async fn client_credentials(
 /// RFC 7009: revokes a refresh token given to this client (one of another client, or an
 /// unknown one, is ignored, as the RFC says). Returns whether a token was revoked.
 pub async fn revoke_refresh_token(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     client: &OAuthClientRow,
     token: &str,

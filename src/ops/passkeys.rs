@@ -21,8 +21,8 @@ use webauthn_rs::{
     },
 };
 
+use crate::ops::sign_in::SignIn;
 use crate::{
-    app::AppState,
     db::{
         ScopedFutureExt, TenantTx,
         audit::{Actor, AuditEvent},
@@ -45,7 +45,7 @@ pub fn refused() -> AppError {
         .with_reason(Reason::PasskeyInvalid)
 }
 
-fn relying_party(state: &AppState) -> AppResult<Webauthn> {
+fn relying_party(state: &SignIn) -> AppResult<Webauthn> {
     passkey::relying_party(
         state.public_url(),
         state.settings.webauthn_rp_id.as_deref(),
@@ -101,7 +101,7 @@ async fn new_ceremony(
 /// per account).
 pub async fn begin_registration(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     user_id: Uuid,
     label: Option<&str>,
@@ -147,7 +147,7 @@ pub async fn begin_registration(
 /// factor's id, or `None` (the ceremony is spent either way; nothing else changed).
 pub(crate) async fn register(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     user_id: Uuid,
     binding_hash: &[u8],
@@ -210,7 +210,7 @@ pub(crate) async fn register(
 /// `mfa.failed`, nothing else changed.
 pub async fn finish_registration(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     user_id: Uuid,
     binding_hash: &[u8],
@@ -246,7 +246,7 @@ pub async fn finish_registration(
 /// `navigator.credentials.get`, bound to the sign-in's challenge (`binding_hash`).
 pub async fn begin_verification(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     user_id: Uuid,
     binding_hash: Vec<u8>,
@@ -304,7 +304,7 @@ async fn used(
 /// challenge): the factor used, or why not (the ceremony is spent either way).
 pub(crate) async fn check_assertion(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     user_id: Uuid,
     binding_hash: &[u8],
     assertion_json: &str,
@@ -339,7 +339,7 @@ pub(crate) async fn check_assertion(
 /// credential (no allow list), bound to the browser's ceremony cookie.
 pub async fn begin_passwordless(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     tenant_id: Uuid,
     binding_hash: Vec<u8>,
 ) -> AppResult<Done<serde_json::Value>> {
@@ -372,7 +372,7 @@ pub async fn begin_passwordless(
 /// may not let in now (tenant not active, email unverified, SSO enforced) gets that error,
 /// and nothing is recorded as used.
 pub async fn passwordless_sign_in(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     tenant_id: Uuid,
     binding_hash: Vec<u8>,
@@ -465,7 +465,7 @@ pub async fn passwordless_sign_in(
 
 /// Turns a registration's outcome into the answer, counting a refusal in the login limiter.
 pub fn settle<T>(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     tenant_id: Uuid,
     user_id: Uuid,

@@ -1,12 +1,13 @@
-//! Sessions as operations: password sign-in, opening a session, refresh-token rotation, logout,
-//! and the platform admins' sessions. The GraphQL mutations (login, refreshSession, logout,
-//! adminLogin), the hosted login page and the OAuth endpoints all call these, so the limiter,
-//! the audit records and the session rules hold whichever door a sign-in came through.
+//! Members' sessions as operations: the password check, opening a session, refresh-token
+//! rotation, logout. The GraphQL mutations (login, refreshSession, logout), the hosted login
+//! page and the OAuth endpoints all call these, so the limiter, the audit records and the
+//! session rules hold whichever door a sign-in came through. Platform admins' sessions are in
+//! `ops::admin_sessions`.
 //!
 //! A password sign-in has two steps: [`authenticate_password`] (the limiter and the hash check,
 //! outside any transaction, so a slow hash never holds a connection) and [`open`] (the session
-//! row and its first refresh token, in the caller's tenant transaction). [`login`] is both, plus
-//! the access token, for the API.
+//! row and its first refresh token, in the caller's tenant transaction). `ops::login` is both,
+//! with the second-factor decision between them, for the API.
 
 use crate::db::ScopedFutureExt;
 use crate::db::SystemReason;
@@ -15,16 +16,16 @@ use chrono::{Duration as ChronoDuration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::ops::sign_in::SignIn;
 use crate::{
-    app::AppState,
-    auth::{admin_sessions, jwt::IssuedToken, opaque, password, principal::MemberPrincipal},
+    auth::{jwt::IssuedToken, opaque, password, principal::MemberPrincipal},
     db::{
         TenantTx,
         audit::{self, Actor, AuditEvent},
-        models::{PlatformAdminRow, RefreshTokenRow, SessionRow, TenantRow, UserRow},
+        models::{RefreshTokenRow, SessionRow, TenantRow, UserRow},
     },
     error::{AppError, AppResult},
-    ops::{self, Done},
+    ops::Done,
     request::RequestMeta,
 };
 
@@ -89,7 +90,7 @@ pub struct OpenedSession {
 /// caller's transaction, recorded as `auth.login`.
 pub async fn open(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     start: SessionStart,
 ) -> AppResult<Done<OpenedSession>> {
@@ -138,7 +139,7 @@ pub async fn open(
 
 /// The tenant a sign-in names (by id, domain or slug), whatever its status; None when no
 /// tenant has that key. The hosted pages use it to brand the page before the password.
-pub async fn tenant_for_sign_in(state: &AppState, key: &str) -> AppResult<Option<TenantRow>> {
+pub async fn tenant_for_sign_in(state: &SignIn, key: &str) -> AppResult<Option<TenantRow>> {
     let key = crate::domain::TenantKey::parse(key);
     state
         .db
@@ -172,95 +173,11 @@ pub struct Authenticated {
     pub tenant: TenantRow,
 }
 
-/// What a password sign-in of the API gives: a session, or, when a second factor is due
-/// (the user has one, or the tenant's `requireMfa` wants one), a challenge that
-/// `ops::mfa::complete_login` completes.
-pub enum SignIn {
-    Session(Box<LoginOutcome>),
-    MfaRequired(MfaPending),
-}
-
-/// A password sign-in held for its second factor.
-pub struct MfaPending {
-    pub challenge: crate::ops::mfa::Challenge,
-}
-
-/// Logs a member in by tenant (domain, slug or id), email and password: the API's sign-in.
-/// A user with a second factor (or whom the tenant requires to enrol one) gets a challenge
-/// instead of a session.
-pub async fn login(
-    state: &AppState,
-    meta: &RequestMeta,
-    tenant_key: &str,
-    email: &str,
-    password: &str,
-) -> AppResult<SignIn> {
-    use crate::ops::mfa::{self, SecondFactor};
-    let Authenticated { user, tenant } =
-        authenticate_password(state, meta, tenant_key, email, password).await?;
-    let start = SessionStart {
-        tenant_id: tenant.id,
-        user_id: user.id,
-        methods: vec![AuthMethod::Password],
-        browser_token_hash: None,
-    };
-    enum Next {
-        Opened(OpenedSession),
-        Challenged(mfa::Challenge),
-    }
-    let (tenant_id, user_id) = (tenant.id, user.id);
-    let next = ops::in_tenant(
-        &state.db,
-        tenant.id,
-        meta.audit(Actor::User(user.id)),
-        |tx| {
-            async move {
-                match mfa::requirement(tx, user_id).await? {
-                    SecondFactor::NotNeeded => {
-                        let done = open(tx, state, meta, start).await?;
-                        Ok(Done {
-                            value: Next::Opened(done.value),
-                            events: done.events,
-                            effects: done.effects,
-                        })
-                    }
-                    need => {
-                        let done =
-                            mfa::challenge(tx, tenant_id, user_id, need, &start.methods).await?;
-                        Ok(Done {
-                            value: Next::Challenged(done.value),
-                            events: done.events,
-                            effects: done.effects,
-                        })
-                    }
-                }
-            }
-            .scope_boxed()
-        },
-    )
-    .await?
-    .value;
-    let opened = match next {
-        Next::Opened(opened) => opened,
-        Next::Challenged(challenge) => return Ok(SignIn::MfaRequired(MfaPending { challenge })),
-    };
-    let access =
-        state
-            .tokens
-            .issue_member_with_amr(tenant.id, user.id, opened.session_id, "pwd")?;
-    Ok(SignIn::Session(Box::new(LoginOutcome {
-        access,
-        refresh_token: opened.refresh_token,
-        user,
-        tenant,
-    })))
-}
-
 /// Checks a member's tenant, email and password, with the login limiter: one argon2
 /// verification whatever is wrong, one message for every kind of wrong credentials, failures
 /// recorded as `auth.login_failed` in the tenant's log when the tenant exists. Opens nothing.
 pub async fn authenticate_password(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     tenant_key: &str,
     email: &str,
@@ -355,7 +272,7 @@ pub async fn authenticate_password(
 
 /// Exchanges a refresh token for a new pair. A token presented twice revokes its session.
 pub async fn refresh_session(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     token: &str,
 ) -> AppResult<RefreshOutcome> {
@@ -386,7 +303,7 @@ pub struct RotatedRefresh {
 /// the token (None: the API's refreshSession); a token works only for the client it was given
 /// to, and the next one is bound to the same client.
 pub async fn rotate_refresh_token(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     token: &str,
     client: Option<Uuid>,
@@ -502,7 +419,7 @@ pub async fn rotate_refresh_token(
 /// Revokes the caller's session: its refresh tokens stop working and its access tokens are
 /// refused from now on (at once on this replica).
 pub async fn logout(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     member: &MemberPrincipal,
 ) -> AppResult<bool> {
@@ -530,130 +447,4 @@ pub async fn logout(
     )
     .await;
     Ok(revoked)
-}
-
-/// Logs a platform admin in. Recorded in the platform audit log, failures too. An admin with
-/// an authenticator gives its current `code` too; with HUB_PLATFORM_ADMIN_REQUIRE_MFA an admin
-/// without one is refused (`ops::mfa::check_platform_admin_code`).
-pub async fn admin_login(
-    state: &AppState,
-    meta: &RequestMeta,
-    email: &str,
-    password: &str,
-    code: Option<&str>,
-) -> AppResult<IssuedToken> {
-    use crate::ops::mfa::{AdminFactor, check_platform_admin_code};
-    let account = format!("platform/{}", email.trim().to_lowercase());
-    state.login_limiter.check(&meta.ip, &account)?;
-    let lookup = email.trim().to_owned();
-    let admin = state
-        .db
-        .system_tx(SystemReason::Authentication, |conn| {
-            PlatformAdminRow::find_by_email(conn, &lookup).scope_boxed()
-        })
-        .await?;
-    let hash = admin
-        .as_ref()
-        .filter(|a| a.disabled_at.is_none())
-        .map(|a| a.password_hash.as_str());
-    let verified = password::verify(password, hash).await?;
-    let details = json!({ "email": email.trim().to_lowercase() });
-    // The session lasts as long as the token it is opened for (and its leeway).
-    let expires_at = Utc::now()
-        + ChronoDuration::seconds(
-            state.tokens.ttl_secs() + state.settings.tokens.leeway_secs as i64,
-        );
-    let verified_admin = admin.as_ref().filter(|_| verified).map(|a| a.id);
-    let required = state.settings.platform_admin_require_mfa;
-    let (session, factor) = state
-        .db
-        .system_tx(SystemReason::Authentication, |conn| {
-            async move {
-                let factor = match verified_admin {
-                    Some(admin_id) => {
-                        check_platform_admin_code(conn, &state.secrets, admin_id, code, required)
-                            .await?
-                    }
-                    None => AdminFactor::Passed,
-                };
-                let opened = verified_admin.filter(|_| factor == AdminFactor::Passed);
-                let session = match opened {
-                    Some(admin_id) => Some(admin_sessions::open(conn, admin_id, expires_at).await?),
-                    None => None,
-                };
-                let ctx = meta.audit(opened.map_or(Actor::Anonymous, Actor::PlatformAdmin));
-                let (action, mut details) = match (session, factor) {
-                    (Some(_), _) => (Action::PlatformAdminLogin, details),
-                    (None, AdminFactor::Passed) => (Action::PlatformAdminLoginFailed, details),
-                    (None, refused) => {
-                        let mut details = details;
-                        details["second_factor"] = json!(match refused {
-                            AdminFactor::NotEnrolled => "not_enrolled",
-                            _ => "code_refused",
-                        });
-                        (Action::PlatformAdminLoginFailed, details)
-                    }
-                };
-                if session.is_some() && code.is_some() {
-                    details["amr"] = json!("pwd otp");
-                }
-                let mut event = AuditEvent::new(action).details(details);
-                if let Some(id) = session {
-                    event = event.target("session", id);
-                }
-                audit::record_platform(conn, &ctx, event).await?;
-                Ok((session, factor))
-            }
-            .scope_boxed()
-        })
-        .await?;
-    match (admin, session, factor) {
-        (Some(admin), Some(session), _) => {
-            state.login_limiter.succeeded(&meta.ip, &account);
-            state.tokens.issue_platform_admin(admin.id, session)
-        }
-        (_, _, AdminFactor::NotEnrolled) => Err(AppError::forbidden(
-            "platform admins must use a second factor: an operator enrols one with \
-             `tenant-hub admin totp`",
-        )
-        .with_reason(crate::error::Reason::MfaNotEnrolled)),
-        (_, _, AdminFactor::CodeRefused) => {
-            state.login_limiter.failed(&meta.ip, &account);
-            Err(AppError::unauthenticated(
-                "a current code of your authenticator app is needed (code)",
-            )
-            .with_reason(crate::error::Reason::MfaCodeInvalid))
-        }
-        _ => {
-            state.login_limiter.failed(&meta.ip, &account);
-            Err(AppError::unauthenticated("wrong email or password"))
-        }
-    }
-}
-
-/// Ends a platform admin's session: its access tokens are refused from now on. Recorded in
-/// the platform audit log.
-pub async fn admin_logout(
-    state: &AppState,
-    meta: &RequestMeta,
-    admin_id: Uuid,
-    session_id: Uuid,
-) -> AppResult<bool> {
-    let ctx = meta.audit(Actor::PlatformAdmin(admin_id));
-    state
-        .db
-        .system_tx(SystemReason::Authentication, |conn| {
-            async move {
-                let revoked = admin_sessions::revoke(conn, session_id, admin_id).await?;
-                audit::record_platform(
-                    conn,
-                    &ctx,
-                    AuditEvent::new(Action::PlatformAdminLogout).target("session", session_id),
-                )
-                .await?;
-                Ok(revoked)
-            }
-            .scope_boxed()
-        })
-        .await
 }

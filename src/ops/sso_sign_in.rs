@@ -12,8 +12,8 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::ops::sign_in::SignIn;
 use crate::{
-    app::AppState,
     db::{
         Db, ScopedFutureExt, SystemReason, TenantTx,
         audit::{Actor, AuditEvent},
@@ -214,7 +214,7 @@ pub async fn checked_email(
 /// nothing (the caller records it).
 pub async fn complete(
     tx: &mut TenantTx,
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     provider: &IdentityProviderRow,
     identity: &VerifiedIdentity,

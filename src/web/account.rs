@@ -13,15 +13,12 @@ pub mod email_links;
 pub mod invitation;
 pub mod password_reset;
 
-use std::sync::Arc;
-
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::opaque,
     db::{
         ScopedFutureExt,
@@ -30,14 +27,15 @@ use crate::{
     domain::NewPassword,
     error::AppResult,
     ops::invitations::{self, Purpose},
+    ops::sign_in::SignIn,
     web::{
         branding,
-        login::{LoginHints, login_url},
         page::{self, Chrome, TenantChrome},
+        redirects::{LoginHints, login_url},
     },
 };
 
-type State = web::Data<Arc<AppState>>;
+type State = web::Data<SignIn>;
 
 /// The query of a mail's link.
 #[derive(Debug, Deserialize)]
@@ -79,7 +77,7 @@ impl Pending {
 /// Looks up, without using it, the token of a link for `purpose`: `None` when it names no
 /// tenant, or is used, expired, replaced or for something else.
 async fn pending(
-    state: &AppState,
+    state: &SignIn,
     token: Option<&str>,
     purpose: Purpose,
 ) -> AppResult<Option<Pending>> {
@@ -106,7 +104,7 @@ async fn pending(
 }
 
 /// The tenant a token names (for the branding of its pages), whether or not it is usable.
-async fn tenant_of_token(state: &AppState, token: Option<&str>) -> Option<TenantChrome> {
+async fn tenant_of_token(state: &SignIn, token: Option<&str>) -> Option<TenantChrome> {
     let tenant_id = opaque::tenant_of(token?.trim())?;
     let tenant = state
         .db
@@ -119,7 +117,7 @@ async fn tenant_of_token(state: &AppState, token: Option<&str>) -> Option<Tenant
 }
 
 /// The page for a link whose token is used, expired or replaced (or was never one).
-async fn link_not_valid(state: &AppState, token: Option<&str>, what: &str) -> HttpResponse {
+async fn link_not_valid(state: &SignIn, token: Option<&str>, what: &str) -> HttpResponse {
     page::error_page(
         StatusCode::GONE,
         "This link no longer works",

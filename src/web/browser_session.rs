@@ -9,8 +9,6 @@
 //! The cookie's value is an opaque tenant-scoped token (`auth::opaque`), so the lookup runs in
 //! that tenant's scope; only its SHA-256 is stored.
 
-use std::sync::Arc;
-
 use actix_web::{
     HttpRequest,
     cookie::{Cookie, SameSite},
@@ -19,10 +17,10 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::opaque,
     db::{ScopedFutureExt, audit::Actor, models::SessionRow},
     error::AppResult,
+    ops::sign_in::SignIn,
     ops::{
         self,
         sessions::{self, AuthMethod, Authenticated, SessionStart},
@@ -72,7 +70,7 @@ impl BrowserSession {
 
 /// The browser's session, if its cookie names one that is still usable (not revoked, not
 /// expired, used within the idle lifetime, its user and tenant active).
-pub async fn current(req: &HttpRequest, state: &AppState) -> AppResult<Option<BrowserSession>> {
+pub async fn current(req: &HttpRequest, state: &SignIn) -> AppResult<Option<BrowserSession>> {
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
@@ -102,7 +100,7 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> AppResult<Option<Br
 /// Opens a browser session for a member who has just proved who they are; returns the cookie
 /// that carries it.
 pub async fn start(
-    state: &AppState,
+    state: &SignIn,
     meta: &RequestMeta,
     who: &Authenticated,
     methods: Vec<AuthMethod>,
@@ -126,7 +124,7 @@ pub async fn start(
 
 /// Ends a browser session (signing out, or replaced by another sign-in in the same browser).
 pub async fn end(
-    state: &Arc<AppState>,
+    state: &SignIn,
     meta: &RequestMeta,
     session: &BrowserSession,
     reason: &'static str,

@@ -5,7 +5,7 @@
 //! (`autocomplete=one-time-code`) or a recovery code; a user whom the tenant requires to enrol
 //! and who has no factor yet sets up an authenticator here (QR code as inline SVG, the key as
 //! text, confirmed by a first code) and sees the recovery codes once. Success opens the browser
-//! session with `pwd otp` through `login::signed_in_redirect`.
+//! session with `pwd otp` through `redirects::opened_redirect`.
 //!
 //! Step-up: a product's `acr_values` asking for a second factor of a signed-in browser whose
 //! session has none sends it to `/login/mfa?step_up=1`, which opens a challenge for the
@@ -13,8 +13,6 @@
 //!
 //! The checks, the login limiter and the audit records are `ops::mfa`'s, shared with the API's
 //! `completeMfaLogin`.
-
-use std::sync::Arc;
 
 use actix_web::{
     HttpRequest, HttpResponse,
@@ -26,10 +24,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::{
-    app::AppState,
     db::{ScopedFutureExt, audit::Actor, models::UserRow},
     error::{ErrorCode, Reason},
     mfa::CHALLENGE_TTL_SECS,
+    ops::sign_in::SignIn,
     ops::{
         self,
         mfa::{self, Proof, SecondFactor},
@@ -38,12 +36,12 @@ use crate::{
     request::RequestMeta,
     web::{
         branding, browser_session, cookies, csrf,
-        login::{self, LoginHints, safe_return_to},
         page::{self, Chrome},
+        redirects::{self, LoginHints, safe_return_to},
     },
 };
 
-type State = web::Data<Arc<AppState>>;
+type State = web::Data<SignIn>;
 
 /// The pending sign-in of this browser (the challenge token).
 pub const COOKIE: &str = "__Host-hub_mfa";
@@ -80,7 +78,7 @@ fn removal() -> Cookie<'static> {
 /// After a correct password of a user who owes a second factor (`need` is not
 /// `NotNeeded`): the pending sign-in, and on to `/login/mfa`.
 pub async fn begin(
-    state: &Arc<AppState>,
+    state: &SignIn,
     meta: &RequestMeta,
     who: &Authenticated,
     need: SecondFactor,
@@ -148,7 +146,7 @@ pub struct MfaQuery {
 }
 
 fn other_account(return_to: &str) -> String {
-    login::login_url(
+    redirects::login_url(
         return_to,
         &LoginHints {
             force: true,
@@ -171,7 +169,7 @@ fn expired() -> HttpResponse {
 /// The page of a pending sign-in: the code (or recovery code), or the enrolment.
 async fn render_step(
     req: &HttpRequest,
-    state: &AppState,
+    state: &SignIn,
     pending: &mfa::Pending,
     return_to: String,
     error: Option<String>,
@@ -263,7 +261,7 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<MfaQuery>) -
             let mut res = page::with_headers(HttpResponse::SeeOther())
                 .insert_header((
                     header::LOCATION,
-                    login::login_url(&return_to, &LoginHints::default()),
+                    redirects::login_url(&return_to, &LoginHints::default()),
                 ))
                 .finish();
             let _ = res.add_cookie(&removal());
@@ -273,14 +271,14 @@ pub async fn show(req: HttpRequest, state: State, query: web::Query<MfaQuery>) -
     }
 }
 
-async fn step_up(req: &HttpRequest, state: &Arc<AppState>, return_to: String) -> HttpResponse {
+async fn step_up(req: &HttpRequest, state: &SignIn, return_to: String) -> HttpResponse {
     let session = match browser_session::current(req, state).await {
         Ok(Some(s)) => s,
         Ok(None) => {
             return page::with_headers(HttpResponse::SeeOther())
                 .insert_header((
                     header::LOCATION,
-                    login::login_url(&return_to, &LoginHints::default()),
+                    redirects::login_url(&return_to, &LoginHints::default()),
                 ))
                 .finish();
         }
@@ -417,7 +415,7 @@ pub async fn submit(req: HttpRequest, state: State, form: web::Form<MfaForm>) ->
 
 async fn finish(
     req: &HttpRequest,
-    state: &Arc<AppState>,
+    state: &SignIn,
     meta: &RequestMeta,
     proven: mfa::Proven,
     session_token: String,
@@ -435,7 +433,7 @@ async fn finish(
     };
     let chrome = branding::chrome(&tenant);
     let who = sessions::Authenticated { user, tenant };
-    let mut res = login::opened_redirect(
+    let mut res = redirects::opened_redirect(
         req,
         state,
         meta,

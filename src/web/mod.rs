@@ -19,6 +19,7 @@ pub mod login;
 pub mod mfa;
 pub mod page;
 pub mod passkeys;
+pub mod redirects;
 pub mod sso;
 
 use actix_web::web;

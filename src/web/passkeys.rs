@@ -10,8 +10,6 @@
 //! A ceremony started here is bound to this browser: to the `__Host-hub_passkey` cookie, or on
 //! `/login/mfa` to the pending sign-in's cookie.
 
-use std::sync::Arc;
-
 use actix_web::{
     HttpRequest, HttpResponse,
     cookie::{Cookie, SameSite},
@@ -25,22 +23,21 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::opaque,
     db::{ScopedFutureExt, audit::Actor, models::MfaFactorRow},
     error::AppError,
     mfa::passkey::CEREMONY_TTL_SECS,
+    ops::sign_in::SignIn,
     ops::{self, passkeys, sessions::AuthMethod},
     request::RequestMeta,
     web::{
-        branding, browser_session, cookies, csrf,
-        login::{self, LoginHints, safe_return_to},
-        mfa as mfa_page,
+        branding, browser_session, cookies, csrf, mfa as mfa_page,
         page::{self, Chrome},
+        redirects::{self, LoginHints, safe_return_to},
     },
 };
 
-type State = web::Data<Arc<AppState>>;
+type State = web::Data<SignIn>;
 
 /// The browser's passkey ceremony (passwordless sign-in, registration on the account page).
 pub const COOKIE: &str = "__Host-hub_passkey";
@@ -134,7 +131,7 @@ pub async fn passwordless_options(
     if !allowance.allowed {
         return json_answer(Err(AppError::rate_limited(allowance.reset_secs)), None);
     }
-    let st: &AppState = &state;
+    let st: &SignIn = &state;
     let hash = binding_hash(&token);
     let started = ops::in_tenant(&st.db, tenant_id, meta.audit(Actor::Anonymous), move |tx| {
         async move { passkeys::begin_passwordless(tx, st, tenant_id, hash).await }.scope_boxed()
@@ -201,7 +198,7 @@ pub async fn passwordless(
         }
         Err(e) => return page::for_error(&e, None),
     };
-    let mut res = login::signed_in_redirect(
+    let mut res = redirects::signed_in_redirect(
         &req,
         &state,
         &meta,
@@ -237,7 +234,7 @@ pub async fn mfa_options(
         Err(e) => return json_answer(Err(e), None),
     };
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
-    let st: &AppState = &state;
+    let st: &SignIn = &state;
     let (tenant_id, user_id, enrolling) = (pending.tenant_id, pending.user_id, pending.enrolling);
     let hash = opaque::hash(&token);
     let label = form.label.clone();
@@ -285,14 +282,14 @@ struct AccountMfaPage {
 
 async fn signed_in_or_login(
     req: &HttpRequest,
-    state: &AppState,
+    state: &SignIn,
 ) -> Result<browser_session::BrowserSession, HttpResponse> {
     match browser_session::current(req, state).await {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(page::with_headers(HttpResponse::SeeOther())
             .insert_header((
                 header::LOCATION,
-                login::login_url("/account/mfa", &LoginHints::default()),
+                redirects::login_url("/account/mfa", &LoginHints::default()),
             ))
             .finish()),
         Err(e) => Err(page::for_error(&e, None)),
@@ -301,7 +298,7 @@ async fn signed_in_or_login(
 
 async fn render_account(
     req: &HttpRequest,
-    state: &AppState,
+    state: &SignIn,
     session: &browser_session::BrowserSession,
     status: StatusCode,
     notice: Option<String>,
@@ -376,7 +373,7 @@ pub async fn registration_options(
     };
     let (token, cookie) = ceremony_token(&req);
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
-    let st: &AppState = &state;
+    let st: &SignIn = &state;
     let (tenant_id, user_id) = (session.tenant_id, session.user_id);
     let hash = binding_hash(&token);
     let label = form.label.clone();
@@ -421,7 +418,7 @@ pub async fn register(
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
     let meta = RequestMeta::from_request(&req, &state.settings.trusted_proxies);
-    let st: &AppState = &state;
+    let st: &SignIn = &state;
     let (tenant_id, user_id) = (session.tenant_id, session.user_id);
     let hash = binding_hash(&token);
     let credential = form.credential.clone().unwrap_or_default();

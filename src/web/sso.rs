@@ -6,8 +6,6 @@
 //! failure is a clear page with a stable reference code; nothing leaves the hub's own paths
 //! except the redirect to the tenant's provider.
 
-use std::sync::Arc;
-
 use actix_web::{
     HttpRequest, HttpResponse,
     cookie::{Cookie, SameSite},
@@ -19,9 +17,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::opaque,
     db::{ScopedFutureExt, audit::Actor},
+    ops::sign_in::SignIn,
     ops::{
         self, identity_providers,
         sso_sign_in::{self, Pending},
@@ -32,12 +30,12 @@ use crate::{
         branding,
         browser_session::{self},
         cookies,
-        login::{LoginHints, login_url, safe_return_to},
         page::{self, Chrome, TenantChrome},
+        redirects::{LoginHints, login_url, safe_return_to},
     },
 };
 
-type State = web::Data<Arc<AppState>>;
+type State = web::Data<SignIn>;
 
 /// The cookie that binds a sign-in at the provider to the browser that started it.
 pub const BINDING_COOKIE: &str = "__Host-hub_sso";
@@ -60,7 +58,7 @@ const UNREACHABLE: &str = "Your organisation's identity provider could not be re
 /// that provider (authorization code + PKCE + nonce + state).
 pub async fn home_realm(
     req: &HttpRequest,
-    state: &Arc<AppState>,
+    state: &SignIn,
     email: &str,
     named_tenant: Option<&str>,
     return_to: &str,
@@ -127,7 +125,7 @@ pub async fn home_realm(
 /// Discovers the provider (now, so an unreachable provider is told before the browser leaves)
 /// and keeps the sign-in; returns the provider's authorization URL and the binding cookie.
 async fn start(
-    state: &Arc<AppState>,
+    state: &SignIn,
     realm: &sso_sign_in::Realm,
     email: &str,
     return_to: &str,
@@ -182,7 +180,7 @@ async fn start(
 }
 
 /// The redirect URI to register at a tenant's provider: `{HUB_PUBLIC_URL}/sso/callback`.
-pub fn redirect_uri(state: &AppState) -> String {
+pub fn redirect_uri(state: &SignIn) -> String {
     format!("{}/sso/callback", state.public_url())
 }
 
@@ -306,7 +304,7 @@ fn binding_removal() -> Cookie<'static> {
 /// Writes `sso.sign_in_failed` in the tenant's log (a failure to write it is logged only: the
 /// person still gets the page).
 async fn record(
-    state: &Arc<AppState>,
+    state: &SignIn,
     req: &HttpRequest,
     tenant_id: Uuid,
     provider_id: Option<Uuid>,
@@ -445,7 +443,7 @@ pub async fn callback(
     }
     let (token, token_hash) = opaque::generate(tenant_id);
     let audit = meta.audit(Actor::Anonymous);
-    let st: &AppState = &state;
+    let st: &SignIn = &state;
     let (p, i, m) = (&provider, &identity, &meta);
     let done = ops::in_tenant(&state.db, tenant_id, audit.clone(), move |tx| {
         sso_sign_in::complete(tx, st, m, p, i, token_hash).scope_boxed()

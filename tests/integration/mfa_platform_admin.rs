@@ -59,10 +59,13 @@ async fn the_hub_can_require_platform_admins_to_sign_in_with_a_second_factor() {
     );
 
     // The operator enrols one.
-    let enrolled =
-        tenant_hub::ops::mfa::enrol_platform_admin_totp(&app.state.db, &app.state.secrets, EMAIL)
-            .await
-            .unwrap();
+    let enrolled = tenant_hub::ops::admin_sessions::enrol_platform_admin_totp(
+        &app.state.db,
+        &app.state.secrets,
+        EMAIL,
+    )
+    .await
+    .unwrap();
     assert!(enrolled.otpauth_uri.starts_with("otpauth://totp/"));
     assert_eq!(
         count(

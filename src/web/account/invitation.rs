@@ -24,9 +24,8 @@ use crate::{
     },
     request::RequestMeta,
     web::{
-        csrf,
-        login::{safe_return_to, signed_in_redirect},
-        page,
+        csrf, page,
+        redirects::{safe_return_to, signed_in_redirect},
     },
 };
 
