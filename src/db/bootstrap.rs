@@ -44,6 +44,10 @@ const MIGRATION_LOCK_KEY: i64 = 0x7465_6e61_6e74_6875; // "tenanthu"
 /// Serialises the creation and checks of the cluster-wide roles (taken in the maintenance
 /// database, so it spans every database of the server).
 const ROLES_LOCK_KEY: i64 = 0x7465_6e61_6e74_726c; // "tenantrl"
+/// Held (in the prepared database, for one transaction) while its grants are applied: two
+/// replicas starting together would otherwise update the same catalog rows at once, and one
+/// of them fail with "tuple concurrently updated".
+const GRANTS_LOCK_KEY: i64 = 0x7465_6e61_6e74_6772; // "tenantgr"
 
 /// What [`prepare`] did, for the command's summary line.
 #[derive(Debug, Default)]
@@ -391,9 +395,14 @@ pub async fn apply_grants(
         .replace("{system_role}", &quote_ident(system_role))
         .replace("{purge_role}", &quote_ident(PURGE_ROLE))
         .replace("{database}", &quote_ident(database));
-    conn.transaction(async |conn| conn.batch_execute(&sql).await)
-        .await
-        .with_context(|| format!("cannot grant privileges to {role}"))
+    conn.transaction(async |conn| {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({GRANTS_LOCK_KEY})"))
+            .execute(conn)
+            .await?;
+        conn.batch_execute(&sql).await
+    })
+    .await
+    .with_context(|| format!("cannot grant privileges to {role}"))
 }
 
 /// Quotes an SQL identifier.

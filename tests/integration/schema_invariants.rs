@@ -487,3 +487,28 @@ async fn the_hub_refuses_a_system_role_that_rls_would_not_hold() {
         "{err:#}"
     );
 }
+
+/// Replicas start together (a deployment's rollout, the load bench's two hubs): their
+/// preparations of one database must not trip over each other's grants. Before the grants took
+/// a lock of their own, a second `prepare` running beside the first failed with PostgreSQL's
+/// "tuple concurrently updated".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_preparing_one_database_at_once_all_succeed() {
+    let db = fresh_database().await;
+    let settings = common::db_settings(&db.name);
+    for round in 0..5 {
+        let runs = (0..4).map(|_| {
+            let settings = settings.clone();
+            tokio::spawn(async move { tenant_hub::db::bootstrap::prepare(&settings).await })
+        });
+        for (n, run) in futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            if let Err(e) = run.unwrap() {
+                panic!("round {round}, preparation {n} failed: {e:#}");
+            }
+        }
+    }
+}
