@@ -273,6 +273,9 @@ fn start_hub(opts: &Options, db_name: &str, bouncer: Option<u16>, keys: &Path, n
         .args(["--bind", &format!("127.0.0.1:{port}")])
         .args(["--keys-dir", keys.to_str().unwrap()])
         .env("HUB_ENV", "production")
+        // One issuer for every replica, as a deployment behind one address has: a token one
+        // hub issued is then valid at the other (each would default to its own bound address).
+        .env("HUB_PUBLIC_URL", "http://hub.load.test")
         .env("HUB_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
         .env(
             "HUB_LOG_FORMAT",
