@@ -202,10 +202,9 @@ struct Handlers {
     sessions: web::Data<SessionCache>,
     tokens: web::Data<TokenIssuer>,
     exports: web::Data<crate::export_slots::ExportSlots>,
-    metrics: MetricsHandlers,
 }
 
-/// What `/metrics` reads: the registry, the limiters' count, the pool.
+/// What `/metrics` (on its own listener, HUB_METRICS_BIND) reads: the registry, the limiters' count, the pool.
 type MetricsHandlers = (web::Data<Metrics>, web::Data<RateLimits>, web::Data<Db>);
 
 impl Handlers {
@@ -220,7 +219,6 @@ impl Handlers {
             sessions: web::Data::from(state.sessions.clone()),
             tokens: web::Data::from(state.tokens.clone()),
             exports: web::Data::from(state.exports.clone()),
-            metrics: Handlers::of_metrics(state),
         }
     }
 
@@ -241,9 +239,7 @@ impl Handlers {
             .app_data(self.authenticator.clone())
             .app_data(self.sessions.clone())
             .app_data(self.tokens.clone())
-            .app_data(self.exports.clone())
-            .app_data(self.metrics.0.clone())
-            .app_data(self.metrics.1.clone());
+            .app_data(self.exports.clone());
     }
 }
 
