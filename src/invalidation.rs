@@ -91,8 +91,13 @@ fn forget_everything(inv: &Invalidator) {
 pub async fn announce(inv: &Invalidator, what: Invalidation) {
     apply(inv, what);
     let sent = async {
-        let mut conn = inv.db.connection().await?;
-        notify(&mut conn, &what).await
+        let mut pooled = inv.db.connection().await?;
+        let conn: &mut AsyncPgConnection = &mut pooled;
+        // In a transaction: behind a transaction-pooling PgBouncer, a prepared statement's
+        // Parse and Bind reach one server connection only inside one (see
+        // db::establish_in_transaction).
+        conn.transaction(async |conn| notify(conn, &what).await)
+            .await
     };
     if let Err(e) = sent.await {
         tracing::warn!(

@@ -11,7 +11,10 @@
 //!   nothing by setting `app.scope` themselves.
 //!
 //! Both settings end with the transaction (`set_config(..., true)`), so a pooled connection never
-//! carries a tenant into the next checkout, also behind PgBouncer in transaction mode.
+//! carries a tenant into the next checkout, also behind PgBouncer in transaction mode. For the
+//! same reason the statement and idle-in-transaction timeouts are set again in every
+//! transaction: behind PgBouncer a session setting stays on whichever server connection the
+//! setup happened to reach, not with the client.
 
 pub mod audit;
 pub mod bootstrap;
@@ -67,6 +70,9 @@ pub struct Db {
     pool: Pool<AsyncPgConnection>,
     system_pool: Pool<AsyncPgConnection>,
     statements: Arc<AtomicU64>,
+    /// `, set_config('statement_timeout', …, true), …`: appended to every transaction's
+    /// `BEGIN` batch (see the module's first lines).
+    local_timeouts: Arc<str>,
 }
 
 /// Counts the statements every pooled connection sends (for /metrics, the N+1 tests and the
@@ -98,10 +104,17 @@ impl Db {
             settings.system_pool_size,
             &statements,
         )?;
+        let timeout_ms = settings.statement_timeout_ms;
+        let local_timeouts = format!(
+            ", set_config('statement_timeout', '{timeout_ms}', true), \
+             set_config('idle_in_transaction_session_timeout', '{}', true)",
+            timeout_ms.saturating_mul(2)
+        );
         Ok(Db {
             pool,
             system_pool,
             statements,
+            local_timeouts: local_timeouts.into(),
         })
     }
 
@@ -120,7 +133,10 @@ impl Db {
     {
         let conn = self.pool.get().await?;
         let mut tx = TenantTx::new(conn, tenant);
-        let begin = format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)");
+        let begin = format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true){}",
+            self.local_timeouts
+        );
         run_in_transaction(&mut tx, &begin, f).await
     }
 
@@ -135,8 +151,10 @@ impl Db {
     {
         let conn = self.pool.get().await?;
         let mut tx = TenantTx::new(conn, tenant);
-        let begin =
-            format!("BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{tenant}', true)");
+        let begin = format!(
+            "BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{tenant}', true){}",
+            self.local_timeouts
+        );
         run_in_transaction(&mut tx, &begin, f).await
     }
 
@@ -150,8 +168,11 @@ impl Db {
         let conn = self.system_pool.get().await?;
         tracing::debug!(reason = reason.as_str(), "system-scope transaction");
         let mut tx = SystemTx::new(conn);
-        let begin = "BEGIN; SELECT set_config('app.scope', 'system', true)";
-        run_in_transaction(&mut tx, begin, f).await
+        let begin = format!(
+            "BEGIN; SELECT set_config('app.scope', 'system', true){}",
+            self.local_timeouts
+        );
+        run_in_transaction(&mut tx, &begin, f).await
     }
 
     /// `SELECT 1` through the pool: is the database reachable right now? A pooled connection
@@ -197,7 +218,7 @@ fn build_pool(
     config.custom_setup = Box::new(move |url| {
         let counter = counter.clone();
         async move {
-            let mut conn = AsyncPgConnection::establish(url).await?;
+            let mut conn = establish_in_transaction(url).await?;
             conn.set_instrumentation(StatementCounter(counter));
             if !statement_cache {
                 conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
@@ -205,7 +226,8 @@ fn build_pool(
             conn.batch_execute(&format!(
                 "SET statement_timeout = {timeout_ms}; \
                  SET idle_in_transaction_session_timeout = {}; \
-                 SET application_name = '{APPLICATION_NAME}'",
+                 SET application_name = '{APPLICATION_NAME}'; \
+                 COMMIT",
                 timeout_ms.saturating_mul(2)
             ))
             .await
@@ -225,6 +247,29 @@ fn build_pool(
         .create_timeout(Some(settings.acquire_timeout()))
         .recycle_timeout(Some(Duration::from_secs(1)))
         .build()?)
+}
+
+/// Opens a connection with a transaction begun, in which diesel-async's own setup then runs;
+/// the caller ends it with its session settings (`…; COMMIT`). diesel-async sends its setup
+/// (`SET TIME ZONE`, `SET CLIENT_ENCODING`) as prepared statements, a Parse and then a Bind in
+/// a later exchange: outside a transaction, a transaction-pooling PgBouncer may hand those two
+/// exchanges to different server connections ("prepared statement \"s12\" does not exist"),
+/// inside one it cannot.
+async fn establish_in_transaction(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let refused = |e: tokio_postgres::Error| diesel::ConnectionError::BadConnection(e.to_string());
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(refused)?;
+    // Ends when the connection closes or the client (inside the pooled connection) is dropped;
+    // a lost connection then fails the pooled connection's next statement, and the pool
+    // discards it (`is_broken`).
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "database connection ended");
+        }
+    });
+    client.batch_execute("BEGIN").await.map_err(refused)?;
+    AsyncPgConnection::try_from(client).await
 }
 
 /// Sends `begin` (BEGIN and the scope's setting, in one round trip: one simple-protocol

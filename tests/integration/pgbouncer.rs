@@ -17,8 +17,8 @@ struct Bouncer {
 }
 
 impl Bouncer {
-    /// One server connection per database and user, so every client shares it.
-    fn start() -> Bouncer {
+    /// `servers` server connections per database and user, shared by all clients.
+    fn start(servers: usize) -> Bouncer {
         let bin = PathBuf::from("/usr/sbin/pgbouncer");
         assert!(
             bin.exists(),
@@ -42,7 +42,7 @@ impl Bouncer {
             format!(
                 "[databases]\n* = host=127.0.0.1 port=5432\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
                  unix_socket_dir =\nauth_type = trust\nauth_file = {}\npool_mode = transaction\n\
-                 default_pool_size = 1\nmax_client_conn = 100\nlogfile = {}\n",
+                 default_pool_size = {servers}\nmax_client_conn = 200\nlogfile = {}\n",
                 dir.join("users.txt").display(),
                 dir.join("pgbouncer.log").display()
             ),
@@ -95,7 +95,8 @@ impl Drop for Bouncer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_pgbouncer_a_shared_server_connection_never_carries_a_tenant_and_the_hub_works() {
-    let bouncer = Bouncer::start();
+    // One server connection, so every client shares it.
+    let bouncer = Bouncer::start(1);
     let db = fresh_database().await;
     let name = db.name.clone();
     let keys = temp_keys_dir();
@@ -198,4 +199,102 @@ async fn through_pgbouncer_a_shared_server_connection_never_carries_a_tenant_and
             .unwrap(),
     );
     assert_eq!(other, "1", "B sees its own owner only");
+}
+
+/// The hub's pool behind `bouncer`, as a deployment configures it (statement cache off).
+fn pooled_behind(bouncer: &Bouncer, database: &str, pool_size: usize) -> tenant_hub::db::Db {
+    let mut settings = common::db_settings(database);
+    settings.app_database_url = Some(bouncer.url("tenant_hub_app", database));
+    settings.system_database_url = Some(bouncer.url("tenant_hub_system", database));
+    settings.statement_cache = false;
+    settings.pool_size = pool_size;
+    tenant_hub::db::Db::connect(&settings).unwrap()
+}
+
+/// `SELECT pg_sleep(seconds)` in a transaction of `tenant` on `db`.
+async fn sleep_in_tenant(
+    db: &tenant_hub::db::Db,
+    tenant: uuid::Uuid,
+    seconds: f64,
+) -> tenant_hub::error::AppResult<()> {
+    use tenant_hub::db::ScopedFutureExt;
+    db.tenant_tx(tenant, move |conn| {
+        async move {
+            use diesel_async::RunQueryDsl;
+            diesel::sql_query("SELECT pg_sleep($1)")
+                .bind::<diesel::sql_types::Double, _>(seconds)
+                .execute(conn)
+                .await?;
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_connections_opened_at_once_through_pgbouncer_all_work() {
+    // Fewer server connections than the pool opens: the set-up statements of new connections
+    // interleave on the servers. diesel-async prepares its set-up statements, and outside a
+    // transaction PgBouncer may hand a Parse and its Bind to different servers ("prepared
+    // statement \"s12\" does not exist"): the hub opens connections inside one.
+    let bouncer = Bouncer::start(3);
+    let db = fresh_database().await;
+    let tenant = uuid::Uuid::new_v4();
+    for round in 0..4 {
+        let pool = pooled_behind(&bouncer, &db.name, 24);
+        let all = (0..24).map(|_| sleep_in_tenant(&pool, tenant, 0.01));
+        let failed: Vec<String> = futures_util::future::join_all(all)
+            .await
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| format!("{e:?}")))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "round {round}: {} of 24 transactions failed: {:?}",
+            failed.len(),
+            failed.first()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_pgbouncer_the_statement_timeout_holds_whatever_the_server_connection_carries() {
+    // One server connection. The hub's connection is set up on it; another client then sets
+    // the server connection's session timeout off, which, in transaction pooling, stays on the
+    // server connection for its next client. The hub's transactions set their own.
+    let bouncer = Bouncer::start(1);
+    let db = fresh_database().await;
+    let mut settings = common::db_settings(&db.name);
+    settings.app_database_url = Some(bouncer.url("tenant_hub_app", &db.name));
+    settings.system_database_url = Some(bouncer.url("tenant_hub_system", &db.name));
+    settings.statement_cache = false;
+    settings.pool_size = 1;
+    settings.statement_timeout_ms = 300;
+    let pool = tenant_hub::db::Db::connect(&settings).unwrap();
+    let tenant = uuid::Uuid::new_v4();
+    sleep_in_tenant(&pool, tenant, 0.0).await.unwrap();
+
+    let other = common::connect(&bouncer.url("tenant_hub_app", &db.name)).await;
+    other
+        .simple_query("SET statement_timeout = 0")
+        .await
+        .unwrap();
+    let carried = other.simple_query("SHOW statement_timeout").await.unwrap();
+    let carried: Vec<&str> = carried
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(carried, ["0"], "the server connection now carries no timeout");
+
+    let err = sleep_in_tenant(&pool, tenant, 3.0)
+        .await
+        .expect_err("a statement longer than HUB_DB_STATEMENT_TIMEOUT_MS is cancelled");
+    assert!(
+        format!("{err:?}").contains("statement timeout"),
+        "cancelled by the statement timeout: {err:?}"
+    );
 }
