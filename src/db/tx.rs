@@ -41,7 +41,10 @@ impl TenantTx {
     /// together (`try_join!`) each on their own reader send their statements at once and then
     /// read the answers, one wait for all (diesel-async's `&AsyncPgConnection` documents this).
     pub fn read(&self) -> TenantRead<'_> {
-        TenantRead { conn: &self.conn }
+        TenantRead {
+            conn: &self.conn,
+            tenant_id: self.tenant_id,
+        }
     }
 }
 
@@ -61,6 +64,7 @@ impl DerefMut for TenantTx {
 /// A pipelining reader of a [`TenantTx`] (see [`TenantTx::read`]).
 pub struct TenantRead<'a> {
     conn: &'a Conn,
+    tenant_id: Uuid,
 }
 
 impl<'a> Deref for TenantRead<'a> {
@@ -78,11 +82,25 @@ impl DerefMut for TenantRead<'_> {
 
 /// What tenant-scoped reads run on: the transaction itself or one of its pipelining readers
 /// (a marker: only these two implement it).
-pub trait InTenant: Reader {}
+pub trait InTenant: Reader {
+    /// The tenant the transaction sees. RLS already keeps every statement to it; a page
+    /// query also names it (`tenant_id = …`) so the planner, which cannot see that RLS's
+    /// bounds are one value, walks the `(tenant_id, created_at, id)` index in order and stops
+    /// after the page instead of sorting all of the tenant's rows.
+    fn tenant_id(&self) -> Uuid;
+}
 
-impl InTenant for TenantTx {}
+impl InTenant for TenantTx {
+    fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+}
 
-impl InTenant for TenantRead<'_> {}
+impl InTenant for TenantRead<'_> {
+    fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+}
 
 /// Either transaction, for the few writes that both scopes make on purpose (a tenant's status:
 /// its own lifecycle transitions, and a forced purge in system scope).

@@ -288,7 +288,11 @@ async fn through_pgbouncer_the_statement_timeout_holds_whatever_the_server_conne
             _ => None,
         })
         .collect();
-    assert_eq!(carried, ["0"], "the server connection now carries no timeout");
+    assert_eq!(
+        carried,
+        ["0"],
+        "the server connection now carries no timeout"
+    );
 
     let err = sleep_in_tenant(&pool, tenant, 3.0)
         .await

@@ -98,13 +98,15 @@ impl WorkspaceRow {
         Ok(query.count().get_result::<i64>(conn).await? > 0)
     }
 
-    /// One page of the workspaces (archived ones only when asked), `limit + 1` rows at most.
+    /// One page of the workspaces (archived ones only when asked), `limit + 1` rows at most;
+    /// the tenant named for an ordered index walk (see `InTenant::tenant_id`).
     pub async fn page(
         conn: &mut impl InTenant,
         page: PageRequest,
         include_archived: bool,
     ) -> AppResult<Vec<WorkspaceRow>> {
         let mut query = workspaces::table
+            .filter(workspaces::tenant_id.eq(conn.tenant_id()))
             .select(WorkspaceRow::as_select())
             .into_boxed();
         if !include_archived {
