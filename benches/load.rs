@@ -992,7 +992,12 @@ async fn bench(opts: Options) {
         let run = run_wrk(&opts, &bases, &script, &dir, name);
         let wall = started.elapsed().as_secs_f64();
         callgrind(&opts, &pids, &["-i", "off"]);
-        callgrind(&opts, &pids, &[&format!("--dump={name}")]);
+        // callgrind_control hands the reason to a shell: letters, digits and '_' only.
+        let reason: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        callgrind(&opts, &pids, &[&format!("--dump={reason}")]);
         let (hub_cpu, pg_cpu) = (
             (hub_ticks() - hub_before) as f64 / wall,
             (postgres_ticks() - pg_before) as f64 / wall,
