@@ -493,14 +493,16 @@ fn parse_wrk(out: &str) -> WrkRun {
 
 /// Runs wrk (pinned to the last core) against each base URL at once, the connections split
 /// between them; sums the rates and takes the worst percentiles.
+/// An operation's name as a file name or a shell word: ASCII letters, digits and '_'.
+fn slug(name: &str) -> String {
+    name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+}
+
 fn run_wrk(opts: &Options, bases: &[String], script: &Script, dir: &Path, name: &str) -> WrkRun {
     let core = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
     let conns = (opts.conns / bases.len()).max(1);
     let stop = opts.requests.map(|n| n / bases.len() as u64);
-    let file = dir.join(format!(
-        "{}.lua",
-        name.replace(|c: char| !c.is_alphanumeric(), "_")
-    ));
+    let file = dir.join(format!("{}.lua", slug(name)));
     std::fs::write(&file, lua_script(script, stop, conns)).unwrap();
     // With LOAD_REQUESTS the script stops wrk after its answers; the duration is only a cap
     // (under a profiler the ceiling's stop was seen not to end wrk, so it must end by itself).
@@ -992,12 +994,8 @@ async fn bench(opts: Options) {
         let run = run_wrk(&opts, &bases, &script, &dir, name);
         let wall = started.elapsed().as_secs_f64();
         callgrind(&opts, &pids, &["-i", "off"]);
-        // callgrind_control hands the reason to a shell: letters, digits and '_' only.
-        let reason: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        callgrind(&opts, &pids, &[&format!("--dump={reason}")]);
+        // callgrind_control hands the dump's reason to a shell.
+        callgrind(&opts, &pids, &[&format!("--dump={}", slug(name))]);
         let (hub_cpu, pg_cpu) = (
             (hub_ticks() - hub_before) as f64 / wall,
             (postgres_ticks() - pg_before) as f64 / wall,
